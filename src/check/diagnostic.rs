@@ -1,0 +1,144 @@
+//! Diagnostics: what is wrong, where, and what to do.
+
+use crate::syntax::ast::Span;
+use crate::syntax::SourceMap;
+use serde::Serialize;
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The rule set cannot be used.
+    Error,
+    /// Worth a look; the rule set can still be used.
+    Warning,
+}
+
+/// One finding of the parser or the checker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// A stable code (`unknown-field`, `type-mismatch`, ...).
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// Where; `None` for problems outside the rule files (e.g. the schema).
+    #[serde(skip)]
+    pub span: Option<Span>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at a span.
+    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: Some(span),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `file:line:column` of the diagnostic.
+    pub fn location(&self, sources: &SourceMap) -> String {
+        match self.span {
+            Some(span) => {
+                let (line, col) = sources.line_col(span);
+                let path = sources
+                    .file(span.file)
+                    .map_or_else(String::new, |f| f.path.display().to_string());
+                format!("{path}:{line}:{col}")
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Renders the diagnostic like a compiler: location, message, the source line with
+    /// a caret under the offending text, and the hint.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!("{sev}[{}]: {}\n", self.code, self.message);
+        if let Some(span) = self.span {
+            out.push_str(&format!("  --> {}\n", self.location(sources)));
+            if let Some(file) = sources.file(span.file) {
+                let (line, col) = sources.line_col(span);
+                if let Some(text) = file.text.lines().nth(line.saturating_sub(1)) {
+                    let gutter = line.to_string().len();
+                    let width = file.text
+                        [span.start.min(file.text.len())..span.end.min(file.text.len())]
+                        .lines()
+                        .next()
+                        .map_or(1, |s| s.chars().count().max(1));
+                    let pad: String = text
+                        .chars()
+                        .take(col.saturating_sub(1))
+                        .map(|c| {
+                            if c == '\t' {
+                                '\t'
+                            } else if is_wide(c) {
+                                '　'
+                            } else {
+                                ' '
+                            }
+                        })
+                        .collect();
+                    out.push_str(&format!("{:gutter$} |\n", ""));
+                    out.push_str(&format!("{line} | {text}\n"));
+                    out.push_str(&format!("{:gutter$} | {pad}{}\n", "", "^".repeat(width)));
+                }
+            }
+        }
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("  = help: {hint}\n"));
+        }
+        out
+    }
+}
+
+/// East Asian wide characters take two columns in a terminal.
+fn is_wide(c: char) -> bool {
+    matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
+}
+
+/// Closest candidate to a misspelt name, for "did you mean".
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = edit_distance(name, c);
+        let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,1783 @@
+//! Name resolution and type checking of rule files against the record schema.
+//!
+//! Every expression gets a type before anything runs; every name is resolved to a
+//! field slot, a definition, a parameter, a function, a policy or an enum value.
+//! All problems of a rule set are reported at once, each with its span and a hint.
+//! A rule set that passes cannot fail at run time with a type error.
+
+mod diagnostic;
+
+pub use diagnostic::{did_you_mean, Diagnostic, Severity};
+
+use crate::ir::{self, Builtin, DateUnit, Pat, Ty};
+use crate::schema::{FieldType, Schema};
+use crate::syntax::ast::{self, ArithOp, CmpOp, ExprKind, Literal, Mode, Quantifier, Span};
+use crate::value::Value;
+use chrono::NaiveDate;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Amount periods a policy may state.
+pub const PERIODS: &[&str] = &[
+    "per_month",
+    "per_year",
+    "one_time",
+    "total_entitlement",
+    "max_principal",
+];
+
+/// A parsed rule file and the name it is reported under.
+pub struct CheckedFile<'a> {
+    /// Display name (path).
+    pub name: String,
+    /// The syntax tree.
+    pub file: &'a ast::RuleFile,
+}
+
+/// Checks a rule set. Returns the program when there is no error, and every
+/// diagnostic found either way.
+pub fn check(files: &[CheckedFile], schema: &Schema) -> (Option<ir::Program>, Vec<Diagnostic>) {
+    let mut cx = Checker::new(schema);
+    cx.collect(files);
+    cx.check_functions();
+    let policies = cx.check_policies();
+    cx.check_cycles();
+    let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
+    let program = ir::Program {
+        policies,
+        params: cx.params.iter().map(|p| p.def.clone()).collect(),
+        functions: cx
+            .functions
+            .iter()
+            .map(|f| {
+                f.def
+                    .clone()
+                    .unwrap_or_else(|| placeholder_fn(&f.ast.name.name))
+            })
+            .collect(),
+    };
+    (if has_error { None } else { Some(program) }, cx.diags)
+}
+
+fn placeholder_fn(name: &str) -> ir::FunctionDef {
+    ir::FunctionDef {
+        name: name.to_string(),
+        params: 0,
+        locals: 0,
+        lets: vec![],
+        body: ir::Expr::Const(None),
+    }
+}
+
+struct ParamEntry {
+    def: ir::ParamDef,
+    ty: Ty,
+    span: Span,
+}
+
+struct FunctionEntry<'a> {
+    ast: &'a ast::Function,
+    params: Vec<Ty>,
+    result: Ty,
+    def: Option<ir::FunctionDef>,
+    calls: HashSet<usize>,
+    params_used: HashSet<usize>,
+}
+
+struct PolicyEntry<'a> {
+    ast: &'a ast::Policy,
+    source: String,
+    subject: Option<usize>,
+    refs: Vec<(usize, Span)>,
+}
+
+struct Checker<'a> {
+    schema: &'a Schema,
+    diags: Vec<Diagnostic>,
+    params: Vec<ParamEntry>,
+    param_index: HashMap<String, usize>,
+    functions: Vec<FunctionEntry<'a>>,
+    function_index: HashMap<String, usize>,
+    policies: Vec<PolicyEntry<'a>>,
+    policy_index: HashMap<String, usize>,
+}
+
+/// State of a definition while checking a body (definitions are typed on first use,
+/// so their order in the file does not matter and cycles are found).
+#[derive(Clone)]
+enum LetState {
+    Unchecked,
+    InProgress,
+    Done(Ty),
+}
+
+/// The scope of one body: a policy or a function.
+struct Body<'b> {
+    root: Option<usize>,
+    locals: Vec<(String, usize, Ty)>,
+    base_locals: usize,
+    next_local: usize,
+    let_names: HashMap<String, usize>,
+    let_asts: Vec<&'b ast::Let>,
+    let_state: Vec<LetState>,
+    let_exprs: Vec<Option<ir::Expr>>,
+    calls: HashSet<usize>,
+    params_used: HashSet<usize>,
+    policy_refs: Vec<(usize, Span)>,
+}
+
+impl<'b> Body<'b> {
+    fn new(root: Option<usize>, lets: &'b [ast::Let]) -> Self {
+        Body {
+            root,
+            locals: vec![],
+            base_locals: 0,
+            next_local: 0,
+            let_names: HashMap::new(),
+            let_asts: lets.iter().collect(),
+            let_state: vec![LetState::Unchecked; lets.len()],
+            let_exprs: vec![None; lets.len()],
+            calls: HashSet::new(),
+            params_used: HashSet::new(),
+            policy_refs: vec![],
+        }
+    }
+
+    fn bind(&mut self, name: &str, ty: Ty) -> usize {
+        let slot = self.next_local;
+        self.next_local += 1;
+        self.locals.push((name.to_string(), slot, ty));
+        slot
+    }
+}
+
+type Typed = (ir::Expr, Ty);
+
+fn poison() -> Typed {
+    (ir::Expr::Const(None), Ty::NoneLit)
+}
+
+impl<'a> Checker<'a> {
+    fn new(schema: &'a Schema) -> Self {
+        Checker {
+            schema,
+            diags: vec![],
+            params: vec![],
+            param_index: HashMap::new(),
+            functions: vec![],
+            function_index: HashMap::new(),
+            policies: vec![],
+            policy_index: HashMap::new(),
+        }
+    }
+
+    fn error(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::error(code, span, message).with_hint(hint));
+    }
+
+    fn ty_name(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Bool => "bool".into(),
+            Ty::Int => "int".into(),
+            Ty::Decimal => "decimal".into(),
+            Ty::Str => "string".into(),
+            Ty::Date => "date".into(),
+            Ty::Duration => "duration".into(),
+            Ty::Enum(e) => format!("enum {}", self.schema.enums[usize::from(*e)].name),
+            Ty::List(t) => format!("list<{}>", self.ty_name(t)),
+            Ty::Record(r) => {
+                let p = &self.schema.records[*r].path;
+                if p.is_empty() {
+                    "the subject's record".into()
+                } else {
+                    format!("record `{p}`")
+                }
+            }
+            Ty::NoneLit => "none".into(),
+        }
+    }
+
+    fn field_ty(ty: &FieldType) -> Ty {
+        match ty {
+            FieldType::Bool => Ty::Bool,
+            FieldType::Int => Ty::Int,
+            FieldType::Decimal => Ty::Decimal,
+            FieldType::String => Ty::Str,
+            FieldType::Date => Ty::Date,
+            FieldType::Enum(e) => Ty::Enum(*e),
+            FieldType::List(t) => Ty::List(Box::new(Self::field_ty(t))),
+            FieldType::Record(r) => Ty::Record(*r),
+        }
+    }
+
+    fn resolve_type(&mut self, t: &ast::TypeName) -> Ty {
+        match t {
+            ast::TypeName::List(inner, _) => Ty::List(Box::new(self.resolve_type(inner))),
+            ast::TypeName::Named(id) => match id.name.as_str() {
+                "bool" => Ty::Bool,
+                "int" => Ty::Int,
+                "decimal" | "money" => Ty::Decimal,
+                "string" => Ty::Str,
+                "date" => Ty::Date,
+                other => match self.schema.enum_id(other) {
+                    Some(e) => Ty::Enum(e),
+                    None => {
+                        let names: Vec<&str> = ["bool", "int", "decimal", "string", "date"]
+                            .into_iter()
+                            .chain(self.schema.enums.iter().map(|e| e.name.as_str()))
+                            .collect();
+                        let hint = match did_you_mean(other, names) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "use bool, int, decimal, string, date, list<T> or an enum of the schema".into(),
+                        };
+                        self.error(
+                            "unknown-type",
+                            id.span,
+                            format!("unknown type `{other}`"),
+                            hint,
+                        );
+                        Ty::NoneLit
+                    }
+                },
+            },
+        }
+    }
+
+    // ------------------------------------------------------------ declarations
+
+    fn collect(&mut self, files: &[CheckedFile<'a>]) {
+        for f in files {
+            for item in &f.file.items {
+                match item {
+                    ast::Item::Parameter(p) => self.collect_param(p),
+                    ast::Item::Function(func) => {
+                        if let Some(&prev) = self.function_index.get(&func.name.name) {
+                            let prev_span = self.functions[prev].ast.name.span;
+                            self.dup("function", &func.name, prev_span);
+                            continue;
+                        }
+                        let params = func
+                            .params
+                            .iter()
+                            .map(|(_, t)| self.resolve_type(t))
+                            .collect();
+                        let result = self.resolve_type(&func.result);
+                        self.function_index
+                            .insert(func.name.name.clone(), self.functions.len());
+                        self.functions.push(FunctionEntry {
+                            ast: func,
+                            params,
+                            result,
+                            def: None,
+                            calls: HashSet::new(),
+                            params_used: HashSet::new(),
+                        });
+                    }
+                    ast::Item::Policy(p) => {
+                        if let Some(&prev) = self.policy_index.get(&p.id.name) {
+                            let prev_span = self.policies[prev].ast.id.span;
+                            self.dup("policy", &p.id, prev_span);
+                            continue;
+                        }
+                        self.policy_index
+                            .insert(p.id.name.clone(), self.policies.len());
+                        self.policies.push(PolicyEntry {
+                            ast: p,
+                            source: f.name.clone(),
+                            subject: None,
+                            refs: vec![],
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn dup(&mut self, what: &str, id: &ast::Ident, _prev: Span) {
+        self.error(
+            "duplicate-id",
+            id.span,
+            format!("{what} `{}` is defined more than once", id.name),
+            format!("{what} names are global across the rule set: rename or remove one of them"),
+        );
+    }
+
+    fn collect_param(&mut self, p: &ast::Parameter) {
+        if let Some(&prev) = self.param_index.get(&p.name.name) {
+            let prev_span = self.params[prev].span;
+            self.dup("parameter", &p.name, prev_span);
+            return;
+        }
+        let ty = self.resolve_type(&p.ty);
+        let mut steps: Vec<(NaiveDate, Option<NaiveDate>, Value, Option<String>)> = vec![];
+        for step in &p.steps {
+            let v = match (&ty, &step.value) {
+                (Ty::Decimal, Literal::Decimal(d)) => Value::Decimal(*d),
+                (Ty::Decimal, Literal::Int(i)) => Value::Decimal((*i).into()),
+                (Ty::Int, Literal::Int(i)) => Value::Int(*i),
+                (Ty::Bool, Literal::Bool(b)) => Value::Bool(*b),
+                (Ty::Str, Literal::Str(s)) => Value::Str(Arc::from(s.as_str())),
+                (Ty::Date, Literal::Date(d)) => Value::Date(*d),
+                (Ty::NoneLit, _) => continue,
+                _ => {
+                    let tn = self.ty_name(&ty);
+                    self.error(
+                        "type-mismatch",
+                        step.span,
+                        format!("this value does not fit the parameter's type {tn}"),
+                        format!("write a {tn} literal"),
+                    );
+                    continue;
+                }
+            };
+            steps.push((step.from, step.to, v, step.source.clone()));
+        }
+        steps.sort_by_key(|s| s.0);
+        for w in p.steps.windows(2) {
+            let _ = w;
+        }
+        for i in 1..steps.len() {
+            let prev_end = steps[i - 1].1;
+            if prev_end.is_none_or(|e| e >= steps[i].0) {
+                let span = p
+                    .steps
+                    .iter()
+                    .find(|s| s.from == steps[i].0)
+                    .map_or(p.span, |s| s.span);
+                self.error(
+                    "overlapping-steps",
+                    span,
+                    format!(
+                        "parameter `{}` has two values in force on {}",
+                        p.name.name, steps[i].0
+                    ),
+                    "give each step an end date (`to`) before the next step starts",
+                );
+            }
+        }
+        self.param_index
+            .insert(p.name.name.clone(), self.params.len());
+        self.params.push(ParamEntry {
+            def: ir::ParamDef {
+                name: p.name.name.clone(),
+                label: p.label.clone(),
+                steps,
+            },
+            ty,
+            span: p.name.span,
+        });
+    }
+
+    // ------------------------------------------------------------ functions
+
+    fn check_functions(&mut self) {
+        for i in 0..self.functions.len() {
+            let func = self.functions[i].ast;
+            let mut body = Body::new(None, &func.lets);
+            let mut seen = HashSet::new();
+            for (k, (name, _)) in func.params.iter().enumerate() {
+                if !seen.insert(name.name.clone()) {
+                    self.error(
+                        "duplicate-id",
+                        name.span,
+                        format!("parameter `{}` is given twice", name.name),
+                        "rename one of them",
+                    );
+                }
+                let ty = self.functions[i].params[k].clone();
+                body.bind(&name.name, ty);
+            }
+            body.base_locals = body.locals.len();
+            self.index_lets(&mut body, &func.lets);
+            let result = self.functions[i].result.clone();
+            let (expr, ty) = self.expr(&mut body, &func.body, Some(&result));
+            self.expect_ty(&ty, &result, func.body.span, "the function's result");
+            self.finish_lets(&mut body);
+            let lets = self.take_lets(&mut body);
+            let entry = &mut self.functions[i];
+            entry.calls = body.calls.clone();
+            entry.params_used = body.params_used.clone();
+            entry.def = Some(ir::FunctionDef {
+                name: func.name.name.clone(),
+                params: func.params.len(),
+                locals: body.next_local,
+                lets,
+                body: expr,
+            });
+        }
+    }
+
+    fn index_lets(&mut self, body: &mut Body, lets: &[ast::Let]) {
+        for (i, l) in lets.iter().enumerate() {
+            if body.let_names.contains_key(&l.name.name)
+                || body.locals.iter().any(|(n, _, _)| n == &l.name.name)
+            {
+                self.error(
+                    "duplicate-id",
+                    l.name.span,
+                    format!("`{}` is defined more than once here", l.name.name),
+                    "rename one of the definitions",
+                );
+                continue;
+            }
+            body.let_names.insert(l.name.name.clone(), i);
+        }
+    }
+
+    /// Types definitions that were never used, so their errors are reported too.
+    fn finish_lets(&mut self, body: &mut Body) {
+        for i in 0..body.let_asts.len() {
+            if matches!(body.let_state[i], LetState::Unchecked) {
+                self.check_let(body, i, body.let_asts[i].name.span);
+            }
+        }
+    }
+
+    fn take_lets(&mut self, body: &mut Body) -> Vec<ir::LetDef> {
+        body.let_asts
+            .iter()
+            .zip(body.let_exprs.iter_mut())
+            .map(|(l, e)| ir::LetDef {
+                name: l.name.name.clone(),
+                value: e.take().unwrap_or(ir::Expr::Const(None)),
+            })
+            .collect()
+    }
+
+    fn check_let(&mut self, body: &mut Body, i: usize, use_span: Span) -> Ty {
+        match body.let_state[i].clone() {
+            LetState::Done(t) => t,
+            LetState::InProgress => {
+                self.error(
+                    "cycle",
+                    use_span,
+                    format!(
+                        "`{}` is defined in terms of itself",
+                        body.let_asts[i].name.name
+                    ),
+                    "definitions must not refer to themselves, directly or through others",
+                );
+                Ty::NoneLit
+            }
+            LetState::Unchecked => {
+                body.let_state[i] = LetState::InProgress;
+                // A definition sees only the body's outer scope, not the quantifier
+                // variables around the place where it is used.
+                let saved: Vec<_> = body.locals.drain(body.base_locals..).collect();
+                let ast_let = body.let_asts[i];
+                let (e, t) = self.expr(body, &ast_let.value, None);
+                body.locals.extend(saved);
+                body.let_exprs[i] = Some(e);
+                body.let_state[i] = LetState::Done(t.clone());
+                t
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ policies
+
+    fn check_policies(&mut self) -> Vec<ir::PolicyDef> {
+        let mut out = vec![];
+        for i in 0..self.policies.len() {
+            if let Some(def) = self.check_policy(i) {
+                out.push(def);
+            }
+        }
+        out
+    }
+
+    fn check_policy(&mut self, index: usize) -> Option<ir::PolicyDef> {
+        let p = self.policies[index].ast;
+        let source = self.policies[index].source.clone();
+        let subject = match &p.subject {
+            Some(s) => match self.schema.subjects.iter().position(|d| d.name == s.name) {
+                Some(i) => Some(i),
+                None => {
+                    let names: Vec<&str> = self
+                        .schema
+                        .subjects
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect();
+                    self.error(
+                        "unknown-subject",
+                        s.span,
+                        format!("unknown subject kind `{}`", s.name),
+                        format!("the schema declares: {}", names.join(", ")),
+                    );
+                    None
+                }
+            },
+            None => {
+                self.error(
+                    "missing-entry",
+                    p.id.span,
+                    format!("policy `{}` does not say its subject", p.id.name),
+                    "add `subject person` (or another subject kind of the schema)",
+                );
+                None
+            }
+        };
+        self.policies[index].subject = subject;
+        let mode = match p.mode.as_ref().map(|m| m.name.as_str()) {
+            Some("no_application") => Mode::NoApplication,
+            Some("push_and_confirm") => Mode::PushAndConfirm,
+            Some("apply") => Mode::Apply,
+            Some(other) => {
+                let span = p.mode.as_ref().map_or(p.id.span, |m| m.span);
+                self.error(
+                    "unknown-mode",
+                    span,
+                    format!("unknown mode `{other}`"),
+                    "use no_application (免申即享), push_and_confirm (政策找人) or apply",
+                );
+                Mode::Apply
+            }
+            None => {
+                self.error(
+                    "missing-entry",
+                    p.id.span,
+                    format!("policy `{}` does not say its mode", p.id.name),
+                    "add `mode no_application`, `mode push_and_confirm` or `mode apply`",
+                );
+                Mode::Apply
+            }
+        };
+        let Some(effective) = &p.effective else {
+            self.error(
+                "missing-entry",
+                p.id.span,
+                format!("policy `{}` has no effective period", p.id.name),
+                "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
+            );
+            return None;
+        };
+        let root = subject.map(|s| self.schema.subjects[s].root);
+        let mut body = Body::new(root, &p.lets);
+        // Per-item evaluation binds the item variable for the whole policy.
+        let per_item = p.per_item.as_ref().map(|pi| {
+            let (list, lty) = self.expr(&mut body, &pi.list, None);
+            let item_ty = match lty {
+                Ty::List(t) => *t,
+                Ty::NoneLit => Ty::NoneLit,
+                other => {
+                    let tn = self.ty_name(&other);
+                    self.error(
+                        "type-mismatch",
+                        pi.list.span,
+                        format!("`for each` needs a list, and this is {tn}"),
+                        "name a list of the record, e.g. enterprise.hires",
+                    );
+                    Ty::NoneLit
+                }
+            };
+            let var = body.bind(&pi.var.name, item_ty);
+            let filter = pi.filter.as_ref().map(|f| {
+                let (e, t) = self.expr(&mut body, f, Some(&Ty::Bool));
+                self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
+                e
+            });
+            ir::PerItemDef {
+                key: format!("per_{}", pi.kind.name),
+                var,
+                list,
+                filter,
+            }
+        });
+        body.base_locals = body.locals.len();
+        self.index_lets(&mut body, &p.lets);
+
+        let mut clauses = vec![];
+        let mut seen = HashSet::new();
+        for c in &p.clauses {
+            if c.id.name == "C0" {
+                self.error(
+                    "reserved-clause",
+                    c.id.span,
+                    "C0 is the policy's effective period and is not written as a clause",
+                    "give the period with `effective ...`; number the other clauses from C1",
+                );
+                continue;
+            }
+            if !seen.insert(c.id.name.clone()) {
+                self.error(
+                    "duplicate-id",
+                    c.id.span,
+                    format!(
+                        "clause {} is defined more than once in this policy",
+                        c.id.name
+                    ),
+                    "number each clause once, as in the policy text",
+                );
+            }
+            let (e, t) = self.expr(&mut body, &c.condition, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, c.condition.span, "a clause");
+            clauses.push(ir::ClauseDef {
+                id: c.id.name.clone(),
+                label: c.label.clone(),
+                basis: c.basis.clone(),
+                condition: e,
+            });
+        }
+        clauses.sort_by_key(|c| {
+            c.id.trim_start_matches('C')
+                .parse::<u64>()
+                .unwrap_or(u64::MAX)
+        });
+
+        let mut amounts = vec![];
+        for (k, a) in p.amounts.iter().enumerate() {
+            if !PERIODS.contains(&a.period.name.as_str()) {
+                self.error(
+                    "unknown-period",
+                    a.period.span,
+                    format!("unknown amount period `{}`", a.period.name),
+                    format!("use one of {}", PERIODS.join(", ")),
+                );
+            }
+            let guard = match &a.guard {
+                ast::Guard::Always if p.amounts.len() > 1 && k + 1 < p.amounts.len() => {
+                    self.error(
+                        "amount-guard",
+                        a.span,
+                        "an amount rule without `when` must be the last one",
+                        "add `when <condition>` to this rule, or `otherwise` to the last one",
+                    );
+                    ir::AmountGuard::Always
+                }
+                ast::Guard::Always => ir::AmountGuard::Always,
+                ast::Guard::Otherwise => {
+                    if k + 1 != p.amounts.len() {
+                        self.error(
+                            "amount-guard",
+                            a.span,
+                            "`otherwise` belongs to the last amount rule",
+                            "move this rule to the end",
+                        );
+                    }
+                    ir::AmountGuard::Always
+                }
+                ast::Guard::When(c) => {
+                    let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
+                    self.expect_ty(&t, &Ty::Bool, c.span, "an amount's `when`");
+                    ir::AmountGuard::When(e)
+                }
+            };
+            let (value, vt) = self.expr(&mut body, &a.value, Some(&Ty::Decimal));
+            if !vt.is_numeric() && vt != Ty::NoneLit {
+                let tn = self.ty_name(&vt);
+                self.error(
+                    "type-mismatch",
+                    a.value.span,
+                    format!("an amount is a number, and this is {tn}"),
+                    "write the amount as a decimal expression",
+                );
+            }
+            let mut extras = vec![];
+            for x in &a.extras {
+                let (e, _) = self.expr(&mut body, &x.value, None);
+                extras.push((x.name.name.clone(), e));
+            }
+            amounts.push(ir::AmountDef {
+                period: a.period.name.clone(),
+                unit: a
+                    .unit
+                    .as_ref()
+                    .map_or_else(|| "CNY".to_string(), |u| u.name.clone()),
+                guard,
+                value,
+                extras,
+            });
+        }
+        let total = p.total.as_ref().map(|t| {
+            if !PERIODS.contains(&t.period.name.as_str()) {
+                self.error(
+                    "unknown-period",
+                    t.period.span,
+                    format!("unknown amount period `{}`", t.period.name),
+                    format!("use one of {}", PERIODS.join(", ")),
+                );
+            }
+            if p.per_item.is_none() {
+                self.error(
+                    "total-without-items",
+                    t.period.span,
+                    "`total` adds up per-item amounts, and this policy has no `for each`",
+                    "remove `total`, or evaluate per item with `for each ...`",
+                );
+            }
+            if t.of.name != "value"
+                && !p
+                    .amounts
+                    .iter()
+                    .all(|a| a.extras.iter().any(|x| x.name.name == t.of.name))
+            {
+                self.error(
+                    "unknown-extra",
+                    t.of.span,
+                    format!("not every amount rule states `{}`", t.of.name),
+                    "sum `value`, or state this extra in every amount rule",
+                );
+            }
+            (t.period.name.clone(), t.of.name.clone())
+        });
+        let mut reports = vec![];
+        for r in &p.reports {
+            let (e, _) = self.expr(&mut body, &r.value, None);
+            reports.push((r.name.name.clone(), e));
+        }
+        for x in &p.excludes {
+            if !self.policy_index.contains_key(&x.name) {
+                self.unknown_policy(x);
+            }
+        }
+        self.finish_lets(&mut body);
+        let lets = self.take_lets(&mut body);
+
+        // Parameters read on `ref` must have a value on every day of the period.
+        let mut used: HashSet<usize> = body.params_used.clone();
+        let mut seen_fns = HashSet::new();
+        let mut stack: Vec<usize> = body.calls.iter().copied().collect();
+        while let Some(f) = stack.pop() {
+            if seen_fns.insert(f) {
+                used.extend(self.functions[f].params_used.iter().copied());
+                stack.extend(self.functions[f].calls.iter().copied());
+            }
+        }
+        let mut used: Vec<usize> = used.into_iter().collect();
+        used.sort_unstable();
+        for pi in used {
+            let name = self.params[pi].def.name.clone();
+            if p.accepted_gaps.iter().any(|(g, _)| g.name == name) {
+                continue;
+            }
+            if let Some(gap) = coverage_gap(&self.params[pi].def, effective.from, effective.to) {
+                self.error(
+                    "parameter-gap",
+                    effective.span,
+                    format!(
+                        "parameter `{name}` has no value on {gap}, inside the effective period of `{}`",
+                        p.id.name
+                    ),
+                    format!("add a step to `{name}` that covers {gap}, shorten the period, or write `accept gap in {name} \"why\"` in the policy"),
+                );
+            }
+        }
+        for (g, _) in &p.accepted_gaps {
+            if !self.param_index.contains_key(&g.name) {
+                self.unknown_param(g);
+            }
+        }
+        self.policies[index].refs = body.policy_refs.clone();
+        Some(ir::PolicyDef {
+            id: p.id.name.clone(),
+            title: p.title.clone(),
+            subject: subject?,
+            mode,
+            authority: p.authority.clone(),
+            basis: p.basis.clone(),
+            from: effective.from,
+            to: effective.to,
+            per_item,
+            lets,
+            locals: body.next_local,
+            clauses,
+            amounts,
+            total,
+            reports,
+            excludes: p.excludes.iter().map(|x| x.name.clone()).collect(),
+            source,
+        })
+    }
+
+    fn unknown_policy(&mut self, id: &ast::Ident) {
+        let hint = match did_you_mean(&id.name, self.policy_index.keys().map(|s| s.as_str())) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "name a policy defined in this rule set".into(),
+        };
+        self.error(
+            "unknown-policy",
+            id.span,
+            format!("unknown policy `{}`", id.name),
+            hint,
+        );
+    }
+
+    fn unknown_param(&mut self, id: &ast::Ident) {
+        let hint = match did_you_mean(&id.name, self.param_index.keys().map(|s| s.as_str())) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "name a parameter defined in this rule set".into(),
+        };
+        self.error(
+            "unknown-parameter",
+            id.span,
+            format!("unknown parameter `{}`", id.name),
+            hint,
+        );
+    }
+
+    fn check_cycles(&mut self) {
+        // Functions calling themselves, directly or not.
+        for start in 0..self.functions.len() {
+            let mut stack: Vec<usize> = self.functions[start].calls.iter().copied().collect();
+            let mut seen = HashSet::new();
+            while let Some(f) = stack.pop() {
+                if f == start {
+                    let id = self.functions[start].ast.name.clone();
+                    self.error(
+                        "cycle",
+                        id.span,
+                        format!("function `{}` calls itself", id.name),
+                        "the language has no recursion: write the computation without the call",
+                    );
+                    break;
+                }
+                if seen.insert(f) {
+                    stack.extend(self.functions[f].calls.iter().copied());
+                }
+            }
+        }
+        // Policies referring to each other's outcome in a circle.
+        for start in 0..self.policies.len() {
+            let mut stack: Vec<usize> = self.policies[start].refs.iter().map(|r| r.0).collect();
+            let mut seen = HashSet::new();
+            while let Some(p) = stack.pop() {
+                if p == start {
+                    let span = self.policies[start]
+                        .refs
+                        .first()
+                        .map_or(self.policies[start].ast.id.span, |r| r.1);
+                    let id = self.policies[start].ast.id.name.clone();
+                    self.error(
+                        "cycle",
+                        span,
+                        format!("policy `{id}` depends on its own outcome through `eligible(...)`"),
+                        "break the circle: one of the policies must decide without the other",
+                    );
+                    break;
+                }
+                if seen.insert(p) {
+                    stack.extend(self.policies[p].refs.iter().map(|r| r.0));
+                }
+            }
+        }
+        // A policy may refer only to policies of the same subject kind.
+        for i in 0..self.policies.len() {
+            for (r, span) in self.policies[i].refs.clone() {
+                if self.policies[i].subject.is_some()
+                    && self.policies[r].subject.is_some()
+                    && self.policies[i].subject != self.policies[r].subject
+                {
+                    self.error(
+                        "subject-mismatch",
+                        span,
+                        format!(
+                            "policy `{}` is about another subject kind",
+                            self.policies[r].ast.id.name
+                        ),
+                        "a policy can only refer to policies about the same subject",
+                    );
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn expect_ty(&mut self, got: &Ty, want: &Ty, span: Span, what: &str) {
+        if unify(got, want).is_none() {
+            let (g, w) = (self.ty_name(got), self.ty_name(want));
+            self.error(
+                "type-mismatch",
+                span,
+                format!("{what} must be {w}, and this is {g}"),
+                match want {
+                    Ty::Bool => {
+                        "write a condition: a comparison, `in`, `and`/`or`, or a true/false field"
+                            .to_string()
+                    }
+                    _ => format!("change the expression so that it gives {w}"),
+                },
+            );
+        }
+    }
+
+    fn expr(&mut self, body: &mut Body, e: &ast::Expr, expected: Option<&Ty>) -> Typed {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Literal(l) => literal(l),
+            ExprKind::Ref => (ir::Expr::Ref, Ty::Date),
+            ExprKind::Name(id) => self.name(body, id, expected),
+            ExprKind::Field(base, field) => {
+                let (b, bt) = self.expr(body, base, None);
+                match bt {
+                    Ty::Record(r) => {
+                        let rec = &self.schema.records[r];
+                        match rec.field_index(&field.name) {
+                            Some(i) => {
+                                let f = &rec.fields[i];
+                                (
+                                    ir::Expr::Field {
+                                        base: Box::new(b),
+                                        index: i,
+                                        name: Arc::from(f.name.as_str()),
+                                        sensitive: f.sensitive,
+                                    },
+                                    Self::field_ty(&f.ty),
+                                )
+                            }
+                            None => {
+                                let hint = match did_you_mean(
+                                    &field.name,
+                                    rec.fields.iter().map(|f| f.name.as_str()),
+                                ) {
+                                    Some(s) => format!("did you mean `{s}`?"),
+                                    None => format!(
+                                        "its fields are: {}",
+                                        rec.fields
+                                            .iter()
+                                            .map(|f| f.name.as_str())
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    ),
+                                };
+                                let what = self.ty_name(&Ty::Record(r));
+                                self.error(
+                                    "unknown-field",
+                                    field.span,
+                                    format!("{what} has no field `{}`", field.name),
+                                    hint,
+                                );
+                                poison()
+                            }
+                        }
+                    }
+                    Ty::NoneLit => poison(),
+                    Ty::List(_) => {
+                        self.error(
+                            "type-mismatch",
+                            field.span,
+                            format!("`.{}` is read from a list, not from one record", field.name),
+                            "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
+                        );
+                        poison()
+                    }
+                    other => {
+                        let tn = self.ty_name(&other);
+                        self.error(
+                            "type-mismatch",
+                            field.span,
+                            format!("`.{}` is read from {tn}, which has no fields", field.name),
+                            "only records have fields",
+                        );
+                        poison()
+                    }
+                }
+            }
+            ExprKind::Call(name, args) => self.call(body, name, args, span),
+            ExprKind::PolicyRef(id) => match self.policy_index.get(&id.name) {
+                Some(&i) => {
+                    body.policy_refs.push((i, id.span));
+                    (ir::Expr::PolicyRef(i), Ty::Bool)
+                }
+                None => {
+                    self.unknown_policy(id);
+                    poison()
+                }
+            },
+            ExprKind::Neg(x) => {
+                let (x, t) = self.expr(body, x, expected);
+                if !t.is_numeric() && t != Ty::NoneLit {
+                    self.expect_ty(&t, &Ty::Decimal, span, "the operand of `-`");
+                }
+                (ir::Expr::Neg(Box::new(x)), t)
+            }
+            ExprKind::Arith(op, a, b) => self.arith(body, *op, a, b, span),
+            ExprKind::Not(x) => {
+                let (x, t) = self.expr(body, x, Some(&Ty::Bool));
+                self.expect_ty(&t, &Ty::Bool, span, "the operand of `not`");
+                (ir::Expr::Not(Box::new(x)), Ty::Bool)
+            }
+            ExprKind::And(xs) | ExprKind::Or(xs) => {
+                let mut out = vec![];
+                for x in xs {
+                    let (e, t) = self.expr(body, x, Some(&Ty::Bool));
+                    self.expect_ty(&t, &Ty::Bool, x.span, "each operand of `and`/`or`");
+                    out.push(e);
+                }
+                if matches!(e.kind, ExprKind::And(_)) {
+                    (ir::Expr::And(out), Ty::Bool)
+                } else {
+                    (ir::Expr::Or(out), Ty::Bool)
+                }
+            }
+            ExprKind::Compare(op, a, b) => {
+                let (a, b, ty) = self.pair(body, a, b);
+                match ty {
+                    Some(t) => {
+                        let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
+                        if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
+                            let tn = self.ty_name(&t);
+                            self.error(
+                                "type-mismatch",
+                                span,
+                                format!("{tn} values have no order"),
+                                "compare numbers or dates with <, <=, >, >=; other values with == or !=",
+                            );
+                        }
+                        if matches!(t, Ty::List(_) | Ty::Record(_)) {
+                            self.error(
+                                "type-mismatch",
+                                span,
+                                "lists and records cannot be compared",
+                                "compare one of their fields, or use a quantifier",
+                            );
+                        }
+                    }
+                    None => {}
+                }
+                (ir::Expr::Compare(*op, Box::new(a), Box::new(b)), Ty::Bool)
+            }
+            ExprKind::In {
+                value,
+                target,
+                negated,
+            } => self.in_expr(body, value, target, *negated, span),
+            ExprKind::IsNone { value, negated } => {
+                let (v, _) = self.expr(body, value, None);
+                (ir::Expr::IsNone(Box::new(v), *negated), Ty::Bool)
+            }
+            ExprKind::Otherwise(a, b) => {
+                let (a, b, ty) = self.pair(body, a, b);
+                (
+                    ir::Expr::Otherwise(Box::new(a), Box::new(b)),
+                    ty.unwrap_or(Ty::NoneLit),
+                )
+            }
+            ExprKind::If(c, a, b) => {
+                let (c, ct) = self.expr(body, c, Some(&Ty::Bool));
+                self.expect_ty(&ct, &Ty::Bool, span, "the condition of `if`");
+                let (a_e, at) = self.expr(body, a, expected);
+                let (b_e, bt) = self.expr(body, b, Some(&at));
+                let ty = self.join(&at, &bt, b.span, "both branches of `if`");
+                (ir::Expr::If(Box::new(c), Box::new(a_e), Box::new(b_e)), ty)
+            }
+            ExprKind::Quantified {
+                quantifier,
+                var,
+                list,
+                filter,
+                body: qbody,
+            } => self.quantified(
+                body,
+                *quantifier,
+                var,
+                list,
+                filter.as_deref(),
+                qbody.as_deref(),
+                span,
+            ),
+            ExprKind::Match(scrutinee, arms) => {
+                let (s, st) = self.expr(body, scrutinee, None);
+                let mut out_arms = vec![];
+                let mut result: Option<Ty> = None;
+                for (pats, value) in arms {
+                    let mut out_pats = vec![];
+                    for p in pats {
+                        out_pats.push(match p {
+                            ast::Pattern::Wildcard => Pat::Any,
+                            ast::Pattern::Value(v) => {
+                                let (ve, vt) = self.expr(body, v, Some(&st));
+                                self.join(&st, &vt, v.span, "a pattern and the matched value");
+                                Pat::Eq(ve)
+                            }
+                            ast::Pattern::Range(lo, hi) => {
+                                let (l, lt) = self.expr(body, lo, Some(&st));
+                                let (h, ht) = self.expr(body, hi, Some(&st));
+                                self.join(&st, &lt, lo.span, "a range and the matched value");
+                                self.join(&st, &ht, hi.span, "a range and the matched value");
+                                Pat::Range(l, h)
+                            }
+                        });
+                    }
+                    let (ve, vt) = self.expr(body, value, result.as_ref().or(expected));
+                    result = Some(match &result {
+                        Some(r) => self.join(r, &vt, value.span, "every arm of `match`"),
+                        None => vt,
+                    });
+                    out_arms.push((out_pats, ve));
+                }
+                (
+                    ir::Expr::Match(Box::new(s), out_arms),
+                    result.unwrap_or(Ty::NoneLit),
+                )
+            }
+            ExprKind::Cases(arms, default) => {
+                let mut out = vec![];
+                let mut result: Option<Ty> = None;
+                for (c, v) in arms {
+                    let (ce, ct) = self.expr(body, c, Some(&Ty::Bool));
+                    self.expect_ty(&ct, &Ty::Bool, c.span, "a `cases` condition");
+                    let (ve, vt) = self.expr(body, v, result.as_ref().or(expected));
+                    result = Some(match &result {
+                        Some(r) => self.join(r, &vt, v.span, "every value of `cases`"),
+                        None => vt,
+                    });
+                    out.push((ce, ve));
+                }
+                let d = default.as_ref().map(|d| {
+                    let (de, dt) = self.expr(body, d, result.as_ref().or(expected));
+                    result = Some(match &result {
+                        Some(r) => self.join(r, &dt, d.span, "every value of `cases`"),
+                        None => dt,
+                    });
+                    Box::new(de)
+                });
+                (ir::Expr::Cases(out, d), result.unwrap_or(Ty::NoneLit))
+            }
+        }
+    }
+
+    /// Types two operands that must agree, letting a bare enum value on either side
+    /// take the other side's type.
+    fn pair(
+        &mut self,
+        body: &mut Body,
+        a: &ast::Expr,
+        b: &ast::Expr,
+    ) -> (ir::Expr, ir::Expr, Option<Ty>) {
+        let (ae, at, be, bt) = if self.is_unbound_name(body, a) && !self.is_unbound_name(body, b) {
+            let (be, bt) = self.expr(body, b, None);
+            let (ae, at) = self.expr(body, a, Some(&bt));
+            (ae, at, be, bt)
+        } else {
+            let (ae, at) = self.expr(body, a, None);
+            let (be, bt) = self.expr(body, b, Some(&at));
+            (ae, at, be, bt)
+        };
+        let ty = unify(&at, &bt);
+        if ty.is_none() {
+            let (x, y) = (self.ty_name(&at), self.ty_name(&bt));
+            self.error(
+                "type-mismatch",
+                Span {
+                    file: a.span.file,
+                    start: a.span.start,
+                    end: b.span.end,
+                },
+                format!("cannot compare {x} with {y}"),
+                "both sides must have the same type (int and decimal mix freely)",
+            );
+        }
+        (ae, be, ty)
+    }
+
+    fn is_unbound_name(&self, body: &Body, e: &ast::Expr) -> bool {
+        let ExprKind::Name(id) = &e.kind else {
+            return false;
+        };
+        !(body.locals.iter().any(|(n, _, _)| n == &id.name)
+            || body.let_names.contains_key(&id.name)
+            || body
+                .root
+                .is_some_and(|r| self.schema.records[r].field_index(&id.name).is_some())
+            || self.param_index.contains_key(&id.name))
+    }
+
+    fn join(&mut self, a: &Ty, b: &Ty, span: Span, what: &str) -> Ty {
+        match unify(a, b) {
+            Some(t) => t,
+            None => {
+                let (x, y) = (self.ty_name(a), self.ty_name(b));
+                self.error(
+                    "type-mismatch",
+                    span,
+                    format!("{what} must have the same type: {x} and {y}"),
+                    "make the values the same type",
+                );
+                a.clone()
+            }
+        }
+    }
+
+    fn name(&mut self, body: &mut Body, id: &ast::Ident, expected: Option<&Ty>) -> Typed {
+        if let Some((_, slot, ty)) = body.locals.iter().rev().find(|(n, _, _)| n == &id.name) {
+            return (ir::Expr::Local(*slot), ty.clone());
+        }
+        if let Some(&i) = body.let_names.get(&id.name) {
+            let ty = self.check_let(body, i, id.span);
+            return (ir::Expr::Let(i), ty);
+        }
+        if let Some(root) = body.root {
+            let rec = &self.schema.records[root];
+            if let Some(i) = rec.field_index(&id.name) {
+                let f = &rec.fields[i];
+                return (
+                    ir::Expr::Field {
+                        base: Box::new(ir::Expr::Root),
+                        index: i,
+                        name: Arc::from(f.name.as_str()),
+                        sensitive: f.sensitive,
+                    },
+                    Self::field_ty(&f.ty),
+                );
+            }
+        }
+        if let Some(&p) = self.param_index.get(&id.name) {
+            body.params_used.insert(p);
+            return (ir::Expr::Param(p, None), self.params[p].ty.clone());
+        }
+        if let Some(Ty::Enum(e)) = expected {
+            let def = &self.schema.enums[usize::from(*e)];
+            if let Some(ix) = def.index(&id.name) {
+                return (ir::Expr::Const(Some(Value::Enum(*e, ix))), Ty::Enum(*e));
+            }
+            let hint = match did_you_mean(&id.name, def.values.iter().map(|s| s.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the values of {} are: {}", def.name, def.values.join(", ")),
+            };
+            self.error(
+                "unknown-enum-value",
+                id.span,
+                format!("`{}` is not a value of {}", id.name, def.name),
+                hint,
+            );
+            return poison();
+        }
+        let mut candidates: Vec<&str> = body.locals.iter().map(|(n, _, _)| n.as_str()).collect();
+        candidates.extend(body.let_names.keys().map(|s| s.as_str()));
+        if let Some(root) = body.root {
+            candidates.extend(
+                self.schema.records[root]
+                    .fields
+                    .iter()
+                    .map(|f| f.name.as_str()),
+            );
+        }
+        candidates.extend(self.param_index.keys().map(|s| s.as_str()));
+        let hint = match did_you_mean(&id.name, candidates) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if body.root.is_none() => {
+                "a function sees only its parameters, its own definitions and the rule set's parameters".into()
+            }
+            None => "a name is a `let` definition, a field of the record, a parameter, or an enum value compared with an enum field".into(),
+        };
+        self.error(
+            "unknown-name",
+            id.span,
+            format!("unknown name `{}`", id.name),
+            hint,
+        );
+        poison()
+    }
+
+    fn arith(
+        &mut self,
+        body: &mut Body,
+        op: ArithOp,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        span: Span,
+    ) -> Typed {
+        let (ae, at) = self.expr(body, a, None);
+        let (be, bt) = self.expr(body, b, None);
+        if at == Ty::Date
+            && matches!(op, ArithOp::Add | ArithOp::Sub)
+            && matches!(bt, Ty::Duration | Ty::NoneLit)
+        {
+            return (
+                ir::Expr::DateShift(Box::new(ae), Box::new(be), op == ArithOp::Sub),
+                Ty::Date,
+            );
+        }
+        let numeric = |t: &Ty| t.is_numeric() || *t == Ty::NoneLit;
+        if !numeric(&at) || !numeric(&bt) {
+            let (x, y) = (self.ty_name(&at), self.ty_name(&bt));
+            self.error(
+                "type-mismatch",
+                span,
+                format!("arithmetic needs numbers, and this combines {x} and {y}"),
+                "add or subtract durations to dates (`d + 12 months`); use month_diff(a, b) or age(b, d) for date differences",
+            );
+            return poison();
+        }
+        let ty = if op == ArithOp::Div || at == Ty::Decimal || bt == Ty::Decimal {
+            Ty::Decimal
+        } else {
+            Ty::Int
+        };
+        (
+            ir::Expr::Arith(op, Box::new(ae), Box::new(be), ty.clone()),
+            ty,
+        )
+    }
+
+    fn in_expr(
+        &mut self,
+        body: &mut Body,
+        value: &ast::Expr,
+        target: &ast::InTarget,
+        negated: bool,
+        span: Span,
+    ) -> Typed {
+        let (v, vt) = self.expr(body, value, None);
+        let e = match target {
+            ast::InTarget::Set(items) => {
+                let mut out = vec![];
+                for it in items {
+                    let (ie, it_ty) = self.expr(body, it, Some(&vt));
+                    self.join(&vt, &it_ty, it.span, "a value and the members of its set");
+                    out.push(ie);
+                }
+                ir::Expr::InSet(Box::new(v), out, negated)
+            }
+            ast::InTarget::Range(lo, hi) => {
+                let (l, lt) = self.expr(body, lo, Some(&vt));
+                let (h, ht) = self.expr(body, hi, Some(&vt));
+                self.join(&vt, &lt, lo.span, "a value and its range");
+                self.join(&vt, &ht, hi.span, "a value and its range");
+                if !(vt.is_numeric() || vt == Ty::Date || vt == Ty::NoneLit) {
+                    self.error(
+                        "type-mismatch",
+                        span,
+                        "ranges are for numbers and dates",
+                        "use a set `{a, b}` for other values",
+                    );
+                }
+                ir::Expr::InRange(Box::new(v), Box::new(l), Box::new(h), negated)
+            }
+            ast::InTarget::List(list) => {
+                let (l, lt) = self.expr(body, list, None);
+                match &lt {
+                    Ty::List(elem) => {
+                        self.join(&vt, elem, span, "a value and the items of the list");
+                    }
+                    Ty::NoneLit => {}
+                    other => {
+                        let tn = self.ty_name(other);
+                        self.error(
+                            "type-mismatch",
+                            list.span,
+                            format!("`in` needs a set, a range or a list, and this is {tn}"),
+                            "write `x in {a, b, c}`, `x in 1..3` or `x in some.list`",
+                        );
+                    }
+                }
+                ir::Expr::InList(Box::new(v), Box::new(l), negated)
+            }
+        };
+        (e, Ty::Bool)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn quantified(
+        &mut self,
+        body: &mut Body,
+        q: Quantifier,
+        var: &ast::Ident,
+        list: &ast::Expr,
+        filter: Option<&ast::Expr>,
+        qbody: Option<&ast::Expr>,
+        span: Span,
+    ) -> Typed {
+        let (l, lt) = self.expr(body, list, None);
+        let item_ty = match lt {
+            Ty::List(t) => *t,
+            Ty::NoneLit => Ty::NoneLit,
+            other => {
+                let tn = self.ty_name(&other);
+                self.error(
+                    "type-mismatch",
+                    list.span,
+                    format!("a quantifier ranges over a list, and this is {tn}"),
+                    "name a list field of the record",
+                );
+                Ty::NoneLit
+            }
+        };
+        let slot = body.bind(&var.name, item_ty.clone());
+        let f = filter.map(|f| {
+            let (fe, ft) = self.expr(body, f, Some(&Ty::Bool));
+            self.expect_ty(&ft, &Ty::Bool, f.span, "a `where` filter");
+            Box::new(fe)
+        });
+        let b = qbody.map(|b| {
+            let want = match q {
+                Quantifier::Any | Quantifier::All | Quantifier::No | Quantifier::Count => {
+                    Some(Ty::Bool)
+                }
+                _ => None,
+            };
+            let (be, bt) = self.expr(body, b, want.as_ref());
+            (be, bt, b.span)
+        });
+        body.locals.pop();
+        let result = match q {
+            Quantifier::Any | Quantifier::All | Quantifier::No | Quantifier::Count => {
+                if let Some((_, bt, bspan)) = &b {
+                    self.expect_ty(bt, &Ty::Bool, *bspan, "the condition of a quantifier");
+                } else if f.is_none() && q != Quantifier::Count {
+                    self.error(
+                        "missing-condition",
+                        span,
+                        "this quantifier has no condition",
+                        "write `any x in LIST: condition`",
+                    );
+                }
+                if q == Quantifier::Count {
+                    Ty::Int
+                } else {
+                    Ty::Bool
+                }
+            }
+            Quantifier::Sum | Quantifier::Min | Quantifier::Max => match &b {
+                Some((_, bt, bspan)) => {
+                    let ok = bt.is_numeric()
+                        || *bt == Ty::NoneLit
+                        || (q != Quantifier::Sum && *bt == Ty::Date);
+                    if !ok {
+                        let tn = self.ty_name(bt);
+                        self.error(
+                            "type-mismatch",
+                            *bspan,
+                            format!("this aggregates numbers, and the value is {tn}"),
+                            "aggregate a number (or, for min/max, a date)",
+                        );
+                    }
+                    bt.clone()
+                }
+                None if item_ty.is_numeric() || (q != Quantifier::Sum && item_ty == Ty::Date) => {
+                    item_ty.clone()
+                }
+                None => {
+                    self.error(
+                        "missing-condition",
+                        span,
+                        "say what to add up: `sum x in LIST: x.amount`",
+                        "write the value after a colon",
+                    );
+                    Ty::NoneLit
+                }
+            },
+            Quantifier::The => match &b {
+                Some((_, bt, _)) => bt.clone(),
+                None => item_ty.clone(),
+            },
+            Quantifier::Latest | Quantifier::Earliest => {
+                match &b {
+                    Some((_, bt, bspan)) => {
+                        if !(bt.is_numeric() || *bt == Ty::Date || *bt == Ty::NoneLit) {
+                            let tn = self.ty_name(bt);
+                            self.error(
+                                "type-mismatch",
+                                *bspan,
+                                format!(
+                                    "items are ordered by a date or a number, and this is {tn}"
+                                ),
+                                "write `latest x in LIST: x.some_date`",
+                            );
+                        }
+                    }
+                    None => self.error(
+                        "missing-condition",
+                        span,
+                        "say what orders the items: `latest x in LIST: x.date`",
+                        "write the ordering value after a colon",
+                    ),
+                }
+                item_ty.clone()
+            }
+        };
+        (
+            ir::Expr::Quant {
+                quantifier: q,
+                var: slot,
+                list: Box::new(l),
+                filter: f,
+                body: b.map(|(be, _, _)| Box::new(be)),
+                span,
+            },
+            result,
+        )
+    }
+
+    fn call(
+        &mut self,
+        body: &mut Body,
+        name: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Typed {
+        if let Some(&p) = self.param_index.get(&name.name) {
+            if args.len() != 1 {
+                self.error(
+                    "arity",
+                    span,
+                    format!(
+                        "parameter `{}` is read at one date: `{}(date)`",
+                        name.name, name.name
+                    ),
+                    "give one date, or write the name alone for its value on `ref`",
+                );
+                return poison();
+            }
+            let (d, dt) = self.expr(body, &args[0], Some(&Ty::Date));
+            self.expect_ty(
+                &dt,
+                &Ty::Date,
+                args[0].span,
+                "the date a parameter is read at",
+            );
+            return (
+                ir::Expr::Param(p, Some(Box::new(d))),
+                self.params[p].ty.clone(),
+            );
+        }
+        if let Some(&f) = self.function_index.get(&name.name) {
+            let want = self.functions[f].params.clone();
+            if want.len() != args.len() {
+                self.error(
+                    "arity",
+                    span,
+                    format!(
+                        "`{}` takes {} argument(s), and {} are given",
+                        name.name,
+                        want.len(),
+                        args.len()
+                    ),
+                    format!(
+                        "its parameters: {}",
+                        self.functions[f]
+                            .ast
+                            .params
+                            .iter()
+                            .map(|(n, _)| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                return poison();
+            }
+            let mut out = vec![];
+            for (a, t) in args.iter().zip(&want) {
+                let (e, at) = self.expr(body, a, Some(t));
+                self.expect_ty(&at, t, a.span, "this argument");
+                out.push(e);
+            }
+            body.calls.insert(f);
+            return (ir::Expr::Function(f, out), self.functions[f].result.clone());
+        }
+        let Some(b) = builtin(&name.name) else {
+            let mut names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
+            names.extend(self.function_index.keys().map(|s| s.as_str()));
+            names.extend(self.param_index.keys().map(|s| s.as_str()));
+            let hint = match did_you_mean(&name.name, names) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "call a built-in (age, add_months, month_diff, year, min, max, round, ...), a `function` of the rule set, or a parameter at a date".into(),
+            };
+            self.error(
+                "unknown-function",
+                name.span,
+                format!("unknown function `{}`", name.name),
+                hint,
+            );
+            return poison();
+        };
+        let mut typed = vec![];
+        for a in args {
+            let want = match b {
+                Builtin::Age
+                | Builtin::AddDays
+                | Builtin::AddMonths
+                | Builtin::AddYears
+                | Builtin::MonthDiff
+                | Builtin::Year
+                | Builtin::Month
+                | Builtin::Day
+                | Builtin::WithinLast
+                    if typed.is_empty() =>
+                {
+                    Some(Ty::Date)
+                }
+                _ => None,
+            };
+            typed.push(self.expr(body, a, want.as_ref()));
+        }
+        let sig: Result<Ty, String> = {
+            let tys: Vec<&Ty> = typed.iter().map(|(_, t)| t).collect();
+            let is = |t: &Ty, want: &Ty| unify(t, want).is_some();
+            let num = |t: &Ty| t.is_numeric() || *t == Ty::NoneLit;
+            match b {
+                Builtin::Age => match tys.as_slice() {
+                    [d] if is(d, &Ty::Date) => Ok(Ty::Int),
+                    [d, on] if is(d, &Ty::Date) && is(on, &Ty::Date) => Ok(Ty::Int),
+                    _ => Err("age(birth_date) or age(birth_date, on_date)".into()),
+                },
+                Builtin::AddDays | Builtin::AddMonths | Builtin::AddYears => match tys.as_slice() {
+                    [d, n] if is(d, &Ty::Date) && is(n, &Ty::Int) && **n != Ty::Decimal => {
+                        Ok(Ty::Date)
+                    }
+                    _ => Err(format!("{}(date, whole number)", name.name)),
+                },
+                Builtin::MonthDiff => match tys.as_slice() {
+                    [a, c] if is(a, &Ty::Date) && is(c, &Ty::Date) => Ok(Ty::Int),
+                    _ => Err("month_diff(from_date, to_date)".into()),
+                },
+                Builtin::Year | Builtin::Month | Builtin::Day => match tys.as_slice() {
+                    [d] if is(d, &Ty::Date) => Ok(Ty::Int),
+                    _ => Err(format!("{}(date)", name.name)),
+                },
+                Builtin::MakeDate => match tys.as_slice() {
+                    [y, m, d]
+                        if [y, m, d]
+                            .iter()
+                            .all(|t| is(t, &Ty::Int) && ***t != Ty::Decimal) =>
+                    {
+                        Ok(Ty::Date)
+                    }
+                    _ => Err("date(year, month, day)".into()),
+                },
+                Builtin::WithinLast => match tys.as_slice() {
+                    [d, k] if is(d, &Ty::Date) && is(k, &Ty::Duration) => Ok(Ty::Bool),
+                    _ => Err("within_last(date, 24 months)".into()),
+                },
+                Builtin::Min | Builtin::Max => {
+                    if tys.is_empty() {
+                        Err(format!("{}(a, b, ...)", name.name))
+                    } else if tys.iter().all(|t| num(t)) {
+                        Ok(if tys.iter().any(|t| **t == Ty::Decimal) {
+                            Ty::Decimal
+                        } else {
+                            Ty::Int
+                        })
+                    } else if tys.iter().all(|t| is(t, &Ty::Date)) {
+                        Ok(Ty::Date)
+                    } else {
+                        Err(format!("{}(a, b, ...) of numbers or of dates", name.name))
+                    }
+                }
+                Builtin::Round | Builtin::RoundHalfEven => match tys.as_slice() {
+                    [x] if num(x) => Ok(Ty::Decimal),
+                    [x, p] if num(x) && is(p, &Ty::Int) && **p != Ty::Decimal => Ok(Ty::Decimal),
+                    _ => Err(format!("{}(number, decimal_places)", name.name)),
+                },
+                Builtin::Floor | Builtin::Ceil => match tys.as_slice() {
+                    [x] if num(x) => Ok(Ty::Int),
+                    _ => Err(format!("{}(number)", name.name)),
+                },
+                Builtin::Abs => match tys.as_slice() {
+                    [x] if num(x) => Ok((*x).clone()),
+                    _ => Err("abs(number)".into()),
+                },
+                Builtin::Len => match tys.as_slice() {
+                    [Ty::List(_)] | [Ty::NoneLit] => Ok(Ty::Int),
+                    _ => Err("len(list)".into()),
+                },
+            }
+        };
+        match sig {
+            Ok(t) => (
+                ir::Expr::Call(b, typed.into_iter().map(|(e, _)| e).collect()),
+                t,
+            ),
+            Err(usage) => {
+                let got: Vec<String> = typed.iter().map(|(_, t)| self.ty_name(t)).collect();
+                self.error(
+                    "type-mismatch",
+                    span,
+                    format!("`{}` cannot take ({})", name.name, got.join(", ")),
+                    format!("write {usage}"),
+                );
+                poison()
+            }
+        }
+    }
+}
+
+const BUILTINS: &[(&str, Builtin)] = &[
+    ("age", Builtin::Age),
+    ("add_days", Builtin::AddDays),
+    ("add_months", Builtin::AddMonths),
+    ("add_years", Builtin::AddYears),
+    ("anniversary", Builtin::AddYears),
+    ("month_diff", Builtin::MonthDiff),
+    ("year", Builtin::Year),
+    ("month", Builtin::Month),
+    ("day", Builtin::Day),
+    ("date", Builtin::MakeDate),
+    ("within_last", Builtin::WithinLast),
+    ("min", Builtin::Min),
+    ("max", Builtin::Max),
+    ("round", Builtin::Round),
+    ("round_half_even", Builtin::RoundHalfEven),
+    ("floor", Builtin::Floor),
+    ("ceil", Builtin::Ceil),
+    ("abs", Builtin::Abs),
+    ("len", Builtin::Len),
+];
+
+fn builtin(name: &str) -> Option<Builtin> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
+
+fn literal(l: &Literal) -> Typed {
+    match l {
+        Literal::Bool(b) => (ir::Expr::Const(Some(Value::Bool(*b))), Ty::Bool),
+        Literal::Int(i) => (ir::Expr::Const(Some(Value::Int(*i))), Ty::Int),
+        Literal::Decimal(d) => (ir::Expr::Const(Some(Value::Decimal(*d))), Ty::Decimal),
+        Literal::Str(s) => (
+            ir::Expr::Const(Some(Value::Str(Arc::from(s.as_str())))),
+            Ty::Str,
+        ),
+        Literal::Date(d) => (ir::Expr::Const(Some(Value::Date(*d))), Ty::Date),
+        Literal::Duration(n, u) => (
+            ir::Expr::Duration(
+                *n,
+                match u {
+                    ast::DurationUnit::Days => DateUnit::Days,
+                    ast::DurationUnit::Months => DateUnit::Months,
+                    ast::DurationUnit::Years => DateUnit::Years,
+                },
+            ),
+            Ty::Duration,
+        ),
+        Literal::None => (ir::Expr::Const(None), Ty::NoneLit),
+    }
+}
+
+/// The common type of two types, if they are compatible.
+fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
+    match (a, b) {
+        (Ty::NoneLit, t) | (t, Ty::NoneLit) => Some(t.clone()),
+        (Ty::Int, Ty::Decimal) | (Ty::Decimal, Ty::Int) => Some(Ty::Decimal),
+        (Ty::List(x), Ty::List(y)) => unify(x, y).map(|t| Ty::List(Box::new(t))),
+        (x, y) if x == y => Some(x.clone()),
+        _ => None,
+    }
+}
+
+/// The first day of `[from, to]` on which the parameter has no value, if any.
+fn coverage_gap(p: &ir::ParamDef, from: NaiveDate, to: Option<NaiveDate>) -> Option<String> {
+    let mut cursor = from;
+    loop {
+        let Some((_, end, _, _)) = p
+            .steps
+            .iter()
+            .find(|(f, t, _, _)| *f <= cursor && t.is_none_or(|t| cursor <= t))
+        else {
+            return Some(cursor.to_string());
+        };
+        match (end, to) {
+            (None, _) => return None,
+            (Some(e), Some(t)) if *e >= t => return None,
+            (Some(e), _) => cursor = e.succ_opt()?,
+        }
+    }
+}

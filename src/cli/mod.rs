@@ -1,0 +1,393 @@
+//! The `mianshen` command line.
+
+use clap::{Parser, Subcommand};
+use mianshen::check::Severity;
+use mianshen::compile::RuleSet;
+use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
+use mianshen::load::{self, LoadError};
+use mianshen::record;
+use mianshen::testing;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mianshen",
+    version,
+    about = "免申 — a rules-as-code engine for public services"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a rules directory: syntax, names and types against the schema.
+    Check {
+        /// The rules directory (with schema.yaml and *.rules files).
+        rules: PathBuf,
+    },
+    /// Decide every policy (or one) for one record on a date, with reasons.
+    Eval {
+        /// The rules directory.
+        rules: PathBuf,
+        /// The record (JSON or YAML).
+        record: PathBuf,
+        /// The reference date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Only this policy.
+        #[arg(long)]
+        policy: Option<String>,
+        /// The subject kind (person, enterprise); recognised from the record if not given.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Print a JSON array of decisions, with traces.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run example cases (by default those shipped in RULES/cases).
+    Test {
+        /// The rules directory.
+        rules: PathBuf,
+        /// Case files to run instead of the shipped ones.
+        cases: Vec<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { rules } => check(&rules),
+        Command::Eval {
+            rules,
+            record,
+            date,
+            policy,
+            subject,
+            json,
+        } => eval_cmd(
+            &rules,
+            &record,
+            &date,
+            policy.as_deref(),
+            subject.as_deref(),
+            json,
+        ),
+        Command::Test { rules, cases } => test(&rules, &cases),
+    }
+}
+
+fn check(dir: &Path) -> ExitCode {
+    let checked = match load::check_dir(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for d in &checked.diagnostics {
+        eprint!("{}", d.render(&checked.sources));
+        eprintln!();
+    }
+    let errors = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    match &checked.rules {
+        Some(r) if errors == 0 => {
+            println!(
+                "{}: {} policies, {} parameters, {} functions — no errors (version {})",
+                dir.display(),
+                r.program.policies.len(),
+                r.program.params.len(),
+                r.program.functions.len(),
+                r.version
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{}: {errors} error(s)", dir.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Loads a rule set or prints why not.
+pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
+    load::load_dir(dir).map_err(|e| {
+        match &e {
+            LoadError::Diagnostics {
+                diagnostics,
+                sources,
+            } => {
+                for d in diagnostics {
+                    eprint!("{}", d.render(sources));
+                }
+                eprintln!(
+                    "error: {}: {e}; run `mianshen check {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            other => eprintln!("error: {other}"),
+        }
+        ExitCode::from(1)
+    })
+}
+
+/// Reads a record file (JSON or YAML) as a JSON value.
+pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    if is_yaml {
+        let v: serde_yaml::Value = serde_yaml::from_str(&text)
+            .map_err(|e| format!("record {}: not valid YAML: {e}", path.display()))?;
+        Ok(record::yaml_to_json(&v))
+    } else {
+        serde_json::from_str(&text)
+            .map_err(|e| format!("record {}: not valid JSON: {e}", path.display()))
+    }
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, ExitCode> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        eprintln!("error: --date `{s}` is not a date: write YYYY-MM-DD");
+        ExitCode::from(2)
+    })
+}
+
+fn eval_cmd(
+    dir: &Path,
+    record_path: &Path,
+    date: &str,
+    policy: Option<&str>,
+    subject: Option<&str>,
+    json: bool,
+) -> ExitCode {
+    let rules = match load_rules(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let ref_date = match parse_date(date) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let value = match read_record_file(record_path) {
+        Ok(v) => v,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(2);
+        }
+    };
+    let subject = match record::detect_subject(&rules.schema, &value, subject) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("error: record {}: {m}", record_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let rec = match record::read_record(&rules.schema, subject, &value) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {} ({})", e, record_path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let opts = EvalOptions { trace: true };
+    let decisions: Vec<Decision> = match policy {
+        Some(id) => match rules.policy_index.get(id) {
+            Some(&i) => {
+                if rules.program.policies[i].subject != rec.subject {
+                    eprintln!("error: policy {id} is about another subject kind than this record");
+                    return ExitCode::from(2);
+                }
+                vec![eval::evaluate_policy(&rules, i, &rec, ref_date, opts)]
+            }
+            None => {
+                let hint = mianshen::check::did_you_mean(
+                    id,
+                    rules.policy_index.keys().map(|s| s.as_str()),
+                )
+                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+                eprintln!("error: unknown policy `{id}`{hint}");
+                return ExitCode::from(2);
+            }
+        },
+        None => eval::evaluate_all(&rules, &rec, ref_date, opts),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&decisions).unwrap_or_default()
+        );
+    } else {
+        let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
+        println!("{} on {ref_date}:", who);
+        for d in &decisions {
+            print!("{}", explain(&rules, d));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// A decision in words, with the clauses and the facts they read.
+pub fn explain(rules: &RuleSet, d: &Decision) -> String {
+    let title = rules.policy(&d.policy).map_or("", |p| p.title.as_str());
+    let mut out = format!("\n{} {} — {}\n", d.policy, title, d.outcome.as_str());
+    if let Some(a) = &d.amount {
+        let mut v = a.value;
+        v.rescale(2);
+        let extras: Vec<String> = a
+            .extras
+            .iter()
+            .map(|(k, x)| {
+                format!(
+                    "{k} {}",
+                    serde_json::to_value(x)
+                        .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "  amount: {v} {} {}{}\n",
+            a.unit,
+            a.period,
+            if extras.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", extras.join(", "))
+            }
+        ));
+    }
+    for (k, v) in &d.reports {
+        out.push_str(&format!(
+            "  {k}: {}\n",
+            serde_json::to_value(v)
+                .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
+                .unwrap_or_default()
+        ));
+    }
+    match d.outcome {
+        Outcome::NotEligible if !d.failed.is_empty() => {
+            out.push_str(&format!("  failed: {}\n", d.failed.join(", ")))
+        }
+        Outcome::Undetermined => out.push_str(&format!("  missing: {}\n", d.missing.join(", "))),
+        _ => {}
+    }
+    if let Some(e) = &d.error {
+        out.push_str(&format!("  error at {}: {}\n", e.at, e.message));
+    }
+    if let Some(t) = &d.trace {
+        for c in &t.clauses {
+            let mark = match c.value {
+                Truth::True => "✓",
+                Truth::False => "✗",
+                Truth::Unknown => "?",
+                Truth::Error => "!",
+            };
+            let facts: Vec<String> = c
+                .facts
+                .iter()
+                .map(|f| format!("{} = {}", f.path, f.value))
+                .collect();
+            out.push_str(&format!("  {mark} {} {}", c.id, c.label));
+            if !facts.is_empty() {
+                out.push_str(&format!("    [{}]", facts.join("; ")));
+            }
+            out.push('\n');
+        }
+        if let Some(b) = &t.basis {
+            out.push_str(&format!("  basis: {b}\n"));
+        }
+    }
+    if let Some((key, items)) = &d.per_item {
+        for (id, item) in items {
+            out.push_str(&format!("  {key} {id}: {}", item.outcome.as_str()));
+            if !item.failed.is_empty() {
+                out.push_str(&format!(" (failed {})", item.failed.join(", ")));
+            }
+            if !item.missing.is_empty() {
+                out.push_str(&format!(" (missing {})", item.missing.join(", ")));
+            }
+            if let Some(a) = &item.amount {
+                let mut v = a.value;
+                v.rescale(2);
+                out.push_str(&format!(" {v} {} {}", a.unit, a.period));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
+    let rules = match load_rules(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let files: Vec<PathBuf> = if files.is_empty() {
+        testing::case_files(dir)
+    } else {
+        files.to_vec()
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for f in &files {
+        let file = match testing::read_case_file(f) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        for case in &file.cases {
+            let r = testing::run_case(&rules, f, case, &testing::PoliciesOnly);
+            if r.failures.is_empty() {
+                passed += 1;
+                continue;
+            }
+            failed += 1;
+            println!(
+                "FAIL {} {} ({})",
+                r.id,
+                r.title.as_deref().unwrap_or(""),
+                f.display()
+            );
+            for fl in &r.failures {
+                for d in &fl.differences {
+                    println!("  {d}");
+                }
+                println!(
+                    "  expected: {}",
+                    serde_json::to_string(&fl.expected).unwrap_or_default()
+                );
+                if let Some(a) = &fl.actual {
+                    let mut brief = a.clone();
+                    let trace = brief.as_object_mut().and_then(|m| m.remove("trace"));
+                    println!(
+                        "  actual:   {}",
+                        serde_json::to_string(&brief).unwrap_or_default()
+                    );
+                    if let Some(t) = trace {
+                        println!(
+                            "  trace:    {}",
+                            serde_json::to_string(&t).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,131 @@
+//! Checked program → [`RuleSet`], the compact form the evaluator runs.
+//!
+//! Fields are already slot indexes (the checker resolved them); here the rule set is
+//! assembled with its schema and lookup tables, small constant sub-expressions are
+//! folded, and a content hash identifies the rule-set version in every output.
+
+use crate::ir::{self, Expr, Program};
+use crate::schema::Schema;
+use crate::value::Value;
+use std::collections::HashMap;
+
+/// A compiled rule set: load once, evaluate many records.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    /// The record schema.
+    pub schema: Schema,
+    /// The program.
+    pub program: Program,
+    /// Policy id → index.
+    pub policy_index: HashMap<String, usize>,
+    /// Content hash of the rule files and schema (hex), the rule-set version.
+    pub version: String,
+}
+
+impl RuleSet {
+    /// The policy with this id.
+    pub fn policy(&self, id: &str) -> Option<&ir::PolicyDef> {
+        self.policy_index
+            .get(id)
+            .map(|&i| &self.program.policies[i])
+    }
+
+    /// All policies, in rule-set order.
+    pub fn policies(&self) -> &[ir::PolicyDef] {
+        &self.program.policies
+    }
+}
+
+/// Assembles the rule set. `sources` are the texts the version hash is taken over.
+pub fn compile(mut program: Program, schema: Schema, sources: &[&str]) -> RuleSet {
+    for p in &mut program.policies {
+        for c in &mut p.clauses {
+            fold(&mut c.condition);
+        }
+        for l in &mut p.lets {
+            fold(&mut l.value);
+        }
+        for a in &mut p.amounts {
+            fold(&mut a.value);
+            if let ir::AmountGuard::When(g) = &mut a.guard {
+                fold(g);
+            }
+            for (_, x) in &mut a.extras {
+                fold(x);
+            }
+        }
+    }
+    for f in &mut program.functions {
+        fold(&mut f.body);
+        for l in &mut f.lets {
+            fold(&mut l.value);
+        }
+    }
+    let policy_index = program
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
+    RuleSet {
+        schema,
+        program,
+        policy_index,
+        version: content_hash(sources),
+    }
+}
+
+/// FNV-1a over the sources: stable across platforms and runs.
+fn content_hash(sources: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in sources {
+        for b in s.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Folds arithmetic on constants (e.g. `0.5 * 0.30`) so it is not redone per record.
+fn fold(e: &mut Expr) {
+    use crate::syntax::ast::ArithOp;
+    match e {
+        Expr::Arith(op, a, b, ty) => {
+            fold(a);
+            fold(b);
+            if let (Expr::Const(Some(x)), Expr::Const(Some(y))) = (&**a, &**b) {
+                if let (Some(x), Some(y)) = (x.as_decimal(), y.as_decimal()) {
+                    let r = match op {
+                        ArithOp::Add => x.checked_add(y),
+                        ArithOp::Sub => x.checked_sub(y),
+                        ArithOp::Mul => x.checked_mul(y),
+                        ArithOp::Div => x.checked_div(y),
+                    };
+                    if let Some(r) = r {
+                        *e = Expr::Const(Some(match ty {
+                            ir::Ty::Int => match i64::try_from(r) {
+                                Ok(i) => Value::Int(i),
+                                Err(_) => return,
+                            },
+                            _ => Value::Decimal(r),
+                        }));
+                    }
+                }
+            }
+        }
+        Expr::And(xs) | Expr::Or(xs) => xs.iter_mut().for_each(fold),
+        Expr::Not(x) | Expr::Neg(x) => fold(x),
+        Expr::Compare(_, a, b) | Expr::Otherwise(a, b) => {
+            fold(a);
+            fold(b);
+        }
+        Expr::If(c, a, b) => {
+            fold(c);
+            fold(a);
+            fold(b);
+        }
+        Expr::Call(_, args) | Expr::Function(_, args) => args.iter_mut().for_each(fold),
+        _ => {}
+    }
+}

@@ -1,0 +1,256 @@
+//! Decisions: what the evaluator says about one policy for one subject.
+
+use crate::value::format_decimal;
+use rust_decimal::Decimal;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// The three outcomes of a policy decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every clause is true (and the amount is known).
+    Eligible,
+    /// At least one clause is false.
+    NotEligible,
+    /// The data cannot decide: see `missing`.
+    Undetermined,
+}
+
+impl Outcome {
+    /// The word used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Eligible => "eligible",
+            Outcome::NotEligible => "not_eligible",
+            Outcome::Undetermined => "undetermined",
+        }
+    }
+}
+
+/// A value stated beside an amount or an outcome (months, monthly, ratio,
+/// retirement_date, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtraValue {
+    /// A whole number.
+    Int(i64),
+    /// A decimal (money or ratio).
+    Decimal(Decimal),
+    /// Text, a date or an enum value, as written.
+    Text(String),
+    /// true / false
+    Bool(bool),
+}
+
+impl Serialize for ExtraValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ExtraValue::Int(i) => s.serialize_i64(*i),
+            ExtraValue::Decimal(d) => s.serialize_str(&format_decimal(*d)),
+            ExtraValue::Text(t) => s.serialize_str(t),
+            ExtraValue::Bool(b) => s.serialize_bool(*b),
+        }
+    }
+}
+
+/// An amount with its unit, period and stated extras.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Amount {
+    /// The amount, exact; two decimal places.
+    pub value: Decimal,
+    /// Currency.
+    pub unit: String,
+    /// per_month, per_year, one_time, total_entitlement, max_principal.
+    pub period: String,
+    /// Extras stated with the amount.
+    pub extras: Vec<(String, ExtraValue)>,
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        let mut v = self.value;
+        v.rescale(2);
+        m.serialize_entry("value", &v.to_string())?;
+        m.serialize_entry("unit", &self.unit)?;
+        m.serialize_entry("period", &self.period)?;
+        for (k, x) in &self.extras {
+            m.serialize_entry(k, x)?;
+        }
+        m.end()
+    }
+}
+
+/// A fact a clause read: a record path and its value (masked where sensitive).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fact {
+    /// Schema path.
+    pub path: String,
+    /// The value as text: `missing`, `none`, or the value (`***` when sensitive).
+    pub value: String,
+}
+
+/// A clause's value in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Truth {
+    /// true
+    True,
+    /// false
+    False,
+    /// unknown (missing data)
+    Unknown,
+    /// the clause could not be evaluated (see the decision's error)
+    Error,
+}
+
+/// One clause in a trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClauseTrace {
+    /// `C1`
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// Its value.
+    pub value: Truth,
+    /// Its legal citation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// The facts it read.
+    pub facts: Vec<Fact>,
+}
+
+/// Why a decision is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Trace {
+    /// The policy's legal basis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// Each clause (C0 first).
+    pub clauses: Vec<ClauseTrace>,
+    /// The facts the amount read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amount_facts: Vec<Fact>,
+}
+
+/// A case the rule text leaves undefined (division by zero, no or several candidates,
+/// a parameter without a value): reported on the decision, never a crash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalError {
+    /// The clause (or `amount`, or a definition's name) being evaluated.
+    pub at: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// The decision for one sub-subject (a hire, a child).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemDecision {
+    /// Outcome.
+    pub outcome: Outcome,
+    /// False clauses.
+    pub failed: Vec<String>,
+    /// Missing paths.
+    pub missing: Vec<String>,
+    /// Amount when eligible.
+    pub amount: Option<Amount>,
+    /// Evaluation error.
+    pub error: Option<EvalError>,
+    /// Trace.
+    pub trace: Option<Trace>,
+}
+
+/// The decision of one policy for one subject on one date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// Policy id.
+    pub policy: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Every false clause, ascending (not_eligible only).
+    pub failed: Vec<String>,
+    /// Every missing field (undetermined only), sorted.
+    pub missing: Vec<String>,
+    /// The amount (eligible only, for policies with an amount).
+    pub amount: Option<Amount>,
+    /// Values reported beside the outcome (e.g. retirement_date).
+    pub reports: Vec<(String, ExtraValue)>,
+    /// Per-item results: the output key (`per_hire`) and each item by id.
+    pub per_item: Option<(String, Vec<(String, ItemDecision)>)>,
+    /// An evaluation error, when the text leaves the case undefined.
+    pub error: Option<EvalError>,
+    /// The trace, when asked for.
+    pub trace: Option<Trace>,
+}
+
+fn write_common<M: SerializeMap>(
+    m: &mut M,
+    outcome: Outcome,
+    failed: &[String],
+    missing: &[String],
+    amount: &Option<Amount>,
+    has_amount_rule: bool,
+) -> Result<(), M::Error> {
+    m.serialize_entry("outcome", &outcome)?;
+    if outcome == Outcome::NotEligible && !failed.is_empty() {
+        m.serialize_entry("failed", failed)?;
+    }
+    if outcome == Outcome::Undetermined {
+        m.serialize_entry("missing", missing)?;
+    }
+    if amount.is_some() || (outcome == Outcome::Eligible && !has_amount_rule) {
+        m.serialize_entry("amount", amount)?;
+    }
+    Ok(())
+}
+
+impl Serialize for ItemDecision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        write_common(
+            &mut m,
+            self.outcome,
+            &self.failed,
+            &self.missing,
+            &self.amount,
+            true,
+        )?;
+        if let Some(e) = &self.error {
+            m.serialize_entry("error", e)?;
+        }
+        if let Some(t) = &self.trace {
+            m.serialize_entry("trace", t)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Decision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("policy", &self.policy)?;
+        write_common(
+            &mut m,
+            self.outcome,
+            &self.failed,
+            &self.missing,
+            &self.amount,
+            false,
+        )?;
+        for (k, v) in &self.reports {
+            m.serialize_entry(k, v)?;
+        }
+        if let Some((key, items)) = &self.per_item {
+            let map: indexmap::IndexMap<&str, &ItemDecision> =
+                items.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            m.serialize_entry(key, &map)?;
+        }
+        if let Some(e) = &self.error {
+            m.serialize_entry("error", e)?;
+        }
+        if let Some(t) = &self.trace {
+            m.serialize_entry("trace", t)?;
+        }
+        m.end()
+    }
+}

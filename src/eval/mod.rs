@@ -1,0 +1,1363 @@
+//! The three-valued evaluator: a compiled rule set, a record and a reference date in,
+//! one [`Decision`] per policy out.
+//!
+//! Values are known, a known "none", or unknown with the set of missing paths that made
+//! them so; `and`/`or`/`not`/quantifiers follow Kleene, every other operator is strict.
+//! Definitions are evaluated lazily and once, so a field is reported missing only when
+//! the known values reach a sub-expression that uses it (policies.md §0.1).
+
+mod decision;
+
+pub use decision::{
+    Amount, ClauseTrace, Decision, EvalError, ExtraValue, Fact, ItemDecision, Outcome, Trace, Truth,
+};
+
+use crate::calendar;
+use crate::compile::RuleSet;
+use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, LetDef, Pat, PolicyDef, Ty};
+use crate::record::Record;
+use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
+use crate::value::{format_decimal, RecordNode, Slot, Value};
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// Options of one evaluation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalOptions {
+    /// Produce traces (clause values and the facts read).
+    pub trace: bool,
+}
+
+/// A value during evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// A known value.
+    Known(Value),
+    /// A known "none".
+    None,
+    /// Unknown: these paths are missing.
+    Unknown(Missing),
+}
+
+/// Sorted, deduplicated missing paths.
+pub type Missing = Vec<Arc<str>>;
+
+fn union(a: &mut Missing, b: &Missing) {
+    for x in b {
+        if let Err(pos) = a.binary_search(x) {
+            a.insert(pos, x.clone());
+        }
+    }
+}
+
+type R<T> = Result<T, String>;
+
+/// Evaluates every policy in force or not for a record on `ref_date`, in rule-set order
+/// (policies about other subject kinds are skipped).
+pub fn evaluate_all(
+    rules: &RuleSet,
+    record: &Record,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+) -> Vec<Decision> {
+    let mut ev = Evaluator::new(rules, record, ref_date, opts);
+    (0..rules.program.policies.len())
+        .filter(|&i| rules.program.policies[i].subject == record.subject)
+        .map(|i| ev.decide(i))
+        .collect()
+}
+
+/// Evaluates one policy (by index) for a record.
+pub fn evaluate_policy(
+    rules: &RuleSet,
+    policy: usize,
+    record: &Record,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+) -> Decision {
+    Evaluator::new(rules, record, ref_date, opts).decide(policy)
+}
+
+/// Clause values forced by a caller (a bundle treats a clause as satisfied by one of its
+/// own members): policy index, clause id, forced value.
+pub type ClauseOverrides = [(usize, String, bool)];
+
+/// Evaluates one policy with some clauses forced to a value.
+pub fn evaluate_policy_with(
+    rules: &RuleSet,
+    policy: usize,
+    record: &Record,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+    overrides: &ClauseOverrides,
+) -> Decision {
+    let mut ev = Evaluator::new(rules, record, ref_date, opts);
+    ev.overrides = overrides.to_vec();
+    ev.decide(policy)
+}
+
+struct Frame<'r> {
+    locals: Vec<Val>,
+    lets: &'r [LetDef],
+    memo: Vec<Option<R<Val>>>,
+}
+
+impl<'r> Frame<'r> {
+    fn new(locals: usize, lets: &'r [LetDef]) -> Self {
+        Frame {
+            locals: vec![Val::None; locals],
+            lets,
+            memo: vec![None; lets.len()],
+        }
+    }
+}
+
+struct Evaluator<'r> {
+    rules: &'r RuleSet,
+    root: Arc<RecordNode>,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+    facts: Option<Vec<Fact>>,
+    policy_cache: Vec<Option<Val>>,
+    overrides: Vec<(usize, String, bool)>,
+    depth: usize,
+}
+
+/// Clause results of one subject or sub-subject.
+struct ClauseResults {
+    failed: Vec<String>,
+    missing: Missing,
+    error: Option<EvalError>,
+    traces: Vec<ClauseTrace>,
+}
+
+impl<'r> Evaluator<'r> {
+    fn new(rules: &'r RuleSet, record: &Record, ref_date: NaiveDate, opts: EvalOptions) -> Self {
+        Evaluator {
+            rules,
+            root: record.root.clone(),
+            ref_date,
+            opts,
+            facts: None,
+            policy_cache: vec![None; rules.program.policies.len()],
+            overrides: vec![],
+            depth: 0,
+        }
+    }
+
+    fn in_force(p: &PolicyDef, d: NaiveDate) -> bool {
+        p.from <= d && p.to.is_none_or(|t| d <= t)
+    }
+
+    fn decide(&mut self, index: usize) -> Decision {
+        let rules = self.rules;
+        let p = &rules.program.policies[index];
+        let mut d = Decision {
+            policy: p.id.clone(),
+            outcome: Outcome::NotEligible,
+            failed: vec![],
+            missing: vec![],
+            amount: None,
+            reports: vec![],
+            per_item: None,
+            error: None,
+            trace: None,
+        };
+        let c0 = ClauseTrace {
+            id: "C0".into(),
+            label: match p.to {
+                Some(t) => format!("在有效期内 (in force {} – {})", p.from, t),
+                None => format!("在有效期内 (in force from {})", p.from),
+            },
+            value: Truth::True,
+            basis: None,
+            facts: vec![Fact {
+                path: "ref".into(),
+                value: self.ref_date.to_string(),
+            }],
+        };
+        if !Self::in_force(p, self.ref_date) {
+            d.failed = vec!["C0".into()];
+            if self.opts.trace {
+                d.trace = Some(Trace {
+                    basis: p.basis.clone(),
+                    clauses: vec![ClauseTrace {
+                        value: Truth::False,
+                        ..c0
+                    }],
+                    amount_facts: vec![],
+                });
+            }
+            return d;
+        }
+        let mut frame = Frame::new(p.locals, &p.lets);
+        if let Some(pi) = &p.per_item {
+            self.decide_items(index, p, pi, &mut frame, &mut d);
+        } else {
+            let item = self.decide_subject(index, p, &mut frame);
+            d.outcome = item.outcome;
+            d.failed = item.failed;
+            d.missing = item.missing;
+            d.amount = item.amount;
+            d.error = item.error;
+            d.trace = item.trace;
+        }
+        // Reported values (e.g. retirement_date) are stated whenever they are known.
+        for (name, e) in &p.reports {
+            if let Ok(Val::Known(v)) = self.eval(e, &mut frame) {
+                d.reports.push((name.clone(), self.extra(&v)));
+            }
+        }
+        if let Some(t) = &mut d.trace {
+            t.clauses.insert(0, c0);
+        }
+        d
+    }
+
+    fn decide_items(
+        &mut self,
+        index: usize,
+        p: &'r PolicyDef,
+        pi: &'r crate::ir::PerItemDef,
+        frame: &mut Frame<'r>,
+        d: &mut Decision,
+    ) {
+        let list = match self.eval(&pi.list, frame) {
+            Ok(Val::Known(Value::List(l))) => l,
+            Ok(Val::Unknown(m)) => {
+                d.outcome = Outcome::Undetermined;
+                d.missing = m.iter().map(|s| s.to_string()).collect();
+                return;
+            }
+            Ok(_) => Arc::from(Vec::new()),
+            Err(e) => {
+                d.outcome = Outcome::Undetermined;
+                d.error = Some(EvalError {
+                    at: "for each".into(),
+                    message: e,
+                });
+                return;
+            }
+        };
+        let mut items = vec![];
+        let mut total: Option<Decimal> = None;
+        let mut period = None;
+        let mut unit = None;
+        let mut missing: Missing = vec![];
+        let mut any_undetermined = false;
+        for item in list.iter() {
+            let mut f = Frame::new(p.locals, &p.lets);
+            f.locals[pi.var] = Val::Known(item.clone());
+            let mut extra_missing = None;
+            if let Some(filter) = &pi.filter {
+                match self.eval(filter, &mut f).map(truth) {
+                    Ok(Some(true)) => {}
+                    Ok(Some(false)) => continue,
+                    Ok(None) => {
+                        extra_missing =
+                            Some(missing_of(&self.eval(filter, &mut f).unwrap_or(Val::None)))
+                    }
+                    Err(_) => continue,
+                }
+            }
+            let id = match item {
+                Value::Record(r) => item_id(&r.path),
+                _ => items.len().to_string(),
+            };
+            let mut res = self.decide_subject(index, p, &mut f);
+            if let Some(m) = extra_missing {
+                if res.outcome != Outcome::NotEligible {
+                    res.outcome = Outcome::Undetermined;
+                    res.amount = None;
+                    let mut all: Missing =
+                        res.missing.iter().map(|s| Arc::from(s.as_str())).collect();
+                    union(&mut all, &m);
+                    res.missing = all.iter().map(|s| s.to_string()).collect();
+                }
+            }
+            match res.outcome {
+                Outcome::Eligible => {
+                    if let Some(a) = &res.amount {
+                        let v = match &p.total {
+                            Some((_, of)) if of != "value" => a
+                                .extras
+                                .iter()
+                                .find(|(k, _)| k == of)
+                                .and_then(|(_, x)| match x {
+                                    ExtraValue::Decimal(d) => Some(*d),
+                                    ExtraValue::Int(i) => Some(Decimal::from(*i)),
+                                    _ => None,
+                                })
+                                .unwrap_or(a.value),
+                            _ => a.value,
+                        };
+                        total = Some(total.unwrap_or_default() + v);
+                        period.get_or_insert_with(|| a.period.clone());
+                        unit.get_or_insert_with(|| a.unit.clone());
+                    }
+                }
+                Outcome::Undetermined => {
+                    any_undetermined = true;
+                    let m: Missing = res.missing.iter().map(|s| Arc::from(s.as_str())).collect();
+                    union(&mut missing, &m);
+                    if d.error.is_none() {
+                        d.error = res.error.clone();
+                    }
+                }
+                Outcome::NotEligible => {}
+            }
+            items.push((id, res));
+        }
+        let any_eligible = items.iter().any(|(_, r)| r.outcome == Outcome::Eligible);
+        if any_eligible {
+            d.outcome = Outcome::Eligible;
+            d.error = None;
+            if let Some(v) = total {
+                d.amount = Some(Amount {
+                    value: v,
+                    unit: unit.unwrap_or_else(|| "CNY".into()),
+                    period: match &p.total {
+                        Some((per, _)) => per.clone(),
+                        None => period.unwrap_or_default(),
+                    },
+                    extras: vec![],
+                });
+            }
+        } else if any_undetermined {
+            d.outcome = Outcome::Undetermined;
+            d.missing = missing.iter().map(|s| s.to_string()).collect();
+        } else {
+            d.outcome = Outcome::NotEligible;
+        }
+        if self.opts.trace {
+            d.trace = Some(Trace {
+                basis: p.basis.clone(),
+                clauses: vec![],
+                amount_facts: vec![],
+            });
+        }
+        d.per_item = Some((pi.key.clone(), items));
+    }
+
+    /// Evaluates every clause and the amount for the subject (or the item in `frame`).
+    fn decide_subject(
+        &mut self,
+        index: usize,
+        p: &'r PolicyDef,
+        frame: &mut Frame<'r>,
+    ) -> ItemDecision {
+        let res = self.clauses(index, p, frame);
+        let mut out = ItemDecision {
+            outcome: Outcome::NotEligible,
+            failed: res.failed,
+            missing: vec![],
+            amount: None,
+            error: res.error,
+            trace: None,
+        };
+        let mut missing = res.missing;
+        let mut amount_facts = vec![];
+        if out.failed.is_empty() {
+            if self.opts.trace {
+                self.facts = Some(vec![]);
+            }
+            let amount = self.amount(p, frame);
+            amount_facts = self.facts.take().unwrap_or_default();
+            match amount {
+                Ok(AmountResult::Known(a)) => out.amount = Some(a),
+                Ok(AmountResult::Unknown(m)) => union(&mut missing, &m),
+                Ok(AmountResult::NoRule) => {}
+                Err(e) => {
+                    if out.error.is_none() && missing.is_empty() {
+                        out.error = Some(EvalError {
+                            at: "amount".into(),
+                            message: e,
+                        });
+                    }
+                }
+            }
+            out.outcome = if out.error.is_some() || !missing.is_empty() {
+                out.amount = None;
+                Outcome::Undetermined
+            } else {
+                Outcome::Eligible
+            };
+            out.missing = missing.iter().map(|s| s.to_string()).collect();
+        }
+        if self.opts.trace {
+            out.trace = Some(Trace {
+                basis: p.basis.clone(),
+                clauses: res.traces,
+                amount_facts,
+            });
+        }
+        out
+    }
+
+    fn clauses(&mut self, index: usize, p: &'r PolicyDef, frame: &mut Frame<'r>) -> ClauseResults {
+        let mut r = ClauseResults {
+            failed: vec![],
+            missing: vec![],
+            error: None,
+            traces: vec![],
+        };
+        for c in &p.clauses {
+            if self.opts.trace {
+                self.facts = Some(vec![]);
+            }
+            let forced = self
+                .overrides
+                .iter()
+                .find(|(pi, id, _)| *pi == index && *id == c.id)
+                .map(|(_, _, v)| *v);
+            let value = match forced {
+                Some(v) => Ok(Val::Known(Value::Bool(v))),
+                None => self.eval(&c.condition, frame),
+            };
+            let t = match value {
+                Ok(v) => match truth(v.clone()) {
+                    Some(true) => Truth::True,
+                    Some(false) => {
+                        r.failed.push(c.id.clone());
+                        Truth::False
+                    }
+                    None => {
+                        union(&mut r.missing, &missing_of(&v));
+                        Truth::Unknown
+                    }
+                },
+                Err(message) => {
+                    if r.error.is_none() {
+                        r.error = Some(EvalError {
+                            at: c.id.clone(),
+                            message,
+                        });
+                    }
+                    Truth::Error
+                }
+            };
+            if let Some(facts) = self.facts.take() {
+                r.traces.push(ClauseTrace {
+                    id: c.id.clone(),
+                    label: c.label.clone(),
+                    value: t,
+                    basis: c.basis.clone(),
+                    facts,
+                });
+            }
+        }
+        if !r.failed.is_empty() {
+            r.error = None;
+            r.missing.clear();
+        }
+        r
+    }
+
+    fn amount(&mut self, p: &'r PolicyDef, frame: &mut Frame<'r>) -> R<AmountResult> {
+        for a in &p.amounts {
+            if let AmountGuard::When(g) = &a.guard {
+                let v = self.eval(g, frame)?;
+                match truth(v.clone()) {
+                    Some(true) => {}
+                    Some(false) => continue,
+                    None => return Ok(AmountResult::Unknown(missing_of(&v))),
+                }
+            }
+            let value = self.eval(&a.value, frame)?;
+            let mut missing = missing_of(&value);
+            let mut extras = vec![];
+            for (name, e) in &a.extras {
+                match self.eval(e, frame)? {
+                    Val::Known(v) => extras.push((name.clone(), self.extra(&v))),
+                    Val::Unknown(m) => union(&mut missing, &m),
+                    Val::None => {}
+                }
+            }
+            if !missing.is_empty() {
+                return Ok(AmountResult::Unknown(missing));
+            }
+            let Val::Known(v) = value else {
+                return Err("the amount formula gives no value for this subject".into());
+            };
+            let v = v.as_decimal().ok_or("the amount is not a number")?;
+            if v.normalize().scale() > 2 {
+                return Err(format!(
+                    "the amount {} has more than two decimal places: round it in the rule with round(..., 2)",
+                    v.normalize()
+                ));
+            }
+            return Ok(AmountResult::Known(Amount {
+                value: v,
+                unit: a.unit.clone(),
+                period: a.period.clone(),
+                extras,
+            }));
+        }
+        if p.amounts.is_empty() {
+            Ok(AmountResult::NoRule)
+        } else {
+            Err("no amount rule applies to this subject".into())
+        }
+    }
+
+    fn extra(&self, v: &Value) -> ExtraValue {
+        match v {
+            Value::Int(i) => ExtraValue::Int(*i),
+            Value::Decimal(d) => ExtraValue::Decimal(*d),
+            Value::Bool(b) => ExtraValue::Bool(*b),
+            other => ExtraValue::Text(self.render(other)),
+        }
+    }
+
+    /// A value as text, for traces and outputs.
+    fn render(&self, v: &Value) -> String {
+        match v {
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Decimal(d) => format_decimal(*d),
+            Value::Str(s) => s.to_string(),
+            Value::Date(d) => d.to_string(),
+            Value::Enum(e, i) => self.rules.schema.enum_value_name(*e, *i).to_string(),
+            Value::List(l) => {
+                if l.iter().all(|x| !matches!(x, Value::Record(_))) {
+                    format!(
+                        "[{}]",
+                        l.iter()
+                            .map(|x| self.render(x))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                } else {
+                    format!("[{} items]", l.len())
+                }
+            }
+            Value::Record(_) => "{…}".into(),
+        }
+    }
+
+    fn note(&mut self, path: String, slot: &Slot, sensitive: bool) {
+        if self.facts.is_none() {
+            return;
+        }
+        let value = match slot {
+            Slot::Missing => "missing".to_string(),
+            Slot::None => "none".to_string(),
+            Slot::Value(Value::Record(_)) => return,
+            Slot::Value(_) if sensitive => "***".to_string(),
+            Slot::Value(v) => self.render(v),
+        };
+        if let Some(f) = &mut self.facts {
+            if !f.iter().any(|x| x.path == path) {
+                f.push(Fact { path, value });
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn eval(&mut self, e: &'r Expr, frame: &mut Frame<'r>) -> R<Val> {
+        Ok(match e {
+            Expr::Const(Some(v)) => Val::Known(v.clone()),
+            Expr::Const(None) => Val::None,
+            Expr::Duration(..) => return Err("a duration is used on its own".into()),
+            Expr::Ref => Val::Known(Value::Date(self.ref_date)),
+            Expr::Root => Val::Known(Value::Record(self.root.clone())),
+            Expr::Local(i) => frame.locals.get(*i).cloned().unwrap_or(Val::None),
+            Expr::Let(i) => {
+                if let Some(v) = frame.memo.get(*i).and_then(|m| m.clone()) {
+                    return v;
+                }
+                let lets = frame.lets;
+                let Some(def) = lets.get(*i) else {
+                    return Err("internal: unknown definition".into());
+                };
+                let v = self
+                    .eval(&def.value, frame)
+                    .map_err(|m| format!("{}: {m}", def.name));
+                if let Some(slot) = frame.memo.get_mut(*i) {
+                    *slot = Some(v.clone());
+                }
+                v?
+            }
+            Expr::Field {
+                base,
+                index,
+                name,
+                sensitive,
+            } => match self.eval(base, frame)? {
+                Val::Known(Value::Record(node)) => {
+                    let slot = node.fields.get(*index).cloned().unwrap_or(Slot::Missing);
+                    if self.facts.is_some() {
+                        self.note(node.field_path(name), &slot, *sensitive);
+                    }
+                    match slot {
+                        Slot::Value(v) => Val::Known(v),
+                        Slot::None => Val::None,
+                        Slot::Missing => Val::Unknown(vec![Arc::from(node.field_path(name))]),
+                    }
+                }
+                Val::Known(_) => return Err("internal: field of a non-record".into()),
+                other => other,
+            },
+            Expr::Call(b, args) => self.builtin(*b, args, frame)?,
+            Expr::Function(f, args) => {
+                if self.depth > 64 {
+                    return Err("functions nest too deeply".into());
+                }
+                let rules = self.rules;
+                let def = &rules.program.functions[*f];
+                let mut callee = Frame::new(def.locals, &def.lets);
+                for (i, a) in args.iter().enumerate() {
+                    callee.locals[i] = self.eval(a, frame)?;
+                }
+                self.depth += 1;
+                let v = self.eval(&def.body, &mut callee);
+                self.depth -= 1;
+                v.map_err(|m| format!("{}: {m}", def.name))?
+            }
+            Expr::Param(p, at) => {
+                let date = match at {
+                    None => self.ref_date,
+                    Some(d) => match self.eval(d, frame)? {
+                        Val::Known(Value::Date(d)) => d,
+                        Val::Known(_) => return Err("internal: parameter date".into()),
+                        other => return Ok(other),
+                    },
+                };
+                let def = &self.rules.program.params[*p];
+                match def.value_on(date) {
+                    Some(v) => {
+                        if let Some(f) = &mut self.facts {
+                            let path = format!("{}@{}", def.name, date);
+                            if !f.iter().any(|x| x.path == path) {
+                                f.push(Fact {
+                                    path,
+                                    value: match v {
+                                        Value::Decimal(d) => format_decimal(*d),
+                                        other => format!("{other:?}"),
+                                    },
+                                });
+                            }
+                        }
+                        Val::Known(v.clone())
+                    }
+                    None => return Err(format!("parameter {} has no value on {date}", def.name)),
+                }
+            }
+            Expr::PolicyRef(p) => self.policy_ref(*p)?,
+            Expr::Neg(x) => match self.eval(x, frame)? {
+                Val::Known(Value::Int(i)) => {
+                    Val::Known(Value::Int(i.checked_neg().ok_or("number too large")?))
+                }
+                Val::Known(Value::Decimal(d)) => Val::Known(Value::Decimal(-d)),
+                other => other,
+            },
+            Expr::Arith(op, a, b, ty) => {
+                let x = self.eval(a, frame)?;
+                let y = self.eval(b, frame)?;
+                match strict2(x, y) {
+                    Ok((x, y)) => Val::Known(arith(*op, &x, &y, ty)?),
+                    Err(v) => v,
+                }
+            }
+            Expr::DateShift(d, dur, minus) => {
+                let x = self.eval(d, frame)?;
+                let Expr::Duration(n, unit) = &**dur else {
+                    return Err("internal: duration".into());
+                };
+                match x {
+                    Val::Known(Value::Date(d)) => {
+                        let n = if *minus { -n } else { *n };
+                        Val::Known(Value::Date(shift(d, n, *unit).ok_or("date out of range")?))
+                    }
+                    other => other,
+                }
+            }
+            Expr::Not(x) => match self.eval(x, frame)? {
+                v @ Val::Unknown(_) => v,
+                v => Val::Known(Value::Bool(!truth(v).unwrap_or(false))),
+            },
+            Expr::And(xs) => {
+                let mut missing: Missing = vec![];
+                let mut err = None;
+                for x in xs {
+                    match self.eval(x, frame) {
+                        Ok(v) => match truth(v.clone()) {
+                            Some(true) => {}
+                            Some(false) => return Ok(Val::Known(Value::Bool(false))),
+                            None => union(&mut missing, &missing_of(&v)),
+                        },
+                        Err(e) => err = err.or(Some(e)),
+                    }
+                }
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                if missing.is_empty() {
+                    Val::Known(Value::Bool(true))
+                } else {
+                    Val::Unknown(missing)
+                }
+            }
+            Expr::Or(xs) => {
+                let mut missing: Missing = vec![];
+                let mut err = None;
+                for x in xs {
+                    match self.eval(x, frame) {
+                        Ok(v) => match truth(v.clone()) {
+                            Some(true) => return Ok(Val::Known(Value::Bool(true))),
+                            Some(false) => {}
+                            None => union(&mut missing, &missing_of(&v)),
+                        },
+                        Err(e) => err = err.or(Some(e)),
+                    }
+                }
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                if missing.is_empty() {
+                    Val::Known(Value::Bool(false))
+                } else {
+                    Val::Unknown(missing)
+                }
+            }
+            Expr::Compare(op, a, b) => {
+                let x = self.eval(a, frame)?;
+                let y = self.eval(b, frame)?;
+                match strict2(x, y) {
+                    Ok((x, y)) => Val::Known(Value::Bool(compare(*op, &x, &y))),
+                    Err(Val::None) => Val::Known(Value::Bool(false)),
+                    Err(v) => v,
+                }
+            }
+            Expr::InSet(v, items, negated) => {
+                let x = self.eval(v, frame)?;
+                let mut missing = missing_of(&x);
+                let mut vals = vec![];
+                for it in items {
+                    match self.eval(it, frame)? {
+                        Val::Known(v) => vals.push(v),
+                        Val::Unknown(m) => union(&mut missing, &m),
+                        Val::None => {}
+                    }
+                }
+                if !missing.is_empty() {
+                    return Ok(Val::Unknown(missing));
+                }
+                match x {
+                    Val::Known(x) => {
+                        let found = vals.iter().any(|y| compare(CmpOp::Eq, &x, y));
+                        Val::Known(Value::Bool(found != *negated))
+                    }
+                    _ => Val::Known(Value::Bool(false)),
+                }
+            }
+            Expr::InRange(v, lo, hi, negated) => {
+                let x = self.eval(v, frame)?;
+                let l = self.eval(lo, frame)?;
+                let h = self.eval(hi, frame)?;
+                let mut missing = missing_of(&x);
+                union(&mut missing, &missing_of(&l));
+                union(&mut missing, &missing_of(&h));
+                if !missing.is_empty() {
+                    return Ok(Val::Unknown(missing));
+                }
+                match (x, l, h) {
+                    (Val::Known(x), Val::Known(l), Val::Known(h)) => {
+                        let inside = compare(CmpOp::Ge, &x, &l) && compare(CmpOp::Le, &x, &h);
+                        Val::Known(Value::Bool(inside != *negated))
+                    }
+                    _ => Val::Known(Value::Bool(false)),
+                }
+            }
+            Expr::InList(v, list, negated) => {
+                let x = self.eval(v, frame)?;
+                let l = self.eval(list, frame)?;
+                match strict2(x, l) {
+                    Ok((x, Value::List(items))) => {
+                        let found = items.iter().any(|y| compare(CmpOp::Eq, &x, y));
+                        Val::Known(Value::Bool(found != *negated))
+                    }
+                    Ok(_) => return Err("internal: `in` of a non-list".into()),
+                    Err(Val::None) => Val::Known(Value::Bool(false)),
+                    Err(v) => v,
+                }
+            }
+            Expr::IsNone(v, negated) => match self.eval(v, frame)? {
+                u @ Val::Unknown(_) => u,
+                Val::None => Val::Known(Value::Bool(!negated)),
+                Val::Known(_) => Val::Known(Value::Bool(*negated)),
+            },
+            Expr::Otherwise(a, b) => match self.eval(a, frame)? {
+                Val::None => self.eval(b, frame)?,
+                v => v,
+            },
+            Expr::If(c, a, b) => {
+                let v = self.eval(c, frame)?;
+                match truth(v.clone()) {
+                    Some(true) => self.eval(a, frame)?,
+                    Some(false) => self.eval(b, frame)?,
+                    None => v,
+                }
+            }
+            Expr::Quant {
+                quantifier,
+                var,
+                list,
+                filter,
+                body,
+                ..
+            } => self.quantified(
+                *quantifier,
+                *var,
+                list,
+                filter.as_deref(),
+                body.as_deref(),
+                frame,
+            )?,
+            Expr::Match(s, arms) => {
+                let x = self.eval(s, frame)?;
+                if let Val::Unknown(_) = x {
+                    return Ok(x);
+                }
+                for (pats, value) in arms {
+                    for pat in pats {
+                        let hit = match (pat, &x) {
+                            (Pat::Any, _) => true,
+                            (_, Val::None) => false,
+                            (Pat::Eq(p), Val::Known(xv)) => match self.eval(p, frame)? {
+                                Val::Known(pv) => compare(CmpOp::Eq, xv, &pv),
+                                Val::Unknown(m) => return Ok(Val::Unknown(m)),
+                                Val::None => false,
+                            },
+                            (Pat::Range(lo, hi), Val::Known(xv)) => {
+                                match (self.eval(lo, frame)?, self.eval(hi, frame)?) {
+                                    (Val::Known(l), Val::Known(h)) => {
+                                        compare(CmpOp::Ge, xv, &l) && compare(CmpOp::Le, xv, &h)
+                                    }
+                                    (Val::Unknown(m), _) | (_, Val::Unknown(m)) => {
+                                        return Ok(Val::Unknown(m))
+                                    }
+                                    _ => false,
+                                }
+                            }
+                            (_, Val::Unknown(_)) => false,
+                        };
+                        if hit {
+                            return self.eval(value, frame);
+                        }
+                    }
+                }
+                Val::None
+            }
+            Expr::Cases(arms, default) => {
+                for (c, v) in arms {
+                    let t = self.eval(c, frame)?;
+                    match truth(t.clone()) {
+                        Some(true) => return self.eval(v, frame),
+                        Some(false) => {}
+                        None => return Ok(t),
+                    }
+                }
+                match default {
+                    Some(d) => self.eval(d, frame)?,
+                    None => Val::None,
+                }
+            }
+        })
+    }
+
+    fn policy_ref(&mut self, p: usize) -> R<Val> {
+        if let Some(v) = self.policy_cache.get(p).and_then(|v| v.clone()) {
+            return Ok(v);
+        }
+        if self.depth > 64 {
+            return Err("policy references nest too deeply".into());
+        }
+        // The referenced policy is decided on its own, without our trace.
+        let saved_facts = self.facts.take();
+        let saved_trace = self.opts.trace;
+        self.opts.trace = false;
+        self.depth += 1;
+        let d = self.decide(p);
+        self.depth -= 1;
+        self.opts.trace = saved_trace;
+        self.facts = saved_facts;
+        if let Some(e) = d.error {
+            return Err(format!("policy {}: {}", d.policy, e.message));
+        }
+        let v = match d.outcome {
+            Outcome::Eligible => Val::Known(Value::Bool(true)),
+            Outcome::NotEligible => Val::Known(Value::Bool(false)),
+            Outcome::Undetermined => {
+                Val::Unknown(d.missing.iter().map(|s| Arc::from(s.as_str())).collect())
+            }
+        };
+        if let Some(slot) = self.policy_cache.get_mut(p) {
+            *slot = Some(v.clone());
+        }
+        Ok(v)
+    }
+
+    fn quantified(
+        &mut self,
+        q: Quantifier,
+        var: usize,
+        list: &'r Expr,
+        filter: Option<&'r Expr>,
+        body: Option<&'r Expr>,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let items = match self.eval(list, frame)? {
+            Val::Known(Value::List(l)) => l,
+            Val::Known(_) => return Err("internal: quantifier over a non-list".into()),
+            Val::None => Arc::from(Vec::new()),
+            u @ Val::Unknown(_) => return Ok(u),
+        };
+        let saved = frame.locals.get(var).cloned().unwrap_or(Val::None);
+        let result = self.quantified_items(q, var, &items, filter, body, frame);
+        if let Some(slot) = frame.locals.get_mut(var) {
+            *slot = saved;
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn quantified_items(
+        &mut self,
+        q: Quantifier,
+        var: usize,
+        items: &[Value],
+        filter: Option<&'r Expr>,
+        body: Option<&'r Expr>,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let mut missing: Missing = vec![];
+        match q {
+            Quantifier::Any | Quantifier::No | Quantifier::All | Quantifier::Count => {
+                let mut count: i64 = 0;
+                let mut any_true = false;
+                let mut any_false = false;
+                for item in items {
+                    frame.locals[var] = Val::Known(item.clone());
+                    let f = match filter {
+                        Some(f) => self.eval(f, frame)?,
+                        None => Val::Known(Value::Bool(true)),
+                    };
+                    let ft = truth(f.clone());
+                    // For `all`, the filter selects the items the condition must hold for.
+                    let v = match (q, ft) {
+                        (_, Some(false)) => {
+                            if q != Quantifier::All {
+                                any_false = true;
+                            }
+                            continue;
+                        }
+                        (_, Some(true)) => match body {
+                            Some(b) => self.eval(b, frame)?,
+                            None => Val::Known(Value::Bool(true)),
+                        },
+                        (Quantifier::All, None) => {
+                            // filter → body: unknown unless the body holds anyway.
+                            let b = match body {
+                                Some(b) => self.eval(b, frame)?,
+                                None => Val::Known(Value::Bool(true)),
+                            };
+                            if truth(b.clone()) == Some(true) {
+                                b
+                            } else {
+                                f
+                            }
+                        }
+                        (_, None) => {
+                            // filter and body, Kleene.
+                            let b = match body {
+                                Some(b) => self.eval(b, frame)?,
+                                None => Val::Known(Value::Bool(true)),
+                            };
+                            if truth(b.clone()) == Some(false) {
+                                b
+                            } else {
+                                let mut m = missing_of(&f);
+                                union(&mut m, &missing_of(&b));
+                                Val::Unknown(m)
+                            }
+                        }
+                    };
+                    match truth(v.clone()) {
+                        Some(true) => {
+                            any_true = true;
+                            count += 1;
+                            if q == Quantifier::Any || q == Quantifier::No {
+                                break;
+                            }
+                        }
+                        Some(false) => {
+                            any_false = true;
+                            if q == Quantifier::All {
+                                break;
+                            }
+                        }
+                        None => union(&mut missing, &missing_of(&v)),
+                    }
+                }
+                let _ = any_false;
+                Ok(match q {
+                    Quantifier::Any if any_true => Val::Known(Value::Bool(true)),
+                    Quantifier::No if any_true => Val::Known(Value::Bool(false)),
+                    Quantifier::All if any_false => Val::Known(Value::Bool(false)),
+                    _ if !missing.is_empty() => Val::Unknown(missing),
+                    Quantifier::Any => Val::Known(Value::Bool(false)),
+                    Quantifier::No | Quantifier::All => Val::Known(Value::Bool(true)),
+                    _ => Val::Known(Value::Int(count)),
+                })
+            }
+            Quantifier::Sum
+            | Quantifier::Min
+            | Quantifier::Max
+            | Quantifier::The
+            | Quantifier::Latest
+            | Quantifier::Earliest => {
+                let mut chosen: Vec<(Value, Option<Value>)> = vec![];
+                for item in items {
+                    frame.locals[var] = Val::Known(item.clone());
+                    if let Some(f) = filter {
+                        let fv = self.eval(f, frame)?;
+                        match truth(fv.clone()) {
+                            Some(true) => {}
+                            Some(false) => continue,
+                            None => {
+                                union(&mut missing, &missing_of(&fv));
+                                continue;
+                            }
+                        }
+                    }
+                    let b = match body {
+                        Some(b) => self.eval(b, frame)?,
+                        None => Val::Known(item.clone()),
+                    };
+                    match b {
+                        Val::Known(v) => chosen.push((item.clone(), Some(v))),
+                        Val::None => chosen.push((item.clone(), None)),
+                        Val::Unknown(m) => union(&mut missing, &m),
+                    }
+                }
+                if !missing.is_empty() {
+                    return Ok(Val::Unknown(missing));
+                }
+                match q {
+                    Quantifier::Sum => {
+                        let mut acc = Value::Int(0);
+                        for (_, v) in chosen {
+                            if let Some(v) = v {
+                                let ty = if matches!((&acc, &v), (Value::Int(_), Value::Int(_))) {
+                                    Ty::Int
+                                } else {
+                                    Ty::Decimal
+                                };
+                                acc = arith(ArithOp::Add, &acc, &v, &ty)?;
+                            }
+                        }
+                        Ok(Val::Known(acc))
+                    }
+                    Quantifier::Min | Quantifier::Max => {
+                        let want = if q == Quantifier::Min {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        };
+                        let mut best: Option<Value> = None;
+                        for v in chosen.into_iter().filter_map(|(_, v)| v) {
+                            if best.as_ref().is_none_or(|b| order(&v, b) == Some(want)) {
+                                best = Some(v);
+                            }
+                        }
+                        Ok(best.map_or(Val::None, Val::Known))
+                    }
+                    Quantifier::The => match chosen.len() {
+                        1 => Ok(chosen
+                            .pop()
+                            .and_then(|(_, v)| v)
+                            .map_or(Val::None, Val::Known)),
+                        0 => Err("no item matches, where exactly one is expected".into()),
+                        n => Err(format!("{n} items match, where exactly one is expected")),
+                    },
+                    _ => {
+                        let want = if q == Quantifier::Earliest {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        };
+                        let mut best: Option<(Value, Value)> = None;
+                        let mut tie = false;
+                        for (item, key) in chosen {
+                            let Some(key) = key else { continue };
+                            match &best {
+                                None => best = Some((item, key)),
+                                Some((_, bk)) => match order(&key, bk) {
+                                    Some(o) if o == want => {
+                                        best = Some((item, key));
+                                        tie = false;
+                                    }
+                                    Some(Ordering::Equal) => tie = true,
+                                    _ => {}
+                                },
+                            }
+                        }
+                        match best {
+                            None => Err("no item to choose from".into()),
+                            Some(_) if tie => Err(
+                                "several items share the deciding value; the choice is undefined"
+                                    .into(),
+                            ),
+                            Some((item, _)) => Ok(Val::Known(item)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn builtin(&mut self, b: Builtin, args: &'r [Expr], frame: &mut Frame<'r>) -> R<Val> {
+        // Every built-in is strict: an unknown argument makes it unknown, a none
+        // argument makes it none.
+        let mut vals = Vec::with_capacity(args.len());
+        let mut missing: Missing = vec![];
+        let mut none = false;
+        for a in args {
+            match a {
+                Expr::Duration(n, u) => vals.push(Value::Int(match u {
+                    DateUnit::Days => -(*n + 1) - i64::from(i32::MAX), // marked below
+                    _ => *n,
+                })),
+                _ => match self.eval(a, frame)? {
+                    Val::Known(v) => vals.push(v),
+                    Val::None => none = true,
+                    Val::Unknown(m) => union(&mut missing, &m),
+                },
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Val::Unknown(missing));
+        }
+        if none {
+            return Ok(Val::None);
+        }
+        let date = |v: &Value| match v {
+            Value::Date(d) => Ok(*d),
+            _ => Err("internal: expected a date".to_string()),
+        };
+        let int = |v: &Value| match v {
+            Value::Int(i) => Ok(*i),
+            _ => Err("internal: expected a whole number".to_string()),
+        };
+        let dec = |v: &Value| {
+            v.as_decimal()
+                .ok_or_else(|| "internal: expected a number".to_string())
+        };
+        let out = match b {
+            Builtin::Age => {
+                let on = match vals.get(1) {
+                    Some(v) => date(v)?,
+                    None => self.ref_date,
+                };
+                Value::Int(calendar::age(date(&vals[0])?, on))
+            }
+            Builtin::AddDays => Value::Date(
+                calendar::add_days(date(&vals[0])?, int(&vals[1])?).ok_or("date out of range")?,
+            ),
+            Builtin::AddMonths => Value::Date(
+                calendar::add_months(date(&vals[0])?, int(&vals[1])?).ok_or("date out of range")?,
+            ),
+            Builtin::AddYears => Value::Date(
+                calendar::add_years(date(&vals[0])?, int(&vals[1])?).ok_or("date out of range")?,
+            ),
+            Builtin::MonthDiff => {
+                Value::Int(calendar::month_diff(date(&vals[0])?, date(&vals[1])?))
+            }
+            Builtin::Year => Value::Int(i64::from(date(&vals[0])?.year())),
+            Builtin::Month => Value::Int(i64::from(date(&vals[0])?.month())),
+            Builtin::Day => Value::Int(i64::from(date(&vals[0])?.day())),
+            Builtin::MakeDate => {
+                let (y, m, d) = (int(&vals[0])?, int(&vals[1])?, int(&vals[2])?);
+                let d = i32::try_from(y)
+                    .ok()
+                    .zip(u32::try_from(m).ok())
+                    .zip(u32::try_from(d).ok())
+                    .and_then(|((y, m), d)| NaiveDate::from_ymd_opt(y, m, d))
+                    .ok_or_else(|| format!("{y}-{m}-{d} is not a calendar date"))?;
+                Value::Date(d)
+            }
+            Builtin::WithinLast => {
+                let Expr::Duration(n, unit) = &args[1] else {
+                    return Err("internal: within_last needs a duration".into());
+                };
+                let d = date(&vals[0])?;
+                let start = shift(self.ref_date, -n, *unit).ok_or("date out of range")?;
+                Value::Bool(start <= d && d <= self.ref_date)
+            }
+            Builtin::Min | Builtin::Max => {
+                let want = if b == Builtin::Min {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+                let mut best = vals[0].clone();
+                for v in &vals[1..] {
+                    if order(v, &best) == Some(want) {
+                        best = v.clone();
+                    }
+                }
+                // Mixed int/decimal: the result is a decimal.
+                if vals.iter().any(|v| matches!(v, Value::Decimal(_))) {
+                    Value::Decimal(dec(&best)?)
+                } else {
+                    best
+                }
+            }
+            Builtin::Round | Builtin::RoundHalfEven => {
+                let places = match vals.get(1) {
+                    Some(v) => {
+                        u32::try_from(int(v)?).map_err(|_| "decimal places must be 0 or more")?
+                    }
+                    None => 0,
+                };
+                let strategy = if b == Builtin::Round {
+                    rust_decimal::RoundingStrategy::MidpointAwayFromZero
+                } else {
+                    rust_decimal::RoundingStrategy::MidpointNearestEven
+                };
+                Value::Decimal(dec(&vals[0])?.round_dp_with_strategy(places.min(28), strategy))
+            }
+            Builtin::Floor => {
+                Value::Int(i64::try_from(dec(&vals[0])?.floor()).map_err(|_| "number too large")?)
+            }
+            Builtin::Ceil => {
+                Value::Int(i64::try_from(dec(&vals[0])?.ceil()).map_err(|_| "number too large")?)
+            }
+            Builtin::Abs => match &vals[0] {
+                Value::Int(i) => Value::Int(i.checked_abs().ok_or("number too large")?),
+                other => Value::Decimal(dec(other)?.abs()),
+            },
+            Builtin::Len => match &vals[0] {
+                Value::List(l) => Value::Int(i64::try_from(l.len()).unwrap_or(i64::MAX)),
+                _ => return Err("internal: len of a non-list".into()),
+            },
+        };
+        Ok(Val::Known(out))
+    }
+}
+
+enum AmountResult {
+    Known(Amount),
+    Unknown(Missing),
+    NoRule,
+}
+
+/// The id of a list item from its path: `hires[H2]` → `H2`.
+fn item_id(path: &str) -> String {
+    match (path.rfind('['), path.ends_with(']')) {
+        (Some(i), true) => path[i + 1..path.len() - 1].to_string(),
+        _ => path.to_string(),
+    }
+}
+
+/// The truth of a value: `None` for unknown; a known "none" is false.
+fn truth(v: Val) -> Option<bool> {
+    match v {
+        Val::Known(Value::Bool(b)) => Some(b),
+        Val::Known(_) | Val::None => Some(false),
+        Val::Unknown(_) => None,
+    }
+}
+
+fn missing_of(v: &Val) -> Missing {
+    match v {
+        Val::Unknown(m) => m.clone(),
+        _ => vec![],
+    }
+}
+
+/// Both known, or the value a strict operator gives: unknown (union) or none.
+fn strict2(a: Val, b: Val) -> Result<(Value, Value), Val> {
+    match (a, b) {
+        (Val::Known(x), Val::Known(y)) => Ok((x, y)),
+        (Val::Unknown(mut m), Val::Unknown(n)) => {
+            union(&mut m, &n);
+            Err(Val::Unknown(m))
+        }
+        (Val::Unknown(m), _) | (_, Val::Unknown(m)) => Err(Val::Unknown(m)),
+        _ => Err(Val::None),
+    }
+}
+
+fn shift(d: NaiveDate, n: i64, unit: DateUnit) -> Option<NaiveDate> {
+    match unit {
+        DateUnit::Days => calendar::add_days(d, n),
+        DateUnit::Months => calendar::add_months(d, n),
+        DateUnit::Years => calendar::add_years(d, n),
+    }
+}
+
+fn arith(op: ArithOp, a: &Value, b: &Value, ty: &Ty) -> R<Value> {
+    if let (Ty::Int, Value::Int(x), Value::Int(y)) = (ty, a, b) {
+        let r = match op {
+            ArithOp::Add => x.checked_add(*y),
+            ArithOp::Sub => x.checked_sub(*y),
+            ArithOp::Mul => x.checked_mul(*y),
+            ArithOp::Div => None,
+        };
+        if let Some(r) = r {
+            return Ok(Value::Int(r));
+        }
+        if op != ArithOp::Div {
+            return Err("whole-number overflow".into());
+        }
+    }
+    let (x, y) = match (a.as_decimal(), b.as_decimal()) {
+        (Some(x), Some(y)) => (x, y),
+        _ => return Err("internal: arithmetic on non-numbers".into()),
+    };
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => {
+            if y.is_zero() {
+                return Err("division by zero".into());
+            }
+            x.checked_div(y)
+        }
+    };
+    r.map(Value::Decimal)
+        .ok_or_else(|| "decimal overflow".into())
+}
+
+/// Orders two values of the same type (numbers across int/decimal).
+fn order(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Enum(e, x), Value::Enum(f, y)) if e == f => Some(x.cmp(y)),
+        _ => match (a.as_decimal(), b.as_decimal()) {
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => None,
+        },
+    }
+}
+
+fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
+    let o = order(a, b);
+    match op {
+        CmpOp::Eq => o == Some(Ordering::Equal),
+        CmpOp::Ne => o.is_some_and(|o| o != Ordering::Equal),
+        CmpOp::Lt => o == Some(Ordering::Less),
+        CmpOp::Le => matches!(o, Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => o == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(o, Some(Ordering::Greater | Ordering::Equal)),
+    }
+}

@@ -1,0 +1,330 @@
+//! The resolved, typed program: what the checker produces, the compiler lays out and
+//! the evaluator runs. Names are gone: fields are slot indexes, definitions are memo
+//! slots, parameters, functions and policies are indexes into the rule set.
+
+use crate::schema::RecordId;
+use crate::syntax::ast::{ArithOp, CmpOp, Mode, Quantifier, Span};
+use crate::value::{EnumId, Value};
+use chrono::NaiveDate;
+use std::sync::Arc;
+
+/// The static type of an expression.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// true / false (three-valued at run time)
+    Bool,
+    /// whole number
+    Int,
+    /// exact decimal
+    Decimal,
+    /// text
+    Str,
+    /// calendar date
+    Date,
+    /// a number of days, months or years (only in date arithmetic)
+    Duration,
+    /// enum value
+    Enum(EnumId),
+    /// list
+    List(Box<Ty>),
+    /// record
+    Record(RecordId),
+    /// the literal `none`, compatible with every type
+    NoneLit,
+}
+
+impl Ty {
+    /// Int or decimal.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Decimal)
+    }
+}
+
+/// Built-in functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// `age(birth[, on])`: completed years on `on` (default `ref`).
+    Age,
+    /// `add_days(d, n)`
+    AddDays,
+    /// `add_months(d, n)`
+    AddMonths,
+    /// `add_years(d, n)`
+    AddYears,
+    /// `month_diff(a, b)`
+    MonthDiff,
+    /// `year(d)`
+    Year,
+    /// `month(d)`
+    Month,
+    /// `day(d)`
+    Day,
+    /// `date(y, m, d)`
+    MakeDate,
+    /// `within_last(d, K months)`: `ref − K ≤ d ≤ ref`
+    WithinLast,
+    /// `min(a, b, ...)`
+    Min,
+    /// `max(a, b, ...)`
+    Max,
+    /// `round(x, places)`: half-up (half away from zero)
+    Round,
+    /// `round_half_even(x, places)`
+    RoundHalfEven,
+    /// `floor(x)`
+    Floor,
+    /// `ceil(x)`
+    Ceil,
+    /// `abs(x)`
+    Abs,
+    /// `len(list)`
+    Len,
+}
+
+/// A date arithmetic unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateUnit {
+    /// days
+    Days,
+    /// months
+    Months,
+    /// years
+    Years,
+}
+
+/// A `match` pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pat {
+    /// `_`
+    Any,
+    /// equal to the value of the expression
+    Eq(Expr),
+    /// inclusive range
+    Range(Expr, Expr),
+}
+
+/// A resolved expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A constant (`None` is the literal `none`).
+    Const(Option<Value>),
+    /// A duration literal.
+    Duration(i64, DateUnit),
+    /// The reference date.
+    Ref,
+    /// The subject's root record.
+    Root,
+    /// A local slot of the current frame (parameter, item variable, quantifier variable).
+    Local(usize),
+    /// A memoised definition of the current body.
+    Let(usize),
+    /// A field of a record.
+    Field {
+        /// The record.
+        base: Box<Expr>,
+        /// Slot index.
+        index: usize,
+        /// Field name (for missing paths and traces).
+        name: Arc<str>,
+        /// Masked in traces.
+        sensitive: bool,
+    },
+    /// A built-in.
+    Call(Builtin, Vec<Expr>),
+    /// A user function.
+    Function(usize, Vec<Expr>),
+    /// A parameter on `ref`, or on the given date.
+    Param(usize, Option<Box<Expr>>),
+    /// Whether another policy is eligible (three-valued).
+    PolicyRef(usize),
+    /// `-e`
+    Neg(Box<Expr>),
+    /// Arithmetic; the result type decides integer or decimal arithmetic.
+    Arith(ArithOp, Box<Expr>, Box<Expr>, Ty),
+    /// date ± duration
+    DateShift(Box<Expr>, Box<Expr>, bool),
+    /// `not e`
+    Not(Box<Expr>),
+    /// Kleene and.
+    And(Vec<Expr>),
+    /// Kleene or.
+    Or(Vec<Expr>),
+    /// Comparison.
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+    /// `e in {a, b}` (negated when the flag is set)
+    InSet(Box<Expr>, Vec<Expr>, bool),
+    /// `e in lo..hi`
+    InRange(Box<Expr>, Box<Expr>, Box<Expr>, bool),
+    /// `e in list`
+    InList(Box<Expr>, Box<Expr>, bool),
+    /// `e is none` / `e is not none`
+    IsNone(Box<Expr>, bool),
+    /// `a otherwise b`
+    Otherwise(Box<Expr>, Box<Expr>),
+    /// `if c then a else b`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A quantifier or aggregate over a list; the item goes into local `var`.
+    Quant {
+        /// Which.
+        quantifier: Quantifier,
+        /// Local slot of the item.
+        var: usize,
+        /// The list.
+        list: Box<Expr>,
+        /// Filter.
+        filter: Option<Box<Expr>>,
+        /// Body.
+        body: Option<Box<Expr>>,
+        /// Where it was written (for evaluation errors).
+        span: Span,
+    },
+    /// `match`
+    Match(Box<Expr>, Vec<(Vec<Pat>, Expr)>),
+    /// `cases`
+    Cases(Vec<(Expr, Expr)>, Option<Box<Expr>>),
+}
+
+/// A definition slot of a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LetDef {
+    /// Its name (for traces).
+    pub name: String,
+    /// Its value.
+    pub value: Expr,
+}
+
+/// A clause of a policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClauseDef {
+    /// `C1`
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Citation.
+    pub basis: Option<String>,
+    /// Condition.
+    pub condition: Expr,
+}
+
+/// When an amount rule applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AmountGuard {
+    /// Always.
+    Always,
+    /// When the condition holds.
+    When(Expr),
+}
+
+/// An amount rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmountDef {
+    /// Period word.
+    pub period: String,
+    /// Unit.
+    pub unit: String,
+    /// Guard.
+    pub guard: AmountGuard,
+    /// Value.
+    pub value: Expr,
+    /// Extras stated with the amount.
+    pub extras: Vec<(String, Expr)>,
+}
+
+/// Per-item evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerItemDef {
+    /// Output key: `per_hire`, `per_child`.
+    pub key: String,
+    /// Local slot of the item variable.
+    pub var: usize,
+    /// The list.
+    pub list: Expr,
+    /// Which items are sub-subjects.
+    pub filter: Option<Expr>,
+}
+
+/// A checked policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDef {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Subject kind index in the schema.
+    pub subject: usize,
+    /// Mode.
+    pub mode: Mode,
+    /// Authority.
+    pub authority: Option<String>,
+    /// Legal basis.
+    pub basis: Option<String>,
+    /// First day in force.
+    pub from: NaiveDate,
+    /// Last day in force.
+    pub to: Option<NaiveDate>,
+    /// Per-item evaluation.
+    pub per_item: Option<PerItemDef>,
+    /// Definitions (memo slots).
+    pub lets: Vec<LetDef>,
+    /// Number of local slots.
+    pub locals: usize,
+    /// Clauses C1.. in order.
+    pub clauses: Vec<ClauseDef>,
+    /// Amount rules.
+    pub amounts: Vec<AmountDef>,
+    /// Aggregate of per-item amounts: period and the summed key (`value` or an extra).
+    pub total: Option<(String, String)>,
+    /// Reported extras.
+    pub reports: Vec<(String, Expr)>,
+    /// Mutually exclusive policies.
+    pub excludes: Vec<String>,
+    /// Rule file the policy came from.
+    pub source: String,
+}
+
+/// A checked parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamDef {
+    /// Name.
+    pub name: String,
+    /// Label.
+    pub label: String,
+    /// Dated steps, sorted, not overlapping: (from, to, value, source).
+    pub steps: Vec<(NaiveDate, Option<NaiveDate>, Value, Option<String>)>,
+}
+
+impl ParamDef {
+    /// The value in force on `d`.
+    pub fn value_on(&self, d: NaiveDate) -> Option<&Value> {
+        self.steps
+            .iter()
+            .find(|(from, to, _, _)| *from <= d && to.is_none_or(|t| d <= t))
+            .map(|(_, _, v, _)| v)
+    }
+}
+
+/// A checked function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDef {
+    /// Name.
+    pub name: String,
+    /// Number of parameters (locals 0..params).
+    pub params: usize,
+    /// Number of local slots (parameters and quantifier variables).
+    pub locals: usize,
+    /// Definitions.
+    pub lets: Vec<LetDef>,
+    /// Body.
+    pub body: Expr,
+}
+
+/// A checked program: everything the compiler needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// Policies, in an order where every policy comes after those it refers to.
+    pub policies: Vec<PolicyDef>,
+    /// Parameters.
+    pub params: Vec<ParamDef>,
+    /// Functions.
+    pub functions: Vec<FunctionDef>,
+}

@@ -1,0 +1,11 @@
+pub mod calendar;
+pub mod check;
+pub mod compile;
+pub mod eval;
+pub mod ir;
+pub mod load;
+pub mod record;
+pub mod schema;
+pub mod syntax;
+pub mod testing;
+pub mod value;

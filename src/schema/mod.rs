@@ -1,0 +1,495 @@
+//! The record schema: every field a rule set may read, with its type, whether it is
+//! required, optional or defaulted, its enum values and whether it is sensitive.
+//!
+//! Read from YAML (`schema.yaml` in a rules directory). YAML reading is confined to
+//! [`Schema::from_yaml`] so the format library can be swapped.
+
+use crate::value::{EnumId, Value};
+use indexmap::IndexMap;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Index of a record type in the schema.
+pub type RecordId = usize;
+
+/// The type of a field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    /// true / false
+    Bool,
+    /// whole number
+    Int,
+    /// exact decimal
+    Decimal,
+    /// text
+    String,
+    /// calendar date
+    Date,
+    /// one of an enum's values
+    Enum(EnumId),
+    /// a list
+    List(Box<FieldType>),
+    /// a nested record
+    Record(RecordId),
+}
+
+/// What an absent or null field means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Presence {
+    /// Every subject has it: absent is missing data (unknown).
+    Required,
+    /// It may legitimately not exist: absent is a known "none".
+    Optional,
+    /// Absent takes this value.
+    Default(Value),
+}
+
+/// One field of a record type.
+#[derive(Debug, Clone)]
+pub struct FieldDef {
+    /// Its key in the record.
+    pub name: String,
+    /// Its type.
+    pub ty: FieldType,
+    /// Required, optional or defaulted.
+    pub presence: Presence,
+    /// Masked in traces, logs and errors.
+    pub sensitive: bool,
+    /// Used only by bundle forms.
+    pub display: bool,
+    /// Declared bounds for numbers.
+    pub range: Option<(Decimal, Decimal)>,
+    /// Explanation.
+    pub doc: Option<String>,
+}
+
+/// A record type: a fixed list of fields.
+#[derive(Debug, Clone)]
+pub struct RecordDef {
+    /// Schema path of the record (`social_insurance.unemployment`, `enterprise.hires[]`).
+    pub path: String,
+    /// Its fields, in declaration order (the slot layout of records).
+    pub fields: Vec<FieldDef>,
+    /// For list items: the field whose value names the item in paths.
+    pub key: Option<usize>,
+    by_name: HashMap<String, usize>,
+}
+
+impl RecordDef {
+    /// The index of a field.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// An enum type.
+#[derive(Debug, Clone)]
+pub struct EnumDef {
+    /// Its name.
+    pub name: String,
+    /// Its values, in order.
+    pub values: Vec<String>,
+}
+
+impl EnumDef {
+    /// The index of a value.
+    pub fn index(&self, value: &str) -> Option<u16> {
+        self.values
+            .iter()
+            .position(|v| v == value)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+}
+
+/// A subject kind (person, enterprise): the root record of its records.
+#[derive(Debug, Clone)]
+pub struct SubjectDef {
+    /// Its name.
+    pub name: String,
+    /// Root record type.
+    pub root: RecordId,
+    /// Field indexes leading to the subject's id.
+    pub id_path: Vec<usize>,
+    /// A top-level key that reported paths are relative to (`enterprise`), if any.
+    pub paths_from: Option<usize>,
+}
+
+/// The record schema of a rule set.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Enum types.
+    pub enums: Vec<EnumDef>,
+    /// Record types; subjects' roots among them.
+    pub records: Vec<RecordDef>,
+    /// Subject kinds.
+    pub subjects: Vec<SubjectDef>,
+}
+
+/// A schema file that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("schema: {message} (at `{path}`)")]
+pub struct SchemaError {
+    /// Where in the schema.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    #[serde(default)]
+    enums: IndexMap<String, Vec<String>>,
+    subjects: IndexMap<String, RawSubject>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubject {
+    id: String,
+    #[serde(default)]
+    paths_from: Option<String>,
+    #[serde(default)]
+    doc: Option<String>,
+    fields: IndexMap<String, RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawField {
+    Short(String),
+    Full(Box<RawFieldFull>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFieldFull {
+    #[serde(rename = "type")]
+    ty: Option<String>,
+    fields: Option<IndexMap<String, RawField>>,
+    items: Option<RawItems>,
+    default: Option<serde_yaml::Value>,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    display: bool,
+    #[serde(default)]
+    sensitive: bool,
+    range: Option<(serde_yaml::Value, serde_yaml::Value)>,
+    doc: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItems {
+    key: Option<String>,
+    fields: IndexMap<String, RawField>,
+    #[serde(default)]
+    doc: Option<String>,
+}
+
+impl Schema {
+    /// Reads a schema from YAML text.
+    pub fn from_yaml(text: &str) -> Result<Schema, SchemaError> {
+        let raw: RawSchema = serde_yaml::from_str(text).map_err(|e| SchemaError {
+            path: e.location().map_or_else(String::new, |l| {
+                format!("line {}, column {}", l.line(), l.column())
+            }),
+            message: e.to_string(),
+        })?;
+        let mut schema = Schema {
+            enums: raw
+                .enums
+                .into_iter()
+                .map(|(name, values)| EnumDef { name, values })
+                .collect(),
+            records: vec![],
+            subjects: vec![],
+        };
+        for (name, subject) in raw.subjects {
+            let _ = subject.doc;
+            let root = schema.add_record(&name, String::new(), &subject.fields, None)?;
+            let mut id_path = vec![];
+            let mut rec = root;
+            for (i, part) in subject.id.split('.').enumerate() {
+                let err = || SchemaError {
+                    path: format!("subjects.{name}.id"),
+                    message: format!("`{}` is not a field path of this subject", subject.id),
+                };
+                let idx = schema.records[rec].field_index(part).ok_or_else(err)?;
+                id_path.push(idx);
+                match &schema.records[rec].fields[idx].ty {
+                    FieldType::Record(r) => rec = *r,
+                    FieldType::String if i + 1 == subject.id.split('.').count() => {}
+                    _ => return Err(err()),
+                }
+            }
+            let paths_from = match subject.paths_from {
+                Some(key) => {
+                    Some(
+                        schema.records[root]
+                            .field_index(&key)
+                            .ok_or_else(|| SchemaError {
+                                path: format!("subjects.{name}.paths_from"),
+                                message: format!(
+                                    "`{key}` is not a top-level field of this subject"
+                                ),
+                            })?,
+                    )
+                }
+                None => None,
+            };
+            schema.subjects.push(SubjectDef {
+                name,
+                root,
+                id_path,
+                paths_from,
+            });
+        }
+        Ok(schema)
+    }
+
+    fn add_record(
+        &mut self,
+        subject: &str,
+        path: String,
+        fields: &IndexMap<String, RawField>,
+        key: Option<&str>,
+    ) -> Result<RecordId, SchemaError> {
+        let id = self.records.len();
+        self.records.push(RecordDef {
+            path: path.clone(),
+            fields: vec![],
+            key: None,
+            by_name: HashMap::new(),
+        });
+        let mut defs = vec![];
+        for (name, raw) in fields {
+            let fpath = if path.is_empty() {
+                name.clone()
+            } else {
+                format!("{path}.{name}")
+            };
+            defs.push(self.field(subject, fpath, name, raw)?);
+        }
+        let by_name = defs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect::<HashMap<_, _>>();
+        let key = match key {
+            Some(k) => Some(*by_name.get(k).ok_or_else(|| SchemaError {
+                path: path.clone(),
+                message: format!("item key `{k}` is not a field of the item"),
+            })?),
+            None => None,
+        };
+        let rec = &mut self.records[id];
+        rec.fields = defs;
+        rec.by_name = by_name;
+        rec.key = key;
+        Ok(id)
+    }
+
+    fn field(
+        &mut self,
+        subject: &str,
+        path: String,
+        name: &str,
+        raw: &RawField,
+    ) -> Result<FieldDef, SchemaError> {
+        let short;
+        let full: &RawFieldFull = match raw {
+            RawField::Short(t) => {
+                short = RawFieldFull {
+                    ty: Some(t.clone()),
+                    ..RawFieldFull::default()
+                };
+                &short
+            }
+            RawField::Full(f) => f,
+        };
+        let err = |message: String| SchemaError {
+            path: path.clone(),
+            message,
+        };
+        let ty = match (&full.ty, &full.fields, &full.items) {
+            (Some(t), None, None) => self.parse_type(t).map_err(err)?,
+            (None, Some(fields), None) => {
+                FieldType::Record(self.add_record(subject, path.clone(), fields, None)?)
+            }
+            (None, None, Some(items)) => {
+                let _ = &items.doc;
+                let rec =
+                    self.add_record(subject, format!("{path}[]"), &items.fields, items.key.as_deref())?;
+                FieldType::List(Box::new(FieldType::Record(rec)))
+            }
+            _ => {
+                return Err(err(
+                    "a field has exactly one of `type`, `fields` (a record) or `items` (a list of records)"
+                        .into(),
+                ))
+            }
+        };
+        let presence = match (&full.default, full.optional || full.display) {
+            (Some(d), _) => Presence::Default(
+                self.default_value(&ty, d)
+                    .map_err(|m| err(format!("default: {m}")))?,
+            ),
+            (None, true) => Presence::Optional,
+            (None, false) => Presence::Required,
+        };
+        let range = match &full.range {
+            Some((lo, hi)) => {
+                let num = |v: &serde_yaml::Value| {
+                    yaml_scalar_text(v).and_then(|s| Decimal::from_str(&s).ok())
+                };
+                match (num(lo), num(hi)) {
+                    (Some(a), Some(b)) if a <= b => Some((a, b)),
+                    _ => return Err(err("range is written [min, max] with min <= max".into())),
+                }
+            }
+            None => None,
+        };
+        Ok(FieldDef {
+            name: name.to_string(),
+            ty,
+            presence,
+            sensitive: full.sensitive,
+            display: full.display,
+            range,
+            doc: full.doc.clone(),
+        })
+    }
+
+    fn parse_type(&self, t: &str) -> Result<FieldType, String> {
+        let t = t.trim();
+        if let Some(inner) = t.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+            return Ok(FieldType::List(Box::new(self.parse_type(inner)?)));
+        }
+        Ok(match t {
+            "bool" => FieldType::Bool,
+            "int" => FieldType::Int,
+            "decimal" => FieldType::Decimal,
+            "string" => FieldType::String,
+            "date" => FieldType::Date,
+            other => FieldType::Enum(self.enum_id(other).ok_or_else(|| {
+                format!("unknown type `{other}`: use bool, int, decimal, string, date, list<T> or an enum declared under `enums`")
+            })?),
+        })
+    }
+
+    fn default_value(&self, ty: &FieldType, v: &serde_yaml::Value) -> Result<Value, String> {
+        if let (FieldType::List(_), serde_yaml::Value::Sequence(s)) = (ty, v) {
+            if s.is_empty() {
+                return Ok(Value::List(Arc::from(Vec::new())));
+            }
+            return Err("only an empty list can be a list default".into());
+        }
+        let text = yaml_scalar_text(v).ok_or("a default is a plain value")?;
+        scalar_from_text(self, ty, &text)
+    }
+
+    /// The id of an enum type.
+    pub fn enum_id(&self, name: &str) -> Option<EnumId> {
+        self.enums
+            .iter()
+            .position(|e| e.name == name)
+            .and_then(|i| EnumId::try_from(i).ok())
+    }
+
+    /// The subject kind with this name.
+    pub fn subject(&self, name: &str) -> Option<&SubjectDef> {
+        self.subjects.iter().find(|s| s.name == name)
+    }
+
+    /// The name of an enum value.
+    pub fn enum_value_name(&self, ty: EnumId, index: u16) -> &str {
+        self.enums
+            .get(usize::from(ty))
+            .and_then(|e| e.values.get(usize::from(index)))
+            .map_or("?", |s| s.as_str())
+    }
+
+    /// Describes a type for messages.
+    pub fn type_name(&self, ty: &FieldType) -> String {
+        match ty {
+            FieldType::Bool => "bool".into(),
+            FieldType::Int => "int".into(),
+            FieldType::Decimal => "decimal".into(),
+            FieldType::String => "string".into(),
+            FieldType::Date => "date".into(),
+            FieldType::Enum(e) => self
+                .enums
+                .get(usize::from(*e))
+                .map_or("enum".into(), |d| d.name.clone()),
+            FieldType::List(t) => format!("list<{}>", self.type_name(t)),
+            FieldType::Record(r) => {
+                let p = &self.records[*r].path;
+                if p.is_empty() {
+                    "record".into()
+                } else {
+                    format!("record `{p}`")
+                }
+            }
+        }
+    }
+}
+
+/// The text of a YAML scalar.
+pub(crate) fn yaml_scalar_text(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Reads a scalar of a field type from its text.
+pub(crate) fn scalar_from_text(
+    schema: &Schema,
+    ty: &FieldType,
+    text: &str,
+) -> Result<Value, String> {
+    Ok(match ty {
+        FieldType::Bool => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(format!("`{text}` is not true or false")),
+        },
+        FieldType::Int => Value::Int(
+            text.parse()
+                .map_err(|_| format!("`{text}` is not a whole number"))?,
+        ),
+        FieldType::Decimal => Value::Decimal(
+            Decimal::from_str(text)
+                .or_else(|_| Decimal::from_scientific(text))
+                .map_err(|_| format!("`{text}` is not a decimal number"))?,
+        ),
+        FieldType::String => Value::Str(Arc::from(text)),
+        FieldType::Date => Value::Date(
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?,
+        ),
+        FieldType::Enum(e) => {
+            let def = &schema.enums[usize::from(*e)];
+            Value::Enum(
+                *e,
+                def.index(text).ok_or_else(|| {
+                    format!(
+                        "`{text}` is not a value of {}: one of {}",
+                        def.name,
+                        def.values.join(", ")
+                    )
+                })?,
+            )
+        }
+        FieldType::List(_) | FieldType::Record(_) => {
+            return Err("expected a list or a record, not a plain value".into())
+        }
+    })
+}

@@ -1,0 +1,437 @@
+//! The abstract syntax tree of rule files. Every node carries the span of the source
+//! text it came from, so later stages can point at it.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Span {
+    /// Index of the file in the [`crate::syntax::SourceMap`].
+    pub file: usize,
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+/// A name as written, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    /// The name.
+    pub name: String,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// One parsed rule file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleFile {
+    /// Policies, parameters and functions in source order.
+    pub items: Vec<Item>,
+}
+
+/// A top-level item of a rule file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// `policy id "title" { ... }`
+    Policy(Policy),
+    /// `parameter NAME "label": type { from ... = value }`
+    Parameter(Parameter),
+    /// `function name(params): type = expr`
+    Function(Function),
+}
+
+/// How a policy reaches the citizen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// 免申即享: granted from the data, without an application.
+    NoApplication,
+    /// 政策找人: the person is told they probably qualify and confirms.
+    PushAndConfirm,
+    /// The person applies.
+    Apply,
+}
+
+impl Mode {
+    /// The word used in rule files and outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::NoApplication => "no_application",
+            Mode::PushAndConfirm => "push_and_confirm",
+            Mode::Apply => "apply",
+        }
+    }
+}
+
+/// A policy: its metadata, clauses and amount.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Policy id, kebab-case.
+    pub id: Ident,
+    /// Title, usually Chinese.
+    pub title: String,
+    /// The whole `policy ... { }` block.
+    pub span: Span,
+    /// `subject person`
+    pub subject: Option<Ident>,
+    /// `mode no_application`
+    pub mode: Option<Ident>,
+    /// `authority "..."`
+    pub authority: Option<String>,
+    /// `basis "..."`: the legal basis.
+    pub basis: Option<String>,
+    /// `effective 2024-07-01 to 2026-06-30` or `effective from 2016-01-01`.
+    pub effective: Option<Effective>,
+    /// `for each hire h in enterprise.hires where ...`
+    pub per_item: Option<PerItem>,
+    /// Named definitions, in source order.
+    pub lets: Vec<Let>,
+    /// Numbered clauses (C1, C2, ...); C0 is implied by `effective`.
+    pub clauses: Vec<Clause>,
+    /// Amount rules, tried in order.
+    pub amounts: Vec<AmountRule>,
+    /// How per-item amounts add up to the policy's amount.
+    pub total: Option<Total>,
+    /// Extra values reported beside the outcome (`report retirement_date = ...`).
+    pub reports: Vec<Extra>,
+    /// Policies this one is mutually exclusive with.
+    pub excludes: Vec<Ident>,
+    /// Parameters whose dated values knowingly do not cover the whole period.
+    pub accepted_gaps: Vec<(Ident, String)>,
+}
+
+/// The effective period of a policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effective {
+    /// First day in force.
+    pub from: NaiveDate,
+    /// Last day in force, if any.
+    pub to: Option<NaiveDate>,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// `for each <kind> <var> in <list> [where <filter>]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerItem {
+    /// The sub-subject kind (hire, child): results are reported under `per_<kind>`.
+    pub kind: Ident,
+    /// The variable naming the item in clauses.
+    pub var: Ident,
+    /// The list of items.
+    pub list: Expr,
+    /// Which items are sub-subjects.
+    pub filter: Option<Expr>,
+}
+
+/// `let name = expr`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Let {
+    /// The defined name.
+    pub name: Ident,
+    /// Its definition.
+    pub value: Expr,
+}
+
+/// A numbered clause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    /// `C1`, `C2`, ...
+    pub id: Ident,
+    /// The clause's label, as in the policy text.
+    pub label: String,
+    /// Optional legal citation of this clause.
+    pub basis: Option<String>,
+    /// The condition.
+    pub condition: Expr,
+    /// The whole clause.
+    pub span: Span,
+}
+
+/// When an amount rule applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guard {
+    /// Always (the only or last rule).
+    Always,
+    /// `when <cond>`
+    When(Expr),
+    /// `otherwise`
+    Otherwise,
+}
+
+/// `amount <period> [unit] [when c | otherwise]: value [with k = v, ...]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmountRule {
+    /// per_month, per_year, one_time, total_entitlement, max_principal.
+    pub period: Ident,
+    /// Currency; CNY when not written.
+    pub unit: Option<Ident>,
+    /// When this rule applies.
+    pub guard: Guard,
+    /// The amount.
+    pub value: Expr,
+    /// Extra values stated with the amount (months, monthly, ratio...).
+    pub extras: Vec<Extra>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// A named extra value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extra {
+    /// Its key in the output.
+    pub name: Ident,
+    /// Its value.
+    pub value: Expr,
+}
+
+/// `total <period>: sum of <value|extra>`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Total {
+    /// Period of the aggregate amount.
+    pub period: Ident,
+    /// `value` or the name of an extra of the per-item amounts.
+    pub of: Ident,
+}
+
+/// A parameter with dated values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// Its name.
+    pub name: Ident,
+    /// Its label.
+    pub label: String,
+    /// Its declared type.
+    pub ty: TypeName,
+    /// Its dated values.
+    pub steps: Vec<ParamStep>,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// One dated value of a parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamStep {
+    /// In force from.
+    pub from: NaiveDate,
+    /// In force until (inclusive), open-ended when absent.
+    pub to: Option<NaiveDate>,
+    /// The value.
+    pub value: Literal,
+    /// The source of the value.
+    pub source: Option<String>,
+    /// Where the step stands.
+    pub span: Span,
+}
+
+/// A type as written: `date`, `gender`, `list<int>`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeName {
+    /// A scalar or enum name.
+    Named(Ident),
+    /// `list<T>`
+    List(Box<TypeName>, Span),
+}
+
+/// A function shared across rule files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    /// Its name.
+    pub name: Ident,
+    /// Its label (optional).
+    pub label: Option<String>,
+    /// Parameters with their types.
+    pub params: Vec<(Ident, TypeName)>,
+    /// The result type.
+    pub result: TypeName,
+    /// Local definitions.
+    pub lets: Vec<Let>,
+    /// The result.
+    pub body: Expr,
+    /// The whole function.
+    pub span: Span,
+}
+
+/// A literal value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `true`, `false`
+    Bool(bool),
+    /// `12`
+    Int(i64),
+    /// `2305.00`
+    Decimal(Decimal),
+    /// `"上海"`
+    Str(String),
+    /// `2025-07-01`
+    Date(NaiveDate),
+    /// `12 months`, `3 years`, `10 days`
+    Duration(i64, DurationUnit),
+    /// `none`
+    None,
+}
+
+/// Unit of a duration literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    /// Calendar days.
+    Days,
+    /// Calendar months (clamping month ends).
+    Months,
+    /// Calendar years (clamping 29 February).
+    Years,
+}
+
+/// An expression with its span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// Binary arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (exact decimal division)
+    Div,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// Quantifiers and aggregates over a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    /// `any x in L: P`, Kleene "at least one".
+    Any,
+    /// `all x in L: P`, Kleene "every".
+    All,
+    /// `no x in L: P`, Kleene "none of".
+    No,
+    /// `count x in L [: P]`
+    Count,
+    /// `sum x in L [where F]: E`
+    Sum,
+    /// `min x in L [where F]: E`
+    Min,
+    /// `max x in L [where F]: E`
+    Max,
+    /// `the x in L where F`: the single item (an error when none or several).
+    The,
+    /// `latest x in L [where F]: E`: the item with the greatest E (an error on ties).
+    Latest,
+    /// `earliest x in L [where F]: E`: the item with the least E (an error on ties).
+    Earliest,
+}
+
+/// What `x in ...` tests against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InTarget {
+    /// `{a, b, c}`
+    Set(Vec<Expr>),
+    /// `lo..hi`, inclusive.
+    Range(Box<Expr>, Box<Expr>),
+    /// a list-valued expression.
+    List(Box<Expr>),
+}
+
+/// A `match` arm pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    /// `_`
+    Wildcard,
+    /// `lo..hi`
+    Range(Expr, Expr),
+    /// a value
+    Value(Expr),
+}
+
+/// The kinds of expressions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// A literal.
+    Literal(Literal),
+    /// `ref`, the reference date.
+    Ref,
+    /// A name: a local, a definition, a record section, a parameter, an enum value.
+    Name(Ident),
+    /// `e.field`
+    Field(Box<Expr>, Ident),
+    /// `f(args)`: a built-in, a function or a parameter at a date.
+    Call(Ident, Vec<Expr>),
+    /// `eligible(policy-id)`
+    PolicyRef(Ident),
+    /// `-e`
+    Neg(Box<Expr>),
+    /// Arithmetic.
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// `not e`
+    Not(Box<Expr>),
+    /// `a and b and c`
+    And(Vec<Expr>),
+    /// `a or b or c`
+    Or(Vec<Expr>),
+    /// Comparison.
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+    /// `e [not] in target`
+    In {
+        /// The tested value.
+        value: Box<Expr>,
+        /// Set, range or list.
+        target: InTarget,
+        /// `not in`
+        negated: bool,
+    },
+    /// `e is [not] none`
+    IsNone {
+        /// The tested value.
+        value: Box<Expr>,
+        /// `is not none`
+        negated: bool,
+    },
+    /// `a otherwise b`: b when a is none.
+    Otherwise(Box<Expr>, Box<Expr>),
+    /// `if c then a else b`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// Quantifier or aggregate over a list.
+    Quantified {
+        /// Which one.
+        quantifier: Quantifier,
+        /// The item variable.
+        var: Ident,
+        /// The list.
+        list: Box<Expr>,
+        /// `where` filter.
+        filter: Option<Box<Expr>>,
+        /// `: body`
+        body: Option<Box<Expr>>,
+    },
+    /// `match e { pat | pat => v, ... }`
+    Match(Box<Expr>, Vec<(Vec<Pattern>, Expr)>),
+    /// `cases { cond => v, ..., else => v }`
+    Cases(Vec<(Expr, Expr)>, Option<Box<Expr>>),
+}

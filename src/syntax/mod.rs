@@ -1,0 +1,66 @@
+//! Source text → AST. The grammar lives in `grammar/policy.pest`; this module binds it
+//! with pest and builds the [`ast`] with spans. Syntax errors are data
+//! ([`SyntaxError`]) that point at a place in a file.
+
+pub mod ast;
+mod parser;
+
+pub use parser::parse_rule_file;
+
+use std::path::PathBuf;
+
+/// The source files of a rule set, so that spans can be turned back into lines.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    files: Vec<SourceFile>,
+}
+
+/// One source file.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// Its path as given (relative to the rules directory where possible).
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+impl SourceMap {
+    /// Adds a file; returns its index for [`ast::Span::file`].
+    pub fn add(&mut self, path: PathBuf, text: String) -> usize {
+        self.files.push(SourceFile { path, text });
+        self.files.len() - 1
+    }
+
+    /// The file with this index.
+    pub fn file(&self, index: usize) -> Option<&SourceFile> {
+        self.files.get(index)
+    }
+
+    /// All files.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, span: ast::Span) -> (usize, usize) {
+        let Some(file) = self.files.get(span.file) else {
+            return (0, 0);
+        };
+        let upto = &file.text[..span.start.min(file.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+/// A rule file that does not follow the grammar.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct SyntaxError {
+    /// What is wrong.
+    pub message: String,
+    /// Where.
+    pub span: ast::Span,
+    /// What to do about it.
+    pub hint: Option<String>,
+}

@@ -1,0 +1,848 @@
+//! The pest binding and the AST builder.
+
+use super::ast::*;
+use super::SyntaxError;
+use chrono::NaiveDate;
+use pest::iterators::{Pair, Pairs};
+use pest::Parser;
+use pest_derive::Parser;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+#[derive(Parser)]
+#[grammar = "../grammar/policy.pest"]
+struct PolicyParser;
+
+type Result<T> = std::result::Result<T, SyntaxError>;
+
+/// Parses one rule file. `file` is the index of the file in the source map and goes
+/// into every span.
+pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
+    let pairs = PolicyParser::parse(Rule::rule_file, text).map_err(|e| from_pest(e, file))?;
+    let b = Builder { file };
+    let mut items = Vec::new();
+    for pair in pairs
+        .flatten()
+        .filter(|p| matches!(p.as_rule(), Rule::policy | Rule::parameter | Rule::function))
+    {
+        items.push(match pair.as_rule() {
+            Rule::policy => Item::Policy(b.policy(pair)?),
+            Rule::parameter => Item::Parameter(b.parameter(pair)?),
+            _ => Item::Function(b.function(pair)?),
+        });
+    }
+    Ok(RuleFile { items })
+}
+
+fn rule_name(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::policy => "`policy`",
+        Rule::parameter => "`parameter`",
+        Rule::function => "`function`",
+        Rule::EOI => "end of file",
+        Rule::ident => "a name",
+        Rule::policy_id => "a policy id (kebab-case, e.g. ui-unemployment-benefit)",
+        Rule::clause_id => "a clause id (C1, C2, ...)",
+        Rule::string => "a quoted string",
+        Rule::date => "a date (YYYY-MM-DD)",
+        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr => {
+            "an expression"
+        }
+        Rule::type_name => "a type (bool, int, decimal, string, date, an enum, list<T>)",
+        Rule::cmp_op => "a comparison (==, !=, <, <=, >, >=)",
+        Rule::subject_decl => "`subject`",
+        Rule::mode_decl => "`mode`",
+        Rule::let_decl => "`let`",
+        Rule::clause => "a clause",
+        Rule::amount_decl => "`amount`",
+        Rule::effective_decl => "`effective`",
+        Rule::param_step => "`from <date> [to <date>] = <value>`",
+        Rule::kw_then => "`then`",
+        Rule::kw_else => "`else`",
+        Rule::kw_in => "`in`",
+        _ => "",
+    }
+}
+
+fn from_pest(e: pest::error::Error<Rule>, file: usize) -> SyntaxError {
+    use pest::error::{ErrorVariant, InputLocation};
+    let (start, end) = match e.location {
+        InputLocation::Pos(p) => (p, p),
+        InputLocation::Span((s, t)) => (s, t),
+    };
+    let (message, hint) = match &e.variant {
+        ErrorVariant::ParsingError {
+            positives,
+            negatives,
+        } => {
+            let mut want: Vec<&str> = positives
+                .iter()
+                .map(rule_name)
+                .filter(|s| !s.is_empty())
+                .collect();
+            want.dedup();
+            let msg = if want.is_empty() {
+                "unexpected text here".to_string()
+            } else {
+                format!("expected {}", want.join(" or "))
+            };
+            let hint = if !negatives.is_empty() {
+                Some("a reserved word (and, or, not, in, if, then, else, ...) cannot be used as a name".to_string())
+            } else if positives.contains(&Rule::EOI) {
+                Some("a rule file holds `policy`, `parameter` and `function` blocks; check for a missing `{` or an extra `}` above".to_string())
+            } else {
+                Some("check the line against the language reference (docs/language.md)".to_string())
+            };
+            (msg, hint)
+        }
+        ErrorVariant::CustomError { message } => (message.clone(), None),
+    };
+    SyntaxError {
+        message,
+        span: Span { file, start, end },
+        hint,
+    }
+}
+
+struct Builder {
+    file: usize,
+}
+
+fn unquote(pair: &Pair<Rule>) -> String {
+    // string = "\"" ~ string_inner ~ "\""
+    let raw = pair.clone().into_inner().next().map_or("", |p| p.as_str());
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span {
+            file: self.file,
+            start: s.start(),
+            end: s.end(),
+        }
+    }
+
+    fn err(&self, pair: &Pair<Rule>, message: impl Into<String>, hint: &str) -> SyntaxError {
+        SyntaxError {
+            message: message.into(),
+            span: self.span(pair),
+            hint: Some(hint.to_string()),
+        }
+    }
+
+    fn ident(&self, pair: Pair<Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn date(&self, pair: &Pair<Rule>) -> Result<NaiveDate> {
+        NaiveDate::parse_from_str(pair.as_str(), "%Y-%m-%d").map_err(|_| {
+            self.err(
+                pair,
+                format!("`{}` is not a calendar date", pair.as_str()),
+                "write dates as YYYY-MM-DD with a real month and day",
+            )
+        })
+    }
+
+    fn policy(&self, pair: Pair<Rule>) -> Result<Policy> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let id = self.ident(inner.next().expect("grammar: policy id"));
+        let title = unquote(&inner.next().expect("grammar: policy title"));
+        let mut p = Policy {
+            id,
+            title,
+            span,
+            subject: None,
+            mode: None,
+            authority: None,
+            basis: None,
+            effective: None,
+            per_item: None,
+            lets: vec![],
+            clauses: vec![],
+            amounts: vec![],
+            total: None,
+            reports: vec![],
+            excludes: vec![],
+            accepted_gaps: vec![],
+        };
+        for entry in inner {
+            let espan = self.span(&entry);
+            let rule = entry.as_rule();
+            let mut parts = entry.clone().into_inner();
+            let dup = |what: &str| {
+                self.err(
+                    &entry,
+                    format!("`{what}` is given twice in this policy"),
+                    "keep one of them",
+                )
+            };
+            match rule {
+                Rule::subject_decl => {
+                    if p.subject.is_some() {
+                        return Err(dup("subject"));
+                    }
+                    p.subject = Some(self.ident(parts.next().expect("grammar")));
+                }
+                Rule::mode_decl => {
+                    if p.mode.is_some() {
+                        return Err(dup("mode"));
+                    }
+                    p.mode = Some(self.ident(parts.next().expect("grammar")));
+                }
+                Rule::authority_decl => {
+                    p.authority = Some(unquote(&parts.next().expect("grammar")));
+                }
+                Rule::basis_decl => p.basis = Some(unquote(&parts.next().expect("grammar"))),
+                Rule::effective_decl => {
+                    if p.effective.is_some() {
+                        return Err(dup("effective"));
+                    }
+                    let e = parts.next().expect("grammar");
+                    let mut dates = e.clone().into_inner();
+                    let from = self.date(&dates.next().expect("grammar"))?;
+                    let to = match dates.next() {
+                        Some(d) => Some(self.date(&d)?),
+                        None => None,
+                    };
+                    if let Some(t) = to {
+                        if t < from {
+                            return Err(self.err(
+                                &e,
+                                "the effective period ends before it starts",
+                                "write `effective FROM to UNTIL` with FROM on or before UNTIL",
+                            ));
+                        }
+                    }
+                    p.effective = Some(Effective {
+                        from,
+                        to,
+                        span: espan,
+                    });
+                }
+                Rule::per_item_decl => {
+                    if p.per_item.is_some() {
+                        return Err(dup("for each"));
+                    }
+                    let kind = self.ident(parts.next().expect("grammar"));
+                    let var = self.ident(parts.next().expect("grammar"));
+                    let rest: Vec<_> = parts.filter(|x| !is_token(x)).collect();
+                    let list = self.expr(rest[0].clone())?;
+                    let filter = match rest.get(1) {
+                        Some(f) => Some(self.expr(f.clone())?),
+                        None => None,
+                    };
+                    p.per_item = Some(PerItem {
+                        kind,
+                        var,
+                        list,
+                        filter,
+                    });
+                }
+                Rule::let_decl => p.lets.push(self.let_decl(entry)?),
+                Rule::clause => {
+                    let id = self.ident(parts.next().expect("grammar"));
+                    let label = unquote(&parts.next().expect("grammar"));
+                    let mut basis = None;
+                    let mut cond = None;
+                    for part in parts {
+                        match part.as_rule() {
+                            Rule::clause_basis => {
+                                basis = Some(unquote(&part.into_inner().next().expect("grammar")))
+                            }
+                            _ => cond = Some(self.expr(part)?),
+                        }
+                    }
+                    p.clauses.push(Clause {
+                        id,
+                        label,
+                        basis,
+                        condition: cond.expect("grammar: clause condition"),
+                        span: espan,
+                    });
+                }
+                Rule::amount_decl => p.amounts.push(self.amount(entry)?),
+                Rule::total_decl => {
+                    let period = self.ident(parts.next().expect("grammar"));
+                    let of = self.ident(parts.next().expect("grammar"));
+                    p.total = Some(Total { period, of });
+                }
+                Rule::report_decl => {
+                    let name = self.ident(parts.next().expect("grammar"));
+                    let value = self.expr(parts.next().expect("grammar"))?;
+                    p.reports.push(Extra { name, value });
+                }
+                Rule::excludes_decl => p.excludes.extend(parts.map(|x| self.ident(x))),
+                Rule::gap_decl => {
+                    let name = self.ident(parts.next().expect("grammar"));
+                    let why = unquote(&parts.next().expect("grammar"));
+                    p.accepted_gaps.push((name, why));
+                }
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    fn let_decl(&self, pair: Pair<Rule>) -> Result<Let> {
+        let mut parts = pair.into_inner();
+        let name = self.ident(parts.next().expect("grammar"));
+        let value = self.expr(parts.next().expect("grammar"))?;
+        Ok(Let { name, value })
+    }
+
+    fn amount(&self, pair: Pair<Rule>) -> Result<AmountRule> {
+        let span = self.span(&pair);
+        let mut period = None;
+        let mut unit = None;
+        let mut guard = Guard::Always;
+        let mut value = None;
+        let mut extras = vec![];
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident if period.is_none() => period = Some(self.ident(part)),
+                Rule::ident => unit = Some(self.ident(part)),
+                Rule::amount_guard => {
+                    let g = part.into_inner().next().expect("grammar");
+                    guard = match g.as_rule() {
+                        Rule::when_guard => Guard::When(
+                            self.expr(
+                                g.into_inner()
+                                    .find(|x| x.as_rule() == Rule::expr)
+                                    .expect("grammar"),
+                            )?,
+                        ),
+                        _ => Guard::Otherwise,
+                    };
+                }
+                Rule::expr => value = Some(self.expr(part)?),
+                Rule::amount_extras => {
+                    for extra in part.into_inner().filter(|x| x.as_rule() == Rule::extra) {
+                        let mut e = extra.into_inner();
+                        let name = self.ident(e.next().expect("grammar"));
+                        let value = self.expr(e.next().expect("grammar"))?;
+                        extras.push(Extra { name, value });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(AmountRule {
+            period: period.expect("grammar: amount period"),
+            unit,
+            guard,
+            value: value.expect("grammar: amount value"),
+            extras,
+            span,
+        })
+    }
+
+    fn parameter(&self, pair: Pair<Rule>) -> Result<Parameter> {
+        let span = self.span(&pair);
+        let mut parts = pair.into_inner();
+        let name = self.ident(parts.next().expect("grammar"));
+        let label = unquote(&parts.next().expect("grammar"));
+        let ty = self.type_name(parts.next().expect("grammar"));
+        let mut steps = vec![];
+        for step in parts {
+            let sspan = self.span(&step);
+            let mut s = step.clone().into_inner();
+            let from = self.date(&s.next().expect("grammar"))?;
+            let mut to = None;
+            let mut value = None;
+            let mut source = None;
+            for part in s {
+                match part.as_rule() {
+                    Rule::date => to = Some(self.date(&part)?),
+                    Rule::signed_literal => value = Some(self.signed_literal(part)?),
+                    Rule::string => source = Some(unquote(&part)),
+                    _ => {}
+                }
+            }
+            if let Some(t) = to {
+                if t < from {
+                    return Err(self.err(
+                        &step,
+                        "this step ends before it starts",
+                        "write `from FROM to UNTIL` with FROM on or before UNTIL",
+                    ));
+                }
+            }
+            steps.push(ParamStep {
+                from,
+                to,
+                value: value.expect("grammar: step value"),
+                source,
+                span: sspan,
+            });
+        }
+        Ok(Parameter {
+            name,
+            label,
+            ty,
+            steps,
+            span,
+        })
+    }
+
+    fn signed_literal(&self, pair: Pair<Rule>) -> Result<Literal> {
+        let mut negative = false;
+        let mut lit = Literal::None;
+        for part in pair.into_inner() {
+            if part.as_rule() == Rule::neg {
+                negative = true;
+            } else {
+                lit = self.literal(part)?;
+            }
+        }
+        if negative {
+            lit = match lit {
+                Literal::Int(i) => Literal::Int(-i),
+                Literal::Decimal(d) => Literal::Decimal(-d),
+                other => other,
+            };
+        }
+        Ok(lit)
+    }
+
+    fn type_name(&self, pair: Pair<Rule>) -> TypeName {
+        let span = self.span(&pair);
+        let inner = pair.into_inner().next().expect("grammar: type");
+        match inner.as_rule() {
+            Rule::list_type => {
+                let elem = inner.into_inner().next().expect("grammar");
+                TypeName::List(Box::new(self.type_name(elem)), span)
+            }
+            _ => TypeName::Named(self.ident(inner)),
+        }
+    }
+
+    fn function(&self, pair: Pair<Rule>) -> Result<Function> {
+        let span = self.span(&pair);
+        let mut parts = pair.into_inner();
+        let name = self.ident(parts.next().expect("grammar"));
+        let mut params = vec![];
+        let mut label = None;
+        let mut result = None;
+        let mut lets = vec![];
+        let mut body = None;
+        for part in parts {
+            match part.as_rule() {
+                Rule::fn_params => {
+                    for p in part.into_inner() {
+                        let mut q = p.into_inner();
+                        let n = self.ident(q.next().expect("grammar"));
+                        let t = self.type_name(q.next().expect("grammar"));
+                        params.push((n, t));
+                    }
+                }
+                Rule::type_name => result = Some(self.type_name(part)),
+                Rule::string => label = Some(unquote(&part)),
+                Rule::fn_body => {
+                    for b in part.into_inner() {
+                        match b.as_rule() {
+                            Rule::let_decl => lets.push(self.let_decl(b)?),
+                            Rule::expr => body = Some(self.expr(b)?),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Function {
+            name,
+            label,
+            params,
+            result: result.expect("grammar: result type"),
+            lets,
+            body: body.expect("grammar: function body"),
+            span,
+        })
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn literal(&self, pair: Pair<Rule>) -> Result<Literal> {
+        Ok(match pair.as_rule() {
+            Rule::date => Literal::Date(self.date(&pair)?),
+            Rule::decimal => Literal::Decimal(Decimal::from_str(pair.as_str()).map_err(|_| {
+                self.err(
+                    &pair,
+                    "this number is too large or too precise",
+                    "use at most 28 digits",
+                )
+            })?),
+            Rule::int => Literal::Int(pair.as_str().parse().map_err(|_| {
+                self.err(
+                    &pair,
+                    "this whole number is too large",
+                    "use a number below 2^63",
+                )
+            })?),
+            Rule::string => Literal::Str(unquote(&pair)),
+            Rule::bool_lit => Literal::Bool(pair.as_str() == "true"),
+            Rule::none_lit => Literal::None,
+            Rule::duration => {
+                let mut parts = pair.clone().into_inner();
+                let n: i64 = parts
+                    .next()
+                    .expect("grammar")
+                    .as_str()
+                    .parse()
+                    .map_err(|_| {
+                        self.err(&pair, "this duration is too large", "use a smaller number")
+                    })?;
+                let unit = match parts.next().expect("grammar").as_str() {
+                    "day" | "days" => DurationUnit::Days,
+                    "month" | "months" => DurationUnit::Months,
+                    _ => DurationUnit::Years,
+                };
+                Literal::Duration(n, unit)
+            }
+            _ => unreachable_rule(&pair),
+        })
+    }
+
+    fn expr(&self, pair: Pair<Rule>) -> Result<Expr> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mk = |kind| Ok(Expr { kind, span });
+        match rule {
+            Rule::expr | Rule::primary => self.expr(first_expr(pair)),
+            Rule::or_expr | Rule::and_expr => {
+                let mut operands: Vec<Expr> = vec![];
+                for p in pair.into_inner().filter(|p| !is_token(p)) {
+                    operands.push(self.expr(p)?);
+                }
+                if operands.len() == 1 {
+                    return Ok(operands.pop().expect("one operand"));
+                }
+                mk(if rule == Rule::or_expr {
+                    ExprKind::Or(operands)
+                } else {
+                    ExprKind::And(operands)
+                })
+            }
+            Rule::not_expr => {
+                let mut inner = pair.into_inner();
+                let first = inner.next().expect("grammar");
+                if first.as_rule() == Rule::not_op {
+                    let operand = self.expr(inner.next().expect("grammar"))?;
+                    mk(ExprKind::Not(Box::new(operand)))
+                } else {
+                    self.expr(first)
+                }
+            }
+            Rule::cmp_expr => {
+                let mut inner = pair.into_inner();
+                let left = self.expr(inner.next().expect("grammar"))?;
+                let Some(tail) = inner.next() else {
+                    return Ok(left);
+                };
+                match tail.as_rule() {
+                    Rule::compare_tail => {
+                        let mut t = tail.into_inner();
+                        let op = match t.next().expect("grammar").as_str() {
+                            "==" => CmpOp::Eq,
+                            "!=" => CmpOp::Ne,
+                            "<=" => CmpOp::Le,
+                            ">=" => CmpOp::Ge,
+                            "<" => CmpOp::Lt,
+                            _ => CmpOp::Gt,
+                        };
+                        let right = self.expr(t.next().expect("grammar"))?;
+                        mk(ExprKind::Compare(op, Box::new(left), Box::new(right)))
+                    }
+                    Rule::in_tail => {
+                        let mut negated = false;
+                        let mut target = None;
+                        for t in tail.into_inner() {
+                            match t.as_rule() {
+                                Rule::not_kw => negated = true,
+                                Rule::kw_in => {}
+                                Rule::set_lit => {
+                                    let mut items = vec![];
+                                    for e in t.into_inner() {
+                                        items.push(self.expr(e)?);
+                                    }
+                                    target = Some(InTarget::Set(items));
+                                }
+                                Rule::range_lit => {
+                                    let (lo, hi) = self.range(t)?;
+                                    target = Some(InTarget::Range(Box::new(lo), Box::new(hi)));
+                                }
+                                _ => target = Some(InTarget::List(Box::new(self.expr(t)?))),
+                            }
+                        }
+                        mk(ExprKind::In {
+                            value: Box::new(left),
+                            target: target.expect("grammar: in target"),
+                            negated,
+                        })
+                    }
+                    _ => {
+                        let negated = tail.into_inner().any(|t| t.as_rule() == Rule::not_kw);
+                        mk(ExprKind::IsNone {
+                            value: Box::new(left),
+                            negated,
+                        })
+                    }
+                }
+            }
+            Rule::coalesce => {
+                let mut operands = pair.into_inner().filter(|p| !is_token(p));
+                let mut acc = self.expr(operands.next().expect("grammar"))?;
+                for next in operands {
+                    let right = self.expr(next)?;
+                    let s = Span {
+                        file: self.file,
+                        start: acc.span.start,
+                        end: right.span.end,
+                    };
+                    acc = Expr {
+                        kind: ExprKind::Otherwise(Box::new(acc), Box::new(right)),
+                        span: s,
+                    };
+                }
+                Ok(acc)
+            }
+            Rule::sum_expr | Rule::product => {
+                let mut inner = pair.into_inner();
+                let mut acc = self.expr(inner.next().expect("grammar"))?;
+                while let Some(op) = inner.next() {
+                    let right = self.expr(inner.next().expect("grammar"))?;
+                    let op = match op.as_str() {
+                        "+" => ArithOp::Add,
+                        "-" => ArithOp::Sub,
+                        "*" => ArithOp::Mul,
+                        _ => ArithOp::Div,
+                    };
+                    let s = Span {
+                        file: self.file,
+                        start: acc.span.start,
+                        end: right.span.end,
+                    };
+                    acc = Expr {
+                        kind: ExprKind::Arith(op, Box::new(acc), Box::new(right)),
+                        span: s,
+                    };
+                }
+                Ok(acc)
+            }
+            Rule::unary => {
+                let mut inner = pair.into_inner();
+                let first = inner.next().expect("grammar");
+                if first.as_rule() == Rule::neg {
+                    let operand = self.expr(inner.next().expect("grammar"))?;
+                    mk(ExprKind::Neg(Box::new(operand)))
+                } else {
+                    self.expr(first)
+                }
+            }
+            Rule::postfix => {
+                let mut inner = pair.into_inner();
+                let mut acc = self.expr(inner.next().expect("grammar"))?;
+                for field in inner {
+                    let f = self.ident(field);
+                    let s = Span {
+                        file: self.file,
+                        start: acc.span.start,
+                        end: f.span.end,
+                    };
+                    acc = Expr {
+                        kind: ExprKind::Field(Box::new(acc), f),
+                        span: s,
+                    };
+                }
+                Ok(acc)
+            }
+            Rule::if_expr => {
+                let mut parts = pair.into_inner().filter(|p| !is_token(p));
+                let c = self.expr(parts.next().expect("grammar"))?;
+                let a = self.expr(parts.next().expect("grammar"))?;
+                let b = self.expr(parts.next().expect("grammar"))?;
+                mk(ExprKind::If(Box::new(c), Box::new(a), Box::new(b)))
+            }
+            Rule::quantified => self.quantified(pair),
+            Rule::match_expr => {
+                let mut parts = pair.into_inner().filter(|p| !is_token(p));
+                let scrutinee = self.expr(parts.next().expect("grammar"))?;
+                let mut arms = vec![];
+                for arm in parts {
+                    let mut pats = vec![];
+                    let mut value = None;
+                    for part in arm.into_inner() {
+                        match part.as_rule() {
+                            Rule::pattern => {
+                                let p = part.into_inner().next().expect("grammar");
+                                pats.push(match p.as_rule() {
+                                    Rule::wildcard => Pattern::Wildcard,
+                                    Rule::range_lit => {
+                                        let (lo, hi) = self.range(p)?;
+                                        Pattern::Range(lo, hi)
+                                    }
+                                    _ => Pattern::Value(self.expr(p)?),
+                                });
+                            }
+                            _ => value = Some(self.expr(part)?),
+                        }
+                    }
+                    arms.push((pats, value.expect("grammar: arm value")));
+                }
+                mk(ExprKind::Match(Box::new(scrutinee), arms))
+            }
+            Rule::cases_expr => {
+                let mut arms = vec![];
+                let mut default = None;
+                for part in pair.into_inner().filter(|p| !is_token(p)) {
+                    match part.as_rule() {
+                        Rule::case_arm => {
+                            let mut q = part.into_inner();
+                            let c = self.expr(q.next().expect("grammar"))?;
+                            let v = self.expr(q.next().expect("grammar"))?;
+                            arms.push((c, v));
+                        }
+                        _ => {
+                            let e = part
+                                .into_inner()
+                                .find(|x| x.as_rule() == Rule::expr)
+                                .expect("grammar");
+                            default = Some(Box::new(self.expr(e)?));
+                        }
+                    }
+                }
+                mk(ExprKind::Cases(arms, default))
+            }
+            Rule::policy_ref => {
+                let id = self.ident(pair.into_inner().next().expect("grammar"));
+                mk(ExprKind::PolicyRef(id))
+            }
+            Rule::call => {
+                let mut parts = pair.into_inner();
+                let name = self.ident(parts.next().expect("grammar"));
+                let mut args = vec![];
+                for a in parts {
+                    args.push(self.expr(a)?);
+                }
+                mk(ExprKind::Call(name, args))
+            }
+            Rule::ref_kw => mk(ExprKind::Ref),
+            Rule::ident => mk(ExprKind::Name(self.ident(pair))),
+            Rule::date
+            | Rule::duration
+            | Rule::decimal
+            | Rule::int
+            | Rule::string
+            | Rule::bool_lit
+            | Rule::none_lit => mk(ExprKind::Literal(self.literal(pair)?)),
+            _ => unreachable_rule(&pair),
+        }
+    }
+
+    fn range(&self, pair: Pair<Rule>) -> Result<(Expr, Expr)> {
+        let mut parts = pair.into_inner();
+        let lo = self.expr(parts.next().expect("grammar"))?;
+        let hi = self.expr(parts.next().expect("grammar"))?;
+        Ok((lo, hi))
+    }
+
+    fn quantified(&self, pair: Pair<Rule>) -> Result<Expr> {
+        let span = self.span(&pair);
+        let mut parts: Pairs<Rule> = pair.into_inner();
+        let qword = parts.next().expect("grammar");
+        let quantifier = match qword.as_str().trim() {
+            "any" => Quantifier::Any,
+            "all" => Quantifier::All,
+            "no" => Quantifier::No,
+            "count" => Quantifier::Count,
+            "sum" => Quantifier::Sum,
+            "min" => Quantifier::Min,
+            "max" => Quantifier::Max,
+            "the" => Quantifier::The,
+            "latest" => Quantifier::Latest,
+            _ => Quantifier::Earliest,
+        };
+        let var = self.ident(parts.next().expect("grammar"));
+        let mut list = None;
+        let mut filter = None;
+        let mut body = None;
+        let mut after_where = false;
+        for part in parts {
+            match part.as_rule() {
+                Rule::kw_in => {}
+                Rule::kw_where => after_where = true,
+                Rule::postfix if list.is_none() => list = Some(self.expr(part)?),
+                _ if after_where && filter.is_none() => {
+                    filter = Some(Box::new(self.expr(part)?));
+                }
+                _ => body = Some(Box::new(self.expr(part)?)),
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Quantified {
+                quantifier,
+                var,
+                list: Box::new(list.expect("grammar: list")),
+                filter,
+                body,
+            },
+            span,
+        })
+    }
+}
+
+/// Keyword tokens that carry no meaning of their own in the tree.
+fn is_token(p: &Pair<Rule>) -> bool {
+    matches!(
+        p.as_rule(),
+        Rule::kw_and
+            | Rule::kw_or
+            | Rule::kw_in
+            | Rule::kw_is
+            | Rule::kw_if
+            | Rule::kw_then
+            | Rule::kw_else
+            | Rule::kw_where
+            | Rule::kw_otherwise
+            | Rule::kw_with
+            | Rule::kw_when
+            | Rule::kw_match
+            | Rule::kw_cases
+    )
+}
+
+fn first_expr(pair: Pair<Rule>) -> Pair<Rule> {
+    pair.into_inner()
+        .find(|p| !is_token(p))
+        .expect("grammar: expression has content")
+}
+
+fn unreachable_rule(pair: &Pair<Rule>) -> ! {
+    // The grammar guarantees the shapes matched above; reaching this is a bug in the
+    // builder, not in the input.
+    panic!(
+        "AST builder does not handle grammar rule {:?}",
+        pair.as_rule()
+    )
+}

@@ -1,0 +1,305 @@
+//! Example cases: a record, a reference date and the expected decisions, in the layout
+//! of `citizen-schema.md` ("Example-case layout"), run against a rule set.
+
+use crate::compile::RuleSet;
+use crate::eval::{self, Decision, EvalOptions};
+use crate::record::{self, yaml_to_json};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+
+/// A file of example cases.
+#[derive(Debug, Deserialize)]
+pub struct CaseFile {
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+/// One example case.
+#[derive(Debug, Deserialize)]
+pub struct Case {
+    /// Unique id.
+    pub id: String,
+    /// What it checks.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The `ref` of the evaluation.
+    pub reference_date: serde_yaml::Value,
+    /// person, enterprise, ...
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The record.
+    pub record: serde_yaml::Value,
+    /// Expected results by policy (or bundle) id.
+    pub expected: serde_yaml::Mapping,
+}
+
+/// The result of one case.
+#[derive(Debug)]
+pub struct CaseResult {
+    /// File the case came from.
+    pub file: PathBuf,
+    /// Case id.
+    pub id: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Differences between expected and actual (empty: passed).
+    pub failures: Vec<CaseFailure>,
+}
+
+/// One expectation that did not hold.
+#[derive(Debug)]
+pub struct CaseFailure {
+    /// The policy or bundle.
+    pub target: String,
+    /// What differs.
+    pub differences: Vec<String>,
+    /// The expected block.
+    pub expected: Json,
+    /// The actual decision (with trace), when there is one.
+    pub actual: Option<Json>,
+}
+
+/// Why a case file could not be run.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct CaseFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Lists the case files of a rules directory: every `*.yaml` below `cases/`.
+pub fn case_files(rules_dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let mut stack = vec![rules_dir.join("cases")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reads a case file.
+pub fn read_case_file(path: &Path) -> Result<CaseFile, CaseFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CaseFileError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    serde_yaml::from_str(&text).map_err(|e| CaseFileError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Something that can answer for an expected target that is not a policy (a bundle).
+pub trait OtherTargets {
+    /// The actual result for `target`, as JSON, or `None` when the target is unknown.
+    fn actual(
+        &self,
+        rules: &RuleSet,
+        target: &str,
+        record: &record::Record,
+        ref_date: NaiveDate,
+    ) -> Option<Json>;
+}
+
+/// No other targets: only policies.
+pub struct PoliciesOnly;
+
+impl OtherTargets for PoliciesOnly {
+    fn actual(&self, _: &RuleSet, _: &str, _: &record::Record, _: NaiveDate) -> Option<Json> {
+        None
+    }
+}
+
+/// Runs one case.
+pub fn run_case(
+    rules: &RuleSet,
+    file: &Path,
+    case: &Case,
+    others: &dyn OtherTargets,
+) -> CaseResult {
+    let mut result = CaseResult {
+        file: file.to_path_buf(),
+        id: case.id.clone(),
+        title: case.title.clone(),
+        failures: vec![],
+    };
+    let fail = |target: &str, msg: String| CaseFailure {
+        target: target.to_string(),
+        differences: vec![msg],
+        expected: Json::Null,
+        actual: None,
+    };
+    let date_text = crate::schema::yaml_scalar_text(&case.reference_date).unwrap_or_default();
+    let Ok(ref_date) = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d") else {
+        result.failures.push(fail(
+            "case",
+            format!("reference_date `{date_text}` is not a date (YYYY-MM-DD)"),
+        ));
+        return result;
+    };
+    let json = yaml_to_json(&case.record);
+    let subject = match record::detect_subject(&rules.schema, &json, case.subject.as_deref()) {
+        Ok(s) => s,
+        Err(m) => {
+            result.failures.push(fail("case", m));
+            return result;
+        }
+    };
+    let rec = match record::read_record(&rules.schema, subject, &json) {
+        Ok(r) => r,
+        Err(e) => {
+            result.failures.push(fail("record", e.to_string()));
+            return result;
+        }
+    };
+    let strip = rules.schema.subjects[subject].paths_from.map(|i| {
+        format!(
+            "{}.",
+            rules.schema.records[rules.schema.subjects[subject].root].fields[i].name
+        )
+    });
+    for (k, expected) in &case.expected {
+        let target = crate::schema::yaml_scalar_text(k).unwrap_or_default();
+        let expected = yaml_to_json(expected);
+        let actual = match rules.policy_index.get(&target) {
+            Some(&pi) => {
+                let d =
+                    eval::evaluate_policy(rules, pi, &rec, ref_date, EvalOptions { trace: true });
+                Some(decision_json(&d))
+            }
+            None => others.actual(rules, &target, &rec, ref_date),
+        };
+        let Some(actual) = actual else {
+            result.failures.push(fail(
+                &target,
+                format!("`{target}` is neither a policy nor a bundle of this rule set"),
+            ));
+            continue;
+        };
+        let mut diffs = vec![];
+        compare(&expected, &actual, &target, strip.as_deref(), &mut diffs);
+        if !diffs.is_empty() {
+            result.failures.push(CaseFailure {
+                target,
+                differences: diffs,
+                expected,
+                actual: Some(actual),
+            });
+        }
+    }
+    result
+}
+
+/// A decision as JSON, exactly as `eval --json` prints it.
+pub fn decision_json(d: &Decision) -> Json {
+    serde_json::to_value(d).unwrap_or(Json::Null)
+}
+
+fn as_decimal(v: &Json) -> Option<rust_decimal::Decimal> {
+    use std::str::FromStr;
+    match v {
+        Json::Number(n) => rust_decimal::Decimal::from_str(&n.to_string())
+            .or_else(|_| rust_decimal::Decimal::from_scientific(&n.to_string()))
+            .ok(),
+        Json::String(s) => rust_decimal::Decimal::from_str(s).ok(),
+        _ => None,
+    }
+}
+
+fn scalar_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Compares an expected block with the actual JSON: only the keys written in the
+/// expectation; `failed` and `missing` as sets; numbers by value.
+pub fn compare(
+    expected: &Json,
+    actual: &Json,
+    at: &str,
+    strip: Option<&str>,
+    diffs: &mut Vec<String>,
+) {
+    match expected {
+        Json::Object(map) => {
+            for (k, want) in map {
+                let here = format!("{at}.{k}");
+                let got = actual.get(k).unwrap_or(&Json::Null);
+                match k.as_str() {
+                    "failed" | "missing" => {
+                        let norm = |v: &Json| -> Vec<String> {
+                            let mut out: Vec<String> = v
+                                .as_array()
+                                .map(|a| a.iter().map(scalar_text).collect())
+                                .unwrap_or_default();
+                            if let Some(p) = strip {
+                                for s in &mut out {
+                                    if let Some(rest) = s.strip_prefix(p) {
+                                        *s = rest.to_string();
+                                    }
+                                }
+                            }
+                            out.sort();
+                            out.dedup();
+                            out
+                        };
+                        let (w, g) = (norm(want), norm(got));
+                        if w != g {
+                            diffs.push(format!("{here}: expected {w:?}, got {g:?}"));
+                        }
+                    }
+                    _ => compare(want, got, &here, strip, diffs),
+                }
+            }
+        }
+        Json::Null => {
+            if !actual.is_null() {
+                diffs.push(format!("{at}: expected null, got {actual}"));
+            }
+        }
+        Json::Array(want) => {
+            let got = actual.as_array().cloned().unwrap_or_default();
+            if want.len() != got.len() {
+                diffs.push(format!("{at}: expected {expected}, got {actual}"));
+                return;
+            }
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                compare(w, g, &format!("{at}[{i}]"), strip, diffs);
+            }
+        }
+        _ => {
+            let equal = match (as_decimal(expected), as_decimal(actual)) {
+                (Some(a), Some(b)) => a == b,
+                _ => scalar_text(expected) == scalar_text(actual) && !actual.is_null(),
+            };
+            if !equal {
+                diffs.push(format!(
+                    "{at}: expected {}, got {}",
+                    scalar_text(expected),
+                    if actual.is_null() {
+                        "nothing".to_string()
+                    } else {
+                        scalar_text(actual)
+                    }
+                ));
+            }
+        }
+    }
+}
