@@ -1215,6 +1215,13 @@ impl<'a> Checker<'a> {
             let ty = self.check_let(body, i, id.span);
             return (ir::Expr::Let(i), ty);
         }
+        // Where an enum value is expected, a name that is one of its values means that
+        // value (`entity_type == enterprise` although `enterprise` is also a section).
+        if let Some(Ty::Enum(e)) = expected {
+            if let Some(ix) = self.schema.enums[usize::from(*e)].index(&id.name) {
+                return (ir::Expr::Const(Some(Value::Enum(*e, ix))), Ty::Enum(*e));
+            }
+        }
         if let Some(root) = body.root {
             let rec = &self.schema.records[root];
             if let Some(i) = rec.field_index(&id.name) {
