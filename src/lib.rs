@@ -1,3 +1,4 @@
+pub mod batch;
 pub mod calendar;
 pub mod check;
 pub mod compile;

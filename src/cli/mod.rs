@@ -1,5 +1,7 @@
 //! The `mianshen` command line.
 
+mod run;
+
 use clap::{Parser, Subcommand};
 use mianshen::check::Severity;
 use mianshen::compile::RuleSet;
@@ -47,6 +49,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The no-application batch: decide every policy for every record of a population.
+    Run {
+        /// The rules directory.
+        rules: PathBuf,
+        /// The population: JSON Lines (one record a line) or CSV with a header of
+        /// dotted schema paths; `-` for standard input.
+        #[arg(long)]
+        input: String,
+        /// The reference date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// The output directory (grants.jsonl, pushes.jsonl, rejected.jsonl, summary.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// The subject kind of the records (needed for CSV when the schema has several).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Input format: jsonl or csv (default: from the file name).
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// Run example cases (by default those shipped in RULES/cases).
     Test {
         /// The rules directory.
@@ -77,6 +106,25 @@ pub fn main() -> ExitCode {
             json,
         ),
         Command::Test { rules, cases } => test(&rules, &cases),
+        Command::Run {
+            rules,
+            input,
+            date,
+            out,
+            threads,
+            quiet,
+            subject,
+            format,
+        } => run::run(run::RunArgs {
+            rules: &rules,
+            input: &input,
+            date: &date,
+            out: &out,
+            threads,
+            quiet,
+            subject: subject.as_deref(),
+            format: format.as_deref(),
+        }),
     }
 }
 
@@ -154,7 +202,7 @@ pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
     }
 }
 
-fn parse_date(s: &str) -> Result<chrono::NaiveDate, ExitCode> {
+pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, ExitCode> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         eprintln!("error: --date `{s}` is not a date: write YYYY-MM-DD");
         ExitCode::from(2)

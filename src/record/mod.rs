@@ -285,3 +285,69 @@ pub fn yaml_to_json(v: &serde_yaml::Value) -> serde_json::Value {
         serde_yaml::Value::Tagged(t) => yaml_to_json(&t.value),
     }
 }
+
+/// Builds a record from flat `(dotted.path, text)` pairs (a CSV row), converting each
+/// text to the field's type. Empty cells are absent. A cell of a list field holds the
+/// list as JSON. Columns the schema does not know are kept as text (and ignored).
+pub fn from_flat(
+    schema: &Schema,
+    subject: usize,
+    cells: &[(&str, &str)],
+) -> Result<serde_json::Value, String> {
+    let root = schema.subjects[subject].root;
+    let mut out = serde_json::Map::new();
+    for (path, text) in cells {
+        if text.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = path.split('.').collect();
+        // Find the field's type along the path.
+        let mut rec = Some(root);
+        let mut ty = None;
+        for (i, p) in parts.iter().enumerate() {
+            let Some(r) = rec else { break };
+            let def = &schema.records[r];
+            match def.field_index(p) {
+                Some(fi) => {
+                    let f = &def.fields[fi];
+                    if i + 1 == parts.len() {
+                        ty = Some(f.ty.clone());
+                    }
+                    rec = match &f.ty {
+                        FieldType::Record(r) => Some(*r),
+                        _ => None,
+                    };
+                }
+                None => rec = None,
+            }
+        }
+        let value = match ty {
+            Some(FieldType::Bool) => match *text {
+                "true" | "1" => serde_json::Value::Bool(true),
+                "false" | "0" => serde_json::Value::Bool(false),
+                other => return Err(format!("{path}: `{other}` is not true or false")),
+            },
+            Some(FieldType::Int) => serde_json::from_str::<serde_json::Number>(text)
+                .map(serde_json::Value::Number)
+                .map_err(|_| format!("{path}: `{text}` is not a whole number"))?,
+            Some(FieldType::List(_)) | Some(FieldType::Record(_)) => serde_json::from_str(text)
+                .map_err(|e| format!("{path}: a list or record cell holds JSON: {e}"))?,
+            _ => serde_json::Value::String(text.to_string()),
+        };
+        let mut map = &mut out;
+        for p in &parts[..parts.len() - 1] {
+            let entry = map
+                .entry(p.to_string())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if !entry.is_object() {
+                return Err(format!("{path}: `{p}` is both a value and a record"));
+            }
+            let serde_json::Value::Object(m) = entry else {
+                return Err(format!("{path}: `{p}` is both a value and a record"));
+            };
+            map = m;
+        }
+        map.insert(parts[parts.len() - 1].to_string(), value);
+    }
+    Ok(serde_json::Value::Object(out))
+}

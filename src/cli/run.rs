@@ -1,0 +1,295 @@
+//! `mianshen run`: the batch over a population file, written to an output directory.
+
+use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
+use mianshen::compile::RuleSet;
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+
+/// Output files written under temporary names and renamed when the run completes, so
+/// that an interrupted run leaves nothing that looks complete.
+struct DirSink {
+    dir: PathBuf,
+    grants: BufWriter<File>,
+    pushes: BufWriter<File>,
+    rejected: BufWriter<File>,
+}
+
+const OUTPUTS: [&str; 3] = ["grants.jsonl", "pushes.jsonl", "rejected.jsonl"];
+
+fn tmp_name(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.partial"))
+}
+
+impl DirSink {
+    fn create(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        // Outputs of an earlier run must not be mistaken for this one's.
+        for name in OUTPUTS.iter().chain(std::iter::once(&"summary.json")) {
+            let p = dir.join(name);
+            if p.exists() {
+                std::fs::remove_file(p)?;
+            }
+        }
+        let open = |n: &str| File::create(tmp_name(dir, n)).map(BufWriter::new);
+        Ok(DirSink {
+            dir: dir.to_path_buf(),
+            grants: open(OUTPUTS[0])?,
+            pushes: open(OUTPUTS[1])?,
+            rejected: open(OUTPUTS[2])?,
+        })
+    }
+
+    fn finish(mut self, summary: &serde_json::Value) -> std::io::Result<()> {
+        self.grants.flush()?;
+        self.pushes.flush()?;
+        self.rejected.flush()?;
+        let tmp = tmp_name(&self.dir, "summary.json");
+        std::fs::write(
+            &tmp,
+            serde_json::to_string_pretty(summary).unwrap_or_default() + "\n",
+        )?;
+        for name in OUTPUTS.iter().chain(std::iter::once(&"summary.json")) {
+            std::fs::rename(tmp_name(&self.dir, name), self.dir.join(name))?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for DirSink {
+    fn write(&mut self, chunk: &ChunkOutput) -> std::io::Result<()> {
+        self.grants.write_all(chunk.grants.as_bytes())?;
+        self.pushes.write_all(chunk.pushes.as_bytes())?;
+        self.rejected.write_all(chunk.rejected.as_bytes())
+    }
+}
+
+/// JSON Lines, one record a line; blank lines are not records.
+struct JsonLines<R> {
+    reader: R,
+    line: u64,
+    bytes: Rc<Cell<u64>>,
+}
+
+impl<R: BufRead> Iterator for JsonLines<R> {
+    type Item = InputRecord;
+    fn next(&mut self) -> Option<InputRecord> {
+        loop {
+            let mut buf = Vec::new();
+            match self.reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    self.line += 1;
+                    self.bytes.set(self.bytes.get() + n as u64);
+                    if buf.iter().all(|b| b.is_ascii_whitespace()) {
+                        continue;
+                    }
+                    let source = match String::from_utf8(buf) {
+                        Ok(s) => Source::Json(s),
+                        Err(_) => Source::Unreadable("the line is not valid UTF-8".into()),
+                    };
+                    return Some(InputRecord {
+                        line: self.line,
+                        source,
+                    });
+                }
+                Err(e) => {
+                    self.line += 1;
+                    return Some(InputRecord {
+                        line: self.line,
+                        source: Source::Unreadable(format!("read error: {e}")),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// CSV with a header row of dotted schema paths.
+fn csv_records<'a, R: Read + 'a>(
+    rules: &'a RuleSet,
+    subject: usize,
+    reader: R,
+) -> Result<Box<dyn Iterator<Item = InputRecord> + 'a>, String> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| format!("cannot read the CSV header: {e}"))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut line = 1u64;
+    Ok(Box::new(rdr.into_records().map(move |row| {
+        line += 1;
+        let source = match row {
+            Ok(row) => {
+                let cells: Vec<(&str, &str)> =
+                    headers.iter().map(String::as_str).zip(row.iter()).collect();
+                match mianshen::record::from_flat(&rules.schema, subject, &cells) {
+                    Ok(v) => Source::Value(v),
+                    Err(m) => Source::Unreadable(m),
+                }
+            }
+            Err(e) => Source::Unreadable(format!("not a valid CSV row: {e}")),
+        };
+        InputRecord { line, source }
+    })))
+}
+
+/// Options of `mianshen run`.
+pub struct RunArgs<'a> {
+    pub rules: &'a Path,
+    pub input: &'a str,
+    pub date: &'a str,
+    pub out: &'a Path,
+    pub threads: Option<usize>,
+    pub quiet: bool,
+    pub subject: Option<&'a str>,
+    pub format: Option<&'a str>,
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let rules = match super::load_rules(args.rules) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let ref_date = match super::parse_date(args.date) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let csv = match args.format {
+        Some("csv") => true,
+        Some("jsonl") | Some("json") => false,
+        Some(other) => {
+            eprintln!("error: unknown --format `{other}`: use jsonl or csv");
+            return ExitCode::from(2);
+        }
+        None => args.input.ends_with(".csv"),
+    };
+    let (reader, total): (Box<dyn Read>, Option<u64>) = if args.input == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        match File::open(args.input) {
+            Ok(f) => {
+                let len = f.metadata().ok().map(|m| m.len());
+                (Box::new(f), len)
+            }
+            Err(e) => {
+                eprintln!("error: cannot read the input {}: {e}", args.input);
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let subject = match args.subject {
+        Some(s) => match rules.schema.subjects.iter().position(|d| d.name == s) {
+            Some(i) => Some(i),
+            None => {
+                eprintln!("error: unknown subject kind `{s}`");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let bytes = Rc::new(Cell::new(0u64));
+    let input: Box<dyn Iterator<Item = InputRecord>> = if csv {
+        let Some(subject) = subject.or(if rules.schema.subjects.len() == 1 {
+            Some(0)
+        } else {
+            None
+        }) else {
+            eprintln!("error: CSV input needs --subject (person, enterprise, ...)");
+            return ExitCode::from(2);
+        };
+        match csv_records(&rules, subject, reader) {
+            Ok(it) => it,
+            Err(m) => {
+                eprintln!("error: {}: {m}", args.input);
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        Box::new(JsonLines {
+            reader: BufReader::with_capacity(1 << 20, reader),
+            line: 0,
+            bytes: bytes.clone(),
+        })
+    };
+    let mut sink = match DirSink::create(args.out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot write to {}: {e}", args.out.display());
+            return ExitCode::from(2);
+        }
+    };
+    let config = RunConfig {
+        ref_date,
+        chunk_size: 4096,
+        subject: args.subject.map(str::to_string),
+        threads: args.threads,
+    };
+    let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = if show {
+        let bar = match total {
+            Some(t) if !csv => indicatif::ProgressBar::new(t),
+            _ => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {msg} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |done: u64| {
+        if let Some(bar) = &bar {
+            bar.set_position(bytes.get());
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{done} records, {:.0} records/s",
+                done as f64 / secs
+            ));
+        }
+    };
+    let result = batch::run(&rules, input, &config, &mut sink, &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let json = summary.to_json(Some(elapsed));
+    if let Err(e) = sink.finish(&json) {
+        eprintln!(
+            "error: cannot write the outputs to {}: {e}",
+            args.out.display()
+        );
+        return ExitCode::from(2);
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary.policies_json()).unwrap_or_default()
+    );
+    let out = args.out.display();
+    println!(
+        "{} records read: {} evaluated, {} rejected, in {:.2} s ({:.0} records/s)",
+        summary.read,
+        summary.evaluated,
+        summary.rejected,
+        elapsed,
+        summary.read as f64 / elapsed.max(1e-9)
+    );
+    println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, summary → {out}/summary.json");
+    ExitCode::SUCCESS
+}
