@@ -420,11 +420,11 @@ pub fn evaluate(p: &Person, ref_date: NaiveDate) -> [(u8, Decimal); 10] {
 
     // 4 minimum-living: n = 1 + members, total = own + members' incomes
     let n = members.map(|m| Decimal::from(1 + m.len() as i64));
-    let total = match members {
-        None => None,
-        Some(ms) => ms
+    let total = match (members, p.income_monthly) {
+        (Some(ms), Some(own)) => ms
             .iter()
-            .try_fold(p.income_monthly?, |acc, m| Some(acc + m.income_monthly?)),
+            .try_fold(own, |acc, m| Some(acc + m.income_monthly?)),
+        _ => None,
     };
     let c4 = local
         .and(match (total, n) {

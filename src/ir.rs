@@ -137,6 +137,9 @@ pub enum Expr {
     Param(usize, Option<Box<Expr>>),
     /// Whether another policy is eligible (three-valued).
     PolicyRef(usize),
+    /// Inside a bundle: whether an earlier member is available (or, for a policy
+    /// member, eligible), three-valued.
+    MemberRef(usize),
     /// `-e`
     Neg(Box<Expr>),
     /// Arithmetic; the result type decides integer or decimal arithmetic.
@@ -318,9 +321,85 @@ pub struct FunctionDef {
     pub body: Expr,
 }
 
+/// What decides a member of a bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberKind {
+    /// Available when the condition holds.
+    Procedural(Expr),
+    /// A policy's decision, with clauses forced by the bundle.
+    Policy {
+        /// Policy index.
+        policy: usize,
+        /// Clause id and the bundle's value for it.
+        overrides: Vec<(String, Expr)>,
+    },
+}
+
+/// A member matter of a bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberDef {
+    /// Its key.
+    pub key: String,
+    /// Its label.
+    pub label: String,
+    /// What decides it.
+    pub kind: MemberKind,
+}
+
+/// A field of a bundle's form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormFieldDef {
+    /// Key.
+    pub key: String,
+    /// Label.
+    pub label: String,
+    /// Value, `None` when always entered.
+    pub value: Option<Expr>,
+    /// When the value may be used.
+    pub when: Option<Expr>,
+}
+
+/// A material a bundle asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaterialDef {
+    /// Key.
+    pub key: String,
+    /// Label.
+    pub label: String,
+    /// Indexes of the members that need it.
+    pub members: Vec<usize>,
+    /// `None`: to submit; `Some(None)`: always held; `Some(Some(c))`: held when c.
+    pub held: Option<Option<Expr>>,
+}
+
+/// A checked bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleDef {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Subject kind index.
+    pub subject: usize,
+    /// Legal frame.
+    pub basis: Option<String>,
+    /// Definitions.
+    pub lets: Vec<LetDef>,
+    /// Local slots.
+    pub locals: usize,
+    /// Members in order.
+    pub members: Vec<MemberDef>,
+    /// Form fields in form order.
+    pub fields: Vec<FormFieldDef>,
+    /// Materials.
+    pub materials: Vec<MaterialDef>,
+}
+
 /// A checked program: everything the compiler needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
+    /// "One thing" bundles.
+    pub bundles: Vec<BundleDef>,
     /// Policies, in an order where every policy comes after those it refers to.
     pub policies: Vec<PolicyDef>,
     /// Parameters.

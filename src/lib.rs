@@ -1,4 +1,5 @@
 pub mod batch;
+pub mod bundle;
 pub mod calendar;
 pub mod check;
 pub mod compile;

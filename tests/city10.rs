@@ -15,7 +15,7 @@ use mianshen::load::load_dir;
 use mianshen::record::{detect_subject, read_record};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const POPULATION: &str = "tests/fixtures/city10-3000.jsonl";
 const ORACLE_SUMMARY: &str = "tests/fixtures/city10-3000.summary.json";
@@ -298,9 +298,4 @@ fn baseline_three_valued_cases() {
         v["hukou"]["local"] = serde_json::Value::Null;
     });
     assert_eq!(r[0].0, 2);
-}
-
-#[test]
-fn fixture_is_where_the_test_expects_it() {
-    assert!(Path::new(&root().join(POPULATION)).exists());
 }

@@ -41,9 +41,11 @@ pub fn check(files: &[CheckedFile], schema: &Schema) -> (Option<ir::Program>, Ve
     cx.collect(files);
     cx.check_functions();
     let policies = cx.check_policies();
+    let bundles = cx.check_bundles(files);
     cx.check_cycles();
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     let program = ir::Program {
+        bundles,
         policies,
         params: cx.params.iter().map(|p| p.def.clone()).collect(),
         functions: cx
@@ -124,6 +126,8 @@ struct Body<'b> {
     calls: HashSet<usize>,
     params_used: HashSet<usize>,
     policy_refs: Vec<(usize, Span)>,
+    /// Inside a bundle: the members declared so far (key, is a policy).
+    members: Vec<(String, bool)>,
 }
 
 impl<'b> Body<'b> {
@@ -140,6 +144,7 @@ impl<'b> Body<'b> {
             calls: HashSet::new(),
             params_used: HashSet::new(),
             policy_refs: vec![],
+            members: vec![],
         }
     }
 
@@ -280,6 +285,7 @@ impl<'a> Checker<'a> {
                             params_used: HashSet::new(),
                         });
                     }
+                    ast::Item::Bundle(_) => {}
                     ast::Item::Policy(p) => {
                         if let Some(&prev) = self.policy_index.get(&p.id.name) {
                             let prev_span = self.policies[prev].ast.id.span;
@@ -797,6 +803,210 @@ impl<'a> Checker<'a> {
         })
     }
 
+    // ------------------------------------------------------------ bundles
+
+    fn check_bundles(&mut self, files: &[CheckedFile<'a>]) -> Vec<ir::BundleDef> {
+        let mut out = vec![];
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for f in files {
+            for item in &f.file.items {
+                let ast::Item::Bundle(b) = item else { continue };
+                if seen.contains_key(&b.id.name) || self.policy_index.contains_key(&b.id.name) {
+                    self.dup("bundle", &b.id, b.id.span);
+                    continue;
+                }
+                seen.insert(b.id.name.clone(), b.id.span);
+                if let Some(def) = self.check_bundle(b) {
+                    out.push(def);
+                }
+            }
+        }
+        out
+    }
+
+    fn check_bundle(&mut self, b: &ast::Bundle) -> Option<ir::BundleDef> {
+        let subject = match &b.subject {
+            Some(s) => match self.schema.subjects.iter().position(|d| d.name == s.name) {
+                Some(i) => Some(i),
+                None => {
+                    let names: Vec<&str> = self
+                        .schema
+                        .subjects
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect();
+                    self.error(
+                        "unknown-subject",
+                        s.span,
+                        format!("unknown subject kind `{}`", s.name),
+                        format!("the schema declares: {}", names.join(", ")),
+                    );
+                    None
+                }
+            },
+            None => {
+                self.error(
+                    "missing-entry",
+                    b.id.span,
+                    format!("bundle `{}` does not say its subject", b.id.name),
+                    "add `subject person` (or another subject kind of the schema)",
+                );
+                None
+            }
+        };
+        let root = subject.map(|s| self.schema.subjects[s].root);
+        let mut body = Body::new(root, &b.lets);
+        self.index_lets(&mut body, &b.lets);
+        let mut members = vec![];
+        for m in &b.members {
+            if body.members.iter().any(|(k, _)| k == &m.key.name) {
+                self.error(
+                    "duplicate-id",
+                    m.key.span,
+                    format!("member `{}` is listed twice", m.key.name),
+                    "list each member once",
+                );
+                continue;
+            }
+            let kind = match &m.kind {
+                ast::MemberKind::Available(c) => {
+                    let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
+                    self.expect_ty(&t, &Ty::Bool, c.span, "a member's condition");
+                    ir::MemberKind::Procedural(e)
+                }
+                ast::MemberKind::Policy { policy, overrides } => {
+                    let Some(&pi) = self.policy_index.get(&policy.name) else {
+                        self.unknown_policy(policy);
+                        continue;
+                    };
+                    let p = self.policies[pi].ast;
+                    if p.subject.as_ref().map(|s| s.name.as_str())
+                        != b.subject.as_ref().map(|s| s.name.as_str())
+                    {
+                        self.error(
+                            "subject-mismatch",
+                            policy.span,
+                            format!(
+                                "policy `{}` is about another subject kind than the bundle",
+                                policy.name
+                            ),
+                            "a bundle's policies are about the bundle's subject",
+                        );
+                    }
+                    let mut outs = vec![];
+                    for (clause, value) in overrides {
+                        if !p.clauses.iter().any(|c| c.id.name == clause.name) {
+                            let ids: Vec<&str> =
+                                p.clauses.iter().map(|c| c.id.name.as_str()).collect();
+                            self.error(
+                                "unknown-clause",
+                                clause.span,
+                                format!("policy `{}` has no clause {}", policy.name, clause.name),
+                                format!("its clauses are {}", ids.join(", ")),
+                            );
+                        }
+                        let (e, t) = self.expr(&mut body, value, Some(&Ty::Bool));
+                        self.expect_ty(&t, &Ty::Bool, value.span, "a clause's value");
+                        outs.push((clause.name.clone(), e));
+                    }
+                    ir::MemberKind::Policy {
+                        policy: pi,
+                        overrides: outs,
+                    }
+                }
+            };
+            body.members.push((
+                m.key.name.clone(),
+                matches!(kind, ir::MemberKind::Policy { .. }),
+            ));
+            members.push(ir::MemberDef {
+                key: m.key.name.clone(),
+                label: m.label.clone().unwrap_or_else(|| match &m.kind {
+                    ast::MemberKind::Policy { policy, .. } => self
+                        .policy_index
+                        .get(&policy.name)
+                        .map_or_else(String::new, |&i| self.policies[i].ast.title.clone()),
+                    ast::MemberKind::Available(_) => m.key.name.clone(),
+                }),
+                kind,
+            });
+        }
+        let mut fields = vec![];
+        let mut keys = HashSet::new();
+        for f in &b.fields {
+            if !keys.insert(f.key.name.clone()) {
+                self.error(
+                    "duplicate-id",
+                    f.key.span,
+                    format!("form field `{}` is listed twice", f.key.name),
+                    "list each field once",
+                );
+            }
+            let value = f.value.as_ref().map(|v| self.expr(&mut body, v, None).0);
+            let when = f.when.as_ref().map(|w| {
+                let (e, t) = self.expr(&mut body, w, Some(&Ty::Bool));
+                self.expect_ty(&t, &Ty::Bool, w.span, "a field's `when`");
+                e
+            });
+            fields.push(ir::FormFieldDef {
+                key: f.key.name.clone(),
+                label: f.label.clone(),
+                value,
+                when,
+            });
+        }
+        let mut materials = vec![];
+        for m in &b.materials {
+            let mut idx = vec![];
+            for k in &m.members {
+                match body.members.iter().position(|(n, _)| n == &k.name) {
+                    Some(i) => idx.push(i),
+                    None => {
+                        let hint = match did_you_mean(
+                            &k.name,
+                            body.members.iter().map(|(n, _)| n.as_str()),
+                        ) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "name a member of this bundle".into(),
+                        };
+                        self.error(
+                            "unknown-member",
+                            k.span,
+                            format!("no member `{}` in this bundle", k.name),
+                            hint,
+                        );
+                    }
+                }
+            }
+            let held = m.held.as_ref().map(|h| {
+                h.as_ref().map(|c| {
+                    let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
+                    self.expect_ty(&t, &Ty::Bool, c.span, "a material's `held when`");
+                    e
+                })
+            });
+            materials.push(ir::MaterialDef {
+                key: m.key.name.clone(),
+                label: m.label.clone(),
+                members: idx,
+                held,
+            });
+        }
+        self.finish_lets(&mut body);
+        let lets = self.take_lets(&mut body);
+        Some(ir::BundleDef {
+            id: b.id.name.clone(),
+            title: b.title.clone(),
+            subject: subject?,
+            basis: b.basis.clone(),
+            lets,
+            locals: body.next_local,
+            members,
+            fields,
+            materials,
+        })
+    }
+
     fn unknown_policy(&mut self, id: &ast::Ident) {
         let hint = match did_you_mean(&id.name, self.policy_index.keys().map(|s| s.as_str())) {
             Some(s) => format!("did you mean `{s}`?"),
@@ -982,6 +1192,33 @@ impl<'a> Checker<'a> {
                 }
             }
             ExprKind::Call(name, args) => self.call(body, name, args, span),
+            ExprKind::PolicyRef(id) | ExprKind::AvailableRef(id)
+                if body.members.iter().any(|(k, _)| k == &id.name) =>
+            {
+                let i = body
+                    .members
+                    .iter()
+                    .position(|(k, _)| k == &id.name)
+                    .unwrap_or_default();
+                (ir::Expr::MemberRef(i), Ty::Bool)
+            }
+            ExprKind::AvailableRef(id) => {
+                let hint =
+                    match did_you_mean(&id.name, body.members.iter().map(|(k, _)| k.as_str())) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if body.root.is_some() && body.members.is_empty() => {
+                            "`available(...)` names an earlier member of the same bundle".into()
+                        }
+                        None => "name a member declared above this one in the bundle".into(),
+                    };
+                self.error(
+                    "unknown-member",
+                    id.span,
+                    format!("no earlier member `{}` in this bundle", id.name),
+                    hint,
+                );
+                poison()
+            }
             ExprKind::PolicyRef(id) => match self.policy_index.get(&id.name) {
                 Some(&i) => {
                     body.policy_refs.push((i, id.span));

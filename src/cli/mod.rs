@@ -76,6 +76,25 @@ enum Command {
         #[arg(long)]
         format: Option<String>,
     },
+    /// Pre-fill a "one thing" bundle for one record: members, form, materials.
+    Prefill {
+        /// The rules directory.
+        rules: PathBuf,
+        /// The bundle id.
+        #[arg(long)]
+        bundle: String,
+        /// The record (JSON or YAML).
+        record: PathBuf,
+        /// The reference date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the printable form as a self-contained HTML page.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
     /// Run example cases (by default those shipped in RULES/cases).
     Test {
         /// The rules directory.
@@ -106,6 +125,14 @@ pub fn main() -> ExitCode {
             json,
         ),
         Command::Test { rules, cases } => test(&rules, &cases),
+        Command::Prefill {
+            rules,
+            bundle,
+            record,
+            date,
+            json,
+            html,
+        } => prefill(&rules, &bundle, &record, &date, json, html.as_deref()),
         Command::Run {
             rules,
             input,
@@ -148,9 +175,10 @@ fn check(dir: &Path) -> ExitCode {
     match &checked.rules {
         Some(r) if errors == 0 => {
             println!(
-                "{}: {} policies, {} parameters, {} functions — no errors (version {})",
+                "{}: {} policies, {} bundles, {} parameters, {} functions — no errors (version {})",
                 dir.display(),
                 r.program.policies.len(),
+                r.program.bundles.len(),
                 r.program.params.len(),
                 r.program.functions.len(),
                 r.version
@@ -207,6 +235,136 @@ pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, ExitCode> {
         eprintln!("error: --date `{s}` is not a date: write YYYY-MM-DD");
         ExitCode::from(2)
     })
+}
+
+/// Reads and checks a record file against the schema; exit code 2 on any problem.
+fn load_record(
+    rules: &RuleSet,
+    path: &Path,
+    subject: Option<&str>,
+) -> Result<record::Record, ExitCode> {
+    let value = read_record_file(path).map_err(|m| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    })?;
+    let subject = record::detect_subject(&rules.schema, &value, subject).map_err(|m| {
+        eprintln!("error: record {}: {m}", path.display());
+        ExitCode::from(2)
+    })?;
+    record::read_record(&rules.schema, subject, &value).map_err(|e| {
+        eprintln!("error: {} ({})", e, path.display());
+        ExitCode::from(2)
+    })
+}
+
+fn prefill(
+    dir: &Path,
+    bundle: &str,
+    record_path: &Path,
+    date: &str,
+    json: bool,
+    html: Option<&Path>,
+) -> ExitCode {
+    let rules = match load_rules(dir) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let ref_date = match parse_date(date) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let Some(b) = rules.bundle_index(bundle) else {
+        let hint = mianshen::check::did_you_mean(
+            bundle,
+            rules.program.bundles.iter().map(|b| b.id.as_str()),
+        )
+        .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+        eprintln!("error: unknown bundle `{bundle}`{hint}");
+        return ExitCode::from(2);
+    };
+    let rec = match load_record(&rules, record_path, None) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let def = &rules.program.bundles[b];
+    if def.subject != rec.subject {
+        eprintln!(
+            "error: bundle {bundle} is for a {} record, and {} is a {} record",
+            rules.schema.subjects[def.subject].name,
+            record_path.display(),
+            rules.schema.subjects[rec.subject].name
+        );
+        return ExitCode::from(2);
+    }
+    let result = eval::prefill(&rules, b, &rec, ref_date, EvalOptions { trace: true });
+    let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
+    if let Some(path) = html {
+        let page = mianshen::bundle::render_html(&result, &who, ref_date);
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!("{} {} for {who} on {ref_date}", result.bundle, result.title);
+    println!("\nmembers:");
+    for (key, label, m) in &result.members {
+        let status = match m {
+            eval::MemberStatus::Procedural { status, missing } => {
+                let s = match status {
+                    Outcome::Eligible => "available".to_string(),
+                    Outcome::NotEligible => "not_available".to_string(),
+                    Outcome::Undetermined => {
+                        format!("undetermined (missing {})", missing.join(", "))
+                    }
+                };
+                s
+            }
+            eval::MemberStatus::Policy(d) => {
+                let mut s = d.outcome.as_str().to_string();
+                if !d.failed.is_empty() {
+                    s.push_str(&format!(" (failed {})", d.failed.join(", ")));
+                }
+                if !d.missing.is_empty() {
+                    s.push_str(&format!(" (missing {})", d.missing.join(", ")));
+                }
+                s
+            }
+        };
+        println!("  {key} {label}: {status}");
+    }
+    println!("\nprefilled:");
+    for f in &result.prefilled {
+        let v = match &f.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!("  {} {}: {v}   ← {}", f.key, f.label, f.source);
+    }
+    println!("\nto enter:");
+    for (k, l) in &result.to_enter {
+        println!("  {k} {l}");
+    }
+    println!("\nmaterials:");
+    for m in &result.materials {
+        println!(
+            "  [{}] {} ({}) — for {}",
+            if m.held { "held" } else { "submit" },
+            m.label,
+            m.key,
+            m.members.join(", ")
+        );
+    }
+    if let Some(path) = html {
+        println!("\nform written to {}", path.display());
+    }
+    ExitCode::SUCCESS
 }
 
 fn eval_cmd(
@@ -395,7 +553,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
             }
         };
         for case in &file.cases {
-            let r = testing::run_case(&rules, f, case, &testing::PoliciesOnly);
+            let r = testing::run_case(&rules, f, case, &testing::PoliciesAndBundles);
             if r.failures.is_empty() {
                 passed += 1;
                 continue;

@@ -30,6 +30,11 @@ impl RuleSet {
             .map(|&i| &self.program.policies[i])
     }
 
+    /// The index of the bundle with this id.
+    pub fn bundle_index(&self, id: &str) -> Option<usize> {
+        self.program.bundles.iter().position(|b| b.id == id)
+    }
+
     /// All policies, in rule-set order.
     pub fn policies(&self) -> &[ir::PolicyDef] {
         &self.program.policies

@@ -6,7 +6,10 @@
 //! Definitions are evaluated lazily and once, so a field is reported missing only when
 //! the known values reach a sub-expression that uses it (policies.md §0.1).
 
+mod bundle;
 mod decision;
+
+pub use bundle::{prefill, BundleResult, MaterialLine, MemberStatus, PrefilledField};
 
 pub use decision::{
     Amount, ClauseTrace, Decision, EvalError, ExtraValue, Fact, ItemDecision, Outcome, Trace, Truth,
@@ -80,24 +83,6 @@ pub fn evaluate_policy(
     Evaluator::new(rules, record, ref_date, opts).decide(policy)
 }
 
-/// Clause values forced by a caller (a bundle treats a clause as satisfied by one of its
-/// own members): policy index, clause id, forced value.
-pub type ClauseOverrides = [(usize, String, bool)];
-
-/// Evaluates one policy with some clauses forced to a value.
-pub fn evaluate_policy_with(
-    rules: &RuleSet,
-    policy: usize,
-    record: &Record,
-    ref_date: NaiveDate,
-    opts: EvalOptions,
-    overrides: &ClauseOverrides,
-) -> Decision {
-    let mut ev = Evaluator::new(rules, record, ref_date, opts);
-    ev.overrides = overrides.to_vec();
-    ev.decide(policy)
-}
-
 struct Frame<'r> {
     locals: Vec<Val>,
     lets: &'r [LetDef],
@@ -121,7 +106,10 @@ struct Evaluator<'r> {
     opts: EvalOptions,
     facts: Option<Vec<Fact>>,
     policy_cache: Vec<Option<Val>>,
-    overrides: Vec<(usize, String, bool)>,
+    /// Clause values forced by a bundle: policy index, clause id, value.
+    overrides: Vec<(usize, String, Val)>,
+    /// Inside a bundle: the members decided so far.
+    members: Vec<Val>,
     depth: usize,
 }
 
@@ -143,6 +131,7 @@ impl<'r> Evaluator<'r> {
             facts: None,
             policy_cache: vec![None; rules.program.policies.len()],
             overrides: vec![],
+            members: vec![],
             depth: 0,
         }
     }
@@ -411,9 +400,9 @@ impl<'r> Evaluator<'r> {
                 .overrides
                 .iter()
                 .find(|(pi, id, _)| *pi == index && *id == c.id)
-                .map(|(_, _, v)| *v);
+                .map(|(_, _, v)| v.clone());
             let value = match forced {
-                Some(v) => Ok(Val::Known(Value::Bool(v))),
+                Some(v) => Ok(v),
                 None => self.eval(&c.condition, frame),
             };
             let t = match value {
@@ -647,6 +636,11 @@ impl<'r> Evaluator<'r> {
                 }
             }
             Expr::PolicyRef(p) => self.policy_ref(*p)?,
+            Expr::MemberRef(m) => self
+                .members
+                .get(*m)
+                .cloned()
+                .ok_or("internal: member used before it is decided")?,
             Expr::Neg(x) => match self.eval(x, frame)? {
                 Val::Known(Value::Int(i)) => {
                     Val::Known(Value::Int(i.checked_neg().ok_or("number too large")?))

@@ -40,6 +40,82 @@ pub enum Item {
     Parameter(Parameter),
     /// `function name(params): type = expr`
     Function(Function),
+    /// `bundle id "title" { ... }`: a "one thing" (一件事) bundle.
+    Bundle(Bundle),
+}
+
+/// A "one thing" bundle: member matters, one combined form, one set of materials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    /// Bundle id.
+    pub id: Ident,
+    /// Title.
+    pub title: String,
+    /// The whole block.
+    pub span: Span,
+    /// `subject person`
+    pub subject: Option<Ident>,
+    /// Legal frame.
+    pub basis: Option<String>,
+    /// Definitions.
+    pub lets: Vec<Let>,
+    /// Member matters, in order.
+    pub members: Vec<Member>,
+    /// Form fields, in form order.
+    pub fields: Vec<FormField>,
+    /// Materials.
+    pub materials: Vec<Material>,
+}
+
+/// A member matter of a bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Its key.
+    pub key: Ident,
+    /// Its label.
+    pub label: Option<String>,
+    /// What decides it.
+    pub kind: MemberKind,
+}
+
+/// What decides a member matter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberKind {
+    /// A procedural matter: available when the condition holds.
+    Available(Expr),
+    /// A policy, with clauses the bundle itself satisfies.
+    Policy {
+        /// The policy id.
+        policy: Ident,
+        /// `C3 = condition`
+        overrides: Vec<(Ident, Expr)>,
+    },
+}
+
+/// A field of a bundle's form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormField {
+    /// Its key.
+    pub key: Ident,
+    /// Its label.
+    pub label: String,
+    /// Where its value comes from; `None` when always entered by the citizen.
+    pub value: Option<Expr>,
+    /// When the value may be used.
+    pub when: Option<Expr>,
+}
+
+/// A material (document) a member matter needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Material {
+    /// Its key.
+    pub key: Ident,
+    /// Its label.
+    pub label: String,
+    /// The member keys that need it.
+    pub members: Vec<Ident>,
+    /// `held` (`Some(None)`), `held when c` (`Some(Some(c))`), or to submit (`None`).
+    pub held: Option<Option<Expr>>,
 }
 
 /// How a policy reaches the citizen.
@@ -385,6 +461,8 @@ pub enum ExprKind {
     Call(Ident, Vec<Expr>),
     /// `eligible(policy-id)`
     PolicyRef(Ident),
+    /// `available(member-key)` inside a bundle.
+    AvailableRef(Ident),
     /// `-e`
     Neg(Box<Expr>),
     /// Arithmetic.

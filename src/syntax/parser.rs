@@ -21,12 +21,15 @@ pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
     let pairs = PolicyParser::parse(Rule::rule_file, text).map_err(|e| from_pest(e, file))?;
     let b = Builder { file };
     let mut items = Vec::new();
-    for pair in pairs
-        .flatten()
-        .filter(|p| matches!(p.as_rule(), Rule::policy | Rule::parameter | Rule::function))
-    {
+    for pair in pairs.flatten().filter(|p| {
+        matches!(
+            p.as_rule(),
+            Rule::policy | Rule::parameter | Rule::function | Rule::bundle
+        )
+    }) {
         items.push(match pair.as_rule() {
             Rule::policy => Item::Policy(b.policy(pair)?),
+            Rule::bundle => Item::Bundle(b.bundle(pair)?),
             Rule::parameter => Item::Parameter(b.parameter(pair)?),
             _ => Item::Function(b.function(pair)?),
         });
@@ -39,6 +42,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::policy => "`policy`",
         Rule::parameter => "`parameter`",
         Rule::function => "`function`",
+        Rule::bundle => "`bundle`",
         Rule::EOI => "end of file",
         Rule::ident => "a name",
         Rule::policy_id => "a policy id (kebab-case, e.g. ui-unemployment-benefit)",
@@ -302,6 +306,114 @@ impl Builder {
             }
         }
         Ok(p)
+    }
+
+    fn bundle(&self, pair: Pair<Rule>) -> Result<Bundle> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner();
+        let id = self.ident(inner.next().expect("grammar: bundle id"));
+        let title = unquote(&inner.next().expect("grammar: bundle title"));
+        let mut b = Bundle {
+            id,
+            title,
+            span,
+            subject: None,
+            basis: None,
+            lets: vec![],
+            members: vec![],
+            fields: vec![],
+            materials: vec![],
+        };
+        for entry in inner {
+            let rule = entry.as_rule();
+            let mut parts = entry.clone().into_inner();
+            match rule {
+                Rule::subject_decl => b.subject = Some(self.ident(parts.next().expect("grammar"))),
+                Rule::basis_decl => b.basis = Some(unquote(&parts.next().expect("grammar"))),
+                Rule::let_decl => b.lets.push(self.let_decl(entry)?),
+                Rule::member_decl => {
+                    let key = self.ident(parts.next().expect("grammar"));
+                    let mut label = None;
+                    let mut kind = None;
+                    for part in parts {
+                        match part.as_rule() {
+                            Rule::string => label = Some(unquote(&part)),
+                            Rule::member_available => {
+                                let e = part
+                                    .into_inner()
+                                    .find(|x| x.as_rule() == Rule::expr)
+                                    .expect("grammar");
+                                kind = Some(MemberKind::Available(self.expr(e)?));
+                            }
+                            _ => {
+                                let mut q = part.into_inner().filter(|x| !is_token(x));
+                                let policy = self.ident(q.next().expect("grammar"));
+                                let mut overrides = vec![];
+                                for o in q {
+                                    let mut r = o.into_inner();
+                                    let clause = self.ident(r.next().expect("grammar"));
+                                    let value = self.expr(r.next().expect("grammar"))?;
+                                    overrides.push((clause, value));
+                                }
+                                kind = Some(MemberKind::Policy { policy, overrides });
+                            }
+                        }
+                    }
+                    b.members.push(Member {
+                        key,
+                        label,
+                        kind: kind.expect("grammar: member kind"),
+                    });
+                }
+                Rule::field_decl => {
+                    let key = self.ident(parts.next().expect("grammar"));
+                    let label = unquote(&parts.next().expect("grammar"));
+                    let mut value = None;
+                    let mut when = None;
+                    for part in parts.filter(|x| !is_token(x)) {
+                        match part.as_rule() {
+                            Rule::entered => {}
+                            _ if value.is_none() => value = Some(self.expr(part)?),
+                            _ => when = Some(self.expr(part)?),
+                        }
+                    }
+                    b.fields.push(FormField {
+                        key,
+                        label,
+                        value,
+                        when,
+                    });
+                }
+                Rule::material_decl => {
+                    let key = self.ident(parts.next().expect("grammar"));
+                    let label = unquote(&parts.next().expect("grammar"));
+                    let mut members = vec![];
+                    let mut held = None;
+                    for part in parts {
+                        match part.as_rule() {
+                            Rule::policy_id => members.push(self.ident(part)),
+                            Rule::held => {
+                                let cond = part
+                                    .into_inner()
+                                    .find(|x| x.as_rule() == Rule::expr)
+                                    .map(|e| self.expr(e))
+                                    .transpose()?;
+                                held = Some(cond);
+                            }
+                            _ => {}
+                        }
+                    }
+                    b.materials.push(Material {
+                        key,
+                        label,
+                        members,
+                        held,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(b)
     }
 
     fn let_decl(&self, pair: Pair<Rule>) -> Result<Let> {
@@ -737,6 +849,10 @@ impl Builder {
             Rule::policy_ref => {
                 let id = self.ident(pair.into_inner().next().expect("grammar"));
                 mk(ExprKind::PolicyRef(id))
+            }
+            Rule::available_ref => {
+                let id = self.ident(pair.into_inner().next().expect("grammar"));
+                mk(ExprKind::AvailableRef(id))
             }
             Rule::call => {
                 let mut parts = pair.into_inner();

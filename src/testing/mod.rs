@@ -116,13 +116,37 @@ pub trait OtherTargets {
     ) -> Option<Json>;
 }
 
-/// No other targets: only policies.
-pub struct PoliciesOnly;
+/// Policies and the rule set's bundles.
+pub struct PoliciesAndBundles;
 
-impl OtherTargets for PoliciesOnly {
-    fn actual(&self, _: &RuleSet, _: &str, _: &record::Record, _: NaiveDate) -> Option<Json> {
-        None
+impl OtherTargets for PoliciesAndBundles {
+    fn actual(
+        &self,
+        rules: &RuleSet,
+        target: &str,
+        rec: &record::Record,
+        ref_date: NaiveDate,
+    ) -> Option<Json> {
+        let b = rules.bundle_index(target)?;
+        let result = eval::prefill(rules, b, rec, ref_date, EvalOptions { trace: true });
+        Some(bundle_case_view(&result))
     }
+}
+
+/// A bundle result as example cases state it: `members`, and the field keys of
+/// `prefilled` and `to_enter` in form order (plus `materials`).
+pub fn bundle_case_view(result: &eval::BundleResult) -> Json {
+    let mut v = serde_json::to_value(result).unwrap_or(Json::Null);
+    if let Some(map) = v.as_object_mut() {
+        for key in ["prefilled", "to_enter"] {
+            if let Some(Json::Array(items)) = map.get_mut(key) {
+                for item in items.iter_mut() {
+                    *item = item.get("key").cloned().unwrap_or(Json::Null);
+                }
+            }
+        }
+    }
+    v
 }
 
 /// Runs one case.

@@ -1,0 +1,299 @@
+//! "One thing" bundles: each member's status, the pre-filled form with the provenance
+//! of every value, what the citizen still enters, and one list of materials.
+
+use super::{truth, Decision, EvalOptions, Evaluator, Frame, Outcome, Val};
+use crate::compile::RuleSet;
+use crate::ir::{Expr, MemberKind};
+use crate::record::Record;
+use crate::value::{format_decimal, Value};
+use chrono::NaiveDate;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// A member's status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberStatus {
+    /// A procedural matter: available / not_available / undetermined, with the missing
+    /// fields when undetermined.
+    Procedural {
+        /// Outcome mapped to availability.
+        status: Outcome,
+        /// Missing fields.
+        missing: Vec<String>,
+    },
+    /// A policy member: its full decision for the bundle's subject.
+    Policy(Box<Decision>),
+}
+
+impl MemberStatus {
+    /// Whether the member can be done now.
+    pub fn is_available(&self) -> bool {
+        match self {
+            MemberStatus::Procedural { status, .. } => *status == Outcome::Eligible,
+            MemberStatus::Policy(d) => d.outcome == Outcome::Eligible,
+        }
+    }
+
+    /// Whether the member is certainly not available.
+    pub fn is_not_available(&self) -> bool {
+        match self {
+            MemberStatus::Procedural { status, .. } => *status == Outcome::NotEligible,
+            MemberStatus::Policy(d) => d.outcome == Outcome::NotEligible,
+        }
+    }
+}
+
+impl Serialize for MemberStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MemberStatus::Procedural { status, .. } => s.serialize_str(match status {
+                Outcome::Eligible => "available",
+                Outcome::NotEligible => "not_available",
+                Outcome::Undetermined => "undetermined",
+            }),
+            MemberStatus::Policy(d) => d.serialize(s),
+        }
+    }
+}
+
+/// A field the government already knows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrefilledField {
+    /// Key.
+    pub key: String,
+    /// Label.
+    pub label: String,
+    /// The value, as the form shows it (sensitive values included: the form needs them).
+    pub value: serde_json::Value,
+    /// Where it came from: a record path, or `rule` for a computed value.
+    pub source: String,
+}
+
+/// A material, deduplicated across members.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MaterialLine {
+    /// Key.
+    pub key: String,
+    /// Label.
+    pub label: String,
+    /// Held by the government: not to be submitted.
+    pub held: bool,
+    /// The members that need it.
+    pub members: Vec<String>,
+}
+
+/// The pre-filled bundle for one subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleResult {
+    /// Bundle id.
+    pub bundle: String,
+    /// Bundle title.
+    pub title: String,
+    /// Each member: key, label, status.
+    pub members: Vec<(String, String, MemberStatus)>,
+    /// Pre-filled fields, in form order.
+    pub prefilled: Vec<PrefilledField>,
+    /// Fields to enter: key and label, in form order.
+    pub to_enter: Vec<(String, String)>,
+    /// Materials of the members that are (or may be) available.
+    pub materials: Vec<MaterialLine>,
+}
+
+impl BundleResult {
+    /// Whether at least one member is available.
+    pub fn any_available(&self) -> bool {
+        self.members.iter().any(|(_, _, m)| m.is_available())
+    }
+}
+
+impl Serialize for BundleResult {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("bundle", &self.bundle)?;
+        let members: indexmap::IndexMap<&str, &MemberStatus> = self
+            .members
+            .iter()
+            .map(|(k, _, v)| (k.as_str(), v))
+            .collect();
+        m.serialize_entry("members", &members)?;
+        m.serialize_entry("prefilled", &self.prefilled)?;
+        let to_enter: Vec<serde_json::Value> = self
+            .to_enter
+            .iter()
+            .map(|(k, l)| serde_json::json!({"key": k, "label": l}))
+            .collect();
+        m.serialize_entry("to_enter", &to_enter)?;
+        m.serialize_entry("materials", &self.materials)?;
+        m.end()
+    }
+}
+
+/// Pre-fills bundle `bundle` (index) for a record on `ref_date`.
+pub fn prefill(
+    rules: &RuleSet,
+    bundle: usize,
+    record: &Record,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+) -> BundleResult {
+    let def = &rules.program.bundles[bundle];
+    let mut ev = Evaluator::new(rules, record, ref_date, opts);
+    let mut frame = Frame::new(def.locals, &def.lets);
+    let mut members = vec![];
+    for m in &def.members {
+        let status = match &m.kind {
+            MemberKind::Procedural(cond) => {
+                let v = ev.eval(cond, &mut frame);
+                match v {
+                    Ok(v) => {
+                        let (status, missing) = match truth(v.clone()) {
+                            Some(true) => (Outcome::Eligible, vec![]),
+                            Some(false) => (Outcome::NotEligible, vec![]),
+                            None => (
+                                Outcome::Undetermined,
+                                super::missing_of(&v)
+                                    .iter()
+                                    .map(|s| s.to_string())
+                                    .collect(),
+                            ),
+                        };
+                        ev.members.push(v);
+                        MemberStatus::Procedural { status, missing }
+                    }
+                    Err(_) => {
+                        ev.members.push(Val::Unknown(vec![]));
+                        MemberStatus::Procedural {
+                            status: Outcome::Undetermined,
+                            missing: vec![],
+                        }
+                    }
+                }
+            }
+            MemberKind::Policy { policy, overrides } => {
+                let mut forced = vec![];
+                for (clause, e) in overrides {
+                    let v = ev.eval(e, &mut frame).unwrap_or(Val::Unknown(vec![]));
+                    forced.push((*policy, clause.clone(), v));
+                }
+                let saved = std::mem::replace(&mut ev.overrides, forced);
+                // The member's decision stands on its own (its own cache of referenced
+                // policies, since forced clauses change outcomes).
+                let saved_cache = std::mem::replace(
+                    &mut ev.policy_cache,
+                    vec![None; rules.program.policies.len()],
+                );
+                let d = ev.decide(*policy);
+                ev.overrides = saved;
+                ev.policy_cache = saved_cache;
+                ev.members.push(match d.outcome {
+                    Outcome::Eligible => Val::Known(Value::Bool(true)),
+                    Outcome::NotEligible => Val::Known(Value::Bool(false)),
+                    Outcome::Undetermined => Val::Unknown(
+                        d.missing
+                            .iter()
+                            .map(|s| std::sync::Arc::from(s.as_str()))
+                            .collect(),
+                    ),
+                });
+                MemberStatus::Policy(Box::new(d))
+            }
+        };
+        members.push((m.key.clone(), m.label.clone(), status));
+    }
+    let mut prefilled = vec![];
+    let mut to_enter = vec![];
+    for f in &def.fields {
+        let usable = match &f.when {
+            Some(w) => matches!(ev.eval(w, &mut frame).map(truth), Ok(Some(true))),
+            None => true,
+        };
+        let value = match (&f.value, usable) {
+            (Some(e), true) => match ev.eval(e, &mut frame) {
+                Ok(Val::Known(v)) => Some((render(rules, &v), source(&mut ev, e, &mut frame))),
+                _ => None,
+            },
+            _ => None,
+        };
+        match value {
+            Some((value, source)) => prefilled.push(PrefilledField {
+                key: f.key.clone(),
+                label: f.label.clone(),
+                value,
+                source,
+            }),
+            None => to_enter.push((f.key.clone(), f.label.clone())),
+        }
+    }
+    let mut materials: Vec<MaterialLine> = vec![];
+    for mat in &def.materials {
+        let needed: Vec<String> = mat
+            .members
+            .iter()
+            .filter(|&&i| {
+                members
+                    .get(i)
+                    .is_some_and(|(_, _, s)| !s.is_not_available())
+            })
+            .map(|&i| def.members[i].key.clone())
+            .collect();
+        if needed.is_empty() {
+            continue;
+        }
+        let held = match &mat.held {
+            None => false,
+            Some(None) => true,
+            Some(Some(c)) => matches!(ev.eval(c, &mut frame).map(truth), Ok(Some(true))),
+        };
+        // One line per material, whichever members need it.
+        match materials.iter_mut().find(|l| l.key == mat.key) {
+            Some(line) => {
+                line.held |= held;
+                for n in needed {
+                    if !line.members.contains(&n) {
+                        line.members.push(n);
+                    }
+                }
+            }
+            None => materials.push(MaterialLine {
+                key: mat.key.clone(),
+                label: mat.label.clone(),
+                held,
+                members: needed,
+            }),
+        }
+    }
+    BundleResult {
+        bundle: def.id.clone(),
+        title: def.title.clone(),
+        members,
+        prefilled,
+        to_enter,
+        materials,
+    }
+}
+
+/// Where a field's value came from: the record path when it is read straight from the
+/// record, `rule` when computed.
+fn source<'r>(ev: &mut Evaluator<'r>, e: &'r Expr, frame: &mut Frame<'r>) -> String {
+    if let Expr::Field { base, name, .. } = e {
+        if let Ok(Val::Known(Value::Record(node))) = ev.eval(base, frame) {
+            return node.field_path(name);
+        }
+    }
+    "rule".to_string()
+}
+
+fn render(rules: &RuleSet, v: &Value) -> serde_json::Value {
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Decimal(d) => serde_json::Value::String(format_decimal(*d)),
+        Value::Str(s) => serde_json::Value::String(s.to_string()),
+        Value::Date(d) => serde_json::Value::String(d.to_string()),
+        Value::Enum(e, i) => {
+            serde_json::Value::String(rules.schema.enum_value_name(*e, *i).to_string())
+        }
+        Value::List(l) => serde_json::Value::Array(l.iter().map(|x| render(rules, x)).collect()),
+        Value::Record(_) => serde_json::Value::String("{…}".into()),
+    }
+}

@@ -1,0 +1,492 @@
+//! Golden diagnostics: small broken rule files checked against the shipped schema
+//! (`rules/schema.yaml`) with `load::check_sources`, each diagnostic rendered with
+//! `Diagnostic::render` and compared with `tests/golden/<name>.txt`.
+//!
+//! Besides the golden text, every case asserts the codes and `file:line:column`
+//! locations it expects, so a blessed golden file cannot hide a wrong location.
+//!
+//! Regenerate the golden files after a deliberate change of wording:
+//!
+//! ```sh
+//! MIANSHEN_BLESS=1 cargo test --test diagnostics
+//! ```
+
+use mianshen::check::Severity;
+use mianshen::load::{check_sources, Checked};
+use mianshen::schema::Schema;
+use std::path::{Path, PathBuf};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check(files: &[(&str, &str)]) -> Checked {
+    let schema_text = std::fs::read_to_string(root().join("rules/schema.yaml")).unwrap();
+    let schema = Schema::from_yaml(&schema_text).unwrap();
+    let texts = files
+        .iter()
+        .map(|(name, text)| (PathBuf::from(name), text.to_string()))
+        .collect();
+    check_sources(schema, &schema_text, texts)
+}
+
+fn render(checked: &Checked) -> String {
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| d.render(&checked.sources))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Compares `actual` with the golden file, or writes it when MIANSHEN_BLESS is set.
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(format!("{name}.txt"));
+    if std::env::var_os("MIANSHEN_BLESS").is_some_and(|v| v != "0" && !v.is_empty()) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with MIANSHEN_BLESS=1 to create it. Actual output:\n{actual}",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "diagnostics differ from {} (MIANSHEN_BLESS=1 to update)\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+/// Checks the files, asserts the expected (code, "file:line:col") pairs in order,
+/// that no usable rule set came out, and the golden rendering.
+fn case(name: &str, files: &[(&str, &str)], expected: &[(&str, &str)]) -> Checked {
+    let checked = check(files);
+    let got: Vec<(&str, String)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.location(&checked.sources)))
+        .collect();
+    let want: Vec<(&str, String)> = expected.iter().map(|(c, l)| (*c, l.to_string())).collect();
+    assert_eq!(got, want, "{name}:\n{}", render(&checked));
+    assert!(
+        checked
+            .diagnostics
+            .iter()
+            .all(|d| d.severity == Severity::Error),
+        "{name}: all are errors"
+    );
+    assert!(
+        checked.rules.is_none(),
+        "{name}: a broken rule set is not usable"
+    );
+    for d in &checked.diagnostics {
+        assert!(
+            d.hint.as_deref().is_some_and(|h| !h.is_empty()),
+            "{name}: every diagnostic has a hint: {d:?}"
+        );
+    }
+    golden(name, &render(&checked));
+    checked
+}
+
+fn hint_of(checked: &Checked, code: &str) -> String {
+    checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == code)
+        .and_then(|d| d.hint.clone())
+        .unwrap_or_default()
+}
+
+const HEAD: &str = "  subject person\n  mode no_application\n  effective from 2024-01-01\n";
+
+/// A policy with the standard head and the given body.
+fn policy(id: &str, body: &str) -> String {
+    format!("policy {id} \"{id}\" {{\n{HEAD}{body}}}\n")
+}
+
+// ------------------------------------------------------------------ syntax
+
+#[test]
+fn syntax_missing_colon_after_clause_label() {
+    let src = policy(
+        "demo",
+        "  C1 \"本市户籍\"\n      person.hukou_region == \"上海\"\n",
+    );
+    case(
+        "syntax_missing_colon",
+        &[("missing_colon.rules", &src)],
+        &[("syntax", "missing_colon.rules:6:7")],
+    );
+}
+
+#[test]
+fn syntax_unclosed_brace() {
+    let src = format!(
+        "policy demo \"demo\" {{\n{HEAD}  C1 \"本市户籍\":\n      person.hukou_region == \"上海\"\n"
+    );
+    case(
+        "syntax_unclosed_brace",
+        &[("unclosed.rules", &src)],
+        &[("syntax", "unclosed.rules:7:1")],
+    );
+}
+
+#[test]
+fn syntax_errors_are_reported_for_every_broken_file() {
+    // One broken file does not hide another.
+    let a = policy("demo-a", "  C1 \"a\"\n      true\n");
+    let b = policy("demo-b", "  C1 \"b\": person.alive and\n");
+    let checked = check(&[("a.rules", &a), ("b.rules", &b)]);
+    let locs: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.location(&checked.sources))
+        .collect();
+    assert_eq!(locs.len(), 2, "{}", render(&checked));
+    assert!(locs[0].starts_with("a.rules:"), "{locs:?}");
+    assert!(locs[1].starts_with("b.rules:"), "{locs:?}");
+}
+
+// ------------------------------------------------------------------ names
+
+#[test]
+fn unknown_field_with_did_you_mean() {
+    let src = policy(
+        "demo",
+        "  C1 \"本市户籍\":\n      person.hukou_regoin == \"上海\"\n",
+    );
+    let c = case(
+        "unknown_field",
+        &[("unknown_field.rules", &src)],
+        &[("unknown-field", "unknown_field.rules:6:14")],
+    );
+    assert!(hint_of(&c, "unknown-field").contains("did you mean `hukou_region`?"));
+}
+
+#[test]
+fn unknown_enum_value_with_did_you_mean() {
+    let src = policy("demo", "  C1 \"女性\":\n      person.gender == femal\n");
+    let c = case(
+        "unknown_enum_value",
+        &[("enum.rules", &src)],
+        &[("unknown-enum-value", "enum.rules:6:24")],
+    );
+    assert!(hint_of(&c, "unknown-enum-value").contains("did you mean `female`?"));
+}
+
+#[test]
+fn unknown_policy_in_eligible() {
+    let src = format!(
+        "{}{}",
+        policy("senior-allowance", "  C1 \"健在\": person.alive\n"),
+        policy(
+            "demo",
+            "  C1 \"不重复享受\":\n      not eligible(senior-allowanse)\n"
+        ),
+    );
+    let c = case(
+        "unknown_policy_eligible",
+        &[("eligible.rules", &src)],
+        &[("unknown-policy", "eligible.rules:12:20")],
+    );
+    assert!(hint_of(&c, "unknown-policy").contains("did you mean `senior-allowance`?"));
+}
+
+#[test]
+fn unknown_policy_in_excludes() {
+    let src = format!(
+        "{}{}",
+        policy("senior-allowance", "  C1 \"健在\": person.alive\n"),
+        policy(
+            "demo",
+            "  C1 \"健在\": person.alive\n  excludes senior-alowance\n"
+        ),
+    );
+    let c = case(
+        "unknown_policy_excludes",
+        &[("excludes.rules", &src)],
+        &[("unknown-policy", "excludes.rules:12:12")],
+    );
+    assert!(hint_of(&c, "unknown-policy").contains("did you mean `senior-allowance`?"));
+}
+
+const MIN_WAGE: &str = "parameter MIN_WAGE \"最低工资\": decimal {\n  from 2024-01-01 to 2025-06-30 = 2690.00 \"old\"\n  from 2025-07-01 = 2740.00 \"new\"\n}\n\n";
+
+#[test]
+fn unknown_parameter_in_an_expression() {
+    let src = format!(
+        "{MIN_WAGE}{}",
+        policy("demo", "  C1 \"工资\":\n      MIN_WAGES > 0\n")
+    );
+    let c = case(
+        "unknown_parameter_name",
+        &[("param.rules", &src)],
+        &[("unknown-name", "param.rules:11:7")],
+    );
+    assert!(hint_of(&c, "unknown-name").contains("did you mean `MIN_WAGE`?"));
+}
+
+#[test]
+fn unknown_parameter_in_accept_gap() {
+    let src = format!(
+        "{MIN_WAGE}{}",
+        policy(
+            "demo",
+            "  accept gap in MIN_WAGES \"not published\"\n  C1 \"工资\": MIN_WAGE > 0\n"
+        )
+    );
+    let c = case(
+        "unknown_parameter_gap",
+        &[("gap_name.rules", &src)],
+        &[("unknown-parameter", "gap_name.rules:10:17")],
+    );
+    assert!(hint_of(&c, "unknown-parameter").contains("did you mean `MIN_WAGE`?"));
+}
+
+#[test]
+fn unknown_function_with_did_you_mean() {
+    let src = policy(
+        "demo",
+        "  C1 \"年龄\":\n      agee(person.birth_date) >= 60\n",
+    );
+    let c = case(
+        "unknown_function",
+        &[("function.rules", &src)],
+        &[("unknown-function", "function.rules:6:7")],
+    );
+    assert!(hint_of(&c, "unknown-function").contains("did you mean `age`?"));
+}
+
+// ------------------------------------------------------------------ types
+
+#[test]
+fn type_mismatch_date_compared_with_number() {
+    let src = policy(
+        "demo",
+        "  C1 \"出生日期\":\n      person.birth_date > 1960\n",
+    );
+    case(
+        "type_date_vs_number",
+        &[("types.rules", &src)],
+        &[("type-mismatch", "types.rules:6:7")],
+    );
+}
+
+#[test]
+fn type_mismatch_clause_is_not_a_condition() {
+    let src = policy("demo", "  C1 \"年龄\":\n      age(person.birth_date)\n");
+    case(
+        "type_clause_not_condition",
+        &[("clause.rules", &src)],
+        &[("type-mismatch", "clause.rules:6:7")],
+    );
+}
+
+#[test]
+fn wrong_arity_of_a_function() {
+    let src = format!(
+        "function double(n: int): int = n * 2\n\n{}",
+        policy("demo", "  C1 \"两倍\":\n      double(1, 2) > 0\n")
+    );
+    case(
+        "arity_function",
+        &[("arity.rules", &src)],
+        &[("arity", "arity.rules:8:7")],
+    );
+}
+
+#[test]
+fn wrong_arity_of_a_builtin() {
+    let src = policy(
+        "demo",
+        "  C1 \"月数\":\n      month_diff(person.birth_date) > 0\n",
+    );
+    let c = case(
+        "arity_builtin",
+        &[("builtin.rules", &src)],
+        &[("type-mismatch", "builtin.rules:6:7")],
+    );
+    assert!(hint_of(&c, "type-mismatch").contains("month_diff("));
+}
+
+// ------------------------------------------------------------------ structure
+
+#[test]
+fn cycle_among_lets() {
+    let src = policy(
+        "demo",
+        "  let a = b + 1\n  let b = c + 1\n  let c = a + 1\n  C1 \"循环\": a > 0\n",
+    );
+    case(
+        "let_cycle",
+        &[("cycle.rules", &src)],
+        &[("cycle", "cycle.rules:7:11")],
+    );
+}
+
+#[test]
+fn recursive_function() {
+    let src = format!(
+        "function fact(n: int): int = if n <= 1 then 1 else n * fact(n - 1)\n\n{}",
+        policy("demo", "  C1 \"递归\": fact(3) > 0\n")
+    );
+    case(
+        "recursive_function",
+        &[("recursion.rules", &src)],
+        &[("cycle", "recursion.rules:1:10")],
+    );
+}
+
+#[test]
+fn mutually_recursive_functions() {
+    let src = format!(
+        "function f(n: int): int = g(n)\nfunction g(n: int): int = f(n)\n\n{}",
+        policy("demo", "  C1 \"递归\": f(3) > 0\n")
+    );
+    case(
+        "mutual_recursion",
+        &[("mutual.rules", &src)],
+        &[
+            ("cycle", "mutual.rules:1:10"),
+            ("cycle", "mutual.rules:2:10"),
+        ],
+    );
+}
+
+#[test]
+fn duplicate_policy_id_across_files() {
+    let a = policy("senior-allowance", "  C1 \"健在\": person.alive\n");
+    let b = policy(
+        "senior-allowance",
+        "  C1 \"户籍\": person.hukou_region == \"上海\"\n",
+    );
+    case(
+        "duplicate_policy",
+        &[("a.rules", &a), ("b.rules", &b)],
+        &[("duplicate-id", "b.rules:1:8")],
+    );
+}
+
+#[test]
+fn duplicate_clause_id() {
+    let src = policy(
+        "demo",
+        "  C1 \"健在\": person.alive\n  C2 \"户籍\": person.hukou_region == \"上海\"\n  C1 \"年龄\": age(person.birth_date) >= 60\n",
+    );
+    case(
+        "duplicate_clause",
+        &[("clause_id.rules", &src)],
+        &[("duplicate-id", "clause_id.rules:7:3")],
+    );
+}
+
+#[test]
+fn c0_written_as_a_clause() {
+    let src = policy(
+        "demo",
+        "  C0 \"在有效期内\": ref >= 2024-01-01\n  C1 \"健在\": person.alive\n",
+    );
+    case(
+        "c0_clause",
+        &[("c0.rules", &src)],
+        &[("reserved-clause", "c0.rules:5:3")],
+    );
+}
+
+const GAPPY: &str = "parameter MIN_WAGE \"最低工资\": decimal {\n  from 2024-07-01 to 2025-06-30 = 2690.00 \"old\"\n}\n\n";
+
+#[test]
+fn parameter_without_a_value_on_part_of_the_period() {
+    let src = format!(
+        "{GAPPY}policy wage \"工资\" {{\n  subject person\n  mode no_application\n  effective 2024-07-01 to 2025-12-31\n  C1 \"工资\": MIN_WAGE > 0\n}}\n"
+    );
+    let c = case(
+        "parameter_gap",
+        &[("gap.rules", &src)],
+        &[("parameter-gap", "gap.rules:8:3")],
+    );
+    assert!(c.diagnostics[0].message.contains("2025-07-01"));
+    assert!(hint_of(&c, "parameter-gap").contains("accept gap in MIN_WAGE"));
+}
+
+#[test]
+fn parameter_gap_before_the_first_step_and_through_a_function() {
+    // The policy starts before the parameter does, and reads it through a function.
+    let src = format!(
+        "{GAPPY}function wage(): decimal = MIN_WAGE\n\npolicy wage-early \"工资\" {{\n  subject person\n  mode no_application\n  effective 2024-01-01 to 2025-06-30\n  C1 \"工资\": wage() > 0\n}}\n"
+    );
+    let checked = check(&[("gap_fn.rules", &src)]);
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["parameter-gap"], "{}", render(&checked));
+    assert!(
+        checked.diagnostics[0].message.contains("2024-01-01"),
+        "{}",
+        render(&checked)
+    );
+}
+
+#[test]
+fn accept_gap_silences_the_parameter_gap() {
+    let src = format!(
+        "{GAPPY}policy wage \"工资\" {{\n  subject person\n  mode no_application\n  effective 2024-07-01 to 2025-12-31\n  accept gap in MIN_WAGE \"the 2025 value is not published yet\"\n  C1 \"工资\": MIN_WAGE > 0\n}}\n"
+    );
+    let checked = check(&[("gap_ok.rules", &src)]);
+    assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
+    assert!(checked.rules.is_some());
+}
+
+// ------------------------------------------------------------------ all at once
+
+#[test]
+fn several_errors_in_one_file_are_all_reported() {
+    let src = format!(
+        "{}{}",
+        policy("senior-allowance", "  C1 \"健在\": person.alive\n"),
+        policy(
+            "demo",
+            "  C1 \"户籍\":\n      person.hukou_regoin == \"上海\"\n  C2 \"出生日期\":\n      person.birth_date > 1960\n  C3 \"性别\":\n      person.gender == femal\n  C4 \"互斥\":\n      not eligible(senior-allowanse)\n  C5 \"函数\":\n      agee(person.birth_date) > 1\n  C5 \"重复\":\n      person.alive\n  excludes senior-alowance\n",
+        ),
+    );
+    case(
+        "several_errors",
+        &[("several.rules", &src)],
+        &[
+            ("unknown-field", "several.rules:12:14"),
+            ("type-mismatch", "several.rules:14:7"),
+            ("unknown-enum-value", "several.rules:16:24"),
+            ("unknown-policy", "several.rules:18:20"),
+            ("unknown-function", "several.rules:20:7"),
+            ("duplicate-id", "several.rules:21:3"),
+            ("unknown-policy", "several.rules:23:12"),
+        ],
+    );
+}
+
+#[test]
+fn caret_under_chinese_names() {
+    // The caret is placed after full-width padding under CJK text.
+    let src = policy(
+        "demo",
+        "  let 年龄 = age(person.birth_dat)\n  C1 \"年龄\": 年龄 >= 60 and 年龄 < 人数\n",
+    );
+    case(
+        "chinese_names",
+        &[("cjk.rules", &src)],
+        &[
+            ("unknown-field", "cjk.rules:5:23"),
+            ("unknown-name", "cjk.rules:6:30"),
+        ],
+    );
+}
+
+#[test]
+fn the_shipped_rules_check_clean() {
+    let dir = root().join("rules");
+    let checked = mianshen::load::check_dir(&dir).unwrap();
+    assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
+    assert!(checked.rules.is_some());
+}
