@@ -1257,28 +1257,25 @@ impl<'a> Checker<'a> {
             }
             ExprKind::Compare(op, a, b) => {
                 let (a, b, ty) = self.pair(body, a, b);
-                match ty {
-                    Some(t) => {
-                        let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
-                        if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
-                            let tn = self.ty_name(&t);
-                            self.error(
-                                "type-mismatch",
-                                span,
-                                format!("{tn} values have no order"),
-                                "compare numbers or dates with <, <=, >, >=; other values with == or !=",
-                            );
-                        }
-                        if matches!(t, Ty::List(_) | Ty::Record(_)) {
-                            self.error(
-                                "type-mismatch",
-                                span,
-                                "lists and records cannot be compared",
-                                "compare one of their fields, or use a quantifier",
-                            );
-                        }
+                if let Some(t) = ty {
+                    let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
+                    if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
+                        let tn = self.ty_name(&t);
+                        self.error(
+                            "type-mismatch",
+                            span,
+                            format!("{tn} values have no order"),
+                            "compare numbers or dates with <, <=, >, >=; other values with == or !=",
+                        );
                     }
-                    None => {}
+                    if matches!(t, Ty::List(_) | Ty::Record(_)) {
+                        self.error(
+                            "type-mismatch",
+                            span,
+                            "lists and records cannot be compared",
+                            "compare one of their fields, or use a quantifier",
+                        );
+                    }
                 }
                 (ir::Expr::Compare(*op, Box::new(a), Box::new(b)), Ty::Bool)
             }

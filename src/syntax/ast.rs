@@ -35,13 +35,13 @@ pub struct RuleFile {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     /// `policy id "title" { ... }`
-    Policy(Policy),
+    Policy(Box<Policy>),
     /// `parameter NAME "label": type { from ... = value }`
     Parameter(Parameter),
     /// `function name(params): type = expr`
     Function(Function),
     /// `bundle id "title" { ... }`: a "one thing" (一件事) bundle.
-    Bundle(Bundle),
+    Bundle(Box<Bundle>),
 }
 
 /// A "one thing" bundle: member matters, one combined form, one set of materials.

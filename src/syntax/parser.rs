@@ -28,8 +28,8 @@ pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
         )
     }) {
         items.push(match pair.as_rule() {
-            Rule::policy => Item::Policy(b.policy(pair)?),
-            Rule::bundle => Item::Bundle(b.bundle(pair)?),
+            Rule::policy => Item::Policy(Box::new(b.policy(pair)?)),
+            Rule::bundle => Item::Bundle(Box::new(b.bundle(pair)?)),
             Rule::parameter => Item::Parameter(b.parameter(pair)?),
             _ => Item::Function(b.function(pair)?),
         });
