@@ -122,6 +122,8 @@ pub enum Expr {
     Field {
         /// The record.
         base: Box<Expr>,
+        /// The record's type.
+        record: RecordId,
         /// Slot index.
         index: usize,
         /// Field name (for missing paths and traces).
@@ -406,4 +408,132 @@ pub struct Program {
     pub params: Vec<ParamDef>,
     /// Functions.
     pub functions: Vec<FunctionDef>,
+}
+
+impl Expr {
+    /// Calls `f` on this expression and every sub-expression.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Const(_)
+            | Expr::Duration(..)
+            | Expr::Ref
+            | Expr::Root
+            | Expr::Local(_)
+            | Expr::Let(_)
+            | Expr::PolicyRef(_)
+            | Expr::MemberRef(_) => {}
+            Expr::Field { base, .. } => base.walk(f),
+            Expr::Call(_, args) | Expr::Function(_, args) | Expr::And(args) | Expr::Or(args) => {
+                args.iter().for_each(|a| a.walk(f))
+            }
+            Expr::Param(_, at) => {
+                if let Some(a) = at {
+                    a.walk(f)
+                }
+            }
+            Expr::Neg(x) | Expr::Not(x) | Expr::IsNone(x, _) => x.walk(f),
+            Expr::Arith(_, a, b, _)
+            | Expr::DateShift(a, b, _)
+            | Expr::Compare(_, a, b)
+            | Expr::Otherwise(a, b)
+            | Expr::InList(a, b, _) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            Expr::InSet(a, xs, _) => {
+                a.walk(f);
+                xs.iter().for_each(|x| x.walk(f));
+            }
+            Expr::InRange(a, b, c, _) | Expr::If(a, b, c) => {
+                a.walk(f);
+                b.walk(f);
+                c.walk(f);
+            }
+            Expr::Quant {
+                list, filter, body, ..
+            } => {
+                list.walk(f);
+                if let Some(x) = filter {
+                    x.walk(f);
+                }
+                if let Some(x) = body {
+                    x.walk(f);
+                }
+            }
+            Expr::Match(s, arms) => {
+                s.walk(f);
+                for (pats, v) in arms {
+                    for p in pats {
+                        match p {
+                            Pat::Any => {}
+                            Pat::Eq(e) => e.walk(f),
+                            Pat::Range(a, b) => {
+                                a.walk(f);
+                                b.walk(f);
+                            }
+                        }
+                    }
+                    v.walk(f);
+                }
+            }
+            Expr::Cases(arms, d) => {
+                for (c, v) in arms {
+                    c.walk(f);
+                    v.walk(f);
+                }
+                if let Some(d) = d {
+                    d.walk(f);
+                }
+            }
+        }
+    }
+}
+
+impl Program {
+    /// Every expression of the program.
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut out: Vec<&Expr> = vec![];
+        for p in &self.policies {
+            out.extend(p.lets.iter().map(|l| &l.value));
+            out.extend(p.clauses.iter().map(|c| &c.condition));
+            for a in &p.amounts {
+                if let AmountGuard::When(g) = &a.guard {
+                    out.push(g);
+                }
+                out.push(&a.value);
+                out.extend(a.extras.iter().map(|(_, e)| e));
+            }
+            out.extend(p.reports.iter().map(|(_, e)| e));
+            if let Some(pi) = &p.per_item {
+                out.push(&pi.list);
+                out.extend(pi.filter.iter());
+            }
+        }
+        for f in &self.functions {
+            out.extend(f.lets.iter().map(|l| &l.value));
+            out.push(&f.body);
+        }
+        for b in &self.bundles {
+            out.extend(b.lets.iter().map(|l| &l.value));
+            for m in &b.members {
+                match &m.kind {
+                    MemberKind::Procedural(e) => out.push(e),
+                    MemberKind::Policy { overrides, .. } => {
+                        out.extend(overrides.iter().map(|(_, e)| e))
+                    }
+                }
+            }
+            for f in &b.fields {
+                out.extend(f.value.iter());
+                out.extend(f.when.iter());
+            }
+            for m in &b.materials {
+                if let Some(Some(e)) = &m.held {
+                    out.push(e);
+                }
+            }
+        }
+        out
+    }
 }

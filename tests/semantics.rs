@@ -718,7 +718,7 @@ fn decimals_are_exact() {
         "{}{}",
         policy(
             "p-exact",
-            "  C1 \"literal\": 0.1 + 0.2 == 0.3\n  C2 \"fields\": income + def_rate * 0 + 0.2 == 0.3\n  C3 \"thirds\": 1.0 / 3 * 3 != 1.1",
+            "  C1 \"literal\": 0.1 + 0.2 == 0.3\n  C2 \"fields\": income + def_rate * 0 + 0.2 == 0.3",
         ),
         policy("p-sum", "  C1 \"t\": true\n  amount one_time CNY: income * 3"),
     ));
@@ -1118,6 +1118,23 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
 // ------------------------------------------------------------------ record errors
 
 #[test]
+#[ignore = "engine bug: a subject id written as a number (YAML `id: 12345`) is accepted as text but lost as the record id (record::read_record uses as_str)"]
+fn a_numeric_subject_id_still_names_the_record() {
+    let r = rules(&policy("p-x", "  C1 \"t\": true"));
+    // The string field accepts a number as text ...
+    let ok = record::read_record(&r.schema, 0, &json!({"person": {"id": 12345}})).unwrap();
+    // ... so the record is named by it, in results and in errors.
+    assert_eq!(ok.id.as_deref(), Some("12345"));
+    let err = record::read_record(
+        &r.schema,
+        0,
+        &json!({"person": {"id": 12345, "birth_date": 12}}),
+    )
+    .unwrap_err();
+    assert_eq!(err.record, "12345");
+}
+
+#[test]
 fn record_errors_name_the_record_and_the_path() {
     let r = rules(&policy("p-x", "  C1 \"t\": true"));
     let cases = [
@@ -1208,4 +1225,29 @@ fn an_error_in_a_per_item_filter_is_reported_not_swallowed() {
         "the division by zero is not reported: {j}"
     );
     assert_ne!(d.outcome, Outcome::NotEligible, "{j}");
+}
+
+#[test]
+#[ignore = "engine bug: a `let` is memoised with its value only, so the second clause (and the amount) that read it get no facts in the trace (eval/mod.rs Expr::Let)"]
+fn every_clause_lists_the_facts_it_read_even_through_a_shared_let() {
+    // PRODUCT.md: every decision carries its trace: each clause with its value and
+    // the facts it read.
+    let r = rules(&policy(
+        "p-let",
+        "  let years = age(person.birth_date)\n  C1 \"adult\": years >= 18\n  C2 \"under 100\": years < 100\n  amount per_month CNY: years * 1.00",
+    ));
+    let d = decide(
+        &r,
+        "p-let",
+        rec(json!({"person": {"birth_date": "1990-01-01"}})),
+        ON,
+    );
+    assert_eq!(d.outcome, Outcome::Eligible);
+    let t = d.trace.unwrap();
+    for c in &t.clauses[1..] {
+        let paths: Vec<&str> = c.facts.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["person.birth_date"], "facts of {}", c.id);
+    }
+    let paths: Vec<&str> = t.amount_facts.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["person.birth_date"], "facts of the amount");
 }

@@ -48,6 +48,8 @@ pub struct RunConfig {
     pub subject: Option<String>,
     /// Worker threads; all cores when `None`.
     pub threads: Option<usize>,
+    /// Also pre-fill this bundle (index) for every subject with an available member.
+    pub bundle: Option<usize>,
 }
 
 /// Where the outputs of a run go, chunk by chunk, in input order.
@@ -65,6 +67,8 @@ pub struct ChunkOutput {
     pub pushes: String,
     /// rejected.jsonl lines.
     pub rejected: String,
+    /// forms.jsonl lines (pre-filled bundle forms), when a bundle is asked for.
+    pub forms: String,
     /// Records in the chunk.
     pub records: u64,
 }
@@ -152,6 +156,7 @@ struct RecordResult {
     grants: String,
     pushes: String,
     rejected: String,
+    forms: String,
     /// Per policy index: outcome and eligible amount.
     decisions: Vec<(usize, Outcome, Option<Decimal>)>,
     ok: bool,
@@ -197,6 +202,7 @@ where
         .num_threads(config.threads.unwrap_or(0))
         .build()
         .map_err(|e| BatchError::Threads(e.to_string()))?;
+    let plan = record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
     let chunk_size = config.chunk_size.max(1);
     let mut input = input.peekable();
     let mut chunk: Vec<InputRecord> = Vec::with_capacity(chunk_size);
@@ -206,7 +212,7 @@ where
         let results: Vec<RecordResult> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|r| decide_record(rules, r, subject, config.ref_date))
+                .map(|r| decide_record(rules, &plan, r, subject, config))
                 .collect()
         });
         let mut out = ChunkOutput {
@@ -223,6 +229,7 @@ where
             out.grants.push_str(&r.grants);
             out.pushes.push_str(&r.pushes);
             out.rejected.push_str(&r.rejected);
+            out.forms.push_str(&r.forms);
             for (i, outcome, amount) in r.decisions {
                 let s = &mut summary.policies[i].1;
                 match outcome {
@@ -255,6 +262,7 @@ fn reject(line: u64, id: Option<&str>, reason: &str) -> RecordResult {
         grants: String::new(),
         pushes: String::new(),
         rejected,
+        forms: String::new(),
         decisions: vec![],
         ok: false,
     }
@@ -262,41 +270,43 @@ fn reject(line: u64, id: Option<&str>, reason: &str) -> RecordResult {
 
 fn decide_record(
     rules: &RuleSet,
+    plan: &record::fast::ReadPlan,
     input: &InputRecord,
     subject: Option<usize>,
-    ref_date: NaiveDate,
+    config: &RunConfig,
 ) -> RecordResult {
-    let parsed;
-    let value = match &input.source {
-        Source::Json(text) => match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) => {
-                parsed = v;
-                &parsed
+    let ref_date = config.ref_date;
+    let rec = match &input.source {
+        Source::Json(text) => match record::fast::read_json(&rules.schema, plan, subject, text) {
+            Some(r) => r,
+            None => {
+                let e = record::fast::explain_failure(&rules.schema, subject, text);
+                let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
+                let reason = if e.path.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}: {}", e.path, e.message)
+                };
+                return reject(input.line, id, &reason);
             }
-            Err(e) => return reject(input.line, None, &format!("not valid JSON: {e}")),
         },
-        Source::Value(v) => v,
-        Source::Unreadable(why) => return reject(input.line, None, why),
-    };
-    let id_guess = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-    let subject = match subject {
-        Some(s) => s,
-        None => match record::detect_subject(&rules.schema, value, None) {
-            Ok(s) => s,
-            Err(m) => return reject(input.line, id_guess.as_deref(), &m),
-        },
-    };
-    let rec = match record::read_record(&rules.schema, subject, value) {
-        Ok(r) => r,
-        Err(e) => {
-            let id = e.record.clone();
-            let known = if id == "(no id)" {
-                id_guess.as_deref()
-            } else {
-                Some(id.as_str())
+        Source::Value(value) => {
+            let subject = match subject {
+                Some(s) => s,
+                None => match record::detect_subject(&rules.schema, value, None) {
+                    Ok(s) => s,
+                    Err(m) => return reject(input.line, None, &m),
+                },
             };
-            return reject(input.line, known, &format!("{}: {}", e.path, e.message));
+            match record::read_record(&rules.schema, subject, value) {
+                Ok(r) => r,
+                Err(e) => {
+                    let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
+                    return reject(input.line, id, &format!("{}: {}", e.path, e.message));
+                }
+            }
         }
+        Source::Unreadable(why) => return reject(input.line, None, why),
     };
     let subject_id = rec
         .id
@@ -307,13 +317,28 @@ fn decide_record(
         grants: String::new(),
         pushes: String::new(),
         rejected: String::new(),
+        forms: String::new(),
         decisions: Vec::with_capacity(decisions.len()),
         ok: true,
     };
-    for d in &decisions {
-        let Some(&pi) = rules.policy_index.get(&d.policy) else {
-            continue;
-        };
+    if let Some(b) = config.bundle {
+        if rules.program.bundles[b].subject == rec.subject {
+            let form = eval::prefill(rules, b, &rec, ref_date, EvalOptions::default());
+            if form.any_available() {
+                let v = json!({"subject": subject_id, "form": form});
+                let _ = writeln!(result.forms, "{v}");
+            }
+        }
+    }
+    // evaluate_all decides the subject's policies in rule-set order.
+    let indexes = rules
+        .program
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.subject == rec.subject)
+        .map(|(i, _)| i);
+    for (d, pi) in decisions.iter().zip(indexes) {
         let policy = &rules.program.policies[pi];
         let amount = d.amount.as_ref().map(|a| a.value);
         result.decisions.push((pi, d.outcome, amount));

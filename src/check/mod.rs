@@ -1136,6 +1136,7 @@ impl<'a> Checker<'a> {
                                 (
                                     ir::Expr::Field {
                                         base: Box::new(b),
+                                        record: r,
                                         index: i,
                                         name: Arc::from(f.name.as_str()),
                                         sensitive: f.sensitive,
@@ -1463,6 +1464,7 @@ impl<'a> Checker<'a> {
                 return (
                     ir::Expr::Field {
                         base: Box::new(ir::Expr::Root),
+                        record: root,
                         index: i,
                         name: Arc::from(f.name.as_str()),
                         sensitive: f.sensitive,

@@ -1,5 +1,6 @@
 //! The `mianshen` command line.
 
+mod props;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -75,6 +76,10 @@ enum Command {
         /// Input format: jsonl or csv (default: from the file name).
         #[arg(long)]
         format: Option<String>,
+        /// Also write a pre-filled form of this bundle for every subject for whom at
+        /// least one member is available (forms.jsonl).
+        #[arg(long)]
+        bundle: Option<String>,
     },
     /// Pre-fill a "one thing" bundle for one record: members, form, materials.
     Prefill {
@@ -101,6 +106,18 @@ enum Command {
         rules: PathBuf,
         /// Case files to run instead of the shipped ones.
         cases: Vec<PathBuf>,
+        /// Report clause coverage: each clause seen true, false, unknown.
+        #[arg(long)]
+        coverage: bool,
+        /// Check the built-in properties over generated records.
+        #[arg(long)]
+        properties: bool,
+        /// Generated cases per property (with --properties).
+        #[arg(long = "cases", value_name = "N", default_value_t = 1000)]
+        prop_cases: u32,
+        /// Seed of the generated cases (with --properties).
+        #[arg(long, value_name = "S", default_value_t = 2025)]
+        seed: u64,
     },
 }
 
@@ -124,7 +141,19 @@ pub fn main() -> ExitCode {
             subject.as_deref(),
             json,
         ),
-        Command::Test { rules, cases } => test(&rules, &cases),
+        Command::Test {
+            rules,
+            cases,
+            coverage,
+            properties,
+            prop_cases,
+            seed,
+        } => props::test(
+            &rules,
+            &cases,
+            coverage,
+            properties.then_some((prop_cases, seed)),
+        ),
         Command::Prefill {
             rules,
             bundle,
@@ -142,6 +171,7 @@ pub fn main() -> ExitCode {
             quiet,
             subject,
             format,
+            bundle,
         } => run::run(run::RunArgs {
             rules: &rules,
             input: &input,
@@ -151,6 +181,7 @@ pub fn main() -> ExitCode {
             quiet,
             subject: subject.as_deref(),
             format: format.as_deref(),
+            bundle: bundle.as_deref(),
         }),
     }
 }

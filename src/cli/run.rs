@@ -16,19 +16,21 @@ struct DirSink {
     grants: BufWriter<File>,
     pushes: BufWriter<File>,
     rejected: BufWriter<File>,
+    forms: Option<BufWriter<File>>,
 }
 
 const OUTPUTS: [&str; 3] = ["grants.jsonl", "pushes.jsonl", "rejected.jsonl"];
+const FORMS: &str = "forms.jsonl";
 
 fn tmp_name(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.partial"))
 }
 
 impl DirSink {
-    fn create(dir: &Path) -> std::io::Result<Self> {
+    fn create(dir: &Path, forms: bool) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         // Outputs of an earlier run must not be mistaken for this one's.
-        for name in OUTPUTS.iter().chain(std::iter::once(&"summary.json")) {
+        for name in OUTPUTS.iter().chain([&"summary.json", &FORMS]) {
             let p = dir.join(name);
             if p.exists() {
                 std::fs::remove_file(p)?;
@@ -40,6 +42,7 @@ impl DirSink {
             grants: open(OUTPUTS[0])?,
             pushes: open(OUTPUTS[1])?,
             rejected: open(OUTPUTS[2])?,
+            forms: if forms { Some(open(FORMS)?) } else { None },
         })
     }
 
@@ -47,6 +50,10 @@ impl DirSink {
         self.grants.flush()?;
         self.pushes.flush()?;
         self.rejected.flush()?;
+        if let Some(f) = &mut self.forms {
+            f.flush()?;
+            std::fs::rename(tmp_name(&self.dir, FORMS), self.dir.join(FORMS))?;
+        }
         let tmp = tmp_name(&self.dir, "summary.json");
         std::fs::write(
             &tmp,
@@ -63,7 +70,11 @@ impl Sink for DirSink {
     fn write(&mut self, chunk: &ChunkOutput) -> std::io::Result<()> {
         self.grants.write_all(chunk.grants.as_bytes())?;
         self.pushes.write_all(chunk.pushes.as_bytes())?;
-        self.rejected.write_all(chunk.rejected.as_bytes())
+        self.rejected.write_all(chunk.rejected.as_bytes())?;
+        if let Some(f) = &mut self.forms {
+            f.write_all(chunk.forms.as_bytes())?;
+        }
+        Ok(())
     }
 }
 
@@ -149,6 +160,7 @@ pub struct RunArgs<'a> {
     pub quiet: bool,
     pub subject: Option<&'a str>,
     pub format: Option<&'a str>,
+    pub bundle: Option<&'a str>,
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -217,7 +229,17 @@ pub fn run(args: RunArgs) -> ExitCode {
             bytes: bytes.clone(),
         })
     };
-    let mut sink = match DirSink::create(args.out) {
+    let bundle = match args.bundle {
+        Some(id) => match rules.bundle_index(id) {
+            Some(b) => Some(b),
+            None => {
+                eprintln!("error: unknown bundle `{id}`");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let mut sink = match DirSink::create(args.out, bundle.is_some()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot write to {}: {e}", args.out.display());
@@ -229,6 +251,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         chunk_size: 4096,
         subject: args.subject.map(str::to_string),
         threads: args.threads,
+        bundle,
     };
     let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = if show {
@@ -291,5 +314,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         summary.read as f64 / elapsed.max(1e-9)
     );
     println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, summary → {out}/summary.json");
+    if bundle.is_some() {
+        println!("pre-filled forms → {out}/{FORMS}");
+    }
     ExitCode::SUCCESS
 }

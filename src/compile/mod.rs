@@ -20,6 +20,9 @@ pub struct RuleSet {
     pub policy_index: HashMap<String, usize>,
     /// Content hash of the rule files and schema (hex), the rule-set version.
     pub version: String,
+    /// Per record type, per field: whether the rules read it (a batch reader may skip
+    /// the others).
+    pub used_fields: Vec<Vec<bool>>,
 }
 
 impl RuleSet {
@@ -72,12 +75,72 @@ pub fn compile(mut program: Program, schema: Schema, sources: &[&str]) -> RuleSe
         .enumerate()
         .map(|(i, p)| (p.id.clone(), i))
         .collect();
+    let used_fields = used_fields(&program, &schema);
     RuleSet {
         schema,
         program,
         policy_index,
         version: content_hash(sources),
+        used_fields,
     }
+}
+
+/// The fields any expression reads, plus those that identify subjects and list items.
+fn used_fields(program: &Program, schema: &Schema) -> Vec<Vec<bool>> {
+    let mut used: Vec<Vec<bool>> = schema
+        .records
+        .iter()
+        .map(|r| vec![false; r.fields.len()])
+        .collect();
+    for e in program.expressions() {
+        e.walk(&mut |x| {
+            if let Expr::Field { record, index, .. } = x {
+                if let Some(slot) = used.get_mut(*record).and_then(|r| r.get_mut(*index)) {
+                    *slot = true;
+                }
+            }
+        });
+    }
+    for s in &schema.subjects {
+        let mut rec = s.root;
+        for &i in &s.id_path {
+            used[rec][i] = true;
+            if let crate::schema::FieldType::Record(r) = schema.records[rec].fields[i].ty {
+                rec = r;
+            }
+        }
+    }
+    for (r, def) in schema.records.iter().enumerate() {
+        if let Some(k) = def.key {
+            used[r][k] = true;
+        }
+    }
+    // A record is read when any field below it is.
+    loop {
+        let mut changed = false;
+        for (r, def) in schema.records.iter().enumerate() {
+            for (i, f) in def.fields.iter().enumerate() {
+                let child = match &f.ty {
+                    crate::schema::FieldType::Record(c) => Some(*c),
+                    crate::schema::FieldType::List(t) => match &**t {
+                        crate::schema::FieldType::Record(c) => Some(*c),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(c) = child {
+                    if !used[r][i] && used[c].iter().any(|&u| u) {
+                        used[r][i] = true;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    used
 }
 
 /// FNV-1a over the sources: stable across platforms and runs.

@@ -23,6 +23,7 @@ use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::{format_decimal, RecordNode, Slot, Value};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -84,17 +85,17 @@ pub fn evaluate_policy(
 }
 
 struct Frame<'r> {
-    locals: Vec<Val>,
+    locals: SmallVec<[Val; 6]>,
     lets: &'r [LetDef],
-    memo: Vec<Option<R<Val>>>,
+    memo: SmallVec<[Option<R<Val>>; 8]>,
 }
 
 impl<'r> Frame<'r> {
     fn new(locals: usize, lets: &'r [LetDef]) -> Self {
         Frame {
-            locals: vec![Val::None; locals],
+            locals: smallvec::smallvec![Val::None; locals],
             lets,
-            memo: vec![None; lets.len()],
+            memo: smallvec::smallvec![None; lets.len()],
         }
     }
 }
@@ -154,19 +155,6 @@ impl<'r> Evaluator<'r> {
             error: None,
             trace: None,
         };
-        let c0 = ClauseTrace {
-            id: "C0".into(),
-            label: match p.to {
-                Some(t) => format!("在有效期内 (in force {} – {})", p.from, t),
-                None => format!("在有效期内 (in force from {})", p.from),
-            },
-            value: Truth::True,
-            basis: None,
-            facts: vec![Fact {
-                path: "ref".into(),
-                value: self.ref_date.to_string(),
-            }],
-        };
         if !Self::in_force(p, self.ref_date) {
             d.failed = vec!["C0".into()];
             if self.opts.trace {
@@ -174,7 +162,7 @@ impl<'r> Evaluator<'r> {
                     basis: p.basis.clone(),
                     clauses: vec![ClauseTrace {
                         value: Truth::False,
-                        ..c0
+                        ..self.c0_trace(p)
                     }],
                     amount_facts: vec![],
                 });
@@ -199,10 +187,30 @@ impl<'r> Evaluator<'r> {
                 d.reports.push((name.clone(), self.extra(&v)));
             }
         }
-        if let Some(t) = &mut d.trace {
-            t.clauses.insert(0, c0);
+        if d.trace.is_some() {
+            let c0 = self.c0_trace(p);
+            if let Some(t) = &mut d.trace {
+                t.clauses.insert(0, c0);
+            }
         }
         d
+    }
+
+    /// The trace line of C0, the effective period.
+    fn c0_trace(&self, p: &PolicyDef) -> ClauseTrace {
+        ClauseTrace {
+            id: "C0".into(),
+            label: match p.to {
+                Some(t) => format!("在有效期内 (in force {} – {})", p.from, t),
+                None => format!("在有效期内 (in force from {})", p.from),
+            },
+            value: Truth::True,
+            basis: None,
+            facts: vec![Fact {
+                path: "ref".into(),
+                value: self.ref_date.to_string(),
+            }],
+        }
     }
 
     fn decide_items(
@@ -575,6 +583,7 @@ impl<'r> Evaluator<'r> {
                 index,
                 name,
                 sensitive,
+                ..
             } => match self.eval(base, frame)? {
                 Val::Known(Value::Record(node)) => {
                     let slot = node.fields.get(*index).cloned().unwrap_or(Slot::Missing);

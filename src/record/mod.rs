@@ -6,6 +6,8 @@
 //! and the path. Keys the schema does not declare are ignored: records come from
 //! registers that hold more than a rule set reads.
 
+pub mod fast;
+
 use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, Schema};
 use crate::value::{RecordNode, Slot, Value};
 use std::sync::Arc;

@@ -81,6 +81,10 @@ pub struct RecordDef {
 impl RecordDef {
     /// The index of a field.
     pub fn field_index(&self, name: &str) -> Option<usize> {
+        // Records are small: a scan beats hashing the key.
+        if self.fields.len() <= 24 {
+            return self.fields.iter().position(|f| f.name == name);
+        }
         self.by_name.get(name).copied()
     }
 }
@@ -472,8 +476,7 @@ pub(crate) fn scalar_from_text(
         ),
         FieldType::String => Value::Str(Arc::from(text)),
         FieldType::Date => Value::Date(
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?,
+            parse_date(text).ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD)"))?,
         ),
         FieldType::Enum(e) => {
             let def = &schema.enums[usize::from(*e)];
@@ -492,4 +495,19 @@ pub(crate) fn scalar_from_text(
             return Err("expected a list or a record, not a plain value".into())
         }
     })
+}
+
+/// Parses `YYYY-MM-DD` (exactly that shape) into a calendar date.
+pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let y = i32::try_from(num(0..4)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(y, num(5..7)?, num(8..10)?)
 }

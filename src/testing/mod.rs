@@ -1,6 +1,10 @@
 //! Example cases: a record, a reference date and the expected decisions, in the layout
 //! of `citizen-schema.md` ("Example-case layout"), run against a rule set.
 
+pub mod coverage;
+pub mod generate;
+pub mod properties;
+
 use crate::compile::RuleSet;
 use crate::eval::{self, Decision, EvalOptions};
 use crate::record::{self, yaml_to_json};

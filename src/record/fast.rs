@@ -1,0 +1,489 @@
+//! Reading a JSON record straight into the slot layout, without building a JSON tree:
+//! keys are matched against the schema's fields, fields the rule set never reads are
+//! skipped, and numbers keep their exact decimal text.
+
+use super::{Record, RecordError};
+use crate::schema::{FieldType, Presence, RecordId, Schema};
+use crate::value::{RecordNode, Slot, Value};
+use rust_decimal::Decimal;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// What the fast reader needs to know, prepared once per rule set.
+#[derive(Debug, Clone)]
+pub struct ReadPlan {
+    used: Vec<Vec<bool>>,
+    /// Per record type, per field: the static path of the child record, when any.
+    child_paths: Vec<Vec<Option<Arc<str>>>>,
+}
+
+impl ReadPlan {
+    /// A plan that reads the fields marked in `used` (per record type, per field).
+    pub fn new(schema: &Schema, used: Vec<Vec<bool>>) -> Self {
+        let mut child_paths: Vec<Vec<Option<Arc<str>>>> = schema
+            .records
+            .iter()
+            .map(|r| vec![None; r.fields.len()])
+            .collect();
+        for s in &schema.subjects {
+            let mut stack = vec![(s.root, String::new(), true)];
+            while let Some((rec, path, is_root)) = stack.pop() {
+                for (i, f) in schema.records[rec].fields.iter().enumerate() {
+                    if let FieldType::Record(c) = f.ty {
+                        let child = if is_root && s.paths_from == Some(i) {
+                            String::new()
+                        } else if path.is_empty() {
+                            f.name.clone()
+                        } else {
+                            format!("{path}.{}", f.name)
+                        };
+                        child_paths[rec][i] = Some(Arc::from(child.as_str()));
+                        stack.push((c, child, false));
+                    }
+                }
+            }
+        }
+        ReadPlan { used, child_paths }
+    }
+}
+
+/// Reads one JSON object as a record of `subject` (or of the subject whose root has the
+/// object's first key). `None` on any problem: the caller then reads the record the
+/// slow way, which names the record and the path in its error.
+pub fn read_json(
+    schema: &Schema,
+    plan: &ReadPlan,
+    subject: Option<usize>,
+    text: &str,
+) -> Option<Record> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = RootSeed {
+        schema,
+        plan,
+        subject,
+    };
+    let rec = seed.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(rec)
+}
+
+/// The fast reader failed: the slow reader explains why.
+pub fn explain_failure(schema: &Schema, subject: Option<usize>, text: &str) -> RecordError {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return RecordError {
+                record: "(unreadable)".into(),
+                path: String::new(),
+                message: format!("not valid JSON: {e}"),
+            }
+        }
+    };
+    let subject = match subject
+        .map(Ok)
+        .unwrap_or_else(|| super::detect_subject(schema, &value, None))
+    {
+        Ok(s) => s,
+        Err(m) => {
+            return RecordError {
+                record: value
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("(no id)")
+                    .to_string(),
+                path: String::new(),
+                message: m,
+            }
+        }
+    };
+    match super::read_record(schema, subject, &value) {
+        Err(e) => e,
+        Ok(_) => RecordError {
+            record: "(no id)".into(),
+            path: String::new(),
+            message: "the record could not be read".into(),
+        },
+    }
+}
+
+struct RootSeed<'a> {
+    schema: &'a Schema,
+    plan: &'a ReadPlan,
+    subject: Option<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = Record;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = Record;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let mut subject = self.subject;
+        let mut fields: Option<Vec<Option<Slot>>> = None;
+        let mut reader: Option<NodeReader> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if reader.is_none() {
+                let s = match subject {
+                    Some(s) => s,
+                    None => self
+                        .schema
+                        .subjects
+                        .iter()
+                        .position(|s| self.schema.records[s.root].field_index(&key).is_some())
+                        .ok_or_else(|| de::Error::custom("unknown subject"))?,
+                };
+                subject = Some(s);
+                let def = &self.schema.subjects[s];
+                let r = NodeReader {
+                    schema: self.schema,
+                    plan: self.plan,
+                    rec: def.root,
+                    path: Arc::from(""),
+                    dynamic: false,
+                };
+                fields = Some(vec![None; self.schema.records[def.root].fields.len()]);
+                reader = Some(r);
+            }
+            let (Some(r), Some(slots)) = (&reader, &mut fields) else {
+                return Err(de::Error::custom("internal"));
+            };
+            r.read_field(&key, &mut map, slots)?;
+        }
+        let subject = subject.or(if self.schema.subjects.len() == 1 {
+            Some(0)
+        } else {
+            None
+        });
+        let Some(subject) = subject else {
+            return Err(de::Error::custom(
+                "cannot tell the subject kind of an empty record",
+            ));
+        };
+        let def = &self.schema.subjects[subject];
+        let reader = reader.unwrap_or(NodeReader {
+            schema: self.schema,
+            plan: self.plan,
+            rec: def.root,
+            path: Arc::from(""),
+            dynamic: false,
+        });
+        let slots =
+            fields.unwrap_or_else(|| vec![None; self.schema.records[def.root].fields.len()]);
+        let root = reader.finish(slots);
+        // The subject's id.
+        let mut node = &root;
+        let mut id = None;
+        for (k, &i) in def.id_path.iter().enumerate() {
+            match node.fields.get(i) {
+                Some(Slot::Value(Value::Record(n))) if k + 1 < def.id_path.len() => node = n,
+                Some(Slot::Value(Value::Str(s))) => id = Some(s.to_string()),
+                _ => break,
+            }
+        }
+        Ok(Record { subject, id, root })
+    }
+}
+
+/// Reads the fields of one record type.
+struct NodeReader<'a> {
+    schema: &'a Schema,
+    plan: &'a ReadPlan,
+    rec: RecordId,
+    path: Arc<str>,
+    /// Below a list item: paths are built, not taken from the plan.
+    dynamic: bool,
+}
+
+impl<'a> NodeReader<'a> {
+    fn read_field<'de, A: MapAccess<'de>>(
+        &self,
+        key: &str,
+        map: &mut A,
+        slots: &mut [Option<Slot>],
+    ) -> Result<(), A::Error> {
+        let def = &self.schema.records[self.rec];
+        let Some(i) = def.field_index(key) else {
+            map.next_value::<IgnoredAny>()?;
+            return Ok(());
+        };
+        if !self.plan.used[self.rec][i] {
+            map.next_value::<IgnoredAny>()?;
+            return Ok(());
+        }
+        let f = &def.fields[i];
+        let child_path = || -> Arc<str> {
+            if !self.dynamic {
+                if let Some(p) = &self.plan.child_paths[self.rec][i] {
+                    return p.clone();
+                }
+            }
+            Arc::from(join(&self.path, &f.name))
+        };
+        let slot = map.next_value_seed(ValueSeed {
+            schema: self.schema,
+            plan: self.plan,
+            ty: &f.ty,
+            path: &child_path,
+            dynamic: self.dynamic,
+        })?;
+        slots[i] = Some(match slot {
+            Some(v) => Slot::Value(v),
+            None => self.absent(i),
+        });
+        Ok(())
+    }
+
+    fn absent(&self, i: usize) -> Slot {
+        let f = &self.schema.records[self.rec].fields[i];
+        match (&f.presence, &f.ty) {
+            (Presence::Default(v), _) => Slot::Value(v.clone()),
+            (Presence::Required, FieldType::Record(r)) => {
+                let child = NodeReader {
+                    schema: self.schema,
+                    plan: self.plan,
+                    rec: *r,
+                    path: if self.dynamic {
+                        Arc::from(join(&self.path, &f.name))
+                    } else {
+                        self.plan.child_paths[self.rec][i]
+                            .clone()
+                            .unwrap_or_else(|| Arc::from(join(&self.path, &f.name)))
+                    },
+                    dynamic: self.dynamic,
+                };
+                let n = self.schema.records[*r].fields.len();
+                Slot::Value(Value::Record(child.finish(vec![None; n])))
+            }
+            (Presence::Required, _) => Slot::Missing,
+            (Presence::Optional, _) => Slot::None,
+        }
+    }
+
+    fn finish(&self, slots: Vec<Option<Slot>>) -> Arc<RecordNode> {
+        let fields: Vec<Slot> = slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| match s {
+                Some(s) => s,
+                None if self.plan.used[self.rec][i] => self.absent(i),
+                // Never read: its value does not matter.
+                None => Slot::None,
+            })
+            .collect();
+        Arc::new(RecordNode {
+            path: self.path.clone(),
+            fields: fields.into_boxed_slice(),
+        })
+    }
+}
+
+fn join(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}.{name}")
+    }
+}
+
+/// Reads a value of a field type; `None` for null.
+struct ValueSeed<'a, 'p> {
+    schema: &'a Schema,
+    plan: &'a ReadPlan,
+    ty: &'a FieldType,
+    path: &'p dyn Fn() -> Arc<str>,
+    dynamic: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
+    type Value = Option<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value of the schema's type")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<Value>, E> {
+        match self.ty {
+            FieldType::Bool => Ok(Some(Value::Bool(v))),
+            _ => Err(E::custom("type")),
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<Value>, E> {
+        match self.ty {
+            FieldType::Int => Ok(Some(Value::Int(v))),
+            FieldType::Decimal => Ok(Some(Value::Decimal(Decimal::from(v)))),
+            FieldType::String => Ok(Some(Value::Str(Arc::from(v.to_string().as_str())))),
+            _ => Err(E::custom("type")),
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<Value>, E> {
+        match i64::try_from(v) {
+            Ok(i) => self.visit_i64(i),
+            Err(_) => Err(E::custom("number too large")),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<Value>, E> {
+        Err(E::custom("binary floating point is not read"))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<Value>, E> {
+        match self.ty {
+            FieldType::Decimal => Decimal::from_str(v)
+                .map(|d| Some(Value::Decimal(d)))
+                .map_err(|_| E::custom("decimal")),
+            FieldType::String | FieldType::Date | FieldType::Enum(_) => {
+                crate::schema::scalar_from_text(self.schema, self.ty, v)
+                    .map(Some)
+                    .map_err(E::custom)
+            }
+            _ => Err(E::custom("type")),
+        }
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
+        let FieldType::List(elem) = self.ty else {
+            return Err(de::Error::custom("type"));
+        };
+        let mut out = vec![];
+        let base = (self.path)();
+        while let Some(item) = match &**elem {
+            FieldType::Record(r) => seq.next_element_seed(ItemSeed {
+                schema: self.schema,
+                plan: self.plan,
+                rec: *r,
+                list_path: &base,
+                index: out.len(),
+            })?,
+            scalar => seq
+                .next_element_seed(ValueSeed {
+                    schema: self.schema,
+                    plan: self.plan,
+                    ty: scalar,
+                    path: self.path,
+                    dynamic: self.dynamic,
+                })?
+                .map(|v| v.ok_or_else(|| de::Error::custom("null list item")))
+                .transpose()?,
+        } {
+            out.push(item);
+        }
+        Ok(Some(Value::List(Arc::from(out))))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+        match self.ty {
+            FieldType::Record(r) => {
+                let reader = NodeReader {
+                    schema: self.schema,
+                    plan: self.plan,
+                    rec: *r,
+                    path: (self.path)(),
+                    dynamic: self.dynamic,
+                };
+                let mut slots = vec![None; self.schema.records[*r].fields.len()];
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    reader.read_field(&key, &mut map, &mut slots)?;
+                }
+                Ok(Some(Value::Record(reader.finish(slots))))
+            }
+            FieldType::Decimal | FieldType::Int => {
+                // serde_json's exact number: {"$serde_json::private::Number": "12.50"}
+                let _key: Option<IgnoredAny> = map.next_key()?;
+                let text: String = map.next_value()?;
+                match self.ty {
+                    FieldType::Int => text
+                        .parse()
+                        .map(|i| Some(Value::Int(i)))
+                        .map_err(|_| de::Error::custom("int")),
+                    _ => Decimal::from_str(&text)
+                        .or_else(|_| Decimal::from_scientific(&text))
+                        .map(|d| Some(Value::Decimal(d)))
+                        .map_err(|_| de::Error::custom("decimal")),
+                }
+            }
+            _ => Err(de::Error::custom("type")),
+        }
+    }
+}
+
+/// Reads one item of a list of records; its path names it by its key.
+struct ItemSeed<'a, 'b> {
+    schema: &'a Schema,
+    plan: &'a ReadPlan,
+    rec: RecordId,
+    list_path: &'b str,
+    index: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list item")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        // The path needs the key, which may come after other fields: read into a
+        // reader with a provisional path, then fix the paths once the key is known.
+        let def = &self.schema.records[self.rec];
+        let mut reader = NodeReader {
+            schema: self.schema,
+            plan: self.plan,
+            rec: self.rec,
+            path: Arc::from(format!("{}[{}]", self.list_path, self.index).as_str()),
+            dynamic: true,
+        };
+        let mut slots = vec![None; def.fields.len()];
+        let mut keyed = def.key.is_none();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            reader.read_field(&key, &mut map, &mut slots)?;
+            if !keyed {
+                if let Some(k) = def.key {
+                    let name = match &slots[k] {
+                        Some(Slot::Value(Value::Str(s))) => Some(s.to_string()),
+                        Some(Slot::Value(Value::Int(i))) => Some(i.to_string()),
+                        _ => None,
+                    };
+                    if let Some(name) = name {
+                        reader.path = Arc::from(format!("{}[{}]", self.list_path, name).as_str());
+                        keyed = true;
+                        // Records read before the key carry the provisional path.
+                        if slots.iter().enumerate().any(|(i, s)| {
+                            i != k
+                                && matches!(
+                                    s,
+                                    Some(
+                                        Slot::Value(Value::Record(_)) | Slot::Value(Value::List(_))
+                                    )
+                                )
+                        }) {
+                            return Err(de::Error::custom("nested record before the item key"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Value::Record(reader.finish(slots)))
+    }
+}
