@@ -2527,50 +2527,42 @@ fn enterprise_boundary(v: &mut Value, k: usize) {
 // ---------------------------------------------------------------------------
 // Malformed lines
 
-/// Turns a record into a line the batch must reject: bad JSON, a wrong type or an
-/// unknown enum value.
-fn malform(v: &mut Value, r: &mut Rng) -> Option<String> {
+/// Turns a record into a line the batch must reject; the kinds take turns (`k` is the
+/// number of malformed lines written so far): bad JSON, a wrong type, an unknown enum
+/// value.
+fn malform(v: &mut Value, r: &mut Rng, k: usize) -> String {
     let enterprise = v.get("enterprise").is_some();
-    match r.range(0, 2) {
+    match k % 5 {
         0 => {
-            let text = v.to_string();
-            let cut: Vec<char> = text.chars().collect();
-            let at = cut.len() * (40 + r.range(0, 40) as usize) / 100;
-            Some(cut[..at].iter().collect())
+            // cut off in the middle
+            let text: Vec<char> = v.to_string().chars().collect();
+            let at = text.len() * (40 + r.range(0, 40) as usize) / 100;
+            return text[..at].iter().collect();
         }
+        1 if enterprise => set(v, "/enterprise/prev_year/avg_insured", json!("约50人")),
         1 => {
-            if enterprise {
-                set(v, "/enterprise/prev_year/avg_insured", json!("约50人"));
-            } else if r.chance(0.5) {
-                let b = v["person"]["birth_date"]
-                    .as_str()
-                    .unwrap_or("1980-01-01")
-                    .replace('-', "");
-                set(
-                    v,
-                    "/person/birth_date",
-                    json!(b.parse::<u64>().unwrap_or(19800101)),
-                );
-            } else {
-                set(
-                    v,
-                    "/social_insurance/unemployment/months_total",
-                    json!("二十四个月"),
-                );
-            }
-            None
+            let b = v["person"]["birth_date"]
+                .as_str()
+                .unwrap_or("1980-01-01")
+                .replace('-', "");
+            set(
+                v,
+                "/person/birth_date",
+                json!(b.parse::<u64>().unwrap_or(19800101)),
+            );
         }
-        _ => {
-            if enterprise {
-                set(v, "/enterprise/entity_type", json!("cooperative"));
-            } else if r.chance(0.5) {
-                set(v, "/employment/status", json!("laid_off"));
-            } else {
-                set(v, "/person/gender", json!("unknown"));
-            }
-            None
-        }
+        2 if enterprise => set(v, "/enterprise/ui/paid_months_cumulative", json!(18.5)),
+        2 => set(
+            v,
+            "/social_insurance/unemployment/months_total",
+            json!("二十四个月"),
+        ),
+        3 if enterprise => set(v, "/enterprise/entity_type", json!("cooperative")),
+        3 => set(v, "/employment/status", json!("laid_off")),
+        _ if enterprise => set(v, "/enterprise/business_status", json!("suspended")),
+        _ => set(v, "/person/gender", json!("unknown")),
     }
+    v.to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -2604,8 +2596,9 @@ fn main() {
         };
         let mut mr = Rng::new(seed, 3, idx as u64);
         let line = if mr.chance(0.005) {
+            let line = malform(&mut rec.v, &mut mr, bad);
             bad += 1;
-            malform(&mut rec.v, &mut mr).unwrap_or_else(|| rec.v.to_string())
+            line
         } else {
             if !rec.gaps.is_empty() {
                 gaps += 1;

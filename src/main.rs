@@ -7,6 +7,23 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A command whose output is piped into `head` should end quietly when the pipe
+/// closes, as Unix tools do, instead of failing on every later write.
+#[cfg(unix)]
+fn default_sigpipe() {
+    extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    #[cfg(unix)]
+    default_sigpipe();
     cli::main()
 }

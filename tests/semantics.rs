@@ -1095,7 +1095,7 @@ fn sensitive_fields_are_masked_in_traces() {
 }
 
 #[test]
-#[ignore = "engine bug: RecordError messages echo the bad value of a sensitive field (record/mod.rs via schema::scalar_from_text)"]
+
 fn sensitive_values_are_not_echoed_in_record_errors() {
     // PRODUCT.md: sensitive fields are masked in traces, logs and error messages.
     let r = rules(&policy("p-x", "  C1 \"t\": true"));
@@ -1118,7 +1118,7 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
 // ------------------------------------------------------------------ record errors
 
 #[test]
-#[ignore = "engine bug: a subject id written as a number (YAML `id: 12345`) is accepted as text but lost as the record id (record::read_record uses as_str)"]
+
 fn a_numeric_subject_id_still_names_the_record() {
     let r = rules(&policy("p-x", "  C1 \"t\": true"));
     // The string field accepts a number as text ...
@@ -1202,7 +1202,7 @@ fn record_errors_name_the_record_and_the_path() {
 }
 
 #[test]
-#[ignore = "engine bug: an evaluation error in a `for each ... where` filter silently drops the item (eval/mod.rs decide_items: `Err(_) => continue`)"]
+
 fn an_error_in_a_per_item_filter_is_reported_not_swallowed() {
     // policies.md §0.1.6: a division by zero is an evaluation error on that decision.
     let r = rules(&policy(
@@ -1228,7 +1228,7 @@ fn an_error_in_a_per_item_filter_is_reported_not_swallowed() {
 }
 
 #[test]
-#[ignore = "engine bug: a `let` is memoised with its value only, so the second clause (and the amount) that read it get no facts in the trace (eval/mod.rs Expr::Let)"]
+
 fn every_clause_lists_the_facts_it_read_even_through_a_shared_let() {
     // PRODUCT.md: every decision carries its trace: each clause with its value and
     // the facts it read.

@@ -1535,6 +1535,15 @@ impl<'a> Checker<'a> {
             && matches!(op, ArithOp::Add | ArithOp::Sub)
             && matches!(bt, Ty::Duration | Ty::NoneLit)
         {
+            if !matches!(be, ir::Expr::Duration(..)) {
+                self.error(
+                    "duration-literal",
+                    b.span,
+                    "a duration is written where it is used",
+                    "write the duration itself here (`d + 12 months`), or use add_months(d, n) with a number",
+                );
+                return poison();
+            }
             return (
                 ir::Expr::DateShift(Box::new(ae), Box::new(be), op == ArithOp::Sub),
                 Ty::Date,
@@ -1570,8 +1579,29 @@ impl<'a> Checker<'a> {
         negated: bool,
         span: Span,
     ) -> Typed {
-        let (v, vt) = self.expr(body, value, None);
+        let (v, vt) = match target {
+            // `emigrated in person.status_flags`: the list tells the value's type.
+            ast::InTarget::List(list) if self.is_unbound_name(body, value) => {
+                let (_, lt) = self.expr(body, list, None);
+                let want = match lt {
+                    Ty::List(t) => Some(*t),
+                    _ => None,
+                };
+                self.expr(body, value, want.as_ref())
+            }
+            _ => self.expr(body, value, None),
+        };
         let e = match target {
+            ast::InTarget::Set(items) if vt == Ty::NoneLit => {
+                // The value itself is in error (reported): do not report each member.
+                let mut out = vec![];
+                for it in items {
+                    if !self.is_unbound_name(body, it) {
+                        out.push(self.expr(body, it, None).0);
+                    }
+                }
+                ir::Expr::InSet(Box::new(v), out, negated)
+            }
             ast::InTarget::Set(items) => {
                 let mut out = vec![];
                 for it in items {
@@ -1888,7 +1918,13 @@ impl<'a> Checker<'a> {
                     _ => Err("date(year, month, day)".into()),
                 },
                 Builtin::WithinLast => match tys.as_slice() {
-                    [d, k] if is(d, &Ty::Date) && is(k, &Ty::Duration) => Ok(Ty::Bool),
+                    [d, k]
+                        if is(d, &Ty::Date)
+                            && is(k, &Ty::Duration)
+                            && matches!(typed[1].0, ir::Expr::Duration(..)) =>
+                    {
+                        Ok(Ty::Bool)
+                    }
                     _ => Err("within_last(date, 24 months)".into()),
                 },
                 Builtin::Min | Builtin::Max => {

@@ -88,6 +88,9 @@ struct Frame<'r> {
     locals: SmallVec<[Val; 6]>,
     lets: &'r [LetDef],
     memo: SmallVec<[Option<R<Val>>; 8]>,
+    /// When tracing: the facts each definition read, so that every clause using a
+    /// definition lists them, not only the first.
+    memo_facts: Vec<Vec<Fact>>,
 }
 
 impl<'r> Frame<'r> {
@@ -96,6 +99,7 @@ impl<'r> Frame<'r> {
             locals: smallvec::smallvec![Val::None; locals],
             lets,
             memo: smallvec::smallvec![None; lets.len()],
+            memo_facts: Vec::new(),
         }
     }
 }
@@ -248,15 +252,15 @@ impl<'r> Evaluator<'r> {
             let mut f = Frame::new(p.locals, &p.lets);
             f.locals[pi.var] = Val::Known(item.clone());
             let mut extra_missing = None;
+            let mut filter_error = None;
             if let Some(filter) = &pi.filter {
-                match self.eval(filter, &mut f).map(truth) {
-                    Ok(Some(true)) => {}
-                    Ok(Some(false)) => continue,
-                    Ok(None) => {
-                        extra_missing =
-                            Some(missing_of(&self.eval(filter, &mut f).unwrap_or(Val::None)))
-                    }
-                    Err(_) => continue,
+                match self.eval(filter, &mut f) {
+                    Ok(v) => match truth(v.clone()) {
+                        Some(true) => {}
+                        Some(false) => continue,
+                        None => extra_missing = Some(missing_of(&v)),
+                    },
+                    Err(e) => filter_error = Some(e),
                 }
             }
             let id = match item {
@@ -264,6 +268,16 @@ impl<'r> Evaluator<'r> {
                 _ => items.len().to_string(),
             };
             let mut res = self.decide_subject(index, p, &mut f);
+            if let Some(message) = filter_error {
+                // Whether the item is a sub-subject at all is undefined.
+                res.outcome = Outcome::Undetermined;
+                res.failed.clear();
+                res.amount = None;
+                res.error = Some(EvalError {
+                    at: "for each … where".into(),
+                    message,
+                });
+            }
             if let Some(m) = extra_missing {
                 if res.outcome != Outcome::NotEligible {
                     res.outcome = Outcome::Undetermined;
@@ -287,7 +301,8 @@ impl<'r> Evaluator<'r> {
                                     ExtraValue::Int(i) => Some(Decimal::from(*i)),
                                     _ => None,
                                 })
-                                .unwrap_or(a.value),
+                                // An item that states no such value adds nothing.
+                                .unwrap_or_default(),
                             _ => a.value,
                         };
                         total = Some(total.unwrap_or_default() + v);
@@ -564,15 +579,39 @@ impl<'r> Evaluator<'r> {
             Expr::Local(i) => frame.locals.get(*i).cloned().unwrap_or(Val::None),
             Expr::Let(i) => {
                 if let Some(v) = frame.memo.get(*i).and_then(|m| m.clone()) {
+                    if let (Some(f), Some(seen)) = (&mut self.facts, frame.memo_facts.get(*i)) {
+                        for fact in seen {
+                            if !f.iter().any(|x| x.path == fact.path) {
+                                f.push(fact.clone());
+                            }
+                        }
+                    }
                     return v;
                 }
                 let lets = frame.lets;
                 let Some(def) = lets.get(*i) else {
                     return Err("internal: unknown definition".into());
                 };
+                let outer = self.facts.take();
+                if outer.is_some() {
+                    self.facts = Some(vec![]);
+                }
                 let v = self
                     .eval(&def.value, frame)
                     .map_err(|m| format!("{}: {m}", def.name));
+                let inner = self.facts.take();
+                self.facts = outer;
+                if let (Some(f), Some(inner)) = (&mut self.facts, inner) {
+                    for fact in &inner {
+                        if !f.iter().any(|x| x.path == fact.path) {
+                            f.push(fact.clone());
+                        }
+                    }
+                    if frame.memo_facts.len() < lets.len() {
+                        frame.memo_facts.resize(lets.len(), vec![]);
+                    }
+                    frame.memo_facts[*i] = inner;
+                }
                 if let Some(slot) = frame.memo.get_mut(*i) {
                     *slot = Some(v.clone());
                 }

@@ -98,9 +98,14 @@ pub fn read_record(
             rec = r;
         }
     }
-    if let Some(s) = cursor.as_str() {
-        id = Some(s.to_string());
-        reader.record = s.to_string();
+    let id_text = match cursor {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Some(s) = id_text {
+        id = Some(s.clone());
+        reader.record = s;
     }
     let root = reader.record_node(def.root, value, Arc::from(""), "", def.paths_from)?;
     Ok(Record { subject, id, root })
@@ -163,7 +168,20 @@ impl Reader<'_> {
                     (Presence::Optional, _) => Slot::None,
                 }
             } else {
-                Slot::Value(self.value(&f.ty, raw, child_path, &fpath_full)?)
+                let v = self.value(&f.ty, raw, child_path, &fpath_full);
+                Slot::Value(match v {
+                    // A sensitive value is never repeated in a message.
+                    Err(e) if f.sensitive => {
+                        return Err(self.err(
+                            &e.path,
+                            format!(
+                                "not a valid {} (value withheld: the field is sensitive)",
+                                self.schema.type_name(&f.ty)
+                            ),
+                        ))
+                    }
+                    other => other?,
+                })
             };
             fields.push(slot);
         }

@@ -86,6 +86,11 @@ impl Mix {
 pub struct Constraints {
     fields: BTreeMap<String, Constraint>,
     hints: BTreeMap<String, Vec<Value>>,
+    rel_hints: BTreeMap<String, Vec<RelDate>>,
+    /// The date that dates "relative to the reference date" are counted from when a
+    /// record is generated without one (see [`case_strategy`] for records generated
+    /// with their reference date).
+    pub anchor: NaiveDate,
     /// State mix of required fields (absent or null = missing data).
     pub required: Mix,
     /// State mix of optional fields (absent or null = a known "none").
@@ -105,6 +110,8 @@ impl Default for Constraints {
         Constraints {
             fields: BTreeMap::new(),
             hints: BTreeMap::new(),
+            rel_hints: BTreeMap::new(),
+            anchor: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or_default(),
             required: Mix {
                 value: 8,
                 absent: 1,
@@ -232,6 +239,17 @@ impl Constraints {
         self
     }
 
+    /// Adds dates relative to the reference date to draw more often for a date field.
+    pub fn hint_relative(mut self, path: &str, values: Vec<RelDate>) -> Self {
+        let e = self.rel_hints.entry(norm(path)).or_default();
+        for v in values {
+            if !e.contains(&v) {
+                e.push(v);
+            }
+        }
+        self
+    }
+
     /// Adds as hints the constants every policy of `rules` compares fields with.
     pub fn with_hints_from(self, rules: &RuleSet) -> Self {
         let all: Vec<usize> = (0..rules.program.policies.len()).collect();
@@ -244,15 +262,20 @@ impl Constraints {
         let mut miner = Miner {
             rules,
             hints: BTreeMap::new(),
+            rel: BTreeMap::new(),
             depth: 0,
+            seen_lets: BTreeSet::new(),
         };
         for &i in policies {
             if let Some(p) = rules.program.policies.get(i) {
-                miner.policy(p);
+                miner.policy(p, i);
             }
         }
         for (path, values) in miner.hints {
             self = self.hint(&path, values.into_iter().map(Value::from).collect());
+        }
+        for (path, values) in miner.rel {
+            self = self.hint_relative(&path, values.into_iter().collect());
         }
         self
     }
@@ -349,21 +372,61 @@ pub fn try_record_strategy(
     subject: usize,
     constraints: &Constraints,
 ) -> Result<BoxedStrategy<Json>, String> {
+    let c = resolve_constraints(schema, subject, constraints)?;
+    let anchor = c.anchor;
+    Ok(raw_record(schema, subject, &c)
+        .prop_map(move |mut j| {
+            resolve_dates(&mut j, anchor);
+            j
+        })
+        .boxed())
+}
+
+/// Records generated with their reference date: dates the rules count from `ref`
+/// (ages, "within 12 months", "one year after registration") are drawn around the
+/// reference date each record gets from `refs`.
+pub fn case_strategy(
+    schema: &Schema,
+    subject: usize,
+    constraints: &Constraints,
+    refs: BoxedStrategy<NaiveDate>,
+) -> Result<BoxedStrategy<(NaiveDate, Json)>, String> {
+    let c = resolve_constraints(schema, subject, constraints)?;
+    Ok((refs, raw_record(schema, subject, &c))
+        .prop_map(|(r, mut j)| {
+            resolve_dates(&mut j, r);
+            (r, j)
+        })
+        .boxed())
+}
+
+/// The constraints with their paths checked and written in full.
+pub(crate) fn resolve_constraints(
+    schema: &Schema,
+    subject: usize,
+    constraints: &Constraints,
+) -> Result<Constraints, String> {
     if subject >= schema.subjects.len() {
         return Err(format!("no subject kind number {subject} in the schema"));
     }
     constraints.check(schema, subject)?;
     let known = field_paths(schema, subject);
+    let full = |k: &String| resolve_key(schema, subject, k, &known);
     let mut c = constraints.clone();
     c.fields = constraints
         .fields
         .iter()
-        .filter_map(|(k, v)| resolve_key(schema, subject, k, &known).map(|k| (k, v.clone())))
+        .filter_map(|(k, v)| full(k).map(|k| (k, v.clone())))
         .collect();
     c.hints = constraints
         .hints
         .iter()
-        .filter_map(|(k, v)| resolve_key(schema, subject, k, &known).map(|k| (k, v.clone())))
+        .filter_map(|(k, v)| full(k).map(|k| (k, v.clone())))
+        .collect();
+    c.rel_hints = constraints
+        .rel_hints
+        .iter()
+        .filter_map(|(k, v)| full(k).map(|k| (k, v.clone())))
         .collect();
     // The subject's id is always there, so that every generated record names itself.
     let s = &schema.subjects[subject];
@@ -380,27 +443,74 @@ pub fn try_record_strategy(
         c.fields
             .insert(id_path, Constraint::Fixed(Json::from("GEN-1")));
     }
-    let g = Gen { schema, c: &c };
-    Ok(g.record(s.root, ""))
+    Ok(c)
+}
+
+/// Records with dates relative to `ref` left as placeholders.
+fn raw_record(schema: &Schema, subject: usize, c: &Constraints) -> BoxedStrategy<Json> {
+    let g = Gen {
+        schema,
+        c,
+        complete: false,
+    };
+    g.record(schema.subjects[subject].root, "")
+}
+
+/// Marks a date relative to the reference date, until it is resolved.
+const REL: &str = "\u{1}ref|";
+
+fn rel_json(r: RelDate) -> Json {
+    Json::String(format!("{REL}{}|{}", r.months, r.days))
+}
+
+/// Replaces the relative-date placeholders of a generated value by dates counted
+/// from `anchor`.
+pub(crate) fn resolve_dates(v: &mut Json, anchor: NaiveDate) {
+    match v {
+        Json::String(s) if s.starts_with(REL) => {
+            let mut it = s[REL.len()..]
+                .split('|')
+                .map(|x| x.parse::<i64>().unwrap_or(0));
+            let (m, d) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+            let date = crate::calendar::add_months(anchor, m)
+                .and_then(|x| crate::calendar::add_days(x, d))
+                .unwrap_or(anchor);
+            *v = Json::from(date.to_string());
+        }
+        Json::Array(items) => items.iter_mut().for_each(|x| resolve_dates(x, anchor)),
+        Json::Object(m) => m.values_mut().for_each(|x| resolve_dates(x, anchor)),
+        _ => {}
+    }
 }
 
 /// The generator of one value of a field (a complete value: required fields of a
-/// record or list items are all present), for filling a record's missing fields.
+/// record or list items are all present), for filling a record's missing fields; dates
+/// relative to the reference date count from `ref_date`. `constraints` are those given
+/// to the record's generator.
 pub fn field_value_strategy(
     schema: &Schema,
     field: &FieldDef,
     path: &str,
     constraints: &Constraints,
+    ref_date: NaiveDate,
 ) -> BoxedStrategy<Json> {
-    let mut c = constraints.clone();
-    c.required = Mix::ALWAYS;
-    let g = Gen { schema, c: &c };
+    let g = Gen {
+        schema,
+        c: constraints,
+        complete: true,
+    };
     g.value(&field.ty, field.range, &norm(path), &field.name)
+        .prop_map(move |mut j| {
+            resolve_dates(&mut j, ref_date);
+            j
+        })
+        .boxed()
 }
 
 struct Gen<'a> {
     schema: &'a Schema,
     c: &'a Constraints,
+    complete: bool,
 }
 
 impl Gen<'_> {
@@ -434,6 +544,7 @@ impl Gen<'_> {
             Some(Constraint::Fixed(v)) => return Just(Some(v.clone())).boxed(),
             Some(_) => Mix::ALWAYS,
             None => match f.presence {
+                Presence::Required if self.complete => Mix::ALWAYS,
                 Presence::Required => self.c.required,
                 Presence::Optional => self.c.optional,
                 Presence::Default(_) => self.c.defaulted,
@@ -522,15 +633,24 @@ impl Gen<'_> {
                 if let Some(Constraint::DateRange(a, b)) = constraint {
                     return (day(*a)..=day(*b)).prop_map(date_json).boxed();
                 }
+                let rel = |lo: i64, hi: i64| {
+                    (lo..=hi)
+                        .prop_map(|d| rel_json(RelDate { months: 0, days: d }))
+                        .boxed()
+                };
                 let mut alts: Vec<(u32, BoxedStrategy<Json>)> = vec![
+                    // around the reference date: the last three years, the next one
+                    (3, rel(-1100, 400)),
+                    // anyone's birth date: up to 100 years before
+                    (3, rel(-36_600, 0)),
                     (
-                        4,
+                        1,
                         (day(ymd(2015, 1, 1))..=day(ymd(2027, 12, 31)))
                             .prop_map(date_json)
                             .boxed(),
                     ),
                     (
-                        4,
+                        1,
                         (day(ymd(1920, 1, 1))..=day(ymd(2030, 12, 31)))
                             .prop_map(date_json)
                             .boxed(),
@@ -543,7 +663,11 @@ impl Gen<'_> {
                     ),
                 ];
                 if !hints.is_empty() {
-                    alts.insert(1, (self.c.hint_weight, select(hints).boxed()));
+                    alts.push((self.c.hint_weight, select(hints).boxed()));
+                }
+                if let Some(r) = self.c.rel_hints.get(path).filter(|r| !r.is_empty()) {
+                    let r: Vec<Json> = r.iter().map(|x| rel_json(*x)).collect();
+                    alts.push((self.c.hint_weight, select(r).boxed()));
                 }
                 Union::new_weighted(alts).boxed()
             }
@@ -858,11 +982,24 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
 
 // -------------------------------------------------------------- hint mining
 
-/// Collects, for each field path, the constants the rules compare it with.
+/// A date relative to the reference date: `ref + months + days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RelDate {
+    /// Calendar months (added first, clamping the day).
+    pub months: i64,
+    /// Days.
+    pub days: i64,
+}
+
+/// Collects, for each field path, the constants the rules compare it with (values
+/// that make the comparison true where it appears, and the nearest that does not),
+/// and the dates relative to `ref` they compare date fields with.
 struct Miner<'r> {
     rules: &'r RuleSet,
     hints: BTreeMap<String, BTreeSet<HintKey>>,
+    rel: BTreeMap<String, BTreeSet<RelDate>>,
     depth: usize,
+    seen_lets: BTreeSet<(usize, usize, Option<bool>)>,
 }
 
 /// A value with an order, so hints are collected once and in a stable order.
@@ -891,43 +1028,119 @@ impl From<HintKey> for Value {
 
 /// What the locals of a body stand for: the field paths they are read from.
 struct Env<'r> {
+    id: usize,
     locals: Vec<Vec<String>>,
     lets: &'r [LetDef],
 }
 
+/// `op` with its operands swapped (`a < b` is `b > a`).
+fn swap_op(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        o => o,
+    }
+}
+
+/// The negation of `op`.
+fn not_op(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Le => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Le,
+        CmpOp::Ge => CmpOp::Lt,
+    }
+}
+
+/// The value one step above (`up`) or below a value: 1, 0.01 or a day.
+fn step(v: &Value, up: bool, n: i64) -> Option<Value> {
+    let n = if up { n } else { -n };
+    match v {
+        Value::Int(i) => i.checked_add(n).map(Value::Int),
+        Value::Decimal(d) => d.checked_add(Decimal::new(n, 2)).map(Value::Decimal),
+        Value::Date(d) => crate::calendar::add_days(*d, n).map(Value::Date),
+        _ => None,
+    }
+}
+
+/// Values of `x` that make `x op c` true, and the nearest that makes it false.
+fn satisfying(op: CmpOp, c: &Value) -> Vec<Value> {
+    let mut out = vec![];
+    let mut push = |v: Option<Value>| {
+        if let Some(v) = v {
+            out.push(v);
+        }
+    };
+    match op {
+        CmpOp::Eq => push(Some(c.clone())),
+        CmpOp::Ne => {
+            push(step(c, true, 1));
+            push(Some(c.clone()));
+        }
+        CmpOp::Lt => {
+            push(step(c, false, 1));
+            push(step(c, false, 7));
+            push(Some(c.clone()));
+        }
+        CmpOp::Le => {
+            push(Some(c.clone()));
+            push(step(c, false, 1));
+            push(step(c, true, 1));
+        }
+        CmpOp::Gt => {
+            push(step(c, true, 1));
+            push(step(c, true, 7));
+            push(Some(c.clone()));
+        }
+        CmpOp::Ge => {
+            push(Some(c.clone()));
+            push(step(c, true, 1));
+            push(step(c, false, 1));
+        }
+    }
+    out
+}
+
 impl<'r> Miner<'r> {
-    fn policy(&mut self, p: &'r crate::ir::PolicyDef) {
+    fn policy(&mut self, p: &'r crate::ir::PolicyDef, id: usize) {
         let mut env = Env {
+            id,
             locals: vec![vec![]; p.locals.max(1)],
             lets: &p.lets,
         };
         if let Some(pi) = &p.per_item {
-            self.walk(&pi.list, &mut env);
+            self.walk(&pi.list, &mut env, None);
             let items: Vec<String> = self.paths(&pi.list, &env, 0);
             if let Some(slot) = env.locals.get_mut(pi.var) {
                 *slot = items;
             }
             if let Some(f) = &pi.filter {
-                self.walk(f, &mut env);
+                self.walk(f, &mut env, Some(true));
             }
         }
-        for l in &p.lets {
-            self.walk(&l.value, &mut env);
-        }
         for c in &p.clauses {
-            self.walk(&c.condition, &mut env);
+            self.walk(&c.condition, &mut env, Some(true));
         }
         for a in &p.amounts {
             if let crate::ir::AmountGuard::When(g) = &a.guard {
-                self.walk(g, &mut env);
+                self.walk(g, &mut env, None);
             }
-            self.walk(&a.value, &mut env);
+            self.walk(&a.value, &mut env, None);
             for (_, x) in &a.extras {
-                self.walk(x, &mut env);
+                self.walk(x, &mut env, None);
             }
         }
         for (_, x) in &p.reports {
-            self.walk(x, &mut env);
+            self.walk(x, &mut env, None);
+        }
+        for (i, l) in p.lets.iter().enumerate() {
+            if !self.seen_lets.iter().any(|(e, j, _)| *e == id && *j == i) {
+                self.walk(&l.value, &mut env, None);
+            }
         }
     }
 
@@ -971,46 +1184,101 @@ impl<'r> Miner<'r> {
         }
     }
 
-    fn add(&mut self, paths: &[String], v: &Value, neighbours: bool) {
-        if paths.is_empty() {
-            return;
+    /// A date field shifted by a constant: `add_months(f, 12)`, `f + 3 years`.
+    fn shifted(&self, e: &Expr, env: &Env, depth: usize) -> Option<(Vec<String>, RelDate)> {
+        use crate::ir::{Builtin, DateUnit};
+        if depth > 8 {
+            return None;
         }
-        let mut vals = vec![v.clone()];
-        if neighbours {
-            match v {
-                Value::Int(i) => {
-                    vals.extend(
-                        [i.checked_sub(1), i.checked_add(1)]
-                            .into_iter()
-                            .flatten()
-                            .map(Value::Int),
-                    );
-                }
-                Value::Decimal(d) => {
-                    let step = Decimal::new(1, 2);
-                    vals.extend(
-                        [d.checked_sub(step), d.checked_add(step)]
-                            .into_iter()
-                            .flatten()
-                            .map(Value::Decimal),
-                    );
-                }
-                Value::Date(d) => {
-                    vals.extend(
-                        [d.pred_opt(), d.succ_opt()]
-                            .into_iter()
-                            .flatten()
-                            .map(Value::Date),
-                    );
-                }
-                _ => {}
+        let unit = |n: i64, u: DateUnit| match u {
+            DateUnit::Days => RelDate { months: 0, days: n },
+            DateUnit::Months => RelDate { months: n, days: 0 },
+            DateUnit::Years => RelDate {
+                months: n.saturating_mul(12),
+                days: 0,
+            },
+        };
+        match e {
+            Expr::Let(i) => env
+                .lets
+                .get(*i)
+                .and_then(|l| self.shifted(&l.value, env, depth + 1)),
+            Expr::DateShift(d, dur, minus) => {
+                let Expr::Duration(n, u) = &**dur else {
+                    return None;
+                };
+                let (p, r) = self.shifted(d, env, depth + 1)?;
+                let s = unit(if *minus { -n } else { *n }, *u);
+                Some((
+                    p,
+                    RelDate {
+                        months: r.months + s.months,
+                        days: r.days + s.days,
+                    },
+                ))
+            }
+            Expr::Call(b @ (Builtin::AddMonths | Builtin::AddYears | Builtin::AddDays), args) => {
+                let n = match args.get(1).and_then(|a| self.constant(a)) {
+                    Some(Value::Int(n)) => n,
+                    _ => return None,
+                };
+                let (p, r) = self.shifted(args.first()?, env, depth + 1)?;
+                let s = match b {
+                    Builtin::AddMonths => unit(n, DateUnit::Months),
+                    Builtin::AddYears => unit(n, DateUnit::Years),
+                    _ => unit(n, DateUnit::Days),
+                };
+                Some((
+                    p,
+                    RelDate {
+                        months: r.months + s.months,
+                        days: r.days + s.days,
+                    },
+                ))
+            }
+            _ => {
+                let p = self.paths(e, env, depth + 1);
+                (!p.is_empty()).then_some((p, RelDate { months: 0, days: 0 }))
             }
         }
+    }
+
+    /// `age(f)` (on `ref`, or on another date: taken as near `ref`).
+    fn age_of(&self, e: &Expr, env: &Env) -> Option<Vec<String>> {
+        match e {
+            Expr::Call(crate::ir::Builtin::Age, args) => {
+                let p = self.paths(args.first()?, env, 0);
+                (!p.is_empty()).then_some(p)
+            }
+            Expr::Let(i) => env.lets.get(*i).and_then(|l| self.age_of(&l.value, env)),
+            _ => None,
+        }
+    }
+
+    fn is_ref(e: &Expr, env: &Env) -> bool {
+        match e {
+            Expr::Ref => true,
+            Expr::Let(i) => env
+                .lets
+                .get(*i)
+                .is_some_and(|l| Self::is_ref(&l.value, env)),
+            _ => false,
+        }
+    }
+
+    fn add(&mut self, paths: &[String], vals: &[Value]) {
         for p in paths {
             let e = self.hints.entry(norm(p)).or_default();
-            for x in &vals {
+            for x in vals {
                 e.insert(HintKey(x.clone()));
             }
+        }
+    }
+
+    fn add_rel(&mut self, paths: &[String], vals: &[RelDate]) {
+        for p in paths {
+            let e = self.rel.entry(norm(p)).or_default();
+            e.extend(vals.iter().copied());
         }
     }
 
@@ -1031,40 +1299,158 @@ impl<'r> Miner<'r> {
         }
     }
 
-    fn walk(&mut self, e: &'r Expr, env: &mut Env<'r>) {
-        match e {
-            Expr::Compare(op, a, b) => {
-                let near = !matches!(op, CmpOp::Eq | CmpOp::Ne);
-                if let Some(v) = self.constant(b) {
-                    let p = self.paths(a, env, 0);
-                    self.add(&p, &v, near);
-                }
-                if let Some(v) = self.constant(a) {
-                    let p = self.paths(b, env, 0);
-                    self.add(&p, &v, near);
-                }
-                self.walk(a, env);
-                self.walk(b, env);
-            }
-            Expr::InSet(x, items, _) => {
-                let p = self.paths(x, env, 0);
-                for it in items {
-                    if let Some(v) = self.constant(it) {
-                        self.add(&p, &v, false);
+    /// Hints from `a op b` read with polarity `pol`.
+    fn compare(&mut self, op: CmpOp, a: &'r Expr, b: &'r Expr, env: &Env<'r>, pol: Option<bool>) {
+        let ops: Vec<CmpOp> = match pol {
+            Some(true) => vec![op],
+            Some(false) => vec![not_op(op)],
+            None => vec![op, not_op(op)],
+        };
+        for (x, y, flip) in [(a, b, false), (b, a, true)] {
+            for &o in &ops {
+                let o = if flip { swap_op(o) } else { o };
+                // field op constant
+                if let Some(c) = self.constant(y) {
+                    let p = self.paths(x, env, 0);
+                    if !p.is_empty() {
+                        self.add(&p, &satisfying(o, &c));
+                    }
+                    // age(f) op n: birth dates n years before ref
+                    if let (Some(p), Some(n)) = (self.age_of(x, env), c.as_decimal()) {
+                        if let Ok(n) = i64::try_from(n.trunc()) {
+                            let mut rel = vec![];
+                            for k in [n, n + 1, n - 1] {
+                                rel.push(RelDate {
+                                    months: -12 * k,
+                                    days: 0,
+                                });
+                                rel.push(RelDate {
+                                    months: -12 * k,
+                                    days: 1,
+                                });
+                                rel.push(RelDate {
+                                    months: -12 * k,
+                                    days: -1,
+                                });
+                            }
+                            self.add_rel(&p, &rel);
+                        }
+                    }
+                    // shifted date op constant date: f = c − shift
+                    if let (Value::Date(d), Some((p, r))) = (&c, self.shifted(x, env, 0)) {
+                        if r != (RelDate { months: 0, days: 0 }) {
+                            let base = crate::calendar::add_months(*d, -r.months)
+                                .and_then(|d| crate::calendar::add_days(d, -r.days));
+                            if let Some(base) = base {
+                                let v = Value::Date(base);
+                                let mut vals = satisfying(o, &v);
+                                vals.push(v);
+                                self.add(&p, &vals);
+                            }
+                        }
                     }
                 }
-                self.walk(x, env);
+                // shifted date op ref: f = ref − shift
+                if Self::is_ref(y, env) {
+                    if let Some((p, r)) = self.shifted(x, env, 0) {
+                        let base = RelDate {
+                            months: -r.months,
+                            days: -r.days,
+                        };
+                        self.add_rel(
+                            &p,
+                            &[
+                                base,
+                                RelDate {
+                                    days: base.days - 1,
+                                    ..base
+                                },
+                                RelDate {
+                                    days: base.days + 1,
+                                    ..base
+                                },
+                            ],
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn walk(&mut self, e: &'r Expr, env: &mut Env<'r>, pol: Option<bool>) {
+        use crate::syntax::ast::Quantifier as Q;
+        let flip = |p: Option<bool>| p.map(|b| !b);
+        match e {
+            Expr::Compare(op, a, b) => {
+                self.compare(*op, a, b, env, pol);
+                self.walk(a, env, None);
+                self.walk(b, env, None);
+            }
+            Expr::InSet(x, items, negated) => {
+                let p = self.paths(x, env, 0);
+                let members: Vec<Value> = items.iter().filter_map(|it| self.constant(it)).collect();
+                let want_member = pol.map(|b| b != *negated);
+                let mut vals = vec![];
+                if want_member != Some(false) {
+                    vals.extend(members.iter().cloned());
+                }
+                if want_member != Some(true) {
+                    // the enum's other values
+                    if let Some(Value::Enum(e, _)) = members.first() {
+                        let n = self
+                            .rules
+                            .schema
+                            .enums
+                            .get(usize::from(*e))
+                            .map_or(0, |d| d.values.len());
+                        for i in 0..n {
+                            let v = Value::Enum(*e, u16::try_from(i).unwrap_or(0));
+                            if !members.contains(&v) {
+                                vals.push(v);
+                            }
+                        }
+                    }
+                }
+                self.add(&p, &vals);
+                // membership of age(f) in a set of ages
+                self.walk(x, env, None);
             }
             Expr::InRange(x, lo, hi, _) => {
                 let p = self.paths(x, env, 0);
-                for b in [lo, hi] {
+                let mut vals = vec![];
+                for (b, up) in [(lo, false), (hi, true)] {
                     if let Some(v) = self.constant(b) {
-                        self.add(&p, &v, true);
+                        vals.push(v.clone());
+                        vals.extend(step(&v, up, 1));
+                        vals.extend(step(&v, !up, 1));
+                        if let (Some(ap), Some(n)) = (self.age_of(x, env), v.as_decimal()) {
+                            if let Ok(n) = i64::try_from(n.trunc()) {
+                                let k = if up { n + 1 } else { n };
+                                self.add_rel(
+                                    &ap,
+                                    &[
+                                        RelDate {
+                                            months: -12 * k,
+                                            days: 0,
+                                        },
+                                        RelDate {
+                                            months: -12 * k,
+                                            days: 1,
+                                        },
+                                        RelDate {
+                                            months: -12 * k,
+                                            days: -1,
+                                        },
+                                    ],
+                                );
+                            }
+                        }
                     }
                 }
-                self.walk(x, env);
-                self.walk(lo, env);
-                self.walk(hi, env);
+                self.add(&p, &vals);
+                self.walk(x, env, None);
+                self.walk(lo, env, None);
+                self.walk(hi, env, None);
             }
             Expr::Match(s, arms) => {
                 let p = self.paths(s, env, 0);
@@ -1073,47 +1459,54 @@ impl<'r> Miner<'r> {
                         match pat {
                             Pat::Eq(x) => {
                                 if let Some(c) = self.constant(x) {
-                                    self.add(&p, &c, false);
+                                    self.add(&p, &[c]);
                                 }
                             }
                             Pat::Range(lo, hi) => {
                                 for b in [lo, hi] {
                                     if let Some(c) = self.constant(b) {
-                                        self.add(&p, &c, true);
+                                        self.add(&p, &[c]);
                                     }
                                 }
                             }
                             Pat::Any => {}
                         }
                     }
-                    self.walk(v, env);
+                    self.walk(v, env, pol);
                 }
-                self.walk(s, env);
+                self.walk(s, env, None);
             }
             Expr::Quant {
+                quantifier,
                 var,
                 list,
                 filter,
                 body,
                 ..
             } => {
-                self.walk(list, env);
+                self.walk(list, env, None);
                 let items = self.paths(list, env, 0);
                 if env.locals.len() <= *var {
                     env.locals.resize(*var + 1, vec![]);
                 }
                 let saved = std::mem::replace(&mut env.locals[*var], items);
+                let (fp, bp) = match quantifier {
+                    Q::Any | Q::All => (pol, pol),
+                    Q::No => (flip(pol), flip(pol)),
+                    Q::The | Q::Latest | Q::Earliest => (Some(true), None),
+                    _ => (None, None),
+                };
                 if let Some(f) = filter {
-                    self.walk(f, env);
+                    self.walk(f, env, fp);
                 }
                 if let Some(b) = body {
-                    self.walk(b, env);
+                    self.walk(b, env, bp);
                 }
                 env.locals[*var] = saved;
             }
             Expr::Function(f, args) => {
                 for a in args {
-                    self.walk(a, env);
+                    self.walk(a, env, None);
                 }
                 if self.depth > 8 {
                     return;
@@ -1123,6 +1516,7 @@ impl<'r> Miner<'r> {
                     return;
                 };
                 let mut inner = Env {
+                    id: usize::MAX - *f,
                     locals: vec![vec![]; def.locals.max(args.len())],
                     lets: &def.lets,
                 };
@@ -1131,40 +1525,100 @@ impl<'r> Miner<'r> {
                 }
                 self.depth += 1;
                 for l in &def.lets {
-                    self.walk(&l.value, &mut inner);
+                    self.walk(&l.value, &mut inner, None);
                 }
-                self.walk(&def.body, &mut inner);
+                self.walk(&def.body, &mut inner, pol);
                 self.depth -= 1;
             }
-            Expr::Call(_, xs) | Expr::And(xs) | Expr::Or(xs) => {
-                for x in xs {
-                    self.walk(x, env);
+            Expr::Let(i) => {
+                let key = (env.id, *i, pol);
+                if self.depth <= 8 && self.seen_lets.insert(key) {
+                    if let Some(l) = env.lets.get(*i) {
+                        self.depth += 1;
+                        self.walk(&l.value, env, pol);
+                        self.depth -= 1;
+                    }
+                }
+                if let Some(b) = pol {
+                    let p = self.paths(e, env, 0);
+                    self.add(&p, &[Value::Bool(b)]);
                 }
             }
-            Expr::Field { base, .. } => self.walk(base, env),
-            Expr::Param(_, Some(x)) | Expr::Neg(x) | Expr::Not(x) | Expr::IsNone(x, _) => {
-                self.walk(x, env)
+            Expr::Field { .. } | Expr::Local(_) if pol.is_some() => {
+                // a yes/no field used as a condition
+                let p = self.paths(e, env, 0);
+                self.add(&p, &[Value::Bool(pol == Some(true))]);
+                if let Expr::Field { base, .. } = e {
+                    self.walk(base, env, None);
+                }
             }
-            Expr::Arith(_, a, b, _) | Expr::DateShift(a, b, _) | Expr::Otherwise(a, b) => {
-                self.walk(a, env);
-                self.walk(b, env);
+            Expr::Field { base, .. } => self.walk(base, env, None),
+            Expr::Not(x) => self.walk(x, env, flip(pol)),
+            Expr::And(xs) | Expr::Or(xs) => {
+                for x in xs {
+                    self.walk(x, env, pol);
+                }
             }
-            Expr::InList(a, b, _) => {
-                self.walk(a, env);
-                self.walk(b, env);
+            Expr::Call(crate::ir::Builtin::WithinLast, xs) => {
+                if let (Some(d), Some(Expr::Duration(n, u))) = (xs.first(), xs.get(1)) {
+                    let p = self.paths(d, env, 0);
+                    let back = match u {
+                        crate::ir::DateUnit::Days => RelDate {
+                            months: 0,
+                            days: -n,
+                        },
+                        crate::ir::DateUnit::Months => RelDate {
+                            months: -n,
+                            days: 0,
+                        },
+                        crate::ir::DateUnit::Years => RelDate {
+                            months: -12 * n,
+                            days: 0,
+                        },
+                    };
+                    self.add_rel(
+                        &p,
+                        &[
+                            RelDate { months: 0, days: 0 },
+                            back,
+                            RelDate {
+                                days: back.days - 1,
+                                ..back
+                            },
+                        ],
+                    );
+                }
+                for x in xs {
+                    self.walk(x, env, None);
+                }
+            }
+            Expr::Call(_, xs) => {
+                for x in xs {
+                    self.walk(x, env, None);
+                }
+            }
+            Expr::Param(_, Some(x)) | Expr::Neg(x) => self.walk(x, env, None),
+            Expr::IsNone(x, _) => self.walk(x, env, None),
+            Expr::Arith(_, a, b, _) | Expr::DateShift(a, b, _) | Expr::InList(a, b, _) => {
+                self.walk(a, env, None);
+                self.walk(b, env, None);
+            }
+            Expr::Otherwise(a, b) => {
+                self.walk(a, env, pol);
+                self.walk(b, env, pol);
             }
             Expr::If(c, a, b) => {
-                self.walk(c, env);
-                self.walk(a, env);
-                self.walk(b, env);
+                self.walk(c, env, None);
+                self.walk(a, env, pol);
+                self.walk(b, env, pol);
             }
             Expr::Cases(arms, default) => {
                 for (c, v) in arms {
-                    self.walk(c, env);
-                    self.walk(v, env);
+                    self.walk(c, env, None);
+                    self.walk(v, env, pol);
                 }
                 if let Some(d) = default {
-                    self.walk(d, env);
+                    self.walk(d, env, pol);
                 }
             }
             _ => {}

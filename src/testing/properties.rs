@@ -326,14 +326,15 @@ impl CaseGen {
         let general = Constraints::default().with_hints_from(rules);
         let mut alts: Vec<(u32, BoxedStrategy<GenCase>)> = vec![];
         let pair = |c: &Constraints, focus: Option<usize>| -> BoxedStrategy<GenCase> {
-            let rec = generate::try_record_strategy(schema, subject, c)
-                .unwrap_or_else(|_| Just(Json::Null).boxed());
-            (ref_date_strategy(rules, focus), rec)
-                .prop_map(|(reference_date, record)| GenCase {
-                    reference_date,
-                    record,
+            generate::case_strategy(schema, subject, c, ref_date_strategy(rules, focus))
+                .map(|s| {
+                    s.prop_map(|(reference_date, record)| GenCase {
+                        reference_date,
+                        record,
+                    })
+                    .boxed()
                 })
-                .boxed()
+                .unwrap_or_else(|_| Just(dummy()).boxed())
         };
         alts.push((
             u32::try_from(policies.len() / 2).unwrap_or(1).max(1),
@@ -354,13 +355,20 @@ impl CaseGen {
                 absent: 1,
                 null: 1,
             };
-            c.hint_weight = 8;
+            c.defaulted = Mix {
+                value: 8,
+                absent: 1,
+                null: 1,
+            };
+            c.hint_weight = 12;
             alts.push((1, pair(&c, Some(p))));
         }
         CaseGen {
             subject,
             cases: Union::new_weighted(alts).boxed(),
-            fill: Arc::new(general),
+            fill: Arc::new(
+                generate::resolve_constraints(schema, subject, &general).unwrap_or_default(),
+            ),
         }
     }
 
@@ -381,6 +389,7 @@ impl CaseGen {
                             field_def(&rules.schema, m),
                             &m.schema_path,
                             &fill,
+                            case.reference_date,
                         )
                     })
                     .collect();
