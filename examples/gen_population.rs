@@ -590,22 +590,30 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
     let snap = snap();
     let mut gaps: Vec<&'static str> = vec![];
 
-    // --- identity
+    // --- identity (a boundary record is generated at the age its scenario needs)
+    let slot = boundary_slot(i, n, PERSON_BOUNDARIES);
+    let forced = slot.map(boundary_profile);
     let band = r.weighted(AGE_BANDS);
-    let age = if band == 100 {
+    let mut age = if band == 100 {
         100
     } else {
         band + r.range(0, 4)
     };
-    let female = r.chance(if age >= 75 {
+    let mut female = r.chance(if age >= 75 {
         0.58
     } else if age >= 60 {
         0.53
     } else {
         0.49
     });
+    if let Some((a, f, _)) = forced {
+        age = a;
+        female = f.unwrap_or(female);
+    }
     let birth = birth_for_age(&mut r, age);
-    let hukou: String = {
+    let hukou: String = if let Some((_, _, Some(h))) = forced {
+        h.to_string()
+    } else {
         let (sh, bj, sz) = if age < 18 {
             (0.62, 0.11, 0.06)
         } else if age < 60 {
@@ -1783,11 +1791,32 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
     rec.insert("household".into(), Value::Object(hh));
 
     let mut v = Value::Object(rec);
-    if let Some(k) = boundary_slot(i, n, PERSON_BOUNDARIES) {
+    if let Some(k) = slot {
         person_boundary(&mut v, k, &mut r);
         gaps.clear();
     }
     Person { v, gaps }
+}
+
+/// The age, gender (if fixed) and hukou (if fixed) a boundary scenario starts from.
+fn boundary_profile(k: usize) -> (i64, Option<bool>, Option<&'static str>) {
+    match k {
+        0 | 1 => (65, None, Some("上海")),
+        2 => (100, None, Some("上海")),
+        3 => (60, None, None),
+        4 => (60, Some(false), None),
+        5 => (50, Some(true), None),
+        6 => (30, None, None),
+        7 => (34, None, None),
+        8 | 9 => (33, None, None),
+        10 => (35, None, None),
+        11..=14 => (45, None, Some("北京")),
+        15..=17 => (34, Some(true), None),
+        18 => (25, None, None),
+        19 => (56, Some(false), None),
+        20 => (24, None, None),
+        _ => (62, None, None),
+    }
 }
 
 /// Replaces the facts a policy reads by a boundary scenario (a value exactly at a
@@ -1830,6 +1859,7 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
             json!(false),
         );
         remove(v, "/person/status_flags");
+        v["household"]["members"][0]["monthly_income"] = json!([]);
     };
     let bj_household = |v: &mut Value, incomes: &[i64], assets: &[i64]| {
         set(v, "/person/hukou_region", json!("北京"));
@@ -1880,6 +1910,11 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
                 "/social_insurance/resident_pension",
                 json!({"enrolled": true, "contribution_years": 15, "account_balance": money(2_085_000)}),
             );
+            set(
+                v,
+                "/employment",
+                json!({"status": "not_in_labor_force", "separation_reason": null}),
+            );
         }
         // man born 1965-01-15: retirement at 60y1m = 2025-02-15, exactly 180 months
         4 => {
@@ -1895,6 +1930,11 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
                 v,
                 "/social_insurance/resident_pension",
                 json!({"enrolled": false}),
+            );
+            set(
+                v,
+                "/employment",
+                json!({"status": "retired", "separation_date": "2025-02-14", "separation_reason": "retirement"}),
             );
         }
         // woman (worker50) born 1975-05-31: retirement 2025-07-31 (not yet)
@@ -1943,6 +1983,7 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
                 "/social_insurance/unemployment/months_total",
                 json!(if k == 8 { 12 } else { 11 }),
             );
+            set(v, "/employment/status", json!("employed"));
             set(
                 v,
                 "/skill_certificates",
@@ -2009,10 +2050,10 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
             );
             remove(v, "/benefits");
         }
-        // flexible-employment subsidy: 36 months used, retirement 59 months after ref
+        // flexible-employment subsidy: 36 months used and retirement exactly 60 months
+        // after 2025-07 (a man born 1969-05-15 retires 2030-07-15): "不足5年" is false
         19 => {
-            let b = add_months(d(2030, 6, 15), -(63 * 12)); // man, 63 at retirement
-            set_birth(v, b);
+            set_birth(v, d(1969, 5, 15));
             set(v, "/person/gender", json!("male"));
             remove(v, "/person/female_retirement_category");
             set(
@@ -2505,17 +2546,19 @@ fn enterprise_boundary(v: &mut Value, k: usize) {
                 ]),
             );
         }
-        // hardship hires: 36 months used with retirement exactly 24 and 23 months after ref
+        // hardship hires with 36 months used: retirement 25 months after 2025-07 (a man born
+        // 1967-01-15 retires 2027-08-15) and 23 months (born 1966-12-15: 2027-06-15); no
+        // birth month retires in 2027-07, the cohort steps jump over it
         _ => {
             base(v);
             set(
                 v,
                 "/enterprise/hires",
                 json!([
-                    {"id": "HB-4", "gender": "male", "birth_date": date_v(add_months(d(2027, 7, 1), -(63 * 12))), "contract_signed": true,
+                    {"id": "HB-4", "gender": "male", "birth_date": "1967-01-15", "contract_signed": true,
                      "contract_start_date": "2022-03-01", "employment_difficulty_certified": true, "hardship_subsidy_months_used": 36,
                      "si_paid_current_month": true, "education": {"level": "secondary", "graduation_date": null}},
-                    {"id": "HB-5", "gender": "male", "birth_date": date_v(add_months(d(2027, 6, 1), -(63 * 12))), "contract_signed": true,
+                    {"id": "HB-5", "gender": "male", "birth_date": "1966-12-15", "contract_signed": true,
                      "contract_start_date": "2022-03-01", "employment_difficulty_certified": true, "hardship_subsidy_months_used": 36,
                      "si_paid_current_month": true, "education": {"level": "secondary", "graduation_date": null}}
                 ]),

@@ -285,6 +285,34 @@ pub struct PolicyDef {
     pub excludes: Vec<String>,
     /// Rule file the policy came from.
     pub source: String,
+    /// Declared invariants.
+    pub properties: Vec<PropertyDef>,
+}
+
+/// A declared invariant of a policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyDef {
+    /// Name.
+    pub name: String,
+    /// Label.
+    pub label: String,
+    /// What must hold.
+    pub kind: PropertyKind,
+}
+
+/// The kinds of declared invariants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyKind {
+    /// Every eligible amount satisfies `amount <op> bound`.
+    AmountBound(CmpOp, rust_decimal::Decimal),
+    /// Raising the values at `path` never lowers (increasing) or raises (decreasing)
+    /// the outcome (not_eligible < eligible) or the amount.
+    Monotone {
+        /// Direction.
+        increasing: bool,
+        /// Path segments; a segment ending in `[]` is a list whose every item is changed.
+        path: Vec<String>,
+    },
 }
 
 /// A checked parameter.

@@ -782,7 +782,9 @@ impl<'a> Checker<'a> {
             }
         }
         self.policies[index].refs = body.policy_refs.clone();
+        let properties = self.check_properties(p, subject);
         Some(ir::PolicyDef {
+            properties,
             id: p.id.name.clone(),
             title: p.title.clone(),
             subject: subject?,
@@ -1005,6 +1007,117 @@ impl<'a> Checker<'a> {
             fields,
             materials,
         })
+    }
+
+    fn check_properties(
+        &mut self,
+        p: &ast::Policy,
+        subject: Option<usize>,
+    ) -> Vec<ir::PropertyDef> {
+        let mut out = vec![];
+        for prop in &p.properties {
+            let kind = match &prop.kind {
+                ast::PropertyKind::AmountBound(op, lit, span) => {
+                    let bound = match lit {
+                        Literal::Int(i) => rust_decimal::Decimal::from(*i),
+                        Literal::Decimal(d) => *d,
+                        _ => {
+                            self.error(
+                                "type-mismatch",
+                                *span,
+                                "an amount is bounded by a number",
+                                "write e.g. `amount <= 2000.00`",
+                            );
+                            continue;
+                        }
+                    };
+                    if p.amounts.is_empty() {
+                        self.error(
+                            "no-amount",
+                            *span,
+                            format!("policy `{}` has no amount to bound", p.id.name),
+                            "remove the property, or give the policy an `amount`",
+                        );
+                    }
+                    ir::PropertyKind::AmountBound(*op, bound)
+                }
+                ast::PropertyKind::Monotone {
+                    increasing,
+                    path,
+                    span,
+                } => {
+                    let Some(s) = subject else { continue };
+                    let mut rec = self.schema.subjects[s].root;
+                    let segments: Vec<String> = path.split('.').map(str::to_string).collect();
+                    let mut ok = true;
+                    for (i, seg) in segments.iter().enumerate() {
+                        let (name, list) = match seg.strip_suffix("[]") {
+                            Some(n) => (n, true),
+                            None => (seg.as_str(), false),
+                        };
+                        let def = &self.schema.records[rec];
+                        let Some(fi) = def.field_index(name) else {
+                            let hint = match did_you_mean(
+                                name,
+                                def.fields.iter().map(|f| f.name.as_str()),
+                            ) {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => "name a field path of the subject's record".into(),
+                            };
+                            self.error(
+                                "unknown-field",
+                                *span,
+                                format!("no field `{name}` on this path"),
+                                hint,
+                            );
+                            ok = false;
+                            break;
+                        };
+                        let last = i + 1 == segments.len();
+                        match (&def.fields[fi].ty, list, last) {
+                            (FieldType::Record(r), false, false) => rec = *r,
+                            (FieldType::List(t), true, false) => match &**t {
+                                FieldType::Record(r) => rec = *r,
+                                _ => ok = false,
+                            },
+                            (
+                                FieldType::Int | FieldType::Decimal | FieldType::Date,
+                                false,
+                                true,
+                            ) => {}
+                            (FieldType::List(t), true, true)
+                                if matches!(
+                                    **t,
+                                    FieldType::Int | FieldType::Decimal | FieldType::Date
+                                ) => {}
+                            _ => ok = false,
+                        }
+                        if !ok {
+                            self.error(
+                                "type-mismatch",
+                                *span,
+                                format!("`{path}` does not lead to a number or a date"),
+                                "a monotone property varies a number or a date; mark lists with [] (members[].income)",
+                            );
+                            break;
+                        }
+                    }
+                    if !ok {
+                        continue;
+                    }
+                    ir::PropertyKind::Monotone {
+                        increasing: *increasing,
+                        path: segments,
+                    }
+                }
+            };
+            out.push(ir::PropertyDef {
+                name: prop.name.name.clone(),
+                label: prop.label.clone().unwrap_or_else(|| prop.name.name.clone()),
+                kind,
+            });
+        }
+        out
     }
 
     fn unknown_policy(&mut self, id: &ast::Ident) {

@@ -176,6 +176,36 @@ pub struct Policy {
     pub excludes: Vec<Ident>,
     /// Parameters whose dated values knowingly do not cover the whole period.
     pub accepted_gaps: Vec<(Ident, String)>,
+    /// Declared invariants.
+    pub properties: Vec<Property>,
+}
+
+/// A declared invariant of a policy, checked by property tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// Its name.
+    pub name: Ident,
+    /// Its label.
+    pub label: Option<String>,
+    /// What must hold.
+    pub kind: PropertyKind,
+}
+
+/// The kinds of declared invariants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyKind {
+    /// `amount <= 2000.00`: every eligible amount satisfies the bound.
+    AmountBound(CmpOp, Literal, Span),
+    /// `monotone increasing|decreasing in a.b[].c`: raising the values at the path never
+    /// lowers (increasing) / raises (decreasing) eligibility or the amount.
+    Monotone {
+        /// increasing or decreasing.
+        increasing: bool,
+        /// The dotted path; `[]` marks a list whose every item is changed.
+        path: String,
+        /// Where the path stands.
+        span: Span,
+    },
 }
 
 /// The effective period of a policy.

@@ -189,6 +189,7 @@ impl Builder {
             reports: vec![],
             excludes: vec![],
             accepted_gaps: vec![],
+            properties: vec![],
         };
         for entry in inner {
             let espan = self.span(&entry);
@@ -297,6 +298,54 @@ impl Builder {
                     p.reports.push(Extra { name, value });
                 }
                 Rule::excludes_decl => p.excludes.extend(parts.map(|x| self.ident(x))),
+                Rule::property_decl => {
+                    let name = self.ident(parts.next().expect("grammar"));
+                    let mut label = None;
+                    let mut kind = None;
+                    for part in parts {
+                        match part.as_rule() {
+                            Rule::string => label = Some(unquote(&part)),
+                            Rule::monotone_prop => {
+                                let mut increasing = true;
+                                let mut path = None;
+                                for q in part.into_inner() {
+                                    match q.as_rule() {
+                                        Rule::direction => increasing = q.as_str() == "increasing",
+                                        Rule::field_path => {
+                                            path = Some((q.as_str().to_string(), self.span(&q)))
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                let (path, span) = path.expect("grammar: path");
+                                kind = Some(PropertyKind::Monotone {
+                                    increasing,
+                                    path,
+                                    span,
+                                });
+                            }
+                            _ => {
+                                let sp = self.span(&part);
+                                let mut q = part.into_inner();
+                                let op = match q.next().expect("grammar").as_str() {
+                                    "==" => CmpOp::Eq,
+                                    "!=" => CmpOp::Ne,
+                                    "<=" => CmpOp::Le,
+                                    ">=" => CmpOp::Ge,
+                                    "<" => CmpOp::Lt,
+                                    _ => CmpOp::Gt,
+                                };
+                                let lit = self.signed_literal(q.next().expect("grammar"))?;
+                                kind = Some(PropertyKind::AmountBound(op, lit, sp));
+                            }
+                        }
+                    }
+                    p.properties.push(Property {
+                        name,
+                        label,
+                        kind: kind.expect("grammar: property"),
+                    });
+                }
                 Rule::gap_decl => {
                     let name = self.ident(parts.next().expect("grammar"));
                     let why = unquote(&parts.next().expect("grammar"));
