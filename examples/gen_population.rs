@@ -225,13 +225,11 @@ fn name(r: &mut Rng) -> String {
 }
 
 struct Region {
-    name: &'static str,
     codes: &'static [&'static str],
     districts: &'static [&'static str],
 }
 
 const SHANGHAI: Region = Region {
-    name: "上海",
     codes: &[
         "310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112", "310113",
         "310114", "310115", "310117",
@@ -252,7 +250,6 @@ const SHANGHAI: Region = Region {
     ],
 };
 const BEIJING: Region = Region {
-    name: "北京",
     codes: &[
         "110101", "110102", "110105", "110106", "110107", "110108", "110111", "110112",
     ],
@@ -268,7 +265,6 @@ const BEIJING: Region = Region {
     ],
 };
 const SUZHOU: Region = Region {
-    name: "苏州",
     codes: &[
         "320505", "320506", "320507", "320508", "320509", "320581", "320583",
     ],
@@ -347,8 +343,18 @@ fn id_number(r: &mut Rng, hukou: &str, birth: NaiveDate, female: bool) -> String
         seq += 1;
     }
     s.push_str(&format!("{seq:03}"));
+    with_check_char(&s)
+}
+
+/// Appends the ISO 7064 MOD 11-2 check character to the first 17 digits.
+fn with_check_char(first17: &str) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = s.bytes().zip(W).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let sum: u32 = first17
+        .bytes()
+        .zip(W)
+        .map(|(b, w)| (b - b'0') as u32 * w)
+        .sum();
+    let mut s = first17.to_string();
     s.push(b"10X98765432"[(sum % 11) as usize] as char);
     s
 }
@@ -611,6 +617,7 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
         female = f.unwrap_or(female);
     }
     let birth = birth_for_age(&mut r, age);
+    debug_assert_eq!(age_on(birth, snap), age);
     let hukou: String = if let Some((_, _, Some(h))) = forced {
         h.to_string()
     } else {
@@ -1825,6 +1832,15 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
     let set_birth = |v: &mut Value, b: NaiveDate| {
         set(v, "/person/birth_date", date_v(b));
         v["household"]["members"][0]["birth_date"] = date_v(b);
+        if let Some(id) = v["person"]["id_number"].as_str() {
+            let fixed = with_check_char(&format!(
+                "{}{}{}",
+                &id[..6],
+                b.format("%Y%m%d"),
+                &id[14..17]
+            ));
+            v["person"]["id_number"] = json!(fixed);
+        }
     };
     let unemployed = |v: &mut Value| {
         set(v, "/employment/status", json!("unemployed"));

@@ -119,7 +119,7 @@ fn syntax_missing_colon_after_clause_label() {
     case(
         "syntax_missing_colon",
         &[("missing_colon.rules", &src)],
-        &[("syntax", "missing_colon.rules:6:7")],
+        &[("syntax", "missing_colon.rules:5:12")],
     );
 }
 
@@ -131,7 +131,7 @@ fn syntax_unclosed_brace() {
     case(
         "syntax_unclosed_brace",
         &[("unclosed.rules", &src)],
-        &[("syntax", "unclosed.rules:7:1")],
+        &[("syntax", "unclosed.rules:1:20")],
     );
 }
 

@@ -42,7 +42,7 @@ body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Mi
        color: #1a1a1a; margin: 0 auto; max-width: 190mm; font-size: 11pt; line-height: 1.5; }
 h1 { font-size: 18pt; text-align: center; margin: 0 0 4pt; letter-spacing: 2pt; }
 .meta { text-align: center; color: #555; font-size: 9.5pt; margin-bottom: 12pt; }
-h2 { font-size: 12.5pt; border-left: 4pt solid #b22222; padding-left: 6pt; margin: 14pt 0 6pt; }
+h2 { break-after: avoid; page-break-after: avoid; font-size: 12.5pt; border-left: 4pt solid #b22222; padding-left: 6pt; margin: 14pt 0 6pt; }
 table { width: 100%; border-collapse: collapse; page-break-inside: auto; }
 tr { page-break-inside: avoid; }
 th, td { border: 0.8pt solid #444; padding: 5pt 7pt; vertical-align: top; text-align: left; }
@@ -60,6 +60,7 @@ td.value.enter { height: 24pt; }
 .legend { font-size: 9pt; color: #555; margin-top: 4pt; }
 .sign { margin-top: 22pt; display: flex; justify-content: space-between; }
 .sign span { display: inline-block; min-width: 60mm; border-bottom: 0.8pt solid #444; }
+@media screen { body { padding: 16mm 12mm; } }
 @media print { .legend { color: #333; } }
 "#;
 

@@ -80,7 +80,12 @@ impl Diagnostic {
                         [span.start.min(file.text.len())..span.end.min(file.text.len())]
                         .lines()
                         .next()
-                        .map_or(1, |s| s.chars().count().max(1));
+                        .map_or(1, |s| {
+                            s.chars()
+                                .map(|c| if is_wide(c) { 2 } else { 1 })
+                                .sum::<usize>()
+                                .max(1)
+                        });
                     let pad: String = text
                         .chars()
                         .take(col.saturating_sub(1))

@@ -320,7 +320,7 @@ fn prefill(
     let def = &rules.program.bundles[b];
     if def.subject != rec.subject {
         eprintln!(
-            "error: bundle {bundle} is for a {} record, and {} is a {} record",
+            "error: bundle {bundle} is for records of kind `{}`, and {} is of kind `{}`",
             rules.schema.subjects[def.subject].name,
             record_path.display(),
             rules.schema.subjects[rec.subject].name
@@ -391,6 +391,9 @@ fn prefill(
             m.key,
             m.members.join(", ")
         );
+    }
+    for e in &result.errors {
+        println!("\nerror at {}: {}", e.at, e.message);
     }
     if let Some(path) = html {
         println!("\nform written to {}", path.display());

@@ -97,6 +97,8 @@ pub struct BundleResult {
     pub to_enter: Vec<(String, String)>,
     /// Materials of the members that are (or may be) available.
     pub materials: Vec<MaterialLine>,
+    /// Evaluation errors (cases the text leaves undefined), by member or field.
+    pub errors: Vec<super::EvalError>,
 }
 
 impl BundleResult {
@@ -124,6 +126,9 @@ impl Serialize for BundleResult {
             .collect();
         m.serialize_entry("to_enter", &to_enter)?;
         m.serialize_entry("materials", &self.materials)?;
+        if !self.errors.is_empty() {
+            m.serialize_entry("errors", &self.errors)?;
+        }
         m.end()
     }
 }
@@ -140,6 +145,7 @@ pub fn prefill(
     let mut ev = Evaluator::new(rules, record, ref_date, opts);
     let mut frame = Frame::new(def.locals, &def.lets);
     let mut members = vec![];
+    let mut errors = vec![];
     for m in &def.members {
         let status = match &m.kind {
             MemberKind::Procedural(cond) => {
@@ -160,7 +166,11 @@ pub fn prefill(
                         ev.members.push(v);
                         MemberStatus::Procedural { status, missing }
                     }
-                    Err(_) => {
+                    Err(message) => {
+                        errors.push(super::EvalError {
+                            at: m.key.clone(),
+                            message,
+                        });
                         ev.members.push(Val::Unknown(vec![]));
                         MemberStatus::Procedural {
                             status: Outcome::Undetermined,
@@ -172,7 +182,13 @@ pub fn prefill(
             MemberKind::Policy { policy, overrides } => {
                 let mut forced = vec![];
                 for (clause, e) in overrides {
-                    let v = ev.eval(e, &mut frame).unwrap_or(Val::Unknown(vec![]));
+                    let v = ev.eval(e, &mut frame).unwrap_or_else(|message| {
+                        errors.push(super::EvalError {
+                            at: format!("{} {clause}", m.key),
+                            message,
+                        });
+                        Val::Unknown(vec![])
+                    });
                     forced.push((*policy, clause.clone(), v));
                 }
                 let saved = std::mem::replace(&mut ev.overrides, forced);
@@ -269,6 +285,7 @@ pub fn prefill(
         prefilled,
         to_enter,
         materials,
+        errors,
     }
 }
 

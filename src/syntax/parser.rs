@@ -18,7 +18,7 @@ type Result<T> = std::result::Result<T, SyntaxError>;
 /// Parses one rule file. `file` is the index of the file in the source map and goes
 /// into every span.
 pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
-    let pairs = PolicyParser::parse(Rule::rule_file, text).map_err(|e| from_pest(e, file))?;
+    let pairs = PolicyParser::parse(Rule::rule_file, text).map_err(|e| from_pest(e, text, file))?;
     let b = Builder { file };
     let mut items = Vec::new();
     for pair in pairs.flatten().filter(|p| {
@@ -68,7 +68,71 @@ fn rule_name(rule: &Rule) -> &'static str {
     }
 }
 
-fn from_pest(e: pest::error::Error<Rule>, file: usize) -> SyntaxError {
+/// The byte offset of a `{` that is never closed, ignoring strings and comments.
+fn unclosed_brace(text: &str) -> Option<usize> {
+    let mut open = vec![];
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+            continue;
+        }
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '#' => in_comment = true,
+            '"' => in_string = true,
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.first().copied()
+}
+
+fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxError {
+    let mut err = from_pest_raw(e, file);
+    // The file ends inside a block: point at the `{` that is never closed.
+    if err.span.start >= text.trim_end().len() {
+        if let Some(at) = unclosed_brace(text) {
+            return SyntaxError {
+                message: "this `{` is never closed".into(),
+                span: Span {
+                    file,
+                    start: at,
+                    end: at + 1,
+                },
+                hint: Some("add the missing `}` at the end of the block".into()),
+            };
+        }
+    }
+    // Right after a quoted label, the usual mistake is a missing colon.
+    let before = text[..err.span.start.min(text.len())].trim_end();
+    if before.ends_with('"') && !err.message.starts_with("expected") {
+        let at = before.len();
+        err.message = "expected `:` after the quoted label".into();
+        err.span = Span {
+            file,
+            start: at,
+            end: at,
+        };
+        err.hint = Some("a clause is written `C1 \"label\": condition`".into());
+    }
+    err
+}
+
+fn from_pest_raw(e: pest::error::Error<Rule>, file: usize) -> SyntaxError {
     use pest::error::{ErrorVariant, InputLocation};
     let (start, end) = match e.location {
         InputLocation::Pos(p) => (p, p),

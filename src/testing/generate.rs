@@ -581,7 +581,15 @@ impl Gen<'_> {
             })
             .unwrap_or_default();
         match ty {
-            FieldType::Bool => proptest::bool::ANY.prop_map(Json::Bool).boxed(),
+            FieldType::Bool => {
+                let any = proptest::bool::ANY.prop_map(Json::Bool).boxed();
+                if hints.is_empty() {
+                    any
+                } else {
+                    Union::new_weighted(vec![(4, any), (self.c.hint_weight, select(hints).boxed())])
+                        .boxed()
+                }
+            }
             FieldType::Int => {
                 let (lo, hi) = match constraint {
                     Some(Constraint::IntRange(lo, hi)) => (*lo, *hi),
@@ -735,9 +743,22 @@ impl Gen<'_> {
                             })
                             .boxed()
                     }
-                    other => vec_of(self.value(other, range, path, name), lo..=hi)
-                        .prop_map(Json::Array)
-                        .boxed(),
+                    other => {
+                        let any = vec_of(self.value(other, range, path, name), lo..=hi)
+                            .prop_map(Json::Array)
+                            .boxed();
+                        // The rules want no item of this list to match: lean to none.
+                        let wants_none = self.c.hints.get(path).is_some_and(|h| h.is_empty());
+                        if wants_none && lo == 0 && constraint.is_none() {
+                            Union::new_weighted(vec![
+                                (self.c.hint_weight, Just(Json::Array(vec![])).boxed()),
+                                (4, any),
+                            ])
+                            .boxed()
+                        } else {
+                            any
+                        }
+                    }
                 }
             }
             FieldType::Record(r) => self.record(*r, path),
@@ -925,6 +946,55 @@ impl ValueTree for FieldTree {
             }
             Last::Nothing => false,
         }
+    }
+}
+
+// ------------------------------------------------------------------ best of k
+
+/// A strategy that draws `k` values of `inner` and keeps the one `score` ranks
+/// highest (the first of equals); it shrinks as `inner` does. Used to reach the deep
+/// corners of a policy (every clause true) that independent draws rarely hit.
+pub struct BestOf<T> {
+    inner: BoxedStrategy<T>,
+    k: usize,
+    score: std::sync::Arc<dyn Fn(&T) -> i64 + Send + Sync>,
+}
+
+impl<T> std::fmt::Debug for BestOf<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BestOf").field("k", &self.k).finish()
+    }
+}
+
+/// The best of `k` draws of `inner` by `score`.
+pub fn best_of<T: std::fmt::Debug + 'static>(
+    inner: BoxedStrategy<T>,
+    k: usize,
+    score: impl Fn(&T) -> i64 + Send + Sync + 'static,
+) -> BestOf<T> {
+    BestOf {
+        inner,
+        k: k.max(1),
+        score: std::sync::Arc::new(score),
+    }
+}
+
+impl<T: std::fmt::Debug + 'static> Strategy for BestOf<T> {
+    type Tree = Box<dyn ValueTree<Value = T>>;
+    type Value = T;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let mut best = self.inner.new_tree(runner)?;
+        let mut best_score = (self.score)(&best.current());
+        for _ in 1..self.k {
+            let t = self.inner.new_tree(runner)?;
+            let s = (self.score)(&t.current());
+            if s > best_score {
+                best = t;
+                best_score = s;
+            }
+        }
+        Ok(best)
     }
 }
 

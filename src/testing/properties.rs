@@ -361,7 +361,11 @@ impl CaseGen {
                 null: 1,
             };
             c.hint_weight = 12;
-            alts.push((1, pair(&c, Some(p))));
+            let scored = Arc::new(rules.clone());
+            let focused = generate::best_of(pair(&c, Some(p)), 12, move |case: &GenCase| {
+                reach(&scored, subject, &group, case)
+            });
+            alts.push((1, focused.boxed()));
         }
         CaseGen {
             subject,
@@ -397,6 +401,31 @@ impl CaseGen {
             })
             .boxed()
     }
+}
+
+/// How far a case gets into a group of policies: the clauses that are not false
+/// (for per-item policies, in the best item), and a bonus for each eligible policy.
+fn reach(rules: &RuleSet, subject: usize, group: &[usize], case: &GenCase) -> i64 {
+    let Ok(rec) = record::read_record(&rules.schema, subject, &case.record) else {
+        return i64::MIN;
+    };
+    let mut score = 0i64;
+    for &p in group {
+        let def = &rules.program.policies[p];
+        let n = i64::try_from(def.clauses.len()).unwrap_or(0) + 1;
+        let d = eval::evaluate_policy(rules, p, &rec, case.reference_date, EvalOptions::default());
+        let not_false = |failed: &[String]| n - i64::try_from(failed.len()).unwrap_or(n);
+        let mut best = not_false(&d.failed);
+        if let Some((_, items)) = &d.per_item {
+            best = items
+                .iter()
+                .map(|(_, it)| not_false(&it.failed))
+                .max()
+                .unwrap_or(1);
+        }
+        score += best + if d.outcome == Outcome::Eligible { 2 } else { 0 };
+    }
+    score
 }
 
 fn rng_for(seed: u64, property: Property, subject: usize) -> TestRng {

@@ -1,0 +1,598 @@
+//! Benchmark workload `city-10` (shared/bench/WORKLOAD.md): the engine running
+//! `benches/city-10` against the hand-written Rust baseline (`benches/baseline.rs`), the
+//! practical limit, in the same process and on the same in-memory input.
+//!
+//! ```text
+//! cargo bench --bench city10
+//! MIANSHEN_BENCH_INPUT=/tmp/c10-1m.jsonl cargo bench --bench city10
+//! ```
+//!
+//! Measures, on 1 and 2 threads (rayon pools):
+//!
+//! * **end to end**: lines already in memory as `String`s → summary. The engine runs
+//!   through `batch::run` (its fast reader, every policy, the grants/pushes JSON lines
+//!   built and handed to a sink that discards them); the baseline runs `parse_line` +
+//!   `evaluate` + `Summary::add` over parallel chunks;
+//! * **evaluation only**: records already parsed (engine: `Vec<Record>` from the fast
+//!   reader; baseline: `Vec<Person>`) → outcomes and amounts summed;
+//! * **single-record latency**: every shipped `rules/` policy for one person record of
+//!   `rules/cases`, with full traces, through `eval::evaluate_all`.
+//!
+//! Every timed pass checks its summary against the baseline's (per policy: counts of
+//! each outcome and the exact amount sum), so a wrong engine is never timed.
+//!
+//! Environment:
+//!
+//! * `MIANSHEN_BENCH_INPUT`: population file (JSON Lines). Default: the 3,000-record
+//!   fixture `tests/fixtures/city10-3000.jsonl` replicated to at least 100,000 lines.
+//! * `MIANSHEN_BENCH_MIN_SECS` (default 1.0): minimum time spent per configuration;
+//!   at least `MIANSHEN_BENCH_SAMPLES` (default 3) samples each (one sample = one
+//!   pass over the whole input; evaluation-only passes over a small input are repeated
+//!   until a sample lasts ≥ 50 ms).
+//! * `MIANSHEN_BENCH_CASE`: the case id for the latency figure (default: the person
+//!   case with the largest record).
+
+#[allow(dead_code)]
+#[path = "baseline.rs"]
+mod baseline;
+
+// The same allocator as the `mianshen` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use chrono::NaiveDate;
+use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
+use mianshen::compile::RuleSet;
+use mianshen::eval::{evaluate_all, EvalOptions, Outcome};
+use mianshen::load::load_dir;
+use mianshen::record::{self, fast, Record};
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = "tests/fixtures/city10-3000.jsonl";
+const MIN_LINES: usize = 100_000;
+/// Records per parallel chunk (the CLI's chunk size).
+const CHUNK: usize = 4096;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ref_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 7, 1).expect("date")
+}
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+// ------------------------------------------------------------------ memory
+
+/// A line of /proc/self/status, in KiB.
+fn proc_status_kib(key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Resets the peak RSS (VmHWM) to the current RSS (Linux ≥ 4.0); false when not
+/// possible, and then peaks are the process's since it started.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+// ------------------------------------------------------------------ summaries
+
+/// Per policy (in `baseline::POLICIES` order): `[not_eligible, eligible, undetermined]`
+/// and the exact sum of the eligible amounts; the baseline's own type.
+type Sum = baseline::Summary;
+
+fn merge(mut a: Sum, b: Sum) -> Sum {
+    a.merge(&b);
+    a
+}
+
+/// Maps the engine's policy indexes to the baseline's summary order.
+struct PolicyMap {
+    /// Engine policy index → baseline index.
+    to_baseline: Vec<usize>,
+    /// Per subject kind: the engine policy indexes `evaluate_all` decides, in order.
+    per_subject: Vec<Vec<usize>>,
+}
+
+impl PolicyMap {
+    fn new(rules: &RuleSet) -> Self {
+        let to_baseline = rules
+            .program
+            .policies
+            .iter()
+            .map(|p| {
+                baseline::POLICIES
+                    .iter()
+                    .position(|id| *id == p.id)
+                    .unwrap_or_else(|| panic!("engine policy `{}` is not a city-10 policy", p.id))
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(
+            to_baseline.len(),
+            baseline::POLICIES.len(),
+            "benches/city-10 must define the ten policies"
+        );
+        let per_subject = (0..rules.schema.subjects.len())
+            .map(|s| {
+                (0..rules.program.policies.len())
+                    .filter(|&i| rules.program.policies[i].subject == s)
+                    .collect()
+            })
+            .collect();
+        PolicyMap {
+            to_baseline,
+            per_subject,
+        }
+    }
+}
+
+fn code(o: Outcome) -> usize {
+    match o {
+        Outcome::NotEligible => 0,
+        Outcome::Eligible => 1,
+        Outcome::Undetermined => 2,
+    }
+}
+
+fn from_batch(map: &PolicyMap, rules: &RuleSet, s: &batch::Summary) -> Sum {
+    let mut out = Sum::default();
+    for (id, p) in &s.policies {
+        let i = map.to_baseline[rules.policy_index[id]];
+        out.counts[i] = [p.not_eligible, p.eligible, p.undetermined];
+        out.amounts[i] = p.amount;
+    }
+    out
+}
+
+/// Panics unless the engine's summary is the baseline's.
+fn check(what: &str, engine: &Sum, base: &Sum) {
+    let mut problems = vec![];
+    for (i, id) in baseline::POLICIES.iter().enumerate() {
+        if engine.counts[i] != base.counts[i] || engine.amounts[i] != base.amounts[i] {
+            problems.push(format!(
+                "  {id}: engine [not, elig, undet] {:?} amount {} / baseline {:?} amount {}",
+                engine.counts[i], engine.amounts[i], base.counts[i], base.amounts[i]
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{what}: the engine's summary differs from the hand-written baseline:\n{}",
+        problems.join("\n")
+    );
+}
+
+// ------------------------------------------------------------------ runs
+
+struct NullSink;
+
+impl Sink for NullSink {
+    fn write(&mut self, chunk: &ChunkOutput) -> std::io::Result<()> {
+        black_box(chunk.grants.len() + chunk.pushes.len() + chunk.rejected.len());
+        Ok(())
+    }
+}
+
+fn engine_e2e(rules: &RuleSet, map: &PolicyMap, lines: &[String], threads: usize) -> Sum {
+    let config = RunConfig {
+        ref_date: ref_date(),
+        chunk_size: CHUNK,
+        subject: Some("person".into()),
+        threads: Some(threads),
+        bundle: None,
+    };
+    let input = lines.iter().enumerate().map(|(i, l)| InputRecord {
+        line: i as u64 + 1,
+        source: Source::Json(l.clone()),
+    });
+    let s = batch::run(rules, input, &config, &mut NullSink, &mut |_| {}).expect("batch run");
+    assert_eq!(s.read, lines.len() as u64, "records read");
+    assert_eq!(
+        s.rejected, 0,
+        "the engine rejected records of a valid population"
+    );
+    from_batch(map, rules, &s)
+}
+
+fn baseline_e2e(pool: &rayon::ThreadPool, lines: &[String]) -> Sum {
+    let d = ref_date();
+    pool.install(|| {
+        lines
+            .par_chunks(CHUNK)
+            .map(|c| {
+                let mut s = Sum::default();
+                for l in c {
+                    let p = baseline::parse_line(l).expect("baseline parse");
+                    s.add(&baseline::evaluate(&p, d));
+                }
+                s
+            })
+            .reduce(Sum::default, merge)
+    })
+}
+
+fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, recs: &[Record]) -> Sum {
+    let d = ref_date();
+    let opts = EvalOptions::default();
+    pool.install(|| {
+        recs.par_chunks(CHUNK)
+            .map(|c| {
+                let mut s = Sum::default();
+                for r in c {
+                    let ds = evaluate_all(rules, r, d, opts);
+                    for (dec, &pi) in ds.iter().zip(&map.per_subject[r.subject]) {
+                        let i = map.to_baseline[pi];
+                        let k = code(dec.outcome);
+                        s.counts[i][k] += 1;
+                        if k == 1 {
+                            if let Some(a) = &dec.amount {
+                                s.amounts[i] += a.value;
+                            }
+                        }
+                    }
+                }
+                s
+            })
+            .reduce(Sum::default, merge)
+    })
+}
+
+fn baseline_eval(pool: &rayon::ThreadPool, people: &[baseline::Person]) -> Sum {
+    let d = ref_date();
+    pool.install(|| {
+        people
+            .par_chunks(CHUNK)
+            .map(|c| {
+                let mut s = Sum::default();
+                for p in c {
+                    s.add(&baseline::evaluate(p, d));
+                }
+                s
+            })
+            .reduce(Sum::default, merge)
+    })
+}
+
+// ------------------------------------------------------------------ timing
+
+/// Samples of one configuration: seconds per pass over the input.
+#[derive(Default)]
+struct Samples {
+    secs: Vec<f64>,
+    peak_kib: u64,
+}
+
+impl Samples {
+    fn median(&self) -> f64 {
+        let mut v = self.secs.clone();
+        v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    fn rate(&self, records: usize) -> f64 {
+        records as f64 / self.median()
+    }
+}
+
+/// Runs `engine` and `base` alternately (so that a change of machine load hits both),
+/// at least `min_samples` times each and for at least `min_secs` in all; `reps` passes
+/// per sample. Checks every engine result against the baseline's.
+#[allow(clippy::too_many_arguments)]
+fn race(
+    what: &str,
+    reps: usize,
+    min_samples: usize,
+    min_secs: f64,
+    reference: &Sum,
+    mut engine: impl FnMut() -> Sum,
+    mut base: impl FnMut() -> Sum,
+) -> (Samples, Samples) {
+    let (mut e, mut b) = (Samples::default(), Samples::default());
+    let start = Instant::now();
+    let timed = |f: &mut dyn FnMut() -> Sum, s: &mut Samples| {
+        reset_peak();
+        let t = Instant::now();
+        let mut last = None;
+        for _ in 0..reps {
+            last = Some(black_box(f()));
+        }
+        s.secs.push(t.elapsed().as_secs_f64() / reps as f64);
+        s.peak_kib = s.peak_kib.max(proc_status_kib("VmHWM:").unwrap_or(0));
+        last.expect("one pass")
+    };
+    while e.secs.len() < min_samples || start.elapsed() < Duration::from_secs_f64(min_secs) {
+        let es = timed(&mut engine, &mut e);
+        check(what, &es, reference);
+        let bs = timed(&mut base, &mut b);
+        check(&format!("{what} (baseline)"), &bs, reference);
+    }
+    (e, b)
+}
+
+// ------------------------------------------------------------------ latency
+
+/// Median and 90th percentile latency (µs) of `evaluate_all` over the shipped rules for
+/// one person record, with and without traces.
+fn latency() {
+    let dir = root().join("rules");
+    let rules = match load_dir(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("single-record latency: cannot load {}: {e}", dir.display());
+            return;
+        }
+    };
+    let wanted = std::env::var("MIANSHEN_BENCH_CASE").ok();
+    let mut best: Option<(usize, String, String, NaiveDate, Record)> = None;
+    for file in mianshen::testing::case_files(&dir) {
+        let Ok(cf) = mianshen::testing::read_case_file(&file) else {
+            continue;
+        };
+        for case in cf.cases {
+            let json = record::yaml_to_json(&case.record);
+            let Ok(subject) = record::detect_subject(&rules.schema, &json, case.subject.as_deref())
+            else {
+                continue;
+            };
+            if rules.schema.subjects[subject].name != "person" {
+                continue;
+            }
+            let date_text = match &case.reference_date {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            };
+            let Ok(date) = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d") else {
+                continue;
+            };
+            let Ok(rec) = record::read_record(&rules.schema, subject, &json) else {
+                continue;
+            };
+            let size = json.to_string().len();
+            let file_name = file
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let take = match &wanted {
+                Some(w) => *w == case.id,
+                None => best.as_ref().is_none_or(|b| size > b.0),
+            };
+            if take {
+                best = Some((size, file_name, case.id.clone(), date, rec));
+            }
+        }
+    }
+    let Some((size, file, id, date, rec)) = best else {
+        println!("single-record latency: no person case found in rules/cases");
+        return;
+    };
+    let policies = (0..rules.program.policies.len())
+        .filter(|&i| rules.program.policies[i].subject == rec.subject)
+        .count();
+    let measure = |trace: bool| -> (f64, f64, usize) {
+        let opts = EvalOptions { trace };
+        for _ in 0..200 {
+            black_box(evaluate_all(&rules, &rec, date, opts));
+        }
+        let mut v = vec![];
+        let start = Instant::now();
+        while v.len() < 2_000
+            || (start.elapsed() < Duration::from_millis(1500) && v.len() < 200_000)
+        {
+            let t = Instant::now();
+            let d = evaluate_all(&rules, &rec, date, opts);
+            v.push(t.elapsed().as_secs_f64() * 1e6);
+            black_box(d);
+        }
+        v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+        (v[v.len() / 2], v[v.len() * 9 / 10], v.len())
+    };
+    let (med_t, p90_t, n_t) = measure(true);
+    let (med_n, p90_n, _) = measure(false);
+    println!(
+        "single record: rules/ ({policies} person policies of {}), case {id} ({file}, {size} bytes of JSON), ref {date}",
+        rules.program.policies.len()
+    );
+    println!("  with full traces:  median {med_t:8.1} µs   p90 {p90_t:8.1} µs   ({n_t} runs)");
+    println!("  without traces:    median {med_n:8.1} µs   p90 {p90_n:8.1} µs");
+}
+
+// ------------------------------------------------------------------ main
+
+fn load_input() -> (String, Vec<String>) {
+    match std::env::var("MIANSHEN_BENCH_INPUT") {
+        Ok(p) if !p.is_empty() => {
+            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+            let lines: Vec<String> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect();
+            (p, lines)
+        }
+        _ => {
+            let p = root().join(FIXTURE);
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let one: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let times = MIN_LINES.div_ceil(one.len().max(1));
+            let lines = (0..times)
+                .flat_map(|_| one.iter().map(|l| (*l).to_owned()))
+                .collect();
+            (format!("{FIXTURE} × {times}"), lines)
+        }
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
+    let min_secs = env_f64("MIANSHEN_BENCH_MIN_SECS", 1.0);
+    let min_samples = env_f64("MIANSHEN_BENCH_SAMPLES", 3.0).max(1.0) as usize;
+    let started = Instant::now();
+
+    let dir = root().join("benches/city-10");
+    let rules = load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let map = PolicyMap::new(&rules);
+    let subject = rules
+        .schema
+        .subjects
+        .iter()
+        .position(|s| s.name == "person")
+        .expect("a person subject");
+
+    let (source, lines) = load_input();
+    let n = lines.len();
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "city-10 benchmark: {n} records ({:.1} MB) from {source}; ref 2026-07-01; {cpus} CPUs; load average {}",
+        bytes as f64 / 1e6,
+        loadavg()
+    );
+
+    // The reference summary, and the parsed inputs of the evaluation-only runs.
+    let t = Instant::now();
+    let people: Vec<baseline::Person> = lines
+        .par_iter()
+        .map(|l| baseline::parse_line(l).expect("baseline parse"))
+        .collect();
+    let reference = people.iter().fold(Sum::default(), |mut s, p| {
+        s.add(&baseline::evaluate(p, ref_date()));
+        s
+    });
+    let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
+    let rss_before = proc_status_kib("VmRSS:").unwrap_or(0);
+    let records: Vec<Record> = lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            fast::read_json(&rules.schema, &plan, Some(subject), l)
+                .unwrap_or_else(|| panic!("line {}: the engine's fast reader refused it", i + 1))
+        })
+        .collect();
+    let records_kib = proc_status_kib("VmRSS:")
+        .unwrap_or(0)
+        .saturating_sub(rss_before);
+    let input_kib = proc_status_kib("VmRSS:").unwrap_or(0);
+    println!(
+        "prepared in {:.1} s: engine records take {:.0} MiB ({:.0} B/record); process RSS {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        mib(records_kib),
+        records_kib as f64 * 1024.0 / n as f64,
+        mib(input_kib)
+    );
+
+    // Evaluation-only passes over a small input are repeated so a sample lasts ≥ 50 ms.
+    let probe = |f: &dyn Fn() -> Sum| {
+        let t = Instant::now();
+        black_box(f());
+        t.elapsed().as_secs_f64()
+    };
+
+    println!();
+    println!(
+        "{:<22} {:>7} {:>14} {:>14} {:>8} {:>12} {:>12}",
+        "mode", "threads", "engine rec/s", "baseline rec/s", "ratio", "engine peak", "base peak"
+    );
+    let mut rows = vec![];
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+
+        // End to end.
+        let (e, b) = race(
+            &format!("end to end, {threads} thread(s)"),
+            1,
+            min_samples,
+            min_secs,
+            &reference,
+            || engine_e2e(&rules, &map, &lines, threads),
+            || baseline_e2e(&pool, &lines),
+        );
+        rows.push(("end to end", threads, e, b));
+
+        // Evaluation only.
+        let once = probe(&|| engine_eval(&pool, &rules, &map, &records))
+            .min(probe(&|| baseline_eval(&pool, &people)));
+        let reps = ((0.05 / once.max(1e-6)).ceil() as usize).clamp(1, 1000);
+        let (e, b) = race(
+            &format!("evaluation only, {threads} thread(s)"),
+            reps,
+            min_samples,
+            min_secs,
+            &reference,
+            || engine_eval(&pool, &rules, &map, &records),
+            || baseline_eval(&pool, &people),
+        );
+        rows.push(("evaluation only", threads, e, b));
+    }
+    rows.sort_by_key(|r| (r.0 != "end to end", r.1));
+    for (mode, threads, e, b) in &rows {
+        let (er, br) = (e.rate(n), b.rate(n));
+        println!(
+            "{:<22} {:>7} {:>14.0} {:>14.0} {:>8.3} {:>8.0} MiB {:>8.0} MiB",
+            mode,
+            threads,
+            er,
+            br,
+            er / br,
+            mib(e.peak_kib),
+            mib(b.peak_kib)
+        );
+    }
+    println!(
+        "(median of ≥ {min_samples} samples each, engine and baseline alternated; peak = VmHWM \
+         during the samples, which includes the {:.0} MiB of input, parsed records and people \
+         held in memory for the whole benchmark)",
+        mib(input_kib)
+    );
+    println!(
+        "summaries checked: engine = baseline on every sample; process peak (VmHWM) {:.0} MiB",
+        mib(proc_status_kib("VmHWM:").unwrap_or(0))
+    );
+    drop(records);
+    drop(people);
+
+    println!();
+    latency();
+    println!();
+    println!(
+        "total {:.1} s; load average now {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+}
