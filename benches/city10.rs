@@ -47,9 +47,8 @@ use mianshen::eval::{evaluate_all, EvalOptions, Outcome};
 use mianshen::load::load_dir;
 use mianshen::record::{self, fast, Record};
 use rayon::prelude::*;
-use rust_decimal::Decimal;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const FIXTURE: &str = "tests/fixtures/city10-3000.jsonl";
@@ -85,10 +84,21 @@ fn proc_status_kib(key: &str) -> Option<u64> {
         .ok()
 }
 
-/// Resets the peak RSS (VmHWM) to the current RSS (Linux ≥ 4.0); false when not
-/// possible, and then peaks are the process's since it started.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+/// The process's peak RSS over the whole run (KiB), kept across [`reset_peak`].
+static PROCESS_PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current VmHWM (KiB), noted into [`PROCESS_PEAK`].
+fn peak_kib() -> u64 {
+    let k = proc_status_kib("VmHWM:").unwrap_or(0);
+    PROCESS_PEAK.fetch_max(k, std::sync::atomic::Ordering::Relaxed);
+    k
+}
+
+/// Resets the peak RSS (VmHWM) to the current RSS (Linux ≥ 4.0), so that the next
+/// reading is the peak of one phase; without it, readings are the process's peak.
+fn reset_peak() {
+    peak_kib();
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn mib(kib: u64) -> f64 {
@@ -321,7 +331,7 @@ fn race(
             last = Some(black_box(f()));
         }
         s.secs.push(t.elapsed().as_secs_f64() / reps as f64);
-        s.peak_kib = s.peak_kib.max(proc_status_kib("VmHWM:").unwrap_or(0));
+        s.peak_kib = s.peak_kib.max(peak_kib());
         last.expect("one pass")
     };
     while e.secs.len() < min_samples || start.elapsed() < Duration::from_secs_f64(min_secs) {
@@ -582,7 +592,7 @@ fn main() {
     );
     println!(
         "summaries checked: engine = baseline on every sample; process peak (VmHWM) {:.0} MiB",
-        mib(proc_status_kib("VmHWM:").unwrap_or(0))
+        mib(peak_kib().max(PROCESS_PEAK.load(std::sync::atomic::Ordering::Relaxed)))
     );
     drop(records);
     drop(people);

@@ -2676,7 +2676,7 @@ fn main() {
     }
     eprintln!(
         "{n} persons, {n_ent} enterprises; {gaps} records with a deliberate gap ({:.1} %), {bad} malformed lines",
-        100.0 * gaps as f64 / total as f64
+        100.0 * gaps as f64 / total.max(1) as f64
     );
     let list: Vec<String> = kinds.iter().map(|(k, v)| format!("{k} {v}")).collect();
     eprintln!("gaps by field: {}", list.join(", "));
