@@ -36,6 +36,11 @@
 //! * two records whose decisions are evaluation errors by the policy texts (two open
 //!   skill certificates; an enterprise with 0 average insured in the previous year).
 //!
+//! Not avoidable by the data: as the shipped rules are written, `ui-skill-upgrade-subsidy`
+//! is an evaluation error for every person with no open certificate (unless C1 is false)
+//! and `startup-one-time-subsidy` for every full-time graduate or 就业困难 person with no
+//! business registration (`the …` / `latest …` over no item, policies.md §0.1 item 6).
+//!
 //! Names, ID numbers, phone and account numbers are synthetic: drawn from the
 //! generator's PRNG, they belong to nobody.
 
