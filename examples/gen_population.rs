@@ -222,9 +222,9 @@ const GIVEN: &[&str] = &[
 
 fn name(r: &mut Rng) -> String {
     let mut s = String::from(*r.pick(SURNAMES));
-    s.push_str(*r.pick(GIVEN));
+    s.push_str(r.pick(GIVEN));
     if r.chance(0.6) {
-        s.push_str(*r.pick(GIVEN));
+        s.push_str(r.pick(GIVEN));
     }
     s
 }
@@ -953,9 +953,7 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
         && status != Status::Student
         && r.chance(if age >= 45 { 0.88 } else { 0.6 });
     let aged_60_at_start = rp_enrolled && birth < d(1951, 7, 1) && r.chance(0.8);
-    let rp_years = if !rp_enrolled {
-        0
-    } else if aged_60_at_start {
+    let rp_years = if !rp_enrolled || aged_60_at_start {
         0
     } else if age >= 60 {
         if r.chance(0.76) {
@@ -1302,11 +1300,10 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
             if foreign {
                 m.insert("nationality".into(), json!(*r.pick(&["US", "JP", "CA"])));
             }
-            let fresh = cb >= d(2025, 5, 15);
-            m.insert(
-                "hukou_registered".into(),
-                json!(!(fresh && r.chance(0.5)) && !r.chance(0.02)),
-            );
+            // a newborn of the last weeks may not be registered yet
+            let not_yet = cb >= d(2025, 5, 15) && r.chance(0.5);
+            let registered = !not_yet && !r.chance(0.02);
+            m.insert("hukou_registered".into(), json!(registered));
             m.insert("birth_policy_compliant".into(), json!(!r.chance(0.03)));
             let applicant = if grand_u3 {
                 if r.chance(0.2) {
@@ -1468,7 +1465,7 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
             "reg_size_class"
         });
     }
-    let has = |g: &str| gaps.iter().any(|x| *x == g);
+    let has = |g: &'static str| gaps.contains(&g);
 
     // --- assemble
     let mut p = obj();
@@ -2035,7 +2032,7 @@ fn person_boundary(v: &mut Value, k: usize, r: &mut Rng) {
         13 => bj_household(v, &[100_000, 0, 0], &[3_480_000, 3_480_000, 3_480_000]),
         14 => bj_household(v, &[100_000, 0, 0], &[3_480_000, 3_480_000, 3_480_001]),
         // children: born 2022-02-01 (1 month), 2022-01-02 (0 months: C4), 2022-01-01 (C3)
-        15 | 16 | 17 => {
+        15..=17 => {
             let cb = [d(2022, 2, 1), d(2022, 1, 2), d(2022, 1, 1)][k - 15];
             set_birth(v, d(1991, 6, 6));
             let id = v["person"]["id"].as_str().unwrap_or("P").to_string();

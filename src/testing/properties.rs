@@ -246,20 +246,23 @@ pub fn run_properties(rules: &RuleSet, cases: u32, seed: u64) -> PropertyReport 
 
 /// Runs the chosen properties.
 pub fn run_properties_with(rules: &RuleSet, opts: &PropertyOptions) -> PropertyReport {
+    use rayon::prelude::*;
     let rules = Arc::new(rules.clone());
-    let mut results = vec![];
+    let mut jobs = vec![];
     for subject in 0..rules.schema.subjects.len() {
-        let policies: Vec<usize> = (0..rules.program.policies.len())
-            .filter(|&i| rules.program.policies[i].subject == subject)
-            .collect();
-        if policies.is_empty() {
-            continue;
-        }
-        let gen = Arc::new(CaseGen::new(&rules, subject, &policies));
-        for &property in &opts.properties {
-            results.push(run_one(&rules, &gen, property, opts));
+        if rules.policies().iter().any(|p| p.subject == subject) {
+            jobs.extend(opts.properties.iter().map(|&p| (subject, p)));
         }
     }
+    // Each job has its own generator and random stream: the results do not depend on
+    // how the jobs are spread over threads.
+    let results = jobs
+        .par_iter()
+        .map(|&(subject, property)| {
+            let gen = CaseGen::new(&rules, subject);
+            run_one(&rules, &gen, property, opts)
+        })
+        .collect();
     PropertyReport {
         seed: opts.seed,
         cases: opts.cases,
@@ -276,14 +279,12 @@ pub fn generated_coverage(
 ) -> super::coverage::CoverageReport {
     use proptest::strategy::ValueTree;
     let mut report = super::coverage::CoverageReport::new(rules);
+    let rules = &Arc::new(rules.clone());
     for subject in 0..rules.schema.subjects.len() {
-        let policies: Vec<usize> = (0..rules.program.policies.len())
-            .filter(|&i| rules.program.policies[i].subject == subject)
-            .collect();
-        if policies.is_empty() {
+        if !rules.policies().iter().any(|p| p.subject == subject) {
             continue;
         }
-        let gen = CaseGen::new(rules, subject, &policies);
+        let gen = CaseGen::new(rules, subject);
         let mut runner =
             TestRunner::new_with_rng(Config::default(), rng_for(seed, Property::Amounts, subject));
         for _ in 0..cases {
@@ -321,7 +322,10 @@ struct CaseGen {
 }
 
 impl CaseGen {
-    fn new(rules: &RuleSet, subject: usize, policies: &[usize]) -> Self {
+    fn new(rules: &Arc<RuleSet>, subject: usize) -> Self {
+        let policies: Vec<usize> = (0..rules.program.policies.len())
+            .filter(|&i| rules.program.policies[i].subject == subject)
+            .collect();
         let schema = &rules.schema;
         let general = Constraints::default().with_hints_from(rules);
         let mut alts: Vec<(u32, BoxedStrategy<GenCase>)> = vec![];
@@ -340,7 +344,7 @@ impl CaseGen {
             u32::try_from(policies.len() / 2).unwrap_or(1).max(1),
             pair(&general, None),
         ));
-        for &p in policies {
+        for &p in &policies {
             let def = &rules.program.policies[p];
             // The policy and those it excludes or is excluded by.
             let mut group = vec![p];
@@ -361,7 +365,7 @@ impl CaseGen {
                 null: 1,
             };
             c.hint_weight = 12;
-            let scored = Arc::new(rules.clone());
+            let scored = rules.clone();
             let focused = generate::best_of(pair(&c, Some(p)), 12, move |case: &GenCase| {
                 reach(&scored, subject, &group, case)
             });
@@ -456,7 +460,7 @@ impl Failure {
 
 fn run_one(
     rules: &Arc<RuleSet>,
-    gen: &Arc<CaseGen>,
+    gen: &CaseGen,
     property: Property,
     opts: &PropertyOptions,
 ) -> PropertyResult {
@@ -929,16 +933,13 @@ fn counterexample(
         for d in decisions.iter().filter(|d| policies.contains(&d.policy)) {
             let mut j = super::decision_json(d);
             if let Json::Object(m) = &mut j {
-                m.remove("policy");
-                if let Some(t) = m.remove("trace") {
+                m.shift_remove("policy");
+                if let Some(t) = m.shift_remove("trace") {
                     traces.insert(d.policy.clone(), per_item_traces(t, d));
                 }
-                m.remove("error").map(|e| {
-                    traces
-                        .entry(format!("{} error", d.policy))
-                        .or_insert(e)
-                        .clone()
-                });
+                if let Some(e) = m.shift_remove("error") {
+                    traces.insert(format!("{} error", d.policy), e);
+                }
                 strip_item_traces(m);
             }
             expected.insert(d.policy.clone(), j);
@@ -1000,8 +1001,8 @@ fn strip_item_traces(m: &mut serde_json::Map<String, Json>) {
         if let Json::Object(items) = v {
             for (_, it) in items.iter_mut() {
                 if let Json::Object(x) = it {
-                    x.remove("trace");
-                    x.remove("error");
+                    x.shift_remove("trace");
+                    x.shift_remove("error");
                 }
             }
         }
