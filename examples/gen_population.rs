@@ -222,9 +222,11 @@ const GIVEN: &[&str] = &[
 
 fn name(r: &mut Rng) -> String {
     let mut s = String::from(*r.pick(SURNAMES));
-    s.push_str(r.pick(GIVEN));
+    let first = *r.pick(GIVEN);
+    s.push_str(first);
     if r.chance(0.6) {
-        s.push_str(r.pick(GIVEN));
+        let second = *r.pick(GIVEN);
+        s.push_str(second);
     }
     s
 }

@@ -69,6 +69,8 @@ pub struct ChunkOutput {
     pub rejected: String,
     /// forms.jsonl lines (pre-filled bundle forms), when a bundle is asked for.
     pub forms: String,
+    /// errors.jsonl lines: decisions the rule text leaves undefined.
+    pub errors: String,
     /// Records in the chunk.
     pub records: u64,
 }
@@ -108,6 +110,8 @@ pub struct Summary {
     pub rule_set: String,
     /// Reference date.
     pub reference_date: NaiveDate,
+    /// Per policy (same order): undetermined decisions that are evaluation errors.
+    pub errors: Vec<u64>,
 }
 
 impl Summary {
@@ -131,6 +135,13 @@ impl Summary {
                 "accounted": self.read == self.evaluated + self.rejected,
                 "rule_set": self.rule_set,
                 "reference_date": self.reference_date.to_string(),
+                "evaluation_errors": self
+                    .policies
+                    .iter()
+                    .zip(&self.errors)
+                    .filter(|(_, n)| **n > 0)
+                    .map(|((id, _), n)| (id.clone(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
                 "elapsed_seconds": elapsed_seconds,
             }
         })
@@ -157,8 +168,9 @@ struct RecordResult {
     pushes: String,
     rejected: String,
     forms: String,
-    /// Per policy index: outcome and eligible amount.
-    decisions: Vec<(usize, Outcome, Option<Decimal>)>,
+    errors: String,
+    /// Per policy index: outcome, eligible amount, whether it is an evaluation error.
+    decisions: Vec<(usize, Outcome, Option<Decimal>, bool)>,
     ok: bool,
 }
 
@@ -197,6 +209,7 @@ where
         rejected: 0,
         rule_set: rules.version.clone(),
         reference_date: config.ref_date,
+        errors: vec![0; rules.program.policies.len()],
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
@@ -230,7 +243,11 @@ where
             out.pushes.push_str(&r.pushes);
             out.rejected.push_str(&r.rejected);
             out.forms.push_str(&r.forms);
-            for (i, outcome, amount) in r.decisions {
+            out.errors.push_str(&r.errors);
+            for (i, outcome, amount, error) in r.decisions {
+                if error {
+                    summary.errors[i] += 1;
+                }
                 let s = &mut summary.policies[i].1;
                 match outcome {
                     Outcome::Eligible => {
@@ -263,6 +280,7 @@ fn reject(line: u64, id: Option<&str>, reason: &str) -> RecordResult {
         pushes: String::new(),
         rejected,
         forms: String::new(),
+        errors: String::new(),
         decisions: vec![],
         ok: false,
     }
@@ -318,6 +336,7 @@ fn decide_record(
         pushes: String::new(),
         rejected: String::new(),
         forms: String::new(),
+        errors: String::new(),
         decisions: Vec::with_capacity(decisions.len()),
         ok: true,
     };
@@ -341,10 +360,30 @@ fn decide_record(
     for (d, pi) in decisions.iter().zip(indexes) {
         let policy = &rules.program.policies[pi];
         let amount = d.amount.as_ref().map(|a| a.value);
-        result.decisions.push((pi, d.outcome, amount));
+        result
+            .decisions
+            .push((pi, d.outcome, amount, d.error.is_some()));
         write_outputs(&mut result, &subject_id, policy, d, &rules.version);
     }
     result
+}
+
+/// A line of grants.jsonl, pushes.jsonl or errors.jsonl.
+#[derive(Serialize)]
+struct OutputLine<'a> {
+    subject: &'a str,
+    policy: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount: Option<&'a crate::eval::Amount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a crate::eval::EvalError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basis: Option<&'a str>,
+    rule_set: &'a str,
 }
 
 fn write_outputs(
@@ -354,35 +393,46 @@ fn write_outputs(
     d: &Decision,
     version: &str,
 ) {
-    let line = match (d.outcome, policy.mode) {
-        (Outcome::Eligible, Mode::NoApplication) => {
-            let v = json!({
-                "subject": subject,
-                "policy": d.policy,
-                "amount": d.amount,
-                "basis": policy.basis,
-                "rule_set": version,
+    let mut line = OutputLine {
+        subject,
+        policy: &d.policy,
+        reason: None,
+        amount: d.amount.as_ref(),
+        missing: None,
+        error: None,
+        basis: policy.basis.as_deref(),
+        rule_set: version,
+    };
+    let target = match (d.outcome, policy.mode) {
+        (Outcome::Eligible, Mode::NoApplication) => &mut out.grants,
+        (Outcome::Eligible, mode) => {
+            line.reason = Some(if mode == Mode::PushAndConfirm {
+                "eligible_confirm"
+            } else {
+                "eligible_apply"
             });
-            let _ = writeln!(out.grants, "{v}");
-            return;
+            &mut out.pushes
         }
-        (Outcome::Eligible, mode) => json!({
-            "subject": subject,
-            "policy": d.policy,
-            "reason": if mode == Mode::PushAndConfirm { "eligible_confirm" } else { "eligible_apply" },
-            "amount": d.amount,
-            "basis": policy.basis,
-            "rule_set": version,
-        }),
-        (Outcome::Undetermined, _) => json!({
-            "subject": subject,
-            "policy": d.policy,
-            "reason": "undetermined",
-            "missing": d.missing,
-            "error": d.error,
-            "rule_set": version,
-        }),
+        // A case the rule text leaves undefined is nothing to ask a citizen about: it
+        // goes to the rule set's maintainers.
+        (Outcome::Undetermined, _) if d.error.is_some() => {
+            line.reason = Some("evaluation_error");
+            line.error = d.error.as_ref();
+            line.missing = (!d.missing.is_empty()).then_some(d.missing.as_slice());
+            line.basis = None;
+            &mut out.errors
+        }
+        (Outcome::Undetermined, _) => {
+            line.reason = Some("undetermined");
+            line.missing = Some(&d.missing);
+            line.basis = None;
+            &mut out.pushes
+        }
         (Outcome::NotEligible, _) => return,
     };
-    let _ = writeln!(out.pushes, "{line}");
+    // Serialising into a String cannot fail.
+    if let Ok(text) = serde_json::to_string(&line) {
+        target.push_str(&text);
+        target.push('\n');
+    }
 }

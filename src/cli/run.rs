@@ -16,10 +16,16 @@ struct DirSink {
     grants: BufWriter<File>,
     pushes: BufWriter<File>,
     rejected: BufWriter<File>,
+    errors: BufWriter<File>,
     forms: Option<BufWriter<File>>,
 }
 
-const OUTPUTS: [&str; 3] = ["grants.jsonl", "pushes.jsonl", "rejected.jsonl"];
+const OUTPUTS: [&str; 4] = [
+    "grants.jsonl",
+    "pushes.jsonl",
+    "rejected.jsonl",
+    "errors.jsonl",
+];
 const FORMS: &str = "forms.jsonl";
 
 fn tmp_name(dir: &Path, name: &str) -> PathBuf {
@@ -42,6 +48,7 @@ impl DirSink {
             grants: open(OUTPUTS[0])?,
             pushes: open(OUTPUTS[1])?,
             rejected: open(OUTPUTS[2])?,
+            errors: open(OUTPUTS[3])?,
             forms: if forms { Some(open(FORMS)?) } else { None },
         })
     }
@@ -50,6 +57,7 @@ impl DirSink {
         self.grants.flush()?;
         self.pushes.flush()?;
         self.rejected.flush()?;
+        self.errors.flush()?;
         if let Some(f) = &mut self.forms {
             f.flush()?;
             std::fs::rename(tmp_name(&self.dir, FORMS), self.dir.join(FORMS))?;
@@ -71,6 +79,7 @@ impl Sink for DirSink {
         self.grants.write_all(chunk.grants.as_bytes())?;
         self.pushes.write_all(chunk.pushes.as_bytes())?;
         self.rejected.write_all(chunk.rejected.as_bytes())?;
+        self.errors.write_all(chunk.errors.as_bytes())?;
         if let Some(f) = &mut self.forms {
             f.write_all(chunk.forms.as_bytes())?;
         }
@@ -97,6 +106,10 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                     self.bytes.set(self.bytes.get() + n as u64);
                     if buf.iter().all(|b| b.is_ascii_whitespace()) {
                         continue;
+                    }
+                    // The line's end is not part of the record.
+                    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        buf.pop();
                     }
                     let source = match String::from_utf8(buf) {
                         Ok(s) => Source::Json(s),
@@ -313,7 +326,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         elapsed,
         summary.read as f64 / elapsed.max(1e-9)
     );
-    println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, summary → {out}/summary.json");
+    println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, evaluation errors → {out}/errors.jsonl, summary → {out}/summary.json");
     if bundle.is_some() {
         println!("pre-filled forms → {out}/{FORMS}");
     }

@@ -1,0 +1,531 @@
+//! No input breaks the engine (issue 5):
+//!
+//! * the parser and the checker never panic on any text, including mutations of the
+//!   shipped rule files (tokens inserted, deleted, swapped), and always give either a
+//!   program or an error located in a file;
+//! * reading and evaluating never panic on any JSON value as a record, on any date;
+//! * the same rules, record and date give the same decisions, byte for byte.
+//!
+//! The number of cases is `MIANSHEN_ROBUSTNESS_CASES` (default 400 per test in CI;
+//! run with a larger value locally, e.g. 20000, and see `fuzz/` for cargo-fuzz).
+
+use chrono::NaiveDate;
+use mianshen::check::Severity;
+use mianshen::compile::RuleSet;
+use mianshen::eval::{self, EvalOptions};
+use mianshen::load;
+use mianshen::record;
+use mianshen::schema::Schema;
+use mianshen::testing::generate::{record_strategy, Constraints};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn cases() -> u32 {
+    std::env::var("MIANSHEN_ROBUSTNESS_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400)
+}
+
+fn runner(salt: u8) -> TestRunner {
+    let mut seed = [7u8; 32];
+    seed[0] = salt;
+    TestRunner::new_with_rng(
+        Config {
+            cases: cases(),
+            failure_persistence: None,
+            max_shrink_iters: 2000,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    )
+}
+
+struct Shipped {
+    schema_text: String,
+    files: Vec<(PathBuf, String)>,
+    rules: RuleSet,
+}
+
+fn shipped() -> &'static Shipped {
+    static S: OnceLock<Shipped> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = Path::new("rules");
+        let mut files = vec![];
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("rules dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "rules") {
+                    let text = std::fs::read_to_string(&p).expect("rule file");
+                    files.push((p, text));
+                }
+            }
+        }
+        files.sort();
+        Shipped {
+            schema_text: std::fs::read_to_string(dir.join("schema.yaml")).expect("schema"),
+            files,
+            rules: load::load_dir(dir).expect("shipped rules load"),
+        }
+    })
+}
+
+fn schema() -> Schema {
+    Schema::from_yaml(&shipped().schema_text).expect("schema")
+}
+
+/// Parses and checks the texts; the outcome must be a program or a located error.
+fn check_texts(texts: Vec<(PathBuf, String)>) -> Result<(), TestCaseError> {
+    let lens: Vec<usize> = texts.iter().map(|(_, t)| t.len()).collect();
+    let checked = load::check_sources(schema(), &shipped().schema_text, texts);
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    // Rendering a diagnostic (source line, caret) must not panic either.
+    for d in &checked.diagnostics {
+        let _ = d.render(&checked.sources);
+    }
+    if checked.rules.is_some() {
+        prop_assert!(errors.is_empty(), "a program and errors at once");
+        return Ok(());
+    }
+    prop_assert!(!errors.is_empty(), "no program and no error");
+    for e in &errors {
+        let Some(span) = e.span else {
+            return Err(TestCaseError::fail(format!(
+                "error without a location: {} ({})",
+                e.message, e.code
+            )));
+        };
+        let len = lens.get(span.file).copied();
+        prop_assert!(
+            len.is_some_and(|l| span.start <= span.end && span.end <= l),
+            "error `{}` points outside its file: {:?} (file length {:?})",
+            e.message,
+            span,
+            len
+        );
+    }
+    Ok(())
+}
+
+/// Words of the rule language and of the shipped rules, for mutations and token soup.
+const VOCAB: &[&str] = &[
+    "policy",
+    "subject",
+    "mode",
+    "authority",
+    "basis",
+    "effective",
+    "from",
+    "to",
+    "let",
+    "amount",
+    "with",
+    "when",
+    "otherwise",
+    "excludes",
+    "report",
+    "total",
+    "sum",
+    "of",
+    "for",
+    "each",
+    "in",
+    "where",
+    "function",
+    "parameter",
+    "accept",
+    "gap",
+    "C1",
+    "C2",
+    "C99",
+    "and",
+    "or",
+    "not",
+    "no",
+    "any",
+    "all",
+    "count",
+    "the",
+    "latest",
+    "earliest",
+    "min",
+    "max",
+    "if",
+    "then",
+    "else",
+    "match",
+    "cases",
+    "is",
+    "none",
+    "ref",
+    "true",
+    "false",
+    "person",
+    "enterprise",
+    "h",
+    "c",
+    "=>",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    ".",
+    "..",
+    "|",
+    "_",
+    "\"",
+    "\"上海\"",
+    "0",
+    "1",
+    "12",
+    "2025-01-01",
+    "2025-02-30",
+    "0.5",
+    "99999999999999999999999999999",
+    "months",
+    "years",
+    "days",
+    "age",
+    "add_months",
+    "month_diff",
+    "round",
+    "floor",
+    "per_month",
+    "one_time",
+    "CNY",
+    "#",
+    "\n",
+    " ",
+    "年满",
+    "🙂",
+    "\u{0}",
+    "\t",
+];
+
+/// A text split into tokens: words, single punctuation characters, whitespace runs.
+fn tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    let mut cur = String::new();
+    let mut kind = 0u8; // 1 word, 2 space
+    for ch in text.chars() {
+        let k = if ch.is_whitespace() {
+            2
+        } else if ch.is_alphanumeric() || ch == '_' || ch == '-' {
+            1
+        } else {
+            3
+        };
+        if k != kind || k == 3 {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            kind = k;
+        }
+        cur.push(ch);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Insert(usize, usize),
+    Delete(usize),
+    Swap(usize, usize),
+    Duplicate(usize),
+    Truncate(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 0..VOCAB.len()).prop_map(|(a, b)| Mutation::Insert(a, b)),
+        any::<usize>().prop_map(Mutation::Delete),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
+        any::<usize>().prop_map(Mutation::Duplicate),
+        any::<usize>().prop_map(Mutation::Truncate),
+    ]
+}
+
+fn mutate(text: &str, ms: &[Mutation]) -> String {
+    let mut t = tokens(text);
+    for m in ms {
+        if t.is_empty() {
+            t.push(String::new());
+        }
+        let n = t.len();
+        match *m {
+            Mutation::Insert(at, w) => t.insert(at % (n + 1), VOCAB[w].to_string()),
+            Mutation::Delete(at) => {
+                t.remove(at % n);
+            }
+            Mutation::Swap(a, b) => t.swap(a % n, b % n),
+            Mutation::Duplicate(at) => {
+                let x = t[at % n].clone();
+                t.insert(at % n, x);
+            }
+            Mutation::Truncate(at) => t.truncate(at % (n + 1)),
+        }
+    }
+    t.concat()
+}
+
+#[test]
+fn parser_and_checker_survive_arbitrary_text() {
+    let text = prop_oneof![
+        any::<String>(),
+        "\\PC{0,300}",
+        proptest::collection::vec(0..VOCAB.len(), 0..120).prop_map(|ws| ws
+            .iter()
+            .map(|&w| VOCAB[w])
+            .collect::<Vec<_>>()
+            .join(" ")),
+        proptest::collection::vec(0..VOCAB.len(), 0..120)
+            .prop_map(|ws| ws.iter().map(|&w| VOCAB[w]).collect::<String>()),
+    ];
+    runner(1)
+        .run(&text, |t| {
+            check_texts(vec![(PathBuf::from("fuzz.rules"), t)])
+        })
+        .unwrap();
+}
+
+#[test]
+fn parser_and_checker_survive_mutated_shipped_rules() {
+    let n = shipped().files.len();
+    let strategy = (0..n, proptest::collection::vec(mutation(), 1..5));
+    runner(2)
+        .run(&strategy, |(file, ms)| {
+            let mut texts = shipped().files.clone();
+            texts[file].1 = mutate(&texts[file].1, &ms);
+            check_texts(texts)
+        })
+        .unwrap();
+}
+
+#[test]
+fn shipped_rules_tokenise_back() {
+    for (_, text) in &shipped().files {
+        assert_eq!(tokens(text).concat(), *text);
+    }
+}
+
+// ------------------------------------------------------------------ records
+
+/// Any JSON value, biased towards what records hold: the schema's field names as
+/// keys, dates, enum words, numbers at the edges.
+fn json_value() -> impl Strategy<Value = Json> {
+    let schema = schema();
+    let mut names: Vec<String> = schema
+        .records
+        .iter()
+        .flat_map(|r| r.fields.iter().map(|f| f.name.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut words: Vec<String> = schema.enums.iter().flat_map(|e| e.values.clone()).collect();
+    words.extend(
+        [
+            "2025-01-01",
+            "2024-02-29",
+            "2025-02-29",
+            "0001-01-01",
+            "9999-12-31",
+            "262143-01-01",
+            "1e400",
+            "-0",
+            "NaN",
+            "",
+            "上海",
+            "北京",
+            "true",
+            "null",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let number = prop_oneof![
+        any::<i64>().prop_map(Json::from),
+        (-1000i64..1000).prop_map(Json::from),
+        Just(Json::from(u64::MAX)),
+        prop_oneof![
+            Just("1e308"),
+            Just("-1e-308"),
+            Just("0.000000000000000000000000000001"),
+            Just("79228162514264337593543950336"),
+            Just("-79228162514264337593543950335.5"),
+            Just("12.345"),
+        ]
+        .prop_map(|t| Json::Number(serde_json::from_str(t).expect("number"))),
+    ];
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        number,
+        proptest::sample::select(words).prop_map(Json::from),
+        any::<String>().prop_map(Json::from),
+    ];
+    let keys = proptest::sample::select(names);
+    leaf.prop_recursive(5, 64, 8, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+            proptest::collection::vec((keys.clone(), inner), 0..8)
+                .prop_map(|kv| Json::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// A record of the schema with some of its values replaced by arbitrary JSON.
+fn damaged_record(subject: usize) -> impl Strategy<Value = Json> {
+    let schema = schema();
+    (
+        record_strategy(&schema, subject, &Constraints::new()),
+        proptest::collection::vec((any::<usize>(), json_value()), 0..4),
+    )
+        .prop_map(|(mut rec, damage)| {
+            for (at, v) in damage {
+                replace_nth(&mut rec, at, v);
+            }
+            rec
+        })
+}
+
+/// Replaces the `n`-th node (in pre-order, modulo the node count) by `v`.
+fn replace_nth(root: &mut Json, n: usize, v: Json) {
+    fn count(j: &Json) -> usize {
+        1 + match j {
+            Json::Array(a) => a.iter().map(count).sum(),
+            Json::Object(m) => m.values().map(count).sum(),
+            _ => 0,
+        }
+    }
+    fn go(j: &mut Json, k: &mut usize, v: &mut Option<Json>) {
+        if *k == 0 {
+            if let Some(v) = v.take() {
+                *j = v;
+            }
+            return;
+        }
+        *k -= 1;
+        match j {
+            Json::Array(a) => a.iter_mut().for_each(|x| go(x, k, v)),
+            Json::Object(m) => m.values_mut().for_each(|x| go(x, k, v)),
+            _ => {}
+        }
+    }
+    let total = count(root);
+    let mut k = n % total;
+    go(root, &mut k, &mut Some(v));
+}
+
+fn any_date() -> impl Strategy<Value = NaiveDate> {
+    prop_oneof![
+        (1i32..=9999, 1u32..=12, 1u32..=31).prop_filter_map("a calendar date", |(y, m, d)| {
+            NaiveDate::from_ymd_opt(y, m, d)
+        }),
+        (2014i32..=2027, 1u32..=12, 1u32..=28).prop_filter_map("a calendar date", |(y, m, d)| {
+            NaiveDate::from_ymd_opt(y, m, d)
+        }),
+        Just(NaiveDate::MIN),
+        Just(NaiveDate::MAX),
+    ]
+}
+
+/// Reads the value as a record of every subject kind and evaluates what reads, twice:
+/// no panic, and the same bytes.
+fn read_and_evaluate(json: &Json, date: NaiveDate) -> Result<(), TestCaseError> {
+    let rules = &shipped().rules;
+    let _ = record::detect_subject(&rules.schema, json, None);
+    for subject in 0..rules.schema.subjects.len() {
+        let Ok(rec) = record::read_record(&rules.schema, subject, json) else {
+            continue;
+        };
+        let a = eval::evaluate_all(rules, &rec, date, EvalOptions { trace: true });
+        let b = eval::evaluate_all(rules, &rec, date, EvalOptions { trace: true });
+        let (ja, jb) = (
+            serde_json::to_string(&a).expect("decisions serialise"),
+            serde_json::to_string(&b).expect("decisions serialise"),
+        );
+        prop_assert_eq!(ja, jb, "two evaluations differ");
+    }
+    Ok(())
+}
+
+#[test]
+fn evaluator_survives_arbitrary_json() {
+    runner(3)
+        .run(&(json_value(), any_date()), |(j, d)| {
+            read_and_evaluate(&j, d)
+        })
+        .unwrap();
+}
+
+#[test]
+fn evaluator_survives_damaged_records() {
+    let n = shipped().rules.schema.subjects.len();
+    for subject in 0..n {
+        runner(4 + u8::try_from(subject).unwrap_or(0))
+            .run(&(damaged_record(subject), any_date()), |(j, d)| {
+                read_and_evaluate(&j, d)
+            })
+            .unwrap();
+    }
+}
+
+#[test]
+fn same_rules_record_and_date_same_bytes_across_loads() {
+    let again = load::load_dir(Path::new("rules")).expect("rules load");
+    let first = &shipped().rules;
+    assert_eq!(first.version, again.version);
+    let schema = schema();
+    for subject in 0..schema.subjects.len() {
+        runner(9)
+            .run(
+                &(
+                    record_strategy(&schema, subject, &Constraints::new()),
+                    any_date(),
+                ),
+                |(j, d)| {
+                    let (Ok(r1), Ok(r2)) = (
+                        record::read_record(&first.schema, subject, &j),
+                        record::read_record(&again.schema, subject, &j),
+                    ) else {
+                        return Err(TestCaseError::fail("a generated record is rejected"));
+                    };
+                    let a = eval::evaluate_all(first, &r1, d, EvalOptions { trace: true });
+                    let b = eval::evaluate_all(&again, &r2, d, EvalOptions { trace: true });
+                    prop_assert_eq!(
+                        serde_json::to_string(&a).expect("json"),
+                        serde_json::to_string(&b).expect("json")
+                    );
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+}
