@@ -141,6 +141,17 @@ impl OtherTargets for PoliciesAndBundles {
 /// `prefilled` and `to_enter` in form order (plus `materials`).
 pub fn bundle_case_view(result: &eval::BundleResult) -> Json {
     let mut v = serde_json::to_value(result).unwrap_or(Json::Null);
+    // Members may also be named by their number in the bundle text: M1, M2, ...
+    if let Some(Json::Object(members)) = v.get_mut("members") {
+        let numbered: Vec<(String, Json)> = members
+            .values()
+            .enumerate()
+            .map(|(i, m)| (format!("M{}", i + 1), m.clone()))
+            .collect();
+        for (k, m) in numbered {
+            members.entry(k).or_insert(m);
+        }
+    }
     if let Some(map) = v.as_object_mut() {
         for key in ["prefilled", "to_enter"] {
             if let Some(Json::Array(items)) = map.get_mut(key) {
@@ -310,6 +321,13 @@ pub fn compare(
             }
             for (i, (w, g)) in want.iter().zip(&got).enumerate() {
                 compare(w, g, &format!("{at}[{i}]"), strip, diffs);
+            }
+        }
+        // A policy member or decision stated by its outcome alone: `eligible`.
+        Json::String(want) if actual.get("outcome").is_some() => {
+            let got = actual.get("outcome").map(scalar_text).unwrap_or_default();
+            if *want != got {
+                diffs.push(format!("{at}: expected {want}, got {got}"));
             }
         }
         _ => {
