@@ -103,9 +103,10 @@ pub fn render_html(result: &BundleResult, subject_id: &str, ref_date: chrono::Na
 
     h.push_str("<h2>二、申请信息</h2>\n<table>\n");
     for f in &result.prefilled {
-        let value = match &f.value {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+        let value = match (&f.display, &f.value) {
+            (Some(d), _) => d.clone(),
+            (None, serde_json::Value::String(s)) => s.clone(),
+            (None, other) => other.to_string(),
         };
         h.push_str(&format!(
             "<tr><th>{}</th><td class=\"value prefilled\">{}<span class=\"tag pre\">已预填</span><span class=\"src\">数据来源：{}</span></td></tr>\n",

@@ -372,9 +372,10 @@ fn prefill(
     }
     println!("\nprefilled:");
     for f in &result.prefilled {
-        let v = match &f.value {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+        let v = match (&f.display, &f.value) {
+            (Some(d), _) => d.clone(),
+            (None, serde_json::Value::String(s)) => s.clone(),
+            (None, other) => other.to_string(),
         };
         println!("  {} {}: {v}   ← {}", f.key, f.label, f.source);
     }

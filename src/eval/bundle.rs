@@ -67,6 +67,9 @@ pub struct PrefilledField {
     pub value: serde_json::Value,
     /// Where it came from: a record path, or `rule` for a computed value.
     pub source: String,
+    /// The value as a person reads it, where it differs (an enum value's label).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
 }
 
 /// A material, deduplicated across members.
@@ -225,17 +228,27 @@ pub fn prefill(
         };
         let value = match (&f.value, usable) {
             (Some(e), true) => match ev.eval(e, &mut frame) {
-                Ok(Val::Known(v)) => Some((render(rules, &v), source(&mut ev, e, &mut frame))),
+                Ok(Val::Known(v)) => {
+                    let display = match &v {
+                        Value::Enum(t, i) => {
+                            Some(rules.schema.enum_value_label(*t, *i).to_string())
+                                .filter(|l| l != rules.schema.enum_value_name(*t, *i))
+                        }
+                        _ => None,
+                    };
+                    Some((render(rules, &v), source(&mut ev, e, &mut frame), display))
+                }
                 _ => None,
             },
             _ => None,
         };
         match value {
-            Some((value, source)) => prefilled.push(PrefilledField {
+            Some((value, source, display)) => prefilled.push(PrefilledField {
                 key: f.key.clone(),
                 label: f.label.clone(),
                 value,
                 source,
+                display,
             }),
             None => to_enter.push((f.key.clone(), f.label.clone())),
         }

@@ -96,6 +96,8 @@ pub struct EnumDef {
     pub name: String,
     /// Its values, in order.
     pub values: Vec<String>,
+    /// Display labels of the values (for forms), where the schema gives them.
+    pub labels: Vec<Option<String>>,
 }
 
 impl EnumDef {
@@ -142,11 +144,19 @@ pub struct SchemaError {
     pub message: String,
 }
 
+/// An enum value: `value`, or `value: 显示名` to give the label forms show.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEnumValue {
+    Plain(String),
+    Labeled(IndexMap<String, String>),
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSchema {
     #[serde(default)]
-    enums: IndexMap<String, Vec<String>>,
+    enums: IndexMap<String, Vec<RawEnumValue>>,
     subjects: IndexMap<String, RawSubject>,
 }
 
@@ -208,7 +218,29 @@ impl Schema {
             enums: raw
                 .enums
                 .into_iter()
-                .map(|(name, values)| EnumDef { name, values })
+                .map(|(name, raw_values)| {
+                    let mut values = vec![];
+                    let mut labels = vec![];
+                    for v in raw_values {
+                        match v {
+                            RawEnumValue::Plain(s) => {
+                                values.push(s);
+                                labels.push(None);
+                            }
+                            RawEnumValue::Labeled(m) => {
+                                for (k, l) in m {
+                                    values.push(k);
+                                    labels.push(Some(l));
+                                }
+                            }
+                        }
+                    }
+                    EnumDef {
+                        name,
+                        values,
+                        labels,
+                    }
+                })
                 .collect(),
             records: vec![],
             subjects: vec![],
@@ -416,6 +448,15 @@ impl Schema {
             .get(usize::from(ty))
             .and_then(|e| e.values.get(usize::from(index)))
             .map_or("?", |s| s.as_str())
+    }
+
+    /// The display label of an enum value (its name when the schema gives none).
+    pub fn enum_value_label(&self, ty: EnumId, index: u16) -> &str {
+        self.enums
+            .get(usize::from(ty))
+            .and_then(|e| e.labels.get(usize::from(index)))
+            .and_then(|l| l.as_deref())
+            .unwrap_or_else(|| self.enum_value_name(ty, index))
     }
 
     /// Describes a type for messages.

@@ -443,6 +443,27 @@ pub(crate) fn resolve_constraints(
         c.fields
             .insert(id_path, Constraint::Fixed(Json::from("GEN-1")));
     }
+    // A constrained field is there, so the records holding it are there too.
+    let held: Vec<String> = c
+        .fields
+        .iter()
+        .filter(|(_, v)| **v != Constraint::Absent)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in held {
+        let mut prefix = String::new();
+        for part in k
+            .split('.')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |x| x.1)
+        {
+            prefix = join(&prefix, part);
+            c.fields
+                .entry(prefix.clone())
+                .or_insert(Constraint::Present);
+        }
+    }
     Ok(c)
 }
 
@@ -732,10 +753,18 @@ impl Gen<'_> {
                                 if let Some(k) = &key {
                                     for (i, it) in items.iter_mut().enumerate() {
                                         if let Json::Object(m) = it {
-                                            m.insert(
+                                            // The key first, as a person would write it.
+                                            let mut keyed = serde_json::Map::new();
+                                            keyed.insert(
                                                 k.clone(),
                                                 Json::from(format!("{prefix}{}", i + 1)),
                                             );
+                                            for (name, v) in std::mem::take(m) {
+                                                if &name != k {
+                                                    keyed.insert(name, v);
+                                                }
+                                            }
+                                            *m = keyed;
                                         }
                                     }
                                 }
