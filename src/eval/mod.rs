@@ -425,7 +425,15 @@ impl<'r> Evaluator<'r> {
                 .find(|(pi, id, _)| *pi == index && *id == c.id)
                 .map(|(_, _, v)| v.clone());
             let value = match forced {
-                Some(v) => Ok(v),
+                Some(v) => {
+                    if let Some(f) = &mut self.facts {
+                        f.push(Fact {
+                            path: "(bundle)".into(),
+                            value: "this clause is satisfied inside the bundle".into(),
+                        });
+                    }
+                    Ok(v)
+                }
                 None => self.eval(&c.condition, frame),
             };
             let t = match value {
