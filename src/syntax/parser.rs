@@ -18,6 +18,7 @@ type Result<T> = std::result::Result<T, SyntaxError>;
 /// Parses one rule file. `file` is the index of the file in the source map and goes
 /// into every span.
 pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
+    check_nesting(text, file)?;
     let pairs = PolicyParser::parse(Rule::rule_file, text).map_err(|e| from_pest(e, text, file))?;
     let b = Builder { file };
     let mut items = Vec::new();
@@ -66,6 +67,89 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::kw_in => "`in`",
         _ => "",
     }
+}
+
+/// Deepest bracket nesting and most conditionals in one block a rule file may have:
+/// far beyond any policy text, and low enough that parsing, checking and evaluating
+/// can never exhaust the stack.
+const MAX_NESTING: usize = 64;
+const MAX_CONDITIONALS_PER_BLOCK: usize = 256;
+/// Longest chain of binary operators (`a + b + …`) or field accesses in one expression.
+const MAX_CHAIN: usize = 512;
+
+/// Rejects input nested so deeply that it could only be meant to break the parser.
+fn check_nesting(text: &str, file: usize) -> Result<()> {
+    let mut depth = 0usize;
+    let mut conditionals = 0usize;
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    let bytes = text.as_bytes();
+    let too_deep = |at: usize, message: &str, hint: &str| SyntaxError {
+        message: message.into(),
+        span: Span {
+            file,
+            start: at,
+            end: at + 1,
+        },
+        hint: Some(hint.into()),
+    };
+    for (i, c) in text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+            continue;
+        }
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '#' => in_comment = true,
+            '"' => in_string = true,
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(too_deep(
+                        i,
+                        "brackets are nested too deeply",
+                        "split the expression into `let` definitions",
+                    ));
+                }
+            }
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    conditionals = 0;
+                }
+            }
+            'i' | 'm' | 'c' => {
+                let word_start =
+                    i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+                let rest = &text[i..];
+                let is_kw = ["if", "match", "cases"].iter().any(|k| {
+                    rest.starts_with(k)
+                        && !rest[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if word_start && is_kw {
+                    conditionals += 1;
+                    if conditionals > MAX_CONDITIONALS_PER_BLOCK {
+                        return Err(too_deep(
+                            i,
+                            "too many conditionals in one block",
+                            "split the block, or use a `cases` table",
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The byte offset of a `{` that is never closed, ignoring strings and comments.
@@ -769,15 +853,26 @@ impl Builder {
                     ExprKind::And(operands)
                 })
             }
-            Rule::not_expr => {
-                let mut inner = pair.into_inner();
-                let first = inner.next().expect("grammar");
-                if first.as_rule() == Rule::not_op {
-                    let operand = self.expr(inner.next().expect("grammar"))?;
-                    mk(ExprKind::Not(Box::new(operand)))
-                } else {
-                    self.expr(first)
+            Rule::not_expr | Rule::unary => {
+                // `not not x` is x (also in three-valued logic), and `- - x` is x: only
+                // the parity of a run of prefix operators matters.
+                let mut prefixes = 0usize;
+                let mut operand = None;
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::not_op | Rule::neg => prefixes += 1,
+                        _ => operand = Some(self.expr(p)?),
+                    }
                 }
+                let operand = operand.expect("grammar: operand");
+                if prefixes % 2 == 0 {
+                    return Ok(operand);
+                }
+                mk(if rule == Rule::not_expr {
+                    ExprKind::Not(Box::new(operand))
+                } else {
+                    ExprKind::Neg(Box::new(operand))
+                })
             }
             Rule::cmp_expr => {
                 let mut inner = pair.into_inner();
@@ -836,6 +931,13 @@ impl Builder {
                 }
             }
             Rule::coalesce => {
+                if pair.clone().into_inner().count() > 2 * MAX_CHAIN + 1 {
+                    return Err(self.err(
+                        &pair,
+                        "this expression is too long",
+                        "split it into `let` definitions",
+                    ));
+                }
                 let mut operands = pair.into_inner().filter(|p| !is_token(p));
                 let mut acc = self.expr(operands.next().expect("grammar"))?;
                 for next in operands {
@@ -853,6 +955,13 @@ impl Builder {
                 Ok(acc)
             }
             Rule::sum_expr | Rule::product => {
+                if pair.clone().into_inner().count() > 2 * MAX_CHAIN + 1 {
+                    return Err(self.err(
+                        &pair,
+                        "this expression is too long",
+                        "split it into `let` definitions",
+                    ));
+                }
                 let mut inner = pair.into_inner();
                 let mut acc = self.expr(inner.next().expect("grammar"))?;
                 while let Some(op) = inner.next() {
@@ -875,17 +984,14 @@ impl Builder {
                 }
                 Ok(acc)
             }
-            Rule::unary => {
-                let mut inner = pair.into_inner();
-                let first = inner.next().expect("grammar");
-                if first.as_rule() == Rule::neg {
-                    let operand = self.expr(inner.next().expect("grammar"))?;
-                    mk(ExprKind::Neg(Box::new(operand)))
-                } else {
-                    self.expr(first)
-                }
-            }
             Rule::postfix => {
+                if pair.clone().into_inner().count() > MAX_CHAIN {
+                    return Err(self.err(
+                        &pair,
+                        "this field path is too long",
+                        "no record is nested this deeply",
+                    ));
+                }
                 let mut inner = pair.into_inner();
                 let mut acc = self.expr(inner.next().expect("grammar"))?;
                 for field in inner {
