@@ -499,38 +499,44 @@ impl<'a> Checker<'a> {
         out
     }
 
+    /// The schema's subject kind named by `subject kind`, or a diagnostic.
+    fn resolve_subject(
+        &mut self,
+        subject: Option<&ast::Ident>,
+        owner: &ast::Ident,
+        what: &str,
+    ) -> Option<usize> {
+        let Some(s) = subject else {
+            self.error(
+                "missing-entry",
+                owner.span,
+                format!("{what} `{}` does not say its subject", owner.name),
+                "add `subject person` (or another subject kind of the schema)",
+            );
+            return None;
+        };
+        let found = self.schema.subjects.iter().position(|d| d.name == s.name);
+        if found.is_none() {
+            let names: Vec<&str> = self
+                .schema
+                .subjects
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect();
+            self.error(
+                "unknown-subject",
+                s.span,
+                format!("unknown subject kind `{}`", s.name),
+                format!("the schema declares: {}", names.join(", ")),
+            );
+        }
+        found
+    }
+
     fn check_policy(&mut self, index: usize) -> Option<ir::PolicyDef> {
         let p = self.policies[index].ast;
         let source = self.policies[index].source.clone();
-        let subject = match &p.subject {
-            Some(s) => match self.schema.subjects.iter().position(|d| d.name == s.name) {
-                Some(i) => Some(i),
-                None => {
-                    let names: Vec<&str> = self
-                        .schema
-                        .subjects
-                        .iter()
-                        .map(|d| d.name.as_str())
-                        .collect();
-                    self.error(
-                        "unknown-subject",
-                        s.span,
-                        format!("unknown subject kind `{}`", s.name),
-                        format!("the schema declares: {}", names.join(", ")),
-                    );
-                    None
-                }
-            },
-            None => {
-                self.error(
-                    "missing-entry",
-                    p.id.span,
-                    format!("policy `{}` does not say its subject", p.id.name),
-                    "add `subject person` (or another subject kind of the schema)",
-                );
-                None
-            }
-        };
+        let subject = self.resolve_subject(p.subject.as_ref(), &p.id, "policy");
         self.policies[index].subject = subject;
         let mode = match p.mode.as_ref().map(|m| m.name.as_str()) {
             Some("no_application") => Mode::NoApplication,
@@ -827,35 +833,7 @@ impl<'a> Checker<'a> {
     }
 
     fn check_bundle(&mut self, b: &ast::Bundle) -> Option<ir::BundleDef> {
-        let subject = match &b.subject {
-            Some(s) => match self.schema.subjects.iter().position(|d| d.name == s.name) {
-                Some(i) => Some(i),
-                None => {
-                    let names: Vec<&str> = self
-                        .schema
-                        .subjects
-                        .iter()
-                        .map(|d| d.name.as_str())
-                        .collect();
-                    self.error(
-                        "unknown-subject",
-                        s.span,
-                        format!("unknown subject kind `{}`", s.name),
-                        format!("the schema declares: {}", names.join(", ")),
-                    );
-                    None
-                }
-            },
-            None => {
-                self.error(
-                    "missing-entry",
-                    b.id.span,
-                    format!("bundle `{}` does not say its subject", b.id.name),
-                    "add `subject person` (or another subject kind of the schema)",
-                );
-                None
-            }
-        };
+        let subject = self.resolve_subject(b.subject.as_ref(), &b.id, "bundle");
         let root = subject.map(|s| self.schema.subjects[s].root);
         let mut body = Body::new(root, &b.lets);
         self.index_lets(&mut body, &b.lets);

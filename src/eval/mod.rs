@@ -729,50 +729,8 @@ impl<'r> Evaluator<'r> {
                 v @ Val::Unknown(_) => v,
                 v => Val::Known(Value::Bool(!truth(v).unwrap_or(false))),
             },
-            Expr::And(xs) => {
-                let mut missing: Missing = vec![];
-                let mut err = None;
-                for x in xs {
-                    match self.eval(x, frame) {
-                        Ok(v) => match truth(v.clone()) {
-                            Some(true) => {}
-                            Some(false) => return Ok(Val::Known(Value::Bool(false))),
-                            None => union(&mut missing, &missing_of(&v)),
-                        },
-                        Err(e) => err = err.or(Some(e)),
-                    }
-                }
-                if let Some(e) = err {
-                    return Err(e);
-                }
-                if missing.is_empty() {
-                    Val::Known(Value::Bool(true))
-                } else {
-                    Val::Unknown(missing)
-                }
-            }
-            Expr::Or(xs) => {
-                let mut missing: Missing = vec![];
-                let mut err = None;
-                for x in xs {
-                    match self.eval(x, frame) {
-                        Ok(v) => match truth(v.clone()) {
-                            Some(true) => return Ok(Val::Known(Value::Bool(true))),
-                            Some(false) => {}
-                            None => union(&mut missing, &missing_of(&v)),
-                        },
-                        Err(e) => err = err.or(Some(e)),
-                    }
-                }
-                if let Some(e) = err {
-                    return Err(e);
-                }
-                if missing.is_empty() {
-                    Val::Known(Value::Bool(false))
-                } else {
-                    Val::Unknown(missing)
-                }
-            }
+            Expr::And(xs) => self.kleene(xs, false, frame)?,
+            Expr::Or(xs) => self.kleene(xs, true, frame)?,
             Expr::Compare(op, a, b) => {
                 let x = self.eval(a, frame)?;
                 let y = self.eval(b, frame)?;
@@ -916,6 +874,32 @@ impl<'r> Evaluator<'r> {
                     None => Val::None,
                 }
             }
+        })
+    }
+
+    /// Kleene `and` (`dominant` false) or `or` (`dominant` true): one operand with the
+    /// dominant value decides; otherwise unknown operands make the result unknown with
+    /// the union of their missing fields.
+    fn kleene(&mut self, xs: &'r [Expr], dominant: bool, frame: &mut Frame<'r>) -> R<Val> {
+        let mut missing: Missing = vec![];
+        let mut err = None;
+        for x in xs {
+            match self.eval(x, frame) {
+                Ok(v) => match truth(v.clone()) {
+                    Some(b) if b == dominant => return Ok(Val::Known(Value::Bool(dominant))),
+                    Some(_) => {}
+                    None => union(&mut missing, &missing_of(&v)),
+                },
+                Err(e) => err = err.or(Some(e)),
+            }
+        }
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok(if missing.is_empty() {
+            Val::Known(Value::Bool(!dominant))
+        } else {
+            Val::Unknown(missing)
         })
     }
 

@@ -77,13 +77,43 @@ const MAX_CONDITIONALS_PER_BLOCK: usize = 256;
 /// Longest chain of binary operators (`a + b + …`) or field accesses in one expression.
 const MAX_CHAIN: usize = 512;
 
+/// The characters of rule text outside strings and comments, with their offsets.
+fn code_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    text.char_indices().filter(move |&(_, c)| {
+        if in_comment {
+            in_comment = c != '\n';
+            return false;
+        }
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            return false;
+        }
+        match c {
+            '#' => {
+                in_comment = true;
+                false
+            }
+            '"' => {
+                in_string = true;
+                false
+            }
+            _ => true,
+        }
+    })
+}
+
 /// Rejects input nested so deeply that it could only be meant to break the parser.
 fn check_nesting(text: &str, file: usize) -> Result<()> {
     let mut depth = 0usize;
     let mut conditionals = 0usize;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
     let bytes = text.as_bytes();
     let too_deep = |at: usize, message: &str, hint: &str| SyntaxError {
         message: message.into(),
@@ -94,23 +124,8 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
         },
         hint: Some(hint.into()),
     };
-    for (i, c) in text.char_indices() {
-        if in_comment {
-            in_comment = c != '\n';
-            continue;
-        }
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    for (i, c) in code_chars(text) {
         match c {
-            '#' => in_comment = true,
-            '"' => in_string = true,
             '(' | '[' | '{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -155,26 +170,8 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
 /// The byte offset of a `{` that is never closed, ignoring strings and comments.
 fn unclosed_brace(text: &str) -> Option<usize> {
     let mut open = vec![];
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if in_comment {
-            in_comment = c != '\n';
-            continue;
-        }
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    for (i, c) in code_chars(text) {
         match c {
-            '#' => in_comment = true,
-            '"' => in_string = true,
             '{' => open.push(i),
             '}' => {
                 open.pop();

@@ -1,8 +1,11 @@
 //! Record generators from the schema: proptest [`Strategy`]s that produce any record
 //! the schema allows, for property tests of a rule set (ours and a host's).
 //!
-//! * enums take their declared values, numbers their declared `range`, dates a
-//!   plausible span (1920–2030, with weight on 2015–2027 and on 29 February);
+//! * enums take their declared values, numbers their declared `range` (with weight
+//!   on the bounds and small values), dates a plausible span: around the reference
+//!   date (the last three years, the next one), up to 100 years before it (birth
+//!   dates), any day of 1920–2030, and 29 February; a record generated without its
+//!   reference date counts from [`Constraints::anchor`];
 //! * lists have 0–4 items; items of a keyed list get unique ids (`M1`, `M2`, …);
 //! * every field is sometimes absent or `null` (missing for a required field, a
 //!   known "none" for an optional one, the default for a defaulted one), an
@@ -1269,16 +1272,13 @@ impl<'r> Miner<'r> {
             }
             // `the`, `latest`, `earliest` give an item of the list.
             Expr::Quant {
-                quantifier, list, ..
-            } if matches!(
-                quantifier,
-                crate::syntax::ast::Quantifier::The
+                quantifier:
+                    crate::syntax::ast::Quantifier::The
                     | crate::syntax::ast::Quantifier::Latest
-                    | crate::syntax::ast::Quantifier::Earliest
-            ) =>
-            {
-                self.paths(list, env, depth + 1)
-            }
+                    | crate::syntax::ast::Quantifier::Earliest,
+                list,
+                ..
+            } => self.paths(list, env, depth + 1),
             _ => vec![],
         }
     }
@@ -1977,6 +1977,19 @@ pub fn get_path<'j>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::ValueTree;
+
+    fn schema() -> Schema {
+        Schema::from_yaml(include_str!("../../rules/schema.yaml")).expect("schema")
+    }
+
+    fn subject(schema: &Schema, name: &str) -> usize {
+        schema
+            .subjects
+            .iter()
+            .position(|s| s.name == name)
+            .expect("subject")
+    }
 
     #[test]
     fn norm_drops_item_parts() {
@@ -1985,5 +1998,169 @@ mod tests {
             "household.members.birth_date"
         );
         assert_eq!(norm("hires[].birth_date"), "hires.birth_date");
+    }
+
+    #[test]
+    fn paths_of_missing_fields_are_the_evaluators() {
+        let schema = schema();
+        let person = subject(&schema, "person");
+        let rec = serde_json::json!({
+            "person": {"id": "P1"},
+            "household": {"members": [{"person_id": "K1", "relationship": "child"}]}
+        });
+        let gaps: Vec<String> = missing_fields(&schema, person, &rec)
+            .into_iter()
+            .map(|m| m.path)
+            .collect();
+        assert!(gaps.contains(&"person.birth_date".to_string()));
+        assert!(gaps.contains(&"household.members[K1].birth_date".to_string()));
+        assert!(gaps.contains(&"household.members[K1].monthly_income".to_string()));
+        assert!(gaps.contains(&"social_insurance.unemployment.months_total".to_string()));
+        // optional and defaulted fields are never missing
+        assert!(!gaps.iter().any(|g| g.contains("disability")));
+        assert!(!gaps.contains(&"person.alive".to_string()));
+
+        let ent = subject(&schema, "enterprise");
+        let rec = serde_json::json!({"enterprise": {"id": "E1", "hires": [{"id": "H2"}]}});
+        let gaps: Vec<String> = missing_fields(&schema, ent, &rec)
+            .into_iter()
+            .map(|m| m.path)
+            .collect();
+        assert!(gaps.contains(&"hires[H2].birth_date".to_string()));
+        assert!(gaps.contains(&"prev_year.avg_insured".to_string()));
+    }
+
+    #[test]
+    fn set_and_get_by_reported_path() {
+        let schema = schema();
+        let person = subject(&schema, "person");
+        let mut rec = serde_json::json!({
+            "household": {"members": [{"person_id": "K1"}, {"person_id": "K2"}]}
+        });
+        set_path(
+            &schema,
+            person,
+            &mut rec,
+            "household.members[K2].birth_date",
+            Json::from("2024-03-01"),
+        )
+        .unwrap();
+        set_path(
+            &schema,
+            person,
+            &mut rec,
+            "social_insurance.unemployment.months_total",
+            Json::from(40),
+        )
+        .unwrap();
+        assert_eq!(rec["household"]["members"][1]["birth_date"], "2024-03-01");
+        assert_eq!(rec["social_insurance"]["unemployment"]["months_total"], 40);
+        assert_eq!(
+            get_path(&schema, person, &rec, "household.members[K2].birth_date").unwrap(),
+            Some(&Json::from("2024-03-01"))
+        );
+        assert_eq!(
+            get_path(&schema, person, &rec, "person.birth_date").unwrap(),
+            None
+        );
+        assert!(set_path(
+            &schema,
+            person,
+            &mut rec,
+            "household.members[K9].birth_date",
+            Json::Null
+        )
+        .is_err());
+        assert!(set_path(
+            &schema,
+            person,
+            &mut rec,
+            "person.no_such_field",
+            Json::Null
+        )
+        .is_err());
+
+        let ent = subject(&schema, "enterprise");
+        let mut rec = serde_json::json!({"enterprise": {"hires": [{"id": "H1"}, {"id": "H2"}]}});
+        set_path(
+            &schema,
+            ent,
+            &mut rec,
+            "hires[H2].birth_date",
+            Json::from("2000-01-01"),
+        )
+        .unwrap();
+        assert_eq!(rec["enterprise"]["hires"][1]["birth_date"], "2000-01-01");
+    }
+
+    #[test]
+    fn constraints_hold_and_generated_records_read() {
+        let schema = schema();
+        let person = subject(&schema, "person");
+        let on = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+        let c = Constraints::new()
+            .aged("person.birth_date", 55, 70, on)
+            .int_range(
+                "social_insurance.employee_pension.contribution_months",
+                100,
+                300,
+            )
+            .fixed("person.hukou_region", Json::from("上海"))
+            .items("household.members[]", 1, 2)
+            .absent("disability");
+        let s = record_strategy(&schema, person, &c);
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..300 {
+            let rec = s.new_tree(&mut runner).unwrap().current();
+            crate::record::read_record(&schema, person, &rec).expect("a record the schema allows");
+            let birth = NaiveDate::parse_from_str(
+                rec["person"]["birth_date"].as_str().unwrap(),
+                "%Y-%m-%d",
+            )
+            .unwrap();
+            let age = crate::calendar::age(birth, on);
+            assert!((55..=70).contains(&age), "age {age}");
+            let m = rec["social_insurance"]["employee_pension"]["contribution_months"]
+                .as_i64()
+                .unwrap();
+            assert!((100..=300).contains(&m));
+            assert_eq!(rec["person"]["hukou_region"], "上海");
+            let n = rec["household"]["members"].as_array().unwrap().len();
+            assert!((1..=2).contains(&n));
+            assert!(rec.get("disability").is_none());
+        }
+        assert!(Constraints::new()
+            .present("person.no_such")
+            .check(&schema, person)
+            .is_err());
+        assert!(Constraints::new()
+            .present("hires[].birth_date")
+            .check(&schema, subject(&schema, "enterprise"))
+            .is_ok());
+    }
+
+    #[test]
+    fn shrinking_drops_fields_first() {
+        let schema = schema();
+        let person = subject(&schema, "person");
+        let s = record_strategy(
+            &schema,
+            person,
+            &Constraints::new().present("person.birth_date"),
+        );
+        let mut runner = TestRunner::deterministic();
+        let mut tree = s.new_tree(&mut runner).unwrap();
+        // "fails" whenever the record has a birth date: shrink to the least such record
+        let fails = |j: &Json| j["person"].get("birth_date").is_some();
+        assert!(fails(&tree.current()));
+        while tree.simplify() {
+            if !fails(&tree.current()) && !tree.complicate() {
+                break;
+            }
+        }
+        let min = tree.current();
+        assert!(fails(&min));
+        let leaves = min.to_string().matches(':').count();
+        assert!(leaves <= 4, "not minimal: {min}");
     }
 }
