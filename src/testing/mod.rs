@@ -2,6 +2,7 @@
 //! of `citizen-schema.md` ("Example-case layout"), run against a rule set.
 
 pub mod coverage;
+pub mod declared;
 pub mod generate;
 pub mod properties;
 
