@@ -31,6 +31,8 @@
 //!   until a sample lasts ≥ 50 ms).
 //! * `MIANSHEN_BENCH_CASE`: the case id for the latency figure (default: the person
 //!   case with the largest record).
+//! * `MIANSHEN_BENCH_ONLY`: `batch` or `latency` to run one part only;
+//!   `MIANSHEN_BENCH_THREADS`: the thread counts, comma-separated (default `1,2`).
 
 #[allow(dead_code)]
 #[path = "baseline.rs"]
@@ -99,6 +101,18 @@ fn peak_kib() -> u64 {
 fn reset_peak() {
     peak_kib();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// CPU time of the whole process (user + system), in seconds (clock-tick resolution).
+fn cpu_secs() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn mib(kib: u64) -> f64 {
@@ -290,6 +304,9 @@ fn baseline_eval(pool: &rayon::ThreadPool, people: &[baseline::Person]) -> Sum {
 struct Samples {
     secs: Vec<f64>,
     peak_kib: u64,
+    /// Process CPU seconds during the samples (to see how many cores a run really had).
+    cpu: f64,
+    reps: usize,
 }
 
 impl Samples {
@@ -305,6 +322,10 @@ impl Samples {
     }
     fn rate(&self, records: usize) -> f64 {
         records as f64 / self.median()
+    }
+    /// Cores used on average: CPU time over wall time.
+    fn cores(&self) -> f64 {
+        self.cpu / self.secs.iter().sum::<f64>().max(1e-9) / self.reps as f64
     }
 }
 
@@ -325,12 +346,15 @@ fn race(
     let start = Instant::now();
     let timed = |f: &mut dyn FnMut() -> Sum, s: &mut Samples| {
         reset_peak();
+        let c = cpu_secs();
         let t = Instant::now();
         let mut last = None;
         for _ in 0..reps {
             last = Some(black_box(f()));
         }
         s.secs.push(t.elapsed().as_secs_f64() / reps as f64);
+        s.cpu += cpu_secs() - c;
+        s.reps = reps;
         s.peak_kib = s.peak_kib.max(peak_kib());
         last.expect("one pass")
     };
@@ -471,7 +495,24 @@ fn main() {
     let min_secs = env_f64("MIANSHEN_BENCH_MIN_SECS", 1.0);
     let min_samples = env_f64("MIANSHEN_BENCH_SAMPLES", 3.0).max(1.0) as usize;
     let started = Instant::now();
+    let only = std::env::var("MIANSHEN_BENCH_ONLY").unwrap_or_default();
+    if only != "latency" {
+        batch_part(min_secs, min_samples);
+        println!();
+    }
+    if only != "batch" {
+        latency();
+        println!();
+    }
+    println!(
+        "total {:.1} s; load average now {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+}
 
+/// The batch measurements: end to end and evaluation only, engine and baseline.
+fn batch_part(min_secs: f64, min_samples: usize) {
     let dir = root().join("benches/city-10");
     let rules = load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let map = PolicyMap::new(&rules);
@@ -533,11 +574,24 @@ fn main() {
 
     println!();
     println!(
-        "{:<22} {:>7} {:>14} {:>14} {:>8} {:>12} {:>12}",
-        "mode", "threads", "engine rec/s", "baseline rec/s", "ratio", "engine peak", "base peak"
+        "{:<16} {:>7} {:>13} {:>15} {:>7} {:>11} {:>11} {:>6} {:>6}",
+        "mode",
+        "threads",
+        "engine rec/s",
+        "baseline rec/s",
+        "ratio",
+        "engine peak",
+        "base peak",
+        "cores",
+        "cores"
     );
     let mut rows = vec![];
-    for threads in [1usize, 2] {
+    let thread_counts: Vec<usize> = std::env::var("MIANSHEN_BENCH_THREADS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1, 2]);
+    for threads in thread_counts {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -574,35 +628,27 @@ fn main() {
     for (mode, threads, e, b) in &rows {
         let (er, br) = (e.rate(n), b.rate(n));
         println!(
-            "{:<22} {:>7} {:>14.0} {:>14.0} {:>8.3} {:>8.0} MiB {:>8.0} MiB",
+            "{:<16} {:>7} {:>13.0} {:>15.0} {:>7.3} {:>7.0} MiB {:>7.0} MiB {:>6.2} {:>6.2}",
             mode,
             threads,
             er,
             br,
             er / br,
             mib(e.peak_kib),
-            mib(b.peak_kib)
+            mib(b.peak_kib),
+            e.cores(),
+            b.cores()
         );
     }
     println!(
         "(median of ≥ {min_samples} samples each, engine and baseline alternated; peak = VmHWM \
          during the samples, which includes the {:.0} MiB of input, parsed records and people \
-         held in memory for the whole benchmark)",
+         held in memory for the whole benchmark; cores = process CPU time / wall time, \
+         engine then baseline: below the thread count, the machine was busy)",
         mib(input_kib)
     );
     println!(
         "summaries checked: engine = baseline on every sample; process peak (VmHWM) {:.0} MiB",
         mib(peak_kib().max(PROCESS_PEAK.load(std::sync::atomic::Ordering::Relaxed)))
-    );
-    drop(records);
-    drop(people);
-
-    println!();
-    latency();
-    println!();
-    println!(
-        "total {:.1} s; load average now {}",
-        started.elapsed().as_secs_f64(),
-        loadavg()
     );
 }

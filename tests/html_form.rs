@@ -241,7 +241,11 @@ fn check_page(json: &Json, html: &str, title: &str) {
     );
     for f in prefilled {
         let label = f["label"].as_str().expect("label");
-        let value = text_of(&f["value"]);
+        // The form shows an enum value's label where the schema gives one.
+        let value = match f.get("display") {
+            Some(d) => text_of(d),
+            None => text_of(&f["value"]),
+        };
         let found = rows_labelled(&all, label);
         assert_eq!(
             found.len(),

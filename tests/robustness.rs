@@ -529,3 +529,142 @@ fn same_rules_record_and_date_same_bytes_across_loads() {
             .unwrap();
     }
 }
+
+/// Every number and date of the subject's records free to take extreme values.
+fn extreme_constraints(schema: &Schema, subject: usize) -> Constraints {
+    use mianshen::schema::FieldType;
+    // Build the constraints path by path (a flat list is simpler than threading).
+    let mut out = Constraints::new();
+    let mut stack = vec![(schema.subjects[subject].root, String::new())];
+    while let Some((rec, prefix)) = stack.pop() {
+        for f in &schema.records[rec].fields {
+            let p = if prefix.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            let ty = match &f.ty {
+                FieldType::List(inner) => &**inner,
+                t => t,
+            };
+            out = match ty {
+                FieldType::Int => out.int_range(&p, i64::MIN, i64::MAX),
+                FieldType::Decimal => out.decimal_range(
+                    &p,
+                    rust_decimal::Decimal::from(-70_000_000_000_000_000i64),
+                    rust_decimal::Decimal::from(70_000_000_000_000_000i64),
+                ),
+                FieldType::Date => out.date_range(
+                    &p,
+                    NaiveDate::from_ymd_opt(1, 1, 1).expect("date"),
+                    NaiveDate::from_ymd_opt(9999, 12, 31).expect("date"),
+                ),
+                FieldType::Record(r) => {
+                    stack.push((*r, p));
+                    out
+                }
+                _ => out,
+            };
+        }
+    }
+    out
+}
+
+#[test]
+fn evaluator_survives_extreme_values() {
+    let schema = schema();
+    for subject in 0..schema.subjects.len() {
+        let c = extreme_constraints(&schema, subject);
+        runner(20 + u8::try_from(subject).unwrap_or(0))
+            .run(
+                &(record_strategy(&schema, subject, &c), any_date()),
+                |(j, d)| read_and_evaluate(&j, d),
+            )
+            .unwrap();
+    }
+}
+
+/// Deeply nested prefix operators and long operator chains: an error or a program,
+/// never a crash (a stack overflow aborts the whole process). Run on a thread with the
+/// 8 MiB stack of a main thread, as the command line has.
+#[test]
+fn parser_and_checker_survive_deep_expressions() {
+    let n = 100_000;
+    let bodies = [
+        format!("{}true", "not ".repeat(n)),
+        format!("{}1 > 0", "-".repeat(n)),
+        format!("1{} > 0", " + 1".repeat(n)),
+        format!("1{} > 0", " * 1".repeat(n)),
+        vec!["true"; n].join(" and "),
+        format!("{}true{}", "(".repeat(n), ")".repeat(n)),
+        format!(
+            "{}true{}",
+            "if true then ".repeat(n),
+            " else false".repeat(n)
+        ),
+    ];
+    for body in bodies {
+        let text = format!(
+            "policy p \"t\" {{\n  subject person\n  mode apply\n  effective from 2025-01-01\n  C1 \"x\": {body}\n}}\n"
+        );
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || check_texts(vec![(PathBuf::from("deep.rules"), text)]))
+            .expect("thread")
+            .join()
+            .expect("no panic")
+            .expect("a program or a located error");
+    }
+}
+
+/// Brackets (at most 64 deep) around chains (at most 512 terms) multiply into an
+/// expression 10,000 levels deep: still an error or a program, never a crash.
+#[test]
+fn parser_and_checker_survive_chains_in_brackets() {
+    let mut e = String::from("1");
+    for _ in 0..20 {
+        e = format!("({e}{})", " + 1".repeat(500));
+    }
+    let text = format!(
+        "policy p \"t\" {{\n  subject person\n  mode apply\n  effective from 2025-01-01\n  C1 \"x\": {e} > 0\n}}\n"
+    );
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || check_texts(vec![(PathBuf::from("deep.rules"), text)]))
+        .expect("thread")
+        .join()
+        .expect("no panic")
+        .expect("a program or a located error");
+}
+
+/// A record the reader accepts never gets a negative amount: values outside a field's
+/// declared `range` are either rejected (naming the field) or cannot occur.
+#[test]
+fn accepted_records_never_get_negative_amounts() {
+    let schema = schema();
+    let rules = &shipped().rules;
+    for subject in 0..schema.subjects.len() {
+        let c = extreme_constraints(&schema, subject);
+        runner(30 + u8::try_from(subject).unwrap_or(0))
+            .run(
+                &(record_strategy(&schema, subject, &c), any_date()),
+                |(j, d)| {
+                    let Ok(rec) = record::read_record(&rules.schema, subject, &j) else {
+                        return Ok(());
+                    };
+                    for dec in eval::evaluate_all(rules, &rec, d, EvalOptions::default()) {
+                        if let Some(a) = &dec.amount {
+                            prop_assert!(
+                                !a.value.is_sign_negative() || a.value.is_zero(),
+                                "{}: amount {}",
+                                dec.policy,
+                                a.value
+                            );
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+}

@@ -1,7 +1,7 @@
 //! `mianshen test --coverage` and `mianshen test --properties`: clause coverage of the
 //! example cases, and the built-in properties over generated records.
 
-use mianshen::testing::{self, coverage, properties};
+use mianshen::testing::{self, coverage, declared, properties};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,7 +38,22 @@ pub fn test(
     if let Some((cases, seed)) = properties {
         let report = properties::run_properties(&rules, cases, seed);
         print!("\n{}", report.render());
-        if !report.passed() {
+        // How far the generated records reach into each policy.
+        let reach = properties::generated_coverage(&rules, cases.min(1000), seed);
+        println!("\ngenerated records per policy (eligible / not_eligible / undetermined):");
+        for p in &reach.policies {
+            println!(
+                "  {:36} {:>5} / {:>5} / {:>5}",
+                p.policy, p.eligible, p.not_eligible, p.undetermined
+            );
+        }
+        // The properties the rule files declare (amount bounds, monotonicity).
+        let declared = declared::check_declared(&rules, cases, seed);
+        if !declared.is_empty() {
+            print!("\ndeclared properties:\n{}", declared::render(&declared));
+        }
+        let declared_ok = declared.iter().all(|r| r.counterexample.is_none());
+        if !report.passed() || !declared_ok {
             println!(
                 "\nproperties failed; rerun with `mianshen test {} --properties --cases {cases} --seed {seed}`",
                 dir.display()

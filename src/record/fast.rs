@@ -235,6 +235,12 @@ impl<'a> NodeReader<'a> {
             path: &child_path,
             dynamic: self.dynamic,
         })?;
+        if let (Some((lo, hi)), Some(x)) = (f.range, slot.as_ref().and_then(Value::as_decimal)) {
+            if x < lo || x > hi {
+                // The slow reader explains the error.
+                return Err(de::Error::custom("out of range"));
+            }
+        }
         slots[i] = Some(match slot {
             Some(v) => Slot::Value(v),
             None => self.absent(i),

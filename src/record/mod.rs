@@ -180,7 +180,23 @@ impl Reader<'_> {
                             ),
                         ))
                     }
-                    other => other?,
+                    other => {
+                        let v = other?;
+                        if let (Some((lo, hi)), Some(x)) = (f.range, v.as_decimal()) {
+                            if x < lo || x > hi {
+                                let shown = if f.sensitive {
+                                    "the value".to_string()
+                                } else {
+                                    x.to_string()
+                                };
+                                return Err(self.err(
+                                    &fpath_full,
+                                    format!("{shown} is outside the declared range {lo} ..= {hi}"),
+                                ));
+                            }
+                        }
+                        v
+                    }
                 })
             };
             fields.push(slot);

@@ -543,3 +543,130 @@ pub enum ExprKind {
     /// `cases { cond => v, ..., else => v }`
     Cases(Vec<(Expr, Expr)>, Option<Box<Expr>>),
 }
+
+impl Expr {
+    /// The direct sub-expressions.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Literal(_)
+            | ExprKind::Ref
+            | ExprKind::Name(_)
+            | ExprKind::PolicyRef(_)
+            | ExprKind::AvailableRef(_) => {
+                vec![]
+            }
+            ExprKind::Field(b, _) | ExprKind::Neg(b) | ExprKind::Not(b) => vec![b],
+            ExprKind::IsNone { value, .. } => vec![value],
+            ExprKind::Call(_, args) | ExprKind::And(args) | ExprKind::Or(args) => {
+                args.iter().collect()
+            }
+            ExprKind::Arith(_, a, b) | ExprKind::Compare(_, a, b) | ExprKind::Otherwise(a, b) => {
+                vec![a, b]
+            }
+            ExprKind::In { value, target, .. } => {
+                let mut v: Vec<&Expr> = vec![value];
+                match target {
+                    InTarget::Set(items) => v.extend(items.iter()),
+                    InTarget::Range(lo, hi) => v.extend([&**lo, &**hi]),
+                    InTarget::List(l) => v.push(l),
+                }
+                v
+            }
+            ExprKind::If(c, a, b) => vec![c, a, b],
+            ExprKind::Quantified {
+                list, filter, body, ..
+            } => {
+                let mut v: Vec<&Expr> = vec![list];
+                v.extend(filter.as_deref());
+                v.extend(body.as_deref());
+                v
+            }
+            ExprKind::Match(s, arms) => {
+                let mut v: Vec<&Expr> = vec![s];
+                for (pats, value) in arms {
+                    for p in pats {
+                        match p {
+                            Pattern::Wildcard => {}
+                            Pattern::Value(e) => v.push(e),
+                            Pattern::Range(a, b) => v.extend([a, b]),
+                        }
+                    }
+                    v.push(value);
+                }
+                v
+            }
+            ExprKind::Cases(arms, default) => {
+                let mut v: Vec<&Expr> = vec![];
+                for (c, x) in arms {
+                    v.extend([c, x]);
+                }
+                v.extend(default.as_deref());
+                v
+            }
+        }
+    }
+
+    /// The depth of the expression tree, computed without recursion.
+    pub fn depth(&self) -> usize {
+        let mut max = 0;
+        let mut stack = vec![(self, 1usize)];
+        while let Some((e, d)) = stack.pop() {
+            max = max.max(d);
+            stack.extend(e.children().into_iter().map(|c| (c, d + 1)));
+        }
+        max
+    }
+}
+
+impl RuleFile {
+    /// Every top-level expression of the file (clauses, definitions, amounts, ...).
+    pub fn expressions(&self) -> Vec<&Expr> {
+        let mut out: Vec<&Expr> = vec![];
+        for item in &self.items {
+            match item {
+                Item::Policy(p) => {
+                    out.extend(p.lets.iter().map(|l| &l.value));
+                    out.extend(p.clauses.iter().map(|c| &c.condition));
+                    for a in &p.amounts {
+                        if let Guard::When(g) = &a.guard {
+                            out.push(g);
+                        }
+                        out.push(&a.value);
+                        out.extend(a.extras.iter().map(|x| &x.value));
+                    }
+                    out.extend(p.reports.iter().map(|x| &x.value));
+                    if let Some(pi) = &p.per_item {
+                        out.push(&pi.list);
+                        out.extend(pi.filter.iter());
+                    }
+                }
+                Item::Function(f) => {
+                    out.extend(f.lets.iter().map(|l| &l.value));
+                    out.push(&f.body);
+                }
+                Item::Bundle(b) => {
+                    out.extend(b.lets.iter().map(|l| &l.value));
+                    for m in &b.members {
+                        match &m.kind {
+                            MemberKind::Available(e) => out.push(e),
+                            MemberKind::Policy { overrides, .. } => {
+                                out.extend(overrides.iter().map(|(_, e)| e))
+                            }
+                        }
+                    }
+                    for f in &b.fields {
+                        out.extend(f.value.iter());
+                        out.extend(f.when.iter());
+                    }
+                    for m in &b.materials {
+                        if let Some(Some(e)) = &m.held {
+                            out.push(e);
+                        }
+                    }
+                }
+                Item::Parameter(_) => {}
+            }
+        }
+        out
+    }
+}

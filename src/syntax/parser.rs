@@ -35,7 +35,18 @@ pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
             _ => Item::Function(b.function(pair)?),
         });
     }
-    Ok(RuleFile { items })
+    let file_ast = RuleFile { items };
+    // Checking and evaluating walk expressions recursively: bound their depth.
+    for e in file_ast.expressions() {
+        if e.depth() > MAX_DEPTH {
+            return Err(SyntaxError {
+                message: "this expression is nested too deeply".into(),
+                span: e.span,
+                hint: Some("split it into `let` definitions".into()),
+            });
+        }
+    }
+    Ok(file_ast)
 }
 
 fn rule_name(rule: &Rule) -> &'static str {
@@ -76,6 +87,8 @@ const MAX_NESTING: usize = 64;
 const MAX_CONDITIONALS_PER_BLOCK: usize = 256;
 /// Longest chain of binary operators (`a + b + …`) or field accesses in one expression.
 const MAX_CHAIN: usize = 512;
+/// Deepest expression tree (a chain of `a + b + …` counts one level per operator).
+const MAX_DEPTH: usize = 600;
 
 /// The characters of rule text outside strings and comments, with their offsets.
 fn code_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
@@ -862,7 +875,7 @@ impl Builder {
                     }
                 }
                 let operand = operand.expect("grammar: operand");
-                if prefixes % 2 == 0 {
+                if prefixes.is_multiple_of(2) {
                     return Ok(operand);
                 }
                 mk(if rule == Rule::not_expr {

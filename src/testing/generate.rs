@@ -90,6 +90,10 @@ pub struct Constraints {
     fields: BTreeMap<String, Constraint>,
     hints: BTreeMap<String, Vec<Value>>,
     rel_hints: BTreeMap<String, Vec<RelDate>>,
+    /// Lists the rules pick an item from (`the`, `latest`, `any`): drawn non-empty more often.
+    item_hints: BTreeSet<String>,
+    /// Fields the rules test with `is none`: `true` = drawn absent more often.
+    none_hints: BTreeMap<String, bool>,
     /// The date that dates "relative to the reference date" are counted from when a
     /// record is generated without one (see [`case_strategy`] for records generated
     /// with their reference date).
@@ -114,6 +118,8 @@ impl Default for Constraints {
             fields: BTreeMap::new(),
             hints: BTreeMap::new(),
             rel_hints: BTreeMap::new(),
+            item_hints: BTreeSet::new(),
+            none_hints: BTreeMap::new(),
             anchor: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap_or_default(),
             required: Mix {
                 value: 8,
@@ -253,6 +259,18 @@ impl Constraints {
         self
     }
 
+    /// Draws a list with one or two items more often.
+    pub fn hint_items(mut self, path: &str) -> Self {
+        self.item_hints.insert(norm(path));
+        self
+    }
+
+    /// Draws a field absent (`true`) or present (`false`) more often.
+    pub fn hint_none(mut self, path: &str, none: bool) -> Self {
+        self.none_hints.insert(norm(path), none);
+        self
+    }
+
     /// Adds as hints the constants every policy of `rules` compares fields with.
     pub fn with_hints_from(self, rules: &RuleSet) -> Self {
         let all: Vec<usize> = (0..rules.program.policies.len()).collect();
@@ -266,6 +284,8 @@ impl Constraints {
             rules,
             hints: BTreeMap::new(),
             rel: BTreeMap::new(),
+            items: BTreeSet::new(),
+            none: BTreeMap::new(),
             depth: 0,
             seen_lets: BTreeSet::new(),
         };
@@ -279,6 +299,12 @@ impl Constraints {
         }
         for (path, values) in miner.rel {
             self = self.hint_relative(&path, values.into_iter().collect());
+        }
+        for path in miner.items {
+            self = self.hint_items(&path);
+        }
+        for (path, none) in miner.none {
+            self = self.hint_none(&path, none);
         }
         self
     }
@@ -431,6 +457,12 @@ pub(crate) fn resolve_constraints(
         .iter()
         .filter_map(|(k, v)| full(k).map(|k| (k, v.clone())))
         .collect();
+    c.item_hints = constraints.item_hints.iter().filter_map(full).collect();
+    c.none_hints = constraints
+        .none_hints
+        .iter()
+        .filter_map(|(k, v)| full(k).map(|k| (k, *v)))
+        .collect();
     // The subject's id is always there, so that every generated record names itself.
     let s = &schema.subjects[subject];
     let mut rec = s.root;
@@ -567,6 +599,16 @@ impl Gen<'_> {
             }
             Some(Constraint::Fixed(v)) => return Just(Some(v.clone())).boxed(),
             Some(_) => Mix::ALWAYS,
+            None if self.c.none_hints.get(path) == Some(&true) && !self.complete => Mix {
+                value: 1,
+                absent: 2,
+                null: 1,
+            },
+            None if self.c.none_hints.get(path) == Some(&false) => Mix {
+                value: 8,
+                absent: 1,
+                null: 0,
+            },
             None => match f.presence {
                 Presence::Required if self.complete => Mix::ALWAYS,
                 Presence::Required => self.c.required,
@@ -751,7 +793,19 @@ impl Gen<'_> {
                             .map_or('I', |c| c.to_ascii_uppercase())
                             .to_string();
                         let item = self.record(*r, path);
-                        vec_of(item, lo..=hi)
+                        let few =
+                            (self.c.item_hints.contains(path) && constraint.is_none() && hi >= 1)
+                                .then(|| vec_of(item.clone(), 1..=hi.min(2)));
+                        let any = vec_of(item, lo..=hi);
+                        let lists = match few {
+                            Some(few) => Union::new_weighted(vec![
+                                (self.c.hint_weight, few.boxed()),
+                                (4, any.boxed()),
+                            ])
+                            .boxed(),
+                            None => any.boxed(),
+                        };
+                        lists
                             .prop_map(move |mut items| {
                                 if let Some(k) = &key {
                                     for (i, it) in items.iter_mut().enumerate() {
@@ -1044,32 +1098,40 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
             marks.insert(x);
         }
     };
-    match focus.and_then(|i| rules.program.policies.get(i)) {
-        Some(p) => {
-            lo = lo.max(p.from);
-            hi = p.to.unwrap_or(hi).max(lo);
+    let policy = focus.and_then(|i| rules.program.policies.get(i));
+    if let Some(p) = policy {
+        lo = lo.max(p.from);
+        hi = p.to.unwrap_or(hi).max(lo);
+    }
+    for p in &rules.program.policies {
+        if policy.is_none_or(|f| f.id == p.id) {
             mark(p.from);
             if let Some(t) = p.to {
                 mark(t);
             }
         }
-        None => {
-            for p in &rules.program.policies {
-                mark(p.from);
-                if let Some(t) = p.to {
-                    mark(t);
-                }
-            }
-            for par in &rules.program.params {
-                for (from, to, _, _) in &par.steps {
-                    mark(*from);
-                    if let Some(t) = to {
-                        mark(*t);
-                    }
+    }
+    // The windows of the parameters in force inside the period: an amount may need one.
+    let mut windows = vec![];
+    for par in &rules.program.params {
+        for (from, to, _, _) in &par.steps {
+            let (a, b) = ((*from).max(lo), to.unwrap_or(hi).min(hi));
+            if a <= b {
+                windows.push((a, b));
+                mark(*from);
+                if let Some(t) = to {
+                    mark(*t);
                 }
             }
         }
     }
+    let marks: Vec<NaiveDate> = marks
+        .into_iter()
+        .filter(|d| {
+            policy.is_none()
+                || (lo.pred_opt().unwrap_or(lo) <= *d && *d <= hi.succ_opt().unwrap_or(hi))
+        })
+        .collect();
     let day = |d: NaiveDate| i64::from(d.num_days_from_ce());
     let to_date = |n: i64| {
         i32::try_from(n)
@@ -1077,9 +1139,16 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
             .and_then(NaiveDate::from_num_days_from_ce_opt)
             .unwrap_or_default()
     };
-    let range = (day(lo)..=day(hi)).prop_map(to_date).boxed();
-    let marks: Vec<NaiveDate> = marks.into_iter().collect();
-    Union::new_weighted(vec![(4, range), (1, select(marks).boxed())]).boxed()
+    let span = |a: NaiveDate, b: NaiveDate| (day(a)..=day(b)).prop_map(to_date).boxed();
+    let mut alts: Vec<(u32, BoxedStrategy<NaiveDate>)> = vec![(4, span(lo, hi))];
+    if !windows.is_empty() {
+        let w: Vec<BoxedStrategy<NaiveDate>> = windows.iter().map(|&(a, b)| span(a, b)).collect();
+        alts.push((3, Union::new(w).boxed()));
+    }
+    if !marks.is_empty() {
+        alts.push((1, select(marks).boxed()));
+    }
+    Union::new_weighted(alts).boxed()
 }
 
 // -------------------------------------------------------------- hint mining
@@ -1100,6 +1169,8 @@ struct Miner<'r> {
     rules: &'r RuleSet,
     hints: BTreeMap<String, BTreeSet<HintKey>>,
     rel: BTreeMap<String, BTreeSet<RelDate>>,
+    items: BTreeSet<String>,
+    none: BTreeMap<String, bool>,
     depth: usize,
     seen_lets: BTreeSet<(usize, usize, Option<bool>)>,
 }
@@ -1585,6 +1656,13 @@ impl<'r> Miner<'r> {
             } => {
                 self.walk(list, env, None);
                 let items = self.paths(list, env, 0);
+                if matches!(quantifier, Q::The | Q::Latest | Q::Earliest)
+                    || (*quantifier == Q::Any && pol == Some(true))
+                {
+                    for p in &items {
+                        self.items.insert(norm(p));
+                    }
+                }
                 if env.locals.len() <= *var {
                     env.locals.resize(*var + 1, vec![]);
                 }
@@ -1697,7 +1775,15 @@ impl<'r> Miner<'r> {
                 }
             }
             Expr::Param(_, Some(x)) | Expr::Neg(x) => self.walk(x, env, None),
-            Expr::IsNone(x, _) => self.walk(x, env, None),
+            Expr::IsNone(x, negated) => {
+                if let Some(p) = pol {
+                    let wants_none = p != *negated;
+                    for path in self.paths(x, env, 0) {
+                        self.none.entry(norm(&path)).or_insert(wants_none);
+                    }
+                }
+                self.walk(x, env, None)
+            }
             Expr::Arith(_, a, b, _) | Expr::DateShift(a, b, _) | Expr::InList(a, b, _) => {
                 self.walk(a, env, None);
                 self.walk(b, env, None);

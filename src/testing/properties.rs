@@ -21,6 +21,13 @@
 //! [`run_properties`] runs them with proptest's runner from a fixed seed, so a run is
 //! reproducible; a failure comes back shrunk to a small record, as a YAML case ready to
 //! paste into a case file, with the decision trace.
+//!
+//! The cases come from a generator of any record of the subject kind (a third of them)
+//! and from one generator per policy, focused on it: the constants its clauses compare
+//! fields with (mined from the checked program) are drawn more often, dates around the
+//! reference date, fewer gaps, reference dates inside its effective period, and of 12
+//! draws the one that gets furthest into the policy (and the policies it excludes) is
+//! kept. [`generated_coverage`] shows how far the generated records reach.
 
 use super::generate::{
     self, field_def, field_value_strategy, missing_fields, ref_date_strategy, Constraints,
@@ -364,6 +371,11 @@ impl CaseGen {
                 absent: 1,
                 null: 1,
             };
+            c.optional = Mix {
+                value: 8,
+                absent: 1,
+                null: 1,
+            };
             c.hint_weight = 12;
             let scored = rules.clone();
             let focused = generate::best_of(pair(&c, Some(p)), 12, move |case: &GenCase| {
@@ -426,6 +438,10 @@ fn reach(rules: &RuleSet, subject: usize, group: &[usize], case: &GenCase) -> i6
                 .map(|(_, it)| not_false(&it.failed))
                 .max()
                 .unwrap_or(1);
+        }
+        // An evaluation error hides clauses that are not really true.
+        if d.error.is_some() {
+            best -= n / 2 + 1;
         }
         score += best + if d.outcome == Outcome::Eligible { 2 } else { 0 };
     }
@@ -1098,5 +1114,85 @@ fn yaml_value(v: &Json, ind: usize, out: &mut String) {
             }
         }
         other => out.push_str(&format!("{pad}{}\n", yaml_scalar(other))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::ItemDecision;
+
+    fn decision(outcome: Outcome, failed: &[&str]) -> Decision {
+        Decision {
+            policy: "p".into(),
+            outcome,
+            failed: failed.iter().map(|s| s.to_string()).collect(),
+            missing: vec![],
+            amount: None,
+            reports: vec![],
+            per_item: None,
+            error: None,
+            trace: None,
+        }
+    }
+
+    fn item(outcome: Outcome) -> ItemDecision {
+        ItemDecision {
+            outcome,
+            failed: vec![],
+            missing: vec![],
+            amount: None,
+            error: None,
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn soundness_sees_an_overturned_decision() {
+        let a = decision(Outcome::NotEligible, &["C3"]);
+        assert!(sound(&a, &decision(Outcome::NotEligible, &["C3", "C5"])).is_none());
+        assert!(sound(&a, &decision(Outcome::Eligible, &[])).is_some());
+        assert!(sound(&a, &decision(Outcome::NotEligible, &["C5"])).is_some());
+        // an undetermined decision may go either way
+        let u = decision(Outcome::Undetermined, &[]);
+        assert!(sound(&u, &decision(Outcome::Eligible, &[])).is_none());
+    }
+
+    #[test]
+    fn soundness_sees_an_overturned_item() {
+        let mut a = decision(Outcome::Undetermined, &[]);
+        a.per_item = Some((
+            "per_child".into(),
+            vec![
+                ("K1".into(), item(Outcome::Eligible)),
+                ("K2".into(), item(Outcome::NotEligible)),
+            ],
+        ));
+        let mut b = a.clone();
+        b.per_item = Some((
+            "per_child".into(),
+            vec![("K1".into(), item(Outcome::Eligible))],
+        ));
+        assert!(
+            sound(&a, &b).is_none(),
+            "a not-eligible item may be filtered out"
+        );
+        b.per_item = Some((
+            "per_child".into(),
+            vec![("K1".into(), item(Outcome::NotEligible))],
+        ));
+        assert!(sound(&a, &b).is_some());
+    }
+
+    #[test]
+    fn yaml_is_read_back_as_the_same_value() {
+        let v = serde_json::json!({
+            "id": "X", "title": "a: b # c", "n": 12, "d": "2025-01-01", "t": "true",
+            "list": [1, 2], "items": [{"k": "K1", "v": null}, {}], "empty": [],
+            "zh": "上海", "nested": {"a": {"b": [true, false]}}
+        });
+        let yaml = to_yaml(&v);
+        let back: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("yaml");
+        assert_eq!(crate::record::yaml_to_json(&back), v, "{yaml}");
     }
 }

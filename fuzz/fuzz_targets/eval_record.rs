@@ -1,0 +1,50 @@
+//! Any bytes as a record (JSON) with a reference date, against the shipped rules: reading
+//! and evaluating must not panic, and evaluating twice gives the same bytes.
+//! The first two bytes choose the reference date (days from 2015-01-01).
+#![no_main]
+
+use chrono::NaiveDate;
+use libfuzzer_sys::fuzz_target;
+use mianshen::compile::RuleSet;
+use mianshen::eval::{evaluate_all, EvalOptions};
+use mianshen::record::{detect_subject, read_record};
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn rules() -> &'static RuleSet {
+    static R: OnceLock<RuleSet> = OnceLock::new();
+    R.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+        mianshen::load::load_dir(&dir).expect("the shipped rules load")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let days = u16::from_le_bytes([data[0], data[1]]);
+    let Some(date) = NaiveDate::from_ymd_opt(2015, 1, 1)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(u64::from(days % 5000))))
+    else {
+        return;
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&data[2..]) else {
+        return;
+    };
+    let rules = rules();
+    let _ = detect_subject(&rules.schema, &json, None);
+    for subject in 0..rules.schema.subjects.len() {
+        let Ok(record) = read_record(&rules.schema, subject, &json) else {
+            continue;
+        };
+        let opts = EvalOptions { trace: true };
+        let a = evaluate_all(rules, &record, date, opts);
+        let b = evaluate_all(rules, &record, date, opts);
+        assert_eq!(
+            serde_json::to_string(&a).expect("decisions serialise"),
+            serde_json::to_string(&b).expect("decisions serialise"),
+            "two evaluations differ"
+        );
+    }
+});
