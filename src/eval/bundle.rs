@@ -204,16 +204,7 @@ pub fn prefill(
                 let d = ev.decide(*policy);
                 ev.overrides = saved;
                 ev.policy_cache = saved_cache;
-                ev.members.push(match d.outcome {
-                    Outcome::Eligible => Val::Known(Value::Bool(true)),
-                    Outcome::NotEligible => Val::Known(Value::Bool(false)),
-                    Outcome::Undetermined => Val::Unknown(
-                        d.missing
-                            .iter()
-                            .map(|s| std::sync::Arc::from(s.as_str()))
-                            .collect(),
-                    ),
-                });
+                ev.members.push(super::outcome_truth(&d));
                 MemberStatus::Policy(Box::new(d))
             }
         };

@@ -69,8 +69,28 @@ pub fn evaluate_all(
     let mut ev = Evaluator::new(rules, record, ref_date, opts);
     (0..rules.program.policies.len())
         .filter(|&i| rules.program.policies[i].subject == record.subject)
-        .map(|i| ev.decide(i))
+        .map(|i| {
+            let d = ev.decide(i);
+            // A later policy that asks `eligible(...)` of this one need not decide it again.
+            if d.error.is_none() {
+                if let Some(slot) = ev.policy_cache.get_mut(i) {
+                    slot.get_or_insert_with(|| outcome_truth(&d));
+                }
+            }
+            d
+        })
         .collect()
+}
+
+/// A decision as a truth value: eligible true, not eligible false, undetermined unknown.
+fn outcome_truth(d: &Decision) -> Val {
+    match d.outcome {
+        Outcome::Eligible => Val::Known(Value::Bool(true)),
+        Outcome::NotEligible => Val::Known(Value::Bool(false)),
+        Outcome::Undetermined => {
+            Val::Unknown(d.missing.iter().map(|s| Arc::from(s.as_str())).collect())
+        }
+    }
 }
 
 /// Evaluates one policy (by index) for a record.
@@ -922,13 +942,7 @@ impl<'r> Evaluator<'r> {
         if let Some(e) = d.error {
             return Err(format!("policy {}: {}", d.policy, e.message));
         }
-        let v = match d.outcome {
-            Outcome::Eligible => Val::Known(Value::Bool(true)),
-            Outcome::NotEligible => Val::Known(Value::Bool(false)),
-            Outcome::Undetermined => {
-                Val::Unknown(d.missing.iter().map(|s| Arc::from(s.as_str())).collect())
-            }
-        };
+        let v = outcome_truth(&d);
         if let Some(slot) = self.policy_cache.get_mut(p) {
             *slot = Some(v.clone());
         }
