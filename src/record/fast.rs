@@ -108,6 +108,34 @@ pub fn explain_failure(schema: &Schema, subject: Option<usize>, text: &str) -> R
     }
 }
 
+/// Reads a key and resolves it against the fields of candidate record types, without
+/// copying it: the field's (candidate, index), or `None` for a key no candidate has.
+struct KeySeed<'a> {
+    schema: &'a Schema,
+    recs: &'a [RecordId],
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<(usize, usize)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<(usize, usize)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self
+            .recs
+            .iter()
+            .enumerate()
+            .find_map(|(k, &r)| self.schema.records[r].field_index(v).map(|i| (k, i))))
+    }
+}
+
 struct RootSeed<'a> {
     schema: &'a Schema,
     plan: &'a ReadPlan,
@@ -130,16 +158,21 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
         let mut subject = self.subject;
         let mut fields: Option<Vec<Option<Slot>>> = None;
         let mut reader: Option<NodeReader> = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        let roots: Vec<RecordId> = match subject {
+            Some(s) => vec![self.schema.subjects[s].root],
+            None => self.schema.subjects.iter().map(|s| s.root).collect(),
+        };
+        let mut candidates: &[RecordId] = &roots;
+        let mut chosen_root = [0usize; 1];
+        while let Some(key) = map.next_key_seed(KeySeed {
+            schema: self.schema,
+            recs: candidates,
+        })? {
             if reader.is_none() {
-                let s = match subject {
-                    Some(s) => s,
-                    None => self
-                        .schema
-                        .subjects
-                        .iter()
-                        .position(|s| self.schema.records[s.root].field_index(&key).is_some())
-                        .ok_or_else(|| de::Error::custom("unknown subject"))?,
+                let s = match (subject, key) {
+                    (Some(s), _) => s,
+                    (None, Some((k, _))) => k,
+                    (None, None) => return Err(de::Error::custom("unknown subject")),
                 };
                 subject = Some(s);
                 let def = &self.schema.subjects[s];
@@ -152,11 +185,13 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
                 };
                 fields = Some(vec![None; self.schema.records[def.root].fields.len()]);
                 reader = Some(r);
+                chosen_root[0] = def.root;
             }
             let (Some(r), Some(slots)) = (&reader, &mut fields) else {
                 return Err(de::Error::custom("internal"));
             };
-            r.read_field(&key, &mut map, slots)?;
+            r.read_field(key.map(|(_, i)| i), &mut map, slots)?;
+            candidates = &chosen_root;
         }
         let subject = subject.or(if self.schema.subjects.len() == 1 {
             Some(0)
@@ -204,14 +239,22 @@ struct NodeReader<'a> {
 }
 
 impl<'a> NodeReader<'a> {
+    /// The key seed for this record's fields.
+    fn keys<'k>(&'k self, rec: &'k [RecordId; 1]) -> KeySeed<'k> {
+        KeySeed {
+            schema: self.schema,
+            recs: rec,
+        }
+    }
+
     fn read_field<'de, A: MapAccess<'de>>(
         &self,
-        key: &str,
+        field: Option<usize>,
         map: &mut A,
         slots: &mut [Option<Slot>],
     ) -> Result<(), A::Error> {
         let def = &self.schema.records[self.rec];
-        let Some(i) = def.field_index(key) else {
+        let Some(i) = field else {
             map.next_value::<IgnoredAny>()?;
             return Ok(());
         };
@@ -403,8 +446,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
                     dynamic: self.dynamic,
                 };
                 let mut slots = vec![None; self.schema.records[*r].fields.len()];
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    reader.read_field(&key, &mut map, &mut slots)?;
+                let rec = [*r];
+                while let Some(key) = map.next_key_seed(reader.keys(&rec))? {
+                    reader.read_field(key.map(|(_, i)| i), &mut map, &mut slots)?;
                 }
                 Ok(Some(Value::Record(reader.finish(slots))))
             }
@@ -462,8 +506,12 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
         };
         let mut slots = vec![None; def.fields.len()];
         let mut keyed = def.key.is_none();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            reader.read_field(&key, &mut map, &mut slots)?;
+        let rec = [self.rec];
+        while let Some(key) = map.next_key_seed(KeySeed {
+            schema: self.schema,
+            recs: &rec,
+        })? {
+            reader.read_field(key.map(|(_, i)| i), &mut map, &mut slots)?;
             if !keyed {
                 if let Some(k) = def.key {
                     let name = match &slots[k] {
