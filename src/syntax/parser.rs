@@ -485,14 +485,7 @@ impl Builder {
                             _ => {
                                 let sp = self.span(&part);
                                 let mut q = part.into_inner();
-                                let op = match q.next().expect("grammar").as_str() {
-                                    "==" => CmpOp::Eq,
-                                    "!=" => CmpOp::Ne,
-                                    "<=" => CmpOp::Le,
-                                    ">=" => CmpOp::Ge,
-                                    "<" => CmpOp::Lt,
-                                    _ => CmpOp::Gt,
-                                };
+                                let op = cmp_op(q.next().expect("grammar").as_str());
                                 let lit = self.signed_literal(q.next().expect("grammar"))?;
                                 kind = Some(PropertyKind::AmountBound(op, lit, sp));
                             }
@@ -893,14 +886,7 @@ impl Builder {
                 match tail.as_rule() {
                     Rule::compare_tail => {
                         let mut t = tail.into_inner();
-                        let op = match t.next().expect("grammar").as_str() {
-                            "==" => CmpOp::Eq,
-                            "!=" => CmpOp::Ne,
-                            "<=" => CmpOp::Le,
-                            ">=" => CmpOp::Ge,
-                            "<" => CmpOp::Lt,
-                            _ => CmpOp::Gt,
-                        };
+                        let op = cmp_op(t.next().expect("grammar").as_str());
                         let right = self.expr(t.next().expect("grammar"))?;
                         mk(ExprKind::Compare(op, Box::new(left), Box::new(right)))
                     }
@@ -1154,6 +1140,18 @@ impl Builder {
             },
             span,
         })
+    }
+}
+
+/// The comparison a `cmp_op` token stands for.
+fn cmp_op(text: &str) -> CmpOp {
+    match text {
+        "==" => CmpOp::Eq,
+        "!=" => CmpOp::Ne,
+        "<=" => CmpOp::Le,
+        ">=" => CmpOp::Ge,
+        "<" => CmpOp::Lt,
+        _ => CmpOp::Gt,
     }
 }
 
