@@ -160,6 +160,14 @@ fn an_empty_input_gives_an_empty_complete_run() {
         .all(|(_, s)| s.eligible + s.not_eligible + s.undetermined == 0));
 }
 
+/// An empty directory under the test target directory.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn mianshen(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mianshen"))
         .current_dir(root())
@@ -170,9 +178,7 @@ fn mianshen(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cli_run_writes_all_outputs_and_accounts_for_every_line() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("batch-cli");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("batch-cli");
     let input = dir.join("in.jsonl");
     std::fs::write(
         &input,
@@ -225,9 +231,7 @@ fn cli_run_writes_all_outputs_and_accounts_for_every_line() {
 
 #[test]
 fn cli_run_reads_csv_with_dotted_headers_and_writes_bundle_forms() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("batch-csv");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("batch-csv");
     let input = dir.join("in.csv");
     std::fs::write(
         &input,

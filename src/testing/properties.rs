@@ -670,13 +670,7 @@ fn check(
             Ok(())
         }
         Property::Soundness => {
-            let gaps = missing_fields(&rules.schema, subject, &case.record);
-            let filled = fill_all(&case.record, &gaps, fills);
-            let after = decide(rules, subject, &filled, date, false).map_err(|e| Failure {
-                message: format!("the filled record is rejected: {e}"),
-                policies: vec![],
-                filled: Some(filled.clone()),
-            })?;
+            let (filled, after) = decide_filled(rules, subject, &case.record, fills, date)?;
             for (a, b) in ds.iter().zip(&after) {
                 if let Some(msg) = sound(a, b) {
                     return Err(Failure {
@@ -689,13 +683,7 @@ fn check(
             Ok(())
         }
         Property::MissingFillAll => {
-            let gaps = missing_fields(&rules.schema, subject, &case.record);
-            let filled = fill_all(&case.record, &gaps, fills);
-            let after = decide(rules, subject, &filled, date, false).map_err(|e| Failure {
-                message: format!("the filled record is rejected: {e}"),
-                policies: vec![],
-                filled: Some(filled.clone()),
-            })?;
+            let (filled, after) = decide_filled(rules, subject, &case.record, fills, date)?;
             for d in &after {
                 let bad = |outcome: Outcome, err: bool| outcome == Outcome::Undetermined && !err;
                 let mut msg = None;
@@ -829,6 +817,24 @@ fn check(
 }
 
 /// The record with every gap filled by the value generated for it.
+/// The record with every field it lacks filled in, and its decisions.
+fn decide_filled(
+    rules: &RuleSet,
+    subject: usize,
+    record: &Json,
+    fills: &[Json],
+    date: NaiveDate,
+) -> Result<(Json, Vec<Decision>), Failure> {
+    let gaps = missing_fields(&rules.schema, subject, record);
+    let filled = fill_all(record, &gaps, fills);
+    let after = decide(rules, subject, &filled, date, false).map_err(|e| Failure {
+        message: format!("the filled record is rejected: {e}"),
+        policies: vec![],
+        filled: Some(filled.clone()),
+    })?;
+    Ok((filled, after))
+}
+
 fn fill_all(record: &Json, gaps: &[MissingField], fills: &[Json]) -> Json {
     let mut out = record.clone();
     for (g, v) in gaps.iter().zip(fills) {
