@@ -317,7 +317,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         "{}",
         serde_json::to_string_pretty(&summary.policies_json()).unwrap_or_default()
     );
-    let out = args.out.display();
+    let out = args.out.display().to_string();
+    let out = out.trim_end_matches('/');
     println!(
         "{} records read: {} evaluated, {} rejected, in {:.2} s ({:.0} records/s)",
         summary.read,
