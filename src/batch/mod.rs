@@ -5,9 +5,12 @@
 //! of threads, and memory stays flat however large the input. Every input record is
 //! accounted for: read = evaluated + rejected.
 
+use crate::compile::lower::CompiledRules;
 use crate::compile::RuleSet;
+use crate::eval::compiled::{RowEvaluator, Verdict};
 use crate::eval::{self, Decision, EvalOptions, Outcome};
 use crate::record;
+use crate::record::row::{Row, RowReader};
 use crate::syntax::ast::Mode;
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -162,17 +165,50 @@ pub enum BatchError {
     Threads(String),
 }
 
-/// The result of one record, before it is merged into the summary.
-struct RecordResult {
-    grants: String,
-    pushes: String,
-    rejected: String,
-    forms: String,
-    errors: String,
-    /// Per policy index: outcome, eligible amount, whether it is an evaluation error.
-    decisions: Vec<(usize, Outcome, Option<Decimal>, bool)>,
-    ok: bool,
+/// The outputs and counts of a run of consecutive records, before they are merged
+/// into the chunk (in input order) and the summary.
+struct Part {
+    out: ChunkOutput,
+    policies: Vec<PolicySummary>,
+    errors: Vec<u64>,
+    read: u64,
+    evaluated: u64,
+    rejected: u64,
 }
+
+impl Part {
+    fn new(policies: usize) -> Self {
+        Part {
+            out: ChunkOutput::default(),
+            policies: vec![PolicySummary::default(); policies],
+            errors: vec![0; policies],
+            read: 0,
+            evaluated: 0,
+            rejected: 0,
+        }
+    }
+
+    fn count(&mut self, policy: usize, outcome: Outcome, amount: Option<Decimal>, error: bool) {
+        if error {
+            self.errors[policy] += 1;
+        }
+        let s = &mut self.policies[policy];
+        match outcome {
+            Outcome::Eligible => {
+                s.eligible += 1;
+                if let Some(a) = amount {
+                    s.amount += a;
+                }
+            }
+            Outcome::NotEligible => s.not_eligible += 1,
+            Outcome::Undetermined => s.undetermined += 1,
+        }
+    }
+}
+
+/// Records decided per task: small enough to spread a chunk over the threads, large
+/// enough that a task's output buffers are reused many times.
+const PART_SIZE: usize = 256;
 
 /// Runs the batch over `input`, writing to `sink`; `progress` is told the number of
 /// records done after every chunk.
@@ -197,6 +233,7 @@ where
         ),
         None => None,
     };
+    let n = rules.program.policies.len();
     let mut summary = Summary {
         policies: rules
             .program
@@ -209,56 +246,61 @@ where
         rejected: 0,
         rule_set: rules.version.clone(),
         reference_date: config.ref_date,
-        errors: vec![0; rules.program.policies.len()],
+        errors: vec![0; n],
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
         .build()
         .map_err(|e| BatchError::Threads(e.to_string()))?;
-    let plan = record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
+    let job = Job {
+        rules,
+        plan: record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone()),
+        compiled: CompiledRules::new(rules, config.ref_date),
+        lines: LineTemplates::new(rules),
+        subject,
+        config,
+    };
     let chunk_size = config.chunk_size.max(1);
     let mut input = input.peekable();
     let mut chunk: Vec<InputRecord> = Vec::with_capacity(chunk_size);
     while input.peek().is_some() {
         chunk.clear();
         chunk.extend(input.by_ref().take(chunk_size));
-        let results: Vec<RecordResult> = pool.install(|| {
+        let parts: Vec<Part> = pool.install(|| {
             chunk
-                .par_iter()
-                .map(|r| decide_record(rules, &plan, r, subject, config))
+                .par_chunks(PART_SIZE)
+                .map_init(
+                    || Worker::new(&job),
+                    |w, records| {
+                        let mut part = Part::new(n);
+                        for r in records {
+                            w.decide(r, &mut part);
+                        }
+                        part
+                    },
+                )
                 .collect()
         });
         let mut out = ChunkOutput {
             records: chunk.len() as u64,
             ..ChunkOutput::default()
         };
-        for r in results {
-            summary.read += 1;
-            if r.ok {
-                summary.evaluated += 1;
-            } else {
-                summary.rejected += 1;
-            }
-            out.grants.push_str(&r.grants);
-            out.pushes.push_str(&r.pushes);
-            out.rejected.push_str(&r.rejected);
-            out.forms.push_str(&r.forms);
-            out.errors.push_str(&r.errors);
-            for (i, outcome, amount, error) in r.decisions {
-                if error {
-                    summary.errors[i] += 1;
-                }
+        for part in parts {
+            summary.read += part.read;
+            summary.evaluated += part.evaluated;
+            summary.rejected += part.rejected;
+            out.grants.push_str(&part.out.grants);
+            out.pushes.push_str(&part.out.pushes);
+            out.rejected.push_str(&part.out.rejected);
+            out.forms.push_str(&part.out.forms);
+            out.errors.push_str(&part.out.errors);
+            for (i, p) in part.policies.iter().enumerate() {
                 let s = &mut summary.policies[i].1;
-                match outcome {
-                    Outcome::Eligible => {
-                        s.eligible += 1;
-                        if let Some(a) = amount {
-                            s.amount += a;
-                        }
-                    }
-                    Outcome::NotEligible => s.not_eligible += 1,
-                    Outcome::Undetermined => s.undetermined += 1,
-                }
+                s.eligible += p.eligible;
+                s.not_eligible += p.not_eligible;
+                s.undetermined += p.undetermined;
+                s.amount += p.amount;
+                summary.errors[i] += part.errors[i];
             }
         }
         sink.write(&out)?;
@@ -267,85 +309,188 @@ where
     Ok(summary)
 }
 
-fn reject(line: u64, id: Option<&str>, reason: &str) -> RecordResult {
-    let mut rejected = serde_json::to_string(&json!({
+/// What every worker of a run shares.
+struct Job<'r> {
+    rules: &'r RuleSet,
+    plan: record::fast::ReadPlan,
+    compiled: CompiledRules,
+    lines: LineTemplates,
+    subject: Option<usize>,
+    config: &'r RunConfig,
+}
+
+/// One thread's reader, evaluator and row, reused record after record.
+struct Worker<'j> {
+    job: &'j Job<'j>,
+    reader: RowReader<'j>,
+    evaluator: RowEvaluator<'j>,
+    row: Row,
+}
+
+impl<'j> Worker<'j> {
+    fn new(job: &'j Job<'j>) -> Self {
+        Worker {
+            job,
+            reader: RowReader::new(&job.rules.schema, &job.compiled.layout),
+            evaluator: RowEvaluator::new(&job.compiled),
+            row: Row::default(),
+        }
+    }
+
+    fn decide(&mut self, input: &InputRecord, part: &mut Part) {
+        part.read += 1;
+        if self.job.config.bundle.is_none() {
+            if let Source::Json(text) = &input.source {
+                if self.fast(input.line, text, part) {
+                    part.evaluated += 1;
+                    return;
+                }
+            }
+        }
+        match decide_record(self.job, input, part) {
+            true => part.evaluated += 1,
+            false => part.rejected += 1,
+        }
+    }
+
+    /// Decides a record with the compiled rules; `false` (with nothing written) when
+    /// the record is left to the reference path.
+    fn fast(&mut self, line: u64, text: &str, part: &mut Part) -> bool {
+        let job = self.job;
+        if self.reader.read(text, job.subject, &mut self.row).is_err() {
+            return false;
+        }
+        let row = &self.row;
+        self.evaluator.decide(row);
+        let verdicts = self.evaluator.verdicts();
+        // Undecided policies are decided again the reference way, which needs the
+        // record as the reference evaluator reads it.
+        let needs_reference = verdicts
+            .iter()
+            .any(|v| matches!(v, Verdict::Unknown | Verdict::Deferred));
+        let record = if needs_reference {
+            match record::fast::read_json(&job.rules.schema, &job.plan, Some(row.subject), text) {
+                Some(r) => Some(r),
+                None => return false,
+            }
+        } else {
+            None
+        };
+        let id_buf;
+        let subject_id = match row.id(&job.compiled.layout) {
+            Some(id) => id,
+            None => {
+                id_buf = format!("line {line}");
+                &id_buf
+            }
+        };
+        for (i, v) in verdicts.iter().enumerate() {
+            match *v {
+                Verdict::NotApplicable => {}
+                Verdict::NotEligible => part.count(i, Outcome::NotEligible, None, false),
+                Verdict::Eligible { amount, extras } => {
+                    part.count(i, Outcome::Eligible, amount.map(|a| a.1), false);
+                    let extras = if extras.1 > 0 {
+                        self.evaluator.extras(extras, row)
+                    } else {
+                        vec![]
+                    };
+                    job.lines
+                        .eligible(&mut part.out, i, subject_id, amount, &extras);
+                }
+                Verdict::Unknown | Verdict::Deferred => {
+                    let Some(rec) = &record else { continue };
+                    let d = eval::evaluate_policy(
+                        job.rules,
+                        i,
+                        rec,
+                        job.config.ref_date,
+                        EvalOptions::default(),
+                    );
+                    let amount = d.amount.as_ref().map(|a| a.value);
+                    part.count(i, d.outcome, amount, d.error.is_some());
+                    let policy = &job.rules.program.policies[i];
+                    write_outputs(&mut part.out, subject_id, policy, &d, &job.rules.version);
+                }
+            }
+        }
+        true
+    }
+}
+
+fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, reason: &str) {
+    let rejected = serde_json::to_string(&json!({
         "line": line,
         "subject": id,
         "reason": reason,
     }))
     .unwrap_or_default();
-    rejected.push('\n');
-    RecordResult {
-        grants: String::new(),
-        pushes: String::new(),
-        rejected,
-        forms: String::new(),
-        errors: String::new(),
-        decisions: vec![],
-        ok: false,
-    }
+    part.rejected.push_str(&rejected);
+    part.rejected.push('\n');
 }
 
-fn decide_record(
-    rules: &RuleSet,
-    plan: &record::fast::ReadPlan,
-    input: &InputRecord,
-    subject: Option<usize>,
-    config: &RunConfig,
-) -> RecordResult {
+/// Decides a record the reference way; `false` when it is rejected.
+fn decide_record(job: &Job<'_>, input: &InputRecord, part: &mut Part) -> bool {
+    let (rules, subject, config) = (job.rules, job.subject, job.config);
     let ref_date = config.ref_date;
     let rec = match &input.source {
-        Source::Json(text) => match record::fast::read_json(&rules.schema, plan, subject, text) {
-            Some(r) => r,
-            None => {
-                let e = record::fast::explain_failure(&rules.schema, subject, text);
-                let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
-                let reason = if e.path.is_empty() {
-                    e.message.clone()
-                } else {
-                    format!("{}: {}", e.path, e.message)
-                };
-                return reject(input.line, id, &reason);
+        Source::Json(text) => {
+            match record::fast::read_json(&rules.schema, &job.plan, subject, text) {
+                Some(r) => r,
+                None => {
+                    let e = record::fast::explain_failure(&rules.schema, subject, text);
+                    let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
+                    let reason = if e.path.is_empty() {
+                        e.message.clone()
+                    } else {
+                        format!("{}: {}", e.path, e.message)
+                    };
+                    reject(&mut part.out, input.line, id, &reason);
+                    return false;
+                }
             }
-        },
+        }
         Source::Value(value) => {
             let subject = match subject {
                 Some(s) => s,
                 None => match record::detect_subject(&rules.schema, value, None) {
                     Ok(s) => s,
-                    Err(m) => return reject(input.line, None, &m),
+                    Err(m) => {
+                        reject(&mut part.out, input.line, None, &m);
+                        return false;
+                    }
                 },
             };
             match record::read_record(&rules.schema, subject, value) {
                 Ok(r) => r,
                 Err(e) => {
                     let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
-                    return reject(input.line, id, &format!("{}: {}", e.path, e.message));
+                    reject(
+                        &mut part.out,
+                        input.line,
+                        id,
+                        &format!("{}: {}", e.path, e.message),
+                    );
+                    return false;
                 }
             }
         }
-        Source::Unreadable(why) => return reject(input.line, None, why),
+        Source::Unreadable(why) => {
+            reject(&mut part.out, input.line, None, why);
+            return false;
+        }
     };
     let subject_id = rec
         .id
         .clone()
         .unwrap_or_else(|| format!("line {}", input.line));
     let decisions = eval::evaluate_all(rules, &rec, ref_date, EvalOptions::default());
-    let mut result = RecordResult {
-        grants: String::new(),
-        pushes: String::new(),
-        rejected: String::new(),
-        forms: String::new(),
-        errors: String::new(),
-        decisions: Vec::with_capacity(decisions.len()),
-        ok: true,
-    };
     if let Some(b) = config.bundle {
         if rules.program.bundles[b].subject == rec.subject {
             let form = eval::prefill(rules, b, &rec, ref_date, EvalOptions::default());
             if form.any_available() {
                 let v = json!({"subject": subject_id, "form": form});
-                let _ = writeln!(result.forms, "{v}");
+                let _ = writeln!(part.out.forms, "{v}");
             }
         }
     }
@@ -360,12 +505,111 @@ fn decide_record(
     for (d, pi) in decisions.iter().zip(indexes) {
         let policy = &rules.program.policies[pi];
         let amount = d.amount.as_ref().map(|a| a.value);
-        result
-            .decisions
-            .push((pi, d.outcome, amount, d.error.is_some()));
-        write_outputs(&mut result, &subject_id, policy, d, &rules.version);
+        part.count(pi, d.outcome, amount, d.error.is_some());
+        write_outputs(&mut part.out, &subject_id, policy, d, &rules.version);
     }
-    result
+    true
+}
+
+/// The constant parts of the grant and push lines of eligible decisions, escaped once
+/// per run, so that a line is a few string copies.
+struct LineTemplates {
+    /// Per policy: `,"policy":…` up to the amount, the target file, and the tail from
+    /// `,"basis"` to the end of the line.
+    policies: Vec<(String, bool, String)>,
+    /// Per policy, per amount rule: `"unit":…,"period":…` and the extras' keys.
+    amounts: Vec<Vec<(String, Vec<String>)>>,
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+impl LineTemplates {
+    fn new(rules: &RuleSet) -> Self {
+        let mut policies = vec![];
+        let mut amounts = vec![];
+        for p in &rules.program.policies {
+            let mut head = format!(",\"policy\":{}", json_str(&p.id));
+            let grant = p.mode == Mode::NoApplication;
+            if !grant {
+                let reason = if p.mode == Mode::PushAndConfirm {
+                    "eligible_confirm"
+                } else {
+                    "eligible_apply"
+                };
+                head.push_str(&format!(",\"reason\":\"{reason}\""));
+            }
+            let mut tail = String::new();
+            if let Some(b) = &p.basis {
+                tail.push_str(&format!(",\"basis\":{}", json_str(b)));
+            }
+            tail.push_str(&format!(",\"rule_set\":{}}}\n", json_str(&rules.version)));
+            policies.push((head, grant, tail));
+            amounts.push(
+                p.amounts
+                    .iter()
+                    .map(|a| {
+                        (
+                            format!(
+                                "\"unit\":{},\"period\":{}",
+                                json_str(&a.unit),
+                                json_str(&a.period)
+                            ),
+                            a.extras.iter().map(|(k, _)| json_str(k)).collect(),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        LineTemplates { policies, amounts }
+    }
+
+    /// Writes the line of an eligible decision (the same bytes as [`write_outputs`]).
+    fn eligible(
+        &self,
+        out: &mut ChunkOutput,
+        policy: usize,
+        subject: &str,
+        amount: Option<(usize, Decimal)>,
+        extras: &[(usize, crate::eval::ExtraValue)],
+    ) {
+        let (head, grant, tail) = &self.policies[policy];
+        let target = if *grant {
+            &mut out.grants
+        } else {
+            &mut out.pushes
+        };
+        target.push_str("{\"subject\":");
+        push_json_str(target, subject);
+        target.push_str(head);
+        if let Some((rule, value)) = amount {
+            let mut v = value;
+            v.rescale(2);
+            let (unit_period, keys) = &self.amounts[policy][rule];
+            let _ = write!(target, ",\"amount\":{{\"value\":\"{v}\",{unit_period}");
+            for (k, x) in extras {
+                if let (Some(key), Ok(text)) = (keys.get(*k), serde_json::to_string(x)) {
+                    let _ = write!(target, ",{key}:{text}");
+                }
+            }
+            target.push('}');
+        }
+        target.push_str(tail);
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&json_str(s));
+    }
 }
 
 /// A line of grants.jsonl, pushes.jsonl or errors.jsonl.
@@ -387,7 +631,7 @@ struct OutputLine<'a> {
 }
 
 fn write_outputs(
-    out: &mut RecordResult,
+    out: &mut ChunkOutput,
     subject: &str,
     policy: &crate::ir::PolicyDef,
     d: &Decision,

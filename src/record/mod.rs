@@ -7,6 +7,7 @@
 //! registers that hold more than a rule set reads.
 
 pub mod fast;
+pub mod row;
 
 use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, Schema};
 use crate::value::{RecordNode, Slot, Value};

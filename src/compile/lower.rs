@@ -1,0 +1,1231 @@
+//! Lowering the checked program to closures over the flat row layout, bound to one
+//! reference date: the form the nightly batch runs.
+//!
+//! Every field read is a constant cell offset, every parameter a constant, every date
+//! computed from `ref` alone (`within_last`, `ref - 3 years`) is computed once here, and
+//! values are plain [`Cell`]s: nothing is looked up by name, allocated or re-parsed per
+//! record. The closures follow the reference evaluator ([`crate::eval`]) operator by
+//! operator, with one simplification: an unknown value carries no list of missing
+//! fields, and whatever the closures cannot give exactly (an evaluation error, a
+//! construct they do not cover) is [`Cell::Error`]. A decision that comes out unknown
+//! or in error is then made again by the reference evaluator, which explains it; a
+//! policy with a construct the lowering does not cover at all is left to the reference
+//! evaluator for every record.
+
+use crate::calendar;
+use crate::compile::RuleSet;
+use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
+use crate::record::row::{pack_date, unpack_date, value_cell, Cell, Row, RowLayout};
+use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// A compiled expression.
+pub type Node = Box<dyn Fn(&mut Ctx<'_>) -> Cell + Send + Sync>;
+
+/// What a compiled expression reads while it runs.
+pub struct Ctx<'a> {
+    /// The record.
+    pub row: &'a Row,
+    /// The definitions of every compiled policy.
+    pub lets: &'a [Node],
+    /// Their values, once computed for this record.
+    pub memo: &'a mut [Option<Cell>],
+    /// Item variables.
+    pub locals: &'a mut [Cell],
+    /// Per policy: its decision as a truth value, once decided for this record.
+    pub truths: &'a [Cell],
+}
+
+/// The rule set lowered for one reference date.
+pub struct CompiledRules {
+    /// The row layout the closures read.
+    pub layout: RowLayout,
+    /// The reference date.
+    pub ref_date: NaiveDate,
+    /// Per policy (rule-set order): its compiled form, or `None` when the reference
+    /// evaluator decides it.
+    pub policies: Vec<Option<CompiledPolicy>>,
+    /// Definitions, all policies' together.
+    pub lets: Vec<Node>,
+    /// Item variable slots, all policies' together.
+    pub locals: usize,
+    /// Per policy: its subject kind.
+    pub subjects: Vec<usize>,
+}
+
+/// A policy lowered.
+pub struct CompiledPolicy {
+    /// In force on the reference date.
+    pub in_force: bool,
+    /// Clause conditions, in order.
+    pub clauses: Vec<Node>,
+    /// Amount rules, in order.
+    pub amounts: Vec<CompiledAmount>,
+    /// The first definition slot of the policy and how many it has.
+    pub lets: (usize, usize),
+}
+
+/// An amount rule lowered.
+pub struct CompiledAmount {
+    /// Its guard, when it has one.
+    pub guard: Option<Node>,
+    /// Its value.
+    pub value: Node,
+    /// Its stated extras, in order.
+    pub extras: Vec<Node>,
+}
+
+impl std::fmt::Debug for CompiledRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledRules")
+            .field("ref_date", &self.ref_date)
+            .field(
+                "compiled",
+                &self
+                    .policies
+                    .iter()
+                    .map(Option::is_some)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl CompiledRules {
+    /// Lowers `rules` for `ref_date`.
+    pub fn new(rules: &RuleSet, ref_date: NaiveDate) -> Self {
+        let layout = RowLayout::new(&rules.schema, rules.used_fields.clone());
+        let mut out = CompiledRules {
+            layout,
+            ref_date,
+            policies: Vec::with_capacity(rules.program.policies.len()),
+            lets: vec![],
+            locals: 0,
+            subjects: rules.program.policies.iter().map(|p| p.subject).collect(),
+        };
+        for (index, p) in rules.program.policies.iter().enumerate() {
+            let scope = Scope {
+                lets: out.lets.len(),
+                locals: out.locals,
+                index,
+            };
+            let mut lower = Lower {
+                rules,
+                layout: &out.layout,
+                ref_date,
+                compiled: &out.policies,
+            };
+            let compiled = lower.policy(p, &scope);
+            let (lets, ok) = match compiled {
+                Some((lets, c)) => (lets, Some(c)),
+                None => (vec![], None),
+            };
+            let n = lets.len();
+            out.lets.extend(lets);
+            out.locals += p.locals;
+            out.policies.push(ok.map(|mut c| {
+                c.lets = (scope.lets, n);
+                c
+            }));
+        }
+        out
+    }
+
+    /// Whether the policy with this index is compiled (otherwise the reference evaluator
+    /// decides it).
+    pub fn is_compiled(&self, policy: usize) -> bool {
+        self.policies.get(policy).is_some_and(Option::is_some)
+    }
+}
+
+/// Where a policy's definitions and item variables start in the shared slots.
+struct Scope {
+    lets: usize,
+    locals: usize,
+    index: usize,
+}
+
+struct Lower<'a> {
+    rules: &'a RuleSet,
+    layout: &'a RowLayout,
+    ref_date: NaiveDate,
+    compiled: &'a [Option<CompiledPolicy>],
+}
+
+impl Lower<'_> {
+    fn policy(
+        &mut self,
+        p: &crate::ir::PolicyDef,
+        sc: &Scope,
+    ) -> Option<(Vec<Node>, CompiledPolicy)> {
+        if p.per_item.is_some() {
+            return None;
+        }
+        let lets = p
+            .lets
+            .iter()
+            .map(|l| self.expr(&l.value, sc))
+            .collect::<Option<Vec<_>>>()?;
+        let clauses = p
+            .clauses
+            .iter()
+            .map(|c| self.expr(&c.condition, sc))
+            .collect::<Option<Vec<_>>>()?;
+        let mut amounts = vec![];
+        for a in &p.amounts {
+            amounts.push(CompiledAmount {
+                guard: match &a.guard {
+                    AmountGuard::Always => None,
+                    AmountGuard::When(g) => Some(self.expr(g, sc)?),
+                },
+                value: self.expr(&a.value, sc)?,
+                extras: a
+                    .extras
+                    .iter()
+                    .map(|(_, e)| self.expr(e, sc))
+                    .collect::<Option<Vec<_>>>()?,
+            });
+        }
+        let in_force = p.from <= self.ref_date && p.to.is_none_or(|t| self.ref_date <= t);
+        Some((
+            lets,
+            CompiledPolicy {
+                in_force,
+                clauses,
+                amounts,
+                lets: (0, 0),
+            },
+        ))
+    }
+
+    fn ref_packed(&self) -> Option<i32> {
+        pack_date(self.ref_date)
+    }
+
+    /// Lowers an expression; `None` when the lowering does not cover it.
+    fn expr(&mut self, e: &Expr, sc: &Scope) -> Option<Node> {
+        Some(match e {
+            Expr::Const(None) => konst(Cell::None),
+            Expr::Const(Some(v)) => konst(value_cell(v)?),
+            Expr::Duration(..) => konst(Cell::Error),
+            Expr::Ref => konst(Cell::Date(self.ref_packed()?)),
+            Expr::Root => konst(Cell::Rec(0)),
+            Expr::Local(i) => {
+                let slot = sc.locals + i;
+                Box::new(move |c| c.locals[slot])
+            }
+            Expr::Let(i) => {
+                let slot = sc.lets + i;
+                Box::new(move |c| {
+                    if let Some(v) = c.memo[slot] {
+                        return v;
+                    }
+                    let lets = c.lets;
+                    let v = lets[slot](c);
+                    c.memo[slot] = Some(v);
+                    v
+                })
+            }
+            Expr::Field {
+                base,
+                record,
+                index,
+                ..
+            } => self.field(base, *record, *index, sc)?,
+            Expr::Call(b, args) => self.builtin(*b, args, sc)?,
+            Expr::Function(..) | Expr::MemberRef(_) => return None,
+            Expr::Param(p, at) => {
+                let def = self.rules.program.params.get(*p)?.clone();
+                match at {
+                    None => konst(match def.value_on(self.ref_date) {
+                        Some(v) => value_cell(v)?,
+                        None => Cell::Error,
+                    }),
+                    Some(d) => {
+                        if def.steps.iter().any(|s| value_cell(&s.2).is_none()) {
+                            return None;
+                        }
+                        let d = self.expr(d, sc)?;
+                        Box::new(move |c| match d(c) {
+                            Cell::Date(p) => unpack_date(p)
+                                .and_then(|day| def.value_on(day))
+                                .and_then(value_cell)
+                                .unwrap_or(Cell::Error),
+                            Cell::Unknown => Cell::Unknown,
+                            Cell::None => Cell::None,
+                            _ => Cell::Error,
+                        })
+                    }
+                }
+            }
+            Expr::PolicyRef(p) => {
+                // Decided earlier in rule-set order, and compiled.
+                if *p >= sc.index || !self.compiled.get(*p).is_some_and(Option::is_some) {
+                    return None;
+                }
+                let p = *p;
+                Box::new(move |c| c.truths[p])
+            }
+            Expr::Neg(x) => {
+                let x = self.expr(x, sc)?;
+                Box::new(move |c| match x(c) {
+                    Cell::Int(i) => i.checked_neg().map_or(Cell::Error, Cell::Int),
+                    Cell::Dec(d) => Cell::Dec(-d),
+                    Cell::Unknown => Cell::Unknown,
+                    Cell::None => Cell::None,
+                    _ => Cell::Error,
+                })
+            }
+            Expr::Arith(op, a, b, ty) => {
+                let (op, int) = (*op, *ty == Ty::Int);
+                let a = self.expr(a, sc)?;
+                let b = self.expr(b, sc)?;
+                Box::new(move |c| {
+                    let x = a(c);
+                    if x == Cell::Error {
+                        return x;
+                    }
+                    let y = b(c);
+                    strict(x, y).unwrap_or_else(|| arith(op, x, y, int))
+                })
+            }
+            Expr::DateShift(d, dur, minus) => {
+                let Expr::Duration(n, unit) = &**dur else {
+                    return None;
+                };
+                let (n, unit) = (if *minus { -n } else { *n }, *unit);
+                if let Expr::Ref = &**d {
+                    return Some(konst(
+                        shift(self.ref_packed()?, n, unit).map_or(Cell::Error, Cell::Date),
+                    ));
+                }
+                let d = self.expr(d, sc)?;
+                Box::new(move |c| match d(c) {
+                    Cell::Date(p) => shift(p, n, unit).map_or(Cell::Error, Cell::Date),
+                    Cell::Unknown => Cell::Unknown,
+                    Cell::None => Cell::None,
+                    _ => Cell::Error,
+                })
+            }
+            Expr::Not(x) => {
+                let x = self.expr(x, sc)?;
+                Box::new(move |c| match x(c) {
+                    v @ (Cell::Unknown | Cell::Error) => v,
+                    v => Cell::Bool(v != Cell::Bool(true)),
+                })
+            }
+            Expr::And(xs) => self.kleene(xs, false, sc)?,
+            Expr::Or(xs) => self.kleene(xs, true, sc)?,
+            Expr::Compare(op, a, b) => self.compare(*op, a, b, sc)?,
+            Expr::InSet(v, items, negated) => self.in_set(v, items, *negated, sc)?,
+            Expr::InRange(v, lo, hi, negated) => {
+                let negated = *negated;
+                let v = self.expr(v, sc)?;
+                let lo = self.expr(lo, sc)?;
+                let hi = self.expr(hi, sc)?;
+                Box::new(move |c| {
+                    let x = v(c);
+                    if x == Cell::Error {
+                        return x;
+                    }
+                    let l = lo(c);
+                    if l == Cell::Error {
+                        return l;
+                    }
+                    let h = hi(c);
+                    if h == Cell::Error {
+                        return h;
+                    }
+                    if [x, l, h].contains(&Cell::Unknown) {
+                        return Cell::Unknown;
+                    }
+                    if [x, l, h].contains(&Cell::None) {
+                        return Cell::Bool(false);
+                    }
+                    let inside =
+                        matches!(
+                            order(x, l, c.row),
+                            Some(Ordering::Greater | Ordering::Equal)
+                        ) && matches!(order(x, h, c.row), Some(Ordering::Less | Ordering::Equal));
+                    Cell::Bool(inside != negated)
+                })
+            }
+            Expr::InList(v, list, negated) => {
+                let negated = *negated;
+                let v = self.expr(v, sc)?;
+                let list = self.expr(list, sc)?;
+                Box::new(move |c| {
+                    let x = v(c);
+                    if x == Cell::Error {
+                        return x;
+                    }
+                    let l = list(c);
+                    if let Some(s) = strict(x, l) {
+                        return if s == Cell::None {
+                            Cell::Bool(false)
+                        } else {
+                            s
+                        };
+                    }
+                    let Cell::List(start, len) = l else {
+                        return Cell::Error;
+                    };
+                    let items = &c.row.cells[start as usize..(start + len) as usize];
+                    let found = items
+                        .iter()
+                        .any(|y| order(x, *y, c.row) == Some(Ordering::Equal));
+                    Cell::Bool(found != negated)
+                })
+            }
+            Expr::IsNone(v, negated) => {
+                let negated = *negated;
+                let v = self.expr(v, sc)?;
+                Box::new(move |c| match v(c) {
+                    u @ (Cell::Unknown | Cell::Error) => u,
+                    Cell::None => Cell::Bool(!negated),
+                    _ => Cell::Bool(negated),
+                })
+            }
+            Expr::Otherwise(a, b) => {
+                let a = self.expr(a, sc)?;
+                let b = self.expr(b, sc)?;
+                Box::new(move |c| match a(c) {
+                    Cell::None => b(c),
+                    v => v,
+                })
+            }
+            Expr::If(cond, a, b) => {
+                let cond = self.expr(cond, sc)?;
+                let a = self.expr(a, sc)?;
+                let b = self.expr(b, sc)?;
+                Box::new(move |c| match cond(c) {
+                    Cell::Bool(true) => a(c),
+                    v @ (Cell::Unknown | Cell::Error) => v,
+                    _ => b(c),
+                })
+            }
+            Expr::Quant {
+                quantifier,
+                var,
+                list,
+                filter,
+                body,
+                ..
+            } => {
+                let slot = sc.locals + var;
+                let list = self.expr(list, sc)?;
+                let filter = match filter {
+                    Some(f) => Some(self.expr(f, sc)?),
+                    None => None,
+                };
+                let body = match body {
+                    Some(b) => Some(self.expr(b, sc)?),
+                    None => None,
+                };
+                let q = Quant {
+                    q: *quantifier,
+                    slot,
+                    filter,
+                    body,
+                };
+                Box::new(move |c| {
+                    let (start, len) = match list(c) {
+                        Cell::List(s, l) => (s, l),
+                        Cell::None => (0, 0),
+                        Cell::Unknown => return Cell::Unknown,
+                        _ => return Cell::Error,
+                    };
+                    let saved = c.locals[slot];
+                    let v = q.run(c, start, len);
+                    c.locals[slot] = saved;
+                    v
+                })
+            }
+            Expr::Match(s, arms) => {
+                let s = self.expr(s, sc)?;
+                let mut lowered = vec![];
+                for (pats, value) in arms {
+                    let mut ps = vec![];
+                    for p in pats {
+                        ps.push(match p {
+                            Pat::Any => LPat::Any,
+                            Pat::Eq(x) => LPat::Eq(self.expr(x, sc)?),
+                            Pat::Range(lo, hi) => {
+                                LPat::Range(self.expr(lo, sc)?, self.expr(hi, sc)?)
+                            }
+                        });
+                    }
+                    lowered.push((ps, self.expr(value, sc)?));
+                }
+                Box::new(move |c| run_match(c, &s, &lowered))
+            }
+            Expr::Cases(arms, default) => {
+                let arms = arms
+                    .iter()
+                    .map(|(k, v)| Some((self.expr(k, sc)?, self.expr(v, sc)?)))
+                    .collect::<Option<Vec<_>>>()?;
+                let default = match default {
+                    Some(d) => Some(self.expr(d, sc)?),
+                    None => None,
+                };
+                Box::new(move |c| {
+                    for (k, v) in &arms {
+                        match k(c) {
+                            Cell::Bool(true) => return v(c),
+                            t @ (Cell::Unknown | Cell::Error) => return t,
+                            _ => {}
+                        }
+                    }
+                    match &default {
+                        Some(d) => d(c),
+                        None => Cell::None,
+                    }
+                })
+            }
+        })
+    }
+
+    /// A field read. Fields reached from the root through nested records are constant
+    /// offsets, checked only for an absent optional record on the way.
+    fn field(&mut self, base: &Expr, record: usize, index: usize, sc: &Scope) -> Option<Node> {
+        let off = self.layout.offset(record, index)?;
+        if let Some((start, guards)) = self.static_record(base) {
+            let at = (start + off) as usize;
+            return Some(match guards.as_slice() {
+                [] => Box::new(move |c| c.row.cells[at]),
+                [g] => {
+                    let g = *g as usize;
+                    Box::new(move |c| match c.row.cells[g] {
+                        Cell::Rec(_) => c.row.cells[at],
+                        other => other,
+                    })
+                }
+                _ => Box::new(move |c| {
+                    for &g in &guards {
+                        match c.row.cells[g as usize] {
+                            Cell::Rec(_) => {}
+                            other => return other,
+                        }
+                    }
+                    c.row.cells[at]
+                }),
+            });
+        }
+        let base = self.expr(base, sc)?;
+        Some(Box::new(move |c| match base(c) {
+            Cell::Rec(b) => c.row.cells[(b + off) as usize],
+            Cell::Unknown => Cell::Unknown,
+            Cell::None => Cell::None,
+            _ => Cell::Error,
+        }))
+    }
+
+    /// A record reached from the root through nested record fields: its base cell and
+    /// the record cells to check on the way.
+    fn static_record(&self, e: &Expr) -> Option<(u32, Vec<u32>)> {
+        match e {
+            Expr::Root => Some((0, vec![])),
+            Expr::Field {
+                base,
+                record,
+                index,
+                ..
+            } => {
+                let (start, mut guards) = self.static_record(base)?;
+                let cell = start + self.layout.offset(*record, *index)?;
+                let def = self.rules.schema.records.get(*record)?.fields.get(*index)?;
+                if !matches!(def.ty, crate::schema::FieldType::Record(_)) {
+                    return None;
+                }
+                guards.push(cell);
+                Some((cell + 1, guards))
+            }
+            _ => None,
+        }
+    }
+
+    fn kleene(&mut self, xs: &[Expr], dominant: bool, sc: &Scope) -> Option<Node> {
+        let xs = xs
+            .iter()
+            .map(|x| self.expr(x, sc))
+            .collect::<Option<Vec<_>>>()?;
+        let win = Cell::Bool(dominant);
+        Some(Box::new(move |c| {
+            let mut unknown = false;
+            let mut error = false;
+            for x in &xs {
+                // A known value that is not `true` counts as false.
+                match x(c) {
+                    Cell::Bool(true) if dominant => return win,
+                    Cell::Bool(true) => {}
+                    Cell::Unknown => unknown = true,
+                    Cell::Error => error = true,
+                    _ if !dominant => return win,
+                    _ => {}
+                }
+            }
+            if error {
+                Cell::Error
+            } else if unknown {
+                Cell::Unknown
+            } else {
+                Cell::Bool(!dominant)
+            }
+        }))
+    }
+
+    fn compare(&mut self, op: CmpOp, a: &Expr, b: &Expr, sc: &Scope) -> Option<Node> {
+        // `age(d) <op> K` with d a date: the age is a subtraction of packed dates.
+        let a = self.expr(a, sc)?;
+        if let Expr::Const(Some(v)) = b {
+            let k = value_cell(v)?;
+            return Some(Box::new(move |c| {
+                let x = a(c);
+                compare_cells(op, x, k, c.row)
+            }));
+        }
+        let b = self.expr(b, sc)?;
+        Some(Box::new(move |c| {
+            let x = a(c);
+            if x == Cell::Error {
+                return x;
+            }
+            let y = b(c);
+            compare_cells(op, x, y, c.row)
+        }))
+    }
+
+    fn in_set(&mut self, v: &Expr, items: &[Expr], negated: bool, sc: &Scope) -> Option<Node> {
+        let v = self.expr(v, sc)?;
+        // Constant enum members: a bit mask.
+        let consts: Option<Vec<Cell>> = items
+            .iter()
+            .map(|i| match i {
+                Expr::Const(Some(x)) => value_cell(x),
+                _ => None,
+            })
+            .collect();
+        if let Some(consts) = consts {
+            if consts.iter().all(|k| matches!(k, Cell::Enum(i) if *i < 64)) {
+                let mask = consts.iter().fold(0u64, |m, k| match k {
+                    Cell::Enum(i) => m | (1 << i),
+                    _ => m,
+                });
+                return Some(Box::new(move |c| match v(c) {
+                    Cell::Enum(i) => Cell::Bool((i < 64 && mask & (1 << i) != 0) != negated),
+                    u @ (Cell::Unknown | Cell::Error) => u,
+                    Cell::None => Cell::Bool(false),
+                    _ => Cell::Bool(negated),
+                }));
+            }
+            return Some(Box::new(move |c| {
+                let x = v(c);
+                match x {
+                    Cell::Unknown | Cell::Error => x,
+                    Cell::None => Cell::Bool(false),
+                    _ => {
+                        let found = consts
+                            .iter()
+                            .any(|k| order(x, *k, c.row) == Some(Ordering::Equal));
+                        Cell::Bool(found != negated)
+                    }
+                }
+            }));
+        }
+        let items = items
+            .iter()
+            .map(|i| self.expr(i, sc))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Box::new(move |c| {
+            let x = v(c);
+            if x == Cell::Error {
+                return x;
+            }
+            let mut unknown = x == Cell::Unknown;
+            let mut found = false;
+            for i in &items {
+                match i(c) {
+                    Cell::Error => return Cell::Error,
+                    Cell::Unknown => unknown = true,
+                    Cell::None => {}
+                    y => found |= order(x, y, c.row) == Some(Ordering::Equal),
+                }
+            }
+            if unknown {
+                Cell::Unknown
+            } else if x == Cell::None {
+                Cell::Bool(false)
+            } else {
+                Cell::Bool(found != negated)
+            }
+        }))
+    }
+
+    fn builtin(&mut self, b: Builtin, args: &[Expr], sc: &Scope) -> Option<Node> {
+        let ref_date = self.ref_packed()?;
+        match (b, args) {
+            (Builtin::WithinLast, [d, Expr::Duration(n, unit)]) => {
+                let start = shift(ref_date, -n, *unit);
+                let d = self.expr(d, sc)?;
+                return Some(Box::new(move |c| match d(c) {
+                    Cell::Date(x) => match start {
+                        Some(s) => Cell::Bool(s <= x && x <= ref_date),
+                        None => Cell::Error,
+                    },
+                    other => strict_one(other),
+                }));
+            }
+            (Builtin::Age, [d]) => {
+                let d = self.expr(d, sc)?;
+                return Some(Box::new(move |c| match d(c) {
+                    Cell::Date(x) => Cell::Int(age(x, ref_date)),
+                    other => strict_one(other),
+                }));
+            }
+            _ => {}
+        }
+        // The general case: every argument evaluated (strict), then the function.
+        let mut lowered = vec![];
+        for a in args {
+            lowered.push(match a {
+                Expr::Duration(n, DateUnit::Days) => Arg::Days(*n),
+                Expr::Duration(n, _) => Arg::Value(konst(Cell::Int(*n))),
+                other => Arg::Value(self.expr(other, sc)?),
+            });
+        }
+        let months = matches!(args.get(1), Some(Expr::Duration(_, DateUnit::Months)));
+        let years = matches!(args.get(1), Some(Expr::Duration(_, DateUnit::Years)));
+        Some(Box::new(move |c| {
+            let mut vals = [Cell::None; 4];
+            if lowered.len() > vals.len() && !matches!(b, Builtin::Min | Builtin::Max) {
+                return Cell::Error;
+            }
+            let mut many = vec![];
+            let mut unknown = false;
+            let mut none = false;
+            for (k, a) in lowered.iter().enumerate() {
+                let v = match a {
+                    Arg::Days(n) => Cell::Int(*n),
+                    Arg::Value(x) => x(c),
+                };
+                match v {
+                    Cell::Error => return Cell::Error,
+                    Cell::Unknown => unknown = true,
+                    Cell::None => none = true,
+                    v => {
+                        if k < vals.len() {
+                            vals[k] = v;
+                        }
+                        if lowered.len() > vals.len() {
+                            many.push(v);
+                        }
+                    }
+                }
+            }
+            if unknown {
+                return Cell::Unknown;
+            }
+            if none {
+                return Cell::None;
+            }
+            let args: &[Cell] = if lowered.len() > vals.len() {
+                &many
+            } else {
+                &vals[..lowered.len()]
+            };
+            builtin(b, args, ref_date, (months, years), c.row).unwrap_or(Cell::Error)
+        }))
+    }
+}
+
+enum Arg {
+    Days(i64),
+    Value(Node),
+}
+
+enum LPat {
+    Any,
+    Eq(Node),
+    Range(Node, Node),
+}
+
+fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
+    let x = s(c);
+    if matches!(x, Cell::Unknown | Cell::Error) {
+        return x;
+    }
+    for (pats, value) in arms {
+        for pat in pats {
+            let hit = match pat {
+                LPat::Any => true,
+                _ if x == Cell::None => false,
+                LPat::Eq(p) => match p(c) {
+                    u @ (Cell::Unknown | Cell::Error) => return u,
+                    Cell::None => false,
+                    pv => order(x, pv, c.row) == Some(Ordering::Equal),
+                },
+                LPat::Range(lo, hi) => {
+                    let l = lo(c);
+                    if l == Cell::Error {
+                        return l;
+                    }
+                    let h = hi(c);
+                    if h == Cell::Error {
+                        return h;
+                    }
+                    match (l, h) {
+                        (Cell::Unknown, _) | (_, Cell::Unknown) => return Cell::Unknown,
+                        (Cell::None, _) | (_, Cell::None) => false,
+                        _ => {
+                            matches!(
+                                order(x, l, c.row),
+                                Some(Ordering::Greater | Ordering::Equal)
+                            ) && matches!(
+                                order(x, h, c.row),
+                                Some(Ordering::Less | Ordering::Equal)
+                            )
+                        }
+                    }
+                }
+            };
+            if hit {
+                return value(c);
+            }
+        }
+    }
+    Cell::None
+}
+
+struct Quant {
+    q: Quantifier,
+    slot: usize,
+    filter: Option<Node>,
+    body: Option<Node>,
+}
+
+impl Quant {
+    fn item(c: &Ctx<'_>, start: u32, k: u32) -> Cell {
+        c.row.cells[(start + k) as usize]
+    }
+
+    fn run(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
+        match self.q {
+            Quantifier::Any | Quantifier::No | Quantifier::All | Quantifier::Count => {
+                self.logical(c, start, len)
+            }
+            _ => self.aggregate(c, start, len),
+        }
+    }
+
+    /// any / no / all / count, Kleene over the items.
+    fn logical(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
+        let q = self.q;
+        let mut count: i64 = 0;
+        let mut any_true = false;
+        let mut any_false = false;
+        let mut unknown = false;
+        for k in 0..len {
+            c.locals[self.slot] = Self::item(c, start, k);
+            let f = match &self.filter {
+                Some(f) => f(c),
+                None => Cell::Bool(true),
+            };
+            if f == Cell::Error {
+                return f;
+            }
+            let body = |c: &mut Ctx<'_>| match &self.body {
+                Some(b) => b(c),
+                None => Cell::Bool(true),
+            };
+            let v = match (q, f) {
+                (_, Cell::Unknown) => {
+                    let b = body(c);
+                    if b == Cell::Error {
+                        return b;
+                    }
+                    if q == Quantifier::All {
+                        if b == Cell::Bool(true) {
+                            b
+                        } else {
+                            f
+                        }
+                    } else if is_false(b) {
+                        b
+                    } else {
+                        Cell::Unknown
+                    }
+                }
+                (_, Cell::Bool(true)) => {
+                    let b = body(c);
+                    if b == Cell::Error {
+                        return b;
+                    }
+                    b
+                }
+                _ => {
+                    if q != Quantifier::All {
+                        any_false = true;
+                    }
+                    continue;
+                }
+            };
+            match v {
+                Cell::Bool(true) => {
+                    any_true = true;
+                    count += 1;
+                    if q == Quantifier::Any || q == Quantifier::No {
+                        break;
+                    }
+                }
+                Cell::Unknown => unknown = true,
+                _ => {
+                    any_false = true;
+                    if q == Quantifier::All {
+                        break;
+                    }
+                }
+            }
+        }
+        match q {
+            Quantifier::Any if any_true => Cell::Bool(true),
+            Quantifier::No if any_true => Cell::Bool(false),
+            Quantifier::All if any_false => Cell::Bool(false),
+            _ if unknown => Cell::Unknown,
+            Quantifier::Any => Cell::Bool(false),
+            Quantifier::No | Quantifier::All => Cell::Bool(true),
+            _ => Cell::Int(count),
+        }
+    }
+
+    /// sum / min / max / the / latest / earliest.
+    fn aggregate(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
+        let q = self.q;
+        let mut unknown = false;
+        let mut overflow = false;
+        let mut acc = Cell::Int(0);
+        let mut best: Option<Cell> = None;
+        let mut best_item: Option<Cell> = None;
+        let mut tie = false;
+        let mut chosen = 0usize;
+        let mut the = Cell::None;
+        let want = match q {
+            Quantifier::Min | Quantifier::Earliest => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        for k in 0..len {
+            let item = Self::item(c, start, k);
+            c.locals[self.slot] = item;
+            if let Some(f) = &self.filter {
+                match f(c) {
+                    Cell::Bool(true) => {}
+                    Cell::Unknown => {
+                        unknown = true;
+                        continue;
+                    }
+                    Cell::Error => return Cell::Error,
+                    _ => continue,
+                }
+            }
+            let v = match &self.body {
+                Some(b) => b(c),
+                None => item,
+            };
+            match v {
+                Cell::Error => return v,
+                Cell::Unknown => {
+                    unknown = true;
+                    continue;
+                }
+                _ => {}
+            }
+            chosen += 1;
+            if unknown {
+                // Only the missing fields matter from here on.
+                continue;
+            }
+            match q {
+                Quantifier::Sum => {
+                    if v != Cell::None && !overflow {
+                        let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
+                        match arith(ArithOp::Add, acc, v, int) {
+                            Cell::Error => overflow = true,
+                            s => acc = s,
+                        }
+                    }
+                }
+                Quantifier::Min | Quantifier::Max => {
+                    if v != Cell::None && best.is_none_or(|b| order(v, b, c.row) == Some(want)) {
+                        best = Some(v);
+                    }
+                }
+                Quantifier::The => the = v,
+                _ => {
+                    if v == Cell::None {
+                        continue;
+                    }
+                    match best {
+                        None => {
+                            best = Some(v);
+                            best_item = Some(item);
+                        }
+                        Some(b) => match order(v, b, c.row) {
+                            Some(o) if o == want => {
+                                best = Some(v);
+                                best_item = Some(item);
+                                tie = false;
+                            }
+                            Some(Ordering::Equal) => tie = true,
+                            _ => {}
+                        },
+                    }
+                }
+            }
+        }
+        if unknown {
+            return Cell::Unknown;
+        }
+        match q {
+            Quantifier::Sum if overflow => Cell::Error,
+            Quantifier::Sum => acc,
+            Quantifier::Min | Quantifier::Max => best.unwrap_or(Cell::None),
+            Quantifier::The if chosen == 1 => the,
+            Quantifier::The => Cell::Error,
+            _ if tie => Cell::Error,
+            _ => best_item.unwrap_or(Cell::Error),
+        }
+    }
+}
+
+fn konst(v: Cell) -> Node {
+    Box::new(move |_| v)
+}
+
+fn is_false(c: Cell) -> bool {
+    !matches!(c, Cell::Bool(true) | Cell::Unknown | Cell::Error)
+}
+
+/// The value a strict one-argument operation gives for a special argument.
+fn strict_one(c: Cell) -> Cell {
+    match c {
+        Cell::Unknown => Cell::Unknown,
+        Cell::None => Cell::None,
+        _ => Cell::Error,
+    }
+}
+
+/// For a strict two-argument operation: the result when an argument is not a plain
+/// value (error, then unknown, then none), `None` when both are values.
+fn strict(a: Cell, b: Cell) -> Option<Cell> {
+    [Cell::Error, Cell::Unknown, Cell::None]
+        .into_iter()
+        .find(|&special| a == special || b == special)
+}
+
+/// A comparison, three-valued; comparing with none is false.
+pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &Row) -> Cell {
+    if let Some(s) = strict(x, y) {
+        return if s == Cell::None {
+            Cell::Bool(false)
+        } else {
+            s
+        };
+    }
+    let o = order(x, y, row);
+    Cell::Bool(match op {
+        CmpOp::Eq => o == Some(Ordering::Equal),
+        CmpOp::Ne => o.is_some_and(|o| o != Ordering::Equal),
+        CmpOp::Lt => o == Some(Ordering::Less),
+        CmpOp::Le => matches!(o, Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => o == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(o, Some(Ordering::Greater | Ordering::Equal)),
+    })
+}
+
+/// Orders two values of the same type (numbers across int/decimal).
+fn order(a: Cell, b: Cell, row: &Row) -> Option<Ordering> {
+    match (a, b) {
+        (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
+        (Cell::Dec(x), Cell::Dec(y)) => Some(x.cmp(&y)),
+        (Cell::Int(x), Cell::Dec(y)) => Some(Decimal::from(x).cmp(&y)),
+        (Cell::Dec(x), Cell::Int(y)) => Some(x.cmp(&Decimal::from(y))),
+        (Cell::Date(x), Cell::Date(y)) => Some(x.cmp(&y)),
+        (Cell::Enum(x), Cell::Enum(y)) => Some(x.cmp(&y)),
+        (Cell::Bool(x), Cell::Bool(y)) => Some(x.cmp(&y)),
+        (Cell::Str(s, l), Cell::Str(t, m)) => Some(row.str(s, l).cmp(row.str(t, m))),
+        _ => None,
+    }
+}
+
+fn to_dec(c: Cell) -> Option<Decimal> {
+    match c {
+        Cell::Int(i) => Some(Decimal::from(i)),
+        Cell::Dec(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// Arithmetic on two values; whole numbers stay whole when the type says so.
+fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
+    if let (true, Cell::Int(x), Cell::Int(y)) = (int, a, b) {
+        let r = match op {
+            ArithOp::Add => x.checked_add(y),
+            ArithOp::Sub => x.checked_sub(y),
+            ArithOp::Mul => x.checked_mul(y),
+            ArithOp::Div => None,
+        };
+        match (r, op) {
+            (Some(r), _) => return Cell::Int(r),
+            (None, ArithOp::Div) => {}
+            (None, _) => return Cell::Error,
+        }
+    }
+    let (Some(x), Some(y)) = (to_dec(a), to_dec(b)) else {
+        return Cell::Error;
+    };
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div if y.is_zero() => None,
+        ArithOp::Div => x.checked_div(y),
+    };
+    r.map_or(Cell::Error, Cell::Dec)
+}
+
+/// Completed years from packed `birth` to packed `on` (the reference evaluator's
+/// `calendar::age`: a 29 February birthday counts as 28 February in other years).
+fn age(birth: i32, on: i32) -> i64 {
+    let (by, bmd) = (birth / 10_000, birth % 10_000);
+    let (oy, omd) = (on / 10_000, on % 10_000);
+    let bmd = if bmd == 229 && !calendar::is_leap(oy) {
+        228
+    } else {
+        bmd
+    };
+    i64::from(oy - by) - i64::from(omd < bmd)
+}
+
+fn shift(p: i32, n: i64, unit: DateUnit) -> Option<i32> {
+    let d = unpack_date(p)?;
+    let r = match unit {
+        DateUnit::Days => calendar::add_days(d, n),
+        DateUnit::Months => calendar::add_months(d, n),
+        DateUnit::Years => calendar::add_years(d, n),
+    }?;
+    pack_date(r)
+}
+
+/// A built-in on plain argument values; `None` is an evaluation error.
+fn builtin(
+    b: Builtin,
+    v: &[Cell],
+    ref_date: i32,
+    (months, years): (bool, bool),
+    row: &Row,
+) -> Option<Cell> {
+    let date = |c: &Cell| match c {
+        Cell::Date(d) => Some(*d),
+        _ => None,
+    };
+    let int = |c: &Cell| match c {
+        Cell::Int(i) => Some(*i),
+        _ => None,
+    };
+    Some(match b {
+        Builtin::Age => Cell::Int(age(
+            date(v.first()?)?,
+            match v.get(1) {
+                Some(on) => date(on)?,
+                None => ref_date,
+            },
+        )),
+        Builtin::AddDays => Cell::Date(shift(date(v.first()?)?, int(v.get(1)?)?, DateUnit::Days)?),
+        Builtin::AddMonths => {
+            Cell::Date(shift(date(v.first()?)?, int(v.get(1)?)?, DateUnit::Months)?)
+        }
+        Builtin::AddYears => {
+            Cell::Date(shift(date(v.first()?)?, int(v.get(1)?)?, DateUnit::Years)?)
+        }
+        Builtin::MonthDiff => {
+            let (a, b) = (date(v.first()?)?, date(v.get(1)?)?);
+            let months = |p: i32| i64::from(p / 10_000) * 12 + i64::from(p / 100 % 100);
+            Cell::Int(months(b) - months(a))
+        }
+        Builtin::Year => Cell::Int(i64::from(date(v.first()?)? / 10_000)),
+        Builtin::Month => Cell::Int(i64::from(date(v.first()?)? / 100 % 100)),
+        Builtin::Day => Cell::Int(i64::from(date(v.first()?)? % 100)),
+        Builtin::MakeDate => {
+            let (y, m, d) = (int(v.first()?)?, int(v.get(1)?)?, int(v.get(2)?)?);
+            let day = NaiveDate::from_ymd_opt(
+                i32::try_from(y).ok()?,
+                u32::try_from(m).ok()?,
+                u32::try_from(d).ok()?,
+            )?;
+            Cell::Date(pack_date(day)?)
+        }
+        Builtin::WithinLast => {
+            let n = int(v.get(1)?)?;
+            let unit = if months {
+                DateUnit::Months
+            } else if years {
+                DateUnit::Years
+            } else {
+                DateUnit::Days
+            };
+            let start = shift(ref_date, -n, unit)?;
+            let d = date(v.first()?)?;
+            Cell::Bool(start <= d && d <= ref_date)
+        }
+        Builtin::Min | Builtin::Max => {
+            let want = if b == Builtin::Min {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+            let mut best = *v.first()?;
+            for x in &v[1..] {
+                if order(*x, best, row) == Some(want) {
+                    best = *x;
+                }
+            }
+            if v.iter().any(|x| matches!(x, Cell::Dec(_))) {
+                Cell::Dec(to_dec(best)?)
+            } else {
+                best
+            }
+        }
+        Builtin::Round | Builtin::RoundHalfEven => {
+            let places = match v.get(1) {
+                Some(p) => u32::try_from(int(p)?).ok()?,
+                None => 0,
+            };
+            let strategy = if b == Builtin::Round {
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero
+            } else {
+                rust_decimal::RoundingStrategy::MidpointNearestEven
+            };
+            Cell::Dec(to_dec(*v.first()?)?.round_dp_with_strategy(places.min(28), strategy))
+        }
+        Builtin::Floor => Cell::Int(i64::try_from(to_dec(*v.first()?)?.floor()).ok()?),
+        Builtin::Ceil => Cell::Int(i64::try_from(to_dec(*v.first()?)?.ceil()).ok()?),
+        Builtin::Abs => match v.first()? {
+            Cell::Int(i) => Cell::Int(i.checked_abs()?),
+            other => Cell::Dec(to_dec(*other)?.abs()),
+        },
+        Builtin::Len => match v.first()? {
+            Cell::List(_, n) => Cell::Int(i64::from(*n)),
+            _ => return None,
+        },
+    })
+}
+
+/// The text of a string cell, for outputs.
+pub fn cell_text(c: Cell, row: &Row) -> Option<Arc<str>> {
+    match c {
+        Cell::Str(s, l) => Some(Arc::from(row.str(s, l))),
+        _ => None,
+    }
+}

@@ -1,0 +1,197 @@
+//! Deciding a row with the compiled rule set: outcomes and amounts, nothing else.
+//!
+//! This is the batch's fast tier. It gives the outcome and the amount exactly as the
+//! reference evaluator would, or says it cannot: a decision that is unknown (the
+//! pushes need the missing fields), in error, or about a policy the lowering does not
+//! cover is [`Verdict::Unknown`] or [`Verdict::Deferred`], and the caller asks the
+//! reference evaluator ([`super::evaluate_policy`]) for the full decision.
+
+use super::ExtraValue;
+use crate::compile::lower::{CompiledRules, Ctx};
+use crate::record::row::{unpack_date, Cell, Row};
+use rust_decimal::Decimal;
+
+/// The compiled evaluator's word on one policy for one record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Every clause holds; the amount (when the policy has amount rules): the rule
+    /// that gave it, its value, and its extras in [`RowEvaluator::extras`].
+    Eligible {
+        /// Index of the amount rule used, and the amount.
+        amount: Option<(usize, Decimal)>,
+        /// Range of the extras of this decision in [`RowEvaluator::extras`].
+        extras: (u32, u32),
+    },
+    /// A clause is false (or the policy is not in force).
+    NotEligible,
+    /// Data is missing: the outcome is undetermined; the reference evaluator names
+    /// the missing fields.
+    Unknown,
+    /// The reference evaluator must decide (an evaluation error, or a policy or case
+    /// the compiled form does not cover).
+    Deferred,
+    /// The policy is about another subject kind.
+    NotApplicable,
+}
+
+/// Decides rows with a compiled rule set. Keep one per thread: it reuses its buffers.
+pub struct RowEvaluator<'c> {
+    compiled: &'c CompiledRules,
+    memo: Vec<Option<Cell>>,
+    locals: Vec<Cell>,
+    truths: Vec<Cell>,
+    verdicts: Vec<Verdict>,
+    extras: Vec<(usize, Cell)>,
+}
+
+impl<'c> RowEvaluator<'c> {
+    /// An evaluator of `compiled`.
+    pub fn new(compiled: &'c CompiledRules) -> Self {
+        let n = compiled.policies.len();
+        RowEvaluator {
+            compiled,
+            memo: vec![None; compiled.lets.len()],
+            locals: vec![Cell::None; compiled.locals],
+            truths: vec![Cell::Error; n],
+            verdicts: vec![Verdict::NotApplicable; n],
+            extras: vec![],
+        }
+    }
+
+    /// The verdicts of the last [`decide`](Self::decide), per policy in rule-set order.
+    pub fn verdicts(&self) -> &[Verdict] {
+        &self.verdicts
+    }
+
+    /// Decides every policy (rule-set order) for `row`; the verdicts are in
+    /// [`verdicts`](Self::verdicts).
+    pub fn decide(&mut self, row: &Row) -> &[Verdict] {
+        self.memo.fill(None);
+        self.extras.clear();
+        let compiled = self.compiled;
+        for (i, p) in compiled.policies.iter().enumerate() {
+            let verdict = if compiled.subjects[i] != row.subject {
+                Verdict::NotApplicable
+            } else {
+                match p {
+                    None => Verdict::Deferred,
+                    Some(p) if !p.in_force => Verdict::NotEligible,
+                    Some(p) => {
+                        let mut ctx = Ctx {
+                            row,
+                            lets: &compiled.lets,
+                            memo: &mut self.memo,
+                            locals: &mut self.locals,
+                            truths: &self.truths,
+                        };
+                        decide_policy(p, &mut ctx, &mut self.extras)
+                    }
+                }
+            };
+            self.truths[i] = match verdict {
+                Verdict::Eligible { .. } => Cell::Bool(true),
+                Verdict::NotEligible => Cell::Bool(false),
+                Verdict::Unknown => Cell::Unknown,
+                Verdict::Deferred | Verdict::NotApplicable => Cell::Error,
+            };
+            self.verdicts[i] = verdict;
+        }
+        &self.verdicts
+    }
+
+    /// The extras of an eligible verdict, as the outputs state them: (index of the
+    /// extra in its amount rule, value).
+    pub fn extras(&self, range: (u32, u32), row: &Row) -> Vec<(usize, ExtraValue)> {
+        let (start, len) = (range.0 as usize, range.1 as usize);
+        self.extras
+            .get(start..start + len)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|(k, c)| Some((*k, extra_value(*c, row)?)))
+            .collect()
+    }
+}
+
+fn decide_policy(
+    p: &crate::compile::lower::CompiledPolicy,
+    ctx: &mut Ctx<'_>,
+    extras: &mut Vec<(usize, Cell)>,
+) -> Verdict {
+    let mut unknown = false;
+    let mut error = false;
+    for clause in &p.clauses {
+        match clause(ctx) {
+            Cell::Bool(true) => {}
+            Cell::Unknown => unknown = true,
+            Cell::Error => error = true,
+            // One false clause decides, whatever the others are.
+            _ => return Verdict::NotEligible,
+        }
+    }
+    if error {
+        return Verdict::Deferred;
+    }
+    if unknown {
+        return Verdict::Unknown;
+    }
+    if p.amounts.is_empty() {
+        return Verdict::Eligible {
+            amount: None,
+            extras: (0, 0),
+        };
+    }
+    for (k, a) in p.amounts.iter().enumerate() {
+        if let Some(g) = &a.guard {
+            match g(ctx) {
+                Cell::Bool(true) => {}
+                Cell::Unknown => return Verdict::Unknown,
+                Cell::Error => return Verdict::Deferred,
+                _ => continue,
+            }
+        }
+        let value = (a.value)(ctx);
+        if value == Cell::Error {
+            return Verdict::Deferred;
+        }
+        let start = extras.len();
+        let mut unknown = value == Cell::Unknown;
+        for (x, e) in a.extras.iter().enumerate() {
+            match e(ctx) {
+                Cell::Error => return Verdict::Deferred,
+                Cell::Unknown => unknown = true,
+                Cell::None => {}
+                // Extras the outputs render from the schema are left to the reference.
+                Cell::Enum(_) | Cell::List(..) | Cell::Rec(_) => return Verdict::Deferred,
+                v => extras.push((x, v)),
+            }
+        }
+        if unknown {
+            return Verdict::Unknown;
+        }
+        let amount = match value {
+            Cell::Int(i) => Decimal::from(i),
+            Cell::Dec(d) => d,
+            _ => return Verdict::Deferred,
+        };
+        if amount.normalize().scale() > 2 {
+            return Verdict::Deferred;
+        }
+        return Verdict::Eligible {
+            amount: Some((k, amount)),
+            extras: (start as u32, (extras.len() - start) as u32),
+        };
+    }
+    // No amount rule applies: an evaluation error.
+    Verdict::Deferred
+}
+
+fn extra_value(c: Cell, row: &Row) -> Option<ExtraValue> {
+    Some(match c {
+        Cell::Int(i) => ExtraValue::Int(i),
+        Cell::Dec(d) => ExtraValue::Decimal(d),
+        Cell::Bool(b) => ExtraValue::Bool(b),
+        Cell::Str(s, l) => ExtraValue::Text(row.str(s, l).to_string()),
+        Cell::Date(p) => ExtraValue::Text(unpack_date(p)?.to_string()),
+        _ => return None,
+    })
+}
