@@ -48,6 +48,9 @@ pub struct CompiledRules {
     /// Per policy (rule-set order): its compiled form, or `None` when the reference
     /// evaluator decides it.
     pub policies: Vec<Option<CompiledPolicy>>,
+    /// Policy indexes in the order they are decided: every policy after those whose
+    /// eligibility it asks.
+    pub order: Vec<usize>,
     /// Definitions, all policies' together.
     pub lets: Vec<Node>,
     /// Item variable slots, all policies' together.
@@ -102,15 +105,18 @@ impl CompiledRules {
             layout,
             ref_date,
             policies: Vec::with_capacity(rules.program.policies.len()),
+            order: vec![],
             lets: vec![],
             locals: 0,
             subjects: rules.program.policies.iter().map(|p| p.subject).collect(),
         };
-        for (index, p) in rules.program.policies.iter().enumerate() {
+        out.policies = (0..rules.program.policies.len()).map(|_| None).collect();
+        out.order = decision_order(rules);
+        for &index in &out.order {
+            let p = &rules.program.policies[index];
             let scope = Scope {
                 lets: out.lets.len(),
                 locals: out.locals,
-                index,
             };
             let mut lower = Lower {
                 rules,
@@ -118,18 +124,12 @@ impl CompiledRules {
                 ref_date,
                 compiled: &out.policies,
             };
-            let compiled = lower.policy(p, &scope);
-            let (lets, ok) = match compiled {
-                Some((lets, c)) => (lets, Some(c)),
-                None => (vec![], None),
-            };
-            let n = lets.len();
-            out.lets.extend(lets);
-            out.locals += p.locals;
-            out.policies.push(ok.map(|mut c| {
-                c.lets = (scope.lets, n);
-                c
-            }));
+            if let Some((lets, mut c)) = lower.policy(p, &scope) {
+                c.lets = (scope.lets, lets.len());
+                out.lets.extend(lets);
+                out.locals += p.locals;
+                out.policies[index] = Some(c);
+            }
         }
         out
     }
@@ -141,11 +141,59 @@ impl CompiledRules {
     }
 }
 
+/// Policies ordered so that each comes after the policies it refers to; policies in a
+/// cycle of references come last (their references are not compiled).
+fn decision_order(rules: &RuleSet) -> Vec<usize> {
+    let policies = &rules.program.policies;
+    let deps: Vec<Vec<usize>> = policies
+        .iter()
+        .map(|p| {
+            let mut refs = vec![];
+            let mut note = |e: &Expr| {
+                if let Expr::PolicyRef(q) = e {
+                    refs.push(*q);
+                }
+            };
+            p.lets.iter().for_each(|l| l.value.walk(&mut note));
+            p.clauses.iter().for_each(|c| c.condition.walk(&mut note));
+            for a in &p.amounts {
+                a.value.walk(&mut note);
+                if let AmountGuard::When(g) = &a.guard {
+                    g.walk(&mut note);
+                }
+                a.extras.iter().for_each(|(_, e)| e.walk(&mut note));
+            }
+            refs
+        })
+        .collect();
+    // 0 = not visited, 1 = on the path, 2 = placed.
+    let mut state = vec![0u8; policies.len()];
+    let mut order = vec![];
+    fn visit(i: usize, deps: &[Vec<usize>], state: &mut [u8], order: &mut Vec<usize>) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        for &d in &deps[i] {
+            if d < deps.len() {
+                visit(d, deps, state, order);
+            }
+        }
+        state[i] = 2;
+        order.push(i);
+    }
+    for i in 0..policies.len() {
+        // A policy in a cycle is placed too; its reference to a policy not yet
+        // compiled keeps it out of the compiled form.
+        visit(i, &deps, &mut state, &mut order);
+    }
+    order
+}
+
 /// Where a policy's definitions and item variables start in the shared slots.
 struct Scope {
     lets: usize,
     locals: usize,
-    index: usize,
 }
 
 struct Lower<'a> {
@@ -262,8 +310,8 @@ impl Lower<'_> {
                 }
             }
             Expr::PolicyRef(p) => {
-                // Decided earlier in rule-set order, and compiled.
-                if *p >= sc.index || !self.compiled.get(*p).is_some_and(Option::is_some) {
+                // Compiled, and so decided before this policy.
+                if !self.compiled.get(*p).is_some_and(Option::is_some) {
                     return None;
                 }
                 let p = *p;

@@ -69,7 +69,8 @@ impl<'c> RowEvaluator<'c> {
         self.memo.fill(None);
         self.extras.clear();
         let compiled = self.compiled;
-        for (i, p) in compiled.policies.iter().enumerate() {
+        for &i in &compiled.order {
+            let p = &compiled.policies[i];
             let verdict = if compiled.subjects[i] != row.subject {
                 Verdict::NotApplicable
             } else {
