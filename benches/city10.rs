@@ -44,9 +44,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
 use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
+use mianshen::compile::lower::CompiledRules;
 use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, EvalOptions, Outcome};
+use mianshen::eval::compiled::{RowEvaluator, Verdict};
+use mianshen::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
 use mianshen::load::load_dir;
+use mianshen::record::row::{Row, RowReader};
 use mianshen::record::{self, fast, Record};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -134,8 +137,6 @@ fn merge(mut a: Sum, b: Sum) -> Sum {
 struct PolicyMap {
     /// Engine policy index → baseline index.
     to_baseline: Vec<usize>,
-    /// Per subject kind: the engine policy indexes `evaluate_all` decides, in order.
-    per_subject: Vec<Vec<usize>>,
 }
 
 impl PolicyMap {
@@ -156,17 +157,7 @@ impl PolicyMap {
             baseline::POLICIES.len(),
             "benches/city-10 must define the ten policies"
         );
-        let per_subject = (0..rules.schema.subjects.len())
-            .map(|s| {
-                (0..rules.program.policies.len())
-                    .filter(|&i| rules.program.policies[i].subject == s)
-                    .collect()
-            })
-            .collect();
-        PolicyMap {
-            to_baseline,
-            per_subject,
-        }
+        PolicyMap { to_baseline }
     }
 }
 
@@ -255,22 +246,47 @@ fn baseline_e2e(pool: &rayon::ThreadPool, lines: &[String]) -> Sum {
     })
 }
 
-fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, recs: &[Record]) -> Sum {
+/// The engine's parsed form for the evaluation-only runs: each record as a row of the
+/// compiled layout, and as the reference evaluator's record for the decisions the
+/// compiled form leaves to it.
+struct Parsed {
+    compiled: CompiledRules,
+    rows: Vec<Row>,
+    records: Vec<Record>,
+}
+
+fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, parsed: &Parsed) -> Sum {
     let d = ref_date();
-    let opts = EvalOptions::default();
     pool.install(|| {
-        recs.par_chunks(CHUNK)
-            .map(|c| {
+        parsed
+            .rows
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(k, c)| {
                 let mut s = Sum::default();
-                for r in c {
-                    let ds = evaluate_all(rules, r, d, opts);
-                    for (dec, &pi) in ds.iter().zip(&map.per_subject[r.subject]) {
+                let mut ev = RowEvaluator::new(&parsed.compiled);
+                for (j, row) in c.iter().enumerate() {
+                    ev.decide(row);
+                    for (pi, v) in ev.verdicts().iter().enumerate() {
                         let i = map.to_baseline[pi];
-                        let k = code(dec.outcome);
-                        s.counts[i][k] += 1;
-                        if k == 1 {
-                            if let Some(a) = &dec.amount {
-                                s.amounts[i] += a.value;
+                        match *v {
+                            Verdict::Eligible { amount, .. } => {
+                                s.counts[i][1] += 1;
+                                if let Some((_, a)) = amount {
+                                    s.amounts[i] += a;
+                                }
+                            }
+                            Verdict::NotEligible => s.counts[i][0] += 1,
+                            Verdict::Unknown => s.counts[i][2] += 1,
+                            Verdict::NotApplicable => {}
+                            Verdict::Deferred => {
+                                let r = &parsed.records[k * CHUNK + j];
+                                let dec = evaluate_policy(rules, pi, r, d, EvalOptions::default());
+                                let o = code(dec.outcome);
+                                s.counts[i][o] += 1;
+                                if let (1, Some(a)) = (o, &dec.amount) {
+                                    s.amounts[i] += a.value;
+                                }
                             }
                         }
                     }
@@ -544,21 +560,43 @@ fn batch_part(min_secs: f64, min_samples: usize) {
         s
     });
     let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
+    let compiled = CompiledRules::new(&rules, ref_date());
     let rss_before = proc_status_kib("VmRSS:").unwrap_or(0);
+    let rows: Vec<Row> = lines
+        .par_iter()
+        .enumerate()
+        .map_init(
+            || RowReader::new(&rules.schema, &compiled.layout),
+            |reader, (i, l)| {
+                let mut row = Row::default();
+                reader
+                    .read(l, Some(subject), &mut row)
+                    .unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+                row.cells.shrink_to_fit();
+                row.text.shrink_to_fit();
+                row
+            },
+        )
+        .collect();
+    let records_kib = proc_status_kib("VmRSS:")
+        .unwrap_or(0)
+        .saturating_sub(rss_before);
     let records: Vec<Record> = lines
         .par_iter()
         .enumerate()
         .map(|(i, l)| {
             fast::read_json(&rules.schema, &plan, Some(subject), l)
-                .unwrap_or_else(|| panic!("line {}: the engine's fast reader refused it", i + 1))
+                .unwrap_or_else(|| panic!("line {}: the engine's reader refused it", i + 1))
         })
         .collect();
-    let records_kib = proc_status_kib("VmRSS:")
-        .unwrap_or(0)
-        .saturating_sub(rss_before);
+    let parsed = Parsed {
+        compiled,
+        rows,
+        records,
+    };
     let input_kib = proc_status_kib("VmRSS:").unwrap_or(0);
     println!(
-        "prepared in {:.1} s: engine records take {:.0} MiB ({:.0} B/record); process RSS {:.0} MiB",
+        "prepared in {:.1} s: engine rows take {:.0} MiB ({:.0} B/record); process RSS {:.0} MiB",
         t.elapsed().as_secs_f64(),
         mib(records_kib),
         records_kib as f64 * 1024.0 / n as f64,
@@ -610,7 +648,7 @@ fn batch_part(min_secs: f64, min_samples: usize) {
         rows.push(("end to end", threads, e, b));
 
         // Evaluation only.
-        let once = probe(&|| engine_eval(&pool, &rules, &map, &records))
+        let once = probe(&|| engine_eval(&pool, &rules, &map, &parsed))
             .min(probe(&|| baseline_eval(&pool, &people)));
         let reps = ((0.05 / once.max(1e-6)).ceil() as usize).clamp(1, 1000);
         let (e, b) = race(
@@ -619,7 +657,7 @@ fn batch_part(min_secs: f64, min_samples: usize) {
             min_samples,
             min_secs,
             &reference,
-            || engine_eval(&pool, &rules, &map, &records),
+            || engine_eval(&pool, &rules, &map, &parsed),
             || baseline_eval(&pool, &people),
         );
         rows.push(("evaluation only", threads, e, b));

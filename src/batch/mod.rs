@@ -261,52 +261,85 @@ where
         config,
     };
     let chunk_size = config.chunk_size.max(1);
-    let mut input = input.peekable();
-    let mut chunk: Vec<InputRecord> = Vec::with_capacity(chunk_size);
-    while input.peek().is_some() {
-        chunk.clear();
-        chunk.extend(input.by_ref().take(chunk_size));
-        let parts: Vec<Part> = pool.install(|| {
-            chunk
-                .par_chunks(PART_SIZE)
-                .map_init(
-                    || Worker::new(&job),
-                    |w, records| {
-                        let mut part = Part::new(n);
-                        for r in records {
-                            w.decide(r, &mut part);
-                        }
-                        part
-                    },
-                )
-                .collect()
-        });
-        let mut out = ChunkOutput {
-            records: chunk.len() as u64,
-            ..ChunkOutput::default()
-        };
-        for part in parts {
-            summary.read += part.read;
-            summary.evaluated += part.evaluated;
-            summary.rejected += part.rejected;
-            out.grants.push_str(&part.out.grants);
-            out.pushes.push_str(&part.out.pushes);
-            out.rejected.push_str(&part.out.rejected);
-            out.forms.push_str(&part.out.forms);
-            out.errors.push_str(&part.out.errors);
-            for (i, p) in part.policies.iter().enumerate() {
-                let s = &mut summary.policies[i].1;
-                s.eligible += p.eligible;
-                s.not_eligible += p.not_eligible;
-                s.undetermined += p.undetermined;
-                s.amount += p.amount;
-                summary.errors[i] += part.errors[i];
+    let mut input = input;
+    let mut chunk: Vec<InputRecord> = input.by_ref().take(chunk_size).collect();
+    // While the pool decides one chunk, this thread reads the next and writes the
+    // outputs of the one before.
+    let mut pending: Option<(Vec<Part>, u64)> = None;
+    while !chunk.is_empty() {
+        let mut next: Vec<InputRecord> = Vec::with_capacity(chunk_size);
+        let mut parts: Vec<Part> = vec![];
+        let written = pool.in_place_scope(|scope| {
+            scope.spawn(|_| parts = decide_chunk(&job, &chunk, n));
+            next.extend(input.by_ref().take(chunk_size));
+            match pending.take() {
+                Some((done, records)) => {
+                    emit(done, records, &mut summary, sink)?;
+                    progress(summary.read);
+                    Ok(())
+                }
+                None => Ok::<(), BatchError>(()),
             }
-        }
-        sink.write(&out)?;
+        });
+        written?;
+        pending = Some((parts, chunk.len() as u64));
+        chunk = next;
+    }
+    if let Some((done, records)) = pending {
+        emit(done, records, &mut summary, sink)?;
         progress(summary.read);
     }
     Ok(summary)
+}
+
+/// Decides a chunk on the pool, in parts of consecutive records.
+fn decide_chunk(job: &Job<'_>, chunk: &[InputRecord], policies: usize) -> Vec<Part> {
+    chunk
+        .par_chunks(PART_SIZE)
+        .map_init(
+            || Worker::new(job),
+            |w, records| {
+                let mut part = Part::new(policies);
+                for r in records {
+                    w.decide(r, &mut part);
+                }
+                part
+            },
+        )
+        .collect()
+}
+
+/// Merges a decided chunk's parts, in order, into the summary and the sink.
+fn emit(
+    parts: Vec<Part>,
+    records: u64,
+    summary: &mut Summary,
+    sink: &mut dyn Sink,
+) -> Result<(), BatchError> {
+    let mut out = ChunkOutput {
+        records,
+        ..ChunkOutput::default()
+    };
+    for part in parts {
+        summary.read += part.read;
+        summary.evaluated += part.evaluated;
+        summary.rejected += part.rejected;
+        out.grants.push_str(&part.out.grants);
+        out.pushes.push_str(&part.out.pushes);
+        out.rejected.push_str(&part.out.rejected);
+        out.forms.push_str(&part.out.forms);
+        out.errors.push_str(&part.out.errors);
+        for (i, p) in part.policies.iter().enumerate() {
+            let s = &mut summary.policies[i].1;
+            s.eligible += p.eligible;
+            s.not_eligible += p.not_eligible;
+            s.undetermined += p.undetermined;
+            s.amount += p.amount;
+            summary.errors[i] += part.errors[i];
+        }
+    }
+    sink.write(&out)?;
+    Ok(())
 }
 
 /// What every worker of a run shares.

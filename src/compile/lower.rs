@@ -333,7 +333,7 @@ impl Lower<'_> {
                 let b = self.expr(b, sc)?;
                 Box::new(move |c| {
                     let x = a(c);
-                    if x == Cell::Error {
+                    if matches!(x, Cell::Error) {
                         return x;
                     }
                     let y = b(c);
@@ -376,15 +376,15 @@ impl Lower<'_> {
                 let hi = self.expr(hi, sc)?;
                 Box::new(move |c| {
                     let x = v(c);
-                    if x == Cell::Error {
+                    if matches!(x, Cell::Error) {
                         return x;
                     }
                     let l = lo(c);
-                    if l == Cell::Error {
+                    if matches!(l, Cell::Error) {
                         return l;
                     }
                     let h = hi(c);
-                    if h == Cell::Error {
+                    if matches!(h, Cell::Error) {
                         return h;
                     }
                     if [x, l, h].contains(&Cell::Unknown) {
@@ -407,12 +407,12 @@ impl Lower<'_> {
                 let list = self.expr(list, sc)?;
                 Box::new(move |c| {
                     let x = v(c);
-                    if x == Cell::Error {
+                    if matches!(x, Cell::Error) {
                         return x;
                     }
                     let l = list(c);
                     if let Some(s) = strict(x, l) {
-                        return if s == Cell::None {
+                        return if matches!(s, Cell::None) {
                             Cell::Bool(false)
                         } else {
                             s
@@ -638,7 +638,7 @@ impl Lower<'_> {
         let b = self.expr(b, sc)?;
         Some(Box::new(move |c| {
             let x = a(c);
-            if x == Cell::Error {
+            if matches!(x, Cell::Error) {
                 return x;
             }
             let y = b(c);
@@ -689,10 +689,10 @@ impl Lower<'_> {
             .collect::<Option<Vec<_>>>()?;
         Some(Box::new(move |c| {
             let x = v(c);
-            if x == Cell::Error {
+            if matches!(x, Cell::Error) {
                 return x;
             }
-            let mut unknown = x == Cell::Unknown;
+            let mut unknown = matches!(x, Cell::Unknown);
             let mut found = false;
             for i in &items {
                 match i(c) {
@@ -704,7 +704,7 @@ impl Lower<'_> {
             }
             if unknown {
                 Cell::Unknown
-            } else if x == Cell::None {
+            } else if matches!(x, Cell::None) {
                 Cell::Bool(false)
             } else {
                 Cell::Bool(found != negated)
@@ -809,7 +809,7 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
         for pat in pats {
             let hit = match pat {
                 LPat::Any => true,
-                _ if x == Cell::None => false,
+                _ if matches!(x, Cell::None) => false,
                 LPat::Eq(p) => match p(c) {
                     u @ (Cell::Unknown | Cell::Error) => return u,
                     Cell::None => false,
@@ -817,11 +817,11 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
                 },
                 LPat::Range(lo, hi) => {
                     let l = lo(c);
-                    if l == Cell::Error {
+                    if matches!(l, Cell::Error) {
                         return l;
                     }
                     let h = hi(c);
-                    if h == Cell::Error {
+                    if matches!(h, Cell::Error) {
                         return h;
                     }
                     match (l, h) {
@@ -881,7 +881,7 @@ impl Quant {
                 Some(f) => f(c),
                 None => Cell::Bool(true),
             };
-            if f == Cell::Error {
+            if matches!(f, Cell::Error) {
                 return f;
             }
             let body = |c: &mut Ctx<'_>| match &self.body {
@@ -891,7 +891,7 @@ impl Quant {
             let v = match (q, f) {
                 (_, Cell::Unknown) => {
                     let b = body(c);
-                    if b == Cell::Error {
+                    if matches!(b, Cell::Error) {
                         return b;
                     }
                     if q == Quantifier::All {
@@ -908,7 +908,7 @@ impl Quant {
                 }
                 (_, Cell::Bool(true)) => {
                     let b = body(c);
-                    if b == Cell::Error {
+                    if matches!(b, Cell::Error) {
                         return b;
                     }
                     b
@@ -996,7 +996,7 @@ impl Quant {
             }
             match q {
                 Quantifier::Sum => {
-                    if v != Cell::None && !overflow {
+                    if !matches!(v, Cell::None) && !overflow {
                         let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
                         match arith(ArithOp::Add, acc, v, int) {
                             Cell::Error => overflow = true,
@@ -1005,13 +1005,15 @@ impl Quant {
                     }
                 }
                 Quantifier::Min | Quantifier::Max => {
-                    if v != Cell::None && best.is_none_or(|b| order(v, b, c.row) == Some(want)) {
+                    if !matches!(v, Cell::None)
+                        && best.is_none_or(|b| order(v, b, c.row) == Some(want))
+                    {
                         best = Some(v);
                     }
                 }
                 Quantifier::The => the = v,
                 _ => {
-                    if v == Cell::None {
+                    if matches!(v, Cell::None) {
                         continue;
                     }
                     match best {
@@ -1067,15 +1069,23 @@ fn strict_one(c: Cell) -> Cell {
 /// For a strict two-argument operation: the result when an argument is not a plain
 /// value (error, then unknown, then none), `None` when both are values.
 fn strict(a: Cell, b: Cell) -> Option<Cell> {
-    [Cell::Error, Cell::Unknown, Cell::None]
-        .into_iter()
-        .find(|&special| a == special || b == special)
+    let special = |c: Cell| matches!(c, Cell::Error | Cell::Unknown | Cell::None);
+    if !special(a) && !special(b) {
+        return None;
+    }
+    Some(if matches!(a, Cell::Error) || matches!(b, Cell::Error) {
+        Cell::Error
+    } else if matches!(a, Cell::Unknown) || matches!(b, Cell::Unknown) {
+        Cell::Unknown
+    } else {
+        Cell::None
+    })
 }
 
 /// A comparison, three-valued; comparing with none is false.
 pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &Row) -> Cell {
     if let Some(s) = strict(x, y) {
-        return if s == Cell::None {
+        return if matches!(s, Cell::None) {
             Cell::Bool(false)
         } else {
             s

@@ -314,12 +314,15 @@ impl State<'_, '_> {
     ) -> Result<(), A::Error> {
         let schema = self.schema;
         let recs = [rec];
+        // Records usually list their keys in schema order: try the next field first.
+        let mut hint = 0;
         let mut key = match first {
             Some(k) => Some(k),
             None => map
                 .next_key_seed(KeySeed {
                     schema,
                     recs: &recs,
+                    hint,
                 })?
                 .map(|k| k.map(|x| x.1)),
         };
@@ -330,10 +333,12 @@ impl State<'_, '_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+            hint = field.map_or(hint, |i| i + 1);
             key = map
                 .next_key_seed(KeySeed {
                     schema,
                     recs: &recs,
+                    hint,
                 })?
                 .map(|k| k.map(|x| x.1));
         }
@@ -386,6 +391,8 @@ impl State<'_, '_> {
 struct KeySeed<'a> {
     schema: &'a Schema,
     recs: &'a [RecordId],
+    /// The field index to try first (of the only candidate).
+    hint: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
@@ -401,6 +408,13 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a field name")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if let [r] = self.recs {
+            if let Some(f) = self.schema.records[*r].fields.get(self.hint) {
+                if f.name == v {
+                    return Ok(Some((0, self.hint)));
+                }
+            }
+        }
         Ok(self
             .recs
             .iter()
@@ -436,6 +450,7 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_, '_> {
         let first = map.next_key_seed(KeySeed {
             schema,
             recs: &roots,
+            hint: 0,
         })?;
         let subject = match (self.subject, first) {
             (Some(s), _) => s,
