@@ -2,12 +2,10 @@
 
 use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
 use mianshen::compile::RuleSet;
-use std::cell::Cell;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::Rc;
 
 /// Output files written under temporary names and renamed when the run completes, so
 /// that an interrupted run leaves nothing that looks complete.
@@ -84,51 +82,6 @@ impl Sink for DirSink {
             f.write_all(chunk.forms.as_bytes())?;
         }
         Ok(())
-    }
-}
-
-/// JSON Lines, one record a line; blank lines are not records.
-struct JsonLines<R> {
-    reader: R,
-    line: u64,
-    bytes: Rc<Cell<u64>>,
-}
-
-impl<R: BufRead> Iterator for JsonLines<R> {
-    type Item = InputRecord;
-    fn next(&mut self) -> Option<InputRecord> {
-        loop {
-            let mut buf = Vec::new();
-            match self.reader.read_until(b'\n', &mut buf) {
-                Ok(0) => return None,
-                Ok(n) => {
-                    self.line += 1;
-                    self.bytes.set(self.bytes.get() + n as u64);
-                    if buf.iter().all(|b| b.is_ascii_whitespace()) {
-                        continue;
-                    }
-                    // The line's end is not part of the record.
-                    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        buf.pop();
-                    }
-                    let source = match String::from_utf8(buf) {
-                        Ok(s) => Source::Json(s),
-                        Err(_) => Source::Unreadable("the line is not valid UTF-8".into()),
-                    };
-                    return Some(InputRecord {
-                        line: self.line,
-                        source,
-                    });
-                }
-                Err(e) => {
-                    self.line += 1;
-                    return Some(InputRecord {
-                        line: self.line,
-                        source: Source::Unreadable(format!("read error: {e}")),
-                    });
-                }
-            }
-        }
     }
 }
 
@@ -218,8 +171,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let bytes = Rc::new(Cell::new(0u64));
-    let input: Box<dyn Iterator<Item = InputRecord>> = if csv {
+    // CSV rows become records one by one; JSON Lines go to the batch in blocks.
+    let input: Result<Box<dyn Iterator<Item = InputRecord>>, Box<dyn Read>> = if csv {
         let Some(subject) = subject.or(if rules.schema.subjects.len() == 1 {
             Some(0)
         } else {
@@ -229,18 +182,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         };
         match csv_records(&rules, subject, reader) {
-            Ok(it) => it,
+            Ok(it) => Ok(it),
             Err(m) => {
                 eprintln!("error: {}: {m}", args.input);
                 return ExitCode::from(2);
             }
         }
     } else {
-        Box::new(JsonLines {
-            reader: BufReader::with_capacity(1 << 20, reader),
-            line: 0,
-            bytes: bytes.clone(),
-        })
+        Err(reader)
     };
     let bundle = match args.bundle {
         Some(id) => match rules.bundle_index(id) {
@@ -283,9 +232,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         None
     };
     let started = std::time::Instant::now();
-    let mut progress = |done: u64| {
+    let progress = |done: u64, bytes: Option<u64>| {
         if let Some(bar) = &bar {
-            bar.set_position(bytes.get());
+            if let Some(b) = bytes {
+                bar.set_position(b);
+            }
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "{done} records, {:.0} records/s",
@@ -293,7 +244,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             ));
         }
     };
-    let result = batch::run(&rules, input, &config, &mut sink, &mut progress);
+    let result = match input {
+        Ok(input) => batch::run(&rules, input, &config, &mut sink, &mut |d| {
+            progress(d, None)
+        }),
+        Err(reader) => batch::run_json_lines(&rules, reader, &config, &mut sink, &mut |d, b| {
+            progress(d, Some(b))
+        }),
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -1,0 +1,131 @@
+//! JSON Lines input in blocks of bytes: the reading thread only finds line ends; the
+//! workers check and parse the lines in place, so no line is copied into a string of
+//! its own.
+
+use std::io::Read;
+
+/// Bytes read per block (a line longer than this makes its block longer).
+const BLOCK: usize = 4 << 20;
+
+/// Whole lines of the input, with where each record line lies.
+#[derive(Debug, Default)]
+pub(super) struct Block {
+    /// The bytes, ending at a line end (or the end of the input).
+    pub(super) text: Vec<u8>,
+    /// Per record line: its 1-based line number, start and end (without the line end).
+    pub(super) lines: Vec<(u64, usize, usize)>,
+}
+
+/// Cuts a reader into blocks of whole lines.
+pub(super) struct BlockReader<R> {
+    reader: R,
+    /// Bytes after the last line end of the previous block.
+    carry: Vec<u8>,
+    /// Lines seen so far.
+    line: u64,
+    eof: bool,
+}
+
+impl<R: Read> BlockReader<R> {
+    pub(super) fn new(reader: R) -> Self {
+        BlockReader {
+            reader,
+            carry: vec![],
+            line: 0,
+            eof: false,
+        }
+    }
+
+    /// The next block, `None` at the end of the input.
+    pub(super) fn next_block(&mut self) -> std::io::Result<Option<Block>> {
+        let mut text = std::mem::take(&mut self.carry);
+        // Read until the block holds BLOCK bytes and a line end, or the input ends; the
+        // block ends at its last line end, the rest waits for the next block.
+        let cut = loop {
+            if self.eof {
+                break text.len();
+            }
+            if text.len() >= BLOCK {
+                if let Some(pos) = memchr::memrchr(b'\n', &text) {
+                    break pos + 1;
+                }
+            }
+            // A line longer than a block makes the block grow by half each time.
+            let start = text.len();
+            text.resize(start + BLOCK.max(start / 2), 0);
+            let mut filled = start;
+            while filled < text.len() {
+                match self.reader.read(&mut text[filled..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            text.truncate(filled);
+        };
+        self.carry = text.split_off(cut);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let mut lines = Vec::with_capacity(text.len() / 256);
+        let mut start = 0;
+        while start < text.len() {
+            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |p| start + p);
+            self.line += 1;
+            let mut stop = end;
+            while stop > start && matches!(text[stop - 1], b'\r') {
+                stop -= 1;
+            }
+            // Blank lines are not records (but count in line numbers).
+            if !text[start..stop].iter().all(u8::is_ascii_whitespace) {
+                lines.push((self.line, start, stop));
+            }
+            start = end + 1;
+        }
+        Ok(Some(Block { text, lines }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(input: &[u8]) -> Vec<(u64, String)> {
+        let mut r = BlockReader::new(input);
+        let mut out = vec![];
+        while let Some(b) = r.next_block().unwrap() {
+            for &(n, s, e) in &b.lines {
+                out.push((n, String::from_utf8_lossy(&b.text[s..e]).into_owned()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lines_keep_their_numbers_and_lose_their_ends() {
+        let got = blocks(b"{\"a\":1}\r\n\n  \n{\"b\":2}\n{\"c\":3}");
+        assert_eq!(
+            got,
+            vec![
+                (1, "{\"a\":1}".to_string()),
+                (4, "{\"b\":2}".to_string()),
+                (5, "{\"c\":3}".to_string())
+            ]
+        );
+        assert!(blocks(b"").is_empty());
+    }
+
+    #[test]
+    fn a_line_longer_than_a_block_stays_whole() {
+        let long = "x".repeat(BLOCK * 2 + 17);
+        let input = format!("a\n{long}\nb\n");
+        let got = blocks(input.as_bytes());
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1].1.len(), long.len());
+        assert_eq!(got[2], (3, "b".to_string()));
+    }
+}

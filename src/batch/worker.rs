@@ -1,0 +1,280 @@
+//! Deciding records: the compiled tier first, the reference evaluator for what it
+//! leaves open, and the rejection of records that do not fit the schema.
+
+use super::lines::{write_outputs, LineTemplates};
+use super::{ChunkOutput, PolicySummary, RunConfig, Source};
+use crate::compile::lower::CompiledRules;
+use crate::compile::RuleSet;
+use crate::eval::compiled::{RowEvaluator, Verdict};
+use crate::eval::{self, EvalOptions, Outcome};
+use crate::record;
+use crate::record::row::{Row, RowReader};
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::fmt::Write as _;
+
+/// A record as a worker gets it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Input<'a> {
+    /// A JSON object as text.
+    Json(&'a str),
+    /// A value already built (from CSV).
+    Value(&'a serde_json::Value),
+    /// Why the line could not be read.
+    Unreadable(&'a str),
+}
+
+impl<'a> From<&'a Source> for Input<'a> {
+    fn from(s: &'a Source) -> Self {
+        match s {
+            Source::Json(t) => Input::Json(t),
+            Source::Value(v) => Input::Value(v),
+            Source::Unreadable(w) => Input::Unreadable(w),
+        }
+    }
+}
+
+/// The outputs and counts of a run of consecutive records, before they are merged
+/// into the chunk (in input order) and the summary.
+pub(super) struct Part {
+    pub(super) out: ChunkOutput,
+    pub(super) policies: Vec<PolicySummary>,
+    pub(super) errors: Vec<u64>,
+    pub(super) read: u64,
+    pub(super) evaluated: u64,
+    pub(super) rejected: u64,
+}
+
+impl Part {
+    pub(super) fn new(policies: usize) -> Self {
+        Part {
+            out: ChunkOutput::default(),
+            policies: vec![PolicySummary::default(); policies],
+            errors: vec![0; policies],
+            read: 0,
+            evaluated: 0,
+            rejected: 0,
+        }
+    }
+
+    fn count(&mut self, policy: usize, outcome: Outcome, amount: Option<Decimal>, error: bool) {
+        if error {
+            self.errors[policy] += 1;
+        }
+        let s = &mut self.policies[policy];
+        match outcome {
+            Outcome::Eligible => {
+                s.eligible += 1;
+                if let Some(a) = amount {
+                    s.amount += a;
+                }
+            }
+            Outcome::NotEligible => s.not_eligible += 1,
+            Outcome::Undetermined => s.undetermined += 1,
+        }
+    }
+}
+
+/// Records decided per task: small enough to spread a chunk over the threads, large
+/// enough that a task's output buffers are reused many times.
+pub(super) const PART_SIZE: usize = 256;
+
+/// What every worker of a run shares.
+pub(super) struct Job<'r> {
+    pub(super) rules: &'r RuleSet,
+    pub(super) plan: record::fast::ReadPlan,
+    pub(super) compiled: CompiledRules,
+    pub(super) lines: LineTemplates,
+    pub(super) subject: Option<usize>,
+    pub(super) config: &'r RunConfig,
+}
+
+/// One thread's reader, evaluator and row, reused record after record.
+pub(super) struct Worker<'j> {
+    job: &'j Job<'j>,
+    reader: RowReader<'j>,
+    evaluator: RowEvaluator<'j>,
+    row: Row,
+}
+
+impl<'j> Worker<'j> {
+    pub(super) fn new(job: &'j Job<'j>) -> Self {
+        Worker {
+            job,
+            reader: RowReader::new(&job.rules.schema, &job.compiled.layout),
+            evaluator: RowEvaluator::new(&job.compiled),
+            row: Row::default(),
+        }
+    }
+
+    /// Decides the record on input line `line`.
+    pub(super) fn decide(&mut self, line: u64, input: Input<'_>, part: &mut Part) {
+        part.read += 1;
+        if self.job.config.bundle.is_none() {
+            if let Input::Json(text) = input {
+                if self.fast(line, text, part) {
+                    part.evaluated += 1;
+                    return;
+                }
+            }
+        }
+        match decide_record(self.job, line, input, part) {
+            true => part.evaluated += 1,
+            false => part.rejected += 1,
+        }
+    }
+
+    /// Decides a record with the compiled rules; `false` (with nothing written) when
+    /// the record is left to the reference path.
+    fn fast(&mut self, line: u64, text: &str, part: &mut Part) -> bool {
+        let job = self.job;
+        if self.reader.read(text, job.subject, &mut self.row).is_err() {
+            return false;
+        }
+        let row = &self.row;
+        self.evaluator.decide(row);
+        let verdicts = self.evaluator.verdicts();
+        // Undecided policies are decided again the reference way, which needs the
+        // record as the reference evaluator reads it.
+        let needs_reference = verdicts
+            .iter()
+            .any(|v| matches!(v, Verdict::Unknown | Verdict::Deferred));
+        let record = if needs_reference {
+            match record::fast::read_json(&job.rules.schema, &job.plan, Some(row.subject), text) {
+                Some(r) => Some(r),
+                None => return false,
+            }
+        } else {
+            None
+        };
+        let id_buf;
+        let subject_id = match row.id(&job.compiled.layout) {
+            Some(id) => id,
+            None => {
+                id_buf = format!("line {line}");
+                &id_buf
+            }
+        };
+        for (i, v) in verdicts.iter().enumerate() {
+            match *v {
+                Verdict::NotApplicable => {}
+                Verdict::NotEligible => part.count(i, Outcome::NotEligible, None, false),
+                Verdict::Eligible { amount, extras } => {
+                    part.count(i, Outcome::Eligible, amount.map(|a| a.1), false);
+                    let extras = if extras.1 > 0 {
+                        self.evaluator.extras(extras, row)
+                    } else {
+                        vec![]
+                    };
+                    job.lines
+                        .eligible(&mut part.out, i, subject_id, amount, &extras);
+                }
+                Verdict::Unknown | Verdict::Deferred => {
+                    let Some(rec) = &record else { continue };
+                    let d = eval::evaluate_policy(
+                        job.rules,
+                        i,
+                        rec,
+                        job.config.ref_date,
+                        EvalOptions::default(),
+                    );
+                    let amount = d.amount.as_ref().map(|a| a.value);
+                    part.count(i, d.outcome, amount, d.error.is_some());
+                    let policy = &job.rules.program.policies[i];
+                    write_outputs(&mut part.out, subject_id, policy, &d, &job.rules.version);
+                }
+            }
+        }
+        true
+    }
+}
+
+fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, reason: &str) {
+    let rejected = serde_json::to_string(&json!({
+        "line": line,
+        "subject": id,
+        "reason": reason,
+    }))
+    .unwrap_or_default();
+    part.rejected.push_str(&rejected);
+    part.rejected.push('\n');
+}
+
+/// Decides a record the reference way; `false` when it is rejected.
+fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) -> bool {
+    let (rules, subject, config) = (job.rules, job.subject, job.config);
+    let ref_date = config.ref_date;
+    let rec = match input {
+        Input::Json(text) => {
+            match record::fast::read_json(&rules.schema, &job.plan, subject, text) {
+                Some(r) => r,
+                None => {
+                    let e = record::fast::explain_failure(&rules.schema, subject, text);
+                    let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
+                    let reason = if e.path.is_empty() {
+                        e.message.clone()
+                    } else {
+                        format!("{}: {}", e.path, e.message)
+                    };
+                    reject(&mut part.out, line, id, &reason);
+                    return false;
+                }
+            }
+        }
+        Input::Value(value) => {
+            let subject = match subject {
+                Some(s) => s,
+                None => match record::detect_subject(&rules.schema, value, None) {
+                    Ok(s) => s,
+                    Err(m) => {
+                        reject(&mut part.out, line, None, &m);
+                        return false;
+                    }
+                },
+            };
+            match record::read_record(&rules.schema, subject, value) {
+                Ok(r) => r,
+                Err(e) => {
+                    let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
+                    reject(
+                        &mut part.out,
+                        line,
+                        id,
+                        &format!("{}: {}", e.path, e.message),
+                    );
+                    return false;
+                }
+            }
+        }
+        Input::Unreadable(why) => {
+            reject(&mut part.out, line, None, why);
+            return false;
+        }
+    };
+    let subject_id = rec.id.clone().unwrap_or_else(|| format!("line {}", line));
+    let decisions = eval::evaluate_all(rules, &rec, ref_date, EvalOptions::default());
+    if let Some(b) = config.bundle {
+        if rules.program.bundles[b].subject == rec.subject {
+            let form = eval::prefill(rules, b, &rec, ref_date, EvalOptions::default());
+            if form.any_available() {
+                let v = json!({"subject": subject_id, "form": form});
+                let _ = writeln!(part.out.forms, "{v}");
+            }
+        }
+    }
+    // evaluate_all decides the subject's policies in rule-set order.
+    let indexes = rules
+        .program
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.subject == rec.subject)
+        .map(|(i, _)| i);
+    for (d, pi) in decisions.iter().zip(indexes) {
+        let policy = &rules.program.policies[pi];
+        let amount = d.amount.as_ref().map(|a| a.value);
+        part.count(pi, d.outcome, amount, d.error.is_some());
+        write_outputs(&mut part.out, &subject_id, policy, d, &rules.version);
+    }
+    true
+}
