@@ -8,6 +8,7 @@
 
 pub mod fast;
 pub mod row;
+pub mod row_reader;
 
 use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, Schema};
 use crate::value::{RecordNode, Slot, Value};

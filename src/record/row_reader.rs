@@ -1,0 +1,761 @@
+//! Reading a JSON record straight into the flat row layout.
+//!
+//! A small scanner that knows the schema: it walks the JSON text once, matches each key
+//! against the fields of the record it is in (trying the next field in schema order
+//! first), converts the values of the fields the rules read directly into cells, and
+//! checks the rest only for being well-formed JSON. It does no allocation per record
+//! once the row's buffers have grown.
+//!
+//! It accepts a subset of what the reference reader ([`super::read_record`], through
+//! `serde_json`) accepts and gives the same values for it. Whatever it does not accept —
+//! malformed JSON, a wrong type, an out-of-range number, a number written with an
+//! exponent, nesting deeper than `serde_json` allows, a layout it does not cover — it
+//! refuses, and the caller reads that record the reference way, which either reads it
+//! or explains why it is rejected.
+
+use super::row::{Cell, Row, RowLayout};
+use crate::schema::{FieldType, RecordId, Schema};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// Nesting `serde_json` accepts before it fails with "recursion limit exceeded".
+const MAX_DEPTH: usize = 127;
+
+/// Why the row reader refused a record; read it the reference way to learn more.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the record does not fit the fast reader: {reason} (at byte {at})")]
+pub struct Refused {
+    /// What stopped it.
+    pub reason: &'static str,
+    /// Byte offset in the text.
+    pub at: usize,
+}
+
+/// The scanner stopped; why is in [`Scan::stopped`]. Zero-sized, so results stay
+/// small in the hot paths.
+#[derive(Debug, Clone, Copy)]
+struct Stop;
+
+type Res<T> = Result<T, Stop>;
+
+/// Reads JSON records into rows. Keep one per thread: it reuses its buffers.
+#[derive(Debug)]
+pub struct RowReader<'a> {
+    schema: &'a Schema,
+    layout: &'a RowLayout,
+    /// Item bases of the lists being read (nested lists share it).
+    items: Vec<u32>,
+    /// Scalar list items being read.
+    scalars: Vec<Cell>,
+    /// A string with escapes, decoded.
+    unescaped: String,
+}
+
+impl<'a> RowReader<'a> {
+    /// A reader for records of `schema` laid out by `layout`.
+    pub fn new(schema: &'a Schema, layout: &'a RowLayout) -> Self {
+        RowReader {
+            schema,
+            layout,
+            items: vec![],
+            scalars: vec![],
+            unescaped: String::new(),
+        }
+    }
+
+    /// Reads one JSON object into `row` (cleared first), as a record of `subject`, or
+    /// of the subject whose root has the object's first key.
+    pub fn read(
+        &mut self,
+        text: &str,
+        subject: Option<usize>,
+        row: &mut Row,
+    ) -> Result<(), Refused> {
+        let mut s = Scan {
+            b: text.as_bytes(),
+            text,
+            at: 0,
+            stopped: "",
+        };
+        self.scan(&mut s, subject, row).map_err(|Stop| Refused {
+            reason: s.stopped,
+            at: s.at,
+        })
+    }
+
+    fn scan(&mut self, s: &mut Scan<'_>, subject: Option<usize>, row: &mut Row) -> Res<()> {
+        row.cells.clear();
+        row.text.clear();
+        self.items.clear();
+        s.ws();
+        s.expect(b'{')?;
+        s.ws();
+        let schema = self.schema;
+        // The first key tells the subject kind when it is not given.
+        let first = if s.peek() == Some(b'"') {
+            Some(s.string(&mut self.unescaped)?)
+        } else {
+            None
+        };
+        let subject = match (subject, first) {
+            (Some(k), _) => k,
+            (None, Some(key)) => {
+                let key = key.get(&self.unescaped, s.text);
+                schema
+                    .subjects
+                    .iter()
+                    .position(|sub| schema.records[sub.root].field_index(key).is_some())
+                    .ok_or_else(|| s.refuse("cannot tell the subject kind"))?
+            }
+            (None, None) if schema.subjects.len() == 1 => 0,
+            (None, None) => return Err(s.refuse("cannot tell the subject kind")),
+        };
+        let root = schema.subjects[subject].root;
+        if !self.layout.supported[root] {
+            return Err(s.refuse("layout not covered"));
+        }
+        row.subject = subject;
+        self.layout.instantiate(root, row);
+        let mut r = Reader {
+            schema,
+            layout: self.layout,
+            row,
+            items: &mut self.items,
+            scalars: &mut self.scalars,
+            unescaped: &mut self.unescaped,
+        };
+        r.fields(s, root, 0, first, 1)?;
+        s.ws();
+        if s.at != s.b.len() {
+            return Err(s.refuse("text after the record"));
+        }
+        Ok(())
+    }
+}
+
+/// A string found by the scanner: a range of the text, or (with escapes) the decoded
+/// scratch string.
+#[derive(Debug, Clone, Copy)]
+enum Str {
+    Text(usize, usize),
+    Unescaped,
+}
+
+impl Str {
+    fn get<'t>(self, unescaped: &'t str, text: &'t str) -> &'t str {
+        match self {
+            Str::Text(a, b) => text.get(a..b).unwrap_or(""),
+            Str::Unescaped => unescaped,
+        }
+    }
+}
+
+struct Scan<'t> {
+    b: &'t [u8],
+    text: &'t str,
+    at: usize,
+    /// Why the scanner stopped.
+    stopped: &'static str,
+}
+
+/// Bytes that end the plain run of a JSON string: the quote, the backslash and the
+/// control characters.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+impl Scan<'_> {
+    fn refuse(&mut self, reason: &'static str) -> Stop {
+        self.stopped = reason;
+        Stop
+    }
+
+    /// Skips the plain run of a string.
+    fn plain_run(&mut self) {
+        let b = self.b;
+        let mut at = self.at;
+        while at < b.len() && !STRING_STOP[b[at] as usize] {
+            at += 1;
+        }
+        self.at = at;
+    }
+
+    /// Reads the key `"name"` when it is exactly the next text (`quoted` is the name
+    /// with its closing quote).
+    fn key_is(&mut self, quoted: &[u8]) -> bool {
+        let rest = &self.b[self.at..];
+        if rest.len() > quoted.len() && rest[0] == b'"' && rest[1..].starts_with(quoted) {
+            self.at += quoted.len() + 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Res<()> {
+        if self.peek() == Some(c) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.refuse("malformed JSON"))
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Res<()> {
+        if self.b[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err(self.refuse("malformed JSON"))
+        }
+    }
+
+    /// A string (the opening quote next); escapes are decoded into `scratch`.
+    fn string(&mut self, scratch: &mut String) -> Res<Str> {
+        self.expect(b'"')?;
+        let start = self.at;
+        self.plain_run();
+        match self.peek() {
+            Some(b'"') => {
+                self.at += 1;
+                return Ok(Str::Text(start, self.at - 1));
+            }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.refuse("control character in a string")),
+            None => return Err(self.refuse("unterminated string")),
+        }
+        scratch.clear();
+        scratch.push_str(&self.text[start..self.at]);
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(Str::Unescaped);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let c = match self.peek() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.at += 1;
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                if !self.b[self.at..].starts_with(b"\\u") {
+                                    return Err(self.refuse("lone surrogate"));
+                                }
+                                self.at += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.refuse("lone surrogate"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            match char::from_u32(code) {
+                                Some(c) => scratch.push(c),
+                                None => return Err(self.refuse("bad escape")),
+                            }
+                            continue;
+                        }
+                        _ => return Err(self.refuse("bad escape")),
+                    };
+                    self.at += 1;
+                    scratch.push(c);
+                }
+                Some(c) if c < 0x20 => return Err(self.refuse("control character in a string")),
+                Some(_) => {
+                    // Copy the run up to the next quote or backslash at once.
+                    let from = self.at;
+                    self.plain_run();
+                    scratch.push_str(&self.text[from..self.at]);
+                }
+                None => return Err(self.refuse("unterminated string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Res<u32> {
+        let Some(digits) = self.b.get(self.at..self.at + 4) else {
+            return Err(self.refuse("bad escape"));
+        };
+        let mut v = 0;
+        for d in digits {
+            match (*d as char).to_digit(16) {
+                Some(x) => v = v * 16 + x,
+                None => return Err(self.refuse("bad escape")),
+            }
+        }
+        self.at += 4;
+        Ok(v)
+    }
+
+    /// A number in JSON's grammar: its text, and whether it is a plain integer. Numbers
+    /// with an exponent are refused (the reference reader spells them its own way).
+    fn number(&mut self) -> Res<(&str, bool)> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = self.peek() {
+                    self.at += 1;
+                }
+            }
+            _ => return Err(self.refuse("malformed number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.at += 1;
+            let digits = self.at;
+            while let Some(b'0'..=b'9') = self.peek() {
+                self.at += 1;
+            }
+            if self.at == digits {
+                return Err(self.refuse("malformed number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            return Err(self.refuse("number with an exponent"));
+        }
+        Ok((&self.text[start..self.at], integer))
+    }
+
+    /// Checks a value the rules do not read.
+    fn skip(&mut self, depth: usize, scratch: &mut String) -> Res<()> {
+        match self.peek() {
+            Some(b'"') => self.string(scratch).map(|_| ()),
+            Some(b'{') => {
+                if depth >= MAX_DEPTH {
+                    return Err(self.refuse("nesting too deep"));
+                }
+                self.at += 1;
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.at += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.string(scratch)?;
+                    self.ws();
+                    self.expect(b':')?;
+                    self.ws();
+                    self.skip(depth + 1, scratch)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.at += 1,
+                        Some(b'}') => {
+                            self.at += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.refuse("malformed JSON")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                if depth >= MAX_DEPTH {
+                    return Err(self.refuse("nesting too deep"));
+                }
+                self.at += 1;
+                self.ws();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.skip(depth + 1, scratch)?;
+                    self.ws();
+                    match self.peek() {
+                        Some(b',') => self.at += 1,
+                        Some(b']') => {
+                            self.at += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(self.refuse("malformed JSON")),
+                    }
+                }
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => self.number().map(|_| ()),
+        }
+    }
+}
+
+struct Reader<'r, 'a> {
+    schema: &'a Schema,
+    layout: &'a RowLayout,
+    row: &'r mut Row,
+    items: &'r mut Vec<u32>,
+    scalars: &'r mut Vec<Cell>,
+    unescaped: &'r mut String,
+}
+
+impl Reader<'_, '_> {
+    /// Reads the fields of an object (its `{` already read, and its first key when
+    /// `first` is given) into the record of type `rec` at `base`.
+    fn fields(
+        &mut self,
+        s: &mut Scan<'_>,
+        rec: RecordId,
+        base: u32,
+        mut key: Option<Str>,
+        depth: usize,
+    ) -> Res<()> {
+        let def = &self.schema.records[rec];
+        let quoted = &self.layout.quoted[rec];
+        s.ws();
+        if key.is_none() && s.peek() == Some(b'}') {
+            s.at += 1;
+            return Ok(());
+        }
+        // Records usually list their keys in schema order: try the next field first.
+        let mut hint = 0;
+        // Fields read so far: a key given twice would make the reference reader keep
+        // only the last value, nested records included, so it is left to it.
+        let mut seen = 0u128;
+        loop {
+            let field = match key.take() {
+                Some(k) => def.field_index(k.get(self.unescaped, s.text)),
+                None => match quoted.get(hint) {
+                    Some(Some(q)) if s.key_is(q) => Some(hint),
+                    _ => {
+                        let k = s.string(self.unescaped)?;
+                        def.field_index(k.get(self.unescaped, s.text))
+                    }
+                },
+            };
+            s.ws();
+            s.expect(b':')?;
+            s.ws();
+            match field {
+                Some(i) if self.layout.used[rec][i] => {
+                    let bit = 1u128.checked_shl(i as u32).unwrap_or(0);
+                    if bit == 0 || seen & bit != 0 {
+                        return Err(s.refuse("a key given twice"));
+                    }
+                    seen |= bit;
+                    self.field(s, rec, i, base, depth)?;
+                    hint = i + 1;
+                }
+                Some(i) => {
+                    s.skip(depth, self.unescaped)?;
+                    hint = i + 1;
+                }
+                None => s.skip(depth, self.unescaped)?,
+            }
+            s.ws();
+            match s.peek() {
+                Some(b',') => {
+                    s.at += 1;
+                    s.ws();
+                }
+                Some(b'}') => {
+                    s.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(s.refuse("malformed JSON")),
+            }
+        }
+    }
+
+    fn field(
+        &mut self,
+        s: &mut Scan<'_>,
+        rec: RecordId,
+        i: usize,
+        base: u32,
+        depth: usize,
+    ) -> Res<()> {
+        let schema = self.schema;
+        let f = &schema.records[rec].fields[i];
+        let at = base + self.layout.offsets[rec][i];
+        let cell = match s.peek() {
+            Some(b'n') => {
+                s.literal(b"null")?;
+                self.layout.absent(rec, i, base, self.row)
+            }
+            _ => {
+                let c = self.value(s, &f.ty, at, depth)?;
+                if let Some((lo, hi)) = f.range {
+                    if !within(c, lo, hi) {
+                        return Err(s.refuse("outside the declared range"));
+                    }
+                }
+                c
+            }
+        };
+        self.row.cells[at as usize] = cell;
+        Ok(())
+    }
+
+    /// A value (not null) of type `ty` for the cell `at`.
+    fn value(&mut self, s: &mut Scan<'_>, ty: &FieldType, at: u32, depth: usize) -> Res<Cell> {
+        let schema = self.schema;
+        match (ty, s.peek()) {
+            (FieldType::Bool, Some(b't')) => s.literal(b"true").map(|()| Cell::Bool(true)),
+            (FieldType::Bool, Some(b'f')) => s.literal(b"false").map(|()| Cell::Bool(false)),
+            (FieldType::Int | FieldType::Decimal | FieldType::String, Some(b'-' | b'0'..=b'9')) => {
+                let (text, integer) = s.number()?;
+                match ty {
+                    FieldType::Int => text
+                        .parse()
+                        .map(Cell::Int)
+                        .map_err(|_| s.refuse("not a whole number")),
+                    FieldType::Decimal => Decimal::from_str(text)
+                        .map(Cell::Dec)
+                        .map_err(|_| s.refuse("not a decimal")),
+                    _ => match text.parse::<i64>() {
+                        // Text written as a number: the reference reads its digits.
+                        Ok(v) if integer && v.to_string() == text => Ok(self.push_text(text)),
+                        _ => Err(s.refuse("a number for a text field")),
+                    },
+                }
+            }
+            (
+                FieldType::Decimal | FieldType::String | FieldType::Date | FieldType::Enum(_),
+                Some(b'"'),
+            ) => {
+                let k = s.string(self.unescaped)?;
+                let v = k.get(self.unescaped, s.text);
+                match ty {
+                    FieldType::Decimal => Decimal::from_str(v)
+                        .or_else(|_| Decimal::from_scientific(v))
+                        .map(Cell::Dec)
+                        .map_err(|_| s.refuse("not a decimal")),
+                    FieldType::Date => parse_packed_date(v)
+                        .map(Cell::Date)
+                        .ok_or_else(|| s.refuse("not a date")),
+                    FieldType::Enum(e) => schema.enums[usize::from(*e)]
+                        .index(v)
+                        .map(Cell::Enum)
+                        .ok_or_else(|| s.refuse("not a value of the enum")),
+                    _ => {
+                        let start = self.row.text.len() as u32;
+                        self.row.text.push_str(v);
+                        Ok(Cell::Str(start, v.len() as u32))
+                    }
+                }
+            }
+            (FieldType::Record(r), Some(b'{')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(s.refuse("nesting too deep"));
+                }
+                s.at += 1;
+                // A nested record sits inline, right after its own cell.
+                self.fields(s, *r, at + 1, None, depth + 1)?;
+                Ok(Cell::Rec(at + 1))
+            }
+            (FieldType::List(elem), Some(b'[')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(s.refuse("nesting too deep"));
+                }
+                s.at += 1;
+                self.list(s, elem, depth + 1)
+            }
+            _ => Err(s.refuse("a value of another type")),
+        }
+    }
+
+    /// The items of a list (its `[` already read).
+    fn list(&mut self, s: &mut Scan<'_>, elem: &FieldType, depth: usize) -> Res<Cell> {
+        s.ws();
+        let record = match elem {
+            FieldType::Record(r) => {
+                if !self.layout.supported[*r] {
+                    return Err(s.refuse("layout not covered"));
+                }
+                Some(*r)
+            }
+            FieldType::List(_) => return Err(s.refuse("lists of lists are not read")),
+            _ => None,
+        };
+        let (mark, scalar_mark) = (self.items.len(), self.scalars.len());
+        if s.peek() == Some(b']') {
+            s.at += 1;
+        } else {
+            loop {
+                s.ws();
+                match (record, s.peek()) {
+                    (_, Some(b'n')) => return Err(s.refuse("a list item cannot be null")),
+                    (Some(r), Some(b'{')) => {
+                        if depth >= MAX_DEPTH {
+                            return Err(s.refuse("nesting too deep"));
+                        }
+                        s.at += 1;
+                        let base = self.layout.instantiate(r, self.row);
+                        self.items.push(base);
+                        self.fields(s, r, base, None, depth + 1)?;
+                    }
+                    (Some(_), _) => return Err(s.refuse("a list item of another type")),
+                    (None, _) => {
+                        let c = self.value(s, elem, 0, depth)?;
+                        self.scalars.push(c);
+                    }
+                }
+                s.ws();
+                match s.peek() {
+                    Some(b',') => s.at += 1,
+                    Some(b']') => {
+                        s.at += 1;
+                        break;
+                    }
+                    _ => return Err(s.refuse("malformed JSON")),
+                }
+            }
+        }
+        // Items of records may hold lists of their own, so they are not contiguous: the
+        // list is a run of record cells pointing at them. Scalar items are appended
+        // together at the end.
+        let start = self.row.cells.len() as u32;
+        let n = if record.is_some() {
+            let n = self.items.len() - mark;
+            for k in mark..self.items.len() {
+                let base = self.items[k];
+                self.row.cells.push(Cell::Rec(base));
+            }
+            self.items.truncate(mark);
+            n
+        } else {
+            let n = self.scalars.len() - scalar_mark;
+            self.row
+                .cells
+                .extend_from_slice(&self.scalars[scalar_mark..]);
+            self.scalars.truncate(scalar_mark);
+            n
+        };
+        Ok(Cell::List(start, n as u32))
+    }
+
+    fn push_text(&mut self, t: &str) -> Cell {
+        let start = self.row.text.len() as u32;
+        self.row.text.push_str(t);
+        Cell::Str(start, t.len() as u32)
+    }
+}
+
+/// Whether a number cell is within the declared range (inclusive); other cells are.
+fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
+    // Whole bounds against a whole number or a decimal of few places: compare the
+    // mantissas, which is much cheaper than a decimal comparison.
+    let whole = |d: Decimal| d.scale() == 0 && d.mantissa().unsigned_abs() < 1 << 62;
+    match c {
+        Cell::Int(i) if whole(lo) && whole(hi) => {
+            let (l, h) = (lo.mantissa() as i64, hi.mantissa() as i64);
+            l <= i && i <= h
+        }
+        Cell::Int(i) => {
+            let x = Decimal::from(i);
+            lo <= x && x <= hi
+        }
+        Cell::Dec(d) if whole(lo) && whole(hi) && d.scale() <= 18 => {
+            let p = 10i128.pow(d.scale());
+            let m = d.mantissa();
+            lo.mantissa() * p <= m && m <= hi.mantissa() * p
+        }
+        Cell::Dec(d) => lo <= d && d <= hi,
+        _ => true,
+    }
+}
+
+/// `YYYY-MM-DD` as a packed date, if it is a calendar date.
+fn parse_packed_date(text: &str) -> Option<i32> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d == 0 || d > crate::calendar::days_in_month(y as i32, m) {
+        return None;
+    }
+    Some((y * 10_000 + m * 100 + d) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_must_be_calendar_dates() {
+        assert!(parse_packed_date("2024-02-29").is_some());
+        assert_eq!(parse_packed_date("2023-02-29"), None);
+        assert_eq!(parse_packed_date("2023-13-01"), None);
+        assert_eq!(parse_packed_date("2023-1-01"), None);
+    }
+
+    #[test]
+    fn strings_decode_escapes_and_refuse_control_characters() {
+        let mut scratch = String::new();
+        let text = r#""a\"b\u00e9\ud83d\ude00""#;
+        let mut s = Scan {
+            b: text.as_bytes(),
+            text,
+            at: 0,
+        };
+        assert!(matches!(s.string(&mut scratch), Ok(Str::Unescaped)));
+        assert_eq!(scratch, "a\"bé😀");
+        let text = "\"a\tb\"";
+        let mut s = Scan {
+            b: text.as_bytes(),
+            text,
+            at: 0,
+        };
+        assert!(s.string(&mut scratch).is_err());
+    }
+
+    #[test]
+    fn numbers_follow_the_json_grammar() {
+        for (text, ok) in [
+            ("0", true),
+            ("-12.50", true),
+            ("01", false),
+            ("1.", false),
+            ("-", false),
+            ("1e5", false),
+        ] {
+            let mut s = Scan {
+                b: text.as_bytes(),
+                text,
+                at: 0,
+            };
+            let got = s.number().is_ok() && s.at == text.len();
+            assert_eq!(got, ok, "{text}");
+        }
+    }
+}
