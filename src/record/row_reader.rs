@@ -727,6 +727,7 @@ mod tests {
             b: text.as_bytes(),
             text,
             at: 0,
+            stopped: "",
         };
         assert!(matches!(s.string(&mut scratch), Ok(Str::Unescaped)));
         assert_eq!(scratch, "a\"bé😀");
@@ -735,6 +736,7 @@ mod tests {
             b: text.as_bytes(),
             text,
             at: 0,
+            stopped: "",
         };
         assert!(s.string(&mut scratch).is_err());
     }
@@ -753,6 +755,7 @@ mod tests {
                 b: text.as_bytes(),
                 text,
                 at: 0,
+                stopped: "",
             };
             let got = s.number().is_ok() && s.at == text.len();
             assert_eq!(got, ok, "{text}");
