@@ -49,7 +49,7 @@ use mianshen::compile::RuleSet;
 use mianshen::eval::compiled::{RowEvaluator, Verdict};
 use mianshen::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
 use mianshen::load::load_dir;
-use mianshen::record::row::{Row, RowReader};
+use mianshen::record::row::{Row, RowBatch, RowReader};
 use mianshen::record::{self, fast, Record};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -256,7 +256,8 @@ fn baseline_e2e(pool: &rayon::ThreadPool, lines: &[String]) -> Sum {
 /// compiled form leaves to it.
 struct Parsed {
     compiled: CompiledRules,
-    rows: Vec<Row>,
+    /// One batch per chunk of `CHUNK` records.
+    rows: Vec<RowBatch>,
     records: Vec<Record>,
 }
 
@@ -265,13 +266,13 @@ fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, parse
     pool.install(|| {
         parsed
             .rows
-            .par_chunks(CHUNK)
+            .par_iter()
             .enumerate()
             .map(|(k, c)| {
                 let mut s = Sum::default();
                 let mut ev = RowEvaluator::new(&parsed.compiled);
-                for (j, row) in c.iter().enumerate() {
-                    ev.decide(row);
+                for j in 0..c.len() {
+                    ev.decide(c.get(j));
                     for (pi, v) in ev.verdicts().iter().enumerate() {
                         let i = map.to_baseline[pi];
                         match *v {
@@ -568,25 +569,30 @@ fn batch_part(min_secs: f64, min_samples: usize) {
     let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
     let compiled = CompiledRules::new(&rules, ref_date());
     let rss_before = proc_status_kib("VmRSS:").unwrap_or(0);
-    let rows: Vec<Row> = lines
-        .par_iter()
+    let rows: Vec<RowBatch> = lines
+        .par_chunks(CHUNK)
         .enumerate()
         .map_init(
-            || RowReader::new(&rules.schema, &compiled.layout),
-            |reader, (i, l)| {
-                let mut row = Row::default();
-                reader
-                    .read(l, Some(subject), &mut row)
-                    .unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
-                row.cells.shrink_to_fit();
-                row.text.shrink_to_fit();
-                row
+            || {
+                (
+                    RowReader::new(&rules.schema, &compiled.layout),
+                    Row::default(),
+                )
+            },
+            |(reader, row), (k, chunk)| {
+                let mut batch = RowBatch::new();
+                for (j, l) in chunk.iter().enumerate() {
+                    reader
+                        .read(l, Some(subject), row)
+                        .unwrap_or_else(|e| panic!("line {}: {e}", k * CHUNK + j + 1));
+                    batch.push(row);
+                }
+                batch
             },
         )
         .collect();
-    let records_kib = proc_status_kib("VmRSS:")
-        .unwrap_or(0)
-        .saturating_sub(rss_before);
+    let records_kib = (rows.iter().map(RowBatch::bytes).sum::<usize>() / 1024) as u64;
+    let _ = rss_before;
     let records: Vec<Record> = lines
         .par_iter()
         .enumerate()

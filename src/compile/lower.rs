@@ -15,7 +15,7 @@
 use crate::calendar;
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
-use crate::record::row::{pack_date, unpack_date, value_cell, Cell, Row, RowLayout};
+use crate::record::row::{pack_date, unpack_date, value_cell, Cell, RowLayout, RowRef};
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -28,7 +28,7 @@ pub type Node = Box<dyn Fn(&mut Ctx<'_>) -> Cell + Send + Sync>;
 /// What a compiled expression reads while it runs.
 pub struct Ctx<'a> {
     /// The record.
-    pub row: &'a Row,
+    pub row: RowRef<'a>,
     /// The definitions of every compiled policy.
     pub lets: &'a [Node],
     /// Their values, once computed for this record.
@@ -395,9 +395,9 @@ impl Lower<'_> {
                     }
                     let inside =
                         matches!(
-                            order(x, l, c.row),
+                            order(x, l, &c.row),
                             Some(Ordering::Greater | Ordering::Equal)
-                        ) && matches!(order(x, h, c.row), Some(Ordering::Less | Ordering::Equal));
+                        ) && matches!(order(x, h, &c.row), Some(Ordering::Less | Ordering::Equal));
                     Cell::Bool(inside != negated)
                 })
             }
@@ -424,7 +424,7 @@ impl Lower<'_> {
                     let items = &c.row.cells[start as usize..(start + len) as usize];
                     let found = items
                         .iter()
-                        .any(|y| order(x, *y, c.row) == Some(Ordering::Equal));
+                        .any(|y| order(x, *y, &c.row) == Some(Ordering::Equal));
                     Cell::Bool(found != negated)
                 })
             }
@@ -588,7 +588,11 @@ impl Lower<'_> {
                 if !matches!(def.ty, crate::schema::FieldType::Record(_)) {
                     return None;
                 }
-                guards.push(cell);
+                // A required record is never absent (absent, it is read as an empty
+                // one); only an optional one needs checking on the way.
+                if def.presence != crate::schema::Presence::Required {
+                    guards.push(cell);
+                }
                 Some((cell + 1, guards))
             }
             _ => None,
@@ -626,15 +630,36 @@ impl Lower<'_> {
     }
 
     fn compare(&mut self, op: CmpOp, a: &Expr, b: &Expr, sc: &Scope) -> Option<Node> {
-        // `age(d) <op> K` with d a date: the age is a subtraction of packed dates.
-        let a = self.expr(a, sc)?;
         if let Expr::Const(Some(v)) = b {
             let k = value_cell(v)?;
+            // A field against a constant: one read, one comparison.
+            if let Some(at) = self.plain_field(a) {
+                return Some(Box::new(move |c| {
+                    compare_known(op, c.row.cells[at], k, &c.row)
+                }));
+            }
+            // `age(birth_date) >= 80`: the age is a subtraction of packed dates.
+            if let Expr::Call(Builtin::Age, args) = a {
+                if let [d] = args.as_slice() {
+                    if let Some(at) = self.plain_field(d) {
+                        let on = self.ref_packed()?;
+                        return Some(Box::new(move |c| {
+                            let x = match c.row.cells[at] {
+                                Cell::Date(b) => Cell::Int(age(b, on)),
+                                other => strict_one(other),
+                            };
+                            compare_known(op, x, k, &c.row)
+                        }));
+                    }
+                }
+            }
+            let a = self.expr(a, sc)?;
             return Some(Box::new(move |c| {
                 let x = a(c);
-                compare_cells(op, x, k, c.row)
+                compare_known(op, x, k, &c.row)
             }));
         }
+        let a = self.expr(a, sc)?;
         let b = self.expr(b, sc)?;
         Some(Box::new(move |c| {
             let x = a(c);
@@ -642,8 +667,25 @@ impl Lower<'_> {
                 return x;
             }
             let y = b(c);
-            compare_cells(op, x, y, c.row)
+            compare_cells(op, x, y, &c.row)
         }))
+    }
+
+    /// The cell of a field reached from the root through required nested records only
+    /// (no record on the way can be absent).
+    fn plain_field(&self, e: &Expr) -> Option<usize> {
+        let Expr::Field {
+            base,
+            record,
+            index,
+            ..
+        } = e
+        else {
+            return None;
+        };
+        let (start, guards) = self.static_record(base)?;
+        let off = self.layout.offset(*record, *index)?;
+        guards.is_empty().then_some((start + off) as usize)
     }
 
     fn in_set(&mut self, v: &Expr, items: &[Expr], negated: bool, sc: &Scope) -> Option<Node> {
@@ -677,7 +719,7 @@ impl Lower<'_> {
                     _ => {
                         let found = consts
                             .iter()
-                            .any(|k| order(x, *k, c.row) == Some(Ordering::Equal));
+                            .any(|k| order(x, *k, &c.row) == Some(Ordering::Equal));
                         Cell::Bool(found != negated)
                     }
                 }
@@ -699,7 +741,7 @@ impl Lower<'_> {
                     Cell::Error => return Cell::Error,
                     Cell::Unknown => unknown = true,
                     Cell::None => {}
-                    y => found |= order(x, y, c.row) == Some(Ordering::Equal),
+                    y => found |= order(x, y, &c.row) == Some(Ordering::Equal),
                 }
             }
             if unknown {
@@ -717,6 +759,12 @@ impl Lower<'_> {
         match (b, args) {
             (Builtin::WithinLast, [d, Expr::Duration(n, unit)]) => {
                 let start = shift(ref_date, -n, *unit);
+                if let (Some(at), Some(s)) = (self.plain_field(d), start) {
+                    return Some(Box::new(move |c| match c.row.cells[at] {
+                        Cell::Date(x) => Cell::Bool(s <= x && x <= ref_date),
+                        other => strict_one(other),
+                    }));
+                }
                 let d = self.expr(d, sc)?;
                 return Some(Box::new(move |c| match d(c) {
                     Cell::Date(x) => match start {
@@ -784,7 +832,7 @@ impl Lower<'_> {
             } else {
                 &vals[..lowered.len()]
             };
-            builtin(b, args, ref_date, (months, years), c.row).unwrap_or(Cell::Error)
+            builtin(b, args, ref_date, (months, years), &c.row).unwrap_or(Cell::Error)
         }))
     }
 }
@@ -813,7 +861,7 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
                 LPat::Eq(p) => match p(c) {
                     u @ (Cell::Unknown | Cell::Error) => return u,
                     Cell::None => false,
-                    pv => order(x, pv, c.row) == Some(Ordering::Equal),
+                    pv => order(x, pv, &c.row) == Some(Ordering::Equal),
                 },
                 LPat::Range(lo, hi) => {
                     let l = lo(c);
@@ -829,10 +877,10 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
                         (Cell::None, _) | (_, Cell::None) => false,
                         _ => {
                             matches!(
-                                order(x, l, c.row),
+                                order(x, l, &c.row),
                                 Some(Ordering::Greater | Ordering::Equal)
                             ) && matches!(
-                                order(x, h, c.row),
+                                order(x, h, &c.row),
                                 Some(Ordering::Less | Ordering::Equal)
                             )
                         }
@@ -1006,7 +1054,7 @@ impl Quant {
                 }
                 Quantifier::Min | Quantifier::Max => {
                     if !matches!(v, Cell::None)
-                        && best.is_none_or(|b| order(v, b, c.row) == Some(want))
+                        && best.is_none_or(|b| order(v, b, &c.row) == Some(want))
                     {
                         best = Some(v);
                     }
@@ -1021,7 +1069,7 @@ impl Quant {
                             best = Some(v);
                             best_item = Some(item);
                         }
-                        Some(b) => match order(v, b, c.row) {
+                        Some(b) => match order(v, b, &c.row) {
                             Some(o) if o == want => {
                                 best = Some(v);
                                 best_item = Some(item);
@@ -1082,8 +1130,27 @@ fn strict(a: Cell, b: Cell) -> Option<Cell> {
     })
 }
 
+/// A comparison with a constant, the common cases first.
+#[inline(always)]
+fn compare_known(op: CmpOp, x: Cell, k: Cell, row: &RowRef<'_>) -> Cell {
+    let o = match (x, k) {
+        (Cell::Int(i), Cell::Int(j)) => i.cmp(&j),
+        (Cell::Date(i), Cell::Date(j)) => i.cmp(&j),
+        (Cell::Enum(i), Cell::Enum(j)) => i.cmp(&j),
+        _ => return compare_cells(op, x, k, row),
+    };
+    Cell::Bool(match op {
+        CmpOp::Eq => o == Ordering::Equal,
+        CmpOp::Ne => o != Ordering::Equal,
+        CmpOp::Lt => o == Ordering::Less,
+        CmpOp::Le => o != Ordering::Greater,
+        CmpOp::Gt => o == Ordering::Greater,
+        CmpOp::Ge => o != Ordering::Less,
+    })
+}
+
 /// A comparison, three-valued; comparing with none is false.
-pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &Row) -> Cell {
+pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
     if let Some(s) = strict(x, y) {
         return if matches!(s, Cell::None) {
             Cell::Bool(false)
@@ -1103,7 +1170,7 @@ pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &Row) -> Cell {
 }
 
 /// Orders two values of the same type (numbers across int/decimal).
-fn order(a: Cell, b: Cell, row: &Row) -> Option<Ordering> {
+fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
     match (a, b) {
         (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
         (Cell::Dec(x), Cell::Dec(y)) => Some(x.cmp(&y)),
@@ -1182,7 +1249,7 @@ fn builtin(
     v: &[Cell],
     ref_date: i32,
     (months, years): (bool, bool),
-    row: &Row,
+    row: &RowRef<'_>,
 ) -> Option<Cell> {
     let date = |c: &Cell| match c {
         Cell::Date(d) => Some(*d),
@@ -1281,7 +1348,7 @@ fn builtin(
 }
 
 /// The text of a string cell, for outputs.
-pub fn cell_text(c: Cell, row: &Row) -> Option<Arc<str>> {
+pub fn cell_text(c: Cell, row: &RowRef<'_>) -> Option<Arc<str>> {
     match c {
         Cell::Str(s, l) => Some(Arc::from(row.str(s, l))),
         _ => None,

@@ -8,7 +8,7 @@
 
 use super::ExtraValue;
 use crate::compile::lower::{CompiledRules, Ctx};
-use crate::record::row::{unpack_date, Cell, Row};
+use crate::record::row::{unpack_date, Cell, RowRef};
 use rust_decimal::Decimal;
 
 /// The compiled evaluator's word on one policy for one record.
@@ -65,7 +65,8 @@ impl<'c> RowEvaluator<'c> {
 
     /// Decides every policy (rule-set order) for `row`; the verdicts are in
     /// [`verdicts`](Self::verdicts).
-    pub fn decide(&mut self, row: &Row) -> &[Verdict] {
+    pub fn decide<'r>(&mut self, row: impl Into<RowRef<'r>>) -> &[Verdict] {
+        let row: RowRef<'r> = row.into();
         self.memo.fill(None);
         self.extras.clear();
         let compiled = self.compiled;
@@ -102,13 +103,18 @@ impl<'c> RowEvaluator<'c> {
 
     /// The extras of an eligible verdict, as the outputs state them: (index of the
     /// extra in its amount rule, value).
-    pub fn extras(&self, range: (u32, u32), row: &Row) -> Vec<(usize, ExtraValue)> {
+    pub fn extras<'r>(
+        &self,
+        range: (u32, u32),
+        row: impl Into<RowRef<'r>>,
+    ) -> Vec<(usize, ExtraValue)> {
+        let row: RowRef<'r> = row.into();
         let (start, len) = (range.0 as usize, range.1 as usize);
         self.extras
             .get(start..start + len)
             .unwrap_or(&[])
             .iter()
-            .filter_map(|(k, c)| Some((*k, extra_value(*c, row)?)))
+            .filter_map(|(k, c)| Some((*k, extra_value(*c, &row)?)))
             .collect()
     }
 }
@@ -186,7 +192,7 @@ fn decide_policy(
     Verdict::Deferred
 }
 
-fn extra_value(c: Cell, row: &Row) -> Option<ExtraValue> {
+fn extra_value(c: Cell, row: &RowRef<'_>) -> Option<ExtraValue> {
     Some(match c {
         Cell::Int(i) => ExtraValue::Int(i),
         Cell::Dec(d) => ExtraValue::Decimal(d),

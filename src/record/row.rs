@@ -91,6 +91,118 @@ impl Row {
     }
 }
 
+impl Row {
+    /// The row as the compiled evaluator reads it.
+    pub fn view(&self) -> RowRef<'_> {
+        RowRef {
+            subject: self.subject,
+            cells: &self.cells,
+            text: &self.text,
+        }
+    }
+}
+
+/// A row as the compiled evaluator reads it: its cells and text, wherever they are
+/// stored (a [`Row`] being filled, or a [`RowBatch`] of many).
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    /// The subject kind.
+    pub subject: usize,
+    /// The cells; the root record's fields start at 0.
+    pub cells: &'a [Cell],
+    /// The text of every string cell.
+    pub text: &'a str,
+}
+
+impl<'a> RowRef<'a> {
+    /// The text of a string cell.
+    pub fn str(&self, start: u32, len: u32) -> &'a str {
+        self.text
+            .get(start as usize..(start + len) as usize)
+            .unwrap_or("")
+    }
+}
+
+impl<'a> From<&'a Row> for RowRef<'a> {
+    fn from(row: &'a Row) -> Self {
+        row.view()
+    }
+}
+
+/// Many rows in one arena: a population held in memory in the compiled layout, read
+/// in order without chasing a pointer per record.
+#[derive(Debug, Clone, Default)]
+pub struct RowBatch {
+    cells: Vec<Cell>,
+    text: String,
+    /// Per row: subject kind, first cell, cells, first text byte, text bytes.
+    rows: Vec<(u32, u32, u32, u32, u32)>,
+}
+
+impl RowBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        RowBatch::default()
+    }
+
+    /// Appends a copy of a row.
+    pub fn push(&mut self, row: &Row) {
+        self.rows.push((
+            row.subject as u32,
+            self.cells.len() as u32,
+            row.cells.len() as u32,
+            self.text.len() as u32,
+            row.text.len() as u32,
+        ));
+        self.cells.extend_from_slice(&row.cells);
+        self.text.push_str(&row.text);
+    }
+
+    /// Appends every row of another batch.
+    pub fn append(&mut self, other: &RowBatch) {
+        for i in 0..other.len() {
+            let r = other.get(i);
+            let (c, t) = (self.cells.len() as u32, self.text.len() as u32);
+            self.rows.push((
+                r.subject as u32,
+                c,
+                r.cells.len() as u32,
+                t,
+                r.text.len() as u32,
+            ));
+            self.cells.extend_from_slice(r.cells);
+            self.text.push_str(r.text);
+        }
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the batch holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `i`.
+    pub fn get(&self, i: usize) -> RowRef<'_> {
+        let (subject, c, cn, t, tn) = self.rows[i];
+        RowRef {
+            subject: subject as usize,
+            cells: &self.cells[c as usize..(c + cn) as usize],
+            text: self.text.get(t as usize..(t + tn) as usize).unwrap_or(""),
+        }
+    }
+
+    /// Bytes the batch takes.
+    pub fn bytes(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<Cell>()
+            + self.text.capacity()
+            + self.rows.capacity() * std::mem::size_of::<(u32, u32, u32, u32, u32)>()
+    }
+}
+
 /// Where each field of each record type lives in a row, worked out once per rule set.
 #[derive(Debug, Clone)]
 pub struct RowLayout {
