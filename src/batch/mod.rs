@@ -188,7 +188,7 @@ where
 {
     let chunk_size = config.chunk_size.max(1);
     let mut input = input;
-    let next = || -> Result<Option<Vec<InputRecord>>, BatchError> {
+    let next = |_spent: Option<Vec<InputRecord>>| -> Result<Option<Vec<InputRecord>>, BatchError> {
         let chunk: Vec<InputRecord> = input.by_ref().take(chunk_size).collect();
         Ok((!chunk.is_empty()).then_some(chunk))
     };
@@ -224,7 +224,7 @@ pub fn run_json_lines<R: std::io::Read>(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Summary, BatchError> {
     let mut blocks = input::BlockReader::new(reader);
-    let next = || blocks.next_block().map_err(BatchError::Input);
+    let next = |spent| blocks.next_block(spent).map_err(BatchError::Input);
     let decide = |job: &Job<'_>, block: &input::Block| -> Vec<Part> {
         let n = job.rules.program.policies.len();
         block
@@ -275,7 +275,7 @@ impl Unit for input::Block {
 fn pipeline<U: Unit + Sync>(
     rules: &RuleSet,
     config: &RunConfig,
-    mut next: impl FnMut() -> Result<Option<U>, BatchError>,
+    mut next: impl FnMut(Option<U>) -> Result<Option<U>, BatchError>,
     decide: impl Fn(&Job<'_>, &U) -> Vec<Part> + Sync,
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(&Summary, u64),
@@ -318,13 +318,14 @@ fn pipeline<U: Unit + Sync>(
         subject,
         config,
     };
-    let mut unit = next()?;
+    let mut unit = next(None)?;
+    let mut spent: Option<U> = None;
     let mut pending: Option<(Vec<Part>, u64)> = None;
     while let Some(current) = unit.take() {
         let mut parts: Vec<Part> = vec![];
         let (following, written) = pool.in_place_scope(|scope| {
             scope.spawn(|_| parts = decide(&job, &current));
-            let following = next();
+            let following = next(spent.take());
             let written = match pending.take() {
                 Some((done, bytes)) => emit(done, &mut summary, sink).map(|()| {
                     progress(&summary, bytes);
@@ -336,6 +337,7 @@ fn pipeline<U: Unit + Sync>(
         written?;
         unit = following?;
         pending = Some((parts, current.bytes()));
+        spent = Some(current);
     }
     if let Some((done, bytes)) = pending {
         emit(done, &mut summary, sink)?;
@@ -344,19 +346,13 @@ fn pipeline<U: Unit + Sync>(
     Ok(summary)
 }
 
-/// Merges a decided unit's parts, in order, into the summary and the sink.
+/// Merges a decided unit's parts, in order, into the summary and hands their outputs to
+/// the sink.
 fn emit(parts: Vec<Part>, summary: &mut Summary, sink: &mut dyn Sink) -> Result<(), BatchError> {
-    let mut out = ChunkOutput::default();
-    for part in parts {
+    for mut part in parts {
         summary.read += part.read;
         summary.evaluated += part.evaluated;
         summary.rejected += part.rejected;
-        out.records += part.read;
-        out.grants.push_str(&part.out.grants);
-        out.pushes.push_str(&part.out.pushes);
-        out.rejected.push_str(&part.out.rejected);
-        out.forms.push_str(&part.out.forms);
-        out.errors.push_str(&part.out.errors);
         for (i, p) in part.policies.iter().enumerate() {
             let s = &mut summary.policies[i].1;
             s.eligible += p.eligible;
@@ -365,7 +361,8 @@ fn emit(parts: Vec<Part>, summary: &mut Summary, sink: &mut dyn Sink) -> Result<
             s.amount += p.amount;
             summary.errors[i] += part.errors[i];
         }
+        part.out.records = part.read;
+        sink.write(&part.out)?;
     }
-    sink.write(&out)?;
     Ok(())
 }
