@@ -83,6 +83,18 @@ impl<'a> RowReader<'a> {
         })
     }
 
+    /// Only checks that `text` is well-formed JSON (for measurements).
+    #[doc(hidden)]
+    pub fn validate(&mut self, text: &str) -> bool {
+        let mut s = Scan {
+            b: text.as_bytes(),
+            text,
+            at: 0,
+            stopped: "",
+        };
+        s.skip(0, &mut self.unescaped).is_ok()
+    }
+
     fn scan(&mut self, s: &mut Scan<'_>, subject: Option<usize>, row: &mut Row) -> Res<()> {
         row.cells.clear();
         row.text.clear();
@@ -178,10 +190,26 @@ impl Scan<'_> {
         Stop
     }
 
-    /// Skips the plain run of a string.
+    /// Skips the plain run of a string, eight bytes at a time while it can.
     fn plain_run(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         let b = self.b;
         let mut at = self.at;
+        while let Some(chunk) = b.get(at..at + 8) {
+            let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            // The classic "has a zero byte" and "has a byte less than n" tests: the
+            // lowest flagged byte is always a true match.
+            let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+            let stop = zero(v ^ (ONES * u64::from(b'"')))
+                | zero(v ^ (ONES * u64::from(b'\\')))
+                | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+            if stop != 0 {
+                self.at = at + (stop.trailing_zeros() / 8) as usize;
+                return;
+            }
+            at += 8;
+        }
         while at < b.len() && !STRING_STOP[b[at] as usize] {
             at += 1;
         }
@@ -191,12 +219,13 @@ impl Scan<'_> {
     /// Reads the key `"name"` when it is exactly the next text (`quoted` is the name
     /// with its closing quote).
     fn key_is(&mut self, quoted: &[u8]) -> bool {
-        let rest = &self.b[self.at..];
-        if rest.len() > quoted.len() && rest[0] == b'"' && rest[1..].starts_with(quoted) {
-            self.at += quoted.len() + 1;
-            true
-        } else {
-            false
+        let n = quoted.len();
+        match self.b.get(self.at..self.at + 1 + n) {
+            Some(window) if window[0] == b'"' && same_bytes(&window[1..], quoted) => {
+                self.at += n + 1;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -533,7 +562,7 @@ impl Reader<'_, '_> {
                         .parse()
                         .map(Cell::Int)
                         .map_err(|_| s.refuse("not a whole number")),
-                    FieldType::Decimal => Decimal::from_str(text)
+                    FieldType::Decimal => parse_decimal(text)
                         .map(Cell::Dec)
                         .map_err(|_| s.refuse("not a decimal")),
                     _ => match text.parse::<i64>() {
@@ -550,7 +579,7 @@ impl Reader<'_, '_> {
                 let k = s.string(self.unescaped)?;
                 let v = k.get(self.unescaped, s.text);
                 match ty {
-                    FieldType::Decimal => Decimal::from_str(v)
+                    FieldType::Decimal => parse_decimal(v)
                         .or_else(|_| Decimal::from_scientific(v))
                         .map(Cell::Dec)
                         .map_err(|_| s.refuse("not a decimal")),
@@ -665,6 +694,60 @@ impl Reader<'_, '_> {
     }
 }
 
+/// Whether two short byte strings of the same length are equal, eight bytes at a time
+/// (keys are short: a call to `memcmp` costs more than the comparison).
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if u64::from_ne_bytes(x.try_into().unwrap_or([0; 8]))
+            != u64::from_ne_bytes(y.try_into().unwrap_or([1; 8]))
+        {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
+}
+
+/// A decimal from its text, as `Decimal::from_str` reads it; plain `-?digits[.digits]`
+/// with up to 18 digits (money) is read directly, anything else by `from_str`.
+fn parse_decimal(text: &str) -> Result<Decimal, rust_decimal::Error> {
+    let b = text.as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: i64 = 0;
+    let mut scale: Option<u32> = None;
+    let mut count = 0;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' if count < 18 => {
+                mantissa = mantissa * 10 + i64::from(c - b'0');
+                count += 1;
+                if let Some(s) = &mut scale {
+                    *s += 1;
+                }
+            }
+            b'.' if scale.is_none() && count > 0 => scale = Some(0),
+            _ => return Decimal::from_str(text),
+        }
+    }
+    // "-0.00" keeps its sign in from_str; "1." is not plain.
+    if count == 0 || scale == Some(0) || (neg && mantissa == 0) {
+        return Decimal::from_str(text);
+    }
+    let m = if neg { -mantissa } else { mantissa };
+    Ok(Decimal::new(m, scale.unwrap_or(0)))
+}
+
 /// Whether a number cell is within the declared range (inclusive); other cells are.
 fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
     // Whole bounds against a whole number or a decimal of few places: compare the
@@ -739,6 +822,77 @@ mod tests {
             stopped: "",
         };
         assert!(s.string(&mut scratch).is_err());
+    }
+
+    #[test]
+    fn plain_decimals_read_as_from_str_reads_them() {
+        for text in [
+            "0",
+            "0.00",
+            "12",
+            "3120.50",
+            "-12.5",
+            "-0.00",
+            "0.001",
+            "999999999999999999",
+            "1234567890123456789.5",
+            "1.",
+            ".5",
+            "1.2.3",
+            "12a",
+            "",
+            "-",
+            "00.10",
+            "1e5",
+        ] {
+            let ours = parse_decimal(text);
+            let theirs = Decimal::from_str(text);
+            assert_eq!(ours.is_ok(), theirs.is_ok(), "{text}");
+            if let (Ok(a), Ok(b)) = (ours, theirs) {
+                assert_eq!(
+                    (a, a.scale(), a.is_sign_negative()),
+                    (b, b.scale(), b.is_sign_negative()),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_text_reads_as_from_str_reads_it(text in "-?[0-9]{0,21}(\\.[0-9]{0,21})?") {
+            let ours = parse_decimal(&text);
+            let theirs = Decimal::from_str(&text);
+            proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok());
+            if let (Ok(a), Ok(b)) = (ours, theirs) {
+                proptest::prop_assert_eq!(
+                    (a, a.scale(), a.is_sign_negative()),
+                    (b, b.scale(), b.is_sign_negative())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plain_runs_stop_at_the_first_quote_backslash_or_control_character() {
+        for (text, stop) in [
+            ("abcdefghijklmnop\"", 16),
+            ("abc\"defghijkl", 3),
+            ("abcdefgh\\x", 8),
+            ("ab\u{1}cdefghij", 2),
+            ("中文字符串abc\"", "中文字符串abc".len()),
+            ("\u{7f}\u{80}abcdefgh", 11),
+            ("", 0),
+        ] {
+            let mut s = Scan {
+                b: text.as_bytes(),
+                text,
+                at: 0,
+                stopped: "",
+            };
+            s.plain_run();
+            assert_eq!(s.at, stop, "{text:?}");
+        }
     }
 
     #[test]
