@@ -17,6 +17,7 @@ use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
 use crate::record::row::{pack_date, unpack_date, value_cell, Cell, RowLayout, RowRef};
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
+use crate::value::Value;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
@@ -57,6 +58,8 @@ pub struct CompiledRules {
     pub locals: usize,
     /// Per policy: its subject kind.
     pub subjects: Vec<usize>,
+    /// Per policy left to the reference evaluator: the construct that keeps it out.
+    pub uncompiled: Vec<&'static str>,
 }
 
 /// A policy lowered.
@@ -109,6 +112,7 @@ impl CompiledRules {
             lets: vec![],
             locals: 0,
             subjects: rules.program.policies.iter().map(|p| p.subject).collect(),
+            uncompiled: vec![""; rules.program.policies.len()],
         };
         out.policies = (0..rules.program.policies.len()).map(|_| None).collect();
         out.order = decision_order(rules);
@@ -123,12 +127,19 @@ impl CompiledRules {
                 layout: &out.layout,
                 ref_date,
                 compiled: &out.policies,
+                why: None,
+                lets: vec![],
+                locals: p.locals,
+                depth: 0,
             };
-            if let Some((lets, mut c)) = lower.policy(p, &scope) {
-                c.lets = (scope.lets, lets.len());
-                out.lets.extend(lets);
-                out.locals += p.locals;
-                out.policies[index] = Some(c);
+            match lower.policy(p, &scope) {
+                Some((lets, mut c)) => {
+                    c.lets = (scope.lets, lets.len());
+                    out.lets.extend(lets);
+                    out.locals += lower.locals;
+                    out.policies[index] = Some(c);
+                }
+                None => out.uncompiled[index] = lower.why.unwrap_or("a value it does not cover"),
             }
         }
         out
@@ -201,6 +212,16 @@ struct Lower<'a> {
     layout: &'a RowLayout,
     ref_date: NaiveDate,
     compiled: &'a [Option<CompiledPolicy>],
+    /// The first construct the lowering does not cover.
+    why: Option<&'static str>,
+    /// The policy's definition slots so far (its own, then those of inlined
+    /// functions), relative to its first slot.
+    lets: Vec<Option<Node>>,
+    /// Item variable slots the policy uses so far (its own, then those of inlined
+    /// functions).
+    locals: usize,
+    /// Functions being inlined.
+    depth: usize,
 }
 
 impl Lower<'_> {
@@ -210,13 +231,12 @@ impl Lower<'_> {
         sc: &Scope,
     ) -> Option<(Vec<Node>, CompiledPolicy)> {
         if p.per_item.is_some() {
-            return None;
+            return self.unsupported("per-item decisions (`for each`)");
         }
-        let lets = p
-            .lets
-            .iter()
-            .map(|l| self.expr(&l.value, sc))
-            .collect::<Option<Vec<_>>>()?;
+        self.lets = (0..p.lets.len()).map(|_| None).collect();
+        for (i, l) in p.lets.iter().enumerate() {
+            self.lets[i] = Some(self.expr(&l.value, sc)?);
+        }
         let clauses = p
             .clauses
             .iter()
@@ -238,6 +258,10 @@ impl Lower<'_> {
             });
         }
         let in_force = p.from <= self.ref_date && p.to.is_none_or(|t| self.ref_date <= t);
+        let lets = std::mem::take(&mut self.lets)
+            .into_iter()
+            .map(|l| l.unwrap_or_else(|| konst(Cell::Error)))
+            .collect();
         Some((
             lets,
             CompiledPolicy {
@@ -249,6 +273,53 @@ impl Lower<'_> {
         ))
     }
 
+    /// A user function, inlined: its parameters and item variables get slots of their
+    /// own at this call, and its definitions memo slots that each call clears (the
+    /// reference evaluator gives every call a fresh frame).
+    fn function(&mut self, f: usize, args: &[Expr], sc: &Scope) -> Option<Node> {
+        if self.depth >= 16 {
+            return self.unsupported("functions nested too deeply");
+        }
+        let def = self.rules.program.functions.get(f)?;
+        let args = args
+            .iter()
+            .map(|a| self.expr(a, sc))
+            .collect::<Option<Vec<_>>>()?;
+        let fsc = Scope {
+            lets: sc.lets + self.lets.len(),
+            locals: sc.locals + self.locals,
+        };
+        let first_let = self.lets.len();
+        self.lets.extend((0..def.lets.len()).map(|_| None));
+        self.locals += def.locals;
+        self.depth += 1;
+        for (i, l) in def.lets.iter().enumerate() {
+            let node = self.expr(&l.value, &fsc);
+            self.lets[first_let + i] = Some(node?);
+        }
+        let body = self.expr(&def.body, &fsc);
+        self.depth -= 1;
+        let body = body?;
+        let (memo, n, locals) = (fsc.lets, def.lets.len(), fsc.locals);
+        Some(Box::new(move |c| {
+            // Arguments are evaluated first, all of them (an error in any is the call's).
+            for (i, a) in args.iter().enumerate() {
+                let v = a(c);
+                if matches!(v, Cell::Error) {
+                    return v;
+                }
+                c.locals[locals + i] = v;
+            }
+            c.memo[memo..memo + n].fill(None);
+            body(c)
+        }))
+    }
+
+    fn unsupported<T>(&mut self, what: &'static str) -> Option<T> {
+        self.why.get_or_insert(what);
+        None
+    }
+
     fn ref_packed(&self) -> Option<i32> {
         pack_date(self.ref_date)
     }
@@ -257,7 +328,10 @@ impl Lower<'_> {
     fn expr(&mut self, e: &Expr, sc: &Scope) -> Option<Node> {
         Some(match e {
             Expr::Const(None) => konst(Cell::None),
-            Expr::Const(Some(v)) => konst(value_cell(v)?),
+            Expr::Const(Some(v)) => match value_cell(v) {
+                Some(c) => konst(c),
+                None => return self.unsupported("a text or list constant"),
+            },
             Expr::Duration(..) => konst(Cell::Error),
             Expr::Ref => konst(Cell::Date(self.ref_packed()?)),
             Expr::Root => konst(Cell::Rec(0)),
@@ -284,7 +358,8 @@ impl Lower<'_> {
                 ..
             } => self.field(base, *record, *index, sc)?,
             Expr::Call(b, args) => self.builtin(*b, args, sc)?,
-            Expr::Function(..) | Expr::MemberRef(_) => return None,
+            Expr::Function(f, args) => self.function(*f, args, sc)?,
+            Expr::MemberRef(_) => return self.unsupported("a bundle member"),
             Expr::Param(p, at) => {
                 let def = self.rules.program.params.get(*p)?.clone();
                 match at {
@@ -312,7 +387,7 @@ impl Lower<'_> {
             Expr::PolicyRef(p) => {
                 // Compiled, and so decided before this policy.
                 if !self.compiled.get(*p).is_some_and(Option::is_some) {
-                    return None;
+                    return self.unsupported("eligible() of a policy left to the reference");
                 }
                 let p = *p;
                 Box::new(move |c| c.truths[p])
@@ -630,8 +705,33 @@ impl Lower<'_> {
     }
 
     fn compare(&mut self, op: CmpOp, a: &Expr, b: &Expr, sc: &Scope) -> Option<Node> {
+        // A text constant on the left: compare the other way round.
+        if let (Expr::Const(Some(Value::Str(_))), false) =
+            (a, matches!(b, Expr::Const(Some(Value::Str(_)))))
+        {
+            let flipped = match op {
+                CmpOp::Lt => CmpOp::Gt,
+                CmpOp::Le => CmpOp::Ge,
+                CmpOp::Gt => CmpOp::Lt,
+                CmpOp::Ge => CmpOp::Le,
+                other => other,
+            };
+            return self.compare(flipped, b, a, sc);
+        }
+        // Text against a text constant.
+        if let Expr::Const(Some(Value::Str(k))) = b {
+            let k = k.clone();
+            let a = self.expr(a, sc)?;
+            return Some(Box::new(move |c| match a(c) {
+                Cell::Str(s, l) => Cell::Bool(holds(op, c.row.str(s, l).cmp(&k))),
+                x @ (Cell::Unknown | Cell::Error) => x,
+                _ => Cell::Bool(false),
+            }));
+        }
         if let Expr::Const(Some(v)) = b {
-            let k = value_cell(v)?;
+            let Some(k) = value_cell(v) else {
+                return self.unsupported("a comparison with a list constant");
+            };
             // A field against a constant: one read, one comparison.
             if let Some(at) = self.plain_field(a) {
                 return Some(Box::new(move |c| {
@@ -689,6 +789,25 @@ impl Lower<'_> {
     }
 
     fn in_set(&mut self, v: &Expr, items: &[Expr], negated: bool, sc: &Scope) -> Option<Node> {
+        let texts: Option<Vec<Arc<str>>> = items
+            .iter()
+            .map(|i| match i {
+                Expr::Const(Some(Value::Str(t))) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(texts) = texts.filter(|t| !t.is_empty()) {
+            let v = self.expr(v, sc)?;
+            return Some(Box::new(move |c| match v(c) {
+                Cell::Str(s, l) => {
+                    let x = c.row.str(s, l);
+                    Cell::Bool(texts.iter().any(|t| &**t == x) != negated)
+                }
+                u @ (Cell::Unknown | Cell::Error) => u,
+                Cell::None => Cell::Bool(false),
+                _ => Cell::Bool(negated),
+            }));
+        }
         let v = self.expr(v, sc)?;
         // Constant enum members: a bit mask.
         let consts: Option<Vec<Cell>> = items
@@ -1139,14 +1258,20 @@ fn compare_known(op: CmpOp, x: Cell, k: Cell, row: &RowRef<'_>) -> Cell {
         (Cell::Enum(i), Cell::Enum(j)) => i.cmp(&j),
         _ => return compare_cells(op, x, k, row),
     };
-    Cell::Bool(match op {
+    Cell::Bool(holds(op, o))
+}
+
+/// Whether a comparison holds for an ordering.
+#[inline(always)]
+fn holds(op: CmpOp, o: Ordering) -> bool {
+    match op {
         CmpOp::Eq => o == Ordering::Equal,
         CmpOp::Ne => o != Ordering::Equal,
         CmpOp::Lt => o == Ordering::Less,
         CmpOp::Le => o != Ordering::Greater,
         CmpOp::Gt => o == Ordering::Greater,
         CmpOp::Ge => o != Ordering::Less,
-    })
+    }
 }
 
 /// A comparison, three-valued; comparing with none is false.
