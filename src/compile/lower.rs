@@ -121,6 +121,7 @@ impl CompiledRules {
             let scope = Scope {
                 lets: out.lets.len(),
                 locals: out.locals,
+                defs: &p.lets,
             };
             let mut lower = Lower {
                 rules,
@@ -201,10 +202,33 @@ fn decision_order(rules: &RuleSet) -> Vec<usize> {
     order
 }
 
+/// A rough cost of evaluating an expression: its nodes, with list operations and
+/// calls weighted (a definition counts once, where it is defined).
+fn cost(e: &Expr, defs: &[crate::ir::LetDef]) -> usize {
+    let mut n = 0;
+    e.walk(&mut |x| {
+        n += match x {
+            Expr::Quant { .. } => 8,
+            Expr::Function(..) | Expr::PolicyRef(_) => 8,
+            Expr::Let(i) => defs.get(*i).map_or(1, |d| {
+                if matches!(d.value, Expr::Quant { .. }) {
+                    8
+                } else {
+                    2
+                }
+            }),
+            _ => 1,
+        }
+    });
+    n
+}
+
 /// Where a policy's definitions and item variables start in the shared slots.
-struct Scope {
+struct Scope<'d> {
     lets: usize,
     locals: usize,
+    /// The definitions of the body (policy or function) being lowered.
+    defs: &'d [crate::ir::LetDef],
 }
 
 struct Lower<'a> {
@@ -228,7 +252,7 @@ impl Lower<'_> {
     fn policy(
         &mut self,
         p: &crate::ir::PolicyDef,
-        sc: &Scope,
+        sc: &Scope<'_>,
     ) -> Option<(Vec<Node>, CompiledPolicy)> {
         if p.per_item.is_some() {
             return self.unsupported("per-item decisions (`for each`)");
@@ -237,9 +261,12 @@ impl Lower<'_> {
         for (i, l) in p.lets.iter().enumerate() {
             self.lets[i] = Some(self.expr(&l.value, sc)?);
         }
-        let clauses = p
-            .clauses
-            .iter()
+        // One false clause decides and the others then do not matter, so the cheapest
+        // clauses go first.
+        let mut order: Vec<&crate::ir::ClauseDef> = p.clauses.iter().collect();
+        order.sort_by_key(|c| cost(&c.condition, sc.defs));
+        let clauses = order
+            .into_iter()
             .map(|c| self.expr(&c.condition, sc))
             .collect::<Option<Vec<_>>>()?;
         let mut amounts = vec![];
@@ -276,7 +303,7 @@ impl Lower<'_> {
     /// A user function, inlined: its parameters and item variables get slots of their
     /// own at this call, and its definitions memo slots that each call clears (the
     /// reference evaluator gives every call a fresh frame).
-    fn function(&mut self, f: usize, args: &[Expr], sc: &Scope) -> Option<Node> {
+    fn function(&mut self, f: usize, args: &[Expr], sc: &Scope<'_>) -> Option<Node> {
         if self.depth >= 16 {
             return self.unsupported("functions nested too deeply");
         }
@@ -288,6 +315,7 @@ impl Lower<'_> {
         let fsc = Scope {
             lets: sc.lets + self.lets.len(),
             locals: sc.locals + self.locals,
+            defs: &def.lets,
         };
         let first_let = self.lets.len();
         self.lets.extend((0..def.lets.len()).map(|_| None));
@@ -325,7 +353,7 @@ impl Lower<'_> {
     }
 
     /// Lowers an expression; `None` when the lowering does not cover it.
-    fn expr(&mut self, e: &Expr, sc: &Scope) -> Option<Node> {
+    fn expr(&mut self, e: &Expr, sc: &Scope<'_>) -> Option<Node> {
         Some(match e {
             Expr::Const(None) => konst(Cell::None),
             Expr::Const(Some(v)) => match value_cell(v) {
@@ -613,8 +641,15 @@ impl Lower<'_> {
 
     /// A field read. Fields reached from the root through nested records are constant
     /// offsets, checked only for an absent optional record on the way.
-    fn field(&mut self, base: &Expr, record: usize, index: usize, sc: &Scope) -> Option<Node> {
+    fn field(&mut self, base: &Expr, record: usize, index: usize, sc: &Scope<'_>) -> Option<Node> {
         let off = self.layout.offset(record, index)?;
+        if let Expr::Local(v) = base {
+            let f = Access::Item {
+                slot: sc.locals + v,
+                off,
+            };
+            return Some(Box::new(move |c| f.read(c)));
+        }
         if let Some((start, guards)) = self.static_record(base) {
             let at = (start + off) as usize;
             return Some(match guards.as_slice() {
@@ -674,9 +709,12 @@ impl Lower<'_> {
         }
     }
 
-    fn kleene(&mut self, xs: &[Expr], dominant: bool, sc: &Scope) -> Option<Node> {
-        let xs = xs
-            .iter()
+    fn kleene(&mut self, xs: &[Expr], dominant: bool, sc: &Scope<'_>) -> Option<Node> {
+        // The result does not depend on the order of the operands: cheapest first.
+        let mut order: Vec<&Expr> = xs.iter().collect();
+        order.sort_by_key(|x| cost(x, sc.defs));
+        let xs = order
+            .into_iter()
             .map(|x| self.expr(x, sc))
             .collect::<Option<Vec<_>>>()?;
         let win = Cell::Bool(dominant);
@@ -704,7 +742,7 @@ impl Lower<'_> {
         }))
     }
 
-    fn compare(&mut self, op: CmpOp, a: &Expr, b: &Expr, sc: &Scope) -> Option<Node> {
+    fn compare(&mut self, op: CmpOp, a: &Expr, b: &Expr, sc: &Scope<'_>) -> Option<Node> {
         // A text constant on the left: compare the other way round.
         if let (Expr::Const(Some(Value::Str(_))), false) =
             (a, matches!(b, Expr::Const(Some(Value::Str(_)))))
@@ -733,25 +771,19 @@ impl Lower<'_> {
                 return self.unsupported("a comparison with a list constant");
             };
             // A field against a constant: one read, one comparison.
-            if let Some(at) = self.plain_field(a) {
-                return Some(Box::new(move |c| {
-                    compare_known(op, c.row.cells[at], k, &c.row)
-                }));
+            if let Some(f) = self.access(a, sc) {
+                return Some(Box::new(move |c| compare_known(op, f.read(c), k, &c.row)));
             }
             // `age(birth_date) >= 80`: the age is a subtraction of packed dates.
-            if let Expr::Call(Builtin::Age, args) = a {
-                if let [d] = args.as_slice() {
-                    if let Some(at) = self.plain_field(d) {
-                        let on = self.ref_packed()?;
-                        return Some(Box::new(move |c| {
-                            let x = match c.row.cells[at] {
-                                Cell::Date(b) => Cell::Int(age(b, on)),
-                                other => strict_one(other),
-                            };
-                            compare_known(op, x, k, &c.row)
-                        }));
-                    }
-                }
+            if let Some(f) = self.age_of(a, sc) {
+                let on = self.ref_packed()?;
+                return Some(Box::new(move |c| {
+                    let x = match f.read(c) {
+                        Cell::Date(b) => Cell::Int(age(b, on)),
+                        other => strict_one(other),
+                    };
+                    compare_known(op, x, k, &c.row)
+                }));
             }
             let a = self.expr(a, sc)?;
             return Some(Box::new(move |c| {
@@ -771,24 +803,47 @@ impl Lower<'_> {
         }))
     }
 
-    /// The cell of a field reached from the root through required nested records only
-    /// (no record on the way can be absent).
-    fn plain_field(&self, e: &Expr) -> Option<usize> {
-        let Expr::Field {
-            base,
-            record,
-            index,
-            ..
-        } = e
-        else {
-            return None;
-        };
-        let (start, guards) = self.static_record(base)?;
-        let off = self.layout.offset(*record, *index)?;
-        guards.is_empty().then_some((start + off) as usize)
+    /// How to read a field in one step: a fixed cell (reached from the root through
+    /// required nested records only), or a field of the item in a local slot. A
+    /// definition that is only such a read is read in place.
+    fn access(&self, e: &Expr, sc: &Scope<'_>) -> Option<Access> {
+        match e {
+            Expr::Let(i) => self.access(&sc.defs.get(*i)?.value, sc),
+            Expr::Field {
+                base,
+                record,
+                index,
+                ..
+            } => {
+                let off = self.layout.offset(*record, *index)?;
+                if let Expr::Local(v) = &**base {
+                    return Some(Access::Item {
+                        slot: sc.locals + v,
+                        off,
+                    });
+                }
+                let (start, guards) = self.static_record(base)?;
+                guards
+                    .is_empty()
+                    .then_some(Access::Cell((start + off) as usize))
+            }
+            _ => None,
+        }
     }
 
-    fn in_set(&mut self, v: &Expr, items: &[Expr], negated: bool, sc: &Scope) -> Option<Node> {
+    /// `age(d)` of a field read in one step (through a definition or not).
+    fn age_of(&self, e: &Expr, sc: &Scope<'_>) -> Option<Access> {
+        match e {
+            Expr::Let(i) => self.age_of(&sc.defs.get(*i)?.value, sc),
+            Expr::Call(Builtin::Age, args) => match args.as_slice() {
+                [d] => self.access(d, sc),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn in_set(&mut self, v: &Expr, items: &[Expr], negated: bool, sc: &Scope<'_>) -> Option<Node> {
         let texts: Option<Vec<Arc<str>>> = items
             .iter()
             .map(|i| match i {
@@ -873,13 +928,13 @@ impl Lower<'_> {
         }))
     }
 
-    fn builtin(&mut self, b: Builtin, args: &[Expr], sc: &Scope) -> Option<Node> {
+    fn builtin(&mut self, b: Builtin, args: &[Expr], sc: &Scope<'_>) -> Option<Node> {
         let ref_date = self.ref_packed()?;
         match (b, args) {
             (Builtin::WithinLast, [d, Expr::Duration(n, unit)]) => {
                 let start = shift(ref_date, -n, *unit);
-                if let (Some(at), Some(s)) = (self.plain_field(d), start) {
-                    return Some(Box::new(move |c| match c.row.cells[at] {
+                if let (Some(f), Some(s)) = (self.access(d, sc), start) {
+                    return Some(Box::new(move |c| match f.read(c) {
                         Cell::Date(x) => Cell::Bool(s <= x && x <= ref_date),
                         other => strict_one(other),
                     }));
@@ -894,6 +949,12 @@ impl Lower<'_> {
                 }));
             }
             (Builtin::Age, [d]) => {
+                if let Some(f) = self.access(d, sc) {
+                    return Some(Box::new(move |c| match f.read(c) {
+                        Cell::Date(x) => Cell::Int(age(x, ref_date)),
+                        other => strict_one(other),
+                    }));
+                }
                 let d = self.expr(d, sc)?;
                 return Some(Box::new(move |c| match d(c) {
                     Cell::Date(x) => Cell::Int(age(x, ref_date)),
@@ -953,6 +1014,30 @@ impl Lower<'_> {
             };
             builtin(b, args, ref_date, (months, years), &c.row).unwrap_or(Cell::Error)
         }))
+    }
+}
+
+/// A field read in one step.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// A fixed cell of the row.
+    Cell(usize),
+    /// A field of the record item in a local slot.
+    Item { slot: usize, off: u32 },
+}
+
+impl Access {
+    #[inline(always)]
+    fn read(self, c: &Ctx<'_>) -> Cell {
+        match self {
+            Access::Cell(at) => c.row.cells[at],
+            Access::Item { slot, off } => match c.locals[slot] {
+                Cell::Rec(b) => c.row.cells[(b + off) as usize],
+                Cell::Unknown => Cell::Unknown,
+                Cell::None => Cell::None,
+                _ => Cell::Error,
+            },
+        }
     }
 }
 
