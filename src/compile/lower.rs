@@ -37,7 +37,21 @@ pub struct Ctx<'a> {
     /// Item variables.
     pub locals: &'a mut [Cell],
     /// Per policy: its decision as a truth value, once decided for this record.
-    pub truths: &'a [Cell],
+    pub truths: &'a [Truth],
+}
+
+/// A policy's decision as a truth value, as `eligible(...)` reads it (one byte, so
+/// that writing it per policy per record is one store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    /// eligible
+    True,
+    /// not eligible
+    False,
+    /// undetermined for missing data
+    Unknown,
+    /// decided by the reference evaluator (in error, or not compiled)
+    Error,
 }
 
 /// The rule set lowered for one reference date.
@@ -418,7 +432,12 @@ impl Lower<'_> {
                     return self.unsupported("eligible() of a policy left to the reference");
                 }
                 let p = *p;
-                Box::new(move |c| c.truths[p])
+                Box::new(move |c| match c.truths[p] {
+                    Truth::True => Cell::Bool(true),
+                    Truth::False => Cell::Bool(false),
+                    Truth::Unknown => Cell::Unknown,
+                    Truth::Error => Cell::Error,
+                })
             }
             Expr::Neg(x) => {
                 let x = self.expr(x, sc)?;

@@ -7,7 +7,7 @@
 //! reference evaluator ([`super::evaluate_policy`]) for the full decision.
 
 use super::ExtraValue;
-use crate::compile::lower::{CompiledRules, Ctx};
+use crate::compile::lower::{CompiledRules, Ctx, Truth};
 use crate::record::row::{unpack_date, Cell, RowRef};
 use rust_decimal::Decimal;
 
@@ -39,7 +39,7 @@ pub struct RowEvaluator<'c> {
     compiled: &'c CompiledRules,
     memo: Vec<Option<Cell>>,
     locals: Vec<Cell>,
-    truths: Vec<Cell>,
+    truths: Vec<Truth>,
     verdicts: Vec<Verdict>,
     extras: Vec<(usize, Cell)>,
 }
@@ -52,7 +52,7 @@ impl<'c> RowEvaluator<'c> {
             compiled,
             memo: vec![None; compiled.lets.len()],
             locals: vec![Cell::None; compiled.locals],
-            truths: vec![Cell::Error; n],
+            truths: vec![Truth::Error; n],
             verdicts: vec![Verdict::NotApplicable; n],
             extras: vec![],
         }
@@ -71,13 +71,22 @@ impl<'c> RowEvaluator<'c> {
         self.extras.clear();
         let compiled = self.compiled;
         for &i in &compiled.order {
-            let p = &compiled.policies[i];
-            let verdict = if compiled.subjects[i] != row.subject {
-                Verdict::NotApplicable
+            // The verdict is written in place and the truth returned apart: building a
+            // verdict in a temporary and copying it stalls on store forwarding.
+            let out = &mut self.verdicts[i];
+            let truth = if compiled.subjects[i] != row.subject {
+                *out = Verdict::NotApplicable;
+                Truth::Error
             } else {
-                match p {
-                    None => Verdict::Deferred,
-                    Some(p) if !p.in_force => Verdict::NotEligible,
+                match &compiled.policies[i] {
+                    None => {
+                        *out = Verdict::Deferred;
+                        Truth::Error
+                    }
+                    Some(p) if !p.in_force => {
+                        *out = Verdict::NotEligible;
+                        Truth::False
+                    }
                     Some(p) => {
                         let mut ctx = Ctx {
                             row,
@@ -86,17 +95,11 @@ impl<'c> RowEvaluator<'c> {
                             locals: &mut self.locals,
                             truths: &self.truths,
                         };
-                        decide_policy(p, &mut ctx, &mut self.extras)
+                        decide_policy(p, &mut ctx, &mut self.extras, out)
                     }
                 }
             };
-            self.truths[i] = match verdict {
-                Verdict::Eligible { .. } => Cell::Bool(true),
-                Verdict::NotEligible => Cell::Bool(false),
-                Verdict::Unknown => Cell::Unknown,
-                Verdict::Deferred | Verdict::NotApplicable => Cell::Error,
-            };
-            self.verdicts[i] = verdict;
+            self.truths[i] = truth;
         }
         &self.verdicts
     }
@@ -119,11 +122,14 @@ impl<'c> RowEvaluator<'c> {
     }
 }
 
+/// Decides one compiled policy into `out`; returns its truth as another policy's
+/// `eligible(...)` sees it.
 fn decide_policy(
     p: &crate::compile::lower::CompiledPolicy,
     ctx: &mut Ctx<'_>,
     extras: &mut Vec<(usize, Cell)>,
-) -> Verdict {
+    out: &mut Verdict,
+) -> Truth {
     let mut unknown = false;
     let mut error = false;
     for clause in &p.clauses {
@@ -132,64 +138,79 @@ fn decide_policy(
             Cell::Unknown => unknown = true,
             Cell::Error => error = true,
             // One false clause decides, whatever the others are.
-            _ => return Verdict::NotEligible,
+            _ => {
+                *out = Verdict::NotEligible;
+                return Truth::False;
+            }
         }
     }
     if error {
-        return Verdict::Deferred;
+        return defer(out);
     }
     if unknown {
-        return Verdict::Unknown;
+        return unknown_data(out);
     }
     if p.amounts.is_empty() {
-        return Verdict::Eligible {
+        *out = Verdict::Eligible {
             amount: None,
             extras: (0, 0),
         };
+        return Truth::True;
     }
     for (k, a) in p.amounts.iter().enumerate() {
         if let Some(g) = &a.guard {
             match g(ctx) {
                 Cell::Bool(true) => {}
-                Cell::Unknown => return Verdict::Unknown,
-                Cell::Error => return Verdict::Deferred,
+                Cell::Unknown => return unknown_data(out),
+                Cell::Error => return defer(out),
                 _ => continue,
             }
         }
         let value = (a.value)(ctx);
-        if value == Cell::Error {
-            return Verdict::Deferred;
+        if matches!(value, Cell::Error) {
+            return defer(out);
         }
         let start = extras.len();
-        let mut unknown = value == Cell::Unknown;
+        let mut unknown = matches!(value, Cell::Unknown);
         for (x, e) in a.extras.iter().enumerate() {
             match e(ctx) {
-                Cell::Error => return Verdict::Deferred,
+                Cell::Error => return defer(out),
                 Cell::Unknown => unknown = true,
                 Cell::None => {}
                 // Extras the outputs render from the schema are left to the reference.
-                Cell::Enum(_) | Cell::List(..) | Cell::Rec(_) => return Verdict::Deferred,
+                Cell::Enum(_) | Cell::List(..) | Cell::Rec(_) => return defer(out),
                 v => extras.push((x, v)),
             }
         }
         if unknown {
-            return Verdict::Unknown;
+            return unknown_data(out);
         }
         let amount = match value {
             Cell::Int(i) => Decimal::from(i),
             Cell::Dec(d) => d,
-            _ => return Verdict::Deferred,
+            _ => return defer(out),
         };
         if amount.normalize().scale() > 2 {
-            return Verdict::Deferred;
+            return defer(out);
         }
-        return Verdict::Eligible {
+        *out = Verdict::Eligible {
             amount: Some((k, amount)),
             extras: (start as u32, (extras.len() - start) as u32),
         };
+        return Truth::True;
     }
     // No amount rule applies: an evaluation error.
-    Verdict::Deferred
+    defer(out)
+}
+
+fn defer(out: &mut Verdict) -> Truth {
+    *out = Verdict::Deferred;
+    Truth::Error
+}
+
+fn unknown_data(out: &mut Verdict) -> Truth {
+    *out = Verdict::Unknown;
+    Truth::Unknown
 }
 
 fn extra_value(c: Cell, row: &RowRef<'_>) -> Option<ExtraValue> {
