@@ -443,7 +443,7 @@ impl Lower<'_> {
                 let x = self.expr(x, sc)?;
                 Box::new(move |c| match x(c) {
                     Cell::Int(i) => i.checked_neg().map_or(Cell::Error, Cell::Int),
-                    Cell::Dec(d) => Cell::Dec(-d),
+                    Cell::Dec(d) => Cell::dec(-d.get()),
                     Cell::Unknown => Cell::Unknown,
                     Cell::None => Cell::None,
                     _ => Cell::Error,
@@ -1402,9 +1402,9 @@ pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
 fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
     match (a, b) {
         (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
-        (Cell::Dec(x), Cell::Dec(y)) => Some(x.cmp(&y)),
-        (Cell::Int(x), Cell::Dec(y)) => Some(Decimal::from(x).cmp(&y)),
-        (Cell::Dec(x), Cell::Int(y)) => Some(x.cmp(&Decimal::from(y))),
+        (Cell::Dec(x), Cell::Dec(y)) => Some(x.get().cmp(&y.get())),
+        (Cell::Int(x), Cell::Dec(y)) => Some(Decimal::from(x).cmp(&y.get())),
+        (Cell::Dec(x), Cell::Int(y)) => Some(x.get().cmp(&Decimal::from(y))),
         (Cell::Date(x), Cell::Date(y)) => Some(x.cmp(&y)),
         (Cell::Enum(x), Cell::Enum(y)) => Some(x.cmp(&y)),
         (Cell::Bool(x), Cell::Bool(y)) => Some(x.cmp(&y)),
@@ -1416,7 +1416,7 @@ fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
 fn to_dec(c: Cell) -> Option<Decimal> {
     match c {
         Cell::Int(i) => Some(Decimal::from(i)),
-        Cell::Dec(d) => Some(d),
+        Cell::Dec(d) => Some(d.get()),
         _ => None,
     }
 }
@@ -1446,7 +1446,7 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
         ArithOp::Div if y.is_zero() => None,
         ArithOp::Div => x.checked_div(y),
     };
-    r.map_or(Cell::Error, Cell::Dec)
+    r.map_or(Cell::Error, Cell::dec)
 }
 
 /// Completed years from packed `birth` to packed `on` (the reference evaluator's
@@ -1546,7 +1546,7 @@ fn builtin(
                 }
             }
             if v.iter().any(|x| matches!(x, Cell::Dec(_))) {
-                Cell::Dec(to_dec(best)?)
+                Cell::dec(to_dec(best)?)
             } else {
                 best
             }
@@ -1561,13 +1561,13 @@ fn builtin(
             } else {
                 rust_decimal::RoundingStrategy::MidpointNearestEven
             };
-            Cell::Dec(to_dec(*v.first()?)?.round_dp_with_strategy(places.min(28), strategy))
+            Cell::dec(to_dec(*v.first()?)?.round_dp_with_strategy(places.min(28), strategy))
         }
         Builtin::Floor => Cell::Int(i64::try_from(to_dec(*v.first()?)?.floor()).ok()?),
         Builtin::Ceil => Cell::Int(i64::try_from(to_dec(*v.first()?)?.ceil()).ok()?),
         Builtin::Abs => match v.first()? {
             Cell::Int(i) => Cell::Int(i.checked_abs()?),
-            other => Cell::Dec(to_dec(*other)?.abs()),
+            other => Cell::dec(to_dec(*other)?.abs()),
         },
         Builtin::Len => match v.first()? {
             Cell::List(_, n) => Cell::Int(i64::from(*n)),

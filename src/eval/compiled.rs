@@ -187,7 +187,7 @@ fn decide_policy(
         }
         let amount = match value {
             Cell::Int(i) => Decimal::from(i),
-            Cell::Dec(d) => d,
+            Cell::Dec(d) => d.get(),
             _ => return defer(out),
         };
         if amount.normalize().scale() > 2 {
@@ -216,7 +216,7 @@ fn unknown_data(out: &mut Verdict) -> Truth {
 fn extra_value(c: Cell, row: &RowRef<'_>) -> Option<ExtraValue> {
     Some(match c {
         Cell::Int(i) => ExtraValue::Int(i),
-        Cell::Dec(d) => ExtraValue::Decimal(d),
+        Cell::Dec(d) => ExtraValue::Decimal(d.get()),
         Cell::Bool(b) => ExtraValue::Bool(b),
         Cell::Str(s, l) => ExtraValue::Text(row.str(s, l).to_string()),
         Cell::Date(p) => ExtraValue::Text(unpack_date(p)?.to_string()),

@@ -34,8 +34,8 @@ pub enum Cell {
     Bool(bool),
     /// A whole number.
     Int(i64),
-    /// An exact decimal.
-    Dec(Decimal),
+    /// An exact decimal, packed.
+    Dec(PackedDecimal),
     /// A packed date.
     Date(i32),
     /// An enum value's index in its type.
@@ -46,6 +46,44 @@ pub enum Cell {
     List(u32, u32),
     /// A record whose fields start at this cell.
     Rec(u32),
+}
+
+impl Cell {
+    /// The cell of a decimal.
+    #[inline]
+    pub fn dec(d: Decimal) -> Cell {
+        Cell::Dec(PackedDecimal::new(d))
+    }
+}
+
+/// A decimal in 13 bytes (scale and sign, then the 96-bit mantissa), so that a cell
+/// takes 16 bytes: rows are a third smaller, and a compiled expression returns its
+/// value in registers instead of through memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedDecimal([u8; 13]);
+
+impl PackedDecimal {
+    /// Packs a decimal.
+    #[inline]
+    pub fn new(d: Decimal) -> Self {
+        // `serialize`: flags (scale in byte 2, sign in the top bit of byte 3), then the
+        // mantissa's low, middle and high words.
+        let b = d.serialize();
+        let mut p = [0u8; 13];
+        p[0] = b[2] | (b[3] & 0x80);
+        p[1..].copy_from_slice(&b[4..16]);
+        PackedDecimal(p)
+    }
+
+    /// The decimal.
+    #[inline]
+    pub fn get(self) -> Decimal {
+        let mut b = [0u8; 16];
+        b[2] = self.0[0] & 0x7f;
+        b[3] = self.0[0] & 0x80;
+        b[4..].copy_from_slice(&self.0[1..]);
+        Decimal::deserialize(b)
+    }
 }
 
 /// Packs a date.
@@ -369,7 +407,7 @@ pub fn value_cell(v: &Value) -> Option<Cell> {
     Some(match v {
         Value::Bool(b) => Cell::Bool(*b),
         Value::Int(i) => Cell::Int(*i),
-        Value::Decimal(d) => Cell::Dec(*d),
+        Value::Decimal(d) => Cell::dec(*d),
         Value::Date(d) => Cell::Date(pack_date(*d)?),
         Value::Enum(_, i) => Cell::Enum(*i),
         Value::Str(_) | Value::List(_) | Value::Record(_) => return None,
@@ -379,6 +417,28 @@ pub fn value_cell(v: &Value) -> Option<Cell> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_take_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Cell>(), 16);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimals_pack_and_unpack_exactly(
+            lo in proptest::prelude::any::<u32>(),
+            mid in proptest::prelude::any::<u32>(),
+            hi in proptest::prelude::any::<u32>(),
+            negative in proptest::prelude::any::<bool>(),
+            scale in 0u32..=28,
+        ) {
+            let d = Decimal::from_parts(lo, mid, hi, negative, scale);
+            let back = PackedDecimal::new(d).get();
+            proptest::prop_assert_eq!(back, d);
+            proptest::prop_assert_eq!(back.scale(), d.scale());
+            proptest::prop_assert_eq!(back.is_sign_negative(), d.is_sign_negative());
+        }
+    }
 
     #[test]
     fn packed_dates_order_and_round_trip() {

@@ -563,7 +563,7 @@ impl Reader<'_, '_> {
                         .map(Cell::Int)
                         .map_err(|_| s.refuse("not a whole number")),
                     FieldType::Decimal => parse_decimal(text)
-                        .map(Cell::Dec)
+                        .map(Cell::dec)
                         .map_err(|_| s.refuse("not a decimal")),
                     _ => match text.parse::<i64>() {
                         // Text written as a number: the reference reads its digits.
@@ -581,7 +581,7 @@ impl Reader<'_, '_> {
                 match ty {
                     FieldType::Decimal => parse_decimal(v)
                         .or_else(|_| Decimal::from_scientific(v))
-                        .map(Cell::Dec)
+                        .map(Cell::dec)
                         .map_err(|_| s.refuse("not a decimal")),
                     FieldType::Date => parse_packed_date(v)
                         .map(Cell::Date)
@@ -762,12 +762,16 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
             let x = Decimal::from(i);
             lo <= x && x <= hi
         }
-        Cell::Dec(d) if whole(lo) && whole(hi) && d.scale() <= 18 => {
+        Cell::Dec(p) if whole(lo) && whole(hi) && p.get().scale() <= 18 => {
+            let d = p.get();
             let p = 10i128.pow(d.scale());
             let m = d.mantissa();
             lo.mantissa() * p <= m && m <= hi.mantissa() * p
         }
-        Cell::Dec(d) => lo <= d && d <= hi,
+        Cell::Dec(p) => {
+            let d = p.get();
+            lo <= d && d <= hi
+        }
         _ => true,
     }
 }
