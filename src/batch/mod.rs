@@ -272,7 +272,7 @@ impl Unit for input::Block {
 
 /// The run: while the pool decides one unit of input, this thread reads the next and
 /// writes the outputs of the one before.
-fn pipeline<U: Unit + Sync>(
+fn pipeline<U: Unit + Send + Sync>(
     rules: &RuleSet,
     config: &RunConfig,
     mut next: impl FnMut(Option<U>) -> Result<Option<U>, BatchError>,
@@ -318,33 +318,54 @@ fn pipeline<U: Unit + Sync>(
         subject,
         config,
     };
-    let mut unit = next(None)?;
-    let mut spent: Option<U> = None;
-    let mut pending: Option<(Vec<Part>, u64)> = None;
-    while let Some(current) = unit.take() {
-        let mut parts: Vec<Part> = vec![];
-        let (following, written) = pool.in_place_scope(|scope| {
-            scope.spawn(|_| parts = decide(&job, &current));
-            let following = next(spent.take());
-            let written = match pending.take() {
-                Some((done, bytes)) => emit(done, &mut summary, sink).map(|()| {
-                    progress(&summary, bytes);
-                }),
-                None => Ok(()),
+    // Units are decided on the pool, a few in flight, while this thread reads the next
+    // ones and writes the outputs of finished ones in input order; no unit waits for
+    // another to finish before it starts.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Part>, U)>();
+    let mut spare: Vec<U> = vec![];
+    let mut finished: std::collections::BTreeMap<u64, (Vec<Part>, U)> = Default::default();
+    let outcome = pool.in_place_scope(|scope| -> Result<(), BatchError> {
+        let (job, decide) = (&job, &decide);
+        let (mut sent, mut written) = (0u64, 0u64);
+        let mut input_done = false;
+        loop {
+            while !input_done && sent - written < IN_FLIGHT {
+                match next(spare.pop())? {
+                    Some(unit) => {
+                        let tx = done_tx.clone();
+                        let k = sent;
+                        scope.spawn(move |_| {
+                            let parts = decide(job, &unit);
+                            // The receiver outlives the scope: sending cannot fail.
+                            let _ = tx.send((k, parts, unit));
+                        });
+                        sent += 1;
+                    }
+                    None => input_done = true,
+                }
+            }
+            if written == sent {
+                return Ok(());
+            }
+            let Ok((k, parts, unit)) = done_rx.recv() else {
+                return Ok(());
             };
-            (following, written)
-        });
-        written?;
-        unit = following?;
-        pending = Some((parts, current.bytes()));
-        spent = Some(current);
-    }
-    if let Some((done, bytes)) = pending {
-        emit(done, &mut summary, sink)?;
-        progress(&summary, bytes);
-    }
+            finished.insert(k, (parts, unit));
+            while let Some((parts, unit)) = finished.remove(&written) {
+                emit(parts, &mut summary, sink)?;
+                progress(&summary, unit.bytes());
+                spare.push(unit);
+                written += 1;
+            }
+        }
+    });
+    outcome?;
     Ok(summary)
 }
+
+/// Units decided at once: enough to keep every thread busy while the next is read,
+/// few enough that memory stays flat.
+const IN_FLIGHT: u64 = 3;
 
 /// Merges a decided unit's parts, in order, into the summary and hands their outputs to
 /// the sink.
