@@ -357,6 +357,23 @@ impl Lower<'_> {
         }))
     }
 
+    /// The value of a literal, or of a parameter on the reference date.
+    fn constant(&self, e: &Expr) -> Option<Cell> {
+        match e {
+            Expr::Const(Some(v)) => value_cell(v),
+            Expr::Const(None) => Some(Cell::None),
+            Expr::Param(p, None) => Some(
+                self.rules
+                    .program
+                    .params
+                    .get(*p)?
+                    .value_on(self.ref_date)
+                    .map_or(Some(Cell::Error), value_cell)?,
+            ),
+            _ => None,
+        }
+    }
+
     fn unsupported<T>(&mut self, what: &'static str) -> Option<T> {
         self.why.get_or_insert(what);
         None
@@ -451,6 +468,24 @@ impl Lower<'_> {
             }
             Expr::Arith(op, a, b, ty) => {
                 let (op, int) = (*op, *ty == Ty::Int);
+                // A constant operand (a literal or a parameter) is folded into the node.
+                match (self.constant(a), self.constant(b)) {
+                    (Some(k), None) => {
+                        let b = self.expr(b, sc)?;
+                        return Some(Box::new(move |c| {
+                            let y = b(c);
+                            strict(k, y).unwrap_or_else(|| arith(op, k, y, int))
+                        }));
+                    }
+                    (None, Some(k)) => {
+                        let a = self.expr(a, sc)?;
+                        return Some(Box::new(move |c| {
+                            let x = a(c);
+                            strict(x, k).unwrap_or_else(|| arith(op, x, k, int))
+                        }));
+                    }
+                    _ => {}
+                }
                 let a = self.expr(a, sc)?;
                 let b = self.expr(b, sc)?;
                 Box::new(move |c| {
@@ -587,6 +622,57 @@ impl Lower<'_> {
             } => {
                 let slot = sc.locals + var;
                 let list = self.expr(list, sc)?;
+                // `count m in L`: the list's length.
+                if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
+                    return Some(Box::new(move |c| match list(c) {
+                        Cell::List(_, l) => Cell::Int(i64::from(l)),
+                        Cell::None => Cell::Int(0),
+                        Cell::Unknown => Cell::Unknown,
+                        _ => Cell::Error,
+                    }));
+                }
+                // `sum m in L: m.f`: the field read in place, item by item.
+                if let (Quantifier::Sum, None, Some(b)) = (quantifier, filter, body) {
+                    if let Some(f) = self.access(b, sc) {
+                        return Some(Box::new(move |c| {
+                            let (start, len) = match list(c) {
+                                Cell::List(s, l) => (s, l),
+                                Cell::None => (0, 0),
+                                Cell::Unknown => return Cell::Unknown,
+                                _ => return Cell::Error,
+                            };
+                            let saved = c.locals[slot];
+                            let (mut acc, mut unknown, mut overflow) = (Cell::Int(0), false, false);
+                            for k in start..start + len {
+                                c.locals[slot] = c.row.cells[k as usize];
+                                match f.read(c) {
+                                    Cell::Error => {
+                                        c.locals[slot] = saved;
+                                        return Cell::Error;
+                                    }
+                                    Cell::Unknown => unknown = true,
+                                    Cell::None => {}
+                                    v if !unknown && !overflow => {
+                                        let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
+                                        match arith(ArithOp::Add, acc, v, int) {
+                                            Cell::Error => overflow = true,
+                                            sum => acc = sum,
+                                        }
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            c.locals[slot] = saved;
+                            if unknown {
+                                Cell::Unknown
+                            } else if overflow {
+                                Cell::Error
+                            } else {
+                                acc
+                            }
+                        }));
+                    }
+                }
                 let filter = match filter {
                     Some(f) => Some(self.expr(f, sc)?),
                     None => None,
