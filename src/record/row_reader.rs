@@ -537,8 +537,8 @@ impl Reader<'_, '_> {
             }
             _ => {
                 let c = self.value(s, &f.ty, at, depth)?;
-                if let Some((lo, hi)) = f.range {
-                    if !within(c, lo, hi) {
+                if let Some((lo, hi)) = &f.range {
+                    if !within(c, *lo, *hi) {
                         return Err(s.refuse("outside the declared range"));
                     }
                 }
@@ -762,15 +762,15 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
             let x = Decimal::from(i);
             lo <= x && x <= hi
         }
-        Cell::Dec(p) if whole(lo) && whole(hi) && p.get().scale() <= 18 => {
-            let d = p.get();
-            let p = 10i128.pow(d.scale());
-            let m = d.mantissa();
-            lo.mantissa() * p <= m && m <= hi.mantissa() * p
-        }
         Cell::Dec(p) => {
             let d = p.get();
-            lo <= d && d <= hi
+            if whole(lo) && whole(hi) && d.scale() <= 18 {
+                let p = 10i128.pow(d.scale());
+                let m = d.mantissa();
+                lo.mantissa() * p <= m && m <= hi.mantissa() * p
+            } else {
+                lo <= d && d <= hi
+            }
         }
         _ => true,
     }
