@@ -58,6 +58,67 @@ fn run(
     (summary, sink)
 }
 
+/// The same run through `run_json_lines` (the text in blocks, as `mianshen run` reads a
+/// file), with `block` bytes handed over per read.
+fn run_text(
+    rules: &Path,
+    text: &[u8],
+    day: &str,
+    threads: usize,
+    block: usize,
+) -> (batch::Summary, Collect) {
+    /// A reader that returns at most `block` bytes a call, to cut lines across reads.
+    struct Dribble<'a>(&'a [u8], usize);
+    impl std::io::Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let rules = mianshen::load::load_dir(rules).unwrap();
+    let mut sink = Collect::default();
+    let config = RunConfig {
+        ref_date: date(day),
+        chunk_size: 4096,
+        subject: None,
+        threads: Some(threads),
+        bundle: None,
+    };
+    let summary = batch::run_json_lines(
+        &rules,
+        Dribble(text, block),
+        &config,
+        &mut sink,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    (summary, sink)
+}
+
+#[test]
+fn json_lines_in_blocks_give_the_same_run_as_records_one_by_one() {
+    for (rules, file, day) in [
+        (
+            "benches/city-10",
+            "tests/fixtures/city10-3000.jsonl",
+            "2026-07-01",
+        ),
+        ("rules", "examples/population.jsonl", "2025-07-01"),
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let (s1, o1) = run(&root().join(rules), lines(&text), day, 2, 500);
+        for (threads, block) in [(1, 1 << 20), (2, 977)] {
+            let (s2, o2) = run_text(&root().join(rules), text.as_bytes(), day, threads, block);
+            assert_eq!(s1, s2, "{file}");
+            assert_eq!(o1.0.grants, o2.0.grants, "{file}");
+            assert_eq!(o1.0.pushes, o2.0.pushes, "{file}");
+            assert_eq!(o1.0.rejected, o2.0.rejected, "{file}");
+        }
+    }
+}
+
 #[test]
 fn city10_summary_equals_the_oracle_through_the_batch() {
     let text = std::fs::read_to_string(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
@@ -121,6 +182,17 @@ fn bad_lines_are_rejected_with_their_line_number_and_the_run_goes_on() {
     ]
     .join("\n");
     let (summary, out) = run(&root().join("rules"), lines(&text), "2025-07-01", 2, 3);
+    // The same lines read in blocks, with a line that is not UTF-8 added.
+    let mut bytes = text.clone().into_bytes();
+    bytes.extend_from_slice(b"\n{\"person\":{\"id\":\"P\xff\"}}\n");
+    let (in_blocks, block_out) = run_text(&root().join("rules"), &bytes, "2025-07-01", 2, 4096);
+    assert_eq!(in_blocks.read, 9);
+    assert_eq!(in_blocks.evaluated, summary.evaluated);
+    assert!(block_out.0.rejected.starts_with(&out.0.rejected));
+    assert!(block_out
+        .0
+        .rejected
+        .ends_with("{\"line\":9,\"subject\":null,\"reason\":\"the line is not valid UTF-8\"}\n"));
     assert_eq!(summary.read, 8);
     assert_eq!(summary.evaluated + summary.rejected, summary.read);
     assert_eq!(summary.rejected, 5, "{}", out.0.rejected);
