@@ -9,12 +9,16 @@
 //!
 //! Measures, on 1 and 2 threads (rayon pools):
 //!
-//! * **end to end**: lines already in memory as `String`s → summary. The engine runs
-//!   through `batch::run` (its fast reader, every policy, the grants/pushes JSON lines
-//!   built and handed to a sink that discards them); the baseline runs `parse_line` +
+//! * **end to end**: the population in memory → summary. The engine gets the JSON Lines
+//!   text and runs `batch::run_json_lines` exactly as `mianshen run` does on a file
+//!   (blocks of text, lines found and read straight into rows by the workers, the
+//!   compiled rules, the reference evaluator for what they leave open, the
+//!   grants/pushes JSON lines built and handed to a sink that discards them); the
+//!   baseline gets the lines already split as `String`s and runs `parse_line` +
 //!   `evaluate` + `Summary::add` over parallel chunks;
-//! * **evaluation only**: records already parsed (engine: `Vec<Record>` from the fast
-//!   reader; baseline: `Vec<Person>`) → outcomes and amounts summed;
+//! * **evaluation only**: records already parsed (engine: rows of the compiled layout in
+//!   `RowBatch` arenas, decided by `RowEvaluator`; baseline: `Vec<Person>`) → outcomes
+//!   and amounts summed;
 //! * **single-record latency**: every shipped `rules/` policy for one person record of
 //!   `rules/cases`, with full traces, through `eval::evaluate_all`.
 //!
@@ -254,14 +258,17 @@ fn baseline_e2e(pool: &rayon::ThreadPool, lines: &[String]) -> Sum {
 /// The engine's parsed form for the evaluation-only runs: each record as a row of the
 /// compiled layout, and as the reference evaluator's record for the decisions the
 /// compiled form leaves to it.
-struct Parsed {
+struct Parsed<'l> {
     compiled: CompiledRules,
     /// One batch per chunk of `CHUNK` records.
     rows: Vec<RowBatch>,
-    records: Vec<Record>,
+    /// For a decision the compiled tier defers: the lines, read the reference way.
+    lines: &'l [String],
+    plan: fast::ReadPlan,
+    subject: usize,
 }
 
-fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, parsed: &Parsed) -> Sum {
+fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, parsed: &Parsed<'_>) -> Sum {
     let d = ref_date();
     pool.install(|| {
         parsed
@@ -286,7 +293,14 @@ fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, parse
                             Verdict::Unknown => s.counts[i][2] += 1,
                             Verdict::NotApplicable => {}
                             Verdict::Deferred => {
-                                let r = &parsed.records[k * CHUNK + j];
+                                let line = &parsed.lines[k * CHUNK + j];
+                                let r = &fast::read_json(
+                                    &rules.schema,
+                                    &parsed.plan,
+                                    Some(parsed.subject),
+                                    line,
+                                )
+                                .expect("a line the row reader read");
                                 let dec = evaluate_policy(rules, pi, r, d, EvalOptions::default());
                                 let o = code(dec.outcome);
                                 s.counts[i][o] += 1;
@@ -568,7 +582,6 @@ fn batch_part(min_secs: f64, min_samples: usize) {
     });
     let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
     let compiled = CompiledRules::new(&rules, ref_date());
-    let rss_before = proc_status_kib("VmRSS:").unwrap_or(0);
     let rows: Vec<RowBatch> = lines
         .par_chunks(CHUNK)
         .enumerate()
@@ -592,19 +605,12 @@ fn batch_part(min_secs: f64, min_samples: usize) {
         )
         .collect();
     let records_kib = (rows.iter().map(RowBatch::bytes).sum::<usize>() / 1024) as u64;
-    let _ = rss_before;
-    let records: Vec<Record> = lines
-        .par_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            fast::read_json(&rules.schema, &plan, Some(subject), l)
-                .unwrap_or_else(|| panic!("line {}: the engine's reader refused it", i + 1))
-        })
-        .collect();
     let parsed = Parsed {
         compiled,
         rows,
-        records,
+        lines: &lines,
+        plan,
+        subject,
     };
     let input_kib = proc_status_kib("VmRSS:").unwrap_or(0);
     println!(
