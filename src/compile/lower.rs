@@ -15,7 +15,9 @@
 use crate::calendar;
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
-use crate::record::row::{pack_date, unpack_date, value_cell, Cell, RowLayout, RowRef};
+use crate::record::row::{
+    pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
+};
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;
@@ -1488,9 +1490,13 @@ pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
 fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
     match (a, b) {
         (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
-        (Cell::Dec(x), Cell::Dec(y)) => Some(x.get().cmp(&y.get())),
-        (Cell::Int(x), Cell::Dec(y)) => Some(Decimal::from(x).cmp(&y.get())),
-        (Cell::Dec(x), Cell::Int(y)) => Some(x.get().cmp(&Decimal::from(y))),
+        (Cell::Dec(_), Cell::Dec(_))
+        | (Cell::Int(_), Cell::Dec(_))
+        | (Cell::Dec(_), Cell::Int(_)) => match (small(a), small(b)) {
+            (Some(x), Some(y)) => align(x, y).map(|(x, y, _)| x.cmp(&y)),
+            _ => None,
+        }
+        .or_else(|| Some(to_dec(a)?.cmp(&to_dec(b)?))),
         (Cell::Date(x), Cell::Date(y)) => Some(x.cmp(&y)),
         (Cell::Enum(x), Cell::Enum(y)) => Some(x.cmp(&y)),
         (Cell::Bool(x), Cell::Bool(y)) => Some(x.cmp(&y)),
@@ -1522,6 +1528,29 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
             (None, _) => return Cell::Error,
         }
     }
+    // Money on 63-bit mantissas, exactly as the decimal type would compute it (the
+    // larger scale for sums, the sum of scales for products); a zero result, an
+    // overflow or a division goes the general way.
+    if let (Some(x), Some(y), false) = (small(a), small(b), op == ArithOp::Div) {
+        let r = match op {
+            ArithOp::Mul => {
+                x.0.checked_mul(y.0)
+                    .filter(|_| x.1 + y.1 <= 28)
+                    .map(|m| (m, x.1 + y.1))
+            }
+            _ => align(x, y).and_then(|(x, y, scale)| {
+                let m = if op == ArithOp::Add {
+                    x.checked_add(y)
+                } else {
+                    x.checked_sub(y)
+                }?;
+                i64::try_from(m).ok().map(|m| (m, scale))
+            }),
+        };
+        if let Some((m, scale)) = r.filter(|&(m, _)| m != 0 && m.unsigned_abs() < 1 << 62) {
+            return Cell::Dec(PackedDecimal::from_small(m, scale));
+        }
+    }
     let (Some(x), Some(y)) = (to_dec(a), to_dec(b)) else {
         return Cell::Error;
     };
@@ -1533,6 +1562,24 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
         ArithOp::Div => x.checked_div(y),
     };
     r.map_or(Cell::Error, Cell::dec)
+}
+
+/// A whole number or a decimal as (mantissa, scale), when the mantissa fits in 63 bits.
+#[inline]
+fn small(c: Cell) -> Option<(i64, u32)> {
+    match c {
+        Cell::Int(i) if i.unsigned_abs() < 1 << 62 => Some((i, 0)),
+        Cell::Dec(d) => d.small(),
+        _ => None,
+    }
+}
+
+/// Two (mantissa, scale) numbers brought to the larger scale.
+#[inline]
+fn align(x: (i64, u32), y: (i64, u32)) -> Option<(i128, i128, u32)> {
+    let scale = x.1.max(y.1);
+    let up = |(m, s): (i64, u32)| i128::from(m).checked_mul(10i128.checked_pow(scale - s)?);
+    Some((up(x)?, up(y)?, scale))
 }
 
 /// Completed years from packed `birth` to packed `on` (the reference evaluator's
@@ -1667,5 +1714,47 @@ pub fn cell_text(c: Cell, row: &RowRef<'_>) -> Option<Arc<str>> {
     match c {
         Cell::Str(s, l) => Some(Arc::from(row.str(s, l))),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(m: i64, scale: u32, int: bool) -> Cell {
+        if int {
+            Cell::Int(m)
+        } else {
+            Cell::dec(Decimal::new(m, scale))
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path of money arithmetic gives the decimal type's exact result:
+        /// value, scale and sign.
+        #[test]
+        fn money_arithmetic_is_the_decimal_types(
+            a in -(1i64 << 40)..(1i64 << 40), sa in 0u32..=6, ia: bool,
+            b in -(1i64 << 40)..(1i64 << 40), sb in 0u32..=6, ib: bool,
+            op in proptest::sample::select(vec![ArithOp::Add, ArithOp::Sub, ArithOp::Mul]),
+        ) {
+            let (x, y) = (cell(a, sa, ia), cell(b, sb, ib));
+            let (dx, dy) = (to_dec(x).unwrap(), to_dec(y).unwrap());
+            let want = match op {
+                ArithOp::Add => dx.checked_add(dy),
+                ArithOp::Sub => dx.checked_sub(dy),
+                _ => dx.checked_mul(dy),
+            };
+            let got = arith(op, x, y, false);
+            match (got, want) {
+                (Cell::Dec(g), Some(w)) => {
+                    let g = g.get();
+                    proptest::prop_assert_eq!((g, g.scale(), g.is_sign_negative()), (w, w.scale(), w.is_sign_negative()));
+                }
+                (got, want) => proptest::prop_assert!(false, "{:?} vs {:?}", got, want),
+            }
+            let o = order(x, y, &RowRef { subject: 0, cells: &[], text: "" });
+            proptest::prop_assert_eq!(o, Some(dx.cmp(&dy)));
+        }
     }
 }

@@ -75,6 +75,31 @@ impl PackedDecimal {
         PackedDecimal(p)
     }
 
+    /// A decimal of a mantissa that fits in 63 bits and a scale up to 28.
+    #[inline]
+    pub fn from_small(mantissa: i64, scale: u32) -> Self {
+        let m = mantissa.unsigned_abs();
+        let mut p = [0u8; 13];
+        p[0] = (scale.min(28) as u8) | if mantissa < 0 { 0x80 } else { 0 };
+        p[1..9].copy_from_slice(&m.to_le_bytes());
+        PackedDecimal(p)
+    }
+
+    /// The mantissa (signed) and scale, when the mantissa fits in 63 bits: the common
+    /// case of money, computed on directly.
+    #[inline]
+    pub fn small(self) -> Option<(i64, u32)> {
+        let p = self.0;
+        if p[9..13] != [0, 0, 0, 0] || p[8] & 0x80 != 0 {
+            return None;
+        }
+        let mut m = [0u8; 8];
+        m.copy_from_slice(&p[1..9]);
+        let m = u64::from_le_bytes(m) as i64;
+        let scale = u32::from(p[0] & 0x7f);
+        Some((if p[0] & 0x80 != 0 { -m } else { m }, scale))
+    }
+
     /// The decimal.
     #[inline]
     pub fn get(self) -> Decimal {
@@ -437,6 +462,18 @@ mod tests {
             proptest::prop_assert_eq!(back, d);
             proptest::prop_assert_eq!(back.scale(), d.scale());
             proptest::prop_assert_eq!(back.is_sign_negative(), d.is_sign_negative());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn small_decimals_are_the_same_numbers(m in -(1i64 << 62)..(1i64 << 62), scale in 0u32..=28) {
+            let d = Decimal::new(m, scale);
+            let packed = PackedDecimal::new(d);
+            proptest::prop_assert_eq!(packed.small(), Some((m, scale)));
+            if m != 0 {
+                proptest::prop_assert_eq!(PackedDecimal::from_small(m, scale), packed);
+            }
         }
     }
 
