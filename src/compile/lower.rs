@@ -530,6 +530,28 @@ impl Lower<'_> {
             Expr::InSet(v, items, negated) => self.in_set(v, items, *negated, sc)?,
             Expr::InRange(v, lo, hi, negated) => {
                 let negated = *negated;
+                // Constant bounds: one node.
+                if let (Some(l), Some(h)) = (self.constant(lo), self.constant(hi)) {
+                    if !matches!(l, Cell::None | Cell::Error)
+                        && !matches!(h, Cell::None | Cell::Error)
+                    {
+                        let v = self.expr(v, sc)?;
+                        return Some(Box::new(move |c| match v(c) {
+                            x @ (Cell::Unknown | Cell::Error) => x,
+                            Cell::None => Cell::Bool(false),
+                            x => {
+                                let inside = matches!(
+                                    order(x, l, &c.row),
+                                    Some(Ordering::Greater | Ordering::Equal)
+                                ) && matches!(
+                                    order(x, h, &c.row),
+                                    Some(Ordering::Less | Ordering::Equal)
+                                );
+                                Cell::Bool(inside != negated)
+                            }
+                        }));
+                    }
+                }
                 let v = self.expr(v, sc)?;
                 let lo = self.expr(lo, sc)?;
                 let hi = self.expr(hi, sc)?;
