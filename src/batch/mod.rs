@@ -365,7 +365,7 @@ fn pipeline<U: Unit + Send + Sync>(
 
 /// Units decided at once: enough to keep every thread busy while the next is read,
 /// few enough that memory stays flat.
-const IN_FLIGHT: u64 = 3;
+const IN_FLIGHT: u64 = 4;
 
 /// Merges a decided unit's parts, in order, into the summary and hands their outputs to
 /// the sink.

@@ -77,7 +77,7 @@ impl Part {
 
 /// Records decided per task: small enough to spread a chunk over the threads, large
 /// enough that a task's output buffers are reused many times.
-pub(super) const PART_SIZE: usize = 256;
+pub(super) const PART_SIZE: usize = 128;
 
 /// What every worker of a run shares.
 pub(super) struct Job<'r> {
