@@ -268,7 +268,12 @@ struct Parsed<'l> {
     subject: usize,
 }
 
-fn engine_eval(pool: &rayon::ThreadPool, rules: &RuleSet, map: &PolicyMap, parsed: &Parsed<'_>) -> Sum {
+fn engine_eval(
+    pool: &rayon::ThreadPool,
+    rules: &RuleSet,
+    map: &PolicyMap,
+    parsed: &Parsed<'_>,
+) -> Sum {
     let d = ref_date();
     pool.install(|| {
         parsed
