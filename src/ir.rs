@@ -430,7 +430,8 @@ pub struct BundleDef {
 pub struct Program {
     /// "One thing" bundles.
     pub bundles: Vec<BundleDef>,
-    /// Policies, in an order where every policy comes after those it refers to.
+    /// Policies, in rule-set order (the compiled batch tier decides them in dependency
+    /// order).
     pub policies: Vec<PolicyDef>,
     /// Parameters.
     pub params: Vec<ParamDef>,
