@@ -4,7 +4,9 @@
 //!   shipped rule files (tokens inserted, deleted, swapped), and always give either a
 //!   program or an error located in a file;
 //! * reading and evaluating never panic on any JSON value as a record, on any date;
-//! * the same rules, record and date give the same decisions, byte for byte.
+//! * the same rules, record and date give the same decisions, byte for byte;
+//! * the batch's row reader never panics on damaged text, and accepts only lines that
+//!   are JSON and that the reference path reads too.
 //!
 //! The number of cases is `MIANSHEN_ROBUSTNESS_CASES` (default 400 per test in CI;
 //! run with a larger value locally, e.g. 20000, and see `fuzz/` for cargo-fuzz).
@@ -665,6 +667,97 @@ fn accepted_records_never_get_negative_amounts() {
                     Ok(())
                 },
             )
+            .unwrap();
+    }
+}
+
+/// Byte-level damage to a JSON line: truncation, deletion, insertion of a character
+/// that matters to JSON, duplication of a span.
+#[derive(Debug, Clone)]
+enum Damage {
+    Truncate(usize),
+    Delete(usize),
+    Insert(usize, char),
+    Duplicate(usize, usize),
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    let chars = proptest::sample::select(vec![
+        '{', '}', '[', ']', ',', ':', '"', '\\', '0', '7', '-', '.', 'e', 'E', ' ', 'n', 't', 'f',
+        'x', '\u{1}', '\u{7f}', 'é', '中',
+    ]);
+    prop_oneof![
+        any::<usize>().prop_map(Damage::Truncate),
+        any::<usize>().prop_map(Damage::Delete),
+        (any::<usize>(), chars).prop_map(|(a, c)| Damage::Insert(a, c)),
+        (any::<usize>(), 1usize..12).prop_map(|(a, n)| Damage::Duplicate(a, n)),
+    ]
+}
+
+fn apply(text: &str, ds: &[Damage]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for d in ds {
+        let n = chars.len().max(1);
+        match *d {
+            Damage::Truncate(at) => chars.truncate(at % (n + 1)),
+            Damage::Delete(at) if !chars.is_empty() => {
+                chars.remove(at % n);
+            }
+            Damage::Delete(_) => {}
+            Damage::Insert(at, c) => chars.insert(at % (chars.len() + 1), c),
+            Damage::Duplicate(at, len) if !chars.is_empty() => {
+                let a = at % n;
+                let span: Vec<char> = chars[a..(a + len).min(chars.len())].to_vec();
+                for (k, c) in span.into_iter().enumerate() {
+                    chars.insert(a + k, c);
+                }
+            }
+            Damage::Duplicate(..) => {}
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn row_reader_accepts_only_what_the_reference_path_reads() {
+    use mianshen::compile::lower::CompiledRules;
+    use mianshen::record::row::{Row, RowReader};
+    let rules = &shipped().rules;
+    let on = NaiveDate::from_ymd_opt(2025, 7, 1).expect("date");
+    let compiled = CompiledRules::new(rules, on);
+    let plan = record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
+    let n = rules.schema.subjects.len();
+    for subject in 0..n {
+        let lines = (
+            prop_oneof![
+                record_strategy(&rules.schema, subject, &Constraints::new()),
+                damaged_record(subject)
+            ],
+            proptest::collection::vec(damage(), 0..4),
+        )
+            .prop_map(|(json, ds)| apply(&json.to_string(), &ds));
+        runner(40 + u8::try_from(subject).unwrap_or(0))
+            .run(&lines, |text| {
+                let mut reader = RowReader::new(&rules.schema, &compiled.layout);
+                let mut row = Row::default();
+                for given in [Some(subject), None] {
+                    if reader.read(&text, given, &mut row).is_err() {
+                        continue;
+                    }
+                    prop_assert!(
+                        serde_json::from_str::<Json>(&text).is_ok(),
+                        "the row reader accepted text that is not JSON: {}",
+                        text
+                    );
+                    prop_assert!(
+                        record::fast::read_json(&rules.schema, &plan, Some(row.subject), &text)
+                            .is_some(),
+                        "the row reader accepted a record the reference path refuses: {}",
+                        text
+                    );
+                }
+                Ok(())
+            })
             .unwrap();
     }
 }
