@@ -490,13 +490,9 @@ impl Lower<'_> {
                 }
                 let a = self.expr(a, sc)?;
                 let b = self.expr(b, sc)?;
-                Box::new(move |c| {
-                    let x = a(c);
-                    if matches!(x, Cell::Error) {
-                        return x;
-                    }
-                    let y = b(c);
-                    strict(x, y).unwrap_or_else(|| arith(op, x, y, int))
+                Box::new(move |c| match operands(c, &a, &b) {
+                    Ok((x, y)) => strict(x, y).unwrap_or_else(|| arith(op, x, y, int)),
+                    Err(e) => e,
                 })
             }
             Expr::DateShift(d, dur, minus) => {
@@ -556,11 +552,10 @@ impl Lower<'_> {
                 let lo = self.expr(lo, sc)?;
                 let hi = self.expr(hi, sc)?;
                 Box::new(move |c| {
-                    let x = v(c);
-                    if matches!(x, Cell::Error) {
-                        return x;
-                    }
-                    let l = lo(c);
+                    let (x, l) = match operands(c, &v, &lo) {
+                        Ok(xl) => xl,
+                        Err(e) => return e,
+                    };
                     if matches!(l, Cell::Error) {
                         return l;
                     }
@@ -587,11 +582,10 @@ impl Lower<'_> {
                 let v = self.expr(v, sc)?;
                 let list = self.expr(list, sc)?;
                 Box::new(move |c| {
-                    let x = v(c);
-                    if matches!(x, Cell::Error) {
-                        return x;
-                    }
-                    let l = list(c);
+                    let (x, l) = match operands(c, &v, &list) {
+                        Ok(xl) => xl,
+                        Err(e) => return e,
+                    };
                     if let Some(s) = strict(x, l) {
                         return if matches!(s, Cell::None) {
                             Cell::Bool(false)
@@ -922,13 +916,9 @@ impl Lower<'_> {
         }
         let a = self.expr(a, sc)?;
         let b = self.expr(b, sc)?;
-        Some(Box::new(move |c| {
-            let x = a(c);
-            if matches!(x, Cell::Error) {
-                return x;
-            }
-            let y = b(c);
-            compare_cells(op, x, y, &c.row)
+        Some(Box::new(move |c| match operands(c, &a, &b) {
+            Ok((x, y)) => compare_cells(op, x, y, &c.row),
+            Err(e) => e,
         }))
     }
 
@@ -1428,6 +1418,17 @@ impl Quant {
             _ => best_item.unwrap_or(Cell::Error),
         }
     }
+}
+
+/// Two operands, left to right; an error in the first is the result and the second is
+/// not evaluated (as in the reference evaluator).
+#[inline(always)]
+fn operands(c: &mut Ctx<'_>, a: &Node, b: &Node) -> Result<(Cell, Cell), Cell> {
+    let x = a(c);
+    if matches!(x, Cell::Error) {
+        return Err(x);
+    }
+    Ok((x, b(c)))
 }
 
 fn konst(v: Cell) -> Node {

@@ -778,16 +778,7 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
 
 /// `YYYY-MM-DD` as a packed date, if it is a calendar date.
 fn parse_packed_date(text: &str) -> Option<i32> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (y, m, d) = crate::schema::date_digits(text)?;
     if !(1..=12).contains(&m) || d == 0 || d > crate::calendar::days_in_month(y as i32, m) {
         return None;
     }

@@ -540,6 +540,12 @@ pub(crate) fn scalar_from_text(
 
 /// Parses `YYYY-MM-DD` (exactly that shape) into a calendar date.
 pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    let (y, m, d) = date_digits(text)?;
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d)
+}
+
+/// The year, month and day digits of `YYYY-MM-DD` (not checked against the calendar).
+pub fn date_digits(text: &str) -> Option<(u32, u32, u32)> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -549,6 +555,5 @@ pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
             c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
         })
     };
-    let y = i32::try_from(num(0..4)?).ok()?;
-    chrono::NaiveDate::from_ymd_opt(y, num(5..7)?, num(8..10)?)
+    Some((num(0..4)?, num(5..7)?, num(8..10)?))
 }
