@@ -313,13 +313,7 @@ fn records(
         strategy(&general),
     )];
     for &p in &policies {
-        let def = &rules.program.policies[p];
-        let mut group = vec![p];
-        for (j, other) in rules.program.policies.iter().enumerate() {
-            if def.excludes.contains(&other.id) || other.excludes.contains(&def.id) {
-                group.push(j);
-            }
-        }
+        let group = Constraints::policy_group(rules, p);
         let mut c = Constraints::new().with_policy_hints(rules, &group);
         c.anchor = ref_date;
         let few_missing = Mix {

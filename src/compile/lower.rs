@@ -642,22 +642,18 @@ impl Lower<'_> {
                 let list = self.expr(list, sc)?;
                 // `count m in L`: the list's length.
                 if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
-                    return Some(Box::new(move |c| match list(c) {
-                        Cell::List(_, l) => Cell::Int(i64::from(l)),
-                        Cell::None => Cell::Int(0),
-                        Cell::Unknown => Cell::Unknown,
-                        _ => Cell::Error,
+                    return Some(Box::new(move |c| match items(list(c)) {
+                        Ok((_, len)) => Cell::Int(i64::from(len)),
+                        Err(e) => e,
                     }));
                 }
                 // `sum m in L: m.f`: the field read in place, item by item.
                 if let (Quantifier::Sum, None, Some(b)) = (quantifier, filter, body) {
                     if let Some(f) = self.access(b, sc) {
                         return Some(Box::new(move |c| {
-                            let (start, len) = match list(c) {
-                                Cell::List(s, l) => (s, l),
-                                Cell::None => (0, 0),
-                                Cell::Unknown => return Cell::Unknown,
-                                _ => return Cell::Error,
+                            let (start, len) = match items(list(c)) {
+                                Ok(r) => r,
+                                Err(e) => return e,
                             };
                             let saved = c.locals[slot];
                             let (mut acc, mut unknown, mut overflow) = (Cell::Int(0), false, false);
@@ -706,11 +702,9 @@ impl Lower<'_> {
                     body,
                 };
                 Box::new(move |c| {
-                    let (start, len) = match list(c) {
-                        Cell::List(s, l) => (s, l),
-                        Cell::None => (0, 0),
-                        Cell::Unknown => return Cell::Unknown,
-                        _ => return Cell::Error,
+                    let (start, len) = match items(list(c)) {
+                        Ok(r) => r,
+                        Err(e) => return e,
                     };
                     let saved = c.locals[slot];
                     let v = q.run(c, start, len);
@@ -1417,6 +1411,18 @@ impl Quant {
             _ if tie => Cell::Error,
             _ => best_item.unwrap_or(Cell::Error),
         }
+    }
+}
+
+/// The run of item cells of a list value (none: no items), or the value a quantifier
+/// gives when the list is unknown or in error.
+#[inline(always)]
+fn items(list: Cell) -> Result<(u32, u32), Cell> {
+    match list {
+        Cell::List(s, l) => Ok((s, l)),
+        Cell::None => Ok((0, 0)),
+        Cell::Unknown => Err(Cell::Unknown),
+        _ => Err(Cell::Error),
     }
 }
 

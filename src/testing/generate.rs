@@ -277,6 +277,19 @@ impl Constraints {
         self.with_policy_hints(rules, &all)
     }
 
+    /// The policy (by index) and those it excludes or is excluded by: the group a record
+    /// generator aims at when it tests one policy.
+    pub fn policy_group(rules: &RuleSet, policy: usize) -> Vec<usize> {
+        let def = &rules.program.policies[policy];
+        let mut group = vec![policy];
+        for (j, other) in rules.program.policies.iter().enumerate() {
+            if def.excludes.contains(&other.id) || other.excludes.contains(&def.id) {
+                group.push(j);
+            }
+        }
+        group
+    }
+
     /// Adds as hints the constants the given policies (by index) compare fields with,
     /// and the text constants of those policies as strings.
     pub fn with_policy_hints(mut self, rules: &RuleSet, policies: &[usize]) -> Self {

@@ -352,14 +352,7 @@ impl CaseGen {
             pair(&general, None),
         ));
         for &p in &policies {
-            let def = &rules.program.policies[p];
-            // The policy and those it excludes or is excluded by.
-            let mut group = vec![p];
-            for (j, other) in rules.program.policies.iter().enumerate() {
-                if def.excludes.contains(&other.id) || other.excludes.contains(&def.id) {
-                    group.push(j);
-                }
-            }
+            let group = Constraints::policy_group(rules, p);
             let mut c = Constraints::default().with_policy_hints(rules, &group);
             c.required = Mix {
                 value: 18,
