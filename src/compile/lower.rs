@@ -15,9 +15,7 @@
 use crate::calendar;
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
-use crate::record::row::{
-    pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
-};
+use crate::record::row::{pack_date, unpack_date, value_cell, Cell, RowLayout, RowRef};
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;
@@ -462,7 +460,10 @@ impl Lower<'_> {
                 let x = self.expr(x, sc)?;
                 Box::new(move |c| match x(c) {
                     Cell::Int(i) => i.checked_neg().map_or(Cell::Error, Cell::Int),
-                    Cell::Dec(d) => Cell::dec(-d.get()),
+                    Cell::Fixed(m, s) if m != 0 => Cell::Fixed(-m, s),
+                    d @ (Cell::Fixed(..) | Cell::Dec(_)) => {
+                        d.decimal().map_or(Cell::Error, |d| Cell::dec(-d))
+                    }
                     Cell::Unknown => Cell::Unknown,
                     Cell::None => Cell::None,
                     _ => Cell::Error,
@@ -1519,9 +1520,8 @@ pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
 fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
     match (a, b) {
         (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
-        (Cell::Dec(_), Cell::Dec(_))
-        | (Cell::Int(_), Cell::Dec(_))
-        | (Cell::Dec(_), Cell::Int(_)) => match (small(a), small(b)) {
+        (Cell::Int(_) | Cell::Fixed(..) | Cell::Dec(_), Cell::Fixed(..) | Cell::Dec(_))
+        | (Cell::Fixed(..) | Cell::Dec(_), Cell::Int(_)) => match (small(a), small(b)) {
             (Some(x), Some(y)) => align(x, y).map(|(x, y, _)| x.cmp(&y)),
             _ => None,
         }
@@ -1535,11 +1535,7 @@ fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
 }
 
 fn to_dec(c: Cell) -> Option<Decimal> {
-    match c {
-        Cell::Int(i) => Some(Decimal::from(i)),
-        Cell::Dec(d) => Some(d.get()),
-        _ => None,
-    }
+    c.decimal()
 }
 
 /// Arithmetic on two values; whole numbers stay whole when the type says so.
@@ -1577,7 +1573,7 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
             }),
         };
         if let Some((m, scale)) = r.filter(|&(m, _)| m != 0 && m.unsigned_abs() < 1 << 62) {
-            return Cell::Dec(PackedDecimal::from_small(m, scale));
+            return Cell::Fixed(m, scale as u8);
         }
     }
     let (Some(x), Some(y)) = (to_dec(a), to_dec(b)) else {
@@ -1598,6 +1594,7 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
 fn small(c: Cell) -> Option<(i64, u32)> {
     match c {
         Cell::Int(i) if i.unsigned_abs() < 1 << 62 => Some((i, 0)),
+        Cell::Fixed(m, s) => Some((m, u32::from(s))),
         Cell::Dec(d) => d.small(),
         _ => None,
     }
@@ -1707,7 +1704,9 @@ fn builtin(
                     best = *x;
                 }
             }
-            if v.iter().any(|x| matches!(x, Cell::Dec(_))) {
+            if v.iter()
+                .any(|x| matches!(x, Cell::Fixed(..) | Cell::Dec(_)))
+            {
                 Cell::dec(to_dec(best)?)
             } else {
                 best
@@ -1776,8 +1775,8 @@ mod tests {
             };
             let got = arith(op, x, y, false);
             match (got, want) {
-                (Cell::Dec(g), Some(w)) => {
-                    let g = g.get();
+                (g @ (Cell::Fixed(..) | Cell::Dec(_)), Some(w)) => {
+                    let g = g.decimal().unwrap();
                     proptest::prop_assert_eq!((g, g.scale(), g.is_sign_negative()), (w, w.scale(), w.is_sign_negative()));
                 }
                 (got, want) => proptest::prop_assert!(false, "{:?} vs {:?}", got, want),

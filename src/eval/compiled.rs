@@ -185,10 +185,8 @@ fn decide_policy(
         if unknown {
             return unknown_data(out);
         }
-        let amount = match value {
-            Cell::Int(i) => Decimal::from(i),
-            Cell::Dec(d) => d.get(),
-            _ => return defer(out),
+        let Some(amount) = value.decimal() else {
+            return defer(out);
         };
         if amount.normalize().scale() > 2 {
             return defer(out);
@@ -216,7 +214,7 @@ fn unknown_data(out: &mut Verdict) -> Truth {
 fn extra_value(c: Cell, row: &RowRef<'_>) -> Option<ExtraValue> {
     Some(match c {
         Cell::Int(i) => ExtraValue::Int(i),
-        Cell::Dec(d) => ExtraValue::Decimal(d.get()),
+        Cell::Fixed(..) | Cell::Dec(_) => ExtraValue::Decimal(c.decimal()?),
         Cell::Bool(b) => ExtraValue::Bool(b),
         Cell::Str(s, l) => ExtraValue::Text(row.str(s, l).to_string()),
         Cell::Date(p) => ExtraValue::Text(unpack_date(p)?.to_string()),

@@ -34,7 +34,10 @@ pub enum Cell {
     Bool(bool),
     /// A whole number.
     Int(i64),
-    /// An exact decimal, packed.
+    /// An exact decimal whose mantissa fits in 62 bits (money, most ratios): mantissa
+    /// and scale, computed on as integers.
+    Fixed(i64, u8),
+    /// Any other exact decimal, packed.
     Dec(PackedDecimal),
     /// A packed date.
     Date(i32),
@@ -49,10 +52,27 @@ pub enum Cell {
 }
 
 impl Cell {
-    /// The cell of a decimal.
+    /// The cell of a decimal: `Fixed` when the mantissa fits (and it is not a negative
+    /// zero, whose sign the outputs keep), `Dec` otherwise.
     #[inline]
     pub fn dec(d: Decimal) -> Cell {
-        Cell::Dec(PackedDecimal::new(d))
+        let m = d.mantissa();
+        if m.unsigned_abs() < 1 << 62 && !(m == 0 && d.is_sign_negative()) {
+            Cell::Fixed(m as i64, d.scale() as u8)
+        } else {
+            Cell::Dec(PackedDecimal::new(d))
+        }
+    }
+
+    /// The decimal of a `Fixed` or `Dec` cell, and a whole number as a decimal.
+    #[inline]
+    pub fn decimal(self) -> Option<Decimal> {
+        match self {
+            Cell::Int(i) => Some(Decimal::from(i)),
+            Cell::Fixed(m, s) => Some(Decimal::new(m, u32::from(s))),
+            Cell::Dec(d) => Some(d.get()),
+            _ => None,
+        }
     }
 }
 

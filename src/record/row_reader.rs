@@ -562,9 +562,9 @@ impl Reader<'_, '_> {
                         .parse()
                         .map(Cell::Int)
                         .map_err(|_| s.refuse("not a whole number")),
-                    FieldType::Decimal => parse_decimal(text)
-                        .map(Cell::dec)
-                        .map_err(|_| s.refuse("not a decimal")),
+                    FieldType::Decimal => {
+                        parse_decimal(text).map_err(|_| s.refuse("not a decimal"))
+                    }
                     _ => match text.parse::<i64>() {
                         // Text written as a number: the reference reads its digits.
                         Ok(v) if integer && v.to_string() == text => Ok(self.push_text(text)),
@@ -580,8 +580,7 @@ impl Reader<'_, '_> {
                 let v = k.get(self.unescaped, s.text);
                 match ty {
                     FieldType::Decimal => parse_decimal(v)
-                        .or_else(|_| Decimal::from_scientific(v))
-                        .map(Cell::dec)
+                        .or_else(|_| Decimal::from_scientific(v).map(Cell::dec))
                         .map_err(|_| s.refuse("not a decimal")),
                     FieldType::Date => parse_packed_date(v)
                         .map(Cell::Date)
@@ -718,7 +717,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 /// A decimal from its text, as `Decimal::from_str` reads it; plain `-?digits[.digits]`
 /// with up to 18 digits (money) is read directly, anything else by `from_str`.
-fn parse_decimal(text: &str) -> Result<Decimal, rust_decimal::Error> {
+fn parse_decimal(text: &str) -> Result<Cell, rust_decimal::Error> {
     let b = text.as_bytes();
     let (neg, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
@@ -737,15 +736,15 @@ fn parse_decimal(text: &str) -> Result<Decimal, rust_decimal::Error> {
                 }
             }
             b'.' if scale.is_none() && count > 0 => scale = Some(0),
-            _ => return Decimal::from_str(text),
+            _ => return Decimal::from_str(text).map(Cell::dec),
         }
     }
     // "-0.00" keeps its sign in from_str; "1." is not plain.
     if count == 0 || scale == Some(0) || (neg && mantissa == 0) {
-        return Decimal::from_str(text);
+        return Decimal::from_str(text).map(Cell::dec);
     }
     let m = if neg { -mantissa } else { mantissa };
-    Ok(Decimal::new(m, scale.unwrap_or(0)))
+    Ok(Cell::Fixed(m, scale.unwrap_or(0) as u8))
 }
 
 /// Whether a number cell is within the declared range (inclusive); other cells are.
@@ -762,8 +761,15 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
             let x = Decimal::from(i);
             lo <= x && x <= hi
         }
-        Cell::Dec(p) => {
-            let d = p.get();
+        Cell::Fixed(m, scale) if whole(lo) && whole(hi) && scale <= 18 => {
+            let p = 10i128.pow(u32::from(scale));
+            let m = i128::from(m);
+            lo.mantissa() * p <= m && m <= hi.mantissa() * p
+        }
+        Cell::Fixed(..) | Cell::Dec(_) => {
+            let Some(d) = c.decimal() else {
+                return true;
+            };
             if whole(lo) && whole(hi) && d.scale() <= 18 {
                 let p = 10i128.pow(d.scale());
                 let m = d.mantissa();
@@ -840,7 +846,7 @@ mod tests {
             "00.10",
             "1e5",
         ] {
-            let ours = parse_decimal(text);
+            let ours = parse_decimal(text).map(|c| c.decimal().unwrap());
             let theirs = Decimal::from_str(text);
             assert_eq!(ours.is_ok(), theirs.is_ok(), "{text}");
             if let (Ok(a), Ok(b)) = (ours, theirs) {
@@ -856,7 +862,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn decimal_text_reads_as_from_str_reads_it(text in "-?[0-9]{0,21}(\\.[0-9]{0,21})?") {
-            let ours = parse_decimal(&text);
+            let ours = parse_decimal(&text).map(|c| c.decimal().unwrap());
             let theirs = Decimal::from_str(&text);
             proptest::prop_assert_eq!(ours.is_ok(), theirs.is_ok());
             if let (Ok(a), Ok(b)) = (ours, theirs) {
