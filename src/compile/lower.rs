@@ -37,7 +37,7 @@ pub struct Ctx<'a> {
     /// Item variables.
     pub locals: &'a mut [Cell],
     /// Per policy: its decision as a truth value, once decided for this record.
-    pub truths: &'a [Truth],
+    pub truths: &'a mut [Truth],
 }
 
 /// A policy's decision as a truth value, as `eligible(...)` reads it (one byte, so

@@ -70,6 +70,15 @@ impl<'c> RowEvaluator<'c> {
         self.memo.fill(None);
         self.extras.clear();
         let compiled = self.compiled;
+        // One context for the whole record: the policies' definitions and truths live
+        // side by side in it.
+        let mut ctx = Ctx {
+            row,
+            lets: &compiled.lets,
+            memo: &mut self.memo,
+            locals: &mut self.locals,
+            truths: &mut self.truths,
+        };
         for &i in &compiled.order {
             // The verdict is written in place and the truth returned apart: building a
             // verdict in a temporary and copying it stalls on store forwarding.
@@ -87,19 +96,10 @@ impl<'c> RowEvaluator<'c> {
                         *out = Verdict::NotEligible;
                         Truth::False
                     }
-                    Some(p) => {
-                        let mut ctx = Ctx {
-                            row,
-                            lets: &compiled.lets,
-                            memo: &mut self.memo,
-                            locals: &mut self.locals,
-                            truths: &self.truths,
-                        };
-                        decide_policy(p, &mut ctx, &mut self.extras, out)
-                    }
+                    Some(p) => decide_policy(p, &mut ctx, &mut self.extras, out),
                 }
             };
-            self.truths[i] = truth;
+            ctx.truths[i] = truth;
         }
         &self.verdicts
     }
