@@ -114,6 +114,14 @@ fn check_shipped_rules_exits_0() {
     assert!(r.stdout.contains("no errors"), "{r:?}");
     assert!(r.stdout.contains("policies"), "{r:?}");
     assert!(!r.stderr.contains("error"), "{r:?}");
+    // The batch's compiled tier says which policies it leaves to the reference
+    // evaluator, and why.
+    assert!(
+        r.stdout.contains("batch: 11 of 14 policies compiled")
+            && r.stdout
+                .contains("childcare-subsidy (per-item decisions (`for each`))"),
+        "{r:?}"
+    );
 }
 
 #[test]

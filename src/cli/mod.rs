@@ -214,12 +214,42 @@ fn check(dir: &Path) -> ExitCode {
                 r.program.functions.len(),
                 r.version
             );
+            println!("{}", batch_coverage(r));
             ExitCode::SUCCESS
         }
         _ => {
             eprintln!("{}: {errors} error(s)", dir.display());
             ExitCode::from(1)
         }
+    }
+}
+
+/// Which policies the batch's compiled tier decides, and why the others are left to
+/// the reference evaluator (they are decided all the same, only more slowly).
+fn batch_coverage(rules: &RuleSet) -> String {
+    // What compiles does not depend on the date; any date the policies know will do.
+    let Some(on) = rules.program.policies.iter().map(|p| p.from).min() else {
+        return "batch: no policies".into();
+    };
+    let compiled = mianshen::compile::lower::CompiledRules::new(rules, on);
+    let n = rules.program.policies.len();
+    let left: Vec<String> = (0..n)
+        .filter(|&i| !compiled.is_compiled(i))
+        .map(|i| {
+            format!(
+                "{} ({})",
+                rules.program.policies[i].id, compiled.uncompiled[i]
+            )
+        })
+        .collect();
+    if left.is_empty() {
+        format!("batch: all {n} policies compiled")
+    } else {
+        format!(
+            "batch: {} of {n} policies compiled; decided by the reference evaluator: {}",
+            n - left.len(),
+            left.join(", ")
+        )
     }
 }
 
