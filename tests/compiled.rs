@@ -58,6 +58,8 @@ struct PolicyTally {
     deferred: usize,
     /// Deferred verdicts where the reference decides without an evaluation error.
     deferred_without_error: usize,
+    /// Deferred verdicts where the reference says not eligible.
+    deferred_not_eligible: usize,
     eligible: usize,
     not_eligible: usize,
     unknown: usize,
@@ -91,7 +93,14 @@ impl Tally {
             .iter()
             .enumerate()
             .filter(|&(i, t)| {
-                compiled.is_compiled(i) && t.deferred_without_error * 20 > t.decisions
+                // A per-item policy (`for each`) is compiled only to say "not eligible":
+                // it must not defer those, and defers the rest by design.
+                let limit = if rules.program.policies[i].per_item.is_some() {
+                    t.deferred_not_eligible
+                } else {
+                    t.deferred_without_error
+                };
+                compiled.is_compiled(i) && limit * 20 > t.decisions
             })
             .map(|(i, t)| (rules.program.policies[i].id.clone(), *t))
             .collect()
@@ -237,6 +246,9 @@ impl<'r> Checker<'r> {
                     tally.per_policy[i].deferred += 1;
                     if d.error.is_none() {
                         tally.per_policy[i].deferred_without_error += 1;
+                    }
+                    if d.outcome == Outcome::NotEligible {
+                        tally.per_policy[i].deferred_not_eligible += 1;
                     }
                     true
                 }

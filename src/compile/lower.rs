@@ -86,6 +86,20 @@ pub struct CompiledPolicy {
     pub amounts: Vec<CompiledAmount>,
     /// The first definition slot of the policy and how many it has.
     pub lets: (usize, usize),
+    /// For a per-item policy (`for each`): the items and which are sub-subjects. The
+    /// compiled form says only "not eligible" (no item is) and leaves everything else
+    /// to the reference evaluator.
+    pub per_item: Option<PerItem>,
+}
+
+/// The items of a per-item policy.
+pub struct PerItem {
+    /// The list.
+    pub list: Node,
+    /// Which items are sub-subjects.
+    pub filter: Option<Node>,
+    /// The item variable's slot.
+    pub slot: usize,
 }
 
 /// An amount rule lowered.
@@ -268,9 +282,6 @@ impl Lower<'_> {
         p: &crate::ir::PolicyDef,
         sc: &Scope<'_>,
     ) -> Option<(Vec<Node>, CompiledPolicy)> {
-        if p.per_item.is_some() {
-            return self.unsupported("per-item decisions (`for each`)");
-        }
         self.lets = (0..p.lets.len()).map(|_| None).collect();
         for (i, l) in p.lets.iter().enumerate() {
             self.lets[i] = Some(self.expr(&l.value, sc)?);
@@ -283,8 +294,21 @@ impl Lower<'_> {
             .into_iter()
             .map(|c| self.expr(&c.condition, sc))
             .collect::<Option<Vec<_>>>()?;
+        let per_item = match &p.per_item {
+            Some(pi) => Some(PerItem {
+                list: self.expr(&pi.list, sc)?,
+                filter: match &pi.filter {
+                    Some(f) => Some(self.expr(f, sc)?),
+                    None => None,
+                },
+                slot: sc.locals + pi.var,
+            }),
+            None => None,
+        };
         let mut amounts = vec![];
-        for a in &p.amounts {
+        // A per-item policy's amounts are left to the reference evaluator, which also
+        // lays out its per-item decision.
+        for a in p.amounts.iter().filter(|_| per_item.is_none()) {
             amounts.push(CompiledAmount {
                 guard: match &a.guard {
                     AmountGuard::Always => None,
@@ -306,6 +330,7 @@ impl Lower<'_> {
         Some((
             lets,
             CompiledPolicy {
+                per_item,
                 in_force,
                 clauses,
                 amounts,

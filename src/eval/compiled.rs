@@ -7,7 +7,7 @@
 //! reference evaluator ([`super::evaluate_policy`]) for the full decision.
 
 use super::ExtraValue;
-use crate::compile::lower::{CompiledRules, Ctx, Truth};
+use crate::compile::lower::{CompiledPolicy, CompiledRules, Ctx, Truth};
 use crate::record::row::{unpack_date, Cell, RowRef};
 use rust_decimal::Decimal;
 
@@ -96,6 +96,7 @@ impl<'c> RowEvaluator<'c> {
                         *out = Verdict::NotEligible;
                         Truth::False
                     }
+                    Some(p) if p.per_item.is_some() => decide_items(p, &mut ctx, out),
                     Some(p) => decide_policy(p, &mut ctx, &mut self.extras, out),
                 }
             };
@@ -125,7 +126,7 @@ impl<'c> RowEvaluator<'c> {
 /// Decides one compiled policy into `out`; returns its truth as another policy's
 /// `eligible(...)` sees it.
 fn decide_policy(
-    p: &crate::compile::lower::CompiledPolicy,
+    p: &CompiledPolicy,
     ctx: &mut Ctx<'_>,
     extras: &mut Vec<(usize, Cell)>,
     out: &mut Verdict,
@@ -199,6 +200,46 @@ fn decide_policy(
     }
     // No amount rule applies: an evaluation error.
     defer(out)
+}
+
+/// A per-item policy: not eligible when no item is a sub-subject that is not "not
+/// eligible"; any other case (an item eligible or undetermined, an error) goes to the
+/// reference evaluator, which decides and lays out every item.
+fn decide_items(p: &CompiledPolicy, ctx: &mut Ctx<'_>, out: &mut Verdict) -> Truth {
+    let Some(pi) = &p.per_item else {
+        return defer(out);
+    };
+    let (start, len) = match (pi.list)(ctx) {
+        Cell::List(s, l) => (s, l),
+        Cell::None => (0, 0),
+        Cell::Unknown => return unknown_data(out),
+        _ => return defer(out),
+    };
+    let (first, n) = p.lets;
+    'items: for k in start..start + len {
+        ctx.locals[pi.slot] = ctx.row.cells[k as usize];
+        // Each item is decided in a fresh frame.
+        ctx.memo[first..first + n].fill(None);
+        if let Some(f) = &pi.filter {
+            match f(ctx) {
+                // Unknown whether it is one: not eligible all the same if a clause
+                // fails; otherwise undetermined, for the reference to explain.
+                Cell::Bool(true) | Cell::Unknown => {}
+                Cell::Error => return defer(out),
+                // Not a sub-subject.
+                _ => continue,
+            }
+        }
+        for clause in &p.clauses {
+            if !matches!(clause(ctx), Cell::Bool(true) | Cell::Unknown | Cell::Error) {
+                continue 'items;
+            }
+        }
+        // This item is not "not eligible": the reference decides the policy.
+        return defer(out);
+    }
+    *out = Verdict::NotEligible;
+    Truth::False
 }
 
 fn defer(out: &mut Verdict) -> Truth {
