@@ -1628,10 +1628,24 @@ fn small(c: Cell) -> Option<(i64, u32)> {
 /// Two (mantissa, scale) numbers brought to the larger scale.
 #[inline]
 fn align(x: (i64, u32), y: (i64, u32)) -> Option<(i128, i128, u32)> {
+    if x.1 == y.1 {
+        return Some((i128::from(x.0), i128::from(y.0), x.1));
+    }
     let scale = x.1.max(y.1);
-    let up = |(m, s): (i64, u32)| i128::from(m).checked_mul(10i128.checked_pow(scale - s)?);
+    let up = |(m, s): (i64, u32)| i128::from(m).checked_mul(*POW10.get((scale - s) as usize)?);
     Some((up(x)?, up(y)?, scale))
 }
+
+/// 10^0 ..= 10^28.
+static POW10: [i128; 29] = {
+    let mut t = [1i128; 29];
+    let mut i = 1;
+    while i < 29 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 /// Completed years from packed `birth` to packed `on` (the reference evaluator's
 /// `calendar::age`: a 29 February birthday counts as 28 February in other years).
