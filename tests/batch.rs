@@ -351,3 +351,50 @@ fn cli_run_reports_a_missing_input_file_before_starting() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("does/not/exist.jsonl"));
 }
+
+#[test]
+fn cli_run_reads_standard_input_and_matches_the_oracle() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = fresh_dir("batch-stdin");
+    let out = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .args([
+            "run",
+            "benches/city-10",
+            "--input",
+            "-",
+            "--date",
+            "2026-07-01",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--threads",
+            "2",
+        ])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
+    // Written in small pieces, as a pipe delivers them.
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for piece in text.chunks(4093) {
+            stdin.write_all(piece).unwrap();
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let oracle: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/fixtures/city10-3000.summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["policies"], oracle);
+    assert_eq!(summary["run"]["records_read"], 3000);
+    assert_eq!(summary["run"]["accounted"], true);
+}
