@@ -308,6 +308,8 @@ pub struct RowLayout {
     /// Per record type, per field: the field's name and closing quote as they appear
     /// in JSON, when the name needs no escaping (the reader matches keys with it).
     pub(super) quoted: Vec<Vec<Option<Box<[u8]>>>>,
+    /// Per enum type: its values' names as bytes, for matching JSON text.
+    pub(super) enum_names: Vec<Vec<Box<[u8]>>>,
 }
 
 impl RowLayout {
@@ -322,6 +324,11 @@ impl RowLayout {
             used,
             supported: vec![true; n],
             id_cells: vec![],
+            enum_names: schema
+                .enums
+                .iter()
+                .map(|e| e.values.iter().map(|v| v.as_bytes().into()).collect())
+                .collect(),
             quoted: schema
                 .records
                 .iter()

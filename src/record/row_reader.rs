@@ -551,7 +551,6 @@ impl Reader<'_, '_> {
 
     /// A value (not null) of type `ty` for the cell `at`.
     fn value(&mut self, s: &mut Scan<'_>, ty: &FieldType, at: u32, depth: usize) -> Res<Cell> {
-        let schema = self.schema;
         match (ty, s.peek()) {
             (FieldType::Bool, Some(b't')) => s.literal(b"true").map(|()| Cell::Bool(true)),
             (FieldType::Bool, Some(b'f')) => s.literal(b"false").map(|()| Cell::Bool(false)),
@@ -585,10 +584,13 @@ impl Reader<'_, '_> {
                     FieldType::Date => parse_packed_date(v)
                         .map(Cell::Date)
                         .ok_or_else(|| s.refuse("not a date")),
-                    FieldType::Enum(e) => schema.enums[usize::from(*e)]
-                        .index(v)
-                        .map(Cell::Enum)
-                        .ok_or_else(|| s.refuse("not a value of the enum")),
+                    FieldType::Enum(e) => {
+                        let names = &self.layout.enum_names[usize::from(*e)];
+                        match names.iter().position(|n| same_bytes(n, v.as_bytes())) {
+                            Some(i) => Ok(Cell::Enum(i as u16)),
+                            None => Err(s.refuse("not a value of the enum")),
+                        }
+                    }
                     _ => {
                         let start = self.row.text.len() as u32;
                         self.row.text.push_str(v);
