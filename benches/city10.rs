@@ -285,6 +285,9 @@ fn engine_eval(
                 let mut ev = RowEvaluator::new(&parsed.compiled);
                 for j in 0..c.len() {
                     ev.decide(c.get(j));
+                    // The record as the reference evaluator reads it, read once when a
+                    // decision is deferred.
+                    let mut record = None;
                     for (pi, v) in ev.verdicts().iter().enumerate() {
                         let i = map.to_baseline[pi];
                         match *v {
@@ -298,14 +301,15 @@ fn engine_eval(
                             Verdict::Unknown => s.counts[i][2] += 1,
                             Verdict::NotApplicable => {}
                             Verdict::Deferred => {
-                                let line = &parsed.lines[k * CHUNK + j];
-                                let r = &fast::read_json(
-                                    &rules.schema,
-                                    &parsed.plan,
-                                    Some(parsed.subject),
-                                    line,
-                                )
-                                .expect("a line the row reader read");
+                                let r = record.get_or_insert_with(|| {
+                                    fast::read_json(
+                                        &rules.schema,
+                                        &parsed.plan,
+                                        Some(parsed.subject),
+                                        &parsed.lines[k * CHUNK + j],
+                                    )
+                                    .expect("a line the row reader read")
+                                });
                                 let dec = evaluate_policy(rules, pi, r, d, EvalOptions::default());
                                 let o = code(dec.outcome);
                                 s.counts[i][o] += 1;

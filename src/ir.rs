@@ -92,6 +92,17 @@ pub enum DateUnit {
     Years,
 }
 
+impl DateUnit {
+    /// `d` shifted by `n` of this unit (month ends clamped, see [`crate::calendar`]).
+    pub fn shift(self, d: NaiveDate, n: i64) -> Option<NaiveDate> {
+        match self {
+            DateUnit::Days => crate::calendar::add_days(d, n),
+            DateUnit::Months => crate::calendar::add_months(d, n),
+            DateUnit::Years => crate::calendar::add_years(d, n),
+        }
+    }
+}
+
 /// A `match` pattern.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pat {
@@ -287,6 +298,13 @@ pub struct PolicyDef {
     pub source: String,
     /// Declared invariants.
     pub properties: Vec<PropertyDef>,
+}
+
+impl PolicyDef {
+    /// Whether the policy is in force on `d`.
+    pub fn in_force(&self, d: NaiveDate) -> bool {
+        self.from <= d && self.to.is_none_or(|t| d <= t)
+    }
 }
 
 /// A declared invariant of a policy.

@@ -75,6 +75,14 @@ impl Value {
     }
 }
 
+/// An amount of money to exactly two decimal places (`2305` → `2305.00`), as every
+/// output states amounts.
+pub fn money(d: Decimal) -> Decimal {
+    let mut v = d;
+    v.rescale(2);
+    v
+}
+
 /// Formats a decimal for output: at least two fractional digits, more when the value
 /// has them (`2305.00`, `0.60`, `0.055`).
 pub fn format_decimal(d: Decimal) -> String {
@@ -82,8 +90,6 @@ pub fn format_decimal(d: Decimal) -> String {
     if n.scale() >= 2 {
         n.to_string()
     } else {
-        let mut x = n;
-        x.rescale(2);
-        x.to_string()
+        money(n).to_string()
     }
 }

@@ -14,7 +14,7 @@ use mianshen::testing::properties::{
     generated_coverage, run_properties, run_properties_with, Property, PropertyOptions,
     PropertyReport,
 };
-use mianshen::testing::{case_files, run_case, CaseFile, PoliciesAndBundles};
+use mianshen::testing::{case_files, run_case, CaseFile};
 use std::path::{Path, PathBuf};
 
 const SEED: u64 = 2025;
@@ -155,7 +155,7 @@ fn caught(rules: &RuleSet, property: Property) -> String {
     let file: CaseFile = serde_yaml::from_str(&format!("cases:\n{}", failure.case_yaml))
         .expect("the counterexample is a case file");
     for case in &file.cases {
-        let r = run_case(rules, Path::new("planted.yaml"), case, &PoliciesAndBundles);
+        let r = run_case(rules, Path::new("planted.yaml"), case);
         assert!(r.failures.is_empty(), "{:?}", r.failures);
     }
     assert!(failure.trace.contains("clauses"), "{}", failure.trace);
@@ -185,12 +185,7 @@ fn planted_flipped_threshold_is_caught_by_excludes() {
     assert!(yaml.contains("employee-pension-retirement"));
     // On the real rules the same case shows the benefit is not granted.
     let file: CaseFile = serde_yaml::from_str(&format!("cases:\n{yaml}")).expect("case file");
-    let r = run_case(
-        &shipped(),
-        Path::new("planted.yaml"),
-        &file.cases[0],
-        &PoliciesAndBundles,
-    );
+    let r = run_case(&shipped(), Path::new("planted.yaml"), &file.cases[0]);
     assert!(!r.failures.is_empty());
 }
 

@@ -81,8 +81,7 @@ impl LineTemplates {
         push_json_str(target, subject);
         target.push_str(head);
         if let Some((rule, value)) = amount {
-            let mut v = value;
-            v.rescale(2);
+            let v = crate::value::money(value);
             let (unit_period, keys) = &self.amounts[policy][rule];
             let _ = write!(target, ",\"amount\":{{\"value\":\"{v}\",{unit_period}");
             for (k, x) in extras {

@@ -51,7 +51,8 @@ pub enum Source {
 pub struct RunConfig {
     /// The reference date.
     pub ref_date: NaiveDate,
-    /// Records decided together (and held in memory at once).
+    /// Records decided together (and held in memory at once) by [`run`], the record
+    /// iterator (CSV) path; [`run_json_lines`] reads blocks of text instead.
     pub chunk_size: usize,
     /// The subject kind of the records; recognised per record when `None`.
     pub subject: Option<String>,
@@ -99,9 +100,7 @@ pub struct PolicySummary {
 }
 
 fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    let mut v = *d;
-    v.rescale(2);
-    s.serialize_str(&v.to_string())
+    s.serialize_str(&crate::value::money(*d).to_string())
 }
 
 /// The summary of a run.

@@ -6,11 +6,12 @@ use super::{ChunkOutput, PolicySummary, RunConfig, Source};
 use crate::compile::lower::CompiledRules;
 use crate::compile::RuleSet;
 use crate::eval::compiled::{RowEvaluator, Verdict};
-use crate::eval::{self, EvalOptions, Outcome};
+use crate::eval::{self, Decision, EvalOptions, Outcome};
 use crate::record;
 use crate::record::row::{Row, RowReader};
 use rust_decimal::Decimal;
 use serde_json::json;
+use smallvec::SmallVec;
 use std::fmt::Write as _;
 
 /// A record as a worker gets it.
@@ -110,12 +111,10 @@ impl<'j> Worker<'j> {
     /// Decides the record on input line `line`.
     pub(super) fn decide(&mut self, line: u64, input: Input<'_>, part: &mut Part) {
         part.read += 1;
-        if self.job.config.bundle.is_none() {
-            if let Input::Json(text) = input {
-                if self.fast(line, text, part) {
-                    part.evaluated += 1;
-                    return;
-                }
+        if let Input::Json(text) = input {
+            if self.fast(line, text, part) {
+                part.evaluated += 1;
+                return;
             }
         }
         match decide_record(self.job, line, input, part) {
@@ -136,17 +135,32 @@ impl<'j> Worker<'j> {
         let verdicts = self.evaluator.verdicts();
         // Undecided policies are decided again the reference way, which needs the
         // record as the reference evaluator reads it.
-        let needs_reference = verdicts
-            .iter()
-            .any(|v| matches!(v, Verdict::Unknown | Verdict::Deferred));
-        let record = if needs_reference {
+        let undecided: SmallVec<[usize; 8]> = (0..verdicts.len())
+            .filter(|&i| matches!(verdicts[i], Verdict::Unknown | Verdict::Deferred))
+            .collect();
+        let form = job
+            .config
+            .bundle
+            .filter(|&b| job.rules.program.bundles[b].subject == row.subject);
+        let record = if undecided.is_empty() && form.is_none() {
+            None
+        } else {
             match record::fast::read_json(&job.rules.schema, &job.plan, Some(row.subject), text) {
                 Some(r) => Some(r),
                 None => return false,
             }
-        } else {
-            None
         };
+        let mut reference = match &record {
+            Some(rec) => eval::evaluate_policies(
+                job.rules,
+                rec,
+                job.config.ref_date,
+                EvalOptions::default(),
+                undecided,
+            ),
+            None => vec![],
+        }
+        .into_iter();
         let id_buf;
         let subject_id = match row.id(&job.compiled.layout) {
             Some(id) => id,
@@ -169,21 +183,16 @@ impl<'j> Worker<'j> {
                     job.lines
                         .eligible(&mut part.out, i, subject_id, amount, &extras);
                 }
+                // Decided the reference way above, in the same order.
                 Verdict::Unknown | Verdict::Deferred => {
-                    let Some(rec) = &record else { continue };
-                    let d = eval::evaluate_policy(
-                        job.rules,
-                        i,
-                        rec,
-                        job.config.ref_date,
-                        EvalOptions::default(),
-                    );
-                    let amount = d.amount.as_ref().map(|a| a.value);
-                    part.count(i, d.outcome, amount, d.error.is_some());
-                    let policy = &job.rules.program.policies[i];
-                    write_outputs(&mut part.out, subject_id, policy, &d, &job.rules.version);
+                    if let Some((_, d)) = reference.next() {
+                        write_decision(job, part, subject_id, i, &d);
+                    }
                 }
             }
+        }
+        if let (Some(b), Some(rec)) = (form, &record) {
+            write_form(job, part, b, rec, subject_id);
         }
         true
     }
@@ -252,29 +261,40 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
         }
     };
     let subject_id = rec.id.clone().unwrap_or_else(|| format!("line {}", line));
-    let decisions = eval::evaluate_all(rules, &rec, ref_date, EvalOptions::default());
     if let Some(b) = config.bundle {
         if rules.program.bundles[b].subject == rec.subject {
-            let form = eval::prefill(rules, b, &rec, ref_date, EvalOptions::default());
-            if form.any_available() {
-                let v = json!({"subject": subject_id, "form": form});
-                let _ = writeln!(part.out.forms, "{v}");
-            }
+            write_form(job, part, b, &rec, &subject_id);
         }
     }
-    // evaluate_all decides the subject's policies in rule-set order.
-    let indexes = rules
-        .program
-        .policies
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.subject == rec.subject)
-        .map(|(i, _)| i);
-    for (d, pi) in decisions.iter().zip(indexes) {
-        let policy = &rules.program.policies[pi];
-        let amount = d.amount.as_ref().map(|a| a.value);
-        part.count(pi, d.outcome, amount, d.error.is_some());
-        write_outputs(&mut part.out, &subject_id, policy, d, &rules.version);
+    let of_subject = (0..rules.program.policies.len())
+        .filter(|&i| rules.program.policies[i].subject == rec.subject);
+    let decisions =
+        eval::evaluate_policies(rules, &rec, ref_date, EvalOptions::default(), of_subject);
+    for (i, d) in &decisions {
+        write_decision(job, part, &subject_id, *i, d);
     }
     true
+}
+
+/// Counts a reference decision and writes its output line.
+fn write_decision(job: &Job<'_>, part: &mut Part, subject_id: &str, i: usize, d: &Decision) {
+    let amount = d.amount.as_ref().map(|a| a.value);
+    part.count(i, d.outcome, amount, d.error.is_some());
+    let policy = &job.rules.program.policies[i];
+    write_outputs(&mut part.out, subject_id, policy, d, &job.rules.version);
+}
+
+/// Pre-fills bundle `b` for a record and writes the form when any member is available.
+fn write_form(job: &Job<'_>, part: &mut Part, b: usize, rec: &record::Record, subject_id: &str) {
+    let form = eval::prefill(
+        job.rules,
+        b,
+        rec,
+        job.config.ref_date,
+        EvalOptions::default(),
+    );
+    if form.any_available() {
+        let v = json!({"subject": subject_id, "form": form});
+        let _ = writeln!(part.out.forms, "{v}");
+    }
 }

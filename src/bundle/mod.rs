@@ -88,8 +88,7 @@ pub fn render_html(result: &BundleResult, subject_id: &str, ref_date: chrono::Na
         let mut extra = String::new();
         if let MemberStatus::Policy(d) = m {
             if let Some(a) = &d.amount {
-                let mut v = a.value;
-                v.rescale(2);
+                let v = crate::value::money(a.value);
                 extra = format!("（{v} 元，{}）", period_zh(&a.period));
             }
         }

@@ -448,26 +448,9 @@ fn eval_cmd(
         Ok(d) => d,
         Err(c) => return c,
     };
-    let value = match read_record_file(record_path) {
-        Ok(v) => v,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(2);
-        }
-    };
-    let subject = match record::detect_subject(&rules.schema, &value, subject) {
-        Ok(s) => s,
-        Err(m) => {
-            eprintln!("error: record {}: {m}", record_path.display());
-            return ExitCode::from(2);
-        }
-    };
-    let rec = match record::read_record(&rules.schema, subject, &value) {
+    let rec = match load_record(&rules, record_path, subject) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {} ({})", e, record_path.display());
-            return ExitCode::from(2);
-        }
+        Err(c) => return c,
     };
     let opts = EvalOptions { trace: true };
     let decisions: Vec<Decision> = match policy {
@@ -511,8 +494,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     let title = rules.policy(&d.policy).map_or("", |p| p.title.as_str());
     let mut out = format!("\n{} {} — {}\n", d.policy, title, d.outcome.as_str());
     if let Some(a) = &d.amount {
-        let mut v = a.value;
-        v.rescale(2);
+        let v = mianshen::value::money(a.value);
         let extras: Vec<String> = a
             .extras
             .iter()
@@ -587,8 +569,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
                 out.push_str(&format!(" (missing {})", item.missing.join(", ")));
             }
             if let Some(a) = &item.amount {
-                let mut v = a.value;
-                v.rescale(2);
+                let v = mianshen::value::money(a.value);
                 out.push_str(&format!(" {v} {} {}", a.unit, a.period));
             }
             out.push('\n');
@@ -618,7 +599,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
             }
         };
         for case in &file.cases {
-            let r = testing::run_case(&rules, f, case, &testing::PoliciesAndBundles);
+            let r = testing::run_case(&rules, f, case);
             if r.failures.is_empty() {
                 passed += 1;
                 continue;

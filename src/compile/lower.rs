@@ -19,7 +19,7 @@ use crate::record::row::{pack_date, unpack_date, value_cell, Cell, RowLayout, Ro
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
+use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -132,18 +132,17 @@ impl CompiledRules {
     /// Lowers `rules` for `ref_date`.
     pub fn new(rules: &RuleSet, ref_date: NaiveDate) -> Self {
         let layout = RowLayout::new(&rules.schema, rules.used_fields.clone());
+        let n = rules.program.policies.len();
         let mut out = CompiledRules {
             layout,
             ref_date,
-            policies: Vec::with_capacity(rules.program.policies.len()),
-            order: vec![],
+            policies: (0..n).map(|_| None).collect(),
+            order: decision_order(rules),
             lets: vec![],
             locals: 0,
             subjects: rules.program.policies.iter().map(|p| p.subject).collect(),
-            uncompiled: vec![""; rules.program.policies.len()],
+            uncompiled: vec![""; n],
         };
-        out.policies = (0..rules.program.policies.len()).map(|_| None).collect();
-        out.order = decision_order(rules);
         for &index in &out.order {
             let p = &rules.program.policies[index];
             let scope = Scope {
@@ -322,7 +321,7 @@ impl Lower<'_> {
                     .collect::<Option<Vec<_>>>()?,
             });
         }
-        let in_force = p.from <= self.ref_date && p.to.is_none_or(|t| self.ref_date <= t);
+        let in_force = p.in_force(self.ref_date);
         let lets = std::mem::take(&mut self.lets)
             .into_iter()
             .map(|l| l.unwrap_or_else(|| konst(Cell::Error)))
@@ -444,29 +443,32 @@ impl Lower<'_> {
             Expr::Call(b, args) => self.builtin(*b, args, sc)?,
             Expr::Function(f, args) => self.function(*f, args, sc)?,
             Expr::MemberRef(_) => return self.unsupported("a bundle member"),
-            Expr::Param(p, at) => {
-                let def = self.rules.program.params.get(*p)?.clone();
-                match at {
-                    None => konst(match def.value_on(self.ref_date) {
-                        Some(v) => value_cell(v)?,
-                        None => Cell::Error,
-                    }),
-                    Some(d) => {
-                        if def.steps.iter().any(|s| value_cell(&s.2).is_none()) {
-                            return None;
-                        }
-                        let d = self.expr(d, sc)?;
-                        Box::new(move |c| match d(c) {
-                            Cell::Date(p) => unpack_date(p)
-                                .and_then(|day| def.value_on(day))
-                                .and_then(value_cell)
-                                .unwrap_or(Cell::Error),
-                            Cell::Unknown => Cell::Unknown,
-                            Cell::None => Cell::None,
-                            _ => Cell::Error,
-                        })
-                    }
-                }
+            Expr::Param(_, None) => konst(self.constant(e)?),
+            Expr::Param(p, Some(d)) => {
+                // The dated steps, packed once: (from, to, value).
+                let steps = self
+                    .rules
+                    .program
+                    .params
+                    .get(*p)?
+                    .steps
+                    .iter()
+                    .map(|(from, to, v, _)| {
+                        let to = match to {
+                            Some(t) => Some(pack_date(*t)?),
+                            None => None,
+                        };
+                        Some((pack_date(*from)?, to, value_cell(v)?))
+                    })
+                    .collect::<Option<Vec<(i32, Option<i32>, Cell)>>>()?;
+                let d = self.expr(d, sc)?;
+                Box::new(move |c| match d(c) {
+                    Cell::Date(p) => steps
+                        .iter()
+                        .find(|(from, to, _)| *from <= p && to.is_none_or(|t| p <= t))
+                        .map_or(Cell::Error, |s| s.2),
+                    other => strict_one(other),
+                })
             }
             Expr::PolicyRef(p) => {
                 // Compiled, and so decided before this policy.
@@ -489,9 +491,7 @@ impl Lower<'_> {
                     d @ (Cell::Fixed(..) | Cell::Dec(_)) => {
                         d.decimal().map_or(Cell::Error, |d| Cell::dec(-d))
                     }
-                    Cell::Unknown => Cell::Unknown,
-                    Cell::None => Cell::None,
-                    _ => Cell::Error,
+                    other => strict_one(other),
                 })
             }
             Expr::Arith(op, a, b, ty) => {
@@ -534,9 +534,7 @@ impl Lower<'_> {
                 let d = self.expr(d, sc)?;
                 Box::new(move |c| match d(c) {
                     Cell::Date(p) => shift(p, n, unit).map_or(Cell::Error, Cell::Date),
-                    Cell::Unknown => Cell::Unknown,
-                    Cell::None => Cell::None,
-                    _ => Cell::Error,
+                    other => strict_one(other),
                 })
             }
             Expr::Not(x) => {
@@ -561,16 +559,7 @@ impl Lower<'_> {
                         return Some(Box::new(move |c| match v(c) {
                             x @ (Cell::Unknown | Cell::Error) => x,
                             Cell::None => Cell::Bool(false),
-                            x => {
-                                let inside = matches!(
-                                    order(x, l, &c.row),
-                                    Some(Ordering::Greater | Ordering::Equal)
-                                ) && matches!(
-                                    order(x, h, &c.row),
-                                    Some(Ordering::Less | Ordering::Equal)
-                                );
-                                Cell::Bool(inside != negated)
-                            }
+                            x => Cell::Bool(between(x, l, h, &c.row) != negated),
                         }));
                     }
                 }
@@ -595,12 +584,7 @@ impl Lower<'_> {
                     if [x, l, h].contains(&Cell::None) {
                         return Cell::Bool(false);
                     }
-                    let inside =
-                        matches!(
-                            order(x, l, &c.row),
-                            Some(Ordering::Greater | Ordering::Equal)
-                        ) && matches!(order(x, h, &c.row), Some(Ordering::Less | Ordering::Equal));
-                    Cell::Bool(inside != negated)
+                    Cell::Bool(between(x, l, h, &c.row) != negated)
                 })
             }
             Expr::InList(v, list, negated) => {
@@ -818,9 +802,7 @@ impl Lower<'_> {
         let base = self.expr(base, sc)?;
         Some(Box::new(move |c| match base(c) {
             Cell::Rec(b) => c.row.cells[(b + off) as usize],
-            Cell::Unknown => Cell::Unknown,
-            Cell::None => Cell::None,
-            _ => Cell::Error,
+            other => strict_one(other),
         }))
     }
 
@@ -1102,56 +1084,33 @@ impl Lower<'_> {
             }
             _ => {}
         }
-        // The general case: every argument evaluated (strict), then the function.
-        let mut lowered = vec![];
-        for a in args {
-            lowered.push(match a {
-                Expr::Duration(n, DateUnit::Days) => Arg::Days(*n),
-                Expr::Duration(n, _) => Arg::Value(konst(Cell::Int(*n))),
-                other => Arg::Value(self.expr(other, sc)?),
-            });
+        // The general case: every argument evaluated (strict), then the function. A
+        // duration is only ever `within_last`'s literal, handled above.
+        if args.iter().any(|a| matches!(a, Expr::Duration(..))) {
+            return self.unsupported("a duration outside within_last");
         }
-        let months = matches!(args.get(1), Some(Expr::Duration(_, DateUnit::Months)));
-        let years = matches!(args.get(1), Some(Expr::Duration(_, DateUnit::Years)));
+        let lowered = args
+            .iter()
+            .map(|a| self.expr(a, sc))
+            .collect::<Option<Vec<_>>>()?;
         Some(Box::new(move |c| {
-            let mut vals = [Cell::None; 4];
-            if lowered.len() > vals.len() && !matches!(b, Builtin::Min | Builtin::Max) {
-                return Cell::Error;
-            }
-            let mut many = vec![];
-            let mut unknown = false;
-            let mut none = false;
-            for (k, a) in lowered.iter().enumerate() {
-                let v = match a {
-                    Arg::Days(n) => Cell::Int(*n),
-                    Arg::Value(x) => x(c),
-                };
-                match v {
+            let mut vals: SmallVec<[Cell; 4]> = SmallVec::new();
+            let (mut unknown, mut none) = (false, false);
+            for a in &lowered {
+                match a(c) {
                     Cell::Error => return Cell::Error,
                     Cell::Unknown => unknown = true,
                     Cell::None => none = true,
-                    v => {
-                        if k < vals.len() {
-                            vals[k] = v;
-                        }
-                        if lowered.len() > vals.len() {
-                            many.push(v);
-                        }
-                    }
+                    v => vals.push(v),
                 }
             }
             if unknown {
-                return Cell::Unknown;
-            }
-            if none {
-                return Cell::None;
-            }
-            let args: &[Cell] = if lowered.len() > vals.len() {
-                &many
+                Cell::Unknown
+            } else if none {
+                Cell::None
             } else {
-                &vals[..lowered.len()]
-            };
-            builtin(b, args, ref_date, (months, years), &c.row).unwrap_or(Cell::Error)
+                builtin(b, &vals, ref_date, &c.row).unwrap_or(Cell::Error)
+            }
         }))
     }
 }
@@ -1172,17 +1131,10 @@ impl Access {
             Access::Cell(at) => c.row.cells[at],
             Access::Item { slot, off } => match c.locals[slot] {
                 Cell::Rec(b) => c.row.cells[(b + off) as usize],
-                Cell::Unknown => Cell::Unknown,
-                Cell::None => Cell::None,
-                _ => Cell::Error,
+                other => strict_one(other),
             },
         }
     }
-}
-
-enum Arg {
-    Days(i64),
-    Value(Node),
 }
 
 enum LPat {
@@ -1218,15 +1170,7 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
                     match (l, h) {
                         (Cell::Unknown, _) | (_, Cell::Unknown) => return Cell::Unknown,
                         (Cell::None, _) | (_, Cell::None) => false,
-                        _ => {
-                            matches!(
-                                order(x, l, &c.row),
-                                Some(Ordering::Greater | Ordering::Equal)
-                            ) && matches!(
-                                order(x, h, &c.row),
-                                Some(Ordering::Less | Ordering::Equal)
-                            )
-                        }
+                        _ => between(x, l, h, &c.row),
                     }
                 }
             };
@@ -1530,15 +1474,13 @@ pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
             s
         };
     }
-    let o = order(x, y, row);
-    Cell::Bool(match op {
-        CmpOp::Eq => o == Some(Ordering::Equal),
-        CmpOp::Ne => o.is_some_and(|o| o != Ordering::Equal),
-        CmpOp::Lt => o == Some(Ordering::Less),
-        CmpOp::Le => matches!(o, Some(Ordering::Less | Ordering::Equal)),
-        CmpOp::Gt => o == Some(Ordering::Greater),
-        CmpOp::Ge => matches!(o, Some(Ordering::Greater | Ordering::Equal)),
-    })
+    Cell::Bool(order(x, y, row).is_some_and(|o| holds(op, o)))
+}
+
+/// `lo <= x <= hi`, for values that order.
+fn between(x: Cell, lo: Cell, hi: Cell, row: &RowRef<'_>) -> bool {
+    matches!(order(x, lo, row), Some(Ordering::Greater | Ordering::Equal))
+        && matches!(order(x, hi, row), Some(Ordering::Less | Ordering::Equal))
 }
 
 /// Orders two values of the same type (numbers across int/decimal).
@@ -1550,17 +1492,13 @@ fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
             (Some(x), Some(y)) => align(x, y).map(|(x, y, _)| x.cmp(&y)),
             _ => None,
         }
-        .or_else(|| Some(to_dec(a)?.cmp(&to_dec(b)?))),
+        .or_else(|| Some(a.decimal()?.cmp(&b.decimal()?))),
         (Cell::Date(x), Cell::Date(y)) => Some(x.cmp(&y)),
         (Cell::Enum(x), Cell::Enum(y)) => Some(x.cmp(&y)),
         (Cell::Bool(x), Cell::Bool(y)) => Some(x.cmp(&y)),
         (Cell::Str(s, l), Cell::Str(t, m)) => Some(row.str(s, l).cmp(row.str(t, m))),
         _ => None,
     }
-}
-
-fn to_dec(c: Cell) -> Option<Decimal> {
-    c.decimal()
 }
 
 /// Arithmetic on two values; whole numbers stay whole when the type says so.
@@ -1601,7 +1539,7 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
             return Cell::Fixed(m, scale as u8);
         }
     }
-    let (Some(x), Some(y)) = (to_dec(a), to_dec(b)) else {
+    let (Some(x), Some(y)) = (a.decimal(), b.decimal()) else {
         return Cell::Error;
     };
     let r = match op {
@@ -1661,23 +1599,11 @@ fn age(birth: i32, on: i32) -> i64 {
 }
 
 fn shift(p: i32, n: i64, unit: DateUnit) -> Option<i32> {
-    let d = unpack_date(p)?;
-    let r = match unit {
-        DateUnit::Days => calendar::add_days(d, n),
-        DateUnit::Months => calendar::add_months(d, n),
-        DateUnit::Years => calendar::add_years(d, n),
-    }?;
-    pack_date(r)
+    pack_date(unit.shift(unpack_date(p)?, n)?)
 }
 
 /// A built-in on plain argument values; `None` is an evaluation error.
-fn builtin(
-    b: Builtin,
-    v: &[Cell],
-    ref_date: i32,
-    (months, years): (bool, bool),
-    row: &RowRef<'_>,
-) -> Option<Cell> {
+fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Cell> {
     let date = |c: &Cell| match c {
         Cell::Date(d) => Some(*d),
         _ => None,
@@ -1718,19 +1644,8 @@ fn builtin(
             )?;
             Cell::Date(pack_date(day)?)
         }
-        Builtin::WithinLast => {
-            let n = int(v.get(1)?)?;
-            let unit = if months {
-                DateUnit::Months
-            } else if years {
-                DateUnit::Years
-            } else {
-                DateUnit::Days
-            };
-            let start = shift(ref_date, -n, unit)?;
-            let d = date(v.first()?)?;
-            Cell::Bool(start <= d && d <= ref_date)
-        }
+        // Lowered on its own (its duration is a literal); never reached here.
+        Builtin::WithinLast => return None,
         Builtin::Min | Builtin::Max => {
             let want = if b == Builtin::Min {
                 Ordering::Less
@@ -1746,7 +1661,7 @@ fn builtin(
             if v.iter()
                 .any(|x| matches!(x, Cell::Fixed(..) | Cell::Dec(_)))
             {
-                Cell::dec(to_dec(best)?)
+                Cell::dec(best.decimal()?)
             } else {
                 best
             }
@@ -1761,13 +1676,17 @@ fn builtin(
             } else {
                 rust_decimal::RoundingStrategy::MidpointNearestEven
             };
-            Cell::dec(to_dec(*v.first()?)?.round_dp_with_strategy(places.min(28), strategy))
+            Cell::dec(
+                v.first()?
+                    .decimal()?
+                    .round_dp_with_strategy(places.min(28), strategy),
+            )
         }
-        Builtin::Floor => Cell::Int(i64::try_from(to_dec(*v.first()?)?.floor()).ok()?),
-        Builtin::Ceil => Cell::Int(i64::try_from(to_dec(*v.first()?)?.ceil()).ok()?),
+        Builtin::Floor => Cell::Int(i64::try_from(v.first()?.decimal()?.floor()).ok()?),
+        Builtin::Ceil => Cell::Int(i64::try_from(v.first()?.decimal()?.ceil()).ok()?),
         Builtin::Abs => match v.first()? {
             Cell::Int(i) => Cell::Int(i.checked_abs()?),
-            other => Cell::dec(to_dec(*other)?.abs()),
+            other => Cell::dec(other.decimal()?.abs()),
         },
         Builtin::Len => match v.first()? {
             Cell::List(_, n) => Cell::Int(i64::from(*n)),
@@ -1776,17 +1695,10 @@ fn builtin(
     })
 }
 
-/// The text of a string cell, for outputs.
-pub fn cell_text(c: Cell, row: &RowRef<'_>) -> Option<Arc<str>> {
-    match c {
-        Cell::Str(s, l) => Some(Arc::from(row.str(s, l))),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     fn cell(m: i64, scale: u32, int: bool) -> Cell {
         if int {
@@ -1806,7 +1718,7 @@ mod tests {
             op in proptest::sample::select(vec![ArithOp::Add, ArithOp::Sub, ArithOp::Mul]),
         ) {
             let (x, y) = (cell(a, sa, ia), cell(b, sb, ib));
-            let (dx, dy) = (to_dec(x).unwrap(), to_dec(y).unwrap());
+            let (dx, dy) = (x.decimal().unwrap(), y.decimal().unwrap());
             let want = match op {
                 ArithOp::Add => dx.checked_add(dy),
                 ArithOp::Sub => dx.checked_sub(dy),

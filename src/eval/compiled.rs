@@ -7,7 +7,7 @@
 //! reference evaluator ([`super::evaluate_policy`]) for the full decision.
 
 use super::ExtraValue;
-use crate::compile::lower::{CompiledPolicy, CompiledRules, Ctx, Truth};
+use crate::compile::lower::{CompiledPolicy, CompiledRules, Ctx, PerItem, Truth};
 use crate::record::row::{unpack_date, Cell, RowRef};
 use rust_decimal::Decimal;
 
@@ -96,8 +96,10 @@ impl<'c> RowEvaluator<'c> {
                         *out = Verdict::NotEligible;
                         Truth::False
                     }
-                    Some(p) if p.per_item.is_some() => decide_items(p, &mut ctx, out),
-                    Some(p) => decide_policy(p, &mut ctx, &mut self.extras, out),
+                    Some(p) => match &p.per_item {
+                        Some(pi) => decide_items(p, pi, &mut ctx, out),
+                        None => decide_policy(p, &mut ctx, &mut self.extras, out),
+                    },
                 }
             };
             ctx.truths[i] = truth;
@@ -205,10 +207,7 @@ fn decide_policy(
 /// A per-item policy: not eligible when no item is a sub-subject that is not "not
 /// eligible"; any other case (an item eligible or undetermined, an error) goes to the
 /// reference evaluator, which decides and lays out every item.
-fn decide_items(p: &CompiledPolicy, ctx: &mut Ctx<'_>, out: &mut Verdict) -> Truth {
-    let Some(pi) = &p.per_item else {
-        return defer(out);
-    };
+fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut Verdict) -> Truth {
     let (start, len) = match (pi.list)(ctx) {
         Cell::List(s, l) => (s, l),
         Cell::None => (0, 0),

@@ -69,9 +69,7 @@ pub struct Amount {
 impl Serialize for Amount {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        let mut v = self.value;
-        v.rescale(2);
-        m.serialize_entry("value", &v.to_string())?;
+        m.serialize_entry("value", &crate::value::money(self.value).to_string())?;
         m.serialize_entry("unit", &self.unit)?;
         m.serialize_entry("period", &self.period)?;
         for (k, x) in &self.extras {

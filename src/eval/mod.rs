@@ -67,9 +67,26 @@ pub fn evaluate_all(
     ref_date: NaiveDate,
     opts: EvalOptions,
 ) -> Vec<Decision> {
+    let of_subject = (0..rules.program.policies.len())
+        .filter(|&i| rules.program.policies[i].subject == record.subject);
+    evaluate_policies(rules, record, ref_date, opts, of_subject)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+/// Evaluates the given policies (indexes, in the order given) for a record with one
+/// evaluator, so that a policy another one asks `eligible(...)` of is decided once.
+pub fn evaluate_policies(
+    rules: &RuleSet,
+    record: &Record,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+    policies: impl IntoIterator<Item = usize>,
+) -> Vec<(usize, Decision)> {
     let mut ev = Evaluator::new(rules, record, ref_date, opts);
-    (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == record.subject)
+    policies
+        .into_iter()
         .map(|i| {
             let d = ev.decide(i);
             // A later policy that asks `eligible(...)` of this one need not decide it again.
@@ -78,7 +95,7 @@ pub fn evaluate_all(
                     slot.get_or_insert_with(|| outcome_truth(&d));
                 }
             }
-            d
+            (i, d)
         })
         .collect()
 }
@@ -162,10 +179,6 @@ impl<'r> Evaluator<'r> {
         }
     }
 
-    fn in_force(p: &PolicyDef, d: NaiveDate) -> bool {
-        p.from <= d && p.to.is_none_or(|t| d <= t)
-    }
-
     fn decide(&mut self, index: usize) -> Decision {
         let rules = self.rules;
         let p = &rules.program.policies[index];
@@ -180,7 +193,7 @@ impl<'r> Evaluator<'r> {
             error: None,
             trace: None,
         };
-        if !Self::in_force(p, self.ref_date) {
+        if !p.in_force(self.ref_date) {
             d.failed = vec!["C0".into()];
             if self.opts.trace {
                 d.trace = Some(Trace {
@@ -741,7 +754,7 @@ impl<'r> Evaluator<'r> {
                 match x {
                     Val::Known(Value::Date(d)) => {
                         let n = if *minus { -n } else { *n };
-                        Val::Known(Value::Date(shift(d, n, *unit).ok_or("date out of range")?))
+                        Val::Known(Value::Date(unit.shift(d, n).ok_or("date out of range")?))
                     }
                     other => other,
                 }
@@ -1244,7 +1257,7 @@ impl<'r> Evaluator<'r> {
                     return Err("internal: within_last needs a duration".into());
                 };
                 let d = date(&vals[0])?;
-                let start = shift(self.ref_date, -n, *unit).ok_or("date out of range")?;
+                let start = unit.shift(self.ref_date, -n).ok_or("date out of range")?;
                 Value::Bool(start <= d && d <= self.ref_date)
             }
             Builtin::Min | Builtin::Max => {
@@ -1339,14 +1352,6 @@ fn strict2(a: Val, b: Val) -> Result<(Value, Value), Val> {
         }
         (Val::Unknown(m), _) | (_, Val::Unknown(m)) => Err(Val::Unknown(m)),
         _ => Err(Val::None),
-    }
-}
-
-fn shift(d: NaiveDate, n: i64, unit: DateUnit) -> Option<NaiveDate> {
-    match unit {
-        DateUnit::Days => calendar::add_days(d, n),
-        DateUnit::Months => calendar::add_months(d, n),
-        DateUnit::Years => calendar::add_years(d, n),
     }
 }
 

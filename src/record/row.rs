@@ -157,18 +157,11 @@ pub struct Row {
 }
 
 impl Row {
-    /// The text of a string cell.
-    pub fn str(&self, start: u32, len: u32) -> &str {
-        self.text
-            .get(start as usize..(start + len) as usize)
-            .unwrap_or("")
-    }
-
     /// The subject's id, when the record has one.
     pub fn id(&self, layout: &RowLayout) -> Option<&str> {
         let off = layout.id_cells.get(self.subject).copied().flatten()?;
         match self.cells.get(off as usize)? {
-            Cell::Str(s, l) => Some(self.str(*s, *l)),
+            Cell::Str(s, l) => Some(self.view().str(*s, *l)),
             _ => None,
         }
     }
@@ -239,23 +232,6 @@ impl RowBatch {
         ));
         self.cells.extend_from_slice(&row.cells);
         self.text.push_str(&row.text);
-    }
-
-    /// Appends every row of another batch.
-    pub fn append(&mut self, other: &RowBatch) {
-        for i in 0..other.len() {
-            let r = other.get(i);
-            let (c, t) = (self.cells.len() as u32, self.text.len() as u32);
-            self.rows.push((
-                r.subject as u32,
-                c,
-                r.cells.len() as u32,
-                t,
-                r.text.len() as u32,
-            ));
-            self.cells.extend_from_slice(r.cells);
-            self.text.push_str(r.text);
-        }
     }
 
     /// Rows held.

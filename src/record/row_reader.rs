@@ -83,18 +83,6 @@ impl<'a> RowReader<'a> {
         })
     }
 
-    /// Only checks that `text` is well-formed JSON (for measurements).
-    #[doc(hidden)]
-    pub fn validate(&mut self, text: &str) -> bool {
-        let mut s = Scan {
-            b: text.as_bytes(),
-            text,
-            at: 0,
-            stopped: "",
-        };
-        s.skip(0, &mut self.unescaped).is_ok()
-    }
-
     fn scan(&mut self, s: &mut Scan<'_>, subject: Option<usize>, row: &mut Row) -> Res<()> {
         row.cells.clear();
         row.text.clear();

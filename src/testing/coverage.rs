@@ -9,9 +9,7 @@
 use super::{read_case_file, CaseFileError};
 use crate::compile::RuleSet;
 use crate::eval::{self, ClauseTrace, Decision, EvalOptions, Outcome, Truth};
-use crate::record::{self, yaml_to_json};
-use chrono::NaiveDate;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// How often one clause took each value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,7 +254,7 @@ pub fn case_coverage(rules: &RuleSet, files: &[PathBuf]) -> Result<CoverageRepor
     for f in files {
         let file = read_case_file(f)?;
         for case in &file.cases {
-            if add_case(rules, f, case, &mut report) {
+            if add_case(rules, case, &mut report) {
                 report.cases += 1;
             }
         }
@@ -264,21 +262,8 @@ pub fn case_coverage(rules: &RuleSet, files: &[PathBuf]) -> Result<CoverageRepor
     Ok(report)
 }
 
-fn add_case(
-    rules: &RuleSet,
-    _file: &Path,
-    case: &super::Case,
-    report: &mut CoverageReport,
-) -> bool {
-    let date_text = crate::schema::yaml_scalar_text(&case.reference_date).unwrap_or_default();
-    let Ok(ref_date) = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d") else {
-        return false;
-    };
-    let json = yaml_to_json(&case.record);
-    let Ok(subject) = record::detect_subject(&rules.schema, &json, case.subject.as_deref()) else {
-        return false;
-    };
-    let Ok(rec) = record::read_record(&rules.schema, subject, &json) else {
+fn add_case(rules: &RuleSet, case: &super::Case, report: &mut CoverageReport) -> bool {
+    let Ok((ref_date, subject, rec)) = super::prepare_case(rules, case) else {
         return false;
     };
     for k in case.expected.keys() {

@@ -109,35 +109,6 @@ pub fn read_case_file(path: &Path) -> Result<CaseFile, CaseFileError> {
     })
 }
 
-/// Something that can answer for an expected target that is not a policy (a bundle).
-pub trait OtherTargets {
-    /// The actual result for `target`, as JSON, or `None` when the target is unknown.
-    fn actual(
-        &self,
-        rules: &RuleSet,
-        target: &str,
-        record: &record::Record,
-        ref_date: NaiveDate,
-    ) -> Option<Json>;
-}
-
-/// Policies and the rule set's bundles.
-pub struct PoliciesAndBundles;
-
-impl OtherTargets for PoliciesAndBundles {
-    fn actual(
-        &self,
-        rules: &RuleSet,
-        target: &str,
-        rec: &record::Record,
-        ref_date: NaiveDate,
-    ) -> Option<Json> {
-        let b = rules.bundle_index(target)?;
-        let result = eval::prefill(rules, b, rec, ref_date, EvalOptions { trace: true });
-        Some(bundle_case_view(&result))
-    }
-}
-
 /// A bundle result as example cases state it: `members`, and the field keys of
 /// `prefilled` and `to_enter` in form order (plus `materials`).
 pub fn bundle_case_view(result: &eval::BundleResult) -> Json {
@@ -165,13 +136,29 @@ pub fn bundle_case_view(result: &eval::BundleResult) -> Json {
     v
 }
 
-/// Runs one case.
-pub fn run_case(
+/// A case's reference date, subject kind and record; or what is wrong with it: the
+/// target to report it under (`case` or `record`) and the message.
+pub(crate) fn prepare_case(
     rules: &RuleSet,
-    file: &Path,
     case: &Case,
-    others: &dyn OtherTargets,
-) -> CaseResult {
+) -> Result<(NaiveDate, usize, record::Record), (&'static str, String)> {
+    let date_text = crate::schema::yaml_scalar_text(&case.reference_date).unwrap_or_default();
+    let ref_date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d").map_err(|_| {
+        (
+            "case",
+            format!("reference_date `{date_text}` is not a date (YYYY-MM-DD)"),
+        )
+    })?;
+    let json = yaml_to_json(&case.record);
+    let subject = record::detect_subject(&rules.schema, &json, case.subject.as_deref())
+        .map_err(|m| ("case", m))?;
+    let rec = record::read_record(&rules.schema, subject, &json)
+        .map_err(|e| ("record", e.to_string()))?;
+    Ok((ref_date, subject, rec))
+}
+
+/// Runs one case: every expected target is a policy or a bundle of the rule set.
+pub fn run_case(rules: &RuleSet, file: &Path, case: &Case) -> CaseResult {
     let mut result = CaseResult {
         file: file.to_path_buf(),
         id: case.id.clone(),
@@ -184,26 +171,10 @@ pub fn run_case(
         expected: Json::Null,
         actual: None,
     };
-    let date_text = crate::schema::yaml_scalar_text(&case.reference_date).unwrap_or_default();
-    let Ok(ref_date) = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d") else {
-        result.failures.push(fail(
-            "case",
-            format!("reference_date `{date_text}` is not a date (YYYY-MM-DD)"),
-        ));
-        return result;
-    };
-    let json = yaml_to_json(&case.record);
-    let subject = match record::detect_subject(&rules.schema, &json, case.subject.as_deref()) {
-        Ok(s) => s,
-        Err(m) => {
-            result.failures.push(fail("case", m));
-            return result;
-        }
-    };
-    let rec = match record::read_record(&rules.schema, subject, &json) {
-        Ok(r) => r,
-        Err(e) => {
-            result.failures.push(fail("record", e.to_string()));
+    let (ref_date, subject, rec) = match prepare_case(rules, case) {
+        Ok(prepared) => prepared,
+        Err((target, message)) => {
+            result.failures.push(fail(target, message));
             return result;
         }
     };
@@ -222,7 +193,10 @@ pub fn run_case(
                     eval::evaluate_policy(rules, pi, &rec, ref_date, EvalOptions { trace: true });
                 Some(decision_json(&d))
             }
-            None => others.actual(rules, &target, &rec, ref_date),
+            None => rules.bundle_index(&target).map(|b| {
+                let result = eval::prefill(rules, b, &rec, ref_date, EvalOptions { trace: true });
+                bundle_case_view(&result)
+            }),
         };
         let Some(actual) = actual else {
             result.failures.push(fail(
