@@ -407,6 +407,20 @@ impl Lower<'_> {
         pack_date(self.ref_date)
     }
 
+    /// Lowers an operand: a leaf in place, anything else as a node.
+    fn operand(&mut self, e: &Expr, sc: &Scope<'_>) -> Option<Operand> {
+        if let Some(k) = self.constant(e) {
+            return Some(Operand::Const(k));
+        }
+        if let Some(a) = self.access(e, sc) {
+            return Some(Operand::Read(a));
+        }
+        if let Expr::Let(i) = e {
+            return Some(Operand::Let(sc.lets + i));
+        }
+        Some(Operand::Node(self.expr(e, sc)?))
+    }
+
     /// Lowers an expression; `None` when the lowering does not cover it.
     fn expr(&mut self, e: &Expr, sc: &Scope<'_>) -> Option<Node> {
         Some(match e {
@@ -424,14 +438,9 @@ impl Lower<'_> {
             }
             Expr::Let(i) => {
                 let slot = sc.lets + i;
-                Box::new(move |c| {
-                    if let Some(v) = c.memo[slot] {
-                        return v;
-                    }
-                    let lets = c.lets;
-                    let v = lets[slot](c);
-                    c.memo[slot] = Some(v);
-                    v
+                Box::new(move |c| match c.memo[slot] {
+                    Some(v) => v,
+                    None => define(c, slot),
                 })
             }
             Expr::Field {
@@ -496,29 +505,14 @@ impl Lower<'_> {
             }
             Expr::Arith(op, a, b, ty) => {
                 let (op, int) = (*op, *ty == Ty::Int);
-                // A constant operand (a literal or a parameter) is folded into the node.
-                match (self.constant(a), self.constant(b)) {
-                    (Some(k), None) => {
-                        let b = self.expr(b, sc)?;
-                        return Some(Box::new(move |c| {
-                            let y = b(c);
-                            strict(k, y).unwrap_or_else(|| arith(op, k, y, int))
-                        }));
+                let a = self.operand(a, sc)?;
+                let b = self.operand(b, sc)?;
+                Box::new(move |c| {
+                    let x = a.get(c);
+                    if matches!(x, Cell::Error) {
+                        return x;
                     }
-                    (None, Some(k)) => {
-                        let a = self.expr(a, sc)?;
-                        return Some(Box::new(move |c| {
-                            let x = a(c);
-                            strict(x, k).unwrap_or_else(|| arith(op, x, k, int))
-                        }));
-                    }
-                    _ => {}
-                }
-                let a = self.expr(a, sc)?;
-                let b = self.expr(b, sc)?;
-                Box::new(move |c| match operands(c, &a, &b) {
-                    Ok((x, y)) => strict(x, y).unwrap_or_else(|| arith(op, x, y, int)),
-                    Err(e) => e,
+                    arith(op, x, b.get(c), int)
                 })
             }
             Expr::DateShift(d, dur, minus) => {
@@ -897,7 +891,7 @@ impl Lower<'_> {
             };
             // A field against a constant: one read, one comparison.
             if let Some(f) = self.access(a, sc) {
-                return Some(Box::new(move |c| compare_known(op, f.read(c), k, &c.row)));
+                return Some(Box::new(move |c| compare_cells(op, f.read(c), k, &c.row)));
             }
             // `age(birth_date) >= 80`: the age is a subtraction of packed dates.
             if let Some(f) = self.age_of(a, sc) {
@@ -907,20 +901,23 @@ impl Lower<'_> {
                         Cell::Date(b) => Cell::Int(age(b, on)),
                         other => strict_one(other),
                     };
-                    compare_known(op, x, k, &c.row)
+                    compare_cells(op, x, k, &c.row)
                 }));
             }
             let a = self.expr(a, sc)?;
             return Some(Box::new(move |c| {
                 let x = a(c);
-                compare_known(op, x, k, &c.row)
+                compare_cells(op, x, k, &c.row)
             }));
         }
-        let a = self.expr(a, sc)?;
-        let b = self.expr(b, sc)?;
-        Some(Box::new(move |c| match operands(c, &a, &b) {
-            Ok((x, y)) => compare_cells(op, x, y, &c.row),
-            Err(e) => e,
+        let a = self.operand(a, sc)?;
+        let b = self.operand(b, sc)?;
+        Some(Box::new(move |c| {
+            let x = a.get(c);
+            if matches!(x, Cell::Error) {
+                return x;
+            }
+            compare_cells(op, x, b.get(c), &c.row)
         }))
     }
 
@@ -1135,6 +1132,41 @@ impl Access {
             },
         }
     }
+}
+
+/// An operand of an inner node. Leaves (a constant, a field read in one step, a
+/// definition already computed) are read in place rather than called: most nodes
+/// have a leaf operand, and a call costs more than the read.
+enum Operand {
+    Const(Cell),
+    Read(Access),
+    /// A definition's memo slot.
+    Let(usize),
+    Node(Node),
+}
+
+impl Operand {
+    #[inline(always)]
+    fn get(&self, c: &mut Ctx<'_>) -> Cell {
+        match self {
+            Operand::Const(k) => *k,
+            Operand::Read(a) => a.read(c),
+            Operand::Let(slot) => match c.memo[*slot] {
+                Some(v) => v,
+                None => define(c, *slot),
+            },
+            Operand::Node(n) => n(c),
+        }
+    }
+}
+
+/// Computes a definition and keeps its value for the rest of the record (or call).
+#[inline(never)]
+fn define(c: &mut Ctx<'_>, slot: usize) -> Cell {
+    let lets = c.lets;
+    let v = lets[slot](c);
+    c.memo[slot] = Some(v);
+    v
 }
 
 enum LPat {
@@ -1440,18 +1472,6 @@ fn strict(a: Cell, b: Cell) -> Option<Cell> {
     })
 }
 
-/// A comparison with a constant, the common cases first.
-#[inline(always)]
-fn compare_known(op: CmpOp, x: Cell, k: Cell, row: &RowRef<'_>) -> Cell {
-    let o = match (x, k) {
-        (Cell::Int(i), Cell::Int(j)) => i.cmp(&j),
-        (Cell::Date(i), Cell::Date(j)) => i.cmp(&j),
-        (Cell::Enum(i), Cell::Enum(j)) => i.cmp(&j),
-        _ => return compare_cells(op, x, k, row),
-    };
-    Cell::Bool(holds(op, o))
-}
-
 /// Whether a comparison holds for an ordering.
 #[inline(always)]
 fn holds(op: CmpOp, o: Ordering) -> bool {
@@ -1466,7 +1486,21 @@ fn holds(op: CmpOp, o: Ordering) -> bool {
 }
 
 /// A comparison, three-valued; comparing with none is false.
+#[inline(always)]
 pub fn compare_cells(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
+    // The common cases inline.
+    let o = match (x, y) {
+        (Cell::Int(i), Cell::Int(j)) => i.cmp(&j),
+        (Cell::Fixed(i, s), Cell::Fixed(j, t)) if s == t => i.cmp(&j),
+        (Cell::Date(i), Cell::Date(j)) => i.cmp(&j),
+        (Cell::Enum(i), Cell::Enum(j)) => i.cmp(&j),
+        _ => return compare_any(op, x, y, row),
+    };
+    Cell::Bool(holds(op, o))
+}
+
+#[inline(never)]
+fn compare_any(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
     if let Some(s) = strict(x, y) {
         return if matches!(s, Cell::None) {
             Cell::Bool(false)
@@ -1484,7 +1518,18 @@ fn between(x: Cell, lo: Cell, hi: Cell, row: &RowRef<'_>) -> bool {
 }
 
 /// Orders two values of the same type (numbers across int/decimal).
+#[inline(always)]
 fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
+    // The common cases inline: whole numbers, and money at one scale.
+    match (a, b) {
+        (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
+        (Cell::Fixed(x, s), Cell::Fixed(y, t)) if s == t => Some(x.cmp(&y)),
+        _ => order_any(a, b, row),
+    }
+}
+
+#[inline(never)]
+fn order_any(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
     match (a, b) {
         (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(&y)),
         (Cell::Int(_) | Cell::Fixed(..) | Cell::Dec(_), Cell::Fixed(..) | Cell::Dec(_))
@@ -1501,8 +1546,48 @@ fn order(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
     }
 }
 
-/// Arithmetic on two values; whole numbers stay whole when the type says so.
+/// Arithmetic on two values (strict: an error, unknown or none operand gives the
+/// same); whole numbers stay whole when the type says so.
+#[inline(always)]
 fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
+    // The common cases inline: money plus or minus money at one scale, and money
+    // times a whole number (the scale stays). A large result goes the general way, as
+    // does a zero that might be negative (a `Fixed` zero is positive); a zero from
+    // operands that are not negative is positive.
+    let fixed = |m: Option<i64>, s: u8, positive: bool| match m {
+        Some(m) if (m != 0 || positive) && m.unsigned_abs() < 1 << 62 => Some(Cell::Fixed(m, s)),
+        _ => None,
+    };
+    let quick = match (op, a, b) {
+        (ArithOp::Add, Cell::Int(x), Cell::Int(y)) if int => x.checked_add(y).map(Cell::Int),
+        (ArithOp::Sub, Cell::Int(x), Cell::Int(y)) if int => x.checked_sub(y).map(Cell::Int),
+        (ArithOp::Mul, Cell::Int(x), Cell::Int(y)) if int => x.checked_mul(y).map(Cell::Int),
+        // The start of a sum.
+        (ArithOp::Add, Cell::Int(0), Cell::Fixed(y, t)) => fixed(Some(y), t, y >= 0),
+        (ArithOp::Add, Cell::Fixed(x, s), Cell::Fixed(y, t)) if s == t => {
+            fixed(x.checked_add(y), s, x >= 0 && y >= 0)
+        }
+        (ArithOp::Sub, Cell::Fixed(x, s), Cell::Fixed(y, t)) if s == t => {
+            fixed(x.checked_sub(y), s, false)
+        }
+        (ArithOp::Mul, Cell::Fixed(x, s), Cell::Int(k))
+        | (ArithOp::Mul, Cell::Int(k), Cell::Fixed(x, s)) => {
+            // The decimal type's zero product has no scale: the general way.
+            fixed(x.checked_mul(k), s, false)
+        }
+        _ => None,
+    };
+    match quick {
+        Some(c) => c,
+        None => arith_any(op, a, b, int),
+    }
+}
+
+#[inline(never)]
+fn arith_any(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
+    if let Some(s) = strict(a, b) {
+        return s;
+    }
     if let (true, Cell::Int(x), Cell::Int(y)) = (int, a, b) {
         let r = match op {
             ArithOp::Add => x.checked_add(y),
@@ -1517,9 +1602,13 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
         }
     }
     // Money on 63-bit mantissas, exactly as the decimal type would compute it (the
-    // larger scale for sums, the sum of scales for products); a zero result, an
-    // overflow or a division goes the general way.
+    // larger scale for sums, the sum of scales for products); a zero operand (the
+    // decimal type then gives the other operand as it is), a zero result, an overflow
+    // or a division goes the general way.
     if let (Some(x), Some(y), false) = (small(a), small(b), op == ArithOp::Div) {
+        if x.0 == 0 || y.0 == 0 {
+            return decimal_arith(op, a, b);
+        }
         let r = match op {
             ArithOp::Mul => {
                 x.0.checked_mul(y.0)
@@ -1539,6 +1628,11 @@ fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
             return Cell::Fixed(m, scale as u8);
         }
     }
+    decimal_arith(op, a, b)
+}
+
+/// Arithmetic in the decimal type itself.
+fn decimal_arith(op: ArithOp, a: Cell, b: Cell) -> Cell {
     let (Some(x), Some(y)) = (a.decimal(), b.decimal()) else {
         return Cell::Error;
     };
@@ -1705,6 +1799,34 @@ mod tests {
             Cell::Int(m)
         } else {
             Cell::dec(Decimal::new(m, scale))
+        }
+    }
+
+    /// Zeros and signs at the edges of the inline paths: every small operand pair.
+    #[test]
+    fn small_money_arithmetic_keeps_the_decimal_types_sign_and_scale() {
+        for a in -3i64..=3 {
+            for b in -3i64..=3 {
+                for (sa, sb) in [(0, 0), (2, 2), (0, 2), (2, 0), (1, 2)] {
+                    for (ia, ib) in [(false, false), (true, false), (false, true)] {
+                        for op in [ArithOp::Add, ArithOp::Sub, ArithOp::Mul] {
+                            let (x, y) = (cell(a, sa, ia), cell(b, sb, ib));
+                            let (dx, dy) = (x.decimal().unwrap(), y.decimal().unwrap());
+                            let want = match op {
+                                ArithOp::Add => dx + dy,
+                                ArithOp::Sub => dx - dy,
+                                _ => dx * dy,
+                            };
+                            let got = arith(op, x, y, false).decimal().unwrap();
+                            assert_eq!(
+                                (got, got.scale(), got.is_sign_negative()),
+                                (want, want.scale(), want.is_sign_negative()),
+                                "{x:?} {op:?} {y:?}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

@@ -188,12 +188,9 @@ fn decide_policy(
         if unknown {
             return unknown_data(out);
         }
-        let Some(amount) = value.decimal() else {
+        let Some(amount) = whole_cents(value) else {
             return defer(out);
         };
-        if amount.normalize().scale() > 2 {
-            return defer(out);
-        }
         *out = Verdict::Eligible {
             amount: Some((k, amount)),
             extras: (start as u32, (extras.len() - start) as u32),
@@ -239,6 +236,18 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
     }
     *out = Verdict::NotEligible;
     Truth::False
+}
+
+/// An amount as a decimal, when it is a whole number of cents (otherwise the
+/// reference evaluator decides, and reports it).
+#[inline]
+fn whole_cents(value: Cell) -> Option<Decimal> {
+    match value {
+        // Money read or computed at two places or fewer: no normalising needed.
+        Cell::Fixed(m, s) if s <= 2 => Some(Decimal::new(m, u32::from(s))),
+        Cell::Int(i) => Some(Decimal::from(i)),
+        _ => value.decimal().filter(|d| d.normalize().scale() <= 2),
+    }
 }
 
 fn defer(out: &mut Verdict) -> Truth {
