@@ -34,9 +34,23 @@ pub enum Verdict {
     NotApplicable,
 }
 
+/// How one policy is decided, worked out once per evaluator.
+enum Step<'c> {
+    /// Left to the reference evaluator.
+    Deferred,
+    /// Not in force on the reference date.
+    NotInForce,
+    /// A per-item policy.
+    Items(&'c CompiledPolicy, &'c PerItem),
+    /// A policy of the record as a whole.
+    Whole(&'c CompiledPolicy),
+}
+
 /// Decides rows with a compiled rule set. Keep one per thread: it reuses its buffers.
 pub struct RowEvaluator<'c> {
     compiled: &'c CompiledRules,
+    /// In decision order: the policy, its subject kind, how it is decided.
+    steps: Vec<(usize, usize, Step<'c>)>,
     memo: Vec<Option<Cell>>,
     locals: Vec<Cell>,
     truths: Vec<Truth>,
@@ -48,8 +62,24 @@ impl<'c> RowEvaluator<'c> {
     /// An evaluator of `compiled`.
     pub fn new(compiled: &'c CompiledRules) -> Self {
         let n = compiled.policies.len();
+        let steps = compiled
+            .order
+            .iter()
+            .map(|&i| {
+                let step = match &compiled.policies[i] {
+                    None => Step::Deferred,
+                    Some(p) if !p.in_force => Step::NotInForce,
+                    Some(p) => match &p.per_item {
+                        Some(pi) => Step::Items(p, pi),
+                        None => Step::Whole(p),
+                    },
+                };
+                (i, compiled.subjects[i], step)
+            })
+            .collect();
         RowEvaluator {
             compiled,
+            steps,
             memo: vec![None; compiled.lets.len()],
             locals: vec![Cell::None; compiled.locals],
             truths: vec![Truth::Error; n],
@@ -79,27 +109,26 @@ impl<'c> RowEvaluator<'c> {
             locals: &mut self.locals,
             truths: &mut self.truths,
         };
-        for &i in &compiled.order {
+        for (i, subject, step) in &self.steps {
+            let i = *i;
             // The verdict is written in place and the truth returned apart: building a
             // verdict in a temporary and copying it stalls on store forwarding.
             let out = &mut self.verdicts[i];
-            let truth = if compiled.subjects[i] != row.subject {
+            let truth = if *subject != row.subject {
                 *out = Verdict::NotApplicable;
                 Truth::Error
             } else {
-                match &compiled.policies[i] {
-                    None => {
+                match step {
+                    Step::Deferred => {
                         *out = Verdict::Deferred;
                         Truth::Error
                     }
-                    Some(p) if !p.in_force => {
+                    Step::NotInForce => {
                         *out = Verdict::NotEligible;
                         Truth::False
                     }
-                    Some(p) => match &p.per_item {
-                        Some(pi) => decide_items(p, pi, &mut ctx, out),
-                        None => decide_policy(p, &mut ctx, &mut self.extras, out),
-                    },
+                    Step::Items(p, pi) => decide_items(p, pi, &mut ctx, out),
+                    Step::Whole(p) => decide_policy(p, &mut ctx, &mut self.extras, out),
                 }
             };
             ctx.truths[i] = truth;
