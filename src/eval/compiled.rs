@@ -156,6 +156,7 @@ impl<'c> RowEvaluator<'c> {
 
 /// Decides one compiled policy into `out`; returns its truth as another policy's
 /// `eligible(...)` sees it.
+#[inline(always)]
 fn decide_policy(
     p: &CompiledPolicy,
     ctx: &mut Ctx<'_>,
