@@ -1161,7 +1161,7 @@ impl Operand {
 }
 
 /// Computes a definition and keeps its value for the rest of the record (or call).
-#[inline(never)]
+#[inline]
 fn define(c: &mut Ctx<'_>, slot: usize) -> Cell {
     let lets = c.lets;
     let v = lets[slot](c);
