@@ -889,9 +889,25 @@ impl Lower<'_> {
             let Some(k) = value_cell(v) else {
                 return self.unsupported("a comparison with a list constant");
             };
-            // A field against a constant: one read, one comparison.
-            if let Some(f) = self.access(a, sc) {
-                return Some(Box::new(move |c| compare_cells(op, f.read(c), k, &c.row)));
+            // A field against a constant: one read, one comparison; a whole number, a
+            // member of an enumeration or a date in the row compared inline.
+            match (self.access(a, sc), k) {
+                (Some(Access::Cell(at)), Cell::Int(j)) => {
+                    return Some(Box::new(move |c| match c.row.cells[at] {
+                        Cell::Int(i) => Cell::Bool(holds(op, i.cmp(&j))),
+                        x => compare_cells(op, x, k, &c.row),
+                    }))
+                }
+                (Some(Access::Cell(at)), Cell::Enum(j)) => {
+                    return Some(Box::new(move |c| match c.row.cells[at] {
+                        Cell::Enum(i) => Cell::Bool(holds(op, i.cmp(&j))),
+                        x => compare_cells(op, x, k, &c.row),
+                    }))
+                }
+                (Some(f), _) => {
+                    return Some(Box::new(move |c| compare_cells(op, f.read(c), k, &c.row)))
+                }
+                (None, _) => {}
             }
             // `age(birth_date) >= 80`: the age is a subtraction of packed dates.
             if let Some(f) = self.age_of(a, sc) {
