@@ -837,6 +837,36 @@ impl Lower<'_> {
             .map(|x| self.expr(x, sc))
             .collect::<Option<Vec<_>>>()?;
         let win = Cell::Bool(dominant);
+        // Whether a value decides the whole (`true` for `or`, a known value that is not
+        // `true`, which counts as false, for `and`).
+        let decides = move |v: Cell| match v {
+            Cell::Bool(true) => dominant,
+            Cell::Unknown | Cell::Error => false,
+            _ => !dominant,
+        };
+        // Two operands, the common case: no loop.
+        let xs = match <[Node; 2]>::try_from(xs) {
+            Ok([a, b]) => {
+                return Some(Box::new(move |c| {
+                    let x = a(c);
+                    if decides(x) {
+                        return win;
+                    }
+                    let y = b(c);
+                    if decides(y) {
+                        return win;
+                    }
+                    if matches!(x, Cell::Error) || matches!(y, Cell::Error) {
+                        Cell::Error
+                    } else if matches!(x, Cell::Unknown) || matches!(y, Cell::Unknown) {
+                        Cell::Unknown
+                    } else {
+                        Cell::Bool(!dominant)
+                    }
+                }))
+            }
+            Err(xs) => xs,
+        };
         Some(Box::new(move |c| {
             let mut unknown = false;
             let mut error = false;
@@ -889,36 +919,27 @@ impl Lower<'_> {
             let Some(k) = value_cell(v) else {
                 return self.unsupported("a comparison with a list constant");
             };
-            // A field against a constant: one read, one comparison; a whole number, a
-            // member of an enumeration or a date in the row compared inline.
-            match (self.access(a, sc), k) {
-                (Some(Access::Cell(at)), Cell::Int(j)) => {
-                    return Some(Box::new(move |c| match c.row.cells[at] {
-                        Cell::Int(i) => Cell::Bool(holds(op, i.cmp(&j))),
-                        x => compare_cells(op, x, k, &c.row),
-                    }))
-                }
-                (Some(Access::Cell(at)), Cell::Enum(j)) => {
-                    return Some(Box::new(move |c| match c.row.cells[at] {
-                        Cell::Enum(i) => Cell::Bool(holds(op, i.cmp(&j))),
-                        x => compare_cells(op, x, k, &c.row),
-                    }))
-                }
-                (Some(f), _) => {
-                    return Some(Box::new(move |c| compare_cells(op, f.read(c), k, &c.row)))
-                }
-                (None, _) => {}
+            // A field (or `age(field)`) against a constant: one read, one comparison.
+            if let Some(f) = self.access(a, sc) {
+                return Some(match f {
+                    Access::Cell(at) => compare_const(move |c| c.row.cells[at], op, k),
+                    Access::Item { slot, off } => {
+                        compare_const(move |c| item_field(c, slot, off), op, k)
+                    }
+                });
             }
-            // `age(birth_date) >= 80`: the age is a subtraction of packed dates.
             if let Some(f) = self.age_of(a, sc) {
                 let on = self.ref_packed()?;
-                return Some(Box::new(move |c| {
-                    let x = match f.read(c) {
-                        Cell::Date(b) => Cell::Int(age(b, on)),
-                        other => strict_one(other),
-                    };
-                    compare_cells(op, x, k, &c.row)
-                }));
+                let age_of = move |v: Cell| match v {
+                    Cell::Date(b) => Cell::Int(age(b, on)),
+                    other => strict_one(other),
+                };
+                return Some(match f {
+                    Access::Cell(at) => compare_const(move |c| age_of(c.row.cells[at]), op, k),
+                    Access::Item { slot, off } => {
+                        compare_const(move |c| age_of(item_field(c, slot, off)), op, k)
+                    }
+                });
             }
             let a = self.expr(a, sc)?;
             return Some(Box::new(move |c| {
@@ -1142,11 +1163,36 @@ impl Access {
     fn read(self, c: &Ctx<'_>) -> Cell {
         match self {
             Access::Cell(at) => c.row.cells[at],
-            Access::Item { slot, off } => match c.locals[slot] {
-                Cell::Rec(b) => c.row.cells[(b + off) as usize],
-                other => strict_one(other),
-            },
+            Access::Item { slot, off } => item_field(c, slot, off),
         }
+    }
+}
+
+/// Field `off` of the record item in local `slot`.
+#[inline(always)]
+fn item_field(c: &Ctx<'_>, slot: usize, off: u32) -> Cell {
+    match c.locals[slot] {
+        Cell::Rec(b) => c.row.cells[(b + off) as usize],
+        other => strict_one(other),
+    }
+}
+
+/// A value read by `read` compared with the constant `k`: a whole number or an
+/// enumeration member compared inline, anything else the general way.
+fn compare_const<R>(read: R, op: CmpOp, k: Cell) -> Node
+where
+    R: Fn(&Ctx<'_>) -> Cell + Send + Sync + 'static,
+{
+    match k {
+        Cell::Int(j) => Box::new(move |c| match read(c) {
+            Cell::Int(i) => Cell::Bool(holds(op, i.cmp(&j))),
+            x => compare_cells(op, x, k, &c.row),
+        }),
+        Cell::Enum(j) => Box::new(move |c| match read(c) {
+            Cell::Enum(i) => Cell::Bool(holds(op, i.cmp(&j))),
+            x => compare_cells(op, x, k, &c.row),
+        }),
+        _ => Box::new(move |c| compare_cells(op, read(c), k, &c.row)),
     }
 }
 
