@@ -80,8 +80,8 @@ pub struct CompiledRules {
 pub struct CompiledPolicy {
     /// In force on the reference date.
     pub in_force: bool,
-    /// Clause conditions, in order.
-    pub clauses: Vec<Node>,
+    /// Clause conditions, cheapest first.
+    pub clauses: Vec<Clause>,
     /// Amount rules, in order.
     pub amounts: Vec<CompiledAmount>,
     /// The first definition slot of the policy and how many it has.
@@ -90,6 +90,25 @@ pub struct CompiledPolicy {
     /// compiled form says only "not eligible" (no item is) and leaves everything else
     /// to the reference evaluator.
     pub per_item: Option<PerItem>,
+}
+
+/// A clause's condition lowered: a yes/no field of the row is read in place.
+pub struct Clause(ClauseKind);
+
+enum ClauseKind {
+    Field(usize),
+    Node(Node),
+}
+
+impl Clause {
+    /// The condition's value for the record in `c`.
+    #[inline(always)]
+    pub fn eval(&self, c: &mut Ctx<'_>) -> Cell {
+        match &self.0 {
+            ClauseKind::Field(at) => c.row.cells[*at],
+            ClauseKind::Node(n) => n(c),
+        }
+    }
 }
 
 /// The items of a per-item policy.
@@ -291,7 +310,10 @@ impl Lower<'_> {
         order.sort_by_key(|c| cost(&c.condition, sc.defs));
         let clauses = order
             .into_iter()
-            .map(|c| self.expr(&c.condition, sc))
+            .map(|c| match self.access(&c.condition, sc) {
+                Some(Access::Cell(at)) => Some(Clause(ClauseKind::Field(at))),
+                _ => Some(Clause(ClauseKind::Node(self.expr(&c.condition, sc)?))),
+            })
             .collect::<Option<Vec<_>>>()?;
         let per_item = match &p.per_item {
             Some(pi) => Some(PerItem {

@@ -166,7 +166,7 @@ fn decide_policy(
     let mut unknown = false;
     let mut error = false;
     for clause in &p.clauses {
-        match clause(ctx) {
+        match clause.eval(ctx) {
             Cell::Bool(true) => {}
             Cell::Unknown => unknown = true,
             Cell::Error => error = true,
@@ -257,7 +257,10 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
             }
         }
         for clause in &p.clauses {
-            if !matches!(clause(ctx), Cell::Bool(true) | Cell::Unknown | Cell::Error) {
+            if !matches!(
+                clause.eval(ctx),
+                Cell::Bool(true) | Cell::Unknown | Cell::Error
+            ) {
                 continue 'items;
             }
         }
