@@ -135,7 +135,16 @@ impl<'r> Checker<'r> {
     /// Checks the contract on one record given as JSON text (`subject`: as the
     /// batch's `--subject`, or `None` to tell it from the record). A record the fast
     /// reader refuses is only counted.
-    fn check(&self, text: &str, subject: Option<usize>, tally: &mut Tally) -> Result<(), String> {
+    /// Checks one record with `ev`, an evaluator of `self.compiled` that the caller keeps
+    /// from record to record (as the batch does), so that nothing it keeps between
+    /// records can change a verdict unnoticed.
+    fn check(
+        &self,
+        ev: &mut RowEvaluator<'_>,
+        text: &str,
+        subject: Option<usize>,
+        tally: &mut Tally,
+    ) -> Result<(), String> {
         let rules = self.rules;
         let schema = &rules.schema;
         tally.records += 1;
@@ -166,7 +175,6 @@ impl<'r> Checker<'r> {
                 e.path, e.message
             )
         })?;
-        let mut ev = RowEvaluator::new(&self.compiled);
         ev.decide(&row);
         let verdicts = ev.verdicts().to_vec();
         if verdicts.len() != rules.program.policies.len() {
@@ -396,12 +404,18 @@ fn check_generated(rules: &RuleSet, name: &str, ref_date: NaiveDate) -> Vec<(Str
         let salt = format!("{name}/{}/{ref_date}", s.name);
         let mut runner = TestRunner::new_with_rng(config, rng(SEED, &salt));
         let tally = RefCell::new(Tally::default());
+        let ev = RefCell::new(RowEvaluator::new(&checker.compiled));
         let result = runner.run(
             &records(rules, &checker.compiled, subject, ref_date),
             |json| {
                 let text = serde_json::to_string(&json).expect("JSON text");
                 checker
-                    .check(&text, Some(subject), &mut tally.borrow_mut())
+                    .check(
+                        &mut ev.borrow_mut(),
+                        &text,
+                        Some(subject),
+                        &mut tally.borrow_mut(),
+                    )
                     .map_err(TestCaseError::fail)
             },
         );
@@ -492,13 +506,14 @@ fn check_lines(rules: &RuleSet, file: &str, ref_date: NaiveDate) -> Tally {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let checker = Checker::new(rules, ref_date);
+    let mut ev = RowEvaluator::new(&checker.compiled);
     let mut tally = Tally::default();
     let mut violations = vec![];
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        if let Err(m) = checker.check(line, None, &mut tally) {
+        if let Err(m) = checker.check(&mut ev, line, None, &mut tally) {
             violations.push(format!("{file} line {}: {m}", n + 1));
         }
     }
@@ -571,10 +586,11 @@ fn the_checks_notice_a_compiled_tier_that_disagrees() {
     let text = std::fs::read_to_string(root().join("tests/fixtures/city10-3000.jsonl"))
         .expect("city-10 population");
     let checker = Checker::skewed(&rules, date(2021, 1, 1), date(2026, 7, 1));
+    let mut ev = RowEvaluator::new(&checker.compiled);
     let mut tally = Tally::default();
     let violations = text
         .lines()
-        .filter(|line| checker.check(line, None, &mut tally).is_err())
+        .filter(|line| checker.check(&mut ev, line, None, &mut tally).is_err())
         .count();
     assert!(violations > 0, "no violation found: {tally:?}");
 }

@@ -74,6 +74,9 @@ pub struct CompiledRules {
     pub subjects: Vec<usize>,
     /// Per policy left to the reference evaluator: the construct that keeps it out.
     pub uncompiled: Vec<&'static str>,
+    /// Per policy: whether a compiled policy asks for its eligibility (so that its
+    /// truth must be kept for each record).
+    pub referenced: Vec<bool>,
 }
 
 /// A policy lowered.
@@ -161,6 +164,7 @@ impl CompiledRules {
             locals: 0,
             subjects: rules.program.policies.iter().map(|p| p.subject).collect(),
             uncompiled: vec![""; n],
+            referenced: vec![false; n],
         };
         for &index in &out.order {
             let p = &rules.program.policies[index];
@@ -178,13 +182,19 @@ impl CompiledRules {
                 lets: vec![],
                 locals: p.locals,
                 depth: 0,
+                refs: vec![],
             };
-            match lower.policy(p, &scope) {
+            let lowered = lower.policy(p, &scope);
+            let refs = std::mem::take(&mut lower.refs);
+            match lowered {
                 Some((lets, mut c)) => {
                     c.lets = (scope.lets, lets.len());
                     out.lets.extend(lets);
                     out.locals += lower.locals;
                     out.policies[index] = Some(c);
+                    for r in refs {
+                        out.referenced[r] = true;
+                    }
                 }
                 None => out.uncompiled[index] = lower.why.unwrap_or("a value it does not cover"),
             }
@@ -292,6 +302,8 @@ struct Lower<'a> {
     locals: usize,
     /// Functions being inlined.
     depth: usize,
+    /// The policies whose eligibility the lowered policy asks.
+    refs: Vec<usize>,
 }
 
 impl Lower<'_> {
@@ -507,6 +519,7 @@ impl Lower<'_> {
                     return self.unsupported("eligible() of a policy left to the reference");
                 }
                 let p = *p;
+                self.refs.push(p);
                 Box::new(move |c| match c.truths[p] {
                     Truth::True => Cell::Bool(true),
                     Truth::False => Cell::Bool(false),

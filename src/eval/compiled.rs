@@ -34,23 +34,34 @@ pub enum Verdict {
     NotApplicable,
 }
 
-/// How one policy is decided, worked out once per evaluator.
-enum Step<'c> {
-    /// Left to the reference evaluator.
-    Deferred,
-    /// Not in force on the reference date.
-    NotInForce,
-    /// A per-item policy.
-    Items(&'c CompiledPolicy, &'c PerItem),
-    /// A policy of the record as a whole.
-    Whole(&'c CompiledPolicy),
+/// How the records of one subject kind are decided, worked out once per evaluator: the
+/// verdicts and truths that are the same for every such record (policies about another
+/// subject kind, left to the reference evaluator or not in force), and the policies
+/// decided record by record.
+struct Plan<'c> {
+    verdicts: Vec<Verdict>,
+    truths: Vec<Truth>,
+    /// In decision order.
+    runs: Vec<Run<'c>>,
+}
+
+/// A policy decided record by record.
+struct Run<'c> {
+    policy: usize,
+    /// Another policy asks for its eligibility: its truth is kept.
+    referenced: bool,
+    policy_def: &'c CompiledPolicy,
+    /// For a per-item policy: its items.
+    items: Option<&'c PerItem>,
 }
 
 /// Decides rows with a compiled rule set. Keep one per thread: it reuses its buffers.
 pub struct RowEvaluator<'c> {
     compiled: &'c CompiledRules,
-    /// In decision order: the policy, its subject kind, how it is decided.
-    steps: Vec<(usize, usize, Step<'c>)>,
+    /// Per subject kind.
+    plans: Vec<Plan<'c>>,
+    /// The subject kind whose constant verdicts and truths are in place.
+    current: Option<usize>,
     memo: Vec<Option<Cell>>,
     locals: Vec<Cell>,
     truths: Vec<Truth>,
@@ -62,24 +73,39 @@ impl<'c> RowEvaluator<'c> {
     /// An evaluator of `compiled`.
     pub fn new(compiled: &'c CompiledRules) -> Self {
         let n = compiled.policies.len();
-        let steps = compiled
-            .order
-            .iter()
-            .map(|&i| {
-                let step = match &compiled.policies[i] {
-                    None => Step::Deferred,
-                    Some(p) if !p.in_force => Step::NotInForce,
-                    Some(p) => match &p.per_item {
-                        Some(pi) => Step::Items(p, pi),
-                        None => Step::Whole(p),
-                    },
+        let kinds = compiled.subjects.iter().max().map_or(0, |k| k + 1);
+        let plans = (0..kinds)
+            .map(|subject| {
+                let mut plan = Plan {
+                    verdicts: vec![Verdict::NotApplicable; n],
+                    truths: vec![Truth::Error; n],
+                    runs: vec![],
                 };
-                (i, compiled.subjects[i], step)
+                for &i in &compiled.order {
+                    if compiled.subjects[i] != subject {
+                        continue;
+                    }
+                    match &compiled.policies[i] {
+                        None => plan.verdicts[i] = Verdict::Deferred,
+                        Some(p) if !p.in_force => {
+                            plan.verdicts[i] = Verdict::NotEligible;
+                            plan.truths[i] = Truth::False;
+                        }
+                        Some(p) => plan.runs.push(Run {
+                            policy: i,
+                            referenced: compiled.referenced[i],
+                            policy_def: p,
+                            items: p.per_item.as_ref(),
+                        }),
+                    }
+                }
+                plan
             })
             .collect();
         RowEvaluator {
             compiled,
-            steps,
+            plans,
+            current: None,
             memo: vec![None; compiled.lets.len()],
             locals: vec![Cell::None; compiled.locals],
             truths: vec![Truth::Error; n],
@@ -97,6 +123,17 @@ impl<'c> RowEvaluator<'c> {
     /// [`verdicts`](Self::verdicts).
     pub fn decide<'r>(&mut self, row: impl Into<RowRef<'r>>) -> &[Verdict] {
         let row: RowRef<'r> = row.into();
+        let Some(plan) = self.plans.get(row.subject) else {
+            // A subject kind no policy is about.
+            self.verdicts.fill(Verdict::NotApplicable);
+            self.current = None;
+            return &self.verdicts;
+        };
+        if self.current != Some(row.subject) {
+            self.verdicts.copy_from_slice(&plan.verdicts);
+            self.truths.copy_from_slice(&plan.truths);
+            self.current = Some(row.subject);
+        }
         self.memo.fill(None);
         self.extras.clear();
         let compiled = self.compiled;
@@ -109,29 +146,17 @@ impl<'c> RowEvaluator<'c> {
             locals: &mut self.locals,
             truths: &mut self.truths,
         };
-        for (i, subject, step) in &self.steps {
-            let i = *i;
+        for run in &plan.runs {
             // The verdict is written in place and the truth returned apart: building a
             // verdict in a temporary and copying it stalls on store forwarding.
-            let out = &mut self.verdicts[i];
-            let truth = if *subject != row.subject {
-                *out = Verdict::NotApplicable;
-                Truth::Error
-            } else {
-                match step {
-                    Step::Deferred => {
-                        *out = Verdict::Deferred;
-                        Truth::Error
-                    }
-                    Step::NotInForce => {
-                        *out = Verdict::NotEligible;
-                        Truth::False
-                    }
-                    Step::Items(p, pi) => decide_items(p, pi, &mut ctx, out),
-                    Step::Whole(p) => decide_policy(p, &mut ctx, &mut self.extras, out),
-                }
+            let out = &mut self.verdicts[run.policy];
+            let truth = match run.items {
+                None => decide_policy(run.policy_def, &mut ctx, &mut self.extras, out),
+                Some(pi) => decide_items(run.policy_def, pi, &mut ctx, out),
             };
-            ctx.truths[i] = truth;
+            if run.referenced {
+                ctx.truths[run.policy] = truth;
+            }
         }
         &self.verdicts
     }
