@@ -1053,8 +1053,6 @@ impl Lower<'_> {
                 _ => Cell::Bool(negated),
             }));
         }
-        let v = self.expr(v, sc)?;
-        // Constant enum members: a bit mask.
         let consts: Option<Vec<Cell>> = items
             .iter()
             .map(|i| match i {
@@ -1063,32 +1061,19 @@ impl Lower<'_> {
             })
             .collect();
         if let Some(consts) = consts {
-            if consts.iter().all(|k| matches!(k, Cell::Enum(i) if *i < 64)) {
-                let mask = consts.iter().fold(0u64, |m, k| match k {
-                    Cell::Enum(i) => m | (1 << i),
-                    _ => m,
-                });
-                return Some(Box::new(move |c| match v(c) {
-                    Cell::Enum(i) => Cell::Bool((i < 64 && mask & (1 << i) != 0) != negated),
-                    u @ (Cell::Unknown | Cell::Error) => u,
-                    Cell::None => Cell::Bool(false),
-                    _ => Cell::Bool(negated),
-                }));
-            }
-            return Some(Box::new(move |c| {
-                let x = v(c);
-                match x {
-                    Cell::Unknown | Cell::Error => x,
-                    Cell::None => Cell::Bool(false),
-                    _ => {
-                        let found = consts
-                            .iter()
-                            .any(|k| order(x, *k, &c.row) == Some(Ordering::Equal));
-                        Cell::Bool(found != negated)
-                    }
+            // Constant members: the value read in place when it is a field.
+            return Some(match self.access(v, sc) {
+                Some(Access::Cell(at)) => member_of(move |c| c.row.cells[at], consts, negated),
+                Some(Access::Item { slot, off }) => {
+                    member_of(move |c| item_field(c, slot, off), consts, negated)
                 }
-            }));
+                None => {
+                    let v = self.expr(v, sc)?;
+                    member_of(move |c| v(c), consts, negated)
+                }
+            });
         }
+        let v = self.expr(v, sc)?;
         let items = items
             .iter()
             .map(|i| self.expr(i, sc))
@@ -1210,6 +1195,53 @@ fn item_field(c: &Ctx<'_>, slot: usize, off: u32) -> Cell {
         Cell::Rec(b) => c.row.cells[(b + off) as usize],
         other => strict_one(other),
     }
+}
+
+/// Whether the value read by `read` is one of the constants `ks` (or not, when
+/// `negated`): a bit mask when they are all members of an enumeration or all whole
+/// numbers from 0 to 63, and the general comparison otherwise.
+fn member_of<R>(read: R, ks: Vec<Cell>, negated: bool) -> Node
+where
+    R: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
+{
+    let mask = |small: &dyn Fn(Cell) -> Option<u32>| {
+        ks.iter().try_fold(0u64, |m, k| {
+            Some(m | 1u64 << small(*k).filter(|i| *i < 64)?)
+        })
+    };
+    let general = move |x: Cell, ks: &[Cell], row: &RowRef<'_>| match x {
+        Cell::Unknown | Cell::Error => x,
+        Cell::None => Cell::Bool(false),
+        _ => Cell::Bool(
+            ks.iter()
+                .any(|k| order(x, *k, row) == Some(Ordering::Equal))
+                != negated,
+        ),
+    };
+    if let Some(mask) = mask(&|k| match k {
+        Cell::Enum(i) => Some(u32::from(i)),
+        _ => None,
+    }) {
+        return Box::new(move |c| match read(c) {
+            Cell::Enum(i) => Cell::Bool((i < 64 && mask & (1 << i) != 0) != negated),
+            u @ (Cell::Unknown | Cell::Error) => u,
+            Cell::None => Cell::Bool(false),
+            _ => Cell::Bool(negated),
+        });
+    }
+    if let Some(mask) = mask(&|k| match k {
+        Cell::Int(i) => u32::try_from(i).ok(),
+        _ => None,
+    }) {
+        return Box::new(move |c| match read(c) {
+            Cell::Int(i) => Cell::Bool(((0..64).contains(&i) && mask & (1 << i) != 0) != negated),
+            x => general(x, &ks, &c.row),
+        });
+    }
+    Box::new(move |c| {
+        let x = read(c);
+        general(x, &ks, &c.row)
+    })
 }
 
 /// A value read by `read` compared with the constant `k`: a whole number or an
