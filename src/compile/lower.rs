@@ -26,6 +26,24 @@ use std::sync::Arc;
 /// A compiled expression.
 pub type Node = Box<dyn Fn(&mut Ctx<'_>) -> Cell + Send + Sync>;
 
+/// `$make(read)`, where `read` reads the value of `$v` in place when it is a field (of
+/// the row or of an item) and calls its node otherwise; `$make` is expanded once per
+/// kind of reader, so that each node gets its own reader inlined.
+macro_rules! reading {
+    ($lower:expr, $v:expr, $sc:expr, $make:expr) => {
+        match $lower.access($v, $sc) {
+            Some(Access::Cell(at)) => ($make)(move |c: &mut Ctx<'_>| c.row.cells[at]),
+            Some(Access::Item { slot, off }) => {
+                ($make)(move |c: &mut Ctx<'_>| item_field(c, slot, off))
+            }
+            None => {
+                let v = $lower.expr($v, $sc)?;
+                ($make)(move |c: &mut Ctx<'_>| v(c))
+            }
+        }
+    };
+}
+
 /// What a compiled expression reads while it runs.
 pub struct Ctx<'a> {
     /// The record.
@@ -584,12 +602,7 @@ impl Lower<'_> {
                     if !matches!(l, Cell::None | Cell::Error)
                         && !matches!(h, Cell::None | Cell::Error)
                     {
-                        let v = self.expr(v, sc)?;
-                        return Some(Box::new(move |c| match v(c) {
-                            x @ (Cell::Unknown | Cell::Error) => x,
-                            Cell::None => Cell::Bool(false),
-                            x => Cell::Bool(between(x, l, h, &c.row) != negated),
-                        }));
+                        return Some(reading!(self, v, sc, |read| in_range(read, l, h, negated)));
                     }
                 }
                 let v = self.expr(v, sc)?;
@@ -955,13 +968,8 @@ impl Lower<'_> {
                 return self.unsupported("a comparison with a list constant");
             };
             // A field (or `age(field)`) against a constant: one read, one comparison.
-            if let Some(f) = self.access(a, sc) {
-                return Some(match f {
-                    Access::Cell(at) => compare_const(move |c| c.row.cells[at], op, k),
-                    Access::Item { slot, off } => {
-                        compare_const(move |c| item_field(c, slot, off), op, k)
-                    }
-                });
+            if self.access(a, sc).is_some() {
+                return Some(reading!(self, a, sc, |read| compare_const(read, op, k)));
             }
             if let Some(f) = self.age_of(a, sc) {
                 let on = self.ref_packed()?;
@@ -1062,16 +1070,9 @@ impl Lower<'_> {
             .collect();
         if let Some(consts) = consts {
             // Constant members: the value read in place when it is a field.
-            return Some(match self.access(v, sc) {
-                Some(Access::Cell(at)) => member_of(move |c| c.row.cells[at], consts, negated),
-                Some(Access::Item { slot, off }) => {
-                    member_of(move |c| item_field(c, slot, off), consts, negated)
-                }
-                None => {
-                    let v = self.expr(v, sc)?;
-                    member_of(move |c| v(c), consts, negated)
-                }
-            });
+            return Some(reading!(self, v, sc, |read| member_of(
+                read, consts, negated
+            )));
         }
         let v = self.expr(v, sc)?;
         let items = items
@@ -1197,6 +1198,27 @@ fn item_field(c: &Ctx<'_>, slot: usize, off: u32) -> Cell {
     }
 }
 
+/// Whether the value read by `read` is within the constant bounds `lo..hi` (or not,
+/// when `negated`).
+fn in_range<R>(read: R, lo: Cell, hi: Cell, negated: bool) -> Node
+where
+    R: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
+{
+    match (lo, hi) {
+        (Cell::Int(l), Cell::Int(h)) => Box::new(move |c| match read(c) {
+            Cell::Int(x) => Cell::Bool((l <= x && x <= h) != negated),
+            x @ (Cell::Unknown | Cell::Error) => x,
+            Cell::None => Cell::Bool(false),
+            x => Cell::Bool(between(x, lo, hi, &c.row) != negated),
+        }),
+        _ => Box::new(move |c| match read(c) {
+            x @ (Cell::Unknown | Cell::Error) => x,
+            Cell::None => Cell::Bool(false),
+            x => Cell::Bool(between(x, lo, hi, &c.row) != negated),
+        }),
+    }
+}
+
 /// Whether the value read by `read` is one of the constants `ks` (or not, when
 /// `negated`): a bit mask when they are all members of an enumeration or all whole
 /// numbers from 0 to 63, and the general comparison otherwise.
@@ -1248,7 +1270,7 @@ where
 /// enumeration member compared inline, anything else the general way.
 fn compare_const<R>(read: R, op: CmpOp, k: Cell) -> Node
 where
-    R: Fn(&Ctx<'_>) -> Cell + Send + Sync + 'static,
+    R: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
 {
     match k {
         Cell::Int(j) => Box::new(move |c| match read(c) {
