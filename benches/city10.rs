@@ -56,6 +56,7 @@ use mianshen::load::load_dir;
 use mianshen::record::row::{Row, RowBatch, RowReader};
 use mianshen::record::{self, fast, Record};
 use rayon::prelude::*;
+use rust_decimal::Decimal;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -281,7 +282,9 @@ fn engine_eval(
             .par_iter()
             .enumerate()
             .map(|(k, c)| {
-                let mut s = Sum::default();
+                // Counted in the engine's policy order, put in the baseline's at the end.
+                let n = map.to_baseline.len();
+                let (mut counts, mut amounts) = (vec![[0u64; 3]; n], vec![Decimal::ZERO; n]);
                 let mut ev = RowEvaluator::new(&parsed.compiled);
                 for j in 0..c.len() {
                     ev.decide(c.get(j));
@@ -289,16 +292,15 @@ fn engine_eval(
                     // decision is deferred.
                     let mut record = None;
                     for (pi, v) in ev.verdicts().iter().enumerate() {
-                        let i = map.to_baseline[pi];
                         match *v {
                             Verdict::Eligible { amount, .. } => {
-                                s.counts[i][1] += 1;
+                                counts[pi][1] += 1;
                                 if let Some((_, a)) = amount {
-                                    s.amounts[i] += a;
+                                    amounts[pi] += a;
                                 }
                             }
-                            Verdict::NotEligible => s.counts[i][0] += 1,
-                            Verdict::Unknown => s.counts[i][2] += 1,
+                            Verdict::NotEligible => counts[pi][0] += 1,
+                            Verdict::Unknown => counts[pi][2] += 1,
                             Verdict::NotApplicable => {}
                             Verdict::Deferred => {
                                 let r = record.get_or_insert_with(|| {
@@ -312,13 +314,18 @@ fn engine_eval(
                                 });
                                 let dec = evaluate_policy(rules, pi, r, d, EvalOptions::default());
                                 let o = code(dec.outcome);
-                                s.counts[i][o] += 1;
+                                counts[pi][o] += 1;
                                 if let (1, Some(a)) = (o, &dec.amount) {
-                                    s.amounts[i] += a.value;
+                                    amounts[pi] += a.value;
                                 }
                             }
                         }
                     }
+                }
+                let mut s = Sum::default();
+                for (pi, &i) in map.to_baseline.iter().enumerate() {
+                    s.counts[i] = counts[pi];
+                    s.amounts[i] = amounts[pi];
                 }
                 s
             })

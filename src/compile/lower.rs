@@ -1701,37 +1701,58 @@ fn order_any(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
 /// same); whole numbers stay whole when the type says so.
 #[inline(always)]
 fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
-    // The common cases inline: money plus or minus money at one scale, and money
-    // times a whole number (the scale stays). A large result goes the general way, as
-    // does a zero that might be negative (a `Fixed` zero is positive); a zero from
-    // operands that are not negative is positive.
-    let fixed = |m: Option<i64>, s: u8, positive: bool| match m {
-        Some(m) if (m != 0 || positive) && m.unsigned_abs() < 1 << 62 => Some(Cell::Fixed(m, s)),
-        _ => None,
-    };
-    let quick = match (op, a, b) {
-        (ArithOp::Add, Cell::Int(x), Cell::Int(y)) if int => x.checked_add(y).map(Cell::Int),
-        (ArithOp::Sub, Cell::Int(x), Cell::Int(y)) if int => x.checked_sub(y).map(Cell::Int),
-        (ArithOp::Mul, Cell::Int(x), Cell::Int(y)) if int => x.checked_mul(y).map(Cell::Int),
-        // The start of a sum.
-        (ArithOp::Add, Cell::Int(0), Cell::Fixed(y, t)) => fixed(Some(y), t, y >= 0),
+    // The common cases inline, each returning at once: money plus or minus money at
+    // one scale, money times a whole number (the scale stays), money plus or minus a
+    // whole zero. A large result goes the
+    // general way, as does a zero that might be negative (a `Fixed` zero is positive);
+    // a zero from operands that are not negative is positive.
+    let fits = |m: i64, positive: bool| (m != 0 || positive) && m.unsigned_abs() < 1 << 62;
+    match (op, a, b) {
+        (ArithOp::Add, Cell::Int(x), Cell::Int(y)) if int => {
+            if let Some(r) = x.checked_add(y) {
+                return Cell::Int(r);
+            }
+        }
+        (ArithOp::Sub, Cell::Int(x), Cell::Int(y)) if int => {
+            if let Some(r) = x.checked_sub(y) {
+                return Cell::Int(r);
+            }
+        }
+        (ArithOp::Mul, Cell::Int(x), Cell::Int(y)) if int => {
+            if let Some(r) = x.checked_mul(y) {
+                return Cell::Int(r);
+            }
+        }
+        // The start of a sum, and a sum of no items added to money (the decimal type
+        // gives the other operand of a zero as it is, the second when both are zero).
+        (ArithOp::Add, Cell::Int(0), f @ Cell::Fixed(..)) => return f,
+        (ArithOp::Add | ArithOp::Sub, f @ Cell::Fixed(x, _), Cell::Int(0)) if x != 0 => return f,
         (ArithOp::Add, Cell::Fixed(x, s), Cell::Fixed(y, t)) if s == t => {
-            fixed(x.checked_add(y), s, x >= 0 && y >= 0)
+            if let Some(m) = x.checked_add(y) {
+                if fits(m, x >= 0 && y >= 0) {
+                    return Cell::Fixed(m, s);
+                }
+            }
         }
         (ArithOp::Sub, Cell::Fixed(x, s), Cell::Fixed(y, t)) if s == t => {
-            fixed(x.checked_sub(y), s, false)
+            if let Some(m) = x.checked_sub(y) {
+                if fits(m, false) {
+                    return Cell::Fixed(m, s);
+                }
+            }
         }
         (ArithOp::Mul, Cell::Fixed(x, s), Cell::Int(k))
         | (ArithOp::Mul, Cell::Int(k), Cell::Fixed(x, s)) => {
             // The decimal type's zero product has no scale: the general way.
-            fixed(x.checked_mul(k), s, false)
+            if let Some(m) = x.checked_mul(k) {
+                if fits(m, false) {
+                    return Cell::Fixed(m, s);
+                }
+            }
         }
-        _ => None,
-    };
-    match quick {
-        Some(c) => c,
-        None => arith_any(op, a, b, int),
+        _ => {}
     }
+    arith_any(op, a, b, int)
 }
 
 #[inline(never)]

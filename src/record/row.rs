@@ -245,6 +245,7 @@ impl RowBatch {
     }
 
     /// Row `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> RowRef<'_> {
         let (subject, c, cn, t, tn) = self.rows[i];
         RowRef {
