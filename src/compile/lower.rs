@@ -973,6 +973,27 @@ impl Lower<'_> {
             }
             if let Some(f) = self.age_of(a, sc) {
                 let on = self.ref_packed()?;
+                // `age(d) op k`: the birth date against the latest date of birth for
+                // the age, one comparison of packed dates.
+                let bounds = |k: i64| Some((born_by(on, k)?, born_by(on, k.checked_add(1)?)?));
+                if let Some((hi, lo)) = match k {
+                    Cell::Int(k) => bounds(k),
+                    _ => None,
+                } {
+                    let test = move |b: i64| age_holds(op, b, hi, lo);
+                    return Some(match f {
+                        Access::Cell(at) => Box::new(move |c| match c.row.cells[at] {
+                            Cell::Date(b) => Cell::Bool(test(i64::from(b))),
+                            other => compare_cells(op, strict_one(other), k, &c.row),
+                        }),
+                        Access::Item { slot, off } => {
+                            Box::new(move |c| match item_field(c, slot, off) {
+                                Cell::Date(b) => Cell::Bool(test(i64::from(b))),
+                                other => compare_cells(op, strict_one(other), k, &c.row),
+                            })
+                        }
+                    });
+                }
                 let age_of = move |v: Cell| match v {
                     Cell::Date(b) => Cell::Int(age(b, on)),
                     other => strict_one(other),
@@ -1853,6 +1874,36 @@ static POW10: [i128; 29] = {
 
 /// Completed years from packed `birth` to packed `on` (the reference evaluator's
 /// `calendar::age`: a 29 February birthday counts as 28 February in other years).
+/// The latest packed date of birth of someone `years` old or older on the packed date
+/// `on`, as [`age`] counts: `age(b, on) >= years` exactly when `b <= born_by(on, years)`.
+/// (A 29 February birthday counts as the 28th in a common year, so on a common 28
+/// February the 29th is reached too.)
+fn born_by(on: i32, years: i64) -> Option<i64> {
+    let (oy, omd) = (on / 10_000, on % 10_000);
+    let md = if omd == 228 && !calendar::is_leap(oy) {
+        229
+    } else {
+        omd
+    };
+    (i64::from(oy) - years)
+        .checked_mul(10_000)?
+        .checked_add(i64::from(md))
+}
+
+/// Whether `age op k` holds for the packed birth date `b`, given `hi = born_by(on, k)`
+/// and `lo = born_by(on, k + 1)`.
+#[inline(always)]
+fn age_holds(op: CmpOp, b: i64, hi: i64, lo: i64) -> bool {
+    match op {
+        CmpOp::Ge => b <= hi,
+        CmpOp::Gt => b <= lo,
+        CmpOp::Lt => b > hi,
+        CmpOp::Le => b > lo,
+        CmpOp::Eq => lo < b && b <= hi,
+        CmpOp::Ne => !(lo < b && b <= hi),
+    }
+}
+
 fn age(birth: i32, on: i32) -> i64 {
     let (by, bmd) = (birth / 10_000, birth % 10_000);
     let (oy, omd) = (on / 10_000, on % 10_000);
@@ -1996,6 +2047,40 @@ mod tests {
                                 "{x:?} {op:?} {y:?}"
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_age_compared_with_a_constant_is_a_comparison_of_birth_dates() {
+        let days =
+            |y: i32| (1..=12).flat_map(move |m| (1..=31).map(move |d| y * 10_000 + m * 100 + d));
+        let ons = [
+            20240228, 20240229, 20240301, 20250228, 20250301, 20251231, 20260101,
+        ];
+        for on in ons {
+            for b in (2018..=2026)
+                .flat_map(days)
+                .step_by(3)
+                .chain([20200229, 20210228])
+            {
+                for k in -2..=9 {
+                    let (hi, lo) = (born_by(on, k).unwrap(), born_by(on, k + 1).unwrap());
+                    for op in [
+                        CmpOp::Eq,
+                        CmpOp::Ne,
+                        CmpOp::Lt,
+                        CmpOp::Le,
+                        CmpOp::Gt,
+                        CmpOp::Ge,
+                    ] {
+                        assert_eq!(
+                            age_holds(op, i64::from(b), hi, lo),
+                            holds(op, age(b, on).cmp(&k)),
+                            "born {b}, on {on}: age {op:?} {k}"
+                        );
                     }
                 }
             }
