@@ -146,17 +146,22 @@ impl<'c> RowEvaluator<'c> {
             locals: &mut self.locals,
             truths: &mut self.truths,
         };
-        for run in &plan.runs {
-            // The verdict is written in place and the truth returned apart: building a
-            // verdict in a temporary and copying it stalls on store forwarding.
-            let out = &mut self.verdicts[run.policy];
-            let truth = match run.items {
-                None => decide_policy(run.policy_def, &mut ctx, &mut self.extras, out),
-                Some(pi) => decide_items(run.policy_def, pi, &mut ctx, out),
+        // The first runs each get their own copy of the deciding code, so that each
+        // policy's clauses are called from a call site of their own, whose targets the
+        // processor predicts apart from the other policies'.
+        let (runs, verdicts, extras) = (&plan.runs[..], &mut self.verdicts, &mut self.extras);
+        macro_rules! unrolled {
+            ($($i:literal)*) => {
+                $(
+                    if let Some(run) = runs.get($i) {
+                        run_one(run, &mut ctx, extras, verdicts);
+                    }
+                )*
             };
-            if run.referenced {
-                ctx.truths[run.policy] = truth;
-            }
+        }
+        unrolled!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+        for run in runs.iter().skip(16) {
+            run_one(run, &mut ctx, extras, verdicts);
         }
         &self.verdicts
     }
@@ -179,6 +184,27 @@ impl<'c> RowEvaluator<'c> {
     }
 }
 
+/// Decides one run's policy into its verdict, and keeps its truth when another policy
+/// asks for it.
+#[inline(always)]
+fn run_one(
+    run: &Run<'_>,
+    ctx: &mut Ctx<'_>,
+    extras: &mut Vec<(usize, Cell)>,
+    verdicts: &mut [Verdict],
+) {
+    // The verdict is written in place and the truth returned apart: building a
+    // verdict in a temporary and copying it stalls on store forwarding.
+    let out = &mut verdicts[run.policy];
+    let truth = match run.items {
+        None => decide_policy(run.policy_def, ctx, extras, out),
+        Some(pi) => decide_items(run.policy_def, pi, ctx, out),
+    };
+    if run.referenced {
+        ctx.truths[run.policy] = truth;
+    }
+}
+
 /// Decides one compiled policy into `out`; returns its truth as another policy's
 /// `eligible(...)` sees it.
 #[inline(always)]
@@ -190,15 +216,28 @@ fn decide_policy(
 ) -> Truth {
     let mut unknown = false;
     let mut error = false;
-    for clause in &p.clauses {
-        match clause.eval(ctx) {
-            Cell::Bool(true) => {}
-            Cell::Unknown => unknown = true,
-            Cell::Error => error = true,
-            // One false clause decides, whatever the others are.
-            _ => {
-                *out = Verdict::NotEligible;
-                return Truth::False;
+    macro_rules! clause {
+        ($clause:expr) => {
+            match $clause.eval(ctx) {
+                Cell::Bool(true) => {}
+                Cell::Unknown => unknown = true,
+                Cell::Error => error = true,
+                // One false clause decides, whatever the others are.
+                _ => {
+                    *out = Verdict::NotEligible;
+                    return Truth::False;
+                }
+            }
+        };
+    }
+    // The first clauses called from call sites of their own.
+    let clauses = &p.clauses[..];
+    if let Some(c) = clauses.first() {
+        clause!(c);
+        if let Some(c) = clauses.get(1) {
+            clause!(c);
+            for c in &clauses[2..] {
+                clause!(c);
             }
         }
     }
