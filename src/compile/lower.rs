@@ -28,14 +28,18 @@ pub type Node = Box<dyn Fn(&mut Ctx<'_>) -> Cell + Send + Sync>;
 
 /// `$make(read)`, where `read` reads the value of `$v` in place when it is a field (of
 /// the row or of an item) and calls its node otherwise; `$make` is expanded once per
-/// kind of reader, so that each node gets its own reader inlined.
+/// kind of reader, so that each node gets its own reader inlined. With `access`, the
+/// field is already known.
 macro_rules! reading {
+    (access $f:expr, $make:expr) => {
+        match $f {
+            Access::Cell(at) => ($make)(move |c: &mut Ctx<'_>| c.row.cells[at]),
+            Access::Item { slot, off } => ($make)(move |c: &mut Ctx<'_>| item_field(c, slot, off)),
+        }
+    };
     ($lower:expr, $v:expr, $sc:expr, $make:expr) => {
         match $lower.access($v, $sc) {
-            Some(Access::Cell(at)) => ($make)(move |c: &mut Ctx<'_>| c.row.cells[at]),
-            Some(Access::Item { slot, off }) => {
-                ($make)(move |c: &mut Ctx<'_>| item_field(c, slot, off))
-            }
+            Some(f) => reading!(access f, $make),
             None => {
                 let v = $lower.expr($v, $sc)?;
                 ($make)(move |c: &mut Ctx<'_>| v(c))
@@ -968,42 +972,12 @@ impl Lower<'_> {
                 return self.unsupported("a comparison with a list constant");
             };
             // A field (or `age(field)`) against a constant: one read, one comparison.
-            if self.access(a, sc).is_some() {
-                return Some(reading!(self, a, sc, |read| compare_const(read, op, k)));
+            if let Some(f) = self.access(a, sc) {
+                return Some(reading!(access f, |read| compare_const(read, op, k)));
             }
             if let Some(f) = self.age_of(a, sc) {
                 let on = self.ref_packed()?;
-                // `age(d) op k`: the birth date against the latest date of birth for
-                // the age, one comparison of packed dates.
-                let bounds = |k: i64| Some((born_by(on, k)?, born_by(on, k.checked_add(1)?)?));
-                if let Some((hi, lo)) = match k {
-                    Cell::Int(k) => bounds(k),
-                    _ => None,
-                } {
-                    let test = move |b: i64| age_holds(op, b, hi, lo);
-                    return Some(match f {
-                        Access::Cell(at) => Box::new(move |c| match c.row.cells[at] {
-                            Cell::Date(b) => Cell::Bool(test(i64::from(b))),
-                            other => compare_cells(op, strict_one(other), k, &c.row),
-                        }),
-                        Access::Item { slot, off } => {
-                            Box::new(move |c| match item_field(c, slot, off) {
-                                Cell::Date(b) => Cell::Bool(test(i64::from(b))),
-                                other => compare_cells(op, strict_one(other), k, &c.row),
-                            })
-                        }
-                    });
-                }
-                let age_of = move |v: Cell| match v {
-                    Cell::Date(b) => Cell::Int(age(b, on)),
-                    other => strict_one(other),
-                };
-                return Some(match f {
-                    Access::Cell(at) => compare_const(move |c| age_of(c.row.cells[at]), op, k),
-                    Access::Item { slot, off } => {
-                        compare_const(move |c| age_of(item_field(c, slot, off)), op, k)
-                    }
-                });
+                return Some(reading!(access f, |read| compare_age(read, op, k, on)));
             }
             let a = self.expr(a, sc)?;
             return Some(Box::new(move |c| {
@@ -1225,19 +1199,48 @@ fn in_range<R>(read: R, lo: Cell, hi: Cell, negated: bool) -> Node
 where
     R: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
 {
+    let general = move |x: Cell, row: &RowRef<'_>| match x {
+        Cell::Unknown | Cell::Error => x,
+        Cell::None => Cell::Bool(false),
+        _ => Cell::Bool(between(x, lo, hi, row) != negated),
+    };
     match (lo, hi) {
         (Cell::Int(l), Cell::Int(h)) => Box::new(move |c| match read(c) {
             Cell::Int(x) => Cell::Bool((l <= x && x <= h) != negated),
-            x @ (Cell::Unknown | Cell::Error) => x,
-            Cell::None => Cell::Bool(false),
-            x => Cell::Bool(between(x, lo, hi, &c.row) != negated),
+            x => general(x, &c.row),
         }),
-        _ => Box::new(move |c| match read(c) {
-            x @ (Cell::Unknown | Cell::Error) => x,
-            Cell::None => Cell::Bool(false),
-            x => Cell::Bool(between(x, lo, hi, &c.row) != negated),
+        _ => Box::new(move |c| {
+            let x = read(c);
+            general(x, &c.row)
         }),
     }
+}
+
+/// `age(d) op k` for the birth date read by `read`: with a whole number `k`, the birth
+/// date against the latest date of birth for the age on `on`, one comparison of packed
+/// dates; otherwise the age computed and compared.
+fn compare_age<R>(read: R, op: CmpOp, k: Cell, on: i32) -> Node
+where
+    R: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
+{
+    let bounds = |k: i64| Some((born_by(on, k)?, born_by(on, k.checked_add(1)?)?));
+    if let Some((hi, lo)) = match k {
+        Cell::Int(k) => bounds(k),
+        _ => None,
+    } {
+        return Box::new(move |c| match read(c) {
+            Cell::Date(b) => Cell::Bool(age_holds(op, i64::from(b), hi, lo)),
+            other => compare_cells(op, strict_one(other), k, &c.row),
+        });
+    }
+    compare_const(
+        move |c| match read(c) {
+            Cell::Date(b) => Cell::Int(age(b, on)),
+            other => strict_one(other),
+        },
+        op,
+        k,
+    )
 }
 
 /// Whether the value read by `read` is one of the constants `ks` (or not, when
@@ -1724,9 +1727,9 @@ fn order_any(a: Cell, b: Cell, row: &RowRef<'_>) -> Option<Ordering> {
 fn arith(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
     // The common cases inline, each returning at once: money plus or minus money at
     // one scale, money times a whole number (the scale stays), money plus or minus a
-    // whole zero. A large result goes the
-    // general way, as does a zero that might be negative (a `Fixed` zero is positive);
-    // a zero from operands that are not negative is positive.
+    // whole zero. A large result goes the general way, as does a zero that might be
+    // negative (a `Fixed` zero is positive); a zero from operands that are not
+    // negative is positive.
     let fits = |m: i64, positive: bool| (m != 0 || positive) && m.unsigned_abs() < 1 << 62;
     match (op, a, b) {
         (ArithOp::Add, Cell::Int(x), Cell::Int(y)) if int => {
@@ -1872,8 +1875,6 @@ static POW10: [i128; 29] = {
     t
 };
 
-/// Completed years from packed `birth` to packed `on` (the reference evaluator's
-/// `calendar::age`: a 29 February birthday counts as 28 February in other years).
 /// The latest packed date of birth of someone `years` old or older on the packed date
 /// `on`, as [`age`] counts: `age(b, on) >= years` exactly when `b <= born_by(on, years)`.
 /// (A 29 February birthday counts as the 28th in a common year, so on a common 28
@@ -1904,6 +1905,8 @@ fn age_holds(op: CmpOp, b: i64, hi: i64, lo: i64) -> bool {
     }
 }
 
+/// Completed years from packed `birth` to packed `on` (the reference evaluator's
+/// `calendar::age`: a 29 February birthday counts as 28 February in other years).
 fn age(birth: i32, on: i32) -> i64 {
     let (by, bmd) = (birth / 10_000, birth % 10_000);
     let (oy, omd) = (on / 10_000, on % 10_000);

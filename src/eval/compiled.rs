@@ -51,8 +51,6 @@ struct Run<'c> {
     /// Another policy asks for its eligibility: its truth is kept.
     referenced: bool,
     policy_def: &'c CompiledPolicy,
-    /// For a per-item policy: its items.
-    items: Option<&'c PerItem>,
 }
 
 /// Decides rows with a compiled rule set. Keep one per thread: it reuses its buffers.
@@ -95,7 +93,6 @@ impl<'c> RowEvaluator<'c> {
                             policy: i,
                             referenced: compiled.referenced[i],
                             policy_def: p,
-                            items: p.per_item.as_ref(),
                         }),
                     }
                 }
@@ -196,7 +193,7 @@ fn run_one(
     // The verdict is written in place and the truth returned apart: building a
     // verdict in a temporary and copying it stalls on store forwarding.
     let out = &mut verdicts[run.policy];
-    let truth = match run.items {
+    let truth = match &run.policy_def.per_item {
         None => decide_policy(run.policy_def, ctx, extras, out),
         Some(pi) => decide_items(run.policy_def, pi, ctx, out),
     };
@@ -230,16 +227,19 @@ fn decide_policy(
             }
         };
     }
-    // The first clauses called from call sites of their own.
-    let clauses = &p.clauses[..];
-    if let Some(c) = clauses.first() {
+    // The first two clauses called from call sites of their own (written out, not
+    // looped, so that each stays a call site of its own).
+    let mut rest = &p.clauses[..];
+    if let [c, tail @ ..] = rest {
         clause!(c);
-        if let Some(c) = clauses.get(1) {
-            clause!(c);
-            for c in &clauses[2..] {
-                clause!(c);
-            }
-        }
+        rest = tail;
+    }
+    if let [c, tail @ ..] = rest {
+        clause!(c);
+        rest = tail;
+    }
+    for c in rest {
+        clause!(c);
     }
     if error {
         return defer(out);
