@@ -564,13 +564,24 @@ impl Lower<'_> {
                 let (op, int) = (*op, *ty == Ty::Int);
                 let a = self.operand(a, sc)?;
                 let b = self.operand(b, sc)?;
-                Box::new(move |c| {
-                    let x = a.get(c);
-                    if matches!(x, Cell::Error) {
-                        return x;
-                    }
-                    arith(op, x, b.get(c), int)
-                })
+                // One closure per operator, in which `arith` is specialised to it.
+                macro_rules! node {
+                    ($op:expr) => {
+                        Box::new(move |c| {
+                            let x = a.get(c);
+                            if matches!(x, Cell::Error) {
+                                return x;
+                            }
+                            arith($op, x, b.get(c), int)
+                        })
+                    };
+                }
+                match op {
+                    ArithOp::Add => node!(ArithOp::Add),
+                    ArithOp::Sub => node!(ArithOp::Sub),
+                    ArithOp::Mul => node!(ArithOp::Mul),
+                    ArithOp::Div => node!(ArithOp::Div),
+                }
             }
             Expr::DateShift(d, dur, minus) => {
                 let Expr::Duration(n, unit) = &**dur else {
@@ -703,44 +714,21 @@ impl Lower<'_> {
                         Err(e) => e,
                     }));
                 }
-                // `sum m in L: m.f`: the field read in place, item by item.
+                // `sum m in L: m.f`: the field read in place, item by item (through
+                // the item's own cell when it is the item's field: no local is set).
                 if let (Quantifier::Sum, None, Some(b)) = (quantifier, filter, body) {
                     if let Some(f) = self.access(b, sc) {
-                        return Some(Box::new(move |c| {
-                            let (start, len) = match items(list(c)) {
-                                Ok(r) => r,
-                                Err(e) => return e,
-                            };
-                            let saved = c.locals[slot];
-                            let (mut acc, mut unknown, mut overflow) = (Cell::Int(0), false, false);
-                            for k in start..start + len {
-                                c.locals[slot] = c.row.cells[k as usize];
-                                match f.read(c) {
-                                    Cell::Error => {
-                                        c.locals[slot] = saved;
-                                        return Cell::Error;
-                                    }
-                                    Cell::Unknown => unknown = true,
-                                    Cell::None => {}
-                                    v if !unknown && !overflow => {
-                                        let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
-                                        match arith(ArithOp::Add, acc, v, int) {
-                                            Cell::Error => overflow = true,
-                                            sum => acc = sum,
-                                        }
-                                    }
-                                    _ => {}
-                                }
+                        return Some(match f {
+                            Access::Item { slot: own, off } if own == slot => {
+                                sum_in_place(list, move |c: &Ctx<'_>, item| match item {
+                                    Cell::Rec(b) => c.row.cells[(b + off) as usize],
+                                    other => strict_one(other),
+                                })
                             }
-                            c.locals[slot] = saved;
-                            if unknown {
-                                Cell::Unknown
-                            } else if overflow {
-                                Cell::Error
-                            } else {
-                                acc
-                            }
-                        }));
+                            // The same value for every item (a field of the row or of an
+                            // enclosing item).
+                            _ => sum_in_place(list, move |c: &Ctx<'_>, _| f.read(c)),
+                        });
                     }
                 }
                 let filter = match filter {
@@ -757,16 +745,7 @@ impl Lower<'_> {
                     filter,
                     body,
                 };
-                Box::new(move |c| {
-                    let (start, len) = match items(list(c)) {
-                        Ok(r) => r,
-                        Err(e) => return e,
-                    };
-                    let saved = c.locals[slot];
-                    let v = q.run(c, start, len);
-                    c.locals[slot] = saved;
-                    v
-                })
+                quant_node(list, q)
             }
             Expr::Match(s, arms) => {
                 let s = self.expr(s, sc)?;
@@ -1389,6 +1368,38 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
     Cell::None
 }
 
+/// The quantifiers of [`Quant::logical`], as its constant parameter.
+const ANY: u8 = 0;
+const NO: u8 = 1;
+const ALL: u8 = 2;
+const COUNT: u8 = 3;
+
+/// A quantifier over the items of `list`. Each kind runs its own copy of the loop,
+/// in which what depends on the kind is settled at compile time.
+fn quant_node(list: Node, q: Quant) -> Node {
+    macro_rules! node {
+        ($run:expr) => {
+            Box::new(move |c: &mut Ctx<'_>| {
+                let (start, len) = match items(list(c)) {
+                    Ok(r) => r,
+                    Err(e) => return e,
+                };
+                let saved = c.locals[q.slot];
+                let v = $run(&q, c, start, len);
+                c.locals[q.slot] = saved;
+                v
+            })
+        };
+    }
+    match q.q {
+        Quantifier::Any => node!(Quant::logical::<ANY>),
+        Quantifier::No => node!(Quant::logical::<NO>),
+        Quantifier::All => node!(Quant::logical::<ALL>),
+        Quantifier::Count => node!(Quant::logical::<COUNT>),
+        _ => node!(Quant::aggregate),
+    }
+}
+
 struct Quant {
     q: Quantifier,
     slot: usize,
@@ -1401,18 +1412,15 @@ impl Quant {
         c.row.cells[(start + k) as usize]
     }
 
-    fn run(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
-        match self.q {
-            Quantifier::Any | Quantifier::No | Quantifier::All | Quantifier::Count => {
-                self.logical(c, start, len)
-            }
-            _ => self.aggregate(c, start, len),
-        }
-    }
-
-    /// any / no / all / count, Kleene over the items.
-    fn logical(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
-        let q = self.q;
+    /// any / no / all / count (`Q`: [`ANY`], [`NO`], [`ALL`], [`COUNT`]), Kleene over
+    /// the items.
+    fn logical<const Q: u8>(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
+        let q = match Q {
+            ANY => Quantifier::Any,
+            NO => Quantifier::No,
+            ALL => Quantifier::All,
+            _ => Quantifier::Count,
+        };
         let mut count: i64 = 0;
         let mut any_true = false;
         let mut any_false = false;
@@ -1589,6 +1597,44 @@ impl Quant {
             _ => best_item.unwrap_or(Cell::Error),
         }
     }
+}
+
+/// `sum` over the items of `list` of the value `read` gives for each item cell: an
+/// error stops at once, an unknown item value makes the sum unknown, `none` adds
+/// nothing, an overflow is an error.
+fn sum_in_place<R>(list: Node, read: R) -> Node
+where
+    R: Fn(&Ctx<'_>, Cell) -> Cell + Send + Sync + 'static,
+{
+    Box::new(move |c| {
+        let (start, len) = match items(list(c)) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        let (mut acc, mut unknown, mut overflow) = (Cell::Int(0), false, false);
+        for k in start..start + len {
+            match read(c, c.row.cells[k as usize]) {
+                Cell::Error => return Cell::Error,
+                Cell::Unknown => unknown = true,
+                Cell::None => {}
+                v if !unknown && !overflow => {
+                    let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
+                    match arith(ArithOp::Add, acc, v, int) {
+                        Cell::Error => overflow = true,
+                        sum => acc = sum,
+                    }
+                }
+                _ => {}
+            }
+        }
+        if unknown {
+            Cell::Unknown
+        } else if overflow {
+            Cell::Error
+        } else {
+            acc
+        }
+    })
 }
 
 /// The run of item cells of a list value (none: no items), or the value a quantifier
