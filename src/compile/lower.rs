@@ -15,7 +15,9 @@
 use crate::calendar;
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
-use crate::record::row::{pack_date, unpack_date, value_cell, Cell, RowLayout, RowRef};
+use crate::record::row::{
+    pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
+};
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;
@@ -24,7 +26,95 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// A compiled expression.
-pub type Node = Box<dyn Fn(&mut Ctx<'_>) -> Cell + Send + Sync>;
+///
+/// Its closure returns the value as a [`Word`] pair, which the calling convention
+/// passes back in two registers; a [`Cell`] (an enum of 16 bytes that is not a pair
+/// of scalars) would be written to memory by the callee and read back by the caller.
+pub struct Node(Box<dyn Fn(&mut Ctx<'_>) -> Word + Send + Sync>);
+
+impl Node {
+    /// A node computing `f`.
+    pub fn new<F>(f: F) -> Node
+    where
+        F: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
+    {
+        Node(Box::new(move |c| Word::from(f(c))))
+    }
+
+    /// The node's value for the record in `c`.
+    #[inline(always)]
+    pub fn eval(&self, c: &mut Ctx<'_>) -> Cell {
+        (self.0)(c).cell()
+    }
+
+    /// The node's value as a truth (any known value but `true` is false), without
+    /// decoding the cell.
+    #[inline(always)]
+    pub fn truth(&self, c: &mut Ctx<'_>) -> Truth {
+        (self.0)(c).truth()
+    }
+}
+
+/// A [`Cell`] as two machine words: the variant (and a small payload) in the first,
+/// the main payload in the second.
+#[derive(Clone, Copy)]
+pub struct Word(u64, u64);
+
+impl From<Cell> for Word {
+    #[inline(always)]
+    fn from(c: Cell) -> Word {
+        match c {
+            Cell::Unknown => Word(0, 0),
+            Cell::Error => Word(1, 0),
+            Cell::None => Word(2, 0),
+            Cell::Bool(b) => Word(3 | u64::from(b) << 8, 0),
+            Cell::Int(i) => Word(4, i as u64),
+            Cell::Fixed(m, s) => Word(5 | u64::from(s) << 8, m as u64),
+            Cell::Dec(d) => {
+                let (hi, lo) = d.words();
+                Word(6 | hi << 8, lo)
+            }
+            Cell::Date(d) => Word(7, u64::from(d as u32)),
+            Cell::Enum(e) => Word(8 | u64::from(e) << 8, 0),
+            Cell::Str(s, l) => Word(9, u64::from(s) | u64::from(l) << 32),
+            Cell::List(s, l) => Word(10, u64::from(s) | u64::from(l) << 32),
+            Cell::Rec(b) => Word(11, u64::from(b)),
+        }
+    }
+}
+
+impl Word {
+    /// The value as a truth: `true`, unknown, an error, or false (any other value).
+    #[inline(always)]
+    pub fn truth(self) -> Truth {
+        match self.0 {
+            0x103 => Truth::True,
+            0 => Truth::Unknown,
+            1 => Truth::Error,
+            _ => Truth::False,
+        }
+    }
+
+    /// The cell.
+    #[inline(always)]
+    pub fn cell(self) -> Cell {
+        let Word(a, b) = self;
+        match a as u8 {
+            0 => Cell::Unknown,
+            2 => Cell::None,
+            3 => Cell::Bool(a >> 8 & 1 != 0),
+            4 => Cell::Int(b as i64),
+            5 => Cell::Fixed(b as i64, (a >> 8) as u8),
+            6 => Cell::Dec(PackedDecimal::from_words(a >> 8, b)),
+            7 => Cell::Date(b as u32 as i32),
+            8 => Cell::Enum((a >> 8) as u16),
+            9 => Cell::Str(b as u32, (b >> 32) as u32),
+            10 => Cell::List(b as u32, (b >> 32) as u32),
+            11 => Cell::Rec(b as u32),
+            _ => Cell::Error,
+        }
+    }
+}
 
 /// `$make(read)`, where `read` reads the value of `$v` in place when it is a field (of
 /// the row or of an item) and calls its node otherwise; `$make` is expanded once per
@@ -42,7 +132,7 @@ macro_rules! reading {
             Some(f) => reading!(access f, $make),
             None => {
                 let v = $lower.expr($v, $sc)?;
-                ($make)(move |c: &mut Ctx<'_>| v(c))
+                ($make)(move |c: &mut Ctx<'_>| v.eval(c))
             }
         }
     };
@@ -74,6 +164,30 @@ pub enum Truth {
     Unknown,
     /// decided by the reference evaluator (in error, or not compiled)
     Error,
+}
+
+impl Truth {
+    /// A value as a truth: `true`, unknown, an error, or false (any other value).
+    #[inline(always)]
+    pub fn of(c: Cell) -> Truth {
+        match c {
+            Cell::Bool(true) => Truth::True,
+            Cell::Unknown => Truth::Unknown,
+            Cell::Error => Truth::Error,
+            _ => Truth::False,
+        }
+    }
+
+    /// The truth as a value.
+    #[inline(always)]
+    pub fn cell(self) -> Cell {
+        match self {
+            Truth::True => Cell::Bool(true),
+            Truth::False => Cell::Bool(false),
+            Truth::Unknown => Cell::Unknown,
+            Truth::Error => Cell::Error,
+        }
+    }
 }
 
 /// The rule set lowered for one reference date.
@@ -126,12 +240,12 @@ enum ClauseKind {
 }
 
 impl Clause {
-    /// The condition's value for the record in `c`.
+    /// Whether the condition holds for the record in `c`.
     #[inline(always)]
-    pub fn eval(&self, c: &mut Ctx<'_>) -> Cell {
+    pub fn truth(&self, c: &mut Ctx<'_>) -> Truth {
         match &self.0 {
-            ClauseKind::Field(at) => c.row.cells[*at],
-            ClauseKind::Node(n) => n(c),
+            ClauseKind::Field(at) => Truth::of(c.row.cells[*at]),
+            ClauseKind::Node(n) => n.truth(c),
         }
     }
 }
@@ -423,17 +537,17 @@ impl Lower<'_> {
         self.depth -= 1;
         let body = body?;
         let (memo, n, locals) = (fsc.lets, def.lets.len(), fsc.locals);
-        Some(Box::new(move |c| {
+        Some(Node::new(move |c| {
             // Arguments are evaluated first, all of them (an error in any is the call's).
             for (i, a) in args.iter().enumerate() {
-                let v = a(c);
+                let v = a.eval(c);
                 if matches!(v, Cell::Error) {
                     return v;
                 }
                 c.locals[locals + i] = v;
             }
             c.memo[memo..memo + n].fill(None);
-            body(c)
+            body.eval(c)
         }))
     }
 
@@ -490,11 +604,11 @@ impl Lower<'_> {
             Expr::Root => konst(Cell::Rec(0)),
             Expr::Local(i) => {
                 let slot = sc.locals + i;
-                Box::new(move |c| c.locals[slot])
+                Node::new(move |c| c.locals[slot])
             }
             Expr::Let(i) => {
                 let slot = sc.lets + i;
-                Box::new(move |c| match c.memo[slot] {
+                Node::new(move |c| match c.memo[slot] {
                     Some(v) => v,
                     None => define(c, slot),
                 })
@@ -527,7 +641,7 @@ impl Lower<'_> {
                     })
                     .collect::<Option<Vec<(i32, Option<i32>, Cell)>>>()?;
                 let d = self.expr(d, sc)?;
-                Box::new(move |c| match d(c) {
+                Node::new(move |c| match d.eval(c) {
                     Cell::Date(p) => steps
                         .iter()
                         .find(|(from, to, _)| *from <= p && to.is_none_or(|t| p <= t))
@@ -542,16 +656,11 @@ impl Lower<'_> {
                 }
                 let p = *p;
                 self.refs.push(p);
-                Box::new(move |c| match c.truths[p] {
-                    Truth::True => Cell::Bool(true),
-                    Truth::False => Cell::Bool(false),
-                    Truth::Unknown => Cell::Unknown,
-                    Truth::Error => Cell::Error,
-                })
+                Node::new(move |c| c.truths[p].cell())
             }
             Expr::Neg(x) => {
                 let x = self.expr(x, sc)?;
-                Box::new(move |c| match x(c) {
+                Node::new(move |c| match x.eval(c) {
                     Cell::Int(i) => i.checked_neg().map_or(Cell::Error, Cell::Int),
                     Cell::Fixed(m, s) if m != 0 => Cell::Fixed(-m, s),
                     d @ (Cell::Fixed(..) | Cell::Dec(_)) => {
@@ -567,7 +676,7 @@ impl Lower<'_> {
                 // One closure per operator, in which `arith` is specialised to it.
                 macro_rules! node {
                     ($op:expr) => {
-                        Box::new(move |c| {
+                        Node::new(move |c| {
                             let x = a.get(c);
                             if matches!(x, Cell::Error) {
                                 return x;
@@ -594,14 +703,14 @@ impl Lower<'_> {
                     ));
                 }
                 let d = self.expr(d, sc)?;
-                Box::new(move |c| match d(c) {
+                Node::new(move |c| match d.eval(c) {
                     Cell::Date(p) => shift(p, n, unit).map_or(Cell::Error, Cell::Date),
                     other => strict_one(other),
                 })
             }
             Expr::Not(x) => {
                 let x = self.expr(x, sc)?;
-                Box::new(move |c| match x(c) {
+                Node::new(move |c| match x.eval(c) {
                     v @ (Cell::Unknown | Cell::Error) => v,
                     v => Cell::Bool(v != Cell::Bool(true)),
                 })
@@ -623,7 +732,7 @@ impl Lower<'_> {
                 let v = self.expr(v, sc)?;
                 let lo = self.expr(lo, sc)?;
                 let hi = self.expr(hi, sc)?;
-                Box::new(move |c| {
+                Node::new(move |c| {
                     let (x, l) = match operands(c, &v, &lo) {
                         Ok(xl) => xl,
                         Err(e) => return e,
@@ -631,7 +740,7 @@ impl Lower<'_> {
                     if matches!(l, Cell::Error) {
                         return l;
                     }
-                    let h = hi(c);
+                    let h = hi.eval(c);
                     if matches!(h, Cell::Error) {
                         return h;
                     }
@@ -648,7 +757,7 @@ impl Lower<'_> {
                 let negated = *negated;
                 let v = self.expr(v, sc)?;
                 let list = self.expr(list, sc)?;
-                Box::new(move |c| {
+                Node::new(move |c| {
                     let (x, l) = match operands(c, &v, &list) {
                         Ok(xl) => xl,
                         Err(e) => return e,
@@ -673,7 +782,7 @@ impl Lower<'_> {
             Expr::IsNone(v, negated) => {
                 let negated = *negated;
                 let v = self.expr(v, sc)?;
-                Box::new(move |c| match v(c) {
+                Node::new(move |c| match v.eval(c) {
                     u @ (Cell::Unknown | Cell::Error) => u,
                     Cell::None => Cell::Bool(!negated),
                     _ => Cell::Bool(negated),
@@ -682,8 +791,8 @@ impl Lower<'_> {
             Expr::Otherwise(a, b) => {
                 let a = self.expr(a, sc)?;
                 let b = self.expr(b, sc)?;
-                Box::new(move |c| match a(c) {
-                    Cell::None => b(c),
+                Node::new(move |c| match a.eval(c) {
+                    Cell::None => b.eval(c),
                     v => v,
                 })
             }
@@ -691,10 +800,10 @@ impl Lower<'_> {
                 let cond = self.expr(cond, sc)?;
                 let a = self.expr(a, sc)?;
                 let b = self.expr(b, sc)?;
-                Box::new(move |c| match cond(c) {
-                    Cell::Bool(true) => a(c),
+                Node::new(move |c| match cond.eval(c) {
+                    Cell::Bool(true) => a.eval(c),
                     v @ (Cell::Unknown | Cell::Error) => v,
-                    _ => b(c),
+                    _ => b.eval(c),
                 })
             }
             Expr::Quant {
@@ -709,7 +818,7 @@ impl Lower<'_> {
                 let list = self.expr(list, sc)?;
                 // `count m in L`: the list's length.
                 if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
-                    return Some(Box::new(move |c| match items(list(c)) {
+                    return Some(Node::new(move |c| match items(list.eval(c)) {
                         Ok((_, len)) => Cell::Int(i64::from(len)),
                         Err(e) => e,
                     }));
@@ -763,7 +872,7 @@ impl Lower<'_> {
                     }
                     lowered.push((ps, self.expr(value, sc)?));
                 }
-                Box::new(move |c| run_match(c, &s, &lowered))
+                Node::new(move |c| run_match(c, &s, &lowered))
             }
             Expr::Cases(arms, default) => {
                 let arms = arms
@@ -774,16 +883,16 @@ impl Lower<'_> {
                     Some(d) => Some(self.expr(d, sc)?),
                     None => None,
                 };
-                Box::new(move |c| {
+                Node::new(move |c| {
                     for (k, v) in &arms {
-                        match k(c) {
-                            Cell::Bool(true) => return v(c),
+                        match k.eval(c) {
+                            Cell::Bool(true) => return v.eval(c),
                             t @ (Cell::Unknown | Cell::Error) => return t,
                             _ => {}
                         }
                     }
                     match &default {
-                        Some(d) => d(c),
+                        Some(d) => d.eval(c),
                         None => Cell::None,
                     }
                 })
@@ -800,20 +909,20 @@ impl Lower<'_> {
                 slot: sc.locals + v,
                 off,
             };
-            return Some(Box::new(move |c| f.read(c)));
+            return Some(Node::new(move |c| f.read(c)));
         }
         if let Some((start, guards)) = self.static_record(base) {
             let at = (start + off) as usize;
             return Some(match guards.as_slice() {
-                [] => Box::new(move |c| c.row.cells[at]),
+                [] => Node::new(move |c| c.row.cells[at]),
                 [g] => {
                     let g = *g as usize;
-                    Box::new(move |c| match c.row.cells[g] {
+                    Node::new(move |c| match c.row.cells[g] {
                         Cell::Rec(_) => c.row.cells[at],
                         other => other,
                     })
                 }
-                _ => Box::new(move |c| {
+                _ => Node::new(move |c| {
                     for &g in &guards {
                         match c.row.cells[g as usize] {
                             Cell::Rec(_) => {}
@@ -825,7 +934,7 @@ impl Lower<'_> {
             });
         }
         let base = self.expr(base, sc)?;
-        Some(Box::new(move |c| match base(c) {
+        Some(Node::new(move |c| match base.eval(c) {
             Cell::Rec(b) => c.row.cells[(b + off) as usize],
             other => strict_one(other),
         }))
@@ -870,55 +979,49 @@ impl Lower<'_> {
         let win = Cell::Bool(dominant);
         // Whether a value decides the whole (`true` for `or`, a known value that is not
         // `true`, which counts as false, for `and`).
-        let decides = move |v: Cell| match v {
-            Cell::Bool(true) => dominant,
-            Cell::Unknown | Cell::Error => false,
-            _ => !dominant,
+        let (winner, loser) = if dominant {
+            (Truth::True, Truth::False)
+        } else {
+            (Truth::False, Truth::True)
+        };
+        // What the operands that did not decide make of the whole.
+        let rest = move |x: Truth, y: Truth| {
+            if x == Truth::Error || y == Truth::Error {
+                Cell::Error
+            } else if x == Truth::Unknown || y == Truth::Unknown {
+                Cell::Unknown
+            } else {
+                loser.cell()
+            }
         };
         // Two operands, the common case: no loop.
         let xs = match <[Node; 2]>::try_from(xs) {
             Ok([a, b]) => {
-                return Some(Box::new(move |c| {
-                    let x = a(c);
-                    if decides(x) {
+                return Some(Node::new(move |c| {
+                    let x = a.truth(c);
+                    if x == winner {
                         return win;
                     }
-                    let y = b(c);
-                    if decides(y) {
+                    let y = b.truth(c);
+                    if y == winner {
                         return win;
                     }
-                    if matches!(x, Cell::Error) || matches!(y, Cell::Error) {
-                        Cell::Error
-                    } else if matches!(x, Cell::Unknown) || matches!(y, Cell::Unknown) {
-                        Cell::Unknown
-                    } else {
-                        Cell::Bool(!dominant)
-                    }
+                    rest(x, y)
                 }))
             }
             Err(xs) => xs,
         };
-        Some(Box::new(move |c| {
-            let mut unknown = false;
-            let mut error = false;
+        Some(Node::new(move |c| {
+            let (mut unknown, mut error) = (Truth::True, Truth::True);
             for x in &xs {
-                // A known value that is not `true` counts as false.
-                match x(c) {
-                    Cell::Bool(true) if dominant => return win,
-                    Cell::Bool(true) => {}
-                    Cell::Unknown => unknown = true,
-                    Cell::Error => error = true,
-                    _ if !dominant => return win,
+                match x.truth(c) {
+                    t if t == winner => return win,
+                    Truth::Unknown => unknown = Truth::Unknown,
+                    Truth::Error => error = Truth::Error,
                     _ => {}
                 }
             }
-            if error {
-                Cell::Error
-            } else if unknown {
-                Cell::Unknown
-            } else {
-                Cell::Bool(!dominant)
-            }
+            rest(error, unknown)
         }))
     }
 
@@ -940,7 +1043,7 @@ impl Lower<'_> {
         if let Expr::Const(Some(Value::Str(k))) = b {
             let k = k.clone();
             let a = self.expr(a, sc)?;
-            return Some(Box::new(move |c| match a(c) {
+            return Some(Node::new(move |c| match a.eval(c) {
                 Cell::Str(s, l) => Cell::Bool(holds(op, c.row.str(s, l).cmp(&k))),
                 x @ (Cell::Unknown | Cell::Error) => x,
                 _ => Cell::Bool(false),
@@ -959,14 +1062,14 @@ impl Lower<'_> {
                 return Some(reading!(access f, |read| compare_age(read, op, k, on)));
             }
             let a = self.expr(a, sc)?;
-            return Some(Box::new(move |c| {
-                let x = a(c);
+            return Some(Node::new(move |c| {
+                let x = a.eval(c);
                 compare_cells(op, x, k, &c.row)
             }));
         }
         let a = self.operand(a, sc)?;
         let b = self.operand(b, sc)?;
-        Some(Box::new(move |c| {
+        Some(Node::new(move |c| {
             let x = a.get(c);
             if matches!(x, Cell::Error) {
                 return x;
@@ -1025,7 +1128,7 @@ impl Lower<'_> {
             .collect();
         if let Some(texts) = texts.filter(|t| !t.is_empty()) {
             let v = self.expr(v, sc)?;
-            return Some(Box::new(move |c| match v(c) {
+            return Some(Node::new(move |c| match v.eval(c) {
                 Cell::Str(s, l) => {
                     let x = c.row.str(s, l);
                     Cell::Bool(texts.iter().any(|t| &**t == x) != negated)
@@ -1053,15 +1156,15 @@ impl Lower<'_> {
             .iter()
             .map(|i| self.expr(i, sc))
             .collect::<Option<Vec<_>>>()?;
-        Some(Box::new(move |c| {
-            let x = v(c);
+        Some(Node::new(move |c| {
+            let x = v.eval(c);
             if matches!(x, Cell::Error) {
                 return x;
             }
             let mut unknown = matches!(x, Cell::Unknown);
             let mut found = false;
             for i in &items {
-                match i(c) {
+                match i.eval(c) {
                     Cell::Error => return Cell::Error,
                     Cell::Unknown => unknown = true,
                     Cell::None => {}
@@ -1084,13 +1187,13 @@ impl Lower<'_> {
             (Builtin::WithinLast, [d, Expr::Duration(n, unit)]) => {
                 let start = shift(ref_date, -n, *unit);
                 if let (Some(f), Some(s)) = (self.access(d, sc), start) {
-                    return Some(Box::new(move |c| match f.read(c) {
+                    return Some(Node::new(move |c| match f.read(c) {
                         Cell::Date(x) => Cell::Bool(s <= x && x <= ref_date),
                         other => strict_one(other),
                     }));
                 }
                 let d = self.expr(d, sc)?;
-                return Some(Box::new(move |c| match d(c) {
+                return Some(Node::new(move |c| match d.eval(c) {
                     Cell::Date(x) => match start {
                         Some(s) => Cell::Bool(s <= x && x <= ref_date),
                         None => Cell::Error,
@@ -1100,13 +1203,13 @@ impl Lower<'_> {
             }
             (Builtin::Age, [d]) => {
                 if let Some(f) = self.access(d, sc) {
-                    return Some(Box::new(move |c| match f.read(c) {
+                    return Some(Node::new(move |c| match f.read(c) {
                         Cell::Date(x) => Cell::Int(age(x, ref_date)),
                         other => strict_one(other),
                     }));
                 }
                 let d = self.expr(d, sc)?;
-                return Some(Box::new(move |c| match d(c) {
+                return Some(Node::new(move |c| match d.eval(c) {
                     Cell::Date(x) => Cell::Int(age(x, ref_date)),
                     other => strict_one(other),
                 }));
@@ -1122,11 +1225,11 @@ impl Lower<'_> {
             .iter()
             .map(|a| self.expr(a, sc))
             .collect::<Option<Vec<_>>>()?;
-        Some(Box::new(move |c| {
+        Some(Node::new(move |c| {
             let mut vals: SmallVec<[Cell; 4]> = SmallVec::new();
             let (mut unknown, mut none) = (false, false);
             for a in &lowered {
-                match a(c) {
+                match a.eval(c) {
                     Cell::Error => return Cell::Error,
                     Cell::Unknown => unknown = true,
                     Cell::None => none = true,
@@ -1184,11 +1287,11 @@ where
         _ => Cell::Bool(between(x, lo, hi, row) != negated),
     };
     match (lo, hi) {
-        (Cell::Int(l), Cell::Int(h)) => Box::new(move |c| match read(c) {
+        (Cell::Int(l), Cell::Int(h)) => Node::new(move |c| match read(c) {
             Cell::Int(x) => Cell::Bool((l <= x && x <= h) != negated),
             x => general(x, &c.row),
         }),
-        _ => Box::new(move |c| {
+        _ => Node::new(move |c| {
             let x = read(c);
             general(x, &c.row)
         }),
@@ -1207,7 +1310,7 @@ where
         Cell::Int(k) => bounds(k),
         _ => None,
     } {
-        return Box::new(move |c| match read(c) {
+        return Node::new(move |c| match read(c) {
             Cell::Date(b) => Cell::Bool(age_holds(op, i64::from(b), hi, lo)),
             other => compare_cells(op, strict_one(other), k, &c.row),
         });
@@ -1247,7 +1350,7 @@ where
         Cell::Enum(i) => Some(u32::from(i)),
         _ => None,
     }) {
-        return Box::new(move |c| match read(c) {
+        return Node::new(move |c| match read(c) {
             Cell::Enum(i) => Cell::Bool((i < 64 && mask & (1 << i) != 0) != negated),
             u @ (Cell::Unknown | Cell::Error) => u,
             Cell::None => Cell::Bool(false),
@@ -1258,12 +1361,12 @@ where
         Cell::Int(i) => u32::try_from(i).ok(),
         _ => None,
     }) {
-        return Box::new(move |c| match read(c) {
+        return Node::new(move |c| match read(c) {
             Cell::Int(i) => Cell::Bool(((0..64).contains(&i) && mask & (1 << i) != 0) != negated),
             x => general(x, &ks, &c.row),
         });
     }
-    Box::new(move |c| {
+    Node::new(move |c| {
         let x = read(c);
         general(x, &ks, &c.row)
     })
@@ -1276,15 +1379,15 @@ where
     R: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
 {
     match k {
-        Cell::Int(j) => Box::new(move |c| match read(c) {
+        Cell::Int(j) => Node::new(move |c| match read(c) {
             Cell::Int(i) => Cell::Bool(holds(op, i.cmp(&j))),
             x => compare_cells(op, x, k, &c.row),
         }),
-        Cell::Enum(j) => Box::new(move |c| match read(c) {
+        Cell::Enum(j) => Node::new(move |c| match read(c) {
             Cell::Enum(i) => Cell::Bool(holds(op, i.cmp(&j))),
             x => compare_cells(op, x, k, &c.row),
         }),
-        _ => Box::new(move |c| compare_cells(op, read(c), k, &c.row)),
+        _ => Node::new(move |c| compare_cells(op, read(c), k, &c.row)),
     }
 }
 
@@ -1309,7 +1412,7 @@ impl Operand {
                 Some(v) => v,
                 None => define(c, *slot),
             },
-            Operand::Node(n) => n(c),
+            Operand::Node(n) => n.eval(c),
         }
     }
 }
@@ -1318,7 +1421,7 @@ impl Operand {
 #[inline]
 fn define(c: &mut Ctx<'_>, slot: usize) -> Cell {
     let lets = c.lets;
-    let v = lets[slot](c);
+    let v = lets[slot].eval(c);
     c.memo[slot] = Some(v);
     v
 }
@@ -1330,7 +1433,7 @@ enum LPat {
 }
 
 fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
-    let x = s(c);
+    let x = s.eval(c);
     if matches!(x, Cell::Unknown | Cell::Error) {
         return x;
     }
@@ -1339,17 +1442,17 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
             let hit = match pat {
                 LPat::Any => true,
                 _ if matches!(x, Cell::None) => false,
-                LPat::Eq(p) => match p(c) {
+                LPat::Eq(p) => match p.eval(c) {
                     u @ (Cell::Unknown | Cell::Error) => return u,
                     Cell::None => false,
                     pv => order(x, pv, &c.row) == Some(Ordering::Equal),
                 },
                 LPat::Range(lo, hi) => {
-                    let l = lo(c);
+                    let l = lo.eval(c);
                     if matches!(l, Cell::Error) {
                         return l;
                     }
-                    let h = hi(c);
+                    let h = hi.eval(c);
                     if matches!(h, Cell::Error) {
                         return h;
                     }
@@ -1361,7 +1464,7 @@ fn run_match(c: &mut Ctx<'_>, s: &Node, arms: &[(Vec<LPat>, Node)]) -> Cell {
                 }
             };
             if hit {
-                return value(c);
+                return value.eval(c);
             }
         }
     }
@@ -1379,8 +1482,8 @@ const COUNT: u8 = 3;
 fn quant_node(list: Node, q: Quant) -> Node {
     macro_rules! node {
         ($run:expr) => {
-            Box::new(move |c: &mut Ctx<'_>| {
-                let (start, len) = match items(list(c)) {
+            Node::new(move |c: &mut Ctx<'_>| {
+                let (start, len) = match items(list.eval(c)) {
                     Ok(r) => r,
                     Err(e) => return e,
                 };
@@ -1428,38 +1531,38 @@ impl Quant {
         for k in 0..len {
             c.locals[self.slot] = Self::item(c, start, k);
             let f = match &self.filter {
-                Some(f) => f(c),
-                None => Cell::Bool(true),
+                Some(f) => f.truth(c),
+                None => Truth::True,
             };
-            if matches!(f, Cell::Error) {
-                return f;
+            if f == Truth::Error {
+                return Cell::Error;
             }
             let body = |c: &mut Ctx<'_>| match &self.body {
-                Some(b) => b(c),
-                None => Cell::Bool(true),
+                Some(b) => b.truth(c),
+                None => Truth::True,
             };
-            let v = match (q, f) {
-                (_, Cell::Unknown) => {
+            let v = match f {
+                Truth::Unknown => {
                     let b = body(c);
-                    if matches!(b, Cell::Error) {
-                        return b;
+                    if b == Truth::Error {
+                        return Cell::Error;
                     }
                     if q == Quantifier::All {
-                        if b == Cell::Bool(true) {
+                        if b == Truth::True {
                             b
                         } else {
                             f
                         }
-                    } else if is_false(b) {
+                    } else if b == Truth::False {
                         b
                     } else {
-                        Cell::Unknown
+                        Truth::Unknown
                     }
                 }
-                (_, Cell::Bool(true)) => {
+                Truth::True => {
                     let b = body(c);
-                    if matches!(b, Cell::Error) {
-                        return b;
+                    if b == Truth::Error {
+                        return Cell::Error;
                     }
                     b
                 }
@@ -1471,14 +1574,14 @@ impl Quant {
                 }
             };
             match v {
-                Cell::Bool(true) => {
+                Truth::True => {
                     any_true = true;
                     count += 1;
                     if q == Quantifier::Any || q == Quantifier::No {
                         break;
                     }
                 }
-                Cell::Unknown => unknown = true,
+                Truth::Unknown => unknown = true,
                 _ => {
                     any_false = true;
                     if q == Quantifier::All {
@@ -1517,7 +1620,7 @@ impl Quant {
             let item = Self::item(c, start, k);
             c.locals[self.slot] = item;
             if let Some(f) = &self.filter {
-                match f(c) {
+                match f.eval(c) {
                     Cell::Bool(true) => {}
                     Cell::Unknown => {
                         unknown = true;
@@ -1528,7 +1631,7 @@ impl Quant {
                 }
             }
             let v = match &self.body {
-                Some(b) => b(c),
+                Some(b) => b.eval(c),
                 None => item,
             };
             match v {
@@ -1606,8 +1709,8 @@ fn sum_in_place<R>(list: Node, read: R) -> Node
 where
     R: Fn(&Ctx<'_>, Cell) -> Cell + Send + Sync + 'static,
 {
-    Box::new(move |c| {
-        let (start, len) = match items(list(c)) {
+    Node::new(move |c| {
+        let (start, len) = match items(list.eval(c)) {
             Ok(r) => r,
             Err(e) => return e,
         };
@@ -1653,19 +1756,15 @@ fn items(list: Cell) -> Result<(u32, u32), Cell> {
 /// not evaluated (as in the reference evaluator).
 #[inline(always)]
 fn operands(c: &mut Ctx<'_>, a: &Node, b: &Node) -> Result<(Cell, Cell), Cell> {
-    let x = a(c);
+    let x = a.eval(c);
     if matches!(x, Cell::Error) {
         return Err(x);
     }
-    Ok((x, b(c)))
+    Ok((x, b.eval(c)))
 }
 
 fn konst(v: Cell) -> Node {
-    Box::new(move |_| v)
-}
-
-fn is_false(c: Cell) -> bool {
-    !matches!(c, Cell::Bool(true) | Cell::Unknown | Cell::Error)
+    Node::new(move |_| v)
 }
 
 /// The value a strict one-argument operation gives for a special argument.

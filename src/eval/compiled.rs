@@ -215,12 +215,12 @@ fn decide_policy(
     let mut error = false;
     macro_rules! clause {
         ($clause:expr) => {
-            match $clause.eval(ctx) {
-                Cell::Bool(true) => {}
-                Cell::Unknown => unknown = true,
-                Cell::Error => error = true,
+            match $clause.truth(ctx) {
+                Truth::True => {}
+                Truth::Unknown => unknown = true,
+                Truth::Error => error = true,
                 // One false clause decides, whatever the others are.
-                _ => {
+                Truth::False => {
                     *out = Verdict::NotEligible;
                     return Truth::False;
                 }
@@ -256,21 +256,21 @@ fn decide_policy(
     }
     for (k, a) in p.amounts.iter().enumerate() {
         if let Some(g) = &a.guard {
-            match g(ctx) {
-                Cell::Bool(true) => {}
-                Cell::Unknown => return unknown_data(out),
-                Cell::Error => return defer(out),
-                _ => continue,
+            match g.truth(ctx) {
+                Truth::True => {}
+                Truth::Unknown => return unknown_data(out),
+                Truth::Error => return defer(out),
+                Truth::False => continue,
             }
         }
-        let value = (a.value)(ctx);
+        let value = a.value.eval(ctx);
         if matches!(value, Cell::Error) {
             return defer(out);
         }
         let start = extras.len();
         let mut unknown = matches!(value, Cell::Unknown);
         for (x, e) in a.extras.iter().enumerate() {
-            match e(ctx) {
+            match e.eval(ctx) {
                 Cell::Error => return defer(out),
                 Cell::Unknown => unknown = true,
                 Cell::None => {}
@@ -299,7 +299,7 @@ fn decide_policy(
 /// eligible"; any other case (an item eligible or undetermined, an error) goes to the
 /// reference evaluator, which decides and lays out every item.
 fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut Verdict) -> Truth {
-    let (start, len) = match (pi.list)(ctx) {
+    let (start, len) = match pi.list.eval(ctx) {
         Cell::List(s, l) => (s, l),
         Cell::None => (0, 0),
         Cell::Unknown => return unknown_data(out),
@@ -311,7 +311,7 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
         // Each item is decided in a fresh frame.
         ctx.memo[first..first + n].fill(None);
         if let Some(f) = &pi.filter {
-            match f(ctx) {
+            match f.eval(ctx) {
                 // Unknown whether it is one: not eligible all the same if a clause
                 // fails; otherwise undetermined, for the reference to explain.
                 Cell::Bool(true) | Cell::Unknown => {}
@@ -321,10 +321,7 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
             }
         }
         for clause in &p.clauses {
-            if !matches!(
-                clause.eval(ctx),
-                Cell::Bool(true) | Cell::Unknown | Cell::Error
-            ) {
+            if clause.truth(ctx) == Truth::False {
                 continue 'items;
             }
         }

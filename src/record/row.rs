@@ -120,6 +120,26 @@ impl PackedDecimal {
         Some((if p[0] & 0x80 != 0 { -m } else { m }, scale))
     }
 
+    /// The 13 bytes as two words: the first seven (in the low 56 bits), then the last
+    /// six.
+    #[inline(always)]
+    pub fn words(self) -> (u64, u64) {
+        let mut hi = [0u8; 8];
+        let mut lo = [0u8; 8];
+        hi[..7].copy_from_slice(&self.0[..7]);
+        lo[..6].copy_from_slice(&self.0[7..]);
+        (u64::from_le_bytes(hi), u64::from_le_bytes(lo))
+    }
+
+    /// The decimal of [`words`](Self::words).
+    #[inline(always)]
+    pub fn from_words(hi: u64, lo: u64) -> Self {
+        let mut p = [0u8; 13];
+        p[..7].copy_from_slice(&hi.to_le_bytes()[..7]);
+        p[7..].copy_from_slice(&lo.to_le_bytes()[..6]);
+        PackedDecimal(p)
+    }
+
     /// The decimal.
     #[inline]
     pub fn get(self) -> Decimal {
