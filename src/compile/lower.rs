@@ -815,13 +815,10 @@ impl Lower<'_> {
                 ..
             } => {
                 let slot = sc.locals + var;
-                let list = self.expr(list, sc)?;
+                // The list is read in place when it is a field.
                 // `count m in L`: the list's length.
                 if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
-                    return Some(Node::new(move |c| match items(list.eval(c)) {
-                        Ok((_, len)) => Cell::Int(i64::from(len)),
-                        Err(e) => e,
-                    }));
+                    return Some(reading!(self, list, sc, count_node));
                 }
                 // `sum m in L: m.f`: the field read in place, item by item (through
                 // the item's own cell when it is the item's field: no local is set).
@@ -829,14 +826,18 @@ impl Lower<'_> {
                     if let Some(f) = self.access(b, sc) {
                         return Some(match f {
                             Access::Item { slot: own, off } if own == slot => {
-                                sum_in_place(list, move |c: &Ctx<'_>, item| match item {
+                                let field = move |c: &Ctx<'_>, item| match item {
                                     Cell::Rec(b) => c.row.cells[(b + off) as usize],
                                     other => strict_one(other),
-                                })
+                                };
+                                reading!(self, list, sc, |list| sum_in_place(list, field))
                             }
                             // The same value for every item (a field of the row or of an
                             // enclosing item).
-                            _ => sum_in_place(list, move |c: &Ctx<'_>, _| f.read(c)),
+                            _ => {
+                                let field = move |c: &Ctx<'_>, _| f.read(c);
+                                reading!(self, list, sc, |list| sum_in_place(list, field))
+                            }
                         });
                     }
                 }
@@ -854,7 +855,7 @@ impl Lower<'_> {
                     filter,
                     body,
                 };
-                quant_node(list, q)
+                reading!(self, list, sc, |list| quant_node(list, q))
             }
             Expr::Match(s, arms) => {
                 let s = self.expr(s, sc)?;
@@ -1479,11 +1480,14 @@ const COUNT: u8 = 3;
 
 /// A quantifier over the items of `list`. Each kind runs its own copy of the loop,
 /// in which what depends on the kind is settled at compile time.
-fn quant_node(list: Node, q: Quant) -> Node {
+fn quant_node<L>(list: L, q: Quant) -> Node
+where
+    L: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
+{
     macro_rules! node {
         ($run:expr) => {
             Node::new(move |c: &mut Ctx<'_>| {
-                let (start, len) = match items(list.eval(c)) {
+                let (start, len) = match items(list(c)) {
                     Ok(r) => r,
                     Err(e) => return e,
                 };
@@ -1702,15 +1706,27 @@ impl Quant {
     }
 }
 
+/// `count m in L`: the length of the list `list` reads.
+fn count_node<L>(list: L) -> Node
+where
+    L: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
+{
+    Node::new(move |c| match items(list(c)) {
+        Ok((_, len)) => Cell::Int(i64::from(len)),
+        Err(e) => e,
+    })
+}
+
 /// `sum` over the items of `list` of the value `read` gives for each item cell: an
 /// error stops at once, an unknown item value makes the sum unknown, `none` adds
 /// nothing, an overflow is an error.
-fn sum_in_place<R>(list: Node, read: R) -> Node
+fn sum_in_place<L, R>(list: L, read: R) -> Node
 where
+    L: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
     R: Fn(&Ctx<'_>, Cell) -> Cell + Send + Sync + 'static,
 {
     Node::new(move |c| {
-        let (start, len) = match items(list.eval(c)) {
+        let (start, len) = match items(list(c)) {
             Ok(r) => r,
             Err(e) => return e,
         };
@@ -2164,6 +2180,48 @@ fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Ce
 mod tests {
     use super::*;
     use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    #[test]
+    fn a_cell_passed_as_words_comes_back_unchanged() {
+        let big = Decimal::from_str("-79228162514264337593543950335").unwrap();
+        let tiny = Decimal::from_str("0.0000000000000000000000000001").unwrap();
+        let cells = [
+            Cell::Unknown,
+            Cell::Error,
+            Cell::None,
+            Cell::Bool(false),
+            Cell::Bool(true),
+            Cell::Int(0),
+            Cell::Int(i64::MIN),
+            Cell::Int(i64::MAX),
+            Cell::Fixed(-(1 << 61), 28),
+            Cell::Fixed(123_456, 2),
+            Cell::Dec(PackedDecimal::new(big)),
+            Cell::Dec(PackedDecimal::new(tiny)),
+            Cell::Date(0),
+            Cell::Date(99_991_231),
+            Cell::Enum(u16::MAX),
+            Cell::Str(u32::MAX, 7),
+            Cell::List(3, u32::MAX),
+            Cell::Rec(u32::MAX),
+        ];
+        for c in cells {
+            assert_eq!(Word::from(c).cell(), c, "{c:?}");
+            assert_eq!(Word::from(c).truth(), Truth::of(c), "{c:?}");
+        }
+        assert_eq!(
+            Word::from(Cell::Dec(PackedDecimal::new(big)))
+                .cell()
+                .decimal(),
+            Some(big)
+        );
+        assert_eq!(Truth::of(Cell::Bool(true)), Truth::True);
+        assert_eq!(Truth::of(Cell::Int(1)), Truth::False);
+        for t in [Truth::True, Truth::False, Truth::Unknown, Truth::Error] {
+            assert_eq!(Truth::of(t.cell()), t);
+        }
+    }
 
     fn cell(m: i64, scale: u32, int: bool) -> Cell {
         if int {
