@@ -77,8 +77,8 @@ impl Cell {
 }
 
 /// A decimal in 13 bytes (scale and sign, then the 96-bit mantissa), so that a cell
-/// takes 16 bytes: rows are a third smaller, and a compiled expression returns its
-/// value in registers instead of through memory.
+/// takes 16 bytes (rows are a third smaller) and fits the two machine words in which a
+/// compiled expression returns its value (`compile::lower::Word`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PackedDecimal([u8; 13]);
 
