@@ -311,13 +311,13 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
         // Each item is decided in a fresh frame.
         ctx.memo[first..first + n].fill(None);
         if let Some(f) = &pi.filter {
-            match f.eval(ctx) {
+            match f.truth(ctx) {
                 // Unknown whether it is one: not eligible all the same if a clause
                 // fails; otherwise undetermined, for the reference to explain.
-                Cell::Bool(true) | Cell::Unknown => {}
-                Cell::Error => return defer(out),
+                Truth::True | Truth::Unknown => {}
+                Truth::Error => return defer(out),
                 // Not a sub-subject.
-                _ => continue,
+                Truth::False => continue,
             }
         }
         for clause in &p.clauses {
