@@ -318,6 +318,7 @@ impl CompiledRules {
                 lets: vec![],
                 locals: p.locals,
                 depth: 0,
+                base: (scope.lets, scope.locals),
                 refs: vec![],
             };
             let lowered = lower.policy(p, &scope);
@@ -438,6 +439,10 @@ struct Lower<'a> {
     locals: usize,
     /// Functions being inlined.
     depth: usize,
+    /// The policy's first definition slot and first item-variable slot in the shared
+    /// slots: an inlined function's slots follow the policy's own (and those of the
+    /// functions inlined before it), whatever scope the call is made from.
+    base: (usize, usize),
     /// The policies whose eligibility the lowered policy asks.
     refs: Vec<usize>,
 }
@@ -521,8 +526,8 @@ impl Lower<'_> {
             .map(|a| self.expr(a, sc))
             .collect::<Option<Vec<_>>>()?;
         let fsc = Scope {
-            lets: sc.lets + self.lets.len(),
-            locals: sc.locals + self.locals,
+            lets: self.base.0 + self.lets.len(),
+            locals: self.base.1 + self.locals,
             defs: &def.lets,
         };
         let first_let = self.lets.len();
