@@ -302,6 +302,7 @@ impl CompiledRules {
             uncompiled: vec![""; n],
             referenced: vec![false; n],
         };
+        let inline_sizes = inline_sizes(rules);
         for &index in &out.order {
             let p = &rules.program.policies[index];
             let scope = Scope {
@@ -319,6 +320,8 @@ impl CompiledRules {
                 locals: p.locals,
                 depth: 0,
                 base: (scope.lets, scope.locals),
+                inline_sizes: &inline_sizes,
+                inlined: 0,
                 refs: vec![],
             };
             let lowered = lower.policy(p, &scope);
@@ -395,6 +398,52 @@ fn decision_order(rules: &RuleSet) -> Vec<usize> {
     order
 }
 
+/// The most expression nodes the functions inlined into one policy may make.
+const INLINE_BUDGET: usize = 50_000;
+
+/// Per function: the expression nodes one inlined call makes, its callees' included
+/// (saturating; the checker refuses recursion, so the call graph is acyclic).
+fn inline_sizes(rules: &RuleSet) -> Vec<usize> {
+    let functions = &rules.program.functions;
+    let mut sizes: Vec<Option<usize>> = vec![None; functions.len()];
+    // Iterative depth-first order over the call graph: a function's size once its
+    // callees' are known.
+    for start in 0..functions.len() {
+        let mut stack = vec![(start, false)];
+        while let Some((f, expanded)) = stack.pop() {
+            if sizes[f].is_some() {
+                continue;
+            }
+            let mut calls = vec![];
+            let mut nodes = 0usize;
+            let def = &functions[f];
+            for e in def.lets.iter().map(|l| &l.value).chain([&def.body]) {
+                e.walk(&mut |x| {
+                    nodes += 1;
+                    if let Expr::Function(g, _) = x {
+                        calls.push(*g);
+                    }
+                });
+            }
+            let pending: Vec<usize> = calls
+                .iter()
+                .copied()
+                .filter(|&g| g < functions.len() && sizes[g].is_none() && g != f)
+                .collect();
+            if !pending.is_empty() && !expanded {
+                stack.push((f, true));
+                stack.extend(pending.into_iter().map(|g| (g, false)));
+                continue;
+            }
+            let total = calls.iter().fold(nodes, |n, &g| {
+                n.saturating_add(sizes.get(g).copied().flatten().unwrap_or(usize::MAX))
+            });
+            sizes[f] = Some(total);
+        }
+    }
+    sizes.into_iter().map(|s| s.unwrap_or(usize::MAX)).collect()
+}
+
 /// A rough cost of evaluating an expression: its nodes, with list operations and
 /// calls weighted (a definition counts once, where it is defined).
 fn cost(e: &Expr, defs: &[crate::ir::LetDef]) -> usize {
@@ -443,6 +492,11 @@ struct Lower<'a> {
     /// slots: an inlined function's slots follow the policy's own (and those of the
     /// functions inlined before it), whatever scope the call is made from.
     base: (usize, usize),
+    /// Per function: the number of expression nodes one inlined call of it makes
+    /// (its callees' included, saturating).
+    inline_sizes: &'a [usize],
+    /// Expression nodes inlined into the policy so far.
+    inlined: usize,
     /// The policies whose eligibility the lowered policy asks.
     refs: Vec<usize>,
 }
@@ -521,6 +575,17 @@ impl Lower<'_> {
             return self.unsupported("functions nested too deeply");
         }
         let def = self.rules.program.functions.get(f)?;
+        // Each call is inlined on its own, so functions that call functions several
+        // times multiply: past the budget the policy is left to the reference evaluator.
+        // (A top-level call's size includes the calls inside it.)
+        if self.depth == 0 {
+            self.inlined = self
+                .inlined
+                .saturating_add(self.inline_sizes.get(f).copied().unwrap_or(usize::MAX));
+        }
+        if self.inlined > INLINE_BUDGET {
+            return self.unsupported("functions too large to inline");
+        }
         let args = args
             .iter()
             .map(|a| self.expr(a, sc))
