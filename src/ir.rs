@@ -93,13 +93,9 @@ pub enum DateUnit {
 }
 
 impl DateUnit {
-    /// `d` shifted by `n` of this unit (month ends clamped, see [`crate::calendar`]).
+    /// `d` shifted by `n` of this unit (month ends clamped, see [`crate::semantics::calendar`]).
     pub fn shift(self, d: NaiveDate, n: i64) -> Option<NaiveDate> {
-        match self {
-            DateUnit::Days => crate::calendar::add_days(d, n),
-            DateUnit::Months => crate::calendar::add_months(d, n),
-            DateUnit::Years => crate::calendar::add_years(d, n),
-        }
+        crate::semantics::number::shift(d, n, self).ok()
     }
 }
 

@@ -41,7 +41,6 @@
 
 pub mod batch;
 pub mod bundle;
-pub mod calendar;
 pub mod check;
 pub mod compile;
 pub mod eval;
@@ -49,6 +48,7 @@ pub mod ir;
 pub mod load;
 pub mod record;
 pub mod schema;
+pub mod semantics;
 pub mod syntax;
 pub mod testing;
 pub mod value;

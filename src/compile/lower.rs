@@ -12,12 +12,12 @@
 //! policy with a construct the lowering does not cover at all is left to the reference
 //! evaluator for every record.
 
-use crate::calendar;
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
 use crate::record::row::{
     pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
 };
+use crate::semantics::calendar;
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;

@@ -88,19 +88,8 @@ pub struct Fact {
     pub value: String,
 }
 
-/// A clause's value in a trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Truth {
-    /// true
-    True,
-    /// false
-    False,
-    /// unknown (missing data)
-    Unknown,
-    /// the clause could not be evaluated (see the decision's error)
-    Error,
-}
+/// A clause's value in a trace: the one three-valued truth of the semantics.
+pub use crate::semantics::Truth;
 
 /// One clause in a trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]

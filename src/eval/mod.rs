@@ -16,16 +16,22 @@ pub use decision::{
     Amount, ClauseTrace, Decision, EvalError, ExtraValue, Fact, ItemDecision, Outcome, Trace, Truth,
 };
 
-use crate::calendar;
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, LetDef, Pat, PolicyDef, Ty};
 use crate::record::Record;
+use crate::semantics::calendar;
+use crate::semantics::number::{self, Fault};
+use crate::semantics::quantifier::{
+    Aggregate, Aggregated, Blame, Quantified, Quantify, Step, Values,
+};
+use crate::semantics::Connective;
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::{format_decimal, RecordNode, Slot, Value};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use std::cmp::Ordering;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 /// Options of one evaluation.
@@ -733,7 +739,7 @@ impl<'r> Evaluator<'r> {
                 .ok_or("internal: member used before it is decided")?,
             Expr::Neg(x) => match self.eval(x, frame)? {
                 Val::Known(Value::Int(i)) => {
-                    Val::Known(Value::Int(i.checked_neg().ok_or("number too large")?))
+                    Val::Known(Value::Int(number::int_neg(i).map_err(|f| f.to_string())?))
                 }
                 Val::Known(Value::Decimal(d)) => Val::Known(Value::Decimal(-d)),
                 other => other,
@@ -754,7 +760,9 @@ impl<'r> Evaluator<'r> {
                 match x {
                     Val::Known(Value::Date(d)) => {
                         let n = if *minus { -n } else { *n };
-                        Val::Known(Value::Date(unit.shift(d, n).ok_or("date out of range")?))
+                        Val::Known(Value::Date(
+                            number::shift(d, n, *unit).map_err(|f| f.to_string())?,
+                        ))
                     }
                     other => other,
                 }
@@ -763,8 +771,8 @@ impl<'r> Evaluator<'r> {
                 v @ Val::Unknown(_) => v,
                 v => Val::Known(Value::Bool(!truth(v).unwrap_or(false))),
             },
-            Expr::And(xs) => self.kleene(xs, false, frame)?,
-            Expr::Or(xs) => self.kleene(xs, true, frame)?,
+            Expr::And(xs) => self.kleene(xs, Connective::And, frame)?,
+            Expr::Or(xs) => self.kleene(xs, Connective::Or, frame)?,
             Expr::Compare(op, a, b) => {
                 let x = self.eval(a, frame)?;
                 let y = self.eval(b, frame)?;
@@ -911,30 +919,36 @@ impl<'r> Evaluator<'r> {
         })
     }
 
-    /// Kleene `and` (`dominant` false) or `or` (`dominant` true): one operand with the
-    /// dominant value decides; otherwise unknown operands make the result unknown with
-    /// the union of their missing fields.
-    fn kleene(&mut self, xs: &'r [Expr], dominant: bool, frame: &mut Frame<'r>) -> R<Val> {
+    /// A Kleene connective over the operands ([`Connective`]); the missing fields of an
+    /// unknown result are those of every unknown operand, an error the first one's.
+    fn kleene(&mut self, xs: &'r [Expr], connective: Connective, frame: &mut Frame<'r>) -> R<Val> {
         let mut missing: Missing = vec![];
         let mut err = None;
+        let mut whole = connective.identity();
         for x in xs {
-            match self.eval(x, frame) {
-                Ok(v) => match truth(v.clone()) {
-                    Some(b) if b == dominant => return Ok(Val::Known(Value::Bool(dominant))),
-                    Some(_) => {}
-                    None => union(&mut missing, &missing_of(&v)),
-                },
-                Err(e) => err = err.or(Some(e)),
+            let t = match self.eval(x, frame) {
+                Ok(v) => {
+                    let t = truth_of(&v);
+                    if t == Truth::Unknown {
+                        union(&mut missing, &missing_of(&v));
+                    }
+                    t
+                }
+                Err(e) => {
+                    err = err.or(Some(e));
+                    Truth::Error
+                }
+            };
+            match connective.step(whole, t) {
+                ControlFlow::Break(t) => return Ok(Val::Known(Value::Bool(t == Truth::True))),
+                ControlFlow::Continue(w) => whole = w,
             }
         }
-        if let Some(e) = err {
-            return Err(e);
+        match whole {
+            Truth::Error => Err(err.unwrap_or_else(|| "internal: error without a message".into())),
+            Truth::Unknown => Ok(Val::Unknown(missing)),
+            t => Ok(Val::Known(Value::Bool(t == Truth::True))),
         }
-        Ok(if missing.is_empty() {
-            Val::Known(Value::Bool(!dominant))
-        } else {
-            Val::Unknown(missing)
-        })
     }
 
     fn policy_ref(&mut self, p: usize) -> R<Val> {
@@ -997,188 +1011,80 @@ impl<'r> Evaluator<'r> {
         frame: &mut Frame<'r>,
     ) -> R<Val> {
         let mut missing: Missing = vec![];
-        match q {
-            Quantifier::Any | Quantifier::No | Quantifier::All | Quantifier::Count => {
-                let mut count: i64 = 0;
-                let mut any_true = false;
-                let mut any_false = false;
-                for item in items {
-                    frame.locals[var] = Val::Known(item.clone());
-                    let f = match filter {
-                        Some(f) => self.eval(f, frame)?,
-                        None => Val::Known(Value::Bool(true)),
-                    };
-                    let ft = truth(f.clone());
-                    // For `all`, the filter selects the items the condition must hold for.
-                    let v = match (q, ft) {
-                        (_, Some(false)) => {
-                            if q != Quantifier::All {
-                                any_false = true;
-                            }
-                            continue;
-                        }
-                        (_, Some(true)) => match body {
-                            Some(b) => self.eval(b, frame)?,
-                            None => Val::Known(Value::Bool(true)),
-                        },
-                        (Quantifier::All, None) => {
-                            // filter → body: unknown unless the body holds anyway.
-                            let b = match body {
-                                Some(b) => self.eval(b, frame)?,
-                                None => Val::Known(Value::Bool(true)),
-                            };
-                            if truth(b.clone()) == Some(true) {
-                                b
-                            } else {
-                                f
-                            }
-                        }
-                        (_, None) => {
-                            // filter and body, Kleene.
-                            let b = match body {
-                                Some(b) => self.eval(b, frame)?,
-                                None => Val::Known(Value::Bool(true)),
-                            };
-                            if truth(b.clone()) == Some(false) {
-                                b
-                            } else {
-                                let mut m = missing_of(&f);
-                                union(&mut m, &missing_of(&b));
-                                Val::Unknown(m)
-                            }
-                        }
-                    };
-                    match truth(v.clone()) {
-                        Some(true) => {
-                            any_true = true;
-                            count += 1;
-                            if q == Quantifier::Any || q == Quantifier::No {
-                                break;
-                            }
-                        }
-                        Some(false) => {
-                            any_false = true;
-                            if q == Quantifier::All {
-                                break;
-                            }
-                        }
-                        None => union(&mut missing, &missing_of(&v)),
+        if matches!(
+            q,
+            Quantifier::Any | Quantifier::No | Quantifier::All | Quantifier::Count
+        ) {
+            let mut fold = Quantify::new(q);
+            for item in items {
+                frame.locals[var] = Val::Known(item.clone());
+                let f = match filter {
+                    Some(f) => self.eval(f, frame)?,
+                    None => Val::Known(Value::Bool(true)),
+                };
+                let mut b = Ok(Val::Known(Value::Bool(true)));
+                let step = fold.item(truth_of(&f), || {
+                    if let Some(body) = body {
+                        b = self.eval(body, frame);
                     }
-                }
-                let _ = any_false;
-                Ok(match q {
-                    Quantifier::Any if any_true => Val::Known(Value::Bool(true)),
-                    Quantifier::No if any_true => Val::Known(Value::Bool(false)),
-                    Quantifier::All if any_false => Val::Known(Value::Bool(false)),
-                    _ if !missing.is_empty() => Val::Unknown(missing),
-                    Quantifier::Any => Val::Known(Value::Bool(false)),
-                    Quantifier::No | Quantifier::All => Val::Known(Value::Bool(true)),
-                    _ => Val::Known(Value::Int(count)),
-                })
-            }
-            Quantifier::Sum
-            | Quantifier::Min
-            | Quantifier::Max
-            | Quantifier::The
-            | Quantifier::Latest
-            | Quantifier::Earliest => {
-                let mut chosen: Vec<(Value, Option<Value>)> = vec![];
-                for item in items {
-                    frame.locals[var] = Val::Known(item.clone());
-                    if let Some(f) = filter {
-                        let fv = self.eval(f, frame)?;
-                        match truth(fv.clone()) {
-                            Some(true) => {}
-                            Some(false) => continue,
-                            None => {
-                                union(&mut missing, &missing_of(&fv));
-                                continue;
-                            }
-                        }
+                    match &b {
+                        Ok(v) => truth_of(v),
+                        Err(_) => Truth::Error,
                     }
-                    let b = match body {
-                        Some(b) => self.eval(b, frame)?,
-                        None => Val::Known(item.clone()),
-                    };
-                    match b {
-                        Val::Known(v) => chosen.push((item.clone(), Some(v))),
-                        Val::None => chosen.push((item.clone(), None)),
-                        Val::Unknown(m) => union(&mut missing, &m),
-                    }
-                }
-                if !missing.is_empty() {
-                    return Ok(Val::Unknown(missing));
-                }
-                match q {
-                    Quantifier::Sum => {
-                        let mut acc = Value::Int(0);
-                        for (_, v) in chosen {
-                            if let Some(v) = v {
-                                let ty = if matches!((&acc, &v), (Value::Int(_), Value::Int(_))) {
-                                    Ty::Int
-                                } else {
-                                    Ty::Decimal
-                                };
-                                acc = arith(ArithOp::Add, &acc, &v, &ty)?;
-                            }
+                });
+                match step {
+                    Step::Next => {}
+                    Step::Stop => break,
+                    Step::Error => return b.map(|_| Val::Unknown(vec![])),
+                    Step::Unknown(blame) => {
+                        if blame != Blame::Body {
+                            union(&mut missing, &missing_of(&f));
                         }
-                        Ok(Val::Known(acc))
-                    }
-                    Quantifier::Min | Quantifier::Max => {
-                        let want = if q == Quantifier::Min {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        };
-                        let mut best: Option<Value> = None;
-                        for v in chosen.into_iter().filter_map(|(_, v)| v) {
-                            if best.as_ref().is_none_or(|b| order(&v, b) == Some(want)) {
-                                best = Some(v);
-                            }
-                        }
-                        Ok(best.map_or(Val::None, Val::Known))
-                    }
-                    Quantifier::The => match chosen.len() {
-                        1 => Ok(chosen
-                            .pop()
-                            .and_then(|(_, v)| v)
-                            .map_or(Val::None, Val::Known)),
-                        0 => Err("no item matches, where exactly one is expected".into()),
-                        n => Err(format!("{n} items match, where exactly one is expected")),
-                    },
-                    _ => {
-                        let want = if q == Quantifier::Earliest {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        };
-                        let mut best: Option<(Value, Value)> = None;
-                        let mut tie = false;
-                        for (item, key) in chosen {
-                            let Some(key) = key else { continue };
-                            match &best {
-                                None => best = Some((item, key)),
-                                Some((_, bk)) => match order(&key, bk) {
-                                    Some(o) if o == want => {
-                                        best = Some((item, key));
-                                        tie = false;
-                                    }
-                                    Some(Ordering::Equal) => tie = true,
-                                    _ => {}
-                                },
-                            }
-                        }
-                        match best {
-                            None => Err("no item to choose from".into()),
-                            Some(_) if tie => Err(
-                                "several items share the deciding value; the choice is undefined"
-                                    .into(),
-                            ),
-                            Some((item, _)) => Ok(Val::Known(item)),
+                        if blame != Blame::Filter {
+                            union(&mut missing, &missing_of(&b?));
                         }
                     }
                 }
             }
+            return Ok(match fold.result() {
+                Quantified::Truth(t) => Val::Known(Value::Bool(t)),
+                Quantified::Count(n) => Val::Known(Value::Int(n)),
+                Quantified::Unknown => Val::Unknown(missing),
+            });
+        }
+        let mut fold = Aggregate::new(q);
+        for item in items {
+            frame.locals[var] = Val::Known(item.clone());
+            if let Some(f) = filter {
+                let fv = self.eval(f, frame)?;
+                match truth_of(&fv) {
+                    Truth::False => continue,
+                    Truth::Unknown => {
+                        union(&mut missing, &missing_of(&fv));
+                        fold.unknown();
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            let b = match body {
+                Some(b) => self.eval(b, frame)?,
+                None => Val::Known(item.clone()),
+            };
+            match b {
+                Val::Known(v) => fold.item(&TreeValues, item, Some(v)),
+                Val::None => fold.item(&TreeValues, item, None),
+                Val::Unknown(m) => {
+                    union(&mut missing, &m);
+                    fold.unknown();
+                }
+            }
+        }
+        match fold.result(&TreeValues) {
+            Aggregated::Unknown => Ok(Val::Unknown(missing)),
+            Aggregated::Value(v) => Ok(v.map_or(Val::None, Val::Known)),
+            Aggregated::Item(i) => Ok(Val::Known(i)),
+            Aggregated::Error(f) => Err(f.to_string()),
         }
     }
 
@@ -1219,54 +1125,48 @@ impl<'r> Evaluator<'r> {
             v.as_decimal()
                 .ok_or_else(|| "internal: expected a number".to_string())
         };
+        let fault = |f: Fault| f.to_string();
+        let first = vals
+            .first()
+            .ok_or("internal: a built-in without arguments")?;
         let out = match b {
-            Builtin::Age => {
-                let on = match vals.get(1) {
-                    Some(v) => date(v)?,
-                    None => self.ref_date,
+            Builtin::Age | Builtin::MonthDiff | Builtin::Year | Builtin::Month | Builtin::Day => {
+                let dates = vals
+                    .iter()
+                    .map(|v| date(v).map(calendar::parts))
+                    .collect::<R<Vec<_>>>()?;
+                let on = calendar::parts(self.ref_date);
+                Value::Int(number::date_builtin(b, &dates, on).ok_or("internal: date built-in")?)
+            }
+            Builtin::AddDays | Builtin::AddMonths | Builtin::AddYears => {
+                let unit = match b {
+                    Builtin::AddDays => DateUnit::Days,
+                    Builtin::AddMonths => DateUnit::Months,
+                    _ => DateUnit::Years,
                 };
-                Value::Int(calendar::age(date(&vals[0])?, on))
+                let n = int(vals.get(1).ok_or("internal: a shift without a count")?)?;
+                Value::Date(number::shift(date(first)?, n, unit).map_err(fault)?)
             }
-            Builtin::AddDays => Value::Date(
-                calendar::add_days(date(&vals[0])?, int(&vals[1])?).ok_or("date out of range")?,
-            ),
-            Builtin::AddMonths => Value::Date(
-                calendar::add_months(date(&vals[0])?, int(&vals[1])?).ok_or("date out of range")?,
-            ),
-            Builtin::AddYears => Value::Date(
-                calendar::add_years(date(&vals[0])?, int(&vals[1])?).ok_or("date out of range")?,
-            ),
-            Builtin::MonthDiff => {
-                Value::Int(calendar::month_diff(date(&vals[0])?, date(&vals[1])?))
-            }
-            Builtin::Year => Value::Int(i64::from(date(&vals[0])?.year())),
-            Builtin::Month => Value::Int(i64::from(date(&vals[0])?.month())),
-            Builtin::Day => Value::Int(i64::from(date(&vals[0])?.day())),
-            Builtin::MakeDate => {
-                let (y, m, d) = (int(&vals[0])?, int(&vals[1])?, int(&vals[2])?);
-                let d = i32::try_from(y)
-                    .ok()
-                    .zip(u32::try_from(m).ok())
-                    .zip(u32::try_from(d).ok())
-                    .and_then(|((y, m), d)| NaiveDate::from_ymd_opt(y, m, d))
-                    .ok_or_else(|| format!("{y}-{m}-{d} is not a calendar date"))?;
-                Value::Date(d)
-            }
+            Builtin::MakeDate => match vals.as_slice() {
+                [y, m, d] => {
+                    Value::Date(number::make_date(int(y)?, int(m)?, int(d)?).map_err(fault)?)
+                }
+                _ => return Err("internal: date() needs three parts".into()),
+            },
             Builtin::WithinLast => {
-                let Expr::Duration(n, unit) = &args[1] else {
+                let Some(Expr::Duration(n, unit)) = args.get(1) else {
                     return Err("internal: within_last needs a duration".into());
                 };
-                let d = date(&vals[0])?;
-                let start = unit.shift(self.ref_date, -n).ok_or("date out of range")?;
-                Value::Bool(start <= d && d <= self.ref_date)
+                let earliest = number::shift(self.ref_date, -n, *unit).map_err(fault)?;
+                Value::Bool(calendar::within(
+                    calendar::parts(date(first)?),
+                    calendar::parts(earliest),
+                    calendar::parts(self.ref_date),
+                ))
             }
             Builtin::Min | Builtin::Max => {
-                let want = if b == Builtin::Min {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-                let mut best = vals[0].clone();
+                let want = number::wanted(b == Builtin::Min);
+                let mut best = first.clone();
                 for v in &vals[1..] {
                     if order(v, &best) == Some(want) {
                         best = v.clone();
@@ -1281,29 +1181,21 @@ impl<'r> Evaluator<'r> {
             }
             Builtin::Round | Builtin::RoundHalfEven => {
                 let places = match vals.get(1) {
-                    Some(v) => {
-                        u32::try_from(int(v)?).map_err(|_| "decimal places must be 0 or more")?
-                    }
+                    Some(v) => int(v)?,
                     None => 0,
                 };
-                let strategy = if b == Builtin::Round {
-                    rust_decimal::RoundingStrategy::MidpointAwayFromZero
-                } else {
-                    rust_decimal::RoundingStrategy::MidpointNearestEven
-                };
-                Value::Decimal(dec(&vals[0])?.round_dp_with_strategy(places.min(28), strategy))
+                Value::Decimal(
+                    number::round(dec(first)?, places, b == Builtin::RoundHalfEven)
+                        .map_err(fault)?,
+                )
             }
-            Builtin::Floor => {
-                Value::Int(i64::try_from(dec(&vals[0])?.floor()).map_err(|_| "number too large")?)
-            }
-            Builtin::Ceil => {
-                Value::Int(i64::try_from(dec(&vals[0])?.ceil()).map_err(|_| "number too large")?)
-            }
-            Builtin::Abs => match &vals[0] {
-                Value::Int(i) => Value::Int(i.checked_abs().ok_or("number too large")?),
+            Builtin::Floor => Value::Int(number::floor(dec(first)?).map_err(fault)?),
+            Builtin::Ceil => Value::Int(number::ceil(dec(first)?).map_err(fault)?),
+            Builtin::Abs => match first {
+                Value::Int(i) => Value::Int(number::int_abs(*i).map_err(fault)?),
                 other => Value::Decimal(dec(other)?.abs()),
             },
-            Builtin::Len => match &vals[0] {
+            Builtin::Len => match first {
                 Value::List(l) => Value::Int(i64::try_from(l.len()).unwrap_or(i64::MAX)),
                 _ => return Err("internal: len of a non-list".into()),
             },
@@ -1328,10 +1220,19 @@ fn item_id(path: &str) -> String {
 
 /// The truth of a value: `None` for unknown; a known "none" is false.
 fn truth(v: Val) -> Option<bool> {
+    match truth_of(&v) {
+        Truth::True => Some(true),
+        Truth::Unknown => None,
+        _ => Some(false),
+    }
+}
+
+/// A value as a truth: any known value but `true`, a known "none" included, is false.
+fn truth_of(v: &Val) -> Truth {
     match v {
-        Val::Known(Value::Bool(b)) => Some(b),
-        Val::Known(_) | Val::None => Some(false),
-        Val::Unknown(_) => None,
+        Val::Known(Value::Bool(true)) => Truth::True,
+        Val::Known(_) | Val::None => Truth::False,
+        Val::Unknown(_) => Truth::Unknown,
     }
 }
 
@@ -1357,36 +1258,42 @@ fn strict2(a: Val, b: Val) -> Result<(Value, Value), Val> {
 
 fn arith(op: ArithOp, a: &Value, b: &Value, ty: &Ty) -> R<Value> {
     if let (Ty::Int, Value::Int(x), Value::Int(y)) = (ty, a, b) {
-        let r = match op {
-            ArithOp::Add => x.checked_add(*y),
-            ArithOp::Sub => x.checked_sub(*y),
-            ArithOp::Mul => x.checked_mul(*y),
-            ArithOp::Div => None,
-        };
-        if let Some(r) = r {
-            return Ok(Value::Int(r));
-        }
-        if op != ArithOp::Div {
-            return Err("whole-number overflow".into());
+        if let Some(r) = number::int_arith(op, *x, *y) {
+            return r.map(Value::Int).map_err(|f| f.to_string());
         }
     }
     let (x, y) = match (a.as_decimal(), b.as_decimal()) {
         (Some(x), Some(y)) => (x, y),
         _ => return Err("internal: arithmetic on non-numbers".into()),
     };
-    let r = match op {
-        ArithOp::Add => x.checked_add(y),
-        ArithOp::Sub => x.checked_sub(y),
-        ArithOp::Mul => x.checked_mul(y),
-        ArithOp::Div => {
-            if y.is_zero() {
-                return Err("division by zero".into());
-            }
-            x.checked_div(y)
+    number::decimal_arith(op, x, y)
+        .map(Value::Decimal)
+        .map_err(|f| f.to_string())
+}
+
+/// The tree values, for the aggregates of [`crate::semantics::quantifier`].
+struct TreeValues;
+
+impl Values for TreeValues {
+    type Value = Value;
+    type Item = Value;
+    fn order(&self, a: &Value, b: &Value) -> Option<Ordering> {
+        order(a, b)
+    }
+    fn add(&self, a: &Value, b: &Value) -> Result<Value, Fault> {
+        match (a, b) {
+            (Value::Int(x), Value::Int(y)) => number::int_arith(ArithOp::Add, *x, *y)
+                .unwrap_or(Err(Fault::Internal("sum")))
+                .map(Value::Int),
+            _ => match (a.as_decimal(), b.as_decimal()) {
+                (Some(x), Some(y)) => number::decimal_arith(ArithOp::Add, x, y).map(Value::Decimal),
+                _ => Err(Fault::Internal("sum of non-numbers")),
+            },
         }
-    };
-    r.map(Value::Decimal)
-        .ok_or_else(|| "decimal overflow".into())
+    }
+    fn zero(&self) -> Value {
+        Value::Int(0)
+    }
 }
 
 /// Orders two values of the same type (numbers across int/decimal).
@@ -1405,13 +1312,5 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
-    let o = order(a, b);
-    match op {
-        CmpOp::Eq => o == Some(Ordering::Equal),
-        CmpOp::Ne => o.is_some_and(|o| o != Ordering::Equal),
-        CmpOp::Lt => o == Some(Ordering::Less),
-        CmpOp::Le => matches!(o, Some(Ordering::Less | Ordering::Equal)),
-        CmpOp::Gt => o == Some(Ordering::Greater),
-        CmpOp::Ge => matches!(o, Some(Ordering::Greater | Ordering::Equal)),
-    }
+    number::holds_maybe(op, order(a, b))
 }

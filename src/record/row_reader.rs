@@ -775,7 +775,10 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
 /// `YYYY-MM-DD` as a packed date, if it is a calendar date.
 fn parse_packed_date(text: &str) -> Option<i32> {
     let (y, m, d) = crate::schema::date_digits(text)?;
-    if !(1..=12).contains(&m) || d == 0 || d > crate::calendar::days_in_month(y as i32, m) {
+    if !(1..=12).contains(&m)
+        || d == 0
+        || d > crate::semantics::calendar::days_in_month(y as i32, m)
+    {
         return None;
     }
     Some((y * 10_000 + m * 100 + d) as i32)

@@ -266,7 +266,7 @@ fn bump(v: &mut Json, step: i64) -> bool {
         }
         Json::String(s) => {
             if let Some(d) = crate::schema::parse_date(s) {
-                match crate::calendar::add_days(d, step) {
+                match crate::semantics::calendar::add_days(d, step) {
                     Some(r) => {
                         *s = r.to_string();
                         true

@@ -200,8 +200,8 @@ impl Constraints {
     /// A birth-date field of someone aged `lo..=hi` completed years on `on`.
     pub fn aged(self, path: &str, lo: u32, hi: u32, on: NaiveDate) -> Self {
         let (lo, hi) = (lo.min(hi), lo.max(hi));
-        let latest = crate::calendar::add_years(on, -i64::from(lo)).unwrap_or(on);
-        let earliest = crate::calendar::add_years(on, -i64::from(hi) - 1)
+        let latest = crate::semantics::calendar::add_years(on, -i64::from(lo)).unwrap_or(on);
+        let earliest = crate::semantics::calendar::add_years(on, -i64::from(hi) - 1)
             .and_then(|d| d.succ_opt())
             .unwrap_or(on);
         self.date_range(path, earliest, latest)
@@ -541,8 +541,8 @@ pub(crate) fn resolve_dates(v: &mut Json, anchor: NaiveDate) {
                 .split('|')
                 .map(|x| x.parse::<i64>().unwrap_or(0));
             let (m, d) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-            let date = crate::calendar::add_months(anchor, m)
-                .and_then(|x| crate::calendar::add_days(x, d))
+            let date = crate::semantics::calendar::add_months(anchor, m)
+                .and_then(|x| crate::semantics::calendar::add_days(x, d))
                 .unwrap_or(anchor);
             *v = Json::from(date.to_string());
         }
@@ -1248,7 +1248,7 @@ fn step(v: &Value, up: bool, n: i64) -> Option<Value> {
     match v {
         Value::Int(i) => i.checked_add(n).map(Value::Int),
         Value::Decimal(d) => d.checked_add(Decimal::new(n, 2)).map(Value::Decimal),
-        Value::Date(d) => crate::calendar::add_days(*d, n).map(Value::Date),
+        Value::Date(d) => crate::semantics::calendar::add_days(*d, n).map(Value::Date),
         _ => None,
     }
 }
@@ -1522,8 +1522,8 @@ impl<'r> Miner<'r> {
                     // shifted date op constant date: f = c − shift
                     if let (Value::Date(d), Some((p, r))) = (&c, self.shifted(x, env, 0)) {
                         if r != (RelDate { months: 0, days: 0 }) {
-                            let base = crate::calendar::add_months(*d, -r.months)
-                                .and_then(|d| crate::calendar::add_days(d, -r.days));
+                            let base = crate::semantics::calendar::add_months(*d, -r.months)
+                                .and_then(|d| crate::semantics::calendar::add_days(d, -r.days));
                             if let Some(base) = base {
                                 let v = Value::Date(base);
                                 let mut vals = satisfying(o, &v);
@@ -2217,7 +2217,7 @@ mod tests {
                 "%Y-%m-%d",
             )
             .unwrap();
-            let age = crate::calendar::age(birth, on);
+            let age = crate::semantics::calendar::age(birth, on);
             assert!((55..=70).contains(&age), "age {age}");
             let m = rec["social_insurance"]["employee_pension"]["contribution_months"]
                 .as_i64()
