@@ -15,9 +15,14 @@
 use crate::compile::RuleSet;
 use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
 use crate::record::row::{
-    pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
+    date_parts, pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
 };
 use crate::semantics::calendar;
+use crate::semantics::number;
+use crate::semantics::quantifier::{Aggregate, Aggregated, Quantified, Quantify, Step, Values};
+pub use crate::semantics::Truth;
+use crate::semantics::Connective;
+use std::ops::ControlFlow;
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;
@@ -152,20 +157,8 @@ pub struct Ctx<'a> {
     pub truths: &'a mut [Truth],
 }
 
-/// A policy's decision as a truth value, as `eligible(...)` reads it (one byte, so
-/// that writing it per policy per record is one store).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Truth {
-    /// eligible
-    True,
-    /// not eligible
-    False,
-    /// undetermined for missing data
-    Unknown,
-    /// decided by the reference evaluator (in error, or not compiled)
-    Error,
-}
-
+/// The truth of cells: a policy's decision as `eligible(...)` reads it is one byte,
+/// so that writing it per policy per record is one store.
 impl Truth {
     /// A value as a truth: `true`, unknown, an error, or false (any other value).
     #[inline(always)]
@@ -779,14 +772,10 @@ impl Lower<'_> {
             }
             Expr::Not(x) => {
                 let x = self.expr(x, sc)?;
-                Node::new(move |c| match x.truth(c) {
-                    Truth::True => Cell::Bool(false),
-                    Truth::False => Cell::Bool(true),
-                    t => t.cell(),
-                })
+                Node::new(move |c| (!x.truth(c)).cell())
             }
-            Expr::And(xs) => self.kleene(xs, false, sc)?,
-            Expr::Or(xs) => self.kleene(xs, true, sc)?,
+            Expr::And(xs) => self.kleene(xs, Connective::And, sc)?,
+            Expr::Or(xs) => self.kleene(xs, Connective::Or, sc)?,
             Expr::Compare(op, a, b) => self.compare(*op, a, b, sc)?,
             Expr::InSet(v, items, negated) => self.in_set(v, items, *negated, sc)?,
             Expr::InRange(v, lo, hi, negated) => {
@@ -1039,7 +1028,7 @@ impl Lower<'_> {
         }
     }
 
-    fn kleene(&mut self, xs: &[Expr], dominant: bool, sc: &Scope<'_>) -> Option<Node> {
+    fn kleene(&mut self, xs: &[Expr], connective: Connective, sc: &Scope<'_>) -> Option<Node> {
         // The result does not depend on the order of the operands: cheapest first.
         let mut order: Vec<&Expr> = xs.iter().collect();
         order.sort_by_key(|x| cost(x, sc.defs));
@@ -1047,46 +1036,23 @@ impl Lower<'_> {
             .into_iter()
             .map(|x| self.expr(x, sc))
             .collect::<Option<Vec<_>>>()?;
-        // The value that decides the whole (`true` for `or`; for `and`, a known value
-        // that is not `true`, which counts as false), and the whole when no operand
-        // decides: an error if any is one, else unknown if any is, else the other value.
-        let (winner, loser) = if dominant {
-            (Truth::True, Truth::False)
-        } else {
-            (Truth::False, Truth::True)
-        };
-        let win = winner.cell();
-        let worse = |acc: Truth, t: Truth| match (acc, t) {
-            (Truth::Error, _) | (_, Truth::Error) => Truth::Error,
-            (Truth::Unknown, _) | (_, Truth::Unknown) => Truth::Unknown,
-            _ => acc,
-        };
         // Two operands, the common case: no loop.
         let xs = match <[Node; 2]>::try_from(xs) {
             Ok([a, b]) => {
                 return Some(Node::new(move |c| {
-                    let x = a.truth(c);
-                    if x == winner {
-                        return win;
+                    let whole = match connective.step(connective.identity(), a.truth(c)) {
+                        ControlFlow::Break(t) => return t.cell(),
+                        ControlFlow::Continue(w) => w,
+                    };
+                    match connective.step(whole, b.truth(c)) {
+                        ControlFlow::Break(t) | ControlFlow::Continue(t) => t.cell(),
                     }
-                    let y = b.truth(c);
-                    if y == winner {
-                        return win;
-                    }
-                    worse(worse(loser, x), y).cell()
                 }))
             }
             Err(xs) => xs,
         };
         Some(Node::new(move |c| {
-            let mut whole = loser;
-            for x in &xs {
-                match x.truth(c) {
-                    t if t == winner => return win,
-                    t => whole = worse(whole, t),
-                }
-            }
-            whole.cell()
+            connective.fold(xs.iter().map(|x| x.truth(c))).cell()
         }))
     }
 
@@ -1253,14 +1219,14 @@ impl Lower<'_> {
                 let start = shift(ref_date, -n, *unit);
                 if let (Some(f), Some(s)) = (self.access(d, sc), start) {
                     return Some(Node::new(move |c| match f.read(c) {
-                        Cell::Date(x) => Cell::Bool(s <= x && x <= ref_date),
+                        Cell::Date(x) => Cell::Bool(calendar::within(x, s, ref_date)),
                         other => strict_one(other),
                     }));
                 }
                 let d = self.expr(d, sc)?;
                 return Some(Node::new(move |c| match d.eval(c) {
                     Cell::Date(x) => match start {
-                        Some(s) => Cell::Bool(s <= x && x <= ref_date),
+                        Some(s) => Cell::Bool(calendar::within(x, s, ref_date)),
                         None => Cell::Error,
                     },
                     other => strict_one(other),
@@ -1584,8 +1550,8 @@ impl Quant {
         c.row.cells[(start + k) as usize]
     }
 
-    /// any / no / all / count (`Q`: [`ANY`], [`NO`], [`ALL`], [`COUNT`]), Kleene over
-    /// the items.
+    /// any / no / all / count (`Q`: [`ANY`], [`NO`], [`ALL`], [`COUNT`]), the
+    /// semantics' [`Quantify`] fold over the items.
     fn logical<const Q: u8>(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
         let q = match Q {
             ANY => Quantifier::Any,
@@ -1593,98 +1559,33 @@ impl Quant {
             ALL => Quantifier::All,
             _ => Quantifier::Count,
         };
-        let mut count: i64 = 0;
-        let mut any_true = false;
-        let mut any_false = false;
-        let mut unknown = false;
+        let mut fold = Quantify::new(q);
         for k in 0..len {
             c.locals[self.slot] = Self::item(c, start, k);
             let f = match &self.filter {
                 Some(f) => f.truth(c),
                 None => Truth::True,
             };
-            if f == Truth::Error {
-                return Cell::Error;
-            }
-            let body = |c: &mut Ctx<'_>| match &self.body {
+            let step = fold.item(f, || match &self.body {
                 Some(b) => b.truth(c),
                 None => Truth::True,
-            };
-            let v = match f {
-                Truth::Unknown => {
-                    let b = body(c);
-                    if b == Truth::Error {
-                        return Cell::Error;
-                    }
-                    if q == Quantifier::All {
-                        if b == Truth::True {
-                            b
-                        } else {
-                            f
-                        }
-                    } else if b == Truth::False {
-                        b
-                    } else {
-                        Truth::Unknown
-                    }
-                }
-                Truth::True => {
-                    let b = body(c);
-                    if b == Truth::Error {
-                        return Cell::Error;
-                    }
-                    b
-                }
-                _ => {
-                    if q != Quantifier::All {
-                        any_false = true;
-                    }
-                    continue;
-                }
-            };
-            match v {
-                Truth::True => {
-                    any_true = true;
-                    count += 1;
-                    if q == Quantifier::Any || q == Quantifier::No {
-                        break;
-                    }
-                }
-                Truth::Unknown => unknown = true,
-                _ => {
-                    any_false = true;
-                    if q == Quantifier::All {
-                        break;
-                    }
-                }
+            });
+            match step {
+                Step::Next | Step::Unknown(_) => {}
+                Step::Stop => break,
+                Step::Error => return Cell::Error,
             }
         }
-        match q {
-            Quantifier::Any if any_true => Cell::Bool(true),
-            Quantifier::No if any_true => Cell::Bool(false),
-            Quantifier::All if any_false => Cell::Bool(false),
-            _ if unknown => Cell::Unknown,
-            Quantifier::Any => Cell::Bool(false),
-            Quantifier::No | Quantifier::All => Cell::Bool(true),
-            _ => Cell::Int(count),
+        match fold.result() {
+            Quantified::Truth(t) => Cell::Bool(t),
+            Quantified::Count(n) => Cell::Int(n),
+            Quantified::Unknown => Cell::Unknown,
         }
     }
 
-    /// sum / min / max / the / latest / earliest.
+    /// sum / min / max / the / latest / earliest: the semantics' [`Aggregate`] fold.
     fn aggregate(&self, c: &mut Ctx<'_>, start: u32, len: u32) -> Cell {
-        let q = self.q;
-        let mut unknown = false;
-        let mut overflow = false;
-        let mut acc = Cell::Int(0);
-        let mut best: Option<Cell> = None;
-        let mut best_item: Option<Cell> = None;
-        let mut tie = false;
-        let mut chosen = 0usize;
-        let mut the = Cell::None;
-        let want = match q {
-            Quantifier::Min | Quantifier::Earliest => Ordering::Less,
-            _ => Ordering::Greater,
-        };
+        let mut fold = Aggregate::new(self.q);
         for k in 0..len {
             let item = Self::item(c, start, k);
             c.locals[self.slot] = item;
@@ -1692,7 +1593,7 @@ impl Quant {
                 match f.truth(c) {
                     Truth::True => {}
                     Truth::Unknown => {
-                        unknown = true;
+                        fold.unknown();
                         continue;
                     }
                     Truth::Error => return Cell::Error,
@@ -1703,71 +1604,58 @@ impl Quant {
                 Some(b) => b.eval(c),
                 None => item,
             };
-            match v {
-                Cell::Error => return v,
-                Cell::Unknown => {
-                    unknown = true;
-                    continue;
-                }
-                _ => {}
-            }
-            chosen += 1;
-            if unknown {
-                // Only the missing fields matter from here on.
-                continue;
-            }
-            match q {
-                Quantifier::Sum => {
-                    if !matches!(v, Cell::None) && !overflow {
-                        let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
-                        match arith(ArithOp::Add, acc, v, int) {
-                            Cell::Error => overflow = true,
-                            s => acc = s,
-                        }
-                    }
-                }
-                Quantifier::Min | Quantifier::Max => {
-                    if !matches!(v, Cell::None)
-                        && best.is_none_or(|b| order(v, b, &c.row) == Some(want))
-                    {
-                        best = Some(v);
-                    }
-                }
-                Quantifier::The => the = v,
-                _ => {
-                    if matches!(v, Cell::None) {
-                        continue;
-                    }
-                    match best {
-                        None => {
-                            best = Some(v);
-                            best_item = Some(item);
-                        }
-                        Some(b) => match order(v, b, &c.row) {
-                            Some(o) if o == want => {
-                                best = Some(v);
-                                best_item = Some(item);
-                                tie = false;
-                            }
-                            Some(Ordering::Equal) => tie = true,
-                            _ => {}
-                        },
-                    }
-                }
+            if !aggregate_item(&mut fold, &c.row, item, v) {
+                return Cell::Error;
             }
         }
-        if unknown {
-            return Cell::Unknown;
+        aggregated(fold.result(&CellValues(&c.row)))
+    }
+}
+
+/// Feeds an item's value to an aggregate; `false` on an error (the aggregate's result).
+#[inline(always)]
+fn aggregate_item(fold: &mut Aggregate<Cell, Cell>, row: &RowRef<'_>, item: Cell, v: Cell) -> bool {
+    match v {
+        Cell::Error => return false,
+        Cell::Unknown => fold.unknown(),
+        Cell::None => fold.item(&CellValues(row), &item, None),
+        v => fold.item(&CellValues(row), &item, Some(v)),
+    }
+    true
+}
+
+/// An aggregate's result as a cell.
+#[inline(always)]
+fn aggregated(r: Aggregated<Cell, Cell>) -> Cell {
+    match r {
+        Aggregated::Value(v) => v.unwrap_or(Cell::None),
+        Aggregated::Item(i) => i,
+        Aggregated::Unknown => Cell::Unknown,
+        Aggregated::Error(_) => Cell::Error,
+    }
+}
+
+/// The cells of a row, for the aggregates of [`crate::semantics::quantifier`].
+struct CellValues<'r, 'a>(&'r RowRef<'a>);
+
+impl Values for CellValues<'_, '_> {
+    type Value = Cell;
+    type Item = Cell;
+    #[inline(always)]
+    fn order(&self, a: &Cell, b: &Cell) -> Option<Ordering> {
+        order(*a, *b, self.0)
+    }
+    #[inline(always)]
+    fn add(&self, a: &Cell, b: &Cell) -> Result<Cell, number::Fault> {
+        let int = matches!((a, b), (Cell::Int(_), Cell::Int(_)));
+        match arith(ArithOp::Add, *a, *b, int) {
+            Cell::Error => Err(number::Fault::DecimalOverflow),
+            s => Ok(s),
         }
-        match q {
-            Quantifier::Sum if overflow => Cell::Error,
-            Quantifier::Sum => acc,
-            Quantifier::Min | Quantifier::Max => best.unwrap_or(Cell::None),
-            Quantifier::The if chosen == 1 => the,
-            Quantifier::The => Cell::Error,
-            _ if tie => Cell::Error,
-            _ => best_item.unwrap_or(Cell::Error),
-        }
+    }
+    #[inline(always)]
+    fn zero(&self) -> Cell {
+        Cell::Int(0)
     }
 }
 
@@ -1782,9 +1670,8 @@ where
     })
 }
 
-/// `sum` over the items of `list` of the value `read` gives for each item cell: an
-/// error stops at once, an unknown item value makes the sum unknown, `none` adds
-/// nothing, an overflow is an error.
+/// `sum` over the items of `list` of the value `read` gives for each item cell (no
+/// filter, no item variable set): the semantics' [`Aggregate`] fold.
 fn sum_in_place<L, R>(list: L, read: R) -> Node
 where
     L: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
@@ -1795,29 +1682,14 @@ where
             Ok(r) => r,
             Err(e) => return e,
         };
-        let (mut acc, mut unknown, mut overflow) = (Cell::Int(0), false, false);
+        let mut fold = Aggregate::new(Quantifier::Sum);
         for k in start..start + len {
-            match read(c, c.row.cells[k as usize]) {
-                Cell::Error => return Cell::Error,
-                Cell::Unknown => unknown = true,
-                Cell::None => {}
-                v if !unknown && !overflow => {
-                    let int = matches!((acc, v), (Cell::Int(_), Cell::Int(_)));
-                    match arith(ArithOp::Add, acc, v, int) {
-                        Cell::Error => overflow = true,
-                        sum => acc = sum,
-                    }
-                }
-                _ => {}
+            let item = c.row.cells[k as usize];
+            if !aggregate_item(&mut fold, &c.row, item, read(c, item)) {
+                return Cell::Error;
             }
         }
-        if unknown {
-            Cell::Unknown
-        } else if overflow {
-            Cell::Error
-        } else {
-            acc
-        }
+        aggregated(fold.result(&CellValues(&c.row)))
     })
 }
 
@@ -1873,18 +1745,7 @@ fn strict(a: Cell, b: Cell) -> Option<Cell> {
     })
 }
 
-/// Whether a comparison holds for an ordering.
-#[inline(always)]
-fn holds(op: CmpOp, o: Ordering) -> bool {
-    match op {
-        CmpOp::Eq => o == Ordering::Equal,
-        CmpOp::Ne => o != Ordering::Equal,
-        CmpOp::Lt => o == Ordering::Less,
-        CmpOp::Le => o != Ordering::Greater,
-        CmpOp::Gt => o == Ordering::Greater,
-        CmpOp::Ge => o != Ordering::Less,
-    }
-}
+use number::holds;
 
 /// A comparison, three-valued; comparing with none is false.
 #[inline(always)]
@@ -1913,9 +1774,9 @@ fn compare_any(op: CmpOp, x: Cell, y: Cell, row: &RowRef<'_>) -> Cell {
 }
 
 /// `lo <= x <= hi`, for values that order.
+#[inline(always)]
 fn between(x: Cell, lo: Cell, hi: Cell, row: &RowRef<'_>) -> bool {
-    matches!(order(x, lo, row), Some(Ordering::Greater | Ordering::Equal))
-        && matches!(order(x, hi, row), Some(Ordering::Less | Ordering::Equal))
+    number::between(order(x, lo, row), order(x, hi, row))
 }
 
 /// Orders two values of the same type (numbers across int/decimal).
@@ -2011,16 +1872,8 @@ fn arith_any(op: ArithOp, a: Cell, b: Cell, int: bool) -> Cell {
         return s;
     }
     if let (true, Cell::Int(x), Cell::Int(y)) = (int, a, b) {
-        let r = match op {
-            ArithOp::Add => x.checked_add(y),
-            ArithOp::Sub => x.checked_sub(y),
-            ArithOp::Mul => x.checked_mul(y),
-            ArithOp::Div => None,
-        };
-        match (r, op) {
-            (Some(r), _) => return Cell::Int(r),
-            (None, ArithOp::Div) => {}
-            (None, _) => return Cell::Error,
+        if let Some(r) = number::int_arith(op, x, y) {
+            return r.map_or(Cell::Error, Cell::Int);
         }
     }
     // Money on 63-bit mantissas, exactly as the decimal type would compute it (the
@@ -2058,14 +1911,7 @@ fn decimal_arith(op: ArithOp, a: Cell, b: Cell) -> Cell {
     let (Some(x), Some(y)) = (a.decimal(), b.decimal()) else {
         return Cell::Error;
     };
-    let r = match op {
-        ArithOp::Add => x.checked_add(y),
-        ArithOp::Sub => x.checked_sub(y),
-        ArithOp::Mul => x.checked_mul(y),
-        ArithOp::Div if y.is_zero() => None,
-        ArithOp::Div => x.checked_div(y),
-    };
-    r.map_or(Cell::Error, Cell::dec)
+    number::decimal_arith(op, x, y).map_or(Cell::Error, Cell::dec)
 }
 
 /// A whole number or a decimal as (mantissa, scale), when the mantissa fits in 63 bits.
@@ -2102,19 +1948,10 @@ static POW10: [i128; 29] = {
 };
 
 /// The latest packed date of birth of someone `years` old or older on the packed date
-/// `on`, as [`age`] counts: `age(b, on) >= years` exactly when `b <= born_by(on, years)`.
-/// (A 29 February birthday counts as the 28th in a common year, so on a common 28
-/// February the 29th is reached too.)
+/// `on`: [`calendar::born_by`], so that `age(b, on) >= years` exactly when
+/// `b <= born_by(on, years)`.
 fn born_by(on: i32, years: i64) -> Option<i64> {
-    let (oy, omd) = (on / 10_000, on % 10_000);
-    let md = if omd == 228 && !calendar::is_leap(oy) {
-        229
-    } else {
-        omd
-    };
-    (i64::from(oy) - years)
-        .checked_mul(10_000)?
-        .checked_add(i64::from(md))
+    pack_date(calendar::born_by(unpack_date(on)?, years)?).map(i64::from)
 }
 
 /// Whether `age op k` holds for the packed birth date `b`, given `hi = born_by(on, k)`
@@ -2131,21 +1968,14 @@ fn age_holds(op: CmpOp, b: i64, hi: i64, lo: i64) -> bool {
     }
 }
 
-/// Completed years from packed `birth` to packed `on` (the reference evaluator's
-/// `calendar::age`: a 29 February birthday counts as 28 February in other years).
+/// Completed years from packed `birth` to packed `on`: [`calendar::age_of_parts`].
+#[inline]
 fn age(birth: i32, on: i32) -> i64 {
-    let (by, bmd) = (birth / 10_000, birth % 10_000);
-    let (oy, omd) = (on / 10_000, on % 10_000);
-    let bmd = if bmd == 229 && !calendar::is_leap(oy) {
-        228
-    } else {
-        bmd
-    };
-    i64::from(oy - by) - i64::from(omd < bmd)
+    calendar::age_of_parts(date_parts(birth), date_parts(on))
 }
 
 fn shift(p: i32, n: i64, unit: DateUnit) -> Option<i32> {
-    pack_date(unit.shift(unpack_date(p)?, n)?)
+    pack_date(number::shift(unpack_date(p)?, n, unit).ok()?)
 }
 
 /// A built-in on plain argument values; `None` is an evaluation error.
@@ -2159,13 +1989,13 @@ fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Ce
         _ => None,
     };
     Some(match b {
-        Builtin::Age => Cell::Int(age(
-            date(v.first()?)?,
-            match v.get(1) {
-                Some(on) => date(on)?,
-                None => ref_date,
-            },
-        )),
+        Builtin::Age | Builtin::MonthDiff | Builtin::Year | Builtin::Month | Builtin::Day => {
+            let dates = v
+                .iter()
+                .map(|c| date(c).map(date_parts))
+                .collect::<Option<SmallVec<[_; 2]>>>()?;
+            Cell::Int(number::date_builtin(b, &dates, date_parts(ref_date))?)
+        }
         Builtin::AddDays => Cell::Date(shift(date(v.first()?)?, int(v.get(1)?)?, DateUnit::Days)?),
         Builtin::AddMonths => {
             Cell::Date(shift(date(v.first()?)?, int(v.get(1)?)?, DateUnit::Months)?)
@@ -2173,31 +2003,14 @@ fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Ce
         Builtin::AddYears => {
             Cell::Date(shift(date(v.first()?)?, int(v.get(1)?)?, DateUnit::Years)?)
         }
-        Builtin::MonthDiff => {
-            let (a, b) = (date(v.first()?)?, date(v.get(1)?)?);
-            let months = |p: i32| i64::from(p / 10_000) * 12 + i64::from(p / 100 % 100);
-            Cell::Int(months(b) - months(a))
-        }
-        Builtin::Year => Cell::Int(i64::from(date(v.first()?)? / 10_000)),
-        Builtin::Month => Cell::Int(i64::from(date(v.first()?)? / 100 % 100)),
-        Builtin::Day => Cell::Int(i64::from(date(v.first()?)? % 100)),
         Builtin::MakeDate => {
             let (y, m, d) = (int(v.first()?)?, int(v.get(1)?)?, int(v.get(2)?)?);
-            let day = NaiveDate::from_ymd_opt(
-                i32::try_from(y).ok()?,
-                u32::try_from(m).ok()?,
-                u32::try_from(d).ok()?,
-            )?;
-            Cell::Date(pack_date(day)?)
+            Cell::Date(pack_date(number::make_date(y, m, d).ok()?)?)
         }
         // Lowered on its own (its duration is a literal); never reached here.
         Builtin::WithinLast => return None,
         Builtin::Min | Builtin::Max => {
-            let want = if b == Builtin::Min {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            };
+            let want = number::wanted(b == Builtin::Min);
             let mut best = *v.first()?;
             for x in &v[1..] {
                 if order(*x, best, row) == Some(want) {
@@ -2214,24 +2027,16 @@ fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Ce
         }
         Builtin::Round | Builtin::RoundHalfEven => {
             let places = match v.get(1) {
-                Some(p) => u32::try_from(int(p)?).ok()?,
+                Some(p) => int(p)?,
                 None => 0,
             };
-            let strategy = if b == Builtin::Round {
-                rust_decimal::RoundingStrategy::MidpointAwayFromZero
-            } else {
-                rust_decimal::RoundingStrategy::MidpointNearestEven
-            };
-            Cell::dec(
-                v.first()?
-                    .decimal()?
-                    .round_dp_with_strategy(places.min(28), strategy),
-            )
+            let x = v.first()?.decimal()?;
+            Cell::dec(number::round(x, places, b == Builtin::RoundHalfEven).ok()?)
         }
-        Builtin::Floor => Cell::Int(i64::try_from(v.first()?.decimal()?.floor()).ok()?),
-        Builtin::Ceil => Cell::Int(i64::try_from(v.first()?.decimal()?.ceil()).ok()?),
+        Builtin::Floor => Cell::Int(number::floor(v.first()?.decimal()?).ok()?),
+        Builtin::Ceil => Cell::Int(number::ceil(v.first()?.decimal()?).ok()?),
         Builtin::Abs => match v.first()? {
-            Cell::Int(i) => Cell::Int(i.checked_abs()?),
+            Cell::Int(i) => Cell::Int(number::int_abs(*i).ok()?),
             other => Cell::dec(other.decimal()?.abs()),
         },
         Builtin::Len => match v.first()? {

@@ -160,6 +160,12 @@ pub fn pack_date(d: NaiveDate) -> Option<i32> {
     Some(y * 10_000 + d.month() as i32 * 100 + d.day() as i32)
 }
 
+/// The parts of a packed date (year, month, day), as the calendar rules take them.
+#[inline(always)]
+pub fn date_parts(p: i32) -> crate::semantics::calendar::Ymd {
+    (p / 10_000, (p / 100 % 100) as u32, (p % 100) as u32)
+}
+
 /// Unpacks a date.
 pub fn unpack_date(p: i32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(p / 10_000, (p / 100 % 100) as u32, (p % 100) as u32)

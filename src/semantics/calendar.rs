@@ -107,9 +107,10 @@ pub fn month_diff_of_parts(a: Ymd, b: Ymd) -> i64 {
     (i64::from(b.0) * 12 + i64::from(b.1)) - (i64::from(a.0) * 12 + i64::from(a.1))
 }
 
-/// `within_last(d, K unit)` on `on`: `on − K ≤ d ≤ on`, the earliest day given.
-#[inline]
-pub fn within(d: Ymd, earliest: Ymd, on: Ymd) -> bool {
+/// `within_last(d, K unit)` on `on`: `on − K ≤ d ≤ on`, the earliest day given (in
+/// any representation of days that orders as the calendar does).
+#[inline(always)]
+pub fn within<D: Ord>(d: D, earliest: D, on: D) -> bool {
     earliest <= d && d <= on
 }
 
