@@ -25,5 +25,22 @@ fn default_sigpipe() {
 fn main() -> std::process::ExitCode {
     #[cfg(unix)]
     default_sigpipe();
-    cli::main()
+    // Evaluation recurses as deep as the rules nest (at most MAX_EVAL_DEPTH levels,
+    // enforced by the checker): run on threads whose stack holds that with room to
+    // spare, the main thread's 8 MiB and rayon's 2 MiB being too tight a margin.
+    let stack = mianshen::check::EVAL_STACK;
+    // The global pool runs the property checks; the batch builds its own pool.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(stack)
+        .build_global();
+    match std::thread::Builder::new()
+        .name("mianshen".into())
+        .stack_size(stack)
+        .spawn(cli::main)
+    {
+        Ok(handle) => handle
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        Err(_) => cli::main(),
+    }
 }

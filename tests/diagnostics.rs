@@ -490,3 +490,23 @@ fn the_shipped_rules_check_clean() {
     assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
     assert!(checked.rules.is_some());
 }
+
+#[test]
+fn too_deep_through_a_chain_of_definitions() {
+    // Each step is a name (one level) and an addition (one level): 600 steps are
+    // 1,203 levels with the clause, beyond the limit of 1,000, though every line is shallow.
+    let mut body = String::from("  let d0 = 1\n");
+    for i in 1..=600 {
+        body.push_str(&format!("  let d{i} = d{} + 1\n", i - 1));
+    }
+    body.push_str("  C1 \"深\": d600 > 0\n");
+    let src = policy("demo", &body);
+    let checked = case(
+        "too_deep",
+        &[("deep.rules", &src)],
+        &[("too-deep", "deep.rules:606:11")],
+    );
+    let d = &checked.diagnostics[0];
+    assert!(d.message.contains("1203 levels") && d.message.contains("1000"));
+    assert!(hint_of(&checked, "too-deep").contains("more definitions do not help"));
+}

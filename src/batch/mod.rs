@@ -307,6 +307,7 @@ fn pipeline<U: Unit + Send + Sync>(
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
+        .stack_size(crate::check::EVAL_STACK)
         .build()
         .map_err(|e| BatchError::Threads(e.to_string()))?;
     let job = Job {

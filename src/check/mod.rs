@@ -5,8 +5,10 @@
 //! All problems of a rule set are reported at once, each with its span and a hint.
 //! A rule set that passes cannot fail at run time with a type error.
 
+mod depth;
 mod diagnostic;
 
+pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH};
 pub use diagnostic::{did_you_mean, Diagnostic, Severity};
 
 use crate::ir::{self, Builtin, DateUnit, Pat, Ty};
@@ -39,6 +41,7 @@ pub struct CheckedFile<'a> {
 pub fn check(files: &[CheckedFile], schema: &Schema) -> (Option<ir::Program>, Vec<Diagnostic>) {
     let mut cx = Checker::new(schema);
     cx.collect(files);
+    cx.measure_depth(files);
     cx.check_functions();
     let policies = cx.check_policies();
     let bundles = cx.check_bundles(files);
@@ -102,6 +105,8 @@ struct Checker<'a> {
     function_index: HashMap<String, usize>,
     policies: Vec<PolicyEntry<'a>>,
     policy_index: HashMap<String, usize>,
+    /// Bodies deeper than [`MAX_EVAL_DEPTH`]: not typed (typing recurses as deep).
+    too_deep: depth::TooDeep,
 }
 
 /// State of a definition while checking a body (definitions are typed on first use,
@@ -173,7 +178,31 @@ impl<'a> Checker<'a> {
             function_index: HashMap::new(),
             policies: vec![],
             policy_index: HashMap::new(),
+            too_deep: depth::TooDeep::default(),
         }
+    }
+
+    /// Measures the evaluation depth of every body before any is typed.
+    fn measure_depth(&mut self, files: &[CheckedFile<'a>]) {
+        let functions: Vec<&ast::Function> = self.functions.iter().map(|f| f.ast).collect();
+        let policies: Vec<&ast::Policy> = self.policies.iter().map(|p| p.ast).collect();
+        let bundles: Vec<&ast::Bundle> = files
+            .iter()
+            .flat_map(|f| f.file.items.iter())
+            .filter_map(|item| match item {
+                ast::Item::Bundle(b) => Some(&**b),
+                _ => None,
+            })
+            .collect();
+        let mut deep = depth::measure(
+            &functions,
+            &self.function_index,
+            &policies,
+            &self.policy_index,
+            &bundles,
+        );
+        self.diags.append(&mut deep.diags);
+        self.too_deep = deep;
     }
 
     fn error(
@@ -385,6 +414,9 @@ impl<'a> Checker<'a> {
 
     fn check_functions(&mut self) {
         for i in 0..self.functions.len() {
+            if self.too_deep.functions[i] {
+                continue;
+            }
             let func = self.functions[i].ast;
             let mut body = Body::new(None, &func.lets);
             let mut seen = HashSet::new();
@@ -492,6 +524,9 @@ impl<'a> Checker<'a> {
     fn check_policies(&mut self) -> Vec<ir::PolicyDef> {
         let mut out = vec![];
         for i in 0..self.policies.len() {
+            if self.too_deep.policies[i] {
+                continue;
+            }
             if let Some(def) = self.check_policy(i) {
                 out.push(def);
             }
@@ -816,9 +851,14 @@ impl<'a> Checker<'a> {
     fn check_bundles(&mut self, files: &[CheckedFile<'a>]) -> Vec<ir::BundleDef> {
         let mut out = vec![];
         let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut index = 0;
         for f in files {
             for item in &f.file.items {
                 let ast::Item::Bundle(b) = item else { continue };
+                index += 1;
+                if self.too_deep.bundles[index - 1] {
+                    continue;
+                }
                 if seen.contains_key(&b.id.name) || self.policy_index.contains_key(&b.id.name) {
                     self.dup("bundle", &b.id, b.id.span);
                     continue;

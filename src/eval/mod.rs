@@ -688,7 +688,7 @@ impl<'r> Evaluator<'r> {
             },
             Expr::Call(b, args) => self.builtin(*b, args, frame)?,
             Expr::Function(f, args) => {
-                if self.depth > 64 {
+                if self.depth > crate::check::MAX_EVAL_DEPTH {
                     return Err("functions nest too deeply".into());
                 }
                 let rules = self.rules;
@@ -955,7 +955,7 @@ impl<'r> Evaluator<'r> {
         if let Some(v) = self.policy_cache.get(p).and_then(|v| v.clone()) {
             return Ok(v);
         }
-        if self.depth > 64 {
+        if self.depth > crate::check::MAX_EVAL_DEPTH {
             return Err("policy references nest too deeply".into());
         }
         // The referenced policy is decided on its own, without our trace.

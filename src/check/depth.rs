@@ -1,0 +1,464 @@
+//! Evaluation depth: how deeply evaluating a construct nests, counted through the
+//! definitions, functions and `eligible(...)` references it uses. Evaluators recurse
+//! along this depth, so the checker refuses anything deeper than [`MAX_EVAL_DEPTH`]
+//! (diagnostic `too-deep`) before it types a body; every command loads through the
+//! checker, so every command evaluates within the limit.
+//!
+//! The computation is iterative (explicit stacks) and memoised: every definition,
+//! function and policy is measured once, so chains of thousands of definitions cost
+//! linear time and no stack.
+
+use super::Diagnostic;
+use crate::syntax::ast::{self, Expr, ExprKind, Span};
+use std::collections::HashMap;
+
+/// The deepest evaluation the checker accepts, the same for every command (`check`,
+/// `eval`, `test`, `prefill`, `run`). An expression node is one level; a name of a
+/// definition is one level plus the depth of the definition's value; a call of a
+/// function is one level plus the deeper of its arguments and its body (with the
+/// body's definitions); `eligible(p)` is one level plus the depth of policy `p`.
+///
+/// Real policy sets stay far below (the shipped rules: under 30). At this limit the
+/// reference evaluator needs at most about 5 MiB of stack (measured on the worst
+/// shape, a chain of `eligible(...)`; chained definitions, nested function calls,
+/// conditionals, quantifiers and arithmetic need under 2 MiB), and the checker less.
+/// The command line runs every command, and the batch's and properties' workers, on
+/// threads of [`EVAL_STACK`].
+pub const MAX_EVAL_DEPTH: usize = 1000;
+
+/// The stack of every thread the command line checks or evaluates on: ten times what
+/// the deepest evaluation within [`MAX_EVAL_DEPTH`] was measured to need. Only address
+/// space is reserved; pages are used as touched.
+pub const EVAL_STACK: usize = 64 << 20;
+
+/// Which bodies are too deep to be typed (the checker skips them: typing recurses
+/// along the same depth), and the diagnostics saying so.
+#[derive(Default)]
+pub(super) struct TooDeep {
+    pub functions: Vec<bool>,
+    pub policies: Vec<bool>,
+    pub bundles: Vec<bool>,
+    pub diags: Vec<Diagnostic>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    Unvisited,
+    Visiting,
+    Done(usize, Option<usize>),
+}
+
+/// A definition, a function or a policy: something other expressions reach by name.
+struct Node<'a> {
+    name: String,
+    exprs: Vec<&'a Expr>,
+    scope: usize,
+}
+
+struct Graph<'a> {
+    nodes: Vec<Node<'a>>,
+    /// Per body: definition name → node.
+    scopes: Vec<HashMap<&'a str, usize>>,
+    functions: &'a HashMap<String, usize>,
+    policies: &'a HashMap<String, usize>,
+    /// Node of function i is i; node of policy i is `policy_base + i`.
+    policy_base: usize,
+    state: Vec<State>,
+}
+
+/// The deepest point of some expressions, and the node it goes through.
+struct Walk {
+    depth: usize,
+    via: Option<usize>,
+    missing: Vec<usize>,
+}
+
+impl<'a> Graph<'a> {
+    fn add_scope(&mut self, lets: &'a [ast::Let]) -> (usize, Vec<usize>) {
+        let scope = self.scopes.len();
+        let mut map = HashMap::new();
+        let mut ids = vec![];
+        for l in lets {
+            let id = self.nodes.len();
+            self.nodes.push(Node {
+                name: l.name.name.clone(),
+                exprs: vec![&l.value],
+                scope,
+            });
+            map.entry(l.name.name.as_str()).or_insert(id);
+            ids.push(id);
+        }
+        self.scopes.push(map);
+        (scope, ids)
+    }
+
+    fn dep(&self, id: usize, level: usize, w: &mut Walk) {
+        match self.state[id] {
+            State::Done(d, _) => {
+                if level + d > w.depth {
+                    w.depth = level + d;
+                    w.via = Some(id);
+                }
+            }
+            State::Unvisited => w.missing.push(id),
+            // A cycle: reported elsewhere; counts as a leaf here.
+            State::Visiting => {}
+        }
+    }
+
+    /// The depth of expressions of a body, iteratively.
+    fn walk(&self, exprs: &[&'a Expr], scope: usize) -> Walk {
+        let mut w = Walk {
+            depth: 0,
+            via: None,
+            missing: vec![],
+        };
+        // Quantifier variables in scope, as a linked list: (name, parent).
+        let mut bound: Vec<(&str, Option<usize>)> = vec![];
+        let mut stack: Vec<(&Expr, usize, Option<usize>)> =
+            exprs.iter().map(|e| (*e, 1, None)).collect();
+        while let Some((e, level, b)) = stack.pop() {
+            if level > w.depth {
+                w.depth = level;
+                w.via = None;
+            }
+            match &e.kind {
+                ExprKind::Name(id) => {
+                    let mut at = b;
+                    let mut shadowed = false;
+                    while let Some(i) = at {
+                        if bound[i].0 == id.name {
+                            shadowed = true;
+                            break;
+                        }
+                        at = bound[i].1;
+                    }
+                    if !shadowed {
+                        if let Some(&n) = self.scopes[scope].get(id.name.as_str()) {
+                            self.dep(n, level, &mut w);
+                        }
+                    }
+                }
+                ExprKind::Call(id, args) => {
+                    if let Some(&f) = self.functions.get(&id.name) {
+                        self.dep(f, level, &mut w);
+                    }
+                    stack.extend(args.iter().map(|a| (a, level + 1, b)));
+                }
+                ExprKind::PolicyRef(id) => {
+                    if let Some(&p) = self.policies.get(&id.name) {
+                        self.dep(self.policy_base + p, level, &mut w);
+                    }
+                }
+                ExprKind::Quantified {
+                    var,
+                    list,
+                    filter,
+                    body,
+                    ..
+                } => {
+                    stack.push((list, level + 1, b));
+                    bound.push((var.name.as_str(), b));
+                    let inner = Some(bound.len() - 1);
+                    stack.extend(filter.iter().map(|x| (&**x, level + 1, inner)));
+                    stack.extend(body.iter().map(|x| (&**x, level + 1, inner)));
+                }
+                _ => stack.extend(e.children().into_iter().map(|c| (c, level + 1, b))),
+            }
+        }
+        w
+    }
+
+    /// Measures `start` and everything it reaches, depth-first without recursion.
+    fn measure(&mut self, start: usize) {
+        let mut stack = vec![start];
+        while let Some(&n) = stack.last() {
+            if matches!(self.state[n], State::Done(..)) {
+                stack.pop();
+                continue;
+            }
+            let node = &self.nodes[n];
+            let w = self.walk(&node.exprs, node.scope);
+            if self.state[n] == State::Unvisited && !w.missing.is_empty() {
+                self.state[n] = State::Visiting;
+                stack.extend(w.missing);
+                continue;
+            }
+            self.state[n] = State::Done(w.depth, w.via);
+            stack.pop();
+        }
+    }
+
+    fn depth_of(&mut self, exprs: &[&'a Expr], scope: usize) -> (usize, Option<usize>) {
+        let w = self.walk(exprs, scope);
+        if w.missing.is_empty() {
+            return (w.depth, w.via);
+        }
+        for m in w.missing {
+            self.measure(m);
+        }
+        let w = self.walk(exprs, scope);
+        (w.depth, w.via)
+    }
+
+    fn via_text(&self, via: Option<usize>) -> String {
+        match via {
+            Some(n) if n < self.functions.len() => {
+                format!(" (through a call of function `{}`)", self.nodes[n].name)
+            }
+            Some(n) if n < self.policy_base + self.policies.len() => {
+                format!(" (through `eligible({})`)", self.nodes[n].name)
+            }
+            Some(n) => format!(" (through definition `{}`)", self.nodes[n].name),
+            None => String::new(),
+        }
+    }
+}
+
+/// One part of a body to measure: what it is called in a message, where, what.
+struct Part<'a> {
+    what: String,
+    span: Span,
+    exprs: Vec<&'a Expr>,
+    /// A member policy of a bundle: its depth counts one level more.
+    policy: Option<usize>,
+}
+
+fn let_span(l: &ast::Let) -> Span {
+    Span {
+        file: l.name.span.file,
+        start: l.name.span.start,
+        end: l.value.span.end.max(l.name.span.end),
+    }
+}
+
+fn policy_parts(p: &ast::Policy) -> Vec<Part<'_>> {
+    let mut parts = vec![];
+    if let Some(pi) = &p.per_item {
+        let mut exprs = vec![&pi.list];
+        exprs.extend(pi.filter.iter());
+        parts.push(Part {
+            what: "the item list".into(),
+            span: pi.list.span,
+            exprs,
+            policy: None,
+        });
+    }
+    for c in &p.clauses {
+        parts.push(Part {
+            what: format!("clause {}", c.id.name),
+            span: c.condition.span,
+            exprs: vec![&c.condition],
+            policy: None,
+        });
+    }
+    for a in &p.amounts {
+        let mut exprs = vec![&a.value];
+        if let ast::Guard::When(g) = &a.guard {
+            exprs.push(g);
+        }
+        exprs.extend(a.extras.iter().map(|x| &x.value));
+        parts.push(Part {
+            what: "the amount".into(),
+            span: a.value.span,
+            exprs,
+            policy: None,
+        });
+    }
+    for r in &p.reports {
+        parts.push(Part {
+            what: format!("report `{}`", r.name.name),
+            span: r.value.span,
+            exprs: vec![&r.value],
+            policy: None,
+        });
+    }
+    parts
+}
+
+/// Measures every function, policy and bundle; a body deeper than the limit gets one
+/// `too-deep` diagnostic, at its first part (clause, amount, ...) that is too deep, or
+/// else at its deepest definition (the outermost of a chain).
+pub(super) fn measure(
+    functions: &[&ast::Function],
+    function_index: &HashMap<String, usize>,
+    policies: &[&ast::Policy],
+    policy_index: &HashMap<String, usize>,
+    bundles: &[&ast::Bundle],
+) -> TooDeep {
+    let mut g = Graph {
+        nodes: vec![],
+        scopes: vec![],
+        functions: function_index,
+        policies: policy_index,
+        policy_base: functions.len(),
+        state: vec![],
+    };
+    // Nodes of functions and policies first, so their ids are their indexes; their
+    // scopes and expressions are filled in once the scopes exist.
+    for f in functions {
+        g.nodes.push(Node {
+            name: f.name.name.clone(),
+            exprs: vec![&f.body],
+            scope: 0,
+        });
+    }
+    for p in policies {
+        g.nodes.push(Node {
+            name: p.id.name.clone(),
+            exprs: policy_parts(p).into_iter().flat_map(|x| x.exprs).collect(),
+            scope: 0,
+        });
+    }
+    let mut fn_lets = vec![];
+    for (i, f) in functions.iter().enumerate() {
+        let (scope, ids) = g.add_scope(&f.lets);
+        g.nodes[i].scope = scope;
+        fn_lets.push(ids);
+    }
+    let mut policy_lets = vec![];
+    for (i, p) in policies.iter().enumerate() {
+        let (scope, ids) = g.add_scope(&p.lets);
+        g.nodes[g.policy_base + i].scope = scope;
+        policy_lets.push(ids);
+    }
+    let mut bundle_scopes = vec![];
+    for b in bundles {
+        bundle_scopes.push(g.add_scope(&b.lets));
+    }
+    g.state = vec![State::Unvisited; g.nodes.len()];
+
+    let mut out = TooDeep {
+        functions: vec![false; functions.len()],
+        policies: vec![false; policies.len()],
+        bundles: vec![false; bundles.len()],
+        diags: vec![],
+    };
+    for (i, f) in functions.iter().enumerate() {
+        let parts = vec![Part {
+            what: format!("the result of function `{}`", f.name.name),
+            span: f.body.span,
+            exprs: vec![&f.body],
+            policy: None,
+        }];
+        let scope = g.nodes[i].scope;
+        if let Some(d) = too_deep(&mut g, parts, &fn_lets[i], &f.lets, scope) {
+            out.functions[i] = true;
+            out.diags.push(d);
+        }
+    }
+    for (i, p) in policies.iter().enumerate() {
+        let scope = g.nodes[g.policy_base + i].scope;
+        if let Some(d) = too_deep(&mut g, policy_parts(p), &policy_lets[i], &p.lets, scope) {
+            out.policies[i] = true;
+            out.diags.push(d);
+        }
+    }
+    for (i, b) in bundles.iter().enumerate() {
+        let mut parts = vec![];
+        for m in &b.members {
+            match &m.kind {
+                ast::MemberKind::Available(e) => parts.push(Part {
+                    what: format!("member `{}`", m.key.name),
+                    span: e.span,
+                    exprs: vec![e],
+                    policy: None,
+                }),
+                ast::MemberKind::Policy { policy, overrides } => parts.push(Part {
+                    what: format!("member `{}`", m.key.name),
+                    span: m.key.span,
+                    exprs: overrides.iter().map(|(_, e)| e).collect(),
+                    policy: policy_index.get(&policy.name).copied(),
+                }),
+            }
+        }
+        for f in &b.fields {
+            parts.push(Part {
+                what: format!("field `{}`", f.key.name),
+                span: f
+                    .value
+                    .as_ref()
+                    .or(f.when.as_ref())
+                    .map_or(f.key.span, |e| e.span),
+                exprs: f.value.iter().chain(f.when.iter()).collect(),
+                policy: None,
+            });
+        }
+        for m in &b.materials {
+            if let Some(Some(e)) = &m.held {
+                parts.push(Part {
+                    what: format!("material `{}`", m.key.name),
+                    span: e.span,
+                    exprs: vec![e],
+                    policy: None,
+                });
+            }
+        }
+        let (scope, lets) = &bundle_scopes[i];
+        if let Some(d) = too_deep(&mut g, parts, lets, &b.lets, *scope) {
+            out.bundles[i] = true;
+            out.diags.push(d);
+        }
+    }
+    out
+}
+
+/// The diagnostic for a body, if it is too deep.
+fn too_deep<'a>(
+    g: &mut Graph<'a>,
+    parts: Vec<Part<'a>>,
+    lets: &[usize],
+    let_asts: &[ast::Let],
+    scope: usize,
+) -> Option<Diagnostic> {
+    let mut found: Option<(String, Span, usize, Option<usize>)> = None;
+    for part in parts {
+        let (mut d, mut via) = g.depth_of(&part.exprs, scope);
+        if let Some(p) = part.policy {
+            let n = g.policy_base + p;
+            g.measure(n);
+            if let State::Done(pd, _) = g.state[n] {
+                if pd + 1 > d {
+                    (d, via) = (pd + 1, Some(n));
+                }
+            }
+        }
+        if d > MAX_EVAL_DEPTH {
+            found = Some((part.what, part.span, d, via));
+            break;
+        }
+    }
+    if found.is_none() {
+        for (k, &n) in lets.iter().enumerate() {
+            g.measure(n);
+            if let State::Done(d, via) = g.state[n] {
+                if d + 1 > MAX_EVAL_DEPTH && found.as_ref().is_none_or(|f| d + 1 > f.2) {
+                    let l = &let_asts[k];
+                    found = Some((
+                        format!("definition `{}`", l.name.name),
+                        let_span(l),
+                        d + 1,
+                        via,
+                    ));
+                }
+            }
+        }
+    }
+    let (what, span, depth, via) = found?;
+    Some(
+        Diagnostic::error(
+            "too-deep",
+            span,
+            format!(
+                "{what} evaluates {depth} levels deep{}, beyond the limit of {MAX_EVAL_DEPTH}",
+                g.via_text(via)
+            ),
+        )
+        .with_hint(
+            "every definition, function call and `eligible(...)` counts with the depth of \
+                 what it stands for, so more definitions do not help: compute in fewer chained \
+                 steps (e.g. one `sum`/`count` over a list, a `cases` table, or one longer \
+                 expression instead of a chain of definitions each building on the last)",
+        ),
+    )
+}
