@@ -20,14 +20,14 @@ use crate::record::row::{
 use crate::semantics::calendar;
 use crate::semantics::number;
 use crate::semantics::quantifier::{Aggregate, Aggregated, Quantified, Quantify, Step, Values};
-pub use crate::semantics::Truth;
 use crate::semantics::Connective;
-use std::ops::ControlFlow;
+pub use crate::semantics::Truth;
 use crate::syntax::ast::{ArithOp, CmpOp, Quantifier};
 use crate::value::Value;
 use chrono::NaiveDate;
 use smallvec::SmallVec;
 use std::cmp::Ordering;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 /// A compiled expression.

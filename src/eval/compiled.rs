@@ -9,7 +9,9 @@
 use super::ExtraValue;
 use crate::compile::lower::{CompiledPolicy, CompiledRules, Ctx, PerItem, Truth};
 use crate::record::row::{unpack_date, Cell, RowRef};
+use crate::semantics::Connective;
 use rust_decimal::Decimal;
+use std::ops::ControlFlow;
 
 /// The compiled evaluator's word on one policy for one record.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -211,16 +213,14 @@ fn decide_policy(
     extras: &mut Vec<(usize, Cell)>,
     out: &mut Verdict,
 ) -> Truth {
-    let mut unknown = false;
-    let mut error = false;
+    // The clauses are joined by Kleene `and`: one false clause decides, whatever the
+    // others are.
+    let mut whole = Connective::And.identity();
     macro_rules! clause {
         ($clause:expr) => {
-            match $clause.truth(ctx) {
-                Truth::True => {}
-                Truth::Unknown => unknown = true,
-                Truth::Error => error = true,
-                // One false clause decides, whatever the others are.
-                Truth::False => {
+            match Connective::And.step(whole, $clause.truth(ctx)) {
+                ControlFlow::Continue(w) => whole = w,
+                ControlFlow::Break(_) => {
                     *out = Verdict::NotEligible;
                     return Truth::False;
                 }
@@ -241,11 +241,10 @@ fn decide_policy(
     for c in rest {
         clause!(c);
     }
-    if error {
-        return defer(out);
-    }
-    if unknown {
-        return unknown_data(out);
+    match whole {
+        Truth::Error => return defer(out),
+        Truth::Unknown => return unknown_data(out),
+        _ => {}
     }
     if p.amounts.is_empty() {
         *out = Verdict::Eligible {

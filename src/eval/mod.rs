@@ -164,6 +164,9 @@ struct Evaluator<'r> {
 
 /// Clause results of one subject or sub-subject.
 struct ClauseResults {
+    /// The clauses joined by Kleene `and`: false when one fails (whatever the others
+    /// are), else an error, unknown, or true.
+    whole: Truth,
     failed: Vec<String>,
     missing: Missing,
     error: Option<EvalError>,
@@ -411,7 +414,7 @@ impl<'r> Evaluator<'r> {
         };
         let mut missing = res.missing;
         let mut amount_facts = vec![];
-        if out.failed.is_empty() {
+        if res.whole != Truth::False {
             if self.opts.trace {
                 self.facts = Some(vec![]);
             }
@@ -454,7 +457,11 @@ impl<'r> Evaluator<'r> {
             missing: vec![],
             error: None,
             traces: vec![],
+            whole: Connective::And.identity(),
         };
+        // Every clause is evaluated (the trace and `failed` list them all), the
+        // outcome folded as the compiled tier folds it.
+        let mut decided = None;
         for c in &p.clauses {
             if self.opts.trace {
                 self.facts = Some(vec![]);
@@ -498,6 +505,12 @@ impl<'r> Evaluator<'r> {
                     Truth::Error
                 }
             };
+            if decided.is_none() {
+                match Connective::And.step(r.whole, t) {
+                    ControlFlow::Break(t) => decided = Some(t),
+                    ControlFlow::Continue(w) => r.whole = w,
+                }
+            }
             if let Some(facts) = self.facts.take() {
                 r.traces.push(ClauseTrace {
                     id: c.id.clone(),
@@ -508,7 +521,8 @@ impl<'r> Evaluator<'r> {
                 });
             }
         }
-        if !r.failed.is_empty() {
+        r.whole = decided.unwrap_or(r.whole);
+        if r.whole == Truth::False {
             r.error = None;
             r.missing.clear();
         }
