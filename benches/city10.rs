@@ -222,6 +222,7 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         subject: Some("person".into()),
         threads: Some(threads),
         bundle: None,
+        panic_at_line: None,
     };
     let s = batch::run_json_lines(
         rules,

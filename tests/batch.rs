@@ -53,6 +53,7 @@ fn run(
         subject: None,
         threads: Some(threads),
         bundle: None,
+        panic_at_line: None,
     };
     let summary = batch::run(&rules, input.into_iter(), &config, &mut sink, &mut |_| {}).unwrap();
     (summary, sink)
@@ -85,6 +86,7 @@ fn run_text(
         subject: None,
         threads: Some(threads),
         bundle: None,
+        panic_at_line: None,
     };
     let summary = batch::run_json_lines(
         &rules,
@@ -397,4 +399,363 @@ fn cli_run_reads_standard_input_and_matches_the_oracle() {
     assert_eq!(summary["policies"], oracle);
     assert_eq!(summary["run"]["records_read"], 3000);
     assert_eq!(summary["run"]["accounted"], true);
+}
+
+// A panic is never a hang: a panic while deciding a record (a bug of the engine) stops
+// the run at once with an error naming the line and the policy, through the library
+// and the command line, and leaves no output that looks complete. The panic is made
+// by `RunConfig::panic_at_line` (`MIANSHEN_FAULT_INJECT=panic-at-line:N` for the
+// command), which empties the record's row under the compiled tier.
+
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs `f` on a thread of its own and fails the test when it takes longer than
+/// [`WITHIN`], instead of hanging.
+fn within_limit<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(WITHIN) {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: no answer within {WITHIN:?} ({e})"),
+    }
+}
+
+fn city10_policy_ids() -> Vec<String> {
+    let oracle: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/fixtures/city10-3000.summary.json")).unwrap(),
+    )
+    .unwrap();
+    oracle.as_object().unwrap().keys().cloned().collect()
+}
+
+fn faulty_config(threads: usize, chunk: usize, line: u64) -> RunConfig {
+    RunConfig {
+        ref_date: date("2026-07-01"),
+        chunk_size: chunk,
+        subject: None,
+        threads: Some(threads),
+        bundle: None,
+        panic_at_line: Some(line),
+    }
+}
+
+fn expect_internal(result: Result<batch::Summary, batch::BatchError>, line: u64) -> Option<String> {
+    match result {
+        Err(batch::BatchError::Internal {
+            line: l,
+            policy,
+            message,
+        }) => {
+            assert_eq!(l, Some(line), "{message}");
+            assert!(!message.is_empty());
+            policy
+        }
+        other => panic!("expected an internal error on line {line}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_panic_in_a_worker_is_an_internal_error_of_run_json_lines() {
+    let ids = city10_policy_ids();
+    for threads in [1, 2] {
+        for line in [1, 1234, 3000] {
+            let result = within_limit("run_json_lines", move || {
+                let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+                let text = std::fs::read(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
+                let mut sink = Collect::default();
+                batch::run_json_lines(
+                    &rules,
+                    &text[..],
+                    &faulty_config(threads, 4096, line),
+                    &mut sink,
+                    &mut |_, _| {},
+                )
+            });
+            let policy = expect_internal(result, line);
+            // The compiled tier panicked deciding one of the record's policies: named.
+            let policy = policy.expect("the policy at fault is named");
+            assert!(ids.contains(&policy), "{policy}");
+        }
+    }
+}
+
+#[test]
+fn a_panic_in_a_worker_is_an_internal_error_of_run_with_units_in_flight() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
+    for threads in [1, 2] {
+        let records = lines(&text);
+        // Chunks of 50 records: the panic is in the 43rd unit, with others in flight.
+        let result = within_limit("run", move || {
+            let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+            let mut sink = Collect::default();
+            let summary = batch::run(
+                &rules,
+                records.into_iter(),
+                &faulty_config(threads, 50, 2120),
+                &mut sink,
+                &mut |_| {},
+            );
+            // Only units before the failed one were handed to the sink, in order.
+            assert!(sink.0.records < 2120, "{}", sink.0.records);
+            summary
+        });
+        assert!(expect_internal(result, 2120).is_some());
+    }
+}
+
+#[test]
+fn a_panic_deciding_a_record_read_the_reference_way_is_an_internal_error_too() {
+    // A record given as a value (as from CSV) is decided by the reference evaluator:
+    // the injected panic names the line, not a policy.
+    let value: serde_json::Value = serde_json::from_str(
+        r#"{"person":{"id":"P1","gender":"male","birth_date":"1950-01-01","hukou_region":"上海"}}"#,
+    )
+    .unwrap();
+    for threads in [1, 2] {
+        let records: Vec<InputRecord> = (1..=300)
+            .map(|line| InputRecord {
+                line,
+                source: Source::Value(value.clone()),
+            })
+            .collect();
+        let result = within_limit("run", move || {
+            let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+            let mut config = faulty_config(threads, 64, 200);
+            config.ref_date = date("2025-07-01");
+            batch::run(
+                &rules,
+                records.into_iter(),
+                &config,
+                &mut Collect::default(),
+                &mut |_| {},
+            )
+        });
+        assert_eq!(expect_internal(result, 200), None);
+    }
+}
+
+#[test]
+fn without_a_panic_the_fault_injection_changes_nothing() {
+    // A line past the end of the input: the run is the same as without it.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
+    let (s1, o1) = run(
+        &root().join("benches/city-10"),
+        lines(&text),
+        "2026-07-01",
+        2,
+        500,
+    );
+    let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+    let mut sink = Collect::default();
+    let s2 = batch::run(
+        &rules,
+        lines(&text).into_iter(),
+        &faulty_config(2, 500, 3001),
+        &mut sink,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(s1, s2);
+    assert_eq!(o1.0.grants, sink.0.grants);
+    assert_eq!(o1.0.pushes, sink.0.pushes);
+}
+
+#[test]
+fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking() {
+    use mianshen::eval::{self, EvalOptions, Outcome};
+    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(
+        r#"{"person":{"id":"P1","gender":"male","birth_date":"1940-01-01","hukou_region":"上海"}}"#,
+    )
+    .unwrap();
+    let subject = mianshen::record::detect_subject(&rules.schema, &value, None).unwrap();
+    let record = mianshen::record::read_record(&rules.schema, subject, &value).unwrap();
+    let day = date("2025-07-01");
+    let opts = EvalOptions::default();
+    let is_internal = |d: &eval::Decision| {
+        d.outcome == Outcome::Undetermined
+            && d.error
+                .as_ref()
+                .is_some_and(|e| e.at == "internal" && e.message.starts_with("internal error: "))
+    };
+    // A policy index out of range panics inside the evaluator.
+    let d = eval::evaluate_policy(&rules, 9999, &record, day, opts);
+    assert!(is_internal(&d), "{d:?}");
+    let all = eval::evaluate_all(&rules, &record, day, opts);
+    let of_subject: Vec<usize> = (0..rules.program.policies.len())
+        .filter(|&i| rules.program.policies[i].subject == record.subject)
+        .collect();
+    let (first, second) = (of_subject[0], of_subject[1]);
+    let some = eval::evaluate_policies(&rules, &record, day, opts, [first, 9999, second]);
+    assert_eq!(some.len(), 3);
+    assert!(is_internal(&some[1].1), "{:?}", some[1]);
+    // The policies around it are decided as if it were not there.
+    assert_eq!(some[0].1, all[0]);
+    assert_eq!(some[2].1, all[1]);
+    let form = eval::prefill(&rules, 9999, &record, day, opts);
+    assert!(!form.any_available());
+    assert!(
+        form.errors.iter().any(|e| e.at == "internal"),
+        "{:?}",
+        form.errors
+    );
+}
+
+/// Waits for `child` at most [`WITHIN`]; kills it and fails the test when it has not
+/// exited by then.
+fn exit_within_limit(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + WITHIN;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mianshen run did not exit within {WITHIN:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut stderr).unwrap();
+    }
+    (status, stderr)
+}
+
+/// The outputs of a failed run: none that looks complete, and no partial files.
+fn assert_no_outputs(out: &Path) {
+    let left: Vec<String> = std::fs::read_dir(out)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", out.display());
+}
+
+fn faulty_command(input: &str, out: &Path, threads: usize, line: u64) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mianshen"));
+    c.current_dir(root())
+        .args([
+            "run",
+            "benches/city-10",
+            "--input",
+            input,
+            "--date",
+            "2026-07-01",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--threads",
+            &threads.to_string(),
+        ])
+        .env("MIANSHEN_FAULT_INJECT", format!("panic-at-line:{line}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+fn assert_reported(status: std::process::ExitStatus, stderr: &str, line: u64) {
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "internal error deciding the record on line {line}, policy `"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        city10_policy_ids()
+            .iter()
+            .any(|p| stderr.contains(&format!("policy `{p}`"))),
+        "{stderr}"
+    );
+    // No "thread panicked" noise: one error, said once.
+    let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
+    assert_eq!(errors, 1, "{stderr}");
+    assert!(!stderr.contains("thread '"), "{stderr}");
+}
+
+#[test]
+fn cli_run_stops_on_a_panic_with_the_line_and_the_policy_and_no_outputs() {
+    for threads in [1, 2] {
+        let dir = fresh_dir(&format!("batch-panic-file-{threads}"));
+        let out = dir.join("out");
+        // A complete run first: its outputs must not survive a failed run.
+        let o = mianshen(&[
+            "run",
+            "benches/city-10",
+            "--input",
+            "tests/fixtures/city10-3000.jsonl",
+            "--date",
+            "2026-07-01",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert!(o.status.success());
+        assert!(out.join("summary.json").exists());
+        let child = faulty_command("tests/fixtures/city10-3000.jsonl", &out, threads, 2345)
+            .spawn()
+            .unwrap();
+        let (status, stderr) = exit_within_limit(child);
+        assert_reported(status, &stderr, 2345);
+        assert_no_outputs(&out);
+    }
+}
+
+#[test]
+fn cli_run_on_standard_input_stops_on_a_panic_while_input_keeps_coming() {
+    use std::io::Write;
+    let text = std::fs::read(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
+    for threads in [1, 2] {
+        let dir = fresh_dir(&format!("batch-panic-stdin-{threads}"));
+        let out = dir.join("out");
+        let mut child = faulty_command("-", &out, threads, 1500)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Far more input than the run reads before it stops; the writes fail once the
+        // run has exited (a closed pipe), which is expected.
+        let mut stdin = child.stdin.take().unwrap();
+        let text = text.clone();
+        let feeder = std::thread::spawn(move || {
+            for _ in 0..200 {
+                for piece in text.chunks(4093) {
+                    if stdin.write_all(piece).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let (status, stderr) = exit_within_limit(child);
+        assert_reported(status, &stderr, 1500);
+        assert_no_outputs(&out);
+        feeder.join().unwrap();
+    }
+}
+
+#[test]
+fn cli_run_refuses_a_fault_injection_it_does_not_know() {
+    let o = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .current_dir(root())
+        .args([
+            "run",
+            "rules",
+            "--input",
+            "examples/population.jsonl",
+            "--date",
+            "2025-07-01",
+            "--out",
+            env!("CARGO_TARGET_TMPDIR"),
+        ])
+        .env("MIANSHEN_FAULT_INJECT", "explode")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MIANSHEN_FAULT_INJECT"));
 }

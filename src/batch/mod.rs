@@ -23,7 +23,8 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Input, Job, Part, Worker, PART_SIZE};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use worker::{Input, Job, Part, Stopped, Worker, PART_SIZE};
 
 /// One input record, as it comes from the file.
 #[derive(Debug, Clone)]
@@ -60,6 +61,11 @@ pub struct RunConfig {
     pub threads: Option<usize>,
     /// Also pre-fill this bundle (index) for every subject with an available member.
     pub bundle: Option<usize>,
+    /// Testing only: deciding the record on this input line panics (in the compiled
+    /// tier, when it reads the record), so that tests can see a panic end the run with
+    /// [`BatchError::Internal`]. `None` in a real run.
+    #[doc(hidden)]
+    pub panic_at_line: Option<u64>,
 }
 
 /// Where the outputs of a run go, chunk by chunk, in input order.
@@ -171,6 +177,21 @@ pub enum BatchError {
     /// The worker threads could not be started.
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// Deciding a record panicked: a bug of the engine, not of the rules or the input.
+    /// The run stopped at once; the outputs written so far are incomplete.
+    #[error(
+        "internal error{}{}: {message}",
+        .line.map(|l| format!(" deciding the record on line {l}")).unwrap_or_default(),
+        .policy.as_ref().map(|p| format!(", policy `{p}`")).unwrap_or_default()
+    )]
+    Internal {
+        /// The input line (or row) of the record, when the panic was deciding one.
+        line: Option<u64>,
+        /// The id of the policy being decided, when it could be found.
+        policy: Option<String>,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Runs the batch over `input`, writing to `sink`; `progress` is told the number of
@@ -191,18 +212,13 @@ where
         let chunk: Vec<InputRecord> = input.by_ref().take(chunk_size).collect();
         Ok((!chunk.is_empty()).then_some(chunk))
     };
-    let decide = |job: &Job<'_>, chunk: &Vec<InputRecord>| -> Vec<Part> {
-        let n = job.rules.program.policies.len();
+    let decide = |job: &Job<'_>, chunk: &Vec<InputRecord>| -> Result<Vec<Part>, Stopped> {
         chunk
             .par_chunks(PART_SIZE)
             .map_init(
                 || Worker::new(job),
                 |w, records| {
-                    let mut part = Part::new(n);
-                    for r in records {
-                        w.decide(r.line, Input::from(&r.source), &mut part);
-                    }
-                    part
+                    w.decide_part(records.iter().map(|r| (r.line, Input::from(&r.source))))
                 },
             )
             .collect()
@@ -224,23 +240,20 @@ pub fn run_json_lines<R: std::io::Read>(
 ) -> Result<Summary, BatchError> {
     let mut blocks = input::BlockReader::new(reader);
     let next = |spent| blocks.next_block(spent).map_err(BatchError::Input);
-    let decide = |job: &Job<'_>, block: &input::Block| -> Vec<Part> {
-        let n = job.rules.program.policies.len();
+    let decide = |job: &Job<'_>, block: &input::Block| -> Result<Vec<Part>, Stopped> {
         block
             .lines
             .par_chunks(PART_SIZE)
             .map_init(
                 || Worker::new(job),
                 |w, lines| {
-                    let mut part = Part::new(n);
-                    for &(line, start, end) in lines {
+                    w.decide_part(lines.iter().map(|&(line, start, end)| {
                         let input = match std::str::from_utf8(&block.text[start..end]) {
                             Ok(text) => Input::Json(text),
                             Err(_) => Input::Unreadable("the line is not valid UTF-8"),
                         };
-                        w.decide(line, input, &mut part);
-                    }
-                    part
+                        (line, input)
+                    }))
                 },
             )
             .collect()
@@ -275,7 +288,7 @@ fn pipeline<U: Unit + Send + Sync>(
     rules: &RuleSet,
     config: &RunConfig,
     mut next: impl FnMut(Option<U>) -> Result<Option<U>, BatchError>,
-    decide: impl Fn(&Job<'_>, &U) -> Vec<Part> + Sync,
+    decide: impl Fn(&Job<'_>, &U) -> Result<Vec<Part>, Stopped> + Sync,
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(&Summary, u64),
 ) -> Result<Summary, BatchError> {
@@ -317,50 +330,92 @@ fn pipeline<U: Unit + Send + Sync>(
         lines: lines::LineTemplates::new(rules),
         subject,
         config,
+        stopped: Default::default(),
+        fault: Default::default(),
     };
     // Units are decided on the pool, a few in flight, while this thread reads the next
     // ones and writes the outputs of finished ones in input order; no unit waits for
-    // another to finish before it starts.
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Part>, U)>();
+    // another to finish before it starts. Every unit sent is answered, even when its
+    // deciding panics, so this thread never waits for an answer that will not come; a
+    // unit that failed ends the run, and the units in flight stop at their next part.
+    type Done<U> = (u64, Result<Vec<Part>, Stopped>, U);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<U>>();
     let mut spare: Vec<U> = vec![];
     let mut finished: std::collections::BTreeMap<u64, (Vec<Part>, U)> = Default::default();
     let outcome = pool.in_place_scope(|scope| -> Result<(), BatchError> {
         let (job, decide) = (&job, &decide);
         let (mut sent, mut written) = (0u64, 0u64);
         let mut input_done = false;
-        loop {
-            while !input_done && sent - written < IN_FLIGHT {
-                match next(spare.pop())? {
-                    Some(unit) => {
-                        let tx = done_tx.clone();
-                        let k = sent;
-                        scope.spawn(move |_| {
-                            let parts = decide(job, &unit);
-                            // The receiver outlives the scope: sending cannot fail.
-                            let _ = tx.send((k, parts, unit));
-                        });
-                        sent += 1;
+        let mut run = || -> Result<(), BatchError> {
+            loop {
+                while !input_done && sent - written < IN_FLIGHT {
+                    match next(spare.pop())? {
+                        Some(unit) => {
+                            let tx = done_tx.clone();
+                            let k = sent;
+                            scope.spawn(move |_| {
+                                // A panic outside the parts (they catch their own).
+                                let parts = catch_unwind(AssertUnwindSafe(|| decide(job, &unit)))
+                                    .unwrap_or_else(|payload| {
+                                        job.fail(worker::Fault {
+                                            line: None,
+                                            policy: None,
+                                            message: crate::eval::panic_message(&*payload),
+                                        });
+                                        Err(Stopped)
+                                    });
+                                // The receiver outlives the scope: sending cannot fail.
+                                let _ = tx.send((k, parts, unit));
+                            });
+                            sent += 1;
+                        }
+                        None => input_done = true,
                     }
-                    None => input_done = true,
+                }
+                if written == sent {
+                    return Ok(());
+                }
+                let Ok((k, parts, unit)) = done_rx.recv() else {
+                    return Ok(());
+                };
+                let Ok(parts) = parts else {
+                    return Err(internal_error(rules, job.take_fault()));
+                };
+                finished.insert(k, (parts, unit));
+                while let Some((parts, unit)) = finished.remove(&written) {
+                    emit(parts, &mut summary, sink)?;
+                    progress(&summary, unit.bytes());
+                    spare.push(unit);
+                    written += 1;
                 }
             }
-            if written == sent {
-                return Ok(());
-            }
-            let Ok((k, parts, unit)) = done_rx.recv() else {
-                return Ok(());
-            };
-            finished.insert(k, (parts, unit));
-            while let Some((parts, unit)) = finished.remove(&written) {
-                emit(parts, &mut summary, sink)?;
-                progress(&summary, unit.bytes());
-                spare.push(unit);
-                written += 1;
-            }
+        };
+        let outcome = run();
+        if outcome.is_err() {
+            // The units in flight need not be finished: the scope waits for them.
+            job.stop();
         }
+        outcome
     });
     outcome?;
     Ok(summary)
+}
+
+/// The error of a failed run.
+fn internal_error(rules: &RuleSet, fault: Option<worker::Fault>) -> BatchError {
+    let fault = fault.unwrap_or(worker::Fault {
+        line: None,
+        policy: None,
+        message: "a worker stopped".into(),
+    });
+    BatchError::Internal {
+        line: fault.line,
+        policy: fault
+            .policy
+            .and_then(|i| rules.program.policies.get(i))
+            .map(|p| p.id.clone()),
+        message: fault.message,
+    }
 }
 
 /// Units decided at once: enough to keep every thread busy while the next is read,

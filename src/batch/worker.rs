@@ -13,6 +13,9 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use smallvec::SmallVec;
 use std::fmt::Write as _;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// A record as a worker gets it.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +91,60 @@ pub(super) struct Job<'r> {
     pub(super) lines: LineTemplates,
     pub(super) subject: Option<usize>,
     pub(super) config: &'r RunConfig,
+    /// The run has failed or is stopping: parts not begun yet are not decided.
+    pub(super) stopped: AtomicBool,
+    /// The panic that failed the run (the one of the earliest line, when several).
+    pub(super) fault: Mutex<Option<Fault>>,
+}
+
+/// A panic caught while deciding: a bug of the engine, which stops the run.
+#[derive(Debug)]
+pub(super) struct Fault {
+    /// The input line of the record being decided, when it was one.
+    pub(super) line: Option<u64>,
+    /// The policy (index) being decided, when it could be found.
+    pub(super) policy: Option<usize>,
+    /// The panic's message.
+    pub(super) message: String,
+}
+
+/// A part left undecided: the run has failed (its fault is in the [`Job`]) or stopped.
+#[derive(Debug)]
+pub(super) struct Stopped;
+
+/// The payload of the panic raised when the reference evaluator answers with an internal
+/// error (it caught a panic of its own): the policy it was deciding and the message.
+struct InternalDecision {
+    policy: Option<usize>,
+    message: String,
+}
+
+impl Job<'_> {
+    pub(super) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// Keeps `fault` as the run's (unless one of an earlier line is kept) and stops the run.
+    pub(super) fn fail(&self, fault: Fault) {
+        let mut kept = self.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        let earlier = match (&*kept, fault.line) {
+            (None, _) => true,
+            (Some(k), Some(line)) => k.line.is_none_or(|l| line < l),
+            (Some(_), None) => false,
+        };
+        if earlier {
+            *kept = Some(fault);
+        }
+        self.stop();
+    }
+
+    /// The run's fault, once the run has failed.
+    pub(super) fn take_fault(&self) -> Option<Fault> {
+        self.fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
 }
 
 /// One thread's reader, evaluator and row, reused record after record.
@@ -96,6 +153,8 @@ pub(super) struct Worker<'j> {
     reader: RowReader<'j>,
     evaluator: RowEvaluator<'j>,
     row: Row,
+    /// [`RunConfig::panic_at_line`], at hand.
+    panic_at_line: Option<u64>,
 }
 
 impl<'j> Worker<'j> {
@@ -105,11 +164,96 @@ impl<'j> Worker<'j> {
             reader: RowReader::new(&job.rules.schema, &job.compiled.layout),
             evaluator: RowEvaluator::new(&job.compiled),
             row: Row::default(),
+            panic_at_line: job.config.panic_at_line,
         }
     }
 
+    /// Decides a run of consecutive records (line, input) into a part. A panic while
+    /// deciding one fails the run: it is caught and kept in the job with the record's
+    /// line and, when it can be found, the policy, and the part is `Err`; so is a part
+    /// begun after the run has failed.
+    pub(super) fn decide_part<'i>(
+        &mut self,
+        records: impl Iterator<Item = (u64, Input<'i>)>,
+    ) -> Result<Part, Stopped> {
+        let job = self.job;
+        if job.stopped.load(Ordering::Relaxed) {
+            return Err(Stopped);
+        }
+        let mut part = Part::new(job.rules.program.policies.len());
+        // The record being decided, to name it if deciding it panics.
+        let mut current = None;
+        let decided = catch_unwind(AssertUnwindSafe(|| {
+            for (line, input) in records {
+                current = Some((line, input));
+                self.decide(line, input, &mut part);
+            }
+        }));
+        match decided {
+            Ok(()) => Ok(part),
+            Err(payload) => {
+                let line = current.map(|(line, _)| line);
+                let fault = match payload.downcast::<InternalDecision>() {
+                    Ok(d) => Fault {
+                        line,
+                        policy: d.policy,
+                        message: d.message,
+                    },
+                    Err(payload) => Fault {
+                        line,
+                        message: eval::panic_message(&*payload),
+                        policy: current.and_then(|(line, input)| self.locate(line, input)),
+                    },
+                };
+                job.fail(fault);
+                Err(Stopped)
+            }
+        }
+    }
+
+    /// After a panic deciding the record on `line`: the policy at fault, when the
+    /// compiled tier panics again deciding the record's policies one at a time (`None`
+    /// when it does not: the panic was elsewhere).
+    fn locate(&mut self, line: u64, input: Input<'_>) -> Option<usize> {
+        let Input::Json(text) = input else {
+            return None;
+        };
+        let job = self.job;
+        let found = catch_unwind(AssertUnwindSafe(|| {
+            self.reader.read(text, job.subject, &mut self.row).ok()?;
+            if self.panic_at_line == Some(line) {
+                self.row.cells.clear();
+            }
+            self.evaluator.policy_at_fault(&self.row)
+        }));
+        found.ok().flatten()
+    }
+
+    /// Testing only ([`RunConfig::panic_at_line`]): panics deciding the record on `line`.
+    /// A record the compiled tier reads is given to it with its row emptied, so that
+    /// the compiled tier itself indexes out of bounds with the first policy that reads
+    /// a field.
+    #[cold]
+    #[inline(never)]
+    fn injected_fault(&mut self, line: u64, input: Input<'_>) -> ! {
+        if let Input::Json(text) = input {
+            if self
+                .reader
+                .read(text, self.job.subject, &mut self.row)
+                .is_ok()
+            {
+                self.row.cells.clear();
+                self.evaluator.decide(&self.row);
+            }
+        }
+        panic!("fault injected deciding line {line}");
+    }
+
     /// Decides the record on input line `line`.
-    pub(super) fn decide(&mut self, line: u64, input: Input<'_>, part: &mut Part) {
+    fn decide(&mut self, line: u64, input: Input<'_>, part: &mut Part) {
+        if self.panic_at_line == Some(line) {
+            self.injected_fault(line, input);
+        }
         part.read += 1;
         if let Input::Json(text) = input {
             if self.fast(line, text, part) {
@@ -278,6 +422,9 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
 
 /// Counts a reference decision and writes its output line.
 fn write_decision(job: &Job<'_>, part: &mut Part, subject_id: &str, i: usize, d: &Decision) {
+    if let Some(e) = d.error.as_ref().filter(|e| eval::is_internal(e)) {
+        internal(Some(i), &e.message);
+    }
     let amount = d.amount.as_ref().map(|a| a.value);
     part.count(i, d.outcome, amount, d.error.is_some());
     let policy = &job.rules.program.policies[i];
@@ -293,8 +440,29 @@ fn write_form(job: &Job<'_>, part: &mut Part, b: usize, rec: &record::Record, su
         job.config.ref_date,
         EvalOptions::default(),
     );
+    if let Some(e) = form.errors.iter().find(|e| eval::is_internal(e)) {
+        let message = e.message.strip_prefix("internal error: ");
+        let message = format!(
+            "pre-filling bundle `{}`: {}",
+            form.bundle,
+            message.unwrap_or(&e.message)
+        );
+        internal(None, &message);
+    }
     if form.any_available() {
         let v = json!({"subject": subject_id, "form": form});
         let _ = writeln!(part.out.forms, "{v}");
     }
+}
+
+/// Fails the run with the internal error the reference evaluator answered with, as a
+/// panic that [`Worker::decide_part`] catches (without running the panic hook again).
+#[cold]
+#[inline(never)]
+fn internal(policy: Option<usize>, message: &str) -> ! {
+    let message = message.strip_prefix("internal error: ").unwrap_or(message);
+    resume_unwind(Box::new(InternalDecision {
+        policy,
+        message: message.to_string(),
+    }))
 }

@@ -51,6 +51,16 @@ impl DirSink {
         })
     }
 
+    /// A failed run: the partial files are removed, so that nothing of it is left.
+    fn abandon(self) {
+        let dir = self.dir.clone();
+        let forms = self.forms.is_some();
+        drop(self);
+        for name in OUTPUTS.iter().chain(forms.then_some(&FORMS)) {
+            let _ = std::fs::remove_file(tmp_name(&dir, name));
+        }
+    }
+
     fn finish(mut self, summary: &serde_json::Value) -> std::io::Result<()> {
         self.grants.flush()?;
         self.pushes.flush()?;
@@ -129,7 +139,52 @@ pub struct RunArgs<'a> {
     pub bundle: Option<&'a str>,
 }
 
+/// Where the first panic of the process happened (file:line:column), to report with
+/// the run's internal error.
+static PANICKED_AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Replaces the default panic hook by one that keeps where the first panic happened and
+/// prints nothing for a panic in a worker thread: the batch catches those and the run
+/// reports them as its error. Elsewhere the default hook prints as before.
+fn quiet_worker_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Some(at) = info.location() {
+            let _ = PANICKED_AT.set(at.to_string());
+        }
+        if rayon::current_thread_index().is_none() {
+            default(info);
+        }
+    }));
+}
+
+/// `MIANSHEN_FAULT_INJECT=panic-at-line:N`, for tests only: deciding the record on
+/// input line N panics, as a bug of the engine would.
+fn fault_injection() -> Result<Option<u64>, ExitCode> {
+    let Some(spec) = std::env::var_os("MIANSHEN_FAULT_INJECT") else {
+        return Ok(None);
+    };
+    match spec
+        .to_str()
+        .and_then(|s| s.strip_prefix("panic-at-line:"))
+        .and_then(|n| n.parse().ok())
+    {
+        Some(line) => Ok(Some(line)),
+        None => {
+            eprintln!("error: MIANSHEN_FAULT_INJECT: expected panic-at-line:N");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// The exit status of a run stopped by an internal error (a bug of the engine).
+const INTERNAL_ERROR: u8 = 3;
+
 pub fn run(args: RunArgs) -> ExitCode {
+    let panic_at_line = match fault_injection() {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
     let rules = match super::load_rules(args.rules) {
         Ok(r) => r,
         Err(c) => return c,
@@ -214,6 +269,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         subject: args.subject.map(str::to_string),
         threads: args.threads,
         bundle,
+        panic_at_line,
     };
     let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = if show {
@@ -231,6 +287,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     } else {
         None
     };
+    quiet_worker_panics();
     let started = std::time::Instant::now();
     let progress = |done: u64, bytes: Option<u64>| {
         if let Some(bar) = &bar {
@@ -257,7 +314,20 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     let summary = match result {
         Ok(s) => s,
+        Err(e @ batch::BatchError::Internal { .. }) => {
+            sink.abandon();
+            match PANICKED_AT.get() {
+                Some(at) => eprintln!("error: {e} (panicked at {at})"),
+                None => eprintln!("error: {e}"),
+            }
+            eprintln!(
+                "the run stopped: no outputs were written to {}; this is a bug of mianshen, please report it",
+                args.out.display()
+            );
+            return ExitCode::from(INTERNAL_ERROR);
+        }
         Err(e) => {
+            sink.abandon();
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }

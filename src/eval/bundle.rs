@@ -136,8 +136,41 @@ impl Serialize for BundleResult {
     }
 }
 
-/// Pre-fills bundle `bundle` (index) for a record on `ref_date`.
+/// Pre-fills bundle `bundle` (index) for a record on `ref_date`. A panic inside (a bug of
+/// the engine) gives a form with nothing available, nothing pre-filled and an
+/// internal error, instead of unwinding into the caller.
 pub fn prefill(
+    rules: &RuleSet,
+    bundle: usize,
+    record: &Record,
+    ref_date: NaiveDate,
+    opts: EvalOptions,
+) -> BundleResult {
+    let filled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prefill_unguarded(rules, bundle, record, ref_date, opts)
+    }));
+    filled.unwrap_or_else(|payload| {
+        let def = rules.program.bundles.get(bundle);
+        BundleResult {
+            bundle: def.map_or_else(|| format!("#{bundle}"), |d| d.id.clone()),
+            title: def.map(|d| d.title.clone()).unwrap_or_default(),
+            members: vec![],
+            prefilled: vec![],
+            to_enter: def
+                .map(|d| {
+                    d.fields
+                        .iter()
+                        .map(|f| (f.key.clone(), f.label.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            materials: vec![],
+            errors: vec![super::internal_error(&*payload)],
+        }
+    })
+}
+
+fn prefill_unguarded(
     rules: &RuleSet,
     bundle: usize,
     record: &Record,

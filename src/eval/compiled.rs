@@ -165,6 +165,35 @@ impl<'c> RowEvaluator<'c> {
         &self.verdicts
     }
 
+    /// After [`decide`](Self::decide) panicked on `row`: decides its policies again,
+    /// one at a time in the same order, and returns the first whose deciding panics
+    /// (the policy at fault), `None` when none does. Only to name the policy in the
+    /// error; the verdicts are left unspecified.
+    pub fn policy_at_fault<'r>(&mut self, row: impl Into<RowRef<'r>>) -> Option<usize> {
+        let row: RowRef<'r> = row.into();
+        let plan = self.plans.get(row.subject)?;
+        self.verdicts.copy_from_slice(&plan.verdicts);
+        self.truths.copy_from_slice(&plan.truths);
+        // Whatever a panic leaves behind is not reused by the next decide.
+        self.current = None;
+        self.memo.fill(None);
+        self.extras.clear();
+        let mut ctx = Ctx {
+            row,
+            lets: &self.compiled.lets,
+            memo: &mut self.memo,
+            locals: &mut self.locals,
+            truths: &mut self.truths,
+        };
+        let (verdicts, extras) = (&mut self.verdicts, &mut self.extras);
+        plan.runs.iter().find_map(|run| {
+            let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_one(run, &mut ctx, extras, verdicts)
+            }));
+            decided.is_err().then_some(run.policy)
+        })
+    }
+
     /// The extras of an eligible verdict, as the outputs state them: (index of the
     /// extra in its amount rule, value).
     pub fn extras<'r>(

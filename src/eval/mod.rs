@@ -94,7 +94,7 @@ pub fn evaluate_policies(
     policies
         .into_iter()
         .map(|i| {
-            let d = ev.decide(i);
+            let d = decide_guarded(&mut ev, i);
             // A later policy that asks `eligible(...)` of this one need not decide it again.
             if d.error.is_none() {
                 if let Some(slot) = ev.policy_cache.get_mut(i) {
@@ -125,7 +125,61 @@ pub fn evaluate_policy(
     ref_date: NaiveDate,
     opts: EvalOptions,
 ) -> Decision {
-    Evaluator::new(rules, record, ref_date, opts).decide(policy)
+    decide_guarded(&mut Evaluator::new(rules, record, ref_date, opts), policy)
+}
+
+/// Decides policy `index`; a panic inside (a bug of the engine, never a case of the rule
+/// text) becomes an undetermined decision with an [internal error](is_internal) instead
+/// of unwinding into the caller, and the evaluator is set back to its state between
+/// two decisions (the decisions cached so far kept).
+fn decide_guarded(ev: &mut Evaluator<'_>, index: usize) -> Decision {
+    let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.decide(index)));
+    decided.unwrap_or_else(|payload| {
+        ev.facts = None;
+        ev.overrides.clear();
+        ev.members.clear();
+        ev.depth = 0;
+        let policy = ev.rules.program.policies.get(index);
+        Decision {
+            policy: policy.map_or_else(|| format!("#{index}"), |p| p.id.clone()),
+            outcome: Outcome::Undetermined,
+            failed: vec![],
+            missing: vec![],
+            amount: None,
+            reports: vec![],
+            per_item: None,
+            error: Some(internal_error(&*payload)),
+            trace: None,
+        }
+    })
+}
+
+/// Where an [internal error](is_internal) is said to be.
+const INTERNAL_AT: &str = "internal";
+
+/// The error of a decision (or form) whose evaluation panicked.
+pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> EvalError {
+    EvalError {
+        at: INTERNAL_AT.into(),
+        message: format!("internal error: {}", panic_message(payload)),
+    }
+}
+
+/// Whether an evaluation error is an internal error (the evaluation panicked), not a
+/// case the rule text leaves undefined.
+pub(crate) fn is_internal(e: &EvalError) -> bool {
+    e.at == INTERNAL_AT && e.message.starts_with("internal error: ")
+}
+
+/// The message of a panic.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match payload.downcast_ref::<&str>() {
+        Some(s) => s.to_string(),
+        None => match payload.downcast_ref::<String>() {
+            Some(s) => s.clone(),
+            None => "a panic".to_string(),
+        },
+    }
 }
 
 struct Frame<'r> {
