@@ -48,12 +48,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
 use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::compile::lower::CompiledRules;
 use mianshen::compile::RuleSet;
-use mianshen::eval::compiled::{RowEvaluator, Verdict};
 use mianshen::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
+use mianshen::fast::{FastDecider, FastRows, FastRules, Verdict};
 use mianshen::load::load_dir;
-use mianshen::record::row::{Row, RowBatch, RowReader};
 use mianshen::record::{self, fast, Record};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
@@ -261,9 +259,9 @@ fn baseline_e2e(pool: &rayon::ThreadPool, lines: &[String]) -> Sum {
 /// compiled layout, and as the reference evaluator's record for the decisions the
 /// compiled form leaves to it.
 struct Parsed<'l> {
-    compiled: CompiledRules,
+    compiled: FastRules,
     /// One batch per chunk of `CHUNK` records.
-    rows: Vec<RowBatch>,
+    rows: Vec<FastRows>,
     /// For a decision the compiled tier defers: the lines, read the reference way.
     lines: &'l [String],
     plan: fast::ReadPlan,
@@ -286,9 +284,9 @@ fn engine_eval(
                 // Counted in the engine's policy order, put in the baseline's at the end.
                 let n = map.to_baseline.len();
                 let (mut counts, mut amounts) = (vec![[0u64; 3]; n], vec![Decimal::ZERO; n]);
-                let mut ev = RowEvaluator::new(&parsed.compiled);
+                let mut ev = FastDecider::new(rules, &parsed.compiled);
                 for j in 0..c.len() {
-                    ev.decide(c.get(j));
+                    ev.decide_stored(c, j);
                     // The record as the reference evaluator reads it, read once when a
                     // decision is deferred.
                     let mut record = None;
@@ -598,30 +596,25 @@ fn batch_part(min_secs: f64, min_samples: usize) {
         s
     });
     let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
-    let compiled = CompiledRules::new(&rules, ref_date());
-    let rows: Vec<RowBatch> = lines
+    let compiled = FastRules::new(&rules, ref_date());
+    let rows: Vec<FastRows> = lines
         .par_chunks(CHUNK)
         .enumerate()
         .map_init(
-            || {
-                (
-                    RowReader::new(&rules.schema, &compiled.layout),
-                    Row::default(),
-                )
-            },
-            |(reader, row), (k, chunk)| {
-                let mut batch = RowBatch::new();
+            || FastDecider::new(&rules, &compiled),
+            |reader, (k, chunk)| {
+                let mut batch = FastRows::new();
                 for (j, l) in chunk.iter().enumerate() {
                     reader
-                        .read(l, Some(subject), row)
+                        .read(l, Some(subject))
                         .unwrap_or_else(|e| panic!("line {}: {e}", k * CHUNK + j + 1));
-                    batch.push(row);
+                    reader.store(&mut batch);
                 }
                 batch
             },
         )
         .collect();
-    let records_kib = (rows.iter().map(RowBatch::bytes).sum::<usize>() / 1024) as u64;
+    let records_kib = (rows.iter().map(FastRows::bytes).sum::<usize>() / 1024) as u64;
     let parsed = Parsed {
         compiled,
         rows,

@@ -44,6 +44,7 @@ pub mod bundle;
 pub mod check;
 pub mod compile;
 pub mod eval;
+pub mod fast;
 pub mod ir;
 pub mod load;
 pub mod record;

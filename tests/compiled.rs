@@ -17,12 +17,10 @@
 //! `examples/population.jsonl`).
 
 use chrono::NaiveDate;
-use mianshen::compile::lower::CompiledRules;
 use mianshen::compile::RuleSet;
-use mianshen::eval::compiled::{RowEvaluator, Verdict};
 use mianshen::eval::{evaluate_policy, EvalOptions, ExtraValue, Outcome};
+use mianshen::fast::{FastDecider, FastRules, Verdict};
 use mianshen::load::load_dir;
-use mianshen::record::row::{Row, RowReader};
 use mianshen::record::{detect_subject, read_record};
 use mianshen::testing::generate::{best_of, try_record_strategy, Constraints, Mix};
 use proptest::strategy::{BoxedStrategy, Strategy, Union};
@@ -88,7 +86,7 @@ impl Tally {
     /// The compiled policies of which the compiled tier defers more than one decision
     /// in 20 that the reference decides without an evaluation error, with their
     /// tallies.
-    fn deferring(&self, rules: &RuleSet, compiled: &CompiledRules) -> Vec<(String, PolicyTally)> {
+    fn deferring(&self, rules: &RuleSet, compiled: &FastRules) -> Vec<(String, PolicyTally)> {
         self.per_policy
             .iter()
             .enumerate()
@@ -109,7 +107,7 @@ impl Tally {
 
 struct Checker<'r> {
     rules: &'r RuleSet,
-    compiled: CompiledRules,
+    compiled: FastRules,
     ref_date: NaiveDate,
 }
 
@@ -117,7 +115,7 @@ impl<'r> Checker<'r> {
     fn new(rules: &'r RuleSet, ref_date: NaiveDate) -> Self {
         Checker {
             rules,
-            compiled: CompiledRules::new(rules, ref_date),
+            compiled: FastRules::new(rules, ref_date),
             ref_date,
         }
     }
@@ -127,7 +125,7 @@ impl<'r> Checker<'r> {
     fn skewed(rules: &'r RuleSet, lowered_on: NaiveDate, ref_date: NaiveDate) -> Self {
         Checker {
             rules,
-            compiled: CompiledRules::new(rules, lowered_on),
+            compiled: FastRules::new(rules, lowered_on),
             ref_date,
         }
     }
@@ -140,7 +138,7 @@ impl<'r> Checker<'r> {
     /// records can change a verdict unnoticed.
     fn check(
         &self,
-        ev: &mut RowEvaluator<'_>,
+        ev: &mut FastDecider<'_>,
         text: &str,
         subject: Option<usize>,
         tally: &mut Tally,
@@ -148,9 +146,7 @@ impl<'r> Checker<'r> {
         let rules = self.rules;
         let schema = &rules.schema;
         tally.records += 1;
-        let mut reader = RowReader::new(schema, &self.compiled.layout);
-        let mut row = Row::default();
-        if reader.read(text, subject, &mut row).is_err() {
+        if ev.read(text, subject).is_err() {
             tally.refused += 1;
             return Ok(());
         }
@@ -163,20 +159,20 @@ impl<'r> Checker<'r> {
                 format!("the fast reader accepts a record of no subject kind ({e})\nrecord: {text}")
             })?,
         };
-        if row.subject != detected {
+        if ev.subject() != detected {
             return Err(format!(
                 "the fast reader reads a {} record as a {} record\nrecord: {text}",
-                schema.subjects[detected].name, schema.subjects[row.subject].name
+                schema.subjects[detected].name,
+                schema.subjects[ev.subject()].name
             ));
         }
-        let record = read_record(schema, row.subject, &value).map_err(|e| {
+        let record = read_record(schema, ev.subject(), &value).map_err(|e| {
             format!(
                 "the fast reader accepts a record the reference reader rejects ({}: {})\nrecord: {text}",
                 e.path, e.message
             )
         })?;
-        ev.decide(&row);
-        let verdicts = ev.verdicts().to_vec();
+        let verdicts = ev.decide().to_vec();
         if verdicts.len() != rules.program.policies.len() {
             return Err(format!(
                 "{} verdicts for {} policies\nrecord: {text}",
@@ -186,14 +182,14 @@ impl<'r> Checker<'r> {
         }
         for (i, &verdict) in verdicts.iter().enumerate() {
             let policy = &rules.program.policies[i];
-            let applicable = policy.subject == row.subject;
+            let applicable = policy.subject == ev.subject();
             if applicable == (verdict == Verdict::NotApplicable) {
                 return Err(format!(
                     "policy `{}` (subject {}) on {}: verdict {verdict:?} for a {} record\nrecord: {text}",
                     policy.id,
                     schema.subjects[policy.subject].name,
                     self.ref_date,
-                    schema.subjects[row.subject].name
+                    schema.subjects[ev.subject()].name
                 ));
             }
             if !applicable {
@@ -218,7 +214,7 @@ impl<'r> Checker<'r> {
                     let mut extras_ok = true;
                     if let Some((rule, _)) = amount {
                         let names = policy.amounts.get(rule).map(|a| &a.extras);
-                        for (k, x) in ev.extras(extras, &row) {
+                        for (k, x) in ev.extras(extras) {
                             match names.and_then(|n| n.get(k)) {
                                 Some((name, _)) => compiled_extras.push((name.clone(), x)),
                                 None => {
@@ -314,7 +310,7 @@ fn depth(rules: &RuleSet, subject: usize, p: usize, ref_date: NaiveDate, json: &
 /// every policy occurs; more of them for the policies that `compiled` decides.
 fn records(
     rules: &RuleSet,
-    compiled: &CompiledRules,
+    compiled: &FastRules,
     subject: usize,
     ref_date: NaiveDate,
 ) -> BoxedStrategy<Json> {
@@ -366,13 +362,7 @@ fn records(
 /// Checks that the compiled tier does not silently defer: some policy of the subject
 /// kind is compiled, and the compiled ones defer (to the reference) at most one
 /// decision in 20 that is not an evaluation error.
-fn assert_compiled(
-    rules: &RuleSet,
-    compiled: &CompiledRules,
-    subject: usize,
-    t: &Tally,
-    what: &str,
-) {
+fn assert_compiled(rules: &RuleSet, compiled: &FastRules, subject: usize, t: &Tally, what: &str) {
     assert!(
         (0..rules.program.policies.len())
             .any(|i| rules.program.policies[i].subject == subject && compiled.is_compiled(i)),
@@ -404,7 +394,7 @@ fn check_generated(rules: &RuleSet, name: &str, ref_date: NaiveDate) -> Vec<(Str
         let salt = format!("{name}/{}/{ref_date}", s.name);
         let mut runner = TestRunner::new_with_rng(config, rng(SEED, &salt));
         let tally = RefCell::new(Tally::default());
-        let ev = RefCell::new(RowEvaluator::new(&checker.compiled));
+        let ev = RefCell::new(FastDecider::new(checker.rules, &checker.compiled));
         let result = runner.run(
             &records(rules, &checker.compiled, subject, ref_date),
             |json| {
@@ -506,7 +496,7 @@ fn check_lines(rules: &RuleSet, file: &str, ref_date: NaiveDate) -> Tally {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let checker = Checker::new(rules, ref_date);
-    let mut ev = RowEvaluator::new(&checker.compiled);
+    let mut ev = FastDecider::new(checker.rules, &checker.compiled);
     let mut tally = Tally::default();
     let mut violations = vec![];
     for (n, line) in text.lines().enumerate() {
@@ -586,7 +576,7 @@ fn the_checks_notice_a_compiled_tier_that_disagrees() {
     let text = std::fs::read_to_string(root().join("tests/fixtures/city10-3000.jsonl"))
         .expect("city-10 population");
     let checker = Checker::skewed(&rules, date(2021, 1, 1), date(2026, 7, 1));
-    let mut ev = RowEvaluator::new(&checker.compiled);
+    let mut ev = FastDecider::new(checker.rules, &checker.compiled);
     let mut tally = Tally::default();
     let violations = text
         .lines()

@@ -720,11 +720,10 @@ fn apply(text: &str, ds: &[Damage]) -> String {
 
 #[test]
 fn row_reader_accepts_only_what_the_reference_path_reads() {
-    use mianshen::compile::lower::CompiledRules;
-    use mianshen::record::row::{Row, RowReader};
+    use mianshen::fast::{FastDecider, FastRules};
     let rules = &shipped().rules;
     let on = NaiveDate::from_ymd_opt(2025, 7, 1).expect("date");
-    let compiled = CompiledRules::new(rules, on);
+    let compiled = FastRules::new(rules, on);
     let plan = record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
     let n = rules.schema.subjects.len();
     for subject in 0..n {
@@ -738,10 +737,9 @@ fn row_reader_accepts_only_what_the_reference_path_reads() {
             .prop_map(|(json, ds)| apply(&json.to_string(), &ds));
         runner(40 + u8::try_from(subject).unwrap_or(0))
             .run(&lines, |text| {
-                let mut reader = RowReader::new(&rules.schema, &compiled.layout);
-                let mut row = Row::default();
+                let mut reader = FastDecider::new(rules, &compiled);
                 for given in [Some(subject), None] {
-                    if reader.read(&text, given, &mut row).is_err() {
+                    if reader.read(&text, given).is_err() {
                         continue;
                     }
                     prop_assert!(
@@ -750,8 +748,13 @@ fn row_reader_accepts_only_what_the_reference_path_reads() {
                         text
                     );
                     prop_assert!(
-                        record::fast::read_json(&rules.schema, &plan, Some(row.subject), &text)
-                            .is_some(),
+                        record::fast::read_json(
+                            &rules.schema,
+                            &plan,
+                            Some(reader.subject()),
+                            &text
+                        )
+                        .is_some(),
                         "the row reader accepted a record the reference path refuses: {}",
                         text
                     );

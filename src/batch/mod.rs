@@ -6,7 +6,7 @@
 //! the same whatever the number of threads, and memory stays flat however large the
 //! input. Every input record is accounted for: read = evaluated + rejected.
 //!
-//! A record is decided by the compiled tier ([`crate::compile::lower`]) when it can
+//! A record is decided by the fast tier ([`crate::fast`]) when it can
 //! be, and by the reference evaluator when the compiled tier leaves a decision open
 //! (missing data to name, an evaluation error) or the record must be read the
 //! reference way (to explain why it does not fit the schema).
@@ -15,8 +15,8 @@ mod input;
 mod lines;
 mod worker;
 
-use crate::compile::lower::CompiledRules;
 use crate::compile::RuleSet;
+use crate::fast::FastRules;
 use crate::record;
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -326,7 +326,7 @@ fn pipeline<U: Unit + Send + Sync>(
     let job = Job {
         rules,
         plan: record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone()),
-        compiled: CompiledRules::new(rules, config.ref_date),
+        fast: FastRules::new(rules, config.ref_date),
         lines: lines::LineTemplates::new(rules),
         subject,
         config,

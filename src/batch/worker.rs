@@ -3,12 +3,10 @@
 
 use super::lines::{write_outputs, LineTemplates};
 use super::{ChunkOutput, PolicySummary, RunConfig, Source};
-use crate::compile::lower::CompiledRules;
 use crate::compile::RuleSet;
-use crate::eval::compiled::{RowEvaluator, Verdict};
 use crate::eval::{self, Decision, EvalOptions, Outcome};
+use crate::fast::{FastDecider, FastRules, Verdict};
 use crate::record;
-use crate::record::row::{Row, RowReader};
 use rust_decimal::Decimal;
 use serde_json::json;
 use smallvec::SmallVec;
@@ -87,7 +85,7 @@ pub(super) const PART_SIZE: usize = 128;
 pub(super) struct Job<'r> {
     pub(super) rules: &'r RuleSet,
     pub(super) plan: record::fast::ReadPlan,
-    pub(super) compiled: CompiledRules,
+    pub(super) fast: FastRules,
     pub(super) lines: LineTemplates,
     pub(super) subject: Option<usize>,
     pub(super) config: &'r RunConfig,
@@ -150,9 +148,7 @@ impl Job<'_> {
 /// One thread's reader, evaluator and row, reused record after record.
 pub(super) struct Worker<'j> {
     job: &'j Job<'j>,
-    reader: RowReader<'j>,
-    evaluator: RowEvaluator<'j>,
-    row: Row,
+    fast: FastDecider<'j>,
     /// [`RunConfig::panic_at_line`], at hand.
     panic_at_line: Option<u64>,
 }
@@ -161,9 +157,7 @@ impl<'j> Worker<'j> {
     pub(super) fn new(job: &'j Job<'j>) -> Self {
         Worker {
             job,
-            reader: RowReader::new(&job.rules.schema, &job.compiled.layout),
-            evaluator: RowEvaluator::new(&job.compiled),
-            row: Row::default(),
+            fast: FastDecider::new(job.rules, &job.fast),
             panic_at_line: job.config.panic_at_line,
         }
     }
@@ -220,11 +214,11 @@ impl<'j> Worker<'j> {
         };
         let job = self.job;
         let found = catch_unwind(AssertUnwindSafe(|| {
-            self.reader.read(text, job.subject, &mut self.row).ok()?;
+            self.fast.read(text, job.subject).ok()?;
             if self.panic_at_line == Some(line) {
-                self.row.cells.clear();
+                self.fast.spoil_row();
             }
-            self.evaluator.policy_at_fault(&self.row)
+            self.fast.policy_at_fault()
         }));
         found.ok().flatten()
     }
@@ -237,13 +231,9 @@ impl<'j> Worker<'j> {
     #[inline(never)]
     fn injected_fault(&mut self, line: u64, input: Input<'_>) -> ! {
         if let Input::Json(text) = input {
-            if self
-                .reader
-                .read(text, self.job.subject, &mut self.row)
-                .is_ok()
-            {
-                self.row.cells.clear();
-                self.evaluator.decide(&self.row);
+            if self.fast.read(text, self.job.subject).is_ok() {
+                self.fast.spoil_row();
+                self.fast.decide();
             }
         }
         panic!("fault injected deciding line {line}");
@@ -271,12 +261,13 @@ impl<'j> Worker<'j> {
     /// the record is left to the reference path.
     fn fast(&mut self, line: u64, text: &str, part: &mut Part) -> bool {
         let job = self.job;
-        if self.reader.read(text, job.subject, &mut self.row).is_err() {
+        if self.fast.read(text, job.subject).is_err() {
             return false;
         }
-        let row = &self.row;
-        self.evaluator.decide(row);
-        let verdicts = self.evaluator.verdicts();
+        self.fast.decide();
+        let fast = &self.fast;
+        let subject = fast.subject();
+        let verdicts = fast.verdicts();
         // Undecided policies are decided again the reference way, which needs the
         // record as the reference evaluator reads it.
         let undecided: SmallVec<[usize; 8]> = (0..verdicts.len())
@@ -285,11 +276,11 @@ impl<'j> Worker<'j> {
         let form = job
             .config
             .bundle
-            .filter(|&b| job.rules.program.bundles[b].subject == row.subject);
+            .filter(|&b| job.rules.program.bundles[b].subject == subject);
         let record = if undecided.is_empty() && form.is_none() {
             None
         } else {
-            match record::fast::read_json(&job.rules.schema, &job.plan, Some(row.subject), text) {
+            match record::fast::read_json(&job.rules.schema, &job.plan, Some(subject), text) {
                 Some(r) => Some(r),
                 None => return false,
             }
@@ -306,7 +297,7 @@ impl<'j> Worker<'j> {
         }
         .into_iter();
         let id_buf;
-        let subject_id = match row.id(&job.compiled.layout) {
+        let subject_id = match fast.subject_id() {
             Some(id) => id,
             None => {
                 id_buf = format!("line {line}");
@@ -320,7 +311,7 @@ impl<'j> Worker<'j> {
                 Verdict::Eligible { amount, extras } => {
                     part.count(i, Outcome::Eligible, amount.map(|a| a.1), false);
                     let extras = if extras.1 > 0 {
-                        self.evaluator.extras(extras, row)
+                        fast.extras(extras)
                     } else {
                         vec![]
                     };

@@ -231,14 +231,15 @@ fn batch_coverage(rules: &RuleSet) -> String {
     let Some(on) = rules.program.policies.iter().map(|p| p.from).min() else {
         return "batch: no policies".into();
     };
-    let compiled = mianshen::compile::lower::CompiledRules::new(rules, on);
+    let compiled = mianshen::fast::FastRules::new(rules, on);
     let n = rules.program.policies.len();
     let left: Vec<String> = (0..n)
         .filter(|&i| !compiled.is_compiled(i))
         .map(|i| {
             format!(
                 "{} ({})",
-                rules.program.policies[i].id, compiled.uncompiled[i]
+                rules.program.policies[i].id,
+                compiled.uncompiled_reason(i).unwrap_or("?")
             )
         })
         .collect();

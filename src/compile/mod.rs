@@ -4,8 +4,6 @@
 //! assembled with its schema and lookup tables, small constant sub-expressions are
 //! folded, and a content hash identifies the rule-set version in every output.
 
-pub mod lower;
-
 use crate::ir::{self, Expr, Program};
 use crate::schema::Schema;
 use crate::value::Value;

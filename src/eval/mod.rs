@@ -7,7 +7,6 @@
 //! the known values reach a sub-expression that uses it (policies.md §0.1).
 
 mod bundle;
-pub mod compiled;
 mod decision;
 
 pub use bundle::{prefill, BundleResult, MaterialLine, MemberStatus, PrefilledField};

@@ -7,8 +7,6 @@
 //! registers that hold more than a rule set reads.
 
 pub mod fast;
-pub mod row;
-pub mod row_reader;
 
 use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, Schema};
 use crate::value::{RecordNode, Slot, Value};

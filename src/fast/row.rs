@@ -15,7 +15,7 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use std::sync::Arc;
 
-pub use super::row_reader::{Refused, RowReader};
+pub use super::row_reader::RowReader;
 
 /// One cell of a row, and the value the compiled evaluator computes.
 ///
@@ -78,7 +78,7 @@ impl Cell {
 
 /// A decimal in 13 bytes (scale and sign, then the 96-bit mantissa), so that a cell
 /// takes 16 bytes (rows are a third smaller) and fits the two machine words in which a
-/// compiled expression returns its value (`compile::lower::Word`).
+/// compiled expression returns its value (`lower::Word`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PackedDecimal([u8; 13]);
 

@@ -6,7 +6,7 @@
 //! checks the rest only for being well-formed JSON. It does no allocation per record
 //! once the row's buffers have grown.
 //!
-//! It accepts a subset of what the reference reader ([`super::read_record`], through
+//! It accepts a subset of what the reference reader ([`crate::record::read_record`], through
 //! `serde_json`) accepts and gives the same values for it. Whatever it does not accept —
 //! malformed JSON, a wrong type, an out-of-range number, a number written with an
 //! exponent, nesting deeper than `serde_json` allows, a layout it does not cover — it

@@ -6,9 +6,9 @@
 //! cover is [`Verdict::Unknown`] or [`Verdict::Deferred`], and the caller asks the
 //! reference evaluator ([`super::evaluate_policy`]) for the full decision.
 
-use super::ExtraValue;
-use crate::compile::lower::{CompiledPolicy, CompiledRules, Ctx, PerItem, Truth};
-use crate::record::row::{unpack_date, Cell, RowRef};
+use super::lower::{CompiledPolicy, CompiledRules, Ctx, PerItem, Truth};
+use super::row::{unpack_date, Cell, RowRef};
+use crate::eval::ExtraValue;
 use crate::semantics::Connective;
 use rust_decimal::Decimal;
 use std::ops::ControlFlow;
