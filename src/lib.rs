@@ -39,6 +39,7 @@
 
 #![deny(missing_docs)]
 
+mod api;
 pub mod batch;
 pub mod bundle;
 pub mod check;
@@ -53,3 +54,14 @@ pub mod semantics;
 pub mod syntax;
 pub mod testing;
 pub mod value;
+
+pub use batch::{
+    BatchError, ChunkOutput, InputRecord, PolicySummary, RunConfig, Sink, Source, Summary,
+};
+pub use compile::RuleSet;
+pub use eval::{
+    Amount, BundleResult, ClauseTrace, Decision, EvalError, EvalOptions, ExtraValue, Fact,
+    ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
+};
+pub use load::LoadError;
+pub use record::{Record, RecordError};

@@ -1,0 +1,168 @@
+//! The API for host applications: load a rule set once, then read records against
+//! its schema and decide them, from any number of threads.
+//!
+//! A [`RuleSet`] is immutable once loaded and `Send + Sync`: share it (`&RuleSet` or
+//! `Arc<RuleSet>`) across threads and evaluate concurrently; nothing is compiled or
+//! cached per call beyond the evaluation itself. Every evaluation takes an explicit
+//! reference date: the library never reads the clock, the environment or the file
+//! system except in [`RuleSet::load_dir`].
+
+use crate::batch::{self, BatchError, RunConfig, Sink, Summary};
+use crate::compile::RuleSet;
+use crate::eval::{self, BundleResult, Decision, EvalOptions};
+use crate::load::{self, LoadError};
+use crate::record::{self, Record, RecordError};
+use crate::schema::Schema;
+use chrono::NaiveDate;
+use std::path::{Path, PathBuf};
+
+// The documented guarantee: a rule set is shared across threads.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<RuleSet>();
+};
+
+impl RuleSet {
+    /// Loads and checks a rules directory: `schema.yaml` and every `*.rules` file
+    /// below it.
+    ///
+    /// ```
+    /// let rules = mianshen::RuleSet::load_dir("rules").expect("the shipped rules check");
+    /// assert!(rules.policy("resident-basic-pension").is_some());
+    /// ```
+    pub fn load_dir(dir: impl AsRef<Path>) -> Result<RuleSet, LoadError> {
+        load::load_dir(dir.as_ref())
+    }
+
+    /// Loads and checks a rule set held in memory (for hosts that keep rules in a
+    /// database): the schema's YAML text and the rule files as (name, text); the
+    /// names are used in diagnostics only.
+    ///
+    /// ```
+    /// let schema = "subjects:\n  person:\n    id: person.id\n    fields:\n      person:\n        fields:\n          id: {type: string}\n          income: {type: decimal}\n";
+    /// let policy = r#"
+    /// policy low-income "低收入补贴" {
+    ///   subject person
+    ///   mode no_application
+    ///   effective from 2025-01-01
+    ///   C1 "月收入低于2000元": person.income < 2000
+    ///   amount per_month CNY: 300
+    /// }"#;
+    /// let rules = mianshen::RuleSet::from_sources(schema, &[("low.rules", policy)]).unwrap();
+    /// let record = rules.read_json(r#"{"person": {"id": "P1", "income": 1500}}"#).unwrap();
+    /// let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+    /// let d = rules.decide_policy("low-income", &record, on).unwrap();
+    /// assert_eq!(d.outcome, mianshen::Outcome::Eligible);
+    /// assert_eq!(d.amount.unwrap().value.to_string(), "300");
+    /// ```
+    pub fn from_sources(
+        schema_yaml: &str,
+        rule_files: &[(&str, &str)],
+    ) -> Result<RuleSet, LoadError> {
+        let schema = Schema::from_yaml(schema_yaml).map_err(|source| LoadError::Schema {
+            path: PathBuf::from("schema.yaml"),
+            source,
+        })?;
+        let texts = rule_files
+            .iter()
+            .map(|(name, text)| (PathBuf::from(name), (*text).to_string()))
+            .collect();
+        let checked = load::check_sources(schema, schema_yaml, texts);
+        checked.rules.ok_or(LoadError::Diagnostics {
+            diagnostics: checked.diagnostics,
+            sources: checked.sources,
+        })
+    }
+
+    /// Reads a record given as JSON text; its subject kind is the one its top-level key
+    /// names (`{"person": {…}}`).
+    pub fn read_json(&self, text: &str) -> Result<Record, RecordError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| RecordError {
+            record: "(record)".into(),
+            path: String::new(),
+            message: format!("not JSON: {e}"),
+        })?;
+        self.read_value(&value, None)
+    }
+
+    /// Reads a record given as YAML text.
+    pub fn read_yaml(&self, text: &str) -> Result<Record, RecordError> {
+        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| RecordError {
+            record: "(record)".into(),
+            path: String::new(),
+            message: format!("not YAML: {e}"),
+        })?;
+        self.read_value(&record::yaml_to_json(&value), None)
+    }
+
+    /// Reads a record given as a serde value, of the named subject kind (`None`: the
+    /// one its top-level key names).
+    pub fn read_value(
+        &self,
+        value: &serde_json::Value,
+        subject: Option<&str>,
+    ) -> Result<Record, RecordError> {
+        let kind = record::detect_subject(&self.schema, value, subject).map_err(|message| {
+            RecordError {
+                record: "(record)".into(),
+                path: String::new(),
+                message,
+            }
+        })?;
+        record::read_record(&self.schema, kind, value)
+    }
+
+    /// Decides every policy about the record's subject kind on `on`, in rule-set
+    /// order, with traces.
+    pub fn decide(&self, record: &Record, on: NaiveDate) -> Vec<Decision> {
+        eval::evaluate_all(self, record, on, EvalOptions { trace: true })
+    }
+
+    /// [`decide`](Self::decide) with options (traces cost time: a host that only needs
+    /// outcomes and amounts turns them off).
+    pub fn decide_with(
+        &self,
+        record: &Record,
+        on: NaiveDate,
+        options: EvalOptions,
+    ) -> Vec<Decision> {
+        eval::evaluate_all(self, record, on, options)
+    }
+
+    /// Decides one policy, by id, with its trace; `None` when the rule set has no such
+    /// policy.
+    pub fn decide_policy(&self, policy: &str, record: &Record, on: NaiveDate) -> Option<Decision> {
+        let index = *self.policy_index.get(policy)?;
+        Some(eval::evaluate_policy(
+            self,
+            index,
+            record,
+            on,
+            EvalOptions { trace: true },
+        ))
+    }
+
+    /// Pre-fills the "one thing" bundle with this id for a record; `None` when the rule
+    /// set has no such bundle.
+    pub fn prefill(&self, bundle: &str, record: &Record, on: NaiveDate) -> Option<BundleResult> {
+        let index = self.bundle_index(bundle)?;
+        Some(eval::prefill(
+            self,
+            index,
+            record,
+            on,
+            EvalOptions { trace: true },
+        ))
+    }
+
+    /// Runs the batch over JSON Lines read from `input` into `sink` (see
+    /// [`batch::run_json_lines`]): the fast path the nightly run takes.
+    pub fn run_json_lines<R: std::io::Read>(
+        &self,
+        input: R,
+        config: &RunConfig,
+        sink: &mut dyn Sink,
+    ) -> Result<Summary, BatchError> {
+        batch::run_json_lines(self, input, config, sink, &mut |_, _| {})
+    }
+}
