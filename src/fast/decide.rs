@@ -82,18 +82,25 @@ impl<'c> RowEvaluator<'c> {
                     runs: vec![],
                 };
                 for &i in &compiled.order {
-                    if compiled.subjects[i] != subject {
+                    if compiled.subjects.get(i) != Some(&subject) {
                         continue;
                     }
-                    match &compiled.policies[i] {
-                        None => plan.verdicts[i] = Verdict::Deferred,
+                    let (Some(verdict), Some(truth), Some(policy)) = (
+                        plan.verdicts.get_mut(i),
+                        plan.truths.get_mut(i),
+                        compiled.policies.get(i),
+                    ) else {
+                        continue;
+                    };
+                    match policy {
+                        None => *verdict = Verdict::Deferred,
                         Some(p) if !p.in_force => {
-                            plan.verdicts[i] = Verdict::NotEligible;
-                            plan.truths[i] = Truth::False;
+                            *verdict = Verdict::NotEligible;
+                            *truth = Truth::False;
                         }
                         Some(p) => plan.runs.push(Run {
                             policy: i,
-                            referenced: compiled.referenced[i],
+                            referenced: compiled.referenced.get(i).copied().unwrap_or(false),
                             policy_def: p,
                         }),
                     }
@@ -223,13 +230,17 @@ fn run_one(
 ) {
     // The verdict is written in place and the truth returned apart: building a
     // verdict in a temporary and copying it stalls on store forwarding.
-    let out = &mut verdicts[run.policy];
+    let Some(out) = verdicts.get_mut(run.policy) else {
+        return;
+    };
     let truth = match &run.policy_def.per_item {
         None => decide_policy(run.policy_def, ctx, extras, out),
         Some(pi) => decide_items(run.policy_def, pi, ctx, out),
     };
     if run.referenced {
-        ctx.truths[run.policy] = truth;
+        if let Some(t) = ctx.truths.get_mut(run.policy) {
+            *t = truth;
+        }
     }
 }
 
@@ -335,9 +346,10 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
     };
     let (first, n) = p.lets;
     'items: for k in start..start + len {
-        ctx.locals[pi.slot] = ctx.row.cells[k as usize];
+        let item = ctx.row.cell(k as usize);
+        ctx.set_local(pi.slot, item);
         // Each item is decided in a fresh frame.
-        ctx.memo[first..first + n].fill(None);
+        ctx.forget(first, n);
         if let Some(f) = &pi.filter {
             match f.truth(ctx) {
                 // Unknown whether it is one: not eligible all the same if a clause

@@ -128,7 +128,7 @@ impl Word {
 macro_rules! reading {
     (access $f:expr, $make:expr) => {
         match $f {
-            Access::Cell(at) => ($make)(move |c: &mut Ctx<'_>| c.row.cells[at]),
+            Access::Cell(at) => ($make)(move |c: &mut Ctx<'_>| c.row.cell(at)),
             Access::Item { slot, off } => ($make)(move |c: &mut Ctx<'_>| item_field(c, slot, off)),
         }
     };
@@ -155,6 +155,36 @@ pub struct Ctx<'a> {
     pub locals: &'a mut [Cell],
     /// Per policy: its decision as a truth value, once decided for this record.
     pub truths: &'a mut [Truth],
+}
+
+impl Ctx<'_> {
+    /// An item variable's value (an error for a slot the lowering never gave out).
+    #[inline(always)]
+    pub fn local(&self, slot: usize) -> Cell {
+        self.locals.get(slot).copied().unwrap_or(Cell::Error)
+    }
+
+    /// Sets an item variable.
+    #[inline(always)]
+    pub fn set_local(&mut self, slot: usize, v: Cell) {
+        if let Some(l) = self.locals.get_mut(slot) {
+            *l = v;
+        }
+    }
+
+    /// Forgets the `n` definitions from slot `first` (a new call or item).
+    #[inline(always)]
+    pub fn forget(&mut self, first: usize, n: usize) {
+        if let Some(m) = self.memo.get_mut(first..first + n) {
+            m.fill(None);
+        }
+    }
+
+    /// Another policy's decision as a truth, once decided for this record.
+    #[inline(always)]
+    pub fn policy_truth(&self, p: usize) -> Truth {
+        self.truths.get(p).copied().unwrap_or(Truth::Error)
+    }
 }
 
 /// The truth of cells: a policy's decision as `eligible(...)` reads it is one byte,
@@ -237,7 +267,7 @@ impl Clause {
     #[inline(always)]
     pub fn truth(&self, c: &mut Ctx<'_>) -> Truth {
         match &self.0 {
-            ClauseKind::Field(at) => Truth::of(c.row.cells[*at]),
+            ClauseKind::Field(at) => Truth::of(c.row.cell(*at)),
             ClauseKind::Node(n) => n.truth(c),
         }
     }
@@ -297,7 +327,9 @@ impl CompiledRules {
         };
         let inline_sizes = inline_sizes(rules);
         for &index in &out.order {
-            let p = &rules.program.policies[index];
+            let Some(p) = rules.program.policies.get(index) else {
+                continue;
+            };
             let scope = Scope {
                 lets: out.lets.len(),
                 locals: out.locals,
@@ -324,12 +356,20 @@ impl CompiledRules {
                     c.lets = (scope.lets, lets.len());
                     out.lets.extend(lets);
                     out.locals += lower.locals;
-                    out.policies[index] = Some(c);
+                    if let Some(slot) = out.policies.get_mut(index) {
+                        *slot = Some(c);
+                    }
                     for r in refs {
-                        out.referenced[r] = true;
+                        if let Some(slot) = out.referenced.get_mut(r) {
+                            *slot = true;
+                        }
                     }
                 }
-                None => out.uncompiled[index] = lower.why.unwrap_or("a value it does not cover"),
+                None => {
+                    if let Some(slot) = out.uncompiled.get_mut(index) {
+                        *slot = lower.why.unwrap_or("a value it does not cover");
+                    }
+                }
             }
         }
         out
@@ -367,26 +407,27 @@ fn decision_order(rules: &RuleSet) -> Vec<usize> {
             refs
         })
         .collect();
-    // 0 = not visited, 1 = on the path, 2 = placed.
-    let mut state = vec![0u8; policies.len()];
+    // Depth first without recursion (references chain as deep as the rules allow):
+    // a policy is placed once every policy it refers to is. A policy in a cycle is
+    // placed too; its reference to a policy not yet compiled keeps it out of the
+    // compiled form.
+    let mut seen = vec![false; policies.len()];
     let mut order = vec![];
-    fn visit(i: usize, deps: &[Vec<usize>], state: &mut [u8], order: &mut Vec<usize>) {
-        if state[i] != 0 {
-            return;
-        }
-        state[i] = 1;
-        for &d in &deps[i] {
-            if d < deps.len() {
-                visit(d, deps, state, order);
+    for start in 0..policies.len() {
+        let mut stack = vec![(start, false)];
+        while let Some((i, expanded)) = stack.pop() {
+            if expanded {
+                order.push(i);
+                continue;
             }
+            match seen.get_mut(i) {
+                Some(s) if !*s => *s = true,
+                _ => continue,
+            }
+            stack.push((i, true));
+            let refs = deps.get(i).map_or(&[][..], Vec::as_slice);
+            stack.extend(refs.iter().rev().map(|&d| (d, false)));
         }
-        state[i] = 2;
-        order.push(i);
-    }
-    for i in 0..policies.len() {
-        // A policy in a cycle is placed too; its reference to a policy not yet
-        // compiled keeps it out of the compiled form.
-        visit(i, &deps, &mut state, &mut order);
     }
     order
 }
@@ -404,12 +445,11 @@ fn inline_sizes(rules: &RuleSet) -> Vec<usize> {
     for start in 0..functions.len() {
         let mut stack = vec![(start, false)];
         while let Some((f, expanded)) = stack.pop() {
-            if sizes[f].is_some() {
+            let (Some(None), Some(def)) = (sizes.get(f), functions.get(f)) else {
                 continue;
-            }
+            };
             let mut calls = vec![];
             let mut nodes = 0usize;
-            let def = &functions[f];
             for e in def.lets.iter().map(|l| &l.value).chain([&def.body]) {
                 e.walk(&mut |x| {
                     nodes += 1;
@@ -421,7 +461,7 @@ fn inline_sizes(rules: &RuleSet) -> Vec<usize> {
             let pending: Vec<usize> = calls
                 .iter()
                 .copied()
-                .filter(|&g| g < functions.len() && sizes[g].is_none() && g != f)
+                .filter(|&g| g != f && matches!(sizes.get(g), Some(None)))
                 .collect();
             if !pending.is_empty() && !expanded {
                 stack.push((f, true));
@@ -431,7 +471,9 @@ fn inline_sizes(rules: &RuleSet) -> Vec<usize> {
             let total = calls.iter().fold(nodes, |n, &g| {
                 n.saturating_add(sizes.get(g).copied().flatten().unwrap_or(usize::MAX))
             });
-            sizes[f] = Some(total);
+            if let Some(size) = sizes.get_mut(f) {
+                *size = Some(total);
+            }
         }
     }
     sizes.into_iter().map(|s| s.unwrap_or(usize::MAX)).collect()
@@ -500,9 +542,12 @@ impl Lower<'_> {
         p: &crate::ir::PolicyDef,
         sc: &Scope<'_>,
     ) -> Option<(Vec<Node>, CompiledPolicy)> {
+        // The policy's own slots first: the functions its definitions inline take the
+        // slots after them.
         self.lets = (0..p.lets.len()).map(|_| None).collect();
         for (i, l) in p.lets.iter().enumerate() {
-            self.lets[i] = Some(self.expr(&l.value, sc)?);
+            let node = self.expr(&l.value, sc)?;
+            *self.lets.get_mut(i)? = Some(node);
         }
         // One false clause decides and the others then do not matter, so the cheapest
         // clauses go first.
@@ -594,7 +639,7 @@ impl Lower<'_> {
         self.depth += 1;
         for (i, l) in def.lets.iter().enumerate() {
             let node = self.expr(&l.value, &fsc);
-            self.lets[first_let + i] = Some(node?);
+            *self.lets.get_mut(first_let + i)? = Some(node?);
         }
         let body = self.expr(&def.body, &fsc);
         self.depth -= 1;
@@ -607,9 +652,9 @@ impl Lower<'_> {
                 if matches!(v, Cell::Error) {
                     return v;
                 }
-                c.locals[locals + i] = v;
+                c.set_local(locals + i, v);
             }
-            c.memo[memo..memo + n].fill(None);
+            c.forget(memo, n);
             body.eval(c)
         }))
     }
@@ -667,7 +712,7 @@ impl Lower<'_> {
             Expr::Root => konst(Cell::Rec(0)),
             Expr::Local(i) => {
                 let slot = sc.locals + i;
-                Node::new(move |c| c.locals[slot])
+                Node::new(move |c| c.local(slot))
             }
             Expr::Let(i) => {
                 let slot = sc.lets + i;
@@ -716,7 +761,7 @@ impl Lower<'_> {
                 }
                 let p = *p;
                 self.refs.push(p);
-                Node::new(move |c| c.truths[p].cell())
+                Node::new(move |c| c.policy_truth(p).cell())
             }
             Expr::Neg(x) => {
                 let x = self.expr(x, sc)?;
@@ -830,7 +875,7 @@ impl Lower<'_> {
                     let Cell::List(start, len) = l else {
                         return Cell::Error;
                     };
-                    let items = &c.row.cells[start as usize..(start + len) as usize];
+                    let items = c.row.items(start, len);
                     let found = items
                         .iter()
                         .any(|y| order(x, *y, &c.row) == Some(Ordering::Equal));
@@ -885,7 +930,7 @@ impl Lower<'_> {
                         return Some(match f {
                             Access::Item { slot: own, off } if own == slot => {
                                 let field = move |c: &Ctx<'_>, item| match item {
-                                    Cell::Rec(b) => c.row.cells[(b + off) as usize],
+                                    Cell::Rec(b) => c.row.field(b, off),
                                     other => strict_one(other),
                                 };
                                 reading!(self, list, sc, |list| sum_in_place(list, field))
@@ -973,28 +1018,28 @@ impl Lower<'_> {
         if let Some((start, guards)) = self.static_record(base) {
             let at = (start + off) as usize;
             return Some(match guards.as_slice() {
-                [] => Node::new(move |c| c.row.cells[at]),
+                [] => Node::new(move |c| c.row.cell(at)),
                 [g] => {
                     let g = *g as usize;
-                    Node::new(move |c| match c.row.cells[g] {
-                        Cell::Rec(_) => c.row.cells[at],
+                    Node::new(move |c| match c.row.cell(g) {
+                        Cell::Rec(_) => c.row.cell(at),
                         other => other,
                     })
                 }
                 _ => Node::new(move |c| {
                     for &g in &guards {
-                        match c.row.cells[g as usize] {
+                        match c.row.cell(g as usize) {
                             Cell::Rec(_) => {}
                             other => return other,
                         }
                     }
-                    c.row.cells[at]
+                    c.row.cell(at)
                 }),
             });
         }
         let base = self.expr(base, sc)?;
         Some(Node::new(move |c| match base.eval(c) {
-            Cell::Rec(b) => c.row.cells[(b + off) as usize],
+            Cell::Rec(b) => c.row.field(b, off),
             other => strict_one(other),
         }))
     }
@@ -1290,7 +1335,7 @@ impl Access {
     #[inline(always)]
     fn read(self, c: &Ctx<'_>) -> Cell {
         match self {
-            Access::Cell(at) => c.row.cells[at],
+            Access::Cell(at) => c.row.cell(at),
             Access::Item { slot, off } => item_field(c, slot, off),
         }
     }
@@ -1299,8 +1344,8 @@ impl Access {
 /// Field `off` of the record item in local `slot`.
 #[inline(always)]
 fn item_field(c: &Ctx<'_>, slot: usize, off: u32) -> Cell {
-    match c.locals[slot] {
-        Cell::Rec(b) => c.row.cells[(b + off) as usize],
+    match c.local(slot) {
+        Cell::Rec(b) => c.row.field(b, off),
         other => strict_one(other),
     }
 }
@@ -1448,12 +1493,17 @@ impl Operand {
 /// rest of the record (or call).
 #[inline(always)]
 fn let_value(c: &mut Ctx<'_>, slot: usize) -> Cell {
-    if let Some(v) = c.memo[slot] {
-        return v;
+    if let Some(Some(v)) = c.memo.get(slot) {
+        return *v;
     }
     let lets = c.lets;
-    let v = lets[slot].eval(c);
-    c.memo[slot] = Some(v);
+    let Some(node) = lets.get(slot) else {
+        return Cell::Error;
+    };
+    let v = node.eval(c);
+    if let Some(m) = c.memo.get_mut(slot) {
+        *m = Some(v);
+    }
     v
 }
 
@@ -1521,9 +1571,9 @@ where
                     Ok(r) => r,
                     Err(e) => return e,
                 };
-                let saved = c.locals[q.slot];
+                let saved = c.local(q.slot);
                 let v = $run(&q, c, start, len);
-                c.locals[q.slot] = saved;
+                c.set_local(q.slot, saved);
                 v
             })
         };
@@ -1546,7 +1596,7 @@ struct Quant {
 
 impl Quant {
     fn item(c: &Ctx<'_>, start: u32, k: u32) -> Cell {
-        c.row.cells[(start + k) as usize]
+        c.row.cell(start as usize + k as usize)
     }
 
     /// any / no / all / count (`Q`: [`ANY`], [`NO`], [`ALL`], [`COUNT`]), the
@@ -1560,7 +1610,8 @@ impl Quant {
         };
         let mut fold = Quantify::new(q);
         for k in 0..len {
-            c.locals[self.slot] = Self::item(c, start, k);
+            let item = Self::item(c, start, k);
+            c.set_local(self.slot, item);
             let f = match &self.filter {
                 Some(f) => f.truth(c),
                 None => Truth::True,
@@ -1587,7 +1638,7 @@ impl Quant {
         let mut fold = Aggregate::new(self.q);
         for k in 0..len {
             let item = Self::item(c, start, k);
-            c.locals[self.slot] = item;
+            c.set_local(self.slot, item);
             if let Some(f) = &self.filter {
                 match f.truth(c) {
                     Truth::True => {}
@@ -1683,7 +1734,7 @@ where
         };
         let mut fold = Aggregate::new(Quantifier::Sum);
         for k in start..start + len {
-            let item = c.row.cells[k as usize];
+            let item = c.row.cell(k as usize);
             if !aggregate_item(&mut fold, &c.row, item, read(c, item)) {
                 return Cell::Error;
             }
@@ -1935,7 +1986,8 @@ fn align(x: (i64, u32), y: (i64, u32)) -> Option<(i128, i128, u32)> {
     Some((up(x)?, up(y)?, scale))
 }
 
-/// 10^0 ..= 10^28.
+/// 10^0 ..= 10^28 (indexes checked at compile time).
+#[allow(clippy::indexing_slicing)]
 static POW10: [i128; 29] = {
     let mut t = [1i128; 29];
     let mut i = 1;
@@ -2011,7 +2063,7 @@ fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Ce
         Builtin::Min | Builtin::Max => {
             let want = number::wanted(b == Builtin::Min);
             let mut best = *v.first()?;
-            for x in &v[1..] {
+            for x in v.iter().skip(1) {
                 if order(*x, best, row) == Some(want) {
                     best = *x;
                 }

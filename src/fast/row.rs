@@ -219,9 +219,29 @@ pub struct RowRef<'a> {
 impl<'a> RowRef<'a> {
     /// The text of a string cell.
     pub fn str(&self, start: u32, len: u32) -> &'a str {
-        self.text
-            .get(start as usize..(start + len) as usize)
-            .unwrap_or("")
+        let start = start as usize;
+        self.text.get(start..start + len as usize).unwrap_or("")
+    }
+
+    /// The cell at `at`. Offsets come from the layout the row was read with; one out
+    /// of range (a layout and a row that do not belong together) reads as an error,
+    /// which leaves the decision to the reference evaluator instead of panicking.
+    #[inline(always)]
+    pub fn cell(&self, at: usize) -> Cell {
+        self.cells.get(at).copied().unwrap_or(Cell::Error)
+    }
+
+    /// Field `off` of the record whose fields start at cell `base`.
+    #[inline(always)]
+    pub fn field(&self, base: u32, off: u32) -> Cell {
+        self.cell(base as usize + off as usize)
+    }
+
+    /// The item cells of a list value's run (`start`, `len`).
+    #[inline(always)]
+    pub fn items(&self, start: u32, len: u32) -> &'a [Cell] {
+        let start = start as usize;
+        self.cells.get(start..start + len as usize).unwrap_or(&[])
     }
 }
 
@@ -273,11 +293,12 @@ impl RowBatch {
     /// Row `i`.
     #[inline]
     pub fn get(&self, i: usize) -> RowRef<'_> {
-        let (subject, c, cn, t, tn) = self.rows[i];
+        let (subject, c, cn, t, tn) = self.rows.get(i).copied().unwrap_or_default();
+        let (c, t) = (c as usize, t as usize);
         RowRef {
             subject: subject as usize,
-            cells: &self.cells[c as usize..(c + cn) as usize],
-            text: self.text.get(t as usize..(t + tn) as usize).unwrap_or(""),
+            cells: self.cells.get(c..c + cn as usize).unwrap_or(&[]),
+            text: self.text.get(t..t + tn as usize).unwrap_or(""),
         }
     }
 
@@ -320,12 +341,12 @@ impl RowLayout {
     pub fn new(schema: &Schema, used: Vec<Vec<bool>>) -> Self {
         let n = schema.records.len();
         let mut layout = RowLayout {
-            offsets: vec![vec![]; n],
-            templates: vec![vec![]; n],
-            nested: vec![vec![]; n],
-            text_defaults: vec![vec![]; n],
+            offsets: Vec::with_capacity(n),
+            templates: Vec::with_capacity(n),
+            nested: Vec::with_capacity(n),
+            text_defaults: Vec::with_capacity(n),
             used,
-            supported: vec![true; n],
+            supported: Vec::with_capacity(n),
             id_cells: vec![],
             enum_names: schema
                 .enums
@@ -351,13 +372,17 @@ impl RowLayout {
             let mut template = vec![];
             let mut texts = vec![];
             let mut supported = true;
-            layout.offsets[r] = lay_out(schema, r, 0, &mut template, &mut texts, &mut supported);
-            layout.nested[r] = (0..template.len() as u32)
-                .filter(|&i| matches!(template[i as usize], Cell::Rec(_)))
+            let offsets = lay_out(schema, r, 0, &mut template, &mut texts, &mut supported);
+            let nested = (0u32..)
+                .zip(&template)
+                .filter(|(_, c)| matches!(c, Cell::Rec(_)))
+                .map(|(i, _)| i)
                 .collect();
-            layout.templates[r] = template;
-            layout.text_defaults[r] = texts;
-            layout.supported[r] = supported;
+            layout.offsets.push(offsets);
+            layout.nested.push(nested);
+            layout.templates.push(template);
+            layout.text_defaults.push(texts);
+            layout.supported.push(supported);
         }
         layout.id_cells = schema
             .subjects
@@ -366,8 +391,8 @@ impl RowLayout {
                 let mut rec = s.root;
                 let mut off = 0u32;
                 for (k, &i) in s.id_path.iter().enumerate() {
-                    off += *layout.offsets[rec].get(i)?;
-                    let f = &schema.records[rec].fields[i];
+                    off += layout.offset(rec, i)?;
+                    let f = schema.records.get(rec)?.fields.get(i)?;
                     match (&f.ty, k + 1 < s.id_path.len()) {
                         (FieldType::Record(c), true) if f.presence == Presence::Required => {
                             rec = *c;
@@ -391,17 +416,25 @@ impl RowLayout {
     /// Appends an empty record of type `rec` to the row; its base.
     pub(super) fn instantiate(&self, rec: RecordId, row: &mut Row) -> u32 {
         let base = row.cells.len() as u32;
-        row.cells.extend_from_slice(&self.templates[rec]);
-        for &off in &self.nested[rec] {
-            let cell = &mut row.cells[(base + off) as usize];
-            if let Cell::Rec(x) = cell {
+        let (Some(template), Some(nested), Some(texts)) = (
+            self.templates.get(rec),
+            self.nested.get(rec),
+            self.text_defaults.get(rec),
+        ) else {
+            return base;
+        };
+        row.cells.extend_from_slice(template);
+        for &off in nested {
+            if let Some(Cell::Rec(x)) = row.cells.get_mut(base as usize + off as usize) {
                 *x += base;
             }
         }
-        for (off, text) in &self.text_defaults[rec] {
+        for (off, text) in texts {
             let start = row.text.len() as u32;
             row.text.push_str(text);
-            row.cells[(base + off) as usize] = Cell::Str(start, text.len() as u32);
+            if let Some(cell) = row.cells.get_mut(base as usize + *off as usize) {
+                *cell = Cell::Str(start, text.len() as u32);
+            }
         }
         base
     }
@@ -409,11 +442,14 @@ impl RowLayout {
     /// The cell of field `i` of a record of type `rec` at `base` when the field is
     /// absent or null.
     pub(super) fn absent(&self, rec: RecordId, i: usize, base: u32, row: &Row) -> Cell {
-        let off = self.offsets[rec][i];
-        match self.templates[rec][off as usize] {
+        let Some(off) = self.offset(rec, i) else {
+            return Cell::Error;
+        };
+        let template = self.templates.get(rec).and_then(|t| t.get(off as usize));
+        match template.copied().unwrap_or(Cell::Error) {
             Cell::Rec(x) => Cell::Rec(x + base),
             // A string default: the cell the template instantiation wrote.
-            Cell::Str(..) => row.cells[(base + off) as usize],
+            Cell::Str(..) => row.view().cell(base as usize + off as usize),
             other => other,
         }
     }
@@ -428,7 +464,10 @@ fn lay_out(
     texts: &mut Vec<(u32, Arc<str>)>,
     supported: &mut bool,
 ) -> Vec<u32> {
-    let def = &schema.records[rec];
+    let Some(def) = schema.records.get(rec) else {
+        *supported = false;
+        return vec![];
+    };
     let mut offsets = Vec::with_capacity(def.fields.len());
     for f in &def.fields {
         let off = template.len() as u32;
