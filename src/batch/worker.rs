@@ -216,7 +216,7 @@ impl<'j> Worker<'j> {
         let found = catch_unwind(AssertUnwindSafe(|| {
             self.fast.read(text, job.subject).ok()?;
             if self.panic_at_line == Some(line) {
-                self.fast.spoil_row();
+                self.fast.inject_fault();
             }
             self.fast.policy_at_fault()
         }));
@@ -224,15 +224,14 @@ impl<'j> Worker<'j> {
     }
 
     /// Testing only ([`RunConfig::panic_at_line`]): panics deciding the record on `line`.
-    /// A record the compiled tier reads is given to it with its row emptied, so that
-    /// the compiled tier itself indexes out of bounds with the first policy that reads
-    /// a field.
+    /// A record the fast tier reads is given to it with a fault injected, so that the
+    /// fast tier itself panics in the first policy it decides.
     #[cold]
     #[inline(never)]
     fn injected_fault(&mut self, line: u64, input: Input<'_>) -> ! {
         if let Input::Json(text) = input {
             if self.fast.read(text, self.job.subject).is_ok() {
-                self.fast.spoil_row();
+                self.fast.inject_fault();
                 self.fast.decide();
             }
         }

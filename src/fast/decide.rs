@@ -67,6 +67,9 @@ pub struct RowEvaluator<'c> {
     truths: Vec<Truth>,
     verdicts: Vec<Verdict>,
     extras: Vec<(usize, Cell)>,
+    /// Testing only: the next decision panics (in its first policy), so that the
+    /// batch's handling of a panic in this tier can be seen at work.
+    fault_injected: bool,
 }
 
 impl<'c> RowEvaluator<'c> {
@@ -117,6 +120,7 @@ impl<'c> RowEvaluator<'c> {
             truths: vec![Truth::Error; n],
             verdicts: vec![Verdict::NotApplicable; n],
             extras: vec![],
+            fault_injected: false,
         }
     }
 
@@ -139,6 +143,9 @@ impl<'c> RowEvaluator<'c> {
             self.verdicts.copy_from_slice(&plan.verdicts);
             self.truths.copy_from_slice(&plan.truths);
             self.current = Some(row.subject);
+        }
+        if self.fault_injected {
+            self.injected_panic();
         }
         self.memo.fill(None);
         self.extras.clear();
@@ -193,12 +200,29 @@ impl<'c> RowEvaluator<'c> {
             truths: &mut self.truths,
         };
         let (verdicts, extras) = (&mut self.verdicts, &mut self.extras);
+        let mut fault = std::mem::take(&mut self.fault_injected);
         plan.runs.iter().find_map(|run| {
             let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if std::mem::take(&mut fault) {
+                    panic!("fault injected into the fast tier");
+                }
                 run_one(run, &mut ctx, extras, verdicts)
             }));
             decided.is_err().then_some(run.policy)
         })
+    }
+
+    /// Testing only: the next [`decide`](Self::decide) (or
+    /// [`policy_at_fault`](Self::policy_at_fault), in its first policy) panics.
+    pub(crate) fn inject_fault(&mut self) {
+        self.fault_injected = true;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn injected_panic(&mut self) -> ! {
+        self.fault_injected = false;
+        panic!("fault injected into the fast tier");
     }
 
     /// The extras of an eligible verdict, as the outputs state them: (index of the

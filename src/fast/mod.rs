@@ -130,10 +130,10 @@ impl<'t> FastDecider<'t> {
         self.evaluator.policy_at_fault(&self.row)
     }
 
-    /// Test hook of the batch's panic handling: empties the record last read, so that
-    /// deciding it goes out of bounds.
-    pub(crate) fn spoil_row(&mut self) {
-        self.row.cells.clear();
+    /// Test hook of the batch's panic handling: the next decision panics in this
+    /// tier, in the first policy it decides.
+    pub(crate) fn inject_fault(&mut self) {
+        self.evaluator.inject_fault();
     }
 }
 
