@@ -610,7 +610,13 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
         Err(c) => return c,
     };
     let files: Vec<PathBuf> = if files.is_empty() {
-        testing::case_files(dir)
+        match testing::try_case_files(dir) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}", escape::text(&e.to_string()));
+                return ExitCode::from(1);
+            }
+        }
     } else {
         files.to_vec()
     };
