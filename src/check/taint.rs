@@ -424,6 +424,65 @@ pub fn mask_bundle_errors(t: &BundleTaint, errors: &mut [EvalError]) {
 mod tests {
     use super::*;
 
+    fn rules(text: &str) -> crate::compile::RuleSet {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let schema_text = std::fs::read_to_string(root.join("rules/schema.yaml")).unwrap();
+        let schema = crate::schema::Schema::from_yaml(&schema_text).unwrap();
+        let checked = crate::load::check_sources(
+            schema,
+            &schema_text,
+            vec![("t.rules".into(), text.to_string())],
+        );
+        checked.rules.expect("the test rules check")
+    }
+
+    #[test]
+    fn taint_flows_through_lets_functions_quantifiers_and_conditions() {
+        let r = rules(
+            r#"
+function echo(s: string): string { s }
+function twice(n: int): int { n * 2 }
+policy p-t "t" {
+  subject person
+  mode push_and_confirm
+  effective from 2020-01-01
+  let idn = person.id_number
+  let via = idn
+  C1 "x": person.id_number is not none
+  C2 "y": person.birth_date < ref
+  amount one_time CNY: 1.00
+    with a = echo(person.phone), b = twice(3), c = year(person.birth_date)
+  report r1 = via
+  report r2 = echo(idn)
+  report r3 = count m in household.members where m.birth_certificate_no is not none
+  report r4 = if person.phone is none then 1 else 2
+  report r5 = person.name otherwise person.address
+  report r6 = person.birth_date
+  report r7 = twice(1)
+}
+"#,
+        );
+        let t = &r.taint.policies[0];
+        assert_eq!(t.reports, vec!["r1", "r2", "r3", "r4", "r5"]);
+        assert_eq!(t.extras, vec!["a"]);
+        assert_eq!(t.clauses, vec!["C1"]);
+        assert!(t.amount);
+        assert!(!t.per_item);
+    }
+
+    #[test]
+    fn the_shipped_rules_state_nothing_sensitive() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let r = crate::load::load_dir(&root.join("rules")).unwrap();
+        for (p, t) in r.program.policies.iter().zip(&r.taint.policies) {
+            assert!(
+                t.reports.is_empty() && t.extras.is_empty(),
+                "{}: {t:?}",
+                p.id
+            );
+        }
+    }
+
     #[test]
     fn messages_lose_their_values() {
         assert_eq!(
