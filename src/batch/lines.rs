@@ -16,8 +16,11 @@ pub(super) struct LineTemplates {
     policies: Vec<(String, bool, String)>,
     /// Per policy, per amount rule: `"unit":…,"period":…` and the extras' keys, each
     /// with whether it derives from a sensitive field (then written masked).
-    amounts: Vec<Vec<(String, Vec<(String, bool)>)>>,
+    amounts: Vec<Vec<(String, Vec<ExtraKey>)>>,
 }
+
+/// An extra's key as JSON, and whether its value is masked.
+type ExtraKey = (String, bool);
 
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
