@@ -44,6 +44,7 @@ pub mod batch;
 pub mod bundle;
 pub mod check;
 pub mod compile;
+pub mod escape;
 pub mod eval;
 pub mod fast;
 pub mod ir;

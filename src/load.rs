@@ -18,6 +18,28 @@ pub enum LoadError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file of the rules directory is not one the engine reads: not a regular file (a
+    /// FIFO, a socket, a device), or a symbolic link leading outside the directory.
+    /// Its content is never read.
+    #[error("{path}: {reason}")]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why it is not read.
+        reason: String,
+    },
+    /// A file is not UTF-8 text.
+    #[error("{path}:{line}:{column}: not UTF-8 text (invalid byte 0x{byte:02x}); save the file as UTF-8")]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in characters) of the first invalid byte.
+        column: usize,
+        /// The byte.
+        byte: u8,
+    },
     /// The schema is unusable.
     #[error("{path}: {source}")]
     Schema {
@@ -47,49 +69,267 @@ pub struct Checked {
     pub sources: SourceMap,
 }
 
-/// Lists the `*.rules` files below `dir`, sorted by path.
-fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io {
-            path: d.clone(),
+/// The files of a rules directory the engine may read.
+///
+/// * Only regular files are read; a FIFO, socket or device with a name the engine
+///   reads (`*.rules`, `schema.yaml`, case files) is an error naming it, and is never
+///   opened (its type is looked at first, and files are opened without blocking).
+/// * Symbolic links are followed only when they lead to a file or directory inside the
+///   rules directory (after resolving every link); a link leading outside it is an
+///   error naming the link, and what it points to is never read. Each directory is
+///   walked once (by its resolved path), so links back to a parent (`ln -s . x`)
+///   cannot make the walk loop; a file reached by several paths is read once.
+/// * A broken link or a link loop is an error naming the link.
+pub struct RulesDir {
+    /// The directory as given (paths shown are below it).
+    dir: PathBuf,
+    /// Its resolved path.
+    root: PathBuf,
+}
+
+/// What an entry of the directory is, once links are resolved.
+enum Entry {
+    Dir(PathBuf),
+    File(PathBuf),
+    Other(&'static str),
+}
+
+fn kind_of(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_block_device() || ft.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = ft;
+    "not a regular file"
+}
+
+impl RulesDir {
+    /// Opens a rules directory.
+    pub fn new(dir: &Path) -> Result<Self, LoadError> {
+        let root = std::fs::canonicalize(dir).map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
             source,
         })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| LoadError::Io {
+        if !root.is_dir() {
+            return Err(LoadError::Refused {
+                path: dir.to_path_buf(),
+                reason: "not a directory".into(),
+            });
+        }
+        Ok(RulesDir {
+            dir: dir.to_path_buf(),
+            root,
+        })
+    }
+
+    /// What `path` is, links resolved and refused when they lead outside.
+    fn entry(&self, path: &Path) -> Result<Entry, LoadError> {
+        let io = |source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::symlink_metadata(path).map_err(io)?;
+        let (resolved, meta) = if meta.file_type().is_symlink() {
+            let target = std::fs::canonicalize(path).map_err(|e| LoadError::Refused {
+                path: path.to_path_buf(),
+                reason: format!("a symbolic link that cannot be resolved ({e})"),
+            })?;
+            if !target.starts_with(&self.root) {
+                return Err(LoadError::Refused {
+                    path: path.to_path_buf(),
+                    reason: "a symbolic link leading outside the rules directory: not read".into(),
+                });
+            }
+            let meta = std::fs::metadata(&target).map_err(io)?;
+            (target, meta)
+        } else {
+            (
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+                meta,
+            )
+        };
+        let ft = meta.file_type();
+        Ok(if ft.is_dir() {
+            Entry::Dir(resolved)
+        } else if ft.is_file() {
+            Entry::File(resolved)
+        } else {
+            Entry::Other(kind_of(&ft))
+        })
+    }
+
+    /// The files below the directory (or below `sub` of it) whose name ends in one of
+    /// `exts`, sorted by path; a file reached by several paths is listed once. Entries
+    /// with other names are skipped without being opened.
+    pub fn files(&self, sub: Option<&str>, exts: &[&str]) -> Result<Vec<PathBuf>, LoadError> {
+        let start = match sub {
+            Some(s) => self.dir.join(s),
+            None => self.dir.clone(),
+        };
+        let mut found: Vec<(PathBuf, PathBuf)> = vec![];
+        let mut visited = std::collections::HashSet::new();
+        let mut stack = vec![start];
+        while let Some(d) = stack.pop() {
+            match self.entry(&d)? {
+                Entry::Dir(real) => {
+                    if !visited.insert(real) {
+                        continue;
+                    }
+                }
+                _ => continue,
+            }
+            let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io {
                 path: d.clone(),
                 source,
             })?;
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rules") {
-                out.push(path);
+            for entry in entries {
+                let entry = entry.map_err(|source| LoadError::Io {
+                    path: d.clone(),
+                    source,
+                })?;
+                let path = entry.path();
+                let wanted = path
+                    .extension()
+                    .is_some_and(|e| exts.iter().any(|x| e == *x));
+                let ft = entry.file_type().map_err(|source| LoadError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                if ft.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if !wanted && !ft.is_symlink() {
+                    continue;
+                }
+                match self.entry(&path) {
+                    Ok(Entry::Dir(_)) => stack.push(path),
+                    Ok(Entry::File(real)) if wanted => found.push((path, real)),
+                    Ok(Entry::Other(kind)) if wanted => {
+                        return Err(LoadError::Refused {
+                            path,
+                            reason: format!("{kind}, not a regular file: not read"),
+                        })
+                    }
+                    Ok(_) => {}
+                    Err(e) if wanted => return Err(e),
+                    // A link the engine would not read anyway.
+                    Err(_) => {}
+                }
             }
         }
+        found.sort();
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|(_, real)| seen.insert(real.clone()));
+        Ok(found.into_iter().map(|(p, _)| p).collect())
     }
-    out.sort();
-    Ok(out)
+
+    /// Reads a text file of the directory: a regular file inside it (links resolved),
+    /// opened without blocking, UTF-8 (a leading byte-order mark is dropped).
+    pub fn read(&self, path: &Path) -> Result<String, LoadError> {
+        match self.entry(path)? {
+            Entry::File(_) => {}
+            Entry::Dir(_) => {
+                return Err(LoadError::Refused {
+                    path: path.to_path_buf(),
+                    reason: "a directory, not a file".into(),
+                })
+            }
+            Entry::Other(kind) => {
+                return Err(LoadError::Refused {
+                    path: path.to_path_buf(),
+                    reason: format!("{kind}, not a regular file: not read"),
+                })
+            }
+        }
+        read_regular_text(path)
+    }
+}
+
+/// Reads a regular file as UTF-8 text, refusing anything else without blocking on it,
+/// and dropping a leading byte-order mark.
+pub fn read_regular_text(path: &Path) -> Result<String, LoadError> {
+    use std::io::Read;
+    let io = |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64"
+        )
+    ))]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: a FIFO put in the file's place after it was looked at cannot
+        // make the open wait for a writer.
+        options.custom_flags(0o4000);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(LoadError::Refused {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{}, not a regular file: not read",
+                kind_of(&meta.file_type())
+            ),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).map_err(io)?;
+    decode(path, bytes)
+}
+
+/// UTF-8 text of a file's bytes, without a leading byte-order mark; invalid UTF-8 is an
+/// error giving the line and column of the first invalid byte.
+pub fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let good = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let line = good.matches('\n').count() + 1;
+        let column = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        LoadError::Encoding {
+            path: path.to_path_buf(),
+            line,
+            column,
+            byte: bytes[at],
+        }
+    })
 }
 
 /// Reads, parses and checks a rules directory.
 pub fn check_dir(dir: &Path) -> Result<Checked, LoadError> {
+    let rd = RulesDir::new(dir)?;
     let schema_path = dir.join("schema.yaml");
-    let schema_text = std::fs::read_to_string(&schema_path).map_err(|source| LoadError::Io {
-        path: schema_path.clone(),
-        source,
-    })?;
+    let schema_text = rd.read(&schema_path)?;
     let schema = Schema::from_yaml(&schema_text).map_err(|source| LoadError::Schema {
         path: schema_path.clone(),
         source,
     })?;
     let mut texts = vec![];
-    for path in rule_files(dir)? {
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    for path in rd.files(None, &["rules"])? {
+        let text = rd.read(&path)?;
         let shown = path.strip_prefix(dir).map_or(path.clone(), |p| dir.join(p));
         texts.push((shown, text));
     }

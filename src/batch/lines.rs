@@ -14,9 +14,13 @@ pub(super) struct LineTemplates {
     /// Per policy: `,"policy":…` up to the amount, the target file, and the tail from
     /// `,"basis"` to the end of the line.
     policies: Vec<(String, bool, String)>,
-    /// Per policy, per amount rule: `"unit":…,"period":…` and the extras' keys.
-    amounts: Vec<Vec<(String, Vec<String>)>>,
+    /// Per policy, per amount rule: `"unit":…,"period":…` and the extras' keys, each
+    /// with whether it derives from a sensitive field (then written masked).
+    amounts: Vec<Vec<(String, Vec<ExtraKey>)>>,
 }
+
+/// An extra's key as JSON, and whether its value is masked.
+type ExtraKey = (String, bool);
 
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
@@ -26,7 +30,13 @@ impl LineTemplates {
     pub(super) fn new(rules: &RuleSet) -> Self {
         let mut policies = vec![];
         let mut amounts = vec![];
-        for p in &rules.program.policies {
+        for (i, p) in rules.program.policies.iter().enumerate() {
+            let tainted = rules
+                .taint
+                .policies
+                .get(i)
+                .map(|t| &t.extras[..])
+                .unwrap_or(&[]);
             let mut head = format!(",\"policy\":{}", json_str(&p.id));
             let grant = p.mode == Mode::NoApplication;
             if !grant {
@@ -53,7 +63,10 @@ impl LineTemplates {
                                 json_str(&a.unit),
                                 json_str(&a.period)
                             ),
-                            a.extras.iter().map(|(k, _)| json_str(k)).collect(),
+                            a.extras
+                                .iter()
+                                .map(|(k, _)| (json_str(k), tainted.contains(k)))
+                                .collect(),
                         )
                     })
                     .collect(),
@@ -85,8 +98,16 @@ impl LineTemplates {
             let (unit_period, keys) = &self.amounts[policy][rule];
             let _ = write!(target, ",\"amount\":{{\"value\":\"{v}\",{unit_period}");
             for (k, x) in extras {
-                if let (Some(key), Ok(text)) = (keys.get(*k), serde_json::to_string(x)) {
-                    let _ = write!(target, ",{key}:{text}");
+                match keys.get(*k) {
+                    Some((key, true)) => {
+                        let _ = write!(target, ",{key}:\"{}\"", crate::check::taint::MASK);
+                    }
+                    Some((key, false)) => {
+                        if let Ok(text) = serde_json::to_string(x) {
+                            let _ = write!(target, ",{key}:{text}");
+                        }
+                    }
+                    None => {}
                 }
             }
             target.push('}');

@@ -7,20 +7,10 @@
 
 use crate::eval::{BundleResult, MemberStatus, Outcome};
 
-/// Escapes text for HTML.
+/// Escapes text for HTML content and attribute values; control and bidi characters
+/// of record text are shown as visible escapes ([`crate::escape::html`]).
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    crate::escape::html(s)
 }
 
 fn status_text(m: &MemberStatus) -> (&'static str, &'static str) {
@@ -164,5 +154,6 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+        assert_eq!(esc("\u{202e}\u{0}\r\n"), "\\u{202e}\\u{0}\\u{d}\\u{a}");
     }
 }

@@ -7,6 +7,7 @@
 
 mod depth;
 mod diagnostic;
+pub mod taint;
 
 pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH};
 pub use diagnostic::{did_you_mean, Diagnostic, Severity};

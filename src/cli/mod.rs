@@ -6,6 +6,7 @@ mod run;
 use clap::{Parser, Subcommand};
 use mianshen::check::Severity;
 use mianshen::compile::RuleSet;
+use mianshen::escape;
 use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
 use mianshen::load::{self, LoadError};
 use mianshen::record;
@@ -190,12 +191,12 @@ fn check(dir: &Path) -> ExitCode {
     let checked = match load::check_dir(dir) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", escape::text(&e.to_string()));
             return ExitCode::from(1);
         }
     };
     for d in &checked.diagnostics {
-        eprint!("{}", d.render(&checked.sources));
+        eprint!("{}", escape::lines(&d.render(&checked.sources)));
         eprintln!();
     }
     let errors = checked
@@ -263,7 +264,7 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
                 sources,
             } => {
                 for d in diagnostics {
-                    eprint!("{}", d.render(sources));
+                    eprint!("{}", escape::lines(&d.render(sources)));
                 }
                 eprintln!(
                     "error: {}: {e}; run `mianshen check {}`",
@@ -271,7 +272,7 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
                     dir.display()
                 );
             }
-            other => eprintln!("error: {other}"),
+            other => eprintln!("error: {}", escape::text(&other.to_string())),
         }
         ExitCode::from(1)
     })
@@ -306,15 +307,23 @@ fn load_record(
     subject: Option<&str>,
 ) -> Result<record::Record, ExitCode> {
     let value = read_record_file(path).map_err(|m| {
-        eprintln!("error: {m}");
+        eprintln!("error: {}", escape::text(&m));
         ExitCode::from(2)
     })?;
     let subject = record::detect_subject(&rules.schema, &value, subject).map_err(|m| {
-        eprintln!("error: record {}: {m}", path.display());
+        eprintln!(
+            "error: record {}: {}",
+            escape::text(&path.display().to_string()),
+            escape::text(&m)
+        );
         ExitCode::from(2)
     })?;
     record::read_record(&rules.schema, subject, &value).map_err(|e| {
-        eprintln!("error: {} ({})", e, path.display());
+        eprintln!(
+            "error: {} ({})",
+            escape::text(&e.to_string()),
+            escape::text(&path.display().to_string())
+        );
         ExitCode::from(2)
     })
 }
@@ -370,11 +379,19 @@ fn prefill(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&result).unwrap_or_default()
+            escape::json(&serde_json::to_string_pretty(&result).unwrap_or_default())
         );
         return ExitCode::SUCCESS;
     }
-    println!("{} {} for {who} on {ref_date}", result.bundle, result.title);
+    // Every value printed below may come from the record: each is escaped on its own,
+    // so that no value can start a line of its own ([`escape::text`]).
+    let t = |s: &str| escape::text(s).into_owned();
+    println!(
+        "{} {} for {} on {ref_date}",
+        t(&result.bundle),
+        t(&result.title),
+        t(&who)
+    );
     println!("\nmembers:");
     for (key, label, m) in &result.members {
         let status = match m {
@@ -383,7 +400,7 @@ fn prefill(
                     Outcome::Eligible => "available".to_string(),
                     Outcome::NotEligible => "not_available".to_string(),
                     Outcome::Undetermined => {
-                        format!("undetermined (missing {})", missing.join(", "))
+                        format!("undetermined (missing {})", t(&missing.join(", ")))
                     }
                 };
                 s
@@ -391,15 +408,15 @@ fn prefill(
             eval::MemberStatus::Policy(d) => {
                 let mut s = d.outcome.as_str().to_string();
                 if !d.failed.is_empty() {
-                    s.push_str(&format!(" (failed {})", d.failed.join(", ")));
+                    s.push_str(&format!(" (failed {})", t(&d.failed.join(", "))));
                 }
                 if !d.missing.is_empty() {
-                    s.push_str(&format!(" (missing {})", d.missing.join(", ")));
+                    s.push_str(&format!(" (missing {})", t(&d.missing.join(", "))));
                 }
                 s
             }
         };
-        println!("  {key} {label}: {status}");
+        println!("  {} {}: {status}", t(key), t(label));
     }
     println!("\nprefilled:");
     for f in &result.prefilled {
@@ -408,27 +425,33 @@ fn prefill(
             (None, serde_json::Value::String(s)) => s.clone(),
             (None, other) => other.to_string(),
         };
-        println!("  {} {}: {v}   ← {}", f.key, f.label, f.source);
+        println!(
+            "  {} {}: {}   ← {}",
+            t(&f.key),
+            t(&f.label),
+            t(&v),
+            t(&f.source)
+        );
     }
     println!("\nto enter:");
     for (k, l) in &result.to_enter {
-        println!("  {k} {l}");
+        println!("  {} {}", t(k), t(l));
     }
     println!("\nmaterials:");
     for m in &result.materials {
         println!(
             "  [{}] {} ({}) — for {}",
             if m.held { "held" } else { "submit" },
-            m.label,
-            m.key,
-            m.members.join(", ")
+            t(&m.label),
+            t(&m.key),
+            t(&m.members.join(", "))
         );
     }
     for e in &result.errors {
-        println!("\nerror at {}: {}", e.at, e.message);
+        println!("\nerror at {}: {}", t(&e.at), t(&e.message));
     }
     if let Some(path) = html {
-        println!("\nform written to {}", path.display());
+        println!("\nform written to {}", t(&path.display().to_string()));
     }
     ExitCode::SUCCESS
 }
@@ -478,11 +501,11 @@ fn eval_cmd(
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&decisions).unwrap_or_default()
+            escape::json(&serde_json::to_string_pretty(&decisions).unwrap_or_default())
         );
     } else {
         let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
-        println!("{} on {ref_date}:", who);
+        println!("{} on {ref_date}:", escape::text(&who));
         for d in &decisions {
             print!("{}", explain(&rules, d));
         }
@@ -490,28 +513,29 @@ fn eval_cmd(
     ExitCode::SUCCESS
 }
 
-/// A decision in words, with the clauses and the facts they read.
+/// A decision in words, with the clauses and the facts they read. Every piece of text
+/// is escaped on its own ([`escape::text`]): a value from the record cannot start a
+/// line of its own or reach the terminal as a control sequence.
 pub fn explain(rules: &RuleSet, d: &Decision) -> String {
+    let t = |s: &str| escape::text(s).into_owned();
+    let shown = |x: &eval::ExtraValue| {
+        t(&serde_json::to_value(x)
+            .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
+            .unwrap_or_default())
+    };
     let title = rules.policy(&d.policy).map_or("", |p| p.title.as_str());
-    let mut out = format!("\n{} {} — {}\n", d.policy, title, d.outcome.as_str());
+    let mut out = format!("\n{} {} — {}\n", t(&d.policy), t(title), d.outcome.as_str());
     if let Some(a) = &d.amount {
         let v = mianshen::value::money(a.value);
         let extras: Vec<String> = a
             .extras
             .iter()
-            .map(|(k, x)| {
-                format!(
-                    "{k} {}",
-                    serde_json::to_value(x)
-                        .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
-                        .unwrap_or_default()
-                )
-            })
+            .map(|(k, x)| format!("{} {}", t(k), shown(x)))
             .collect();
         out.push_str(&format!(
             "  amount: {v} {} {}{}\n",
-            a.unit,
-            a.period,
+            t(&a.unit),
+            t(&a.period),
             if extras.is_empty() {
                 String::new()
             } else {
@@ -520,25 +544,22 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
         ));
     }
     for (k, v) in &d.reports {
-        out.push_str(&format!(
-            "  {k}: {}\n",
-            serde_json::to_value(v)
-                .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
-                .unwrap_or_default()
-        ));
+        out.push_str(&format!("  {}: {}\n", t(k), shown(v)));
     }
     match d.outcome {
         Outcome::NotEligible if !d.failed.is_empty() => {
-            out.push_str(&format!("  failed: {}\n", d.failed.join(", ")))
+            out.push_str(&format!("  failed: {}\n", t(&d.failed.join(", "))))
         }
-        Outcome::Undetermined => out.push_str(&format!("  missing: {}\n", d.missing.join(", "))),
+        Outcome::Undetermined => {
+            out.push_str(&format!("  missing: {}\n", t(&d.missing.join(", "))))
+        }
         _ => {}
     }
     if let Some(e) = &d.error {
-        out.push_str(&format!("  error at {}: {}\n", e.at, e.message));
+        out.push_str(&format!("  error at {}: {}\n", t(&e.at), t(&e.message)));
     }
-    if let Some(t) = &d.trace {
-        for c in &t.clauses {
+    if let Some(tr) = &d.trace {
+        for c in &tr.clauses {
             let mark = match c.value {
                 Truth::True => "✓",
                 Truth::False => "✗",
@@ -548,30 +569,35 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             let facts: Vec<String> = c
                 .facts
                 .iter()
-                .map(|f| format!("{} = {}", f.path, f.value))
+                .map(|f| format!("{} = {}", t(&f.path), t(&f.value)))
                 .collect();
-            out.push_str(&format!("  {mark} {} {}", c.id, c.label));
+            out.push_str(&format!("  {mark} {} {}", t(&c.id), t(&c.label)));
             if !facts.is_empty() {
                 out.push_str(&format!("    [{}]", facts.join("; ")));
             }
             out.push('\n');
         }
-        if let Some(b) = &t.basis {
-            out.push_str(&format!("  basis: {b}\n"));
+        if let Some(b) = &tr.basis {
+            out.push_str(&format!("  basis: {}\n", t(b)));
         }
     }
     if let Some((key, items)) = &d.per_item {
         for (id, item) in items {
-            out.push_str(&format!("  {key} {id}: {}", item.outcome.as_str()));
+            out.push_str(&format!(
+                "  {} {}: {}",
+                t(key),
+                t(id),
+                item.outcome.as_str()
+            ));
             if !item.failed.is_empty() {
-                out.push_str(&format!(" (failed {})", item.failed.join(", ")));
+                out.push_str(&format!(" (failed {})", t(&item.failed.join(", "))));
             }
             if !item.missing.is_empty() {
-                out.push_str(&format!(" (missing {})", item.missing.join(", ")));
+                out.push_str(&format!(" (missing {})", t(&item.missing.join(", "))));
             }
             if let Some(a) = &item.amount {
                 let v = mianshen::value::money(a.value);
-                out.push_str(&format!(" {v} {} {}", a.unit, a.period));
+                out.push_str(&format!(" {v} {} {}", t(&a.unit), t(&a.period)));
             }
             out.push('\n');
         }
@@ -585,7 +611,13 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
         Err(c) => return c,
     };
     let files: Vec<PathBuf> = if files.is_empty() {
-        testing::case_files(dir)
+        match testing::try_case_files(dir) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {}", escape::text(&e.to_string()));
+                return ExitCode::from(1);
+            }
+        }
     } else {
         files.to_vec()
     };
@@ -594,7 +626,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
         let file = match testing::read_case_file(f) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", escape::text(&e.to_string()));
                 failed += 1;
                 continue;
             }
@@ -608,30 +640,26 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
             failed += 1;
             println!(
                 "FAIL {} {} ({})",
-                r.id,
-                r.title.as_deref().unwrap_or(""),
-                f.display()
+                escape::text(&r.id),
+                escape::text(r.title.as_deref().unwrap_or("")),
+                escape::text(&f.display().to_string())
             );
+            // JSON text is escaped as JSON ([`escape::json`]): no raw control or bidi
+            // character is printed.
+            let json = |v: &serde_json::Value| {
+                escape::json(&serde_json::to_string(v).unwrap_or_default()).into_owned()
+            };
             for fl in &r.failures {
                 for d in &fl.differences {
-                    println!("  {d}");
+                    println!("  {}", escape::text(&d.to_string()));
                 }
-                println!(
-                    "  expected: {}",
-                    serde_json::to_string(&fl.expected).unwrap_or_default()
-                );
+                println!("  expected: {}", json(&fl.expected));
                 if let Some(a) = &fl.actual {
                     let mut brief = a.clone();
                     let trace = brief.as_object_mut().and_then(|m| m.remove("trace"));
-                    println!(
-                        "  actual:   {}",
-                        serde_json::to_string(&brief).unwrap_or_default()
-                    );
+                    println!("  actual:   {}", json(&brief));
                     if let Some(t) = trace {
-                        println!(
-                            "  trace:    {}",
-                            serde_json::to_string(&t).unwrap_or_default()
-                        );
+                        println!("  trace:    {}", json(&t));
                     }
                 }
             }

@@ -82,14 +82,24 @@ impl DirSink {
     }
 }
 
+/// Writes JSON Lines text with the characters `serde_json` leaves raw (C1 controls,
+/// bidi controls, U+2028/U+2029) escaped ([`mianshen::escape::json`]).
+fn write_json(to: &mut BufWriter<File>, text: &str) -> std::io::Result<()> {
+    if mianshen::escape::json_may_need(text.as_bytes()) {
+        to.write_all(mianshen::escape::json(text).as_bytes())
+    } else {
+        to.write_all(text.as_bytes())
+    }
+}
+
 impl Sink for DirSink {
     fn write(&mut self, chunk: &ChunkOutput) -> std::io::Result<()> {
-        self.grants.write_all(chunk.grants.as_bytes())?;
-        self.pushes.write_all(chunk.pushes.as_bytes())?;
-        self.rejected.write_all(chunk.rejected.as_bytes())?;
-        self.errors.write_all(chunk.errors.as_bytes())?;
+        write_json(&mut self.grants, &chunk.grants)?;
+        write_json(&mut self.pushes, &chunk.pushes)?;
+        write_json(&mut self.rejected, &chunk.rejected)?;
+        write_json(&mut self.errors, &chunk.errors)?;
         if let Some(f) = &mut self.forms {
-            f.write_all(chunk.forms.as_bytes())?;
+            write_json(f, &chunk.forms)?;
         }
         Ok(())
     }
@@ -108,9 +118,16 @@ fn csv_records<'a, R: Read + 'a>(
         .iter()
         .map(str::to_string)
         .collect();
+    // A row is named by the line it starts on, as the CSV reader counts lines (blank
+    // lines, which are no rows, and quoted line breaks included), so that the line of a
+    // rejection is the one its message speaks of.
     let mut line = 1u64;
     Ok(Box::new(rdr.into_records().map(move |row| {
-        line += 1;
+        let at = match &row {
+            Ok(r) => r.position().map(csv::Position::line),
+            Err(e) => e.position().map(csv::Position::line),
+        };
+        line = at.unwrap_or(line + 1);
         let source = match row {
             Ok(row) => {
                 let cells: Vec<(&str, &str)> =
@@ -317,8 +334,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(e @ batch::BatchError::Internal { .. }) => {
             sink.abandon();
             match PANICKED_AT.get() {
-                Some(at) => eprintln!("error: {e} (panicked at {at})"),
-                None => eprintln!("error: {e}"),
+                Some(at) => eprintln!(
+                    "error: {} (panicked at {at})",
+                    mianshen::escape::text(&e.to_string())
+                ),
+                None => eprintln!("error: {}", mianshen::escape::text(&e.to_string())),
             }
             eprintln!(
                 "the run stopped: no outputs were written to {}; this is a bug of mianshen, please report it",
@@ -328,7 +348,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         Err(e) => {
             sink.abandon();
-            eprintln!("error: {e}");
+            eprintln!("error: {}", mianshen::escape::text(&e.to_string()));
             return ExitCode::from(2);
         }
     };

@@ -23,6 +23,8 @@ pub struct RuleSet {
     /// Per record type, per field: whether the rules read it (a batch reader may skip
     /// the others).
     pub used_fields: Vec<Vec<bool>>,
+    /// Which outputs derive from sensitive fields, to be masked.
+    pub taint: crate::check::taint::Taint,
 }
 
 impl RuleSet {
@@ -76,12 +78,14 @@ pub fn compile(mut program: Program, schema: Schema, sources: &[&str]) -> RuleSe
         .map(|(i, p)| (p.id.clone(), i))
         .collect();
     let used_fields = used_fields(&program, &schema);
+    let taint = crate::check::taint::Taint::of(&program);
     RuleSet {
         schema,
         program,
         policy_index,
         version: content_hash(sources),
         used_fields,
+        taint,
     }
 }
 

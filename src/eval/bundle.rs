@@ -315,6 +315,9 @@ fn prefill_unguarded(
             }),
         }
     }
+    if let Some(t) = rules.taint.bundles.get(bundle) {
+        crate::check::taint::mask_bundle_errors(t, &mut errors);
+    }
     BundleResult {
         bundle: def.id.clone(),
         title: def.title.clone(),

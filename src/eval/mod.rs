@@ -293,6 +293,10 @@ impl<'r> Evaluator<'r> {
                 t.clauses.insert(0, c0);
             }
         }
+        // Nothing derived from a sensitive field leaves unmasked.
+        if let Some(t) = rules.taint.policies.get(index) {
+            crate::check::taint::mask_decision(t, &mut d);
+        }
         d
     }
 

@@ -195,8 +195,50 @@ fn unclosed_brace(text: &str) -> Option<usize> {
     open.first().copied()
 }
 
+/// The first string of `text` that is not closed on its line: the byte offset of its
+/// opening quote and of its line's end.
+fn unclosed_string(text: &str) -> Option<(usize, usize)> {
+    let mut in_comment = false;
+    let mut open: Option<usize> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if let Some(start) = open {
+            match c {
+                '\n' | '\r' => return Some((start, i)),
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => open = None,
+                _ => {}
+            }
+            continue;
+        }
+        if in_comment {
+            in_comment = c != '\n';
+            continue;
+        }
+        match c {
+            '#' => in_comment = true,
+            '"' => open = Some(i),
+            _ => {}
+        }
+    }
+    open.map(|start| (start, text.len()))
+}
+
 fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxError {
     let mut err = from_pest_raw(e, file);
+    // A quote left open: point at it, not at where the parser gave up.
+    if let Some((start, end)) = unclosed_string(text) {
+        if start <= err.span.start {
+            return SyntaxError {
+                message: "this string is not closed: a `\"` is missing on its line".into(),
+                span: Span { file, start, end },
+                hint: Some(
+                    "a string ends on the line it starts on; write `\\n` for a line break".into(),
+                ),
+            };
+        }
+    }
     // The file ends inside a block: point at the `{` that is never closed.
     if err.span.start >= text.trim_end().len() {
         if let Some(at) = unclosed_brace(text) {

@@ -76,30 +76,25 @@ pub struct CaseFileError {
     pub message: String,
 }
 
-/// Lists the case files of a rules directory: every `*.yaml` below `cases/`.
+/// Lists the case files of a rules directory: every `*.yaml` below `cases/` (none when
+/// they cannot be listed: see [`try_case_files`]).
 pub fn case_files(rules_dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    let mut stack = vec![rules_dir.join("cases")];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    try_case_files(rules_dir).unwrap_or_default()
 }
 
-/// Reads a case file.
+/// Lists the case files of a rules directory, every `*.yaml` (or `*.yml`) regular file
+/// below `cases/`, by the rules of [`crate::load::RulesDir`]: a FIFO, a device or a link
+/// leading outside the rules directory is an error naming it.
+pub fn try_case_files(rules_dir: &Path) -> Result<Vec<PathBuf>, crate::load::LoadError> {
+    if !rules_dir.join("cases").exists() {
+        return Ok(vec![]);
+    }
+    crate::load::RulesDir::new(rules_dir)?.files(Some("cases"), &["yaml", "yml"])
+}
+
+/// Reads a case file (a regular file only, never waiting on a FIFO or a device).
 pub fn read_case_file(path: &Path) -> Result<CaseFile, CaseFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CaseFileError {
+    let text = crate::load::read_regular_text(path).map_err(|e| CaseFileError {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
