@@ -195,16 +195,19 @@ fn unclosed_brace(text: &str) -> Option<usize> {
     open.first().copied()
 }
 
-/// The first string of `text` that is not closed on its line: the byte offset of its
-/// opening quote and of its line's end.
+/// When the file ends inside a string (a quote left open): the byte offsets of the
+/// opening quote of the first string that runs over a line end (the likeliest to have
+/// lost its closing quote; strings may span lines, so every later pairing is shifted)
+/// and of that line's end.
 fn unclosed_string(text: &str) -> Option<(usize, usize)> {
     let mut in_comment = false;
     let mut open: Option<usize> = None;
+    let mut first_spanning: Option<(usize, usize)> = None;
     let mut escaped = false;
     for (i, c) in text.char_indices() {
         if let Some(start) = open {
             match c {
-                '\n' | '\r' => return Some((start, i)),
+                '\n' | '\r' if first_spanning.is_none() => first_spanning = Some((start, i)),
                 _ if escaped => escaped = false,
                 '\\' => escaped = true,
                 '"' => open = None,
@@ -222,7 +225,8 @@ fn unclosed_string(text: &str) -> Option<(usize, usize)> {
             _ => {}
         }
     }
-    open.map(|start| (start, text.len()))
+    let start = open?;
+    Some(first_spanning.unwrap_or((start, text.len())))
 }
 
 fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxError {
@@ -231,10 +235,10 @@ fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxErro
     if let Some((start, end)) = unclosed_string(text) {
         if start <= err.span.start {
             return SyntaxError {
-                message: "this string is not closed: a `\"` is missing on its line".into(),
+                message: "this string is not closed: a `\"` is missing".into(),
                 span: Span { file, start, end },
                 hint: Some(
-                    "a string ends on the line it starts on; write `\\n` for a line break".into(),
+                    "the file ends inside a string; close the string where its text ends".into(),
                 ),
             };
         }
