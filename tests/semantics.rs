@@ -782,6 +782,9 @@ fn division_by_zero_is_a_decision_error_and_the_other_decisions_go_on() {
     assert!(e.message.contains("division by zero"), "{}", e.message);
     assert_eq!(d.trace.as_ref().unwrap().clauses[1].value, Truth::Error);
     assert!(to_json(&d)["error"]["message"].is_string());
+    // Hosts match on the kind; the outputs carry its stable code.
+    assert_eq!(e.kind, mianshen::eval::ErrorKind::DivisionByZero);
+    assert_eq!(to_json(&d)["error"]["code"], "division-by-zero");
 
     let d = decide(&r, "p-div-amount", v.clone(), ON);
     assert_ne!(d.outcome, Outcome::Eligible);
@@ -821,6 +824,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     let e = d.error.expect("an error for no candidate");
     assert_eq!(e.at, "C1");
     assert!(e.message.contains("no item"), "{}", e.message);
+    assert_eq!(e.kind, mianshen::eval::ErrorKind::NoItem);
     // several
     let d = decide(
         &r,
@@ -831,6 +835,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     assert_ne!(d.outcome, Outcome::Eligible);
     let e = d.error.expect("an error for several candidates");
     assert!(e.message.contains("2 items"), "{}", e.message);
+    assert_eq!(e.kind, mianshen::eval::ErrorKind::SeveralItems);
     // empty list
     let d = decide(&r, "p-the", rec(json!({})), ON);
     assert!(d.error.is_some());

@@ -448,7 +448,12 @@ fn prefill(
         );
     }
     for e in &result.errors {
-        println!("\nerror at {}: {}", t(&e.at), t(&e.message));
+        println!(
+            "\nerror[{}] at {}: {}",
+            e.kind.code(),
+            t(&e.at),
+            t(&e.message)
+        );
     }
     if let Some(path) = html {
         println!("\nform written to {}", t(&path.display().to_string()));
@@ -556,7 +561,12 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
         _ => {}
     }
     if let Some(e) = &d.error {
-        out.push_str(&format!("  error at {}: {}\n", t(&e.at), t(&e.message)));
+        out.push_str(&format!(
+            "  error[{}] at {}: {}\n",
+            e.kind.code(),
+            t(&e.at),
+            t(&e.message)
+        ));
     }
     if let Some(tr) = &d.trace {
         for c in &tr.clauses {

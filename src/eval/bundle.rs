@@ -203,10 +203,7 @@ fn prefill_unguarded(
                         MemberStatus::Procedural { status, missing }
                     }
                     Err(message) => {
-                        errors.push(super::EvalError {
-                            at: m.key.clone(),
-                            message,
-                        });
+                        errors.push(message.at(m.key.clone()));
                         ev.members.push(Val::Unknown(vec![]));
                         MemberStatus::Procedural {
                             status: Outcome::Undetermined,
@@ -219,10 +216,7 @@ fn prefill_unguarded(
                 let mut forced = vec![];
                 for (clause, e) in overrides {
                     let v = ev.eval(e, &mut frame).unwrap_or_else(|message| {
-                        errors.push(super::EvalError {
-                            at: format!("{} {clause}", m.key),
-                            message,
-                        });
+                        errors.push(message.at(format!("{} {clause}", m.key)));
                         Val::Unknown(vec![])
                     });
                     forced.push((*policy, clause.clone(), v));

@@ -121,13 +121,145 @@ pub struct Trace {
 }
 
 /// A case the rule text leaves undefined (division by zero, no or several candidates,
-/// a parameter without a value): reported on the decision, never a crash.
+/// a parameter without a value): reported on the decision, never a crash. In JSON:
+/// `{"code": "division-by-zero", "at": "C2", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvalError {
+    /// What kind of error, as a host matches on it (serialised as its stable code).
+    #[serde(rename = "code")]
+    pub kind: ErrorKind,
     /// The clause (or `amount`, or a definition's name) being evaluated.
     pub at: String,
-    /// What happened.
+    /// What happened, for a person.
     pub message: String,
+}
+
+/// The kinds of evaluation errors. Each has a stable code ([`ErrorKind::code`]) that
+/// the outputs carry, the same in every language and from either tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Division by zero.
+    DivisionByZero,
+    /// A number out of range (whole-number or decimal overflow, a number too large
+    /// for a whole number).
+    Overflow,
+    /// Date arithmetic left the calendar, or `date(y, m, d)` names no day.
+    InvalidDate,
+    /// `the` found no item, or `latest`/`earliest` had nothing to choose from.
+    NoItem,
+    /// `the` found several items.
+    SeveralItems,
+    /// `latest`/`earliest` with a tie for the deciding value.
+    Tie,
+    /// A parameter has no value on the date asked.
+    ParameterWithoutValue,
+    /// No amount rule applies, or the amount formula gives no number.
+    NoAmount,
+    /// The amount has more than two decimal places.
+    AmountPrecision,
+    /// A built-in's argument out of its domain (`round` to negative places).
+    InvalidArgument,
+    /// Functions or policy references nest deeper than the evaluator allows.
+    TooDeep,
+    /// The evaluation went over its budget of steps.
+    BudgetExceeded,
+    /// An error of the engine itself (a bug): please report it.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The stable code: `division-by-zero`, `overflow`, `invalid-date`, `no-item`,
+    /// `several-items`, `tie`, `parameter-without-value`, `no-amount`,
+    /// `amount-precision`, `invalid-argument`, `too-deep`, `budget-exceeded`,
+    /// `internal`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::DivisionByZero => "division-by-zero",
+            ErrorKind::Overflow => "overflow",
+            ErrorKind::InvalidDate => "invalid-date",
+            ErrorKind::NoItem => "no-item",
+            ErrorKind::SeveralItems => "several-items",
+            ErrorKind::Tie => "tie",
+            ErrorKind::ParameterWithoutValue => "parameter-without-value",
+            ErrorKind::NoAmount => "no-amount",
+            ErrorKind::AmountPrecision => "amount-precision",
+            ErrorKind::InvalidArgument => "invalid-argument",
+            ErrorKind::TooDeep => "too-deep",
+            ErrorKind::BudgetExceeded => "budget-exceeded",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl From<&crate::semantics::Fault> for ErrorKind {
+    fn from(f: &crate::semantics::Fault) -> Self {
+        use crate::semantics::Fault;
+        match f {
+            Fault::DivisionByZero => ErrorKind::DivisionByZero,
+            Fault::IntOverflow | Fault::DecimalOverflow | Fault::TooLarge => ErrorKind::Overflow,
+            Fault::DateOutOfRange | Fault::NotADate(..) => ErrorKind::InvalidDate,
+            Fault::NegativePlaces => ErrorKind::InvalidArgument,
+            Fault::NoItem | Fault::NothingToChoose => ErrorKind::NoItem,
+            Fault::SeveralItems(_) => ErrorKind::SeveralItems,
+            Fault::Tie => ErrorKind::Tie,
+            Fault::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Why an expression has no value: the kind of error and its message, which gains
+/// the names of the definitions and functions it passes through on the way out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// A failure of this kind.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The same failure, met inside the definition or function `name`.
+    pub(crate) fn within(self, name: &str) -> Self {
+        Failure {
+            kind: self.kind,
+            message: format!("{name}: {}", self.message),
+        }
+    }
+
+    /// The failure as a decision's error, at `at`.
+    pub(crate) fn at(self, at: impl Into<String>) -> EvalError {
+        EvalError {
+            kind: self.kind,
+            at: at.into(),
+            message: self.message,
+        }
+    }
+}
+
+impl From<crate::semantics::Fault> for Failure {
+    fn from(f: crate::semantics::Fault) -> Self {
+        Failure::new(ErrorKind::from(&f), f.to_string())
+    }
+}
+
+/// An internal error (a bug of the engine, never a property of the record).
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::new(ErrorKind::Internal, message)
+    }
 }
 
 /// The decision for one sub-subject (a hire, a child).

@@ -11,8 +11,10 @@ mod decision;
 
 pub use bundle::{prefill, BundleResult, MaterialLine, MemberStatus, PrefilledField};
 
+use decision::Failure;
 pub use decision::{
-    Amount, ClauseTrace, Decision, EvalError, ExtraValue, Fact, ItemDecision, Outcome, Trace, Truth,
+    Amount, ClauseTrace, Decision, ErrorKind, EvalError, ExtraValue, Fact, ItemDecision, Outcome,
+    Trace, Truth,
 };
 
 use crate::compile::RuleSet;
@@ -62,7 +64,7 @@ fn union(a: &mut Missing, b: &Missing) {
     }
 }
 
-type R<T> = Result<T, String>;
+type R<T> = Result<T, Failure>;
 
 /// Evaluates every policy in force or not for a record on `ref_date`, in rule-set order
 /// (policies about other subject kinds are skipped).
@@ -159,6 +161,7 @@ const INTERNAL_AT: &str = "internal";
 /// The error of a decision (or form) whose evaluation panicked.
 pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> EvalError {
     EvalError {
+        kind: ErrorKind::Internal,
         at: INTERNAL_AT.into(),
         message: format!("internal error: {}", panic_message(payload)),
     }
@@ -335,10 +338,7 @@ impl<'r> Evaluator<'r> {
             Ok(_) => Arc::from(Vec::new()),
             Err(e) => {
                 d.outcome = Outcome::Undetermined;
-                d.error = Some(EvalError {
-                    at: "for each".into(),
-                    message: e,
-                });
+                d.error = Some(e.at("for each"));
                 return;
             }
         };
@@ -373,10 +373,7 @@ impl<'r> Evaluator<'r> {
                 res.outcome = Outcome::Undetermined;
                 res.failed.clear();
                 res.amount = None;
-                res.error = Some(EvalError {
-                    at: "for each … where".into(),
-                    message,
-                });
+                res.error = Some(message.at("for each … where"));
             }
             if let Some(m) = extra_missing {
                 if res.outcome != Outcome::NotEligible {
@@ -483,10 +480,7 @@ impl<'r> Evaluator<'r> {
                 Ok(AmountResult::NoRule) => {}
                 Err(e) => {
                     if out.error.is_none() && missing.is_empty() {
-                        out.error = Some(EvalError {
-                            at: "amount".into(),
-                            message: e,
-                        });
+                        out.error = Some(e.at("amount"));
                     }
                 }
             }
@@ -554,10 +548,7 @@ impl<'r> Evaluator<'r> {
                 },
                 Err(message) => {
                     if r.error.is_none() {
-                        r.error = Some(EvalError {
-                            at: c.id.clone(),
-                            message,
-                        });
+                        r.error = Some(message.at(c.id.clone()));
                     }
                     Truth::Error
                 }
@@ -610,14 +601,17 @@ impl<'r> Evaluator<'r> {
                 return Ok(AmountResult::Unknown(missing));
             }
             let Val::Known(v) = value else {
-                return Err("the amount formula gives no value for this subject".into());
+                return Err(Failure::new(
+                    ErrorKind::NoAmount,
+                    "the amount formula gives no value for this subject",
+                ));
             };
             let v = v.as_decimal().ok_or("the amount is not a number")?;
             if v.normalize().scale() > 2 {
-                return Err(format!(
+                return Err(Failure::new(ErrorKind::AmountPrecision, format!(
                     "the amount {} has more than two decimal places: round it in the rule with round(..., 2)",
                     v.normalize()
-                ));
+                )));
             }
             return Ok(AmountResult::Known(Amount {
                 value: v,
@@ -629,7 +623,10 @@ impl<'r> Evaluator<'r> {
         if p.amounts.is_empty() {
             Ok(AmountResult::NoRule)
         } else {
-            Err("no amount rule applies to this subject".into())
+            Err(Failure::new(
+                ErrorKind::NoAmount,
+                "no amount rule applies to this subject",
+            ))
         }
     }
 
@@ -717,7 +714,7 @@ impl<'r> Evaluator<'r> {
                 }
                 let v = self
                     .eval(&def.value, frame)
-                    .map_err(|m| format!("{}: {m}", def.name));
+                    .map_err(|f| f.within(&def.name));
                 let inner = self.facts.take();
                 self.facts = outer;
                 if let (Some(f), Some(inner)) = (&mut self.facts, inner) {
@@ -760,7 +757,10 @@ impl<'r> Evaluator<'r> {
             Expr::Call(b, args) => self.builtin(*b, args, frame)?,
             Expr::Function(f, args) => {
                 if self.depth > crate::check::MAX_EVAL_DEPTH {
-                    return Err("functions nest too deeply".into());
+                    return Err(Failure::new(
+                        ErrorKind::TooDeep,
+                        "functions nest too deeply",
+                    ));
                 }
                 let rules = self.rules;
                 let def = &rules.program.functions[*f];
@@ -771,7 +771,7 @@ impl<'r> Evaluator<'r> {
                 self.depth += 1;
                 let v = self.eval(&def.body, &mut callee);
                 self.depth -= 1;
-                v.map_err(|m| format!("{}: {m}", def.name))?
+                v.map_err(|f| f.within(&def.name))?
             }
             Expr::Param(p, at) => {
                 let date = match at {
@@ -799,7 +799,12 @@ impl<'r> Evaluator<'r> {
                         }
                         Val::Known(v.clone())
                     }
-                    None => return Err(format!("parameter {} has no value on {date}", def.name)),
+                    None => {
+                        return Err(Failure::new(
+                            ErrorKind::ParameterWithoutValue,
+                            format!("parameter {} has no value on {date}", def.name),
+                        ))
+                    }
                 }
             }
             Expr::PolicyRef(p) => self.policy_ref(*p)?,
@@ -809,9 +814,7 @@ impl<'r> Evaluator<'r> {
                 .cloned()
                 .ok_or("internal: member used before it is decided")?,
             Expr::Neg(x) => match self.eval(x, frame)? {
-                Val::Known(Value::Int(i)) => {
-                    Val::Known(Value::Int(number::int_neg(i).map_err(|f| f.to_string())?))
-                }
+                Val::Known(Value::Int(i)) => Val::Known(Value::Int(number::int_neg(i)?)),
                 Val::Known(Value::Decimal(d)) => Val::Known(Value::Decimal(-d)),
                 other => other,
             },
@@ -831,9 +834,7 @@ impl<'r> Evaluator<'r> {
                 match x {
                     Val::Known(Value::Date(d)) => {
                         let n = if *minus { -n } else { *n };
-                        Val::Known(Value::Date(
-                            number::shift(d, n, *unit).map_err(|f| f.to_string())?,
-                        ))
+                        Val::Known(Value::Date(number::shift(d, n, *unit)?))
                     }
                     other => other,
                 }
@@ -1027,7 +1028,10 @@ impl<'r> Evaluator<'r> {
             return Ok(v);
         }
         if self.depth > crate::check::MAX_EVAL_DEPTH {
-            return Err("policy references nest too deeply".into());
+            return Err(Failure::new(
+                ErrorKind::TooDeep,
+                "policy references nest too deeply",
+            ));
         }
         // The referenced policy is decided on its own, without our trace.
         let saved_facts = self.facts.take();
@@ -1039,7 +1043,10 @@ impl<'r> Evaluator<'r> {
         self.opts.trace = saved_trace;
         self.facts = saved_facts;
         if let Some(e) = d.error {
-            return Err(format!("policy {}: {}", d.policy, e.message));
+            return Err(Failure::new(
+                e.kind,
+                format!("policy {}: {}", d.policy, e.message),
+            ));
         }
         let v = outcome_truth(&d);
         if let Some(slot) = self.policy_cache.get_mut(p) {
@@ -1155,7 +1162,7 @@ impl<'r> Evaluator<'r> {
             Aggregated::Unknown => Ok(Val::Unknown(missing)),
             Aggregated::Value(v) => Ok(v.map_or(Val::None, Val::Known)),
             Aggregated::Item(i) => Ok(Val::Known(i)),
-            Aggregated::Error(f) => Err(f.to_string()),
+            Aggregated::Error(f) => Err(f.into()),
         }
     }
 
@@ -1186,17 +1193,16 @@ impl<'r> Evaluator<'r> {
         }
         let date = |v: &Value| match v {
             Value::Date(d) => Ok(*d),
-            _ => Err("internal: expected a date".to_string()),
+            _ => Err(Failure::from("internal: expected a date")),
         };
         let int = |v: &Value| match v {
             Value::Int(i) => Ok(*i),
-            _ => Err("internal: expected a whole number".to_string()),
+            _ => Err(Failure::from("internal: expected a whole number")),
         };
         let dec = |v: &Value| {
             v.as_decimal()
-                .ok_or_else(|| "internal: expected a number".to_string())
+                .ok_or_else(|| Failure::from("internal: expected a number"))
         };
-        let fault = |f: Fault| f.to_string();
         let first = vals
             .first()
             .ok_or("internal: a built-in without arguments")?;
@@ -1216,19 +1222,17 @@ impl<'r> Evaluator<'r> {
                     _ => DateUnit::Years,
                 };
                 let n = int(vals.get(1).ok_or("internal: a shift without a count")?)?;
-                Value::Date(number::shift(date(first)?, n, unit).map_err(fault)?)
+                Value::Date(number::shift(date(first)?, n, unit)?)
             }
             Builtin::MakeDate => match vals.as_slice() {
-                [y, m, d] => {
-                    Value::Date(number::make_date(int(y)?, int(m)?, int(d)?).map_err(fault)?)
-                }
+                [y, m, d] => Value::Date(number::make_date(int(y)?, int(m)?, int(d)?)?),
                 _ => return Err("internal: date() needs three parts".into()),
             },
             Builtin::WithinLast => {
                 let Some(Expr::Duration(n, unit)) = args.get(1) else {
                     return Err("internal: within_last needs a duration".into());
                 };
-                let earliest = number::shift(self.ref_date, -n, *unit).map_err(fault)?;
+                let earliest = number::shift(self.ref_date, -n, *unit)?;
                 Value::Bool(calendar::within(
                     calendar::parts(date(first)?),
                     calendar::parts(earliest),
@@ -1255,15 +1259,16 @@ impl<'r> Evaluator<'r> {
                     Some(v) => int(v)?,
                     None => 0,
                 };
-                Value::Decimal(
-                    number::round(dec(first)?, places, b == Builtin::RoundHalfEven)
-                        .map_err(fault)?,
-                )
+                Value::Decimal(number::round(
+                    dec(first)?,
+                    places,
+                    b == Builtin::RoundHalfEven,
+                )?)
             }
-            Builtin::Floor => Value::Int(number::floor(dec(first)?).map_err(fault)?),
-            Builtin::Ceil => Value::Int(number::ceil(dec(first)?).map_err(fault)?),
+            Builtin::Floor => Value::Int(number::floor(dec(first)?)?),
+            Builtin::Ceil => Value::Int(number::ceil(dec(first)?)?),
             Builtin::Abs => match first {
-                Value::Int(i) => Value::Int(number::int_abs(*i).map_err(fault)?),
+                Value::Int(i) => Value::Int(number::int_abs(*i)?),
                 other => Value::Decimal(dec(other)?.abs()),
             },
             Builtin::Len => match first {
@@ -1330,7 +1335,7 @@ fn strict2(a: Val, b: Val) -> Result<(Value, Value), Val> {
 fn arith(op: ArithOp, a: &Value, b: &Value, ty: &Ty) -> R<Value> {
     if let (Ty::Int, Value::Int(x), Value::Int(y)) = (ty, a, b) {
         if let Some(r) = number::int_arith(op, *x, *y) {
-            return r.map(Value::Int).map_err(|f| f.to_string());
+            return r.map(Value::Int).map_err(Failure::from);
         }
     }
     let (x, y) = match (a.as_decimal(), b.as_decimal()) {
@@ -1339,7 +1344,7 @@ fn arith(op: ArithOp, a: &Value, b: &Value, ty: &Ty) -> R<Value> {
     };
     number::decimal_arith(op, x, y)
         .map(Value::Decimal)
-        .map_err(|f| f.to_string())
+        .map_err(Failure::from)
 }
 
 /// The tree values, for the aggregates of [`crate::semantics::quantifier`].
