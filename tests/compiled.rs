@@ -550,6 +550,36 @@ fn compiled_tier_agrees_with_reference_on_city10_population() {
     );
 }
 
+/// The calendar's edges: 28 and 29 February and 1 March of a leap and a common year,
+/// month ends and the turn of a year. Ages, `within_last`, month arithmetic and
+/// parameter steps change there, and the fast tier's packed dates must follow the
+/// semantics exactly.
+const CALENDAR_EDGES: [(i32, u32, u32); 9] = [
+    (2024, 2, 28),
+    (2024, 2, 29),
+    (2024, 3, 1),
+    (2025, 2, 28),
+    (2025, 3, 1),
+    (2025, 1, 31),
+    (2025, 4, 30),
+    (2025, 12, 31),
+    (2026, 1, 1),
+];
+
+#[test]
+fn compiled_tier_agrees_with_reference_on_both_populations_at_the_calendars_edges() {
+    for (dir, population) in [
+        ("rules", "examples/population.jsonl"),
+        ("benches/city-10", "tests/fixtures/city10-3000.jsonl"),
+    ] {
+        let rules = load(dir);
+        for (y, m, d) in CALENDAR_EDGES {
+            let t = check_lines(&rules, population, date(y, m, d));
+            assert!(t.records > 0 && t.applicable > 0, "{dir} on {y}-{m}-{d}: {t:?}");
+        }
+    }
+}
+
 #[test]
 fn compiled_tier_agrees_with_reference_on_example_population() {
     let rules = load("rules");
