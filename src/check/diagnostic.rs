@@ -1,4 +1,13 @@
 //! Diagnostics: what is wrong, where, and what to do.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use crate::syntax::ast::Span;
 use crate::syntax::SourceMap;
@@ -76,8 +85,11 @@ impl Diagnostic {
                 let (line, col) = sources.line_col(span);
                 if let Some(text) = file.text.lines().nth(line.saturating_sub(1)) {
                     let gutter = line.to_string().len();
-                    let width = file.text
-                        [span.start.min(file.text.len())..span.end.min(file.text.len())]
+                    let len = file.text.len();
+                    let width = file
+                        .text
+                        .get(span.start.min(len)..span.end.min(len))
+                        .unwrap_or_default()
                         .lines()
                         .next()
                         .map_or(1, |s| {
@@ -136,14 +148,19 @@ pub fn did_you_mean<'a>(
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // One row of the table at a time: `prev[j]` is the distance between the first i
+    // characters of `a` and the first j of `b`.
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        let mut left = i + 1;
+        let mut cur = Vec::with_capacity(prev.len());
+        cur.push(left);
+        for (cb, above) in b.iter().zip(prev.windows(2)) {
+            let &[diagonal, up] = above else { continue };
+            left = (diagonal + usize::from(ca != cb)).min(up + 1).min(left + 1);
+            cur.push(left);
         }
         prev = cur;
     }
-    prev[b.len()]
+    prev.last().copied().unwrap_or_default()
 }
