@@ -101,6 +101,12 @@ impl RecordDef {
     pub fn field(&self, index: usize) -> Option<&FieldDef> {
         self.fields.get(index)
     }
+
+    /// The field with this name, and its index.
+    pub fn field_named(&self, name: &str) -> Option<(usize, &FieldDef)> {
+        let index = self.field_index(name)?;
+        Some((index, self.fields.get(index)?))
+    }
 }
 
 /// An enum type.
