@@ -3,6 +3,15 @@
 //!
 //! A failure comes with the smallest record proptest could shrink it to, written as a
 //! YAML record ready to paste into a case file, and the decision's trace.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use super::generate::{case_strategy, ref_date_strategy, Constraints};
 use super::properties::to_yaml;
@@ -125,7 +134,7 @@ fn decide(
     json: &Json,
     trace: bool,
 ) -> Option<Decision> {
-    let subject = rules.program.policies[pi].subject;
+    let subject = rules.program.policies.get(pi)?.subject;
     let rec = record::read_record(&rules.schema, subject, json).ok()?;
     Some(eval::evaluate_policy(
         rules,
@@ -331,9 +340,12 @@ fn describe(
     DeclaredCounterexample {
         message,
         reference_date: date,
-        subject: rules.schema.subjects[rules.program.policies[pi].subject]
-            .name
-            .clone(),
+        subject: rules
+            .program
+            .policies
+            .get(pi)
+            .and_then(|p| rules.schema.subjects.get(p.subject))
+            .map_or_else(String::new, |s| s.name.clone()),
         record_yaml: to_yaml(json),
         decision,
     }
