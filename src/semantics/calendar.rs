@@ -36,7 +36,8 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
 /// using the month's last day when the target month is shorter. `None` when the result
 /// leaves the supported calendar range.
 pub fn add_months(d: NaiveDate, n: i64) -> Option<NaiveDate> {
-    let total = i64::from(d.year()) * 12 + i64::from(d.month0()) + n;
+    // The date's own months fit easily; adding `n` (from the rules) may not.
+    let total = (i64::from(d.year()) * 12 + i64::from(d.month0())).checked_add(n)?;
     let year = i32::try_from(total.div_euclid(12)).ok()?;
     let month = u32::try_from(total.rem_euclid(12)).ok()? + 1;
     let day = d.day().min(days_in_month(year, month));

@@ -261,9 +261,12 @@ fn bump(v: &mut Json, step: i64) -> bool {
                 return false;
             };
             let raised = if text.contains('.') {
-                d + Decimal::new(step, 2)
+                d.checked_add(Decimal::new(step, 2))
             } else {
-                d + Decimal::from(step)
+                d.checked_add(Decimal::from(step))
+            };
+            let Some(raised) = raised else {
+                return false;
             };
             match serde_json::from_str::<serde_json::Number>(&raised.to_string()) {
                 Ok(n) => {
@@ -282,8 +285,11 @@ fn bump(v: &mut Json, step: i64) -> bool {
                     }
                     None => false,
                 }
-            } else if let Ok(d) = Decimal::from_str(s) {
-                *s = (d + Decimal::new(step, 2)).to_string();
+            } else if let Some(d) = Decimal::from_str(s)
+                .ok()
+                .and_then(|d| d.checked_add(Decimal::new(step, 2)))
+            {
+                *s = d.to_string();
                 true
             } else {
                 false

@@ -566,7 +566,9 @@ fn rel_json(r: RelDate) -> Json {
 pub(crate) fn resolve_dates(v: &mut Json, anchor: NaiveDate) {
     match v {
         Json::String(s) if s.starts_with(REL) => {
-            let mut it = s[REL.len()..]
+            let mut it = s
+                .get(REL.len()..)
+                .unwrap_or_default()
                 .split('|')
                 .map(|x| x.parse::<i64>().unwrap_or(0));
             let (m, d) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
@@ -723,7 +725,10 @@ impl Gen<'_> {
                     Some(Constraint::DecimalRange(lo, hi)) => (*lo, *hi),
                     _ => range.unwrap_or((Decimal::from(-1000), Decimal::from(100_000))),
                 };
-                let cents = |d: Decimal| i64::try_from((d * Decimal::from(100)).round()).ok();
+                let cents = |d: Decimal| {
+                    let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
+                    i64::try_from(c.round()).ok()
+                };
                 let (Some(lo_c), Some(hi_c)) = (cents(lo), cents(hi)) else {
                     return Just(decimal_json(lo)).boxed();
                 };
@@ -1007,7 +1012,11 @@ impl Strategy for FieldStrategy {
     type Value = Option<Json>;
 
     fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
-        let total = self.mix.value + self.mix.absent + self.mix.null;
+        let total = self
+            .mix
+            .value
+            .saturating_add(self.mix.absent)
+            .saturating_add(self.mix.null);
         let roll = if total <= 1 {
             0
         } else {
@@ -1015,7 +1024,7 @@ impl Strategy for FieldStrategy {
         };
         let pick = if roll < self.mix.value || total == 0 {
             Pick::Value
-        } else if roll < self.mix.value + self.mix.absent {
+        } else if roll < self.mix.value.saturating_add(self.mix.absent) {
             Pick::Absent
         } else {
             Pick::Null
@@ -1027,7 +1036,7 @@ impl Strategy for FieldStrategy {
         Ok(FieldTree {
             pick,
             inner,
-            can_be_absent: self.mix.absent + self.mix.null > 0,
+            can_be_absent: self.mix.absent > 0 || self.mix.null > 0,
             tried_absent: false,
             last: Last::Nothing,
         })
@@ -1426,12 +1435,12 @@ impl<'r> Miner<'r> {
                     return None;
                 };
                 let (p, r) = self.shifted(d, env, depth + 1)?;
-                let s = unit(if *minus { -n } else { *n }, *u);
+                let s = unit(if *minus { n.saturating_neg() } else { *n }, *u);
                 Some((
                     p,
                     RelDate {
-                        months: r.months + s.months,
-                        days: r.days + s.days,
+                        months: r.months.saturating_add(s.months),
+                        days: r.days.saturating_add(s.days),
                     },
                 ))
             }
@@ -1449,8 +1458,8 @@ impl<'r> Miner<'r> {
                 Some((
                     p,
                     RelDate {
-                        months: r.months + s.months,
-                        days: r.days + s.days,
+                        months: r.months.saturating_add(s.months),
+                        days: r.days.saturating_add(s.days),
                     },
                 ))
             }
@@ -1537,17 +1546,17 @@ impl<'r> Miner<'r> {
                     if let (Some(p), Some(n)) = (self.age_of(x, env), c.as_decimal()) {
                         if let Ok(n) = i64::try_from(n.trunc()) {
                             let mut rel = vec![];
-                            for k in [n, n + 1, n - 1] {
+                            for k in [n, n.saturating_add(1), n.saturating_sub(1)] {
                                 rel.push(RelDate {
-                                    months: -12 * k,
+                                    months: k.saturating_mul(-12),
                                     days: 0,
                                 });
                                 rel.push(RelDate {
-                                    months: -12 * k,
+                                    months: k.saturating_mul(-12),
                                     days: 1,
                                 });
                                 rel.push(RelDate {
-                                    months: -12 * k,
+                                    months: k.saturating_mul(-12),
                                     days: -1,
                                 });
                             }
@@ -1557,8 +1566,13 @@ impl<'r> Miner<'r> {
                     // shifted date op constant date: f = c − shift
                     if let (Value::Date(d), Some((p, r))) = (&c, self.shifted(x, env, 0)) {
                         if r != (RelDate { months: 0, days: 0 }) {
-                            let base = crate::semantics::calendar::add_months(*d, -r.months)
-                                .and_then(|d| crate::semantics::calendar::add_days(d, -r.days));
+                            let base = crate::semantics::calendar::add_months(
+                                *d,
+                                r.months.saturating_neg(),
+                            )
+                            .and_then(|d| {
+                                crate::semantics::calendar::add_days(d, r.days.saturating_neg())
+                            });
                             if let Some(base) = base {
                                 let v = Value::Date(base);
                                 let mut vals = satisfying(o, &v);
@@ -1572,19 +1586,19 @@ impl<'r> Miner<'r> {
                 if Self::is_ref(y, env) {
                     if let Some((p, r)) = self.shifted(x, env, 0) {
                         let base = RelDate {
-                            months: -r.months,
-                            days: -r.days,
+                            months: r.months.saturating_neg(),
+                            days: r.days.saturating_neg(),
                         };
                         self.add_rel(
                             &p,
                             &[
                                 base,
                                 RelDate {
-                                    days: base.days - 1,
+                                    days: base.days.saturating_sub(1),
                                     ..base
                                 },
                                 RelDate {
-                                    days: base.days + 1,
+                                    days: base.days.saturating_add(1),
                                     ..base
                                 },
                             ],
@@ -1643,20 +1657,20 @@ impl<'r> Miner<'r> {
                         vals.extend(step(&v, !up, 1));
                         if let (Some(ap), Some(n)) = (self.age_of(x, env), v.as_decimal()) {
                             if let Ok(n) = i64::try_from(n.trunc()) {
-                                let k = if up { n + 1 } else { n };
+                                let k = if up { n.saturating_add(1) } else { n };
                                 self.add_rel(
                                     &ap,
                                     &[
                                         RelDate {
-                                            months: -12 * k,
+                                            months: k.saturating_mul(-12),
                                             days: 0,
                                         },
                                         RelDate {
-                                            months: -12 * k,
+                                            months: k.saturating_mul(-12),
                                             days: 1,
                                         },
                                         RelDate {
-                                            months: -12 * k,
+                                            months: k.saturating_mul(-12),
                                             days: -1,
                                         },
                                     ],
@@ -1795,14 +1809,14 @@ impl<'r> Miner<'r> {
                     let back = match u {
                         crate::ir::DateUnit::Days => RelDate {
                             months: 0,
-                            days: -n,
+                            days: n.saturating_neg(),
                         },
                         crate::ir::DateUnit::Months => RelDate {
-                            months: -n,
+                            months: n.saturating_neg(),
                             days: 0,
                         },
                         crate::ir::DateUnit::Years => RelDate {
-                            months: -12 * n,
+                            months: n.saturating_mul(-12),
                             days: 0,
                         },
                     };
@@ -1812,7 +1826,7 @@ impl<'r> Miner<'r> {
                             RelDate { months: 0, days: 0 },
                             back,
                             RelDate {
-                                days: back.days - 1,
+                                days: back.days.saturating_sub(1),
                                 ..back
                             },
                         ],
