@@ -164,3 +164,42 @@ fn edit_distance(a: &str, b: &str) -> usize {
     }
     prev.last().copied().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("年龄", "年齡"), 1);
+        assert_eq!(
+            did_you_mean("incme", ["income", "age"]),
+            Some("income".into())
+        );
+    }
+
+    #[test]
+    fn spans_off_the_text_or_inside_a_character_render_without_panicking() {
+        let mut sources = SourceMap::default();
+        let file = sources.add(PathBuf::from("a.policy"), "年龄 >= 18\n".into());
+        for (start, end) in [(1, 2), (5, 1), (100, 200), (0, usize::MAX)] {
+            let d = Diagnostic::error("x", Span { file, start, end }, "m");
+            assert!(d.render(&sources).contains("a.policy:"));
+        }
+        let elsewhere = Diagnostic::error(
+            "x",
+            Span {
+                file: 9,
+                start: 0,
+                end: 1,
+            },
+            "m",
+        );
+        assert!(elsewhere.render(&sources).starts_with("error[x]"));
+    }
+}

@@ -591,3 +591,23 @@ pub fn date_digits(text: &str) -> Option<(u32, u32, u32)> {
     };
     Some((num(0..4)?, num(5..7)?, num(8..10)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_digits_take_exactly_the_iso_shape() {
+        assert_eq!(date_digits("2025-02-28"), Some((2025, 2, 28)));
+        for bad in [
+            "",
+            "2025-2-28",
+            "2025/02/28",
+            "20250-2-28",
+            "2025-02-2é",
+            "年年-02-28",
+        ] {
+            assert_eq!(date_digits(bad), None, "{bad}");
+        }
+    }
+}

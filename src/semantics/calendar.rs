@@ -172,6 +172,8 @@ mod tests {
         assert_eq!(add_months(d("2028-02-29"), -12), Some(d("2027-02-28")));
         assert_eq!(add_months(d("2025-03-31"), -1), Some(d("2025-02-28")));
         assert_eq!(add_months(d("2025-01-15"), i64::MAX), None);
+        assert_eq!(add_months(d("2025-01-15"), i64::MIN), None);
+        assert_eq!(add_years(d("2025-01-15"), i64::MAX), None);
     }
 
     #[test]

@@ -80,3 +80,31 @@ pub struct SyntaxError {
     /// What to do about it.
     pub hint: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_of_a_span_inside_a_character_counts_up_to_it() {
+        let mut sources = SourceMap::default();
+        let file = sources.add(PathBuf::from("a.policy"), "a\n年龄".into());
+        let at = |start| ast::Span {
+            file,
+            start,
+            end: start,
+        };
+        assert_eq!(sources.line_col(at(2)), (2, 1));
+        assert_eq!(sources.line_col(at(3)), (2, 1));
+        assert_eq!(sources.line_col(at(5)), (2, 2));
+        assert_eq!(sources.line_col(at(999)), (2, 3));
+        assert_eq!(
+            sources.line_col(ast::Span {
+                file: 7,
+                start: 0,
+                end: 0
+            }),
+            (0, 0)
+        );
+    }
+}
