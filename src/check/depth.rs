@@ -7,6 +7,15 @@
 //! The computation is iterative (explicit stacks) and memoised: every definition,
 //! function and policy is measured once, so chains of thousands of definitions cost
 //! linear time and no stack.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use super::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind, Span};
@@ -92,11 +101,23 @@ impl<'a> Graph<'a> {
         (scope, ids)
     }
 
+    /// The state of a node; an id that names no node counts as a leaf, like a cycle.
+    fn state(&self, id: usize) -> State {
+        self.state.get(id).copied().unwrap_or(State::Visiting)
+    }
+
+    fn set_state(&mut self, id: usize, state: State) {
+        if let Some(s) = self.state.get_mut(id) {
+            *s = state;
+        }
+    }
+
     fn dep(&self, id: usize, level: usize, w: &mut Walk) {
-        match self.state[id] {
+        match self.state(id) {
             State::Done(d, _) => {
-                if level + d > w.depth {
-                    w.depth = level + d;
+                let depth = level.saturating_add(d);
+                if depth > w.depth {
+                    w.depth = depth;
                     w.via = Some(id);
                 }
             }
@@ -126,15 +147,16 @@ impl<'a> Graph<'a> {
                 ExprKind::Name(id) => {
                     let mut at = b;
                     let mut shadowed = false;
-                    while let Some(i) = at {
-                        if bound[i].0 == id.name {
+                    while let Some(&(name, parent)) = at.and_then(|i| bound.get(i)) {
+                        if name == id.name {
                             shadowed = true;
                             break;
                         }
-                        at = bound[i].1;
+                        at = parent;
                     }
                     if !shadowed {
-                        if let Some(&n) = self.scopes[scope].get(id.name.as_str()) {
+                        let def = self.scopes.get(scope).and_then(|s| s.get(id.name.as_str()));
+                        if let Some(&n) = def {
                             self.dep(n, level, &mut w);
                         }
                     }
@@ -158,8 +180,8 @@ impl<'a> Graph<'a> {
                     ..
                 } => {
                     stack.push((list, level + 1, b));
+                    let inner = Some(bound.len());
                     bound.push((var.name.as_str(), b));
-                    let inner = Some(bound.len() - 1);
                     stack.extend(filter.iter().map(|x| (&**x, level + 1, inner)));
                     stack.extend(body.iter().map(|x| (&**x, level + 1, inner)));
                 }
@@ -173,18 +195,21 @@ impl<'a> Graph<'a> {
     fn measure(&mut self, start: usize) {
         let mut stack = vec![start];
         while let Some(&n) = stack.last() {
-            if matches!(self.state[n], State::Done(..)) {
+            let Some(node) = self.nodes.get(n) else {
+                stack.pop();
+                continue;
+            };
+            if matches!(self.state(n), State::Done(..)) {
                 stack.pop();
                 continue;
             }
-            let node = &self.nodes[n];
             let w = self.walk(&node.exprs, node.scope);
-            if self.state[n] == State::Unvisited && !w.missing.is_empty() {
-                self.state[n] = State::Visiting;
+            if self.state(n) == State::Unvisited && !w.missing.is_empty() {
+                self.set_state(n, State::Visiting);
                 stack.extend(w.missing);
                 continue;
             }
-            self.state[n] = State::Done(w.depth, w.via);
+            self.set_state(n, State::Done(w.depth, w.via));
             stack.pop();
         }
     }
@@ -202,15 +227,15 @@ impl<'a> Graph<'a> {
     }
 
     fn via_text(&self, via: Option<usize>) -> String {
-        match via {
-            Some(n) if n < self.functions.len() => {
-                format!(" (through a call of function `{}`)", self.nodes[n].name)
-            }
-            Some(n) if n < self.policy_base + self.policies.len() => {
-                format!(" (through `eligible({})`)", self.nodes[n].name)
-            }
-            Some(n) => format!(" (through definition `{}`)", self.nodes[n].name),
-            None => String::new(),
+        let Some((n, node)) = via.and_then(|n| Some((n, self.nodes.get(n)?))) else {
+            return String::new();
+        };
+        if n < self.functions.len() {
+            format!(" (through a call of function `{}`)", node.name)
+        } else if n < self.policy_base.saturating_add(self.policies.len()) {
+            format!(" (through `eligible({})`)", node.name)
+        } else {
+            format!(" (through definition `{}`)", node.name)
         }
     }
 }
@@ -310,51 +335,37 @@ pub(super) fn measure(
             scope: 0,
         });
     }
-    let mut fn_lets = vec![];
-    for (i, f) in functions.iter().enumerate() {
-        let (scope, ids) = g.add_scope(&f.lets);
-        g.nodes[i].scope = scope;
-        fn_lets.push(ids);
-    }
-    let mut policy_lets = vec![];
-    for (i, p) in policies.iter().enumerate() {
-        let (scope, ids) = g.add_scope(&p.lets);
-        g.nodes[g.policy_base + i].scope = scope;
-        policy_lets.push(ids);
-    }
-    let mut bundle_scopes = vec![];
-    for b in bundles {
-        bundle_scopes.push(g.add_scope(&b.lets));
+    let fn_scopes: Vec<_> = functions.iter().map(|f| g.add_scope(&f.lets)).collect();
+    let policy_scopes: Vec<_> = policies.iter().map(|p| g.add_scope(&p.lets)).collect();
+    let bundle_scopes: Vec<_> = bundles.iter().map(|b| g.add_scope(&b.lets)).collect();
+    // The first nodes are the functions' and then the policies', in order.
+    for (node, (scope, _)) in g
+        .nodes
+        .iter_mut()
+        .zip(fn_scopes.iter().chain(&policy_scopes))
+    {
+        node.scope = *scope;
     }
     g.state = vec![State::Unvisited; g.nodes.len()];
 
-    let mut out = TooDeep {
-        functions: vec![false; functions.len()],
-        policies: vec![false; policies.len()],
-        bundles: vec![false; bundles.len()],
-        diags: vec![],
-    };
-    for (i, f) in functions.iter().enumerate() {
+    let mut out = TooDeep::default();
+    for (f, (scope, lets)) in functions.iter().zip(&fn_scopes) {
         let parts = vec![Part {
             what: format!("the result of function `{}`", f.name.name),
             span: f.body.span,
             exprs: vec![&f.body],
             policy: None,
         }];
-        let scope = g.nodes[i].scope;
-        if let Some(d) = too_deep(&mut g, parts, &fn_lets[i], &f.lets, scope) {
-            out.functions[i] = true;
-            out.diags.push(d);
-        }
+        let d = too_deep(&mut g, parts, lets, &f.lets, *scope);
+        out.functions.push(d.is_some());
+        out.diags.extend(d);
     }
-    for (i, p) in policies.iter().enumerate() {
-        let scope = g.nodes[g.policy_base + i].scope;
-        if let Some(d) = too_deep(&mut g, policy_parts(p), &policy_lets[i], &p.lets, scope) {
-            out.policies[i] = true;
-            out.diags.push(d);
-        }
+    for (p, (scope, lets)) in policies.iter().zip(&policy_scopes) {
+        let d = too_deep(&mut g, policy_parts(p), lets, &p.lets, *scope);
+        out.policies.push(d.is_some());
+        out.diags.extend(d);
     }
-    for (i, b) in bundles.iter().enumerate() {
+    for (b, (scope, lets)) in bundles.iter().zip(&bundle_scopes) {
         let mut parts = vec![];
         for m in &b.members {
             match &m.kind {
@@ -394,11 +405,9 @@ pub(super) fn measure(
                 });
             }
         }
-        let (scope, lets) = &bundle_scopes[i];
-        if let Some(d) = too_deep(&mut g, parts, lets, &b.lets, *scope) {
-            out.bundles[i] = true;
-            out.diags.push(d);
-        }
+        let d = too_deep(&mut g, parts, lets, &b.lets, *scope);
+        out.bundles.push(d.is_some());
+        out.diags.extend(d);
     }
     out
 }
@@ -415,11 +424,11 @@ fn too_deep<'a>(
     for part in parts {
         let (mut d, mut via) = g.depth_of(&part.exprs, scope);
         if let Some(p) = part.policy {
-            let n = g.policy_base + p;
+            let n = g.policy_base.saturating_add(p);
             g.measure(n);
-            if let State::Done(pd, _) = g.state[n] {
-                if pd + 1 > d {
-                    (d, via) = (pd + 1, Some(n));
+            if let State::Done(pd, _) = g.state(n) {
+                if pd.saturating_add(1) > d {
+                    (d, via) = (pd.saturating_add(1), Some(n));
                 }
             }
         }
@@ -429,17 +438,13 @@ fn too_deep<'a>(
         }
     }
     if found.is_none() {
-        for (k, &n) in lets.iter().enumerate() {
+        // `lets` are the nodes of `let_asts`, in order (see `Graph::add_scope`).
+        for (&n, l) in lets.iter().zip(let_asts) {
             g.measure(n);
-            if let State::Done(d, via) = g.state[n] {
-                if d + 1 > MAX_EVAL_DEPTH && found.as_ref().is_none_or(|f| d + 1 > f.2) {
-                    let l = &let_asts[k];
-                    found = Some((
-                        format!("definition `{}`", l.name.name),
-                        let_span(l),
-                        d + 1,
-                        via,
-                    ));
+            if let State::Done(d, via) = g.state(n) {
+                let d = d.saturating_add(1);
+                if d > MAX_EVAL_DEPTH && found.as_ref().is_none_or(|f| d > f.2) {
+                    found = Some((format!("definition `{}`", l.name.name), let_span(l), d, via));
                 }
             }
         }

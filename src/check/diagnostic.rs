@@ -1,4 +1,13 @@
 //! Diagnostics: what is wrong, where, and what to do.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use crate::syntax::ast::Span;
 use crate::syntax::SourceMap;
@@ -76,8 +85,11 @@ impl Diagnostic {
                 let (line, col) = sources.line_col(span);
                 if let Some(text) = file.text.lines().nth(line.saturating_sub(1)) {
                     let gutter = line.to_string().len();
-                    let width = file.text
-                        [span.start.min(file.text.len())..span.end.min(file.text.len())]
+                    let len = file.text.len();
+                    let width = file
+                        .text
+                        .get(span.start.min(len)..span.end.min(len))
+                        .unwrap_or_default()
                         .lines()
                         .next()
                         .map_or(1, |s| {
@@ -136,14 +148,58 @@ pub fn did_you_mean<'a>(
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // One row of the table at a time: `prev[j]` is the distance between the first i
+    // characters of `a` and the first j of `b`.
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        let mut left = i + 1;
+        let mut cur = Vec::with_capacity(prev.len());
+        cur.push(left);
+        for (cb, above) in b.iter().zip(prev.windows(2)) {
+            let &[diagonal, up] = above else { continue };
+            left = (diagonal + usize::from(ca != cb)).min(up + 1).min(left + 1);
+            cur.push(left);
         }
         prev = cur;
     }
-    prev[b.len()]
+    prev.last().copied().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("年龄", "年齡"), 1);
+        assert_eq!(
+            did_you_mean("incme", ["income", "age"]),
+            Some("income".into())
+        );
+    }
+
+    #[test]
+    fn spans_off_the_text_or_inside_a_character_render_without_panicking() {
+        let mut sources = SourceMap::default();
+        let file = sources.add(PathBuf::from("a.policy"), "年龄 >= 18\n".into());
+        for (start, end) in [(1, 2), (5, 1), (100, 200), (0, usize::MAX)] {
+            let d = Diagnostic::error("x", Span { file, start, end }, "m");
+            assert!(d.render(&sources).contains("a.policy:"));
+        }
+        let elsewhere = Diagnostic::error(
+            "x",
+            Span {
+                file: 9,
+                start: 0,
+                end: 1,
+            },
+            "m",
+        );
+        assert!(elsewhere.render(&sources).starts_with("error[x]"));
+    }
 }

@@ -4,6 +4,15 @@
 //! field slot, a definition, a parameter, a function, a policy or an enum value.
 //! All problems of a rule set are reported at once, each with its span and a hint.
 //! A rule set that passes cannot fail at run time with a type error.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod depth;
 mod diagnostic;
@@ -154,6 +163,16 @@ impl<'b> Body<'b> {
         }
     }
 
+    /// Records the state of definition `i` and, once typed, its expression.
+    fn set_let(&mut self, i: usize, state: LetState, expr: Option<ir::Expr>) {
+        if let Some(s) = self.let_state.get_mut(i) {
+            *s = state;
+        }
+        if let (Some(slot), Some(e)) = (self.let_exprs.get_mut(i), expr) {
+            *slot = Some(e);
+        }
+    }
+
     fn bind(&mut self, name: &str, ty: Ty) -> usize {
         let slot = self.next_local;
         self.next_local += 1;
@@ -225,10 +244,13 @@ impl<'a> Checker<'a> {
             Ty::Str => "string".into(),
             Ty::Date => "date".into(),
             Ty::Duration => "duration".into(),
-            Ty::Enum(e) => format!("enum {}", self.schema.enums[usize::from(*e)].name),
+            Ty::Enum(e) => format!(
+                "enum {}",
+                self.schema.enum_def(*e).map_or("?", |d| d.name.as_str())
+            ),
             Ty::List(t) => format!("list<{}>", self.ty_name(t)),
             Ty::Record(r) => {
-                let p = &self.schema.records[*r].path;
+                let p = self.schema.record(*r).map_or("", |d| d.path.as_str());
                 if p.is_empty() {
                     "the subject's record".into()
                 } else {
@@ -294,7 +316,10 @@ impl<'a> Checker<'a> {
                     ast::Item::Parameter(p) => self.collect_param(p),
                     ast::Item::Function(func) => {
                         if let Some(&prev) = self.function_index.get(&func.name.name) {
-                            let prev_span = self.functions[prev].ast.name.span;
+                            let prev_span = self
+                                .functions
+                                .get(prev)
+                                .map_or(func.name.span, |f| f.ast.name.span);
                             self.dup("function", &func.name, prev_span);
                             continue;
                         }
@@ -318,7 +343,8 @@ impl<'a> Checker<'a> {
                     ast::Item::Bundle(_) => {}
                     ast::Item::Policy(p) => {
                         if let Some(&prev) = self.policy_index.get(&p.id.name) {
-                            let prev_span = self.policies[prev].ast.id.span;
+                            let prev_span =
+                                self.policies.get(prev).map_or(p.id.span, |q| q.ast.id.span);
                             self.dup("policy", &p.id, prev_span);
                             continue;
                         }
@@ -347,7 +373,7 @@ impl<'a> Checker<'a> {
 
     fn collect_param(&mut self, p: &ast::Parameter) {
         if let Some(&prev) = self.param_index.get(&p.name.name) {
-            let prev_span = self.params[prev].span;
+            let prev_span = self.params.get(prev).map_or(p.name.span, |q| q.span);
             self.dup("parameter", &p.name, prev_span);
             return;
         }
@@ -376,23 +402,22 @@ impl<'a> Checker<'a> {
             steps.push((step.from, step.to, v, step.source.clone()));
         }
         steps.sort_by_key(|s| s.0);
-        for w in p.steps.windows(2) {
-            let _ = w;
-        }
-        for i in 1..steps.len() {
-            let prev_end = steps[i - 1].1;
-            if prev_end.is_none_or(|e| e >= steps[i].0) {
+        for pair in steps.windows(2) {
+            let [(_, prev_end, ..), (from, ..)] = pair else {
+                continue;
+            };
+            if prev_end.is_none_or(|e| e >= *from) {
                 let span = p
                     .steps
                     .iter()
-                    .find(|s| s.from == steps[i].0)
+                    .find(|s| s.from == *from)
                     .map_or(p.span, |s| s.span);
                 self.error(
                     "overlapping-steps",
                     span,
                     format!(
-                        "parameter `{}` has two values in force on {}",
-                        p.name.name, steps[i].0
+                        "parameter `{}` has two values in force on {from}",
+                        p.name.name
                     ),
                     "give each step an end date (`to`) before the next step starts",
                 );
@@ -415,13 +440,17 @@ impl<'a> Checker<'a> {
 
     fn check_functions(&mut self) {
         for i in 0..self.functions.len() {
-            if self.too_deep.functions[i] {
+            if self.too_deep.functions.get(i) == Some(&true) {
                 continue;
             }
-            let func = self.functions[i].ast;
+            let Some(entry) = self.functions.get(i) else {
+                continue;
+            };
+            let (func, param_tys, result) = (entry.ast, entry.params.clone(), entry.result.clone());
             let mut body = Body::new(None, &func.lets);
             let mut seen = HashSet::new();
-            for (k, (name, _)) in func.params.iter().enumerate() {
+            // `param_tys` are the types of `func.params`, in order (see `collect`).
+            for ((name, _), ty) in func.params.iter().zip(param_tys) {
                 if !seen.insert(name.name.clone()) {
                     self.error(
                         "duplicate-id",
@@ -430,17 +459,17 @@ impl<'a> Checker<'a> {
                         "rename one of them",
                     );
                 }
-                let ty = self.functions[i].params[k].clone();
                 body.bind(&name.name, ty);
             }
             body.base_locals = body.locals.len();
             self.index_lets(&mut body, &func.lets);
-            let result = self.functions[i].result.clone();
             let (expr, ty) = self.expr(&mut body, &func.body, Some(&result));
             self.expect_ty(&ty, &result, func.body.span, "the function's result");
             self.finish_lets(&mut body);
             let lets = self.take_lets(&mut body);
-            let entry = &mut self.functions[i];
+            let Some(entry) = self.functions.get_mut(i) else {
+                continue;
+            };
             entry.calls = body.calls.clone();
             entry.params_used = body.params_used.clone();
             entry.def = Some(ir::FunctionDef {
@@ -473,8 +502,10 @@ impl<'a> Checker<'a> {
     /// Types definitions that were never used, so their errors are reported too.
     fn finish_lets(&mut self, body: &mut Body) {
         for i in 0..body.let_asts.len() {
-            if matches!(body.let_state[i], LetState::Unchecked) {
-                self.check_let(body, i, body.let_asts[i].name.span);
+            if let (Some(LetState::Unchecked), Some(l)) =
+                (body.let_state.get(i), body.let_asts.get(i))
+            {
+                self.check_let(body, i, l.name.span);
             }
         }
     }
@@ -491,30 +522,31 @@ impl<'a> Checker<'a> {
     }
 
     fn check_let(&mut self, body: &mut Body, i: usize, use_span: Span) -> Ty {
-        match body.let_state[i].clone() {
+        // `i` comes from `let_names`, an index of `let_asts`; any other is no definition.
+        let (Some(state), Some(&ast_let)) = (body.let_state.get(i).cloned(), body.let_asts.get(i))
+        else {
+            return Ty::NoneLit;
+        };
+        match state {
             LetState::Done(t) => t,
             LetState::InProgress => {
                 self.error(
                     "cycle",
                     use_span,
-                    format!(
-                        "`{}` is defined in terms of itself",
-                        body.let_asts[i].name.name
-                    ),
+                    format!("`{}` is defined in terms of itself", ast_let.name.name),
                     "definitions must not refer to themselves, directly or through others",
                 );
                 Ty::NoneLit
             }
             LetState::Unchecked => {
-                body.let_state[i] = LetState::InProgress;
+                body.set_let(i, LetState::InProgress, None);
                 // A definition sees only the body's outer scope, not the quantifier
                 // variables around the place where it is used.
-                let saved: Vec<_> = body.locals.drain(body.base_locals..).collect();
-                let ast_let = body.let_asts[i];
+                let base = body.base_locals.min(body.locals.len());
+                let saved: Vec<_> = body.locals.drain(base..).collect();
                 let (e, t) = self.expr(body, &ast_let.value, None);
                 body.locals.extend(saved);
-                body.let_exprs[i] = Some(e);
-                body.let_state[i] = LetState::Done(t.clone());
+                body.set_let(i, LetState::Done(t.clone()), Some(e));
                 t
             }
         }
@@ -525,7 +557,7 @@ impl<'a> Checker<'a> {
     fn check_policies(&mut self) -> Vec<ir::PolicyDef> {
         let mut out = vec![];
         for i in 0..self.policies.len() {
-            if self.too_deep.policies[i] {
+            if self.too_deep.policies.get(i) == Some(&true) {
                 continue;
             }
             if let Some(def) = self.check_policy(i) {
@@ -570,10 +602,12 @@ impl<'a> Checker<'a> {
     }
 
     fn check_policy(&mut self, index: usize) -> Option<ir::PolicyDef> {
-        let p = self.policies[index].ast;
-        let source = self.policies[index].source.clone();
+        let entry = self.policies.get(index)?;
+        let (p, source) = (entry.ast, entry.source.clone());
         let subject = self.resolve_subject(p.subject.as_ref(), &p.id, "policy");
-        self.policies[index].subject = subject;
+        if let Some(entry) = self.policies.get_mut(index) {
+            entry.subject = subject;
+        }
         let mode = match p.mode.as_ref().map(|m| m.name.as_str()) {
             Some("no_application") => Mode::NoApplication,
             Some("push_and_confirm") => Mode::PushAndConfirm,
@@ -607,7 +641,9 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
-        let root = subject.map(|s| self.schema.subjects[s].root);
+        let root = subject
+            .and_then(|s| self.schema.subjects.get(s))
+            .map(|d| d.root);
         let mut body = Body::new(root, &p.lets);
         // Per-item evaluation binds the item variable for the whole policy.
         let per_item = p.per_item.as_ref().map(|pi| {
@@ -794,19 +830,22 @@ impl<'a> Checker<'a> {
         let mut seen_fns = HashSet::new();
         let mut stack: Vec<usize> = body.calls.iter().copied().collect();
         while let Some(f) = stack.pop() {
-            if seen_fns.insert(f) {
-                used.extend(self.functions[f].params_used.iter().copied());
-                stack.extend(self.functions[f].calls.iter().copied());
+            if let Some(func) = self.functions.get(f).filter(|_| seen_fns.insert(f)) {
+                used.extend(func.params_used.iter().copied());
+                stack.extend(func.calls.iter().copied());
             }
         }
         let mut used: Vec<usize> = used.into_iter().collect();
         used.sort_unstable();
         for pi in used {
-            let name = self.params[pi].def.name.clone();
+            let Some(param) = self.params.get(pi) else {
+                continue;
+            };
+            let name = param.def.name.clone();
             if p.accepted_gaps.iter().any(|(g, _)| g.name == name) {
                 continue;
             }
-            if let Some(gap) = coverage_gap(&self.params[pi].def, effective.from, effective.to) {
+            if let Some(gap) = coverage_gap(&param.def, effective.from, effective.to) {
                 self.error(
                     "parameter-gap",
                     effective.span,
@@ -823,7 +862,9 @@ impl<'a> Checker<'a> {
                 self.unknown_param(g);
             }
         }
-        self.policies[index].refs = body.policy_refs.clone();
+        if let Some(entry) = self.policies.get_mut(index) {
+            entry.refs = body.policy_refs.clone();
+        }
         let properties = self.check_properties(p, subject);
         Some(ir::PolicyDef {
             properties,
@@ -856,8 +897,9 @@ impl<'a> Checker<'a> {
         for f in files {
             for item in &f.file.items {
                 let ast::Item::Bundle(b) = item else { continue };
+                let too_deep = self.too_deep.bundles.get(index) == Some(&true);
                 index += 1;
-                if self.too_deep.bundles[index - 1] {
+                if too_deep {
                     continue;
                 }
                 if seen.contains_key(&b.id.name) || self.policy_index.contains_key(&b.id.name) {
@@ -875,7 +917,9 @@ impl<'a> Checker<'a> {
 
     fn check_bundle(&mut self, b: &ast::Bundle) -> Option<ir::BundleDef> {
         let subject = self.resolve_subject(b.subject.as_ref(), &b.id, "bundle");
-        let root = subject.map(|s| self.schema.subjects[s].root);
+        let root = subject
+            .and_then(|s| self.schema.subjects.get(s))
+            .map(|d| d.root);
         let mut body = Body::new(root, &b.lets);
         self.index_lets(&mut body, &b.lets);
         let mut members = vec![];
@@ -896,11 +940,14 @@ impl<'a> Checker<'a> {
                     ir::MemberKind::Procedural(e)
                 }
                 ast::MemberKind::Policy { policy, overrides } => {
-                    let Some(&pi) = self.policy_index.get(&policy.name) else {
+                    let found = self.policy_index.get(&policy.name).and_then(|&pi| {
+                        let entry = self.policies.get(pi)?;
+                        Some((pi, entry.ast))
+                    });
+                    let Some((pi, p)) = found else {
                         self.unknown_policy(policy);
                         continue;
                     };
-                    let p = self.policies[pi].ast;
                     if p.subject.as_ref().map(|s| s.name.as_str())
                         != b.subject.as_ref().map(|s| s.name.as_str())
                     {
@@ -946,7 +993,8 @@ impl<'a> Checker<'a> {
                     ast::MemberKind::Policy { policy, .. } => self
                         .policy_index
                         .get(&policy.name)
-                        .map_or_else(String::new, |&i| self.policies[i].ast.title.clone()),
+                        .and_then(|&i| self.policies.get(i))
+                        .map_or_else(String::new, |e| e.ast.title.clone()),
                     ast::MemberKind::Available(_) => m.key.name.clone(),
                 }),
                 kind,
@@ -1065,8 +1113,12 @@ impl<'a> Checker<'a> {
                     path,
                     span,
                 } => {
-                    let Some(s) = subject else { continue };
-                    let mut rec = self.schema.subjects[s].root;
+                    let Some(mut rec) = subject
+                        .and_then(|s| self.schema.subjects.get(s))
+                        .map(|d| d.root)
+                    else {
+                        continue;
+                    };
                     let segments: Vec<String> = path.split('.').map(str::to_string).collect();
                     let mut ok = true;
                     for (i, seg) in segments.iter().enumerate() {
@@ -1074,11 +1126,13 @@ impl<'a> Checker<'a> {
                             Some(n) => (n, true),
                             None => (seg.as_str(), false),
                         };
-                        let def = &self.schema.records[rec];
-                        let Some(fi) = def.field_index(name) else {
+                        let def = self.schema.record(rec);
+                        let Some((_, field)) = def.and_then(|d| d.field_named(name)) else {
                             let hint = match did_you_mean(
                                 name,
-                                def.fields.iter().map(|f| f.name.as_str()),
+                                def.into_iter()
+                                    .flat_map(|d| d.fields.iter())
+                                    .map(|f| f.name.as_str()),
                             ) {
                                 Some(s) => format!("did you mean `{s}`?"),
                                 None => "name a field path of the subject's record".into(),
@@ -1093,7 +1147,7 @@ impl<'a> Checker<'a> {
                             break;
                         };
                         let last = i + 1 == segments.len();
-                        match (&def.fields[fi].ty, list, last) {
+                        match (&field.ty, list, last) {
                             (FieldType::Record(r), false, false) => rec = *r,
                             (FieldType::List(t), true, false) => match &**t {
                                 FieldType::Record(r) => rec = *r,
@@ -1166,69 +1220,83 @@ impl<'a> Checker<'a> {
     }
 
     fn check_cycles(&mut self) {
+        let mut cycles = vec![];
         // Functions calling themselves, directly or not.
-        for start in 0..self.functions.len() {
-            let mut stack: Vec<usize> = self.functions[start].calls.iter().copied().collect();
+        for (start, entry) in self.functions.iter().enumerate() {
+            let mut stack: Vec<usize> = entry.calls.iter().copied().collect();
             let mut seen = HashSet::new();
             while let Some(f) = stack.pop() {
                 if f == start {
-                    let id = self.functions[start].ast.name.clone();
-                    self.error(
-                        "cycle",
-                        id.span,
-                        format!("function `{}` calls itself", id.name),
-                        "the language has no recursion: write the computation without the call",
+                    let id = &entry.ast.name;
+                    cycles.push(
+                        Diagnostic::error(
+                            "cycle",
+                            id.span,
+                            format!("function `{}` calls itself", id.name),
+                        )
+                        .with_hint(
+                            "the language has no recursion: write the computation without the call",
+                        ),
                     );
                     break;
                 }
-                if seen.insert(f) {
-                    stack.extend(self.functions[f].calls.iter().copied());
+                if let Some(callee) = self.functions.get(f).filter(|_| seen.insert(f)) {
+                    stack.extend(callee.calls.iter().copied());
                 }
             }
         }
         // Policies referring to each other's outcome in a circle.
-        for start in 0..self.policies.len() {
-            let mut stack: Vec<usize> = self.policies[start].refs.iter().map(|r| r.0).collect();
+        for (start, entry) in self.policies.iter().enumerate() {
+            let mut stack: Vec<usize> = entry.refs.iter().map(|r| r.0).collect();
             let mut seen = HashSet::new();
             while let Some(p) = stack.pop() {
                 if p == start {
-                    let span = self.policies[start]
-                        .refs
-                        .first()
-                        .map_or(self.policies[start].ast.id.span, |r| r.1);
-                    let id = self.policies[start].ast.id.name.clone();
-                    self.error(
-                        "cycle",
-                        span,
-                        format!("policy `{id}` depends on its own outcome through `eligible(...)`"),
-                        "break the circle: one of the policies must decide without the other",
+                    let span = entry.refs.first().map_or(entry.ast.id.span, |r| r.1);
+                    let id = &entry.ast.id.name;
+                    cycles.push(
+                        Diagnostic::error(
+                            "cycle",
+                            span,
+                            format!(
+                                "policy `{id}` depends on its own outcome through `eligible(...)`"
+                            ),
+                        )
+                        .with_hint(
+                            "break the circle: one of the policies must decide without the other",
+                        ),
                     );
                     break;
                 }
-                if seen.insert(p) {
-                    stack.extend(self.policies[p].refs.iter().map(|r| r.0));
+                if let Some(other) = self.policies.get(p).filter(|_| seen.insert(p)) {
+                    stack.extend(other.refs.iter().map(|r| r.0));
                 }
             }
         }
         // A policy may refer only to policies of the same subject kind.
-        for i in 0..self.policies.len() {
-            for (r, span) in self.policies[i].refs.clone() {
-                if self.policies[i].subject.is_some()
-                    && self.policies[r].subject.is_some()
-                    && self.policies[i].subject != self.policies[r].subject
+        for entry in &self.policies {
+            for &(r, span) in &entry.refs {
+                let Some(other) = self.policies.get(r) else {
+                    continue;
+                };
+                if entry.subject.is_some()
+                    && other.subject.is_some()
+                    && entry.subject != other.subject
                 {
-                    self.error(
-                        "subject-mismatch",
-                        span,
-                        format!(
-                            "policy `{}` is about another subject kind",
-                            self.policies[r].ast.id.name
-                        ),
-                        "a policy can only refer to policies about the same subject",
+                    cycles.push(
+                        Diagnostic::error(
+                            "subject-mismatch",
+                            span,
+                            format!(
+                                "policy `{}` is about another subject kind",
+                                other.ast.id.name
+                            ),
+                        )
+                        .with_hint("a policy can only refer to policies about the same subject"),
                     );
                 }
             }
         }
+        self.diags.extend(cycles);
     }
 
     // ------------------------------------------------------------ expressions
@@ -1261,21 +1329,20 @@ impl<'a> Checker<'a> {
                 let (b, bt) = self.expr(body, base, None);
                 match bt {
                     Ty::Record(r) => {
-                        let rec = &self.schema.records[r];
-                        match rec.field_index(&field.name) {
-                            Some(i) => {
-                                let f = &rec.fields[i];
-                                (
-                                    ir::Expr::Field {
-                                        base: Box::new(b),
-                                        record: r,
-                                        index: i,
-                                        name: Arc::from(f.name.as_str()),
-                                        sensitive: f.sensitive,
-                                    },
-                                    Self::field_ty(&f.ty),
-                                )
-                            }
+                        let Some(rec) = self.schema.record(r) else {
+                            return poison();
+                        };
+                        match rec.field_named(&field.name) {
+                            Some((i, f)) => (
+                                ir::Expr::Field {
+                                    base: Box::new(b),
+                                    record: r,
+                                    index: i,
+                                    name: Arc::from(f.name.as_str()),
+                                    sensitive: f.sensitive,
+                                },
+                                Self::field_ty(&f.ty),
+                            ),
                             None => {
                                 let hint = match did_you_mean(
                                     &field.name,
@@ -1554,7 +1621,8 @@ impl<'a> Checker<'a> {
             || body.let_names.contains_key(&id.name)
             || body
                 .root
-                .is_some_and(|r| self.schema.records[r].field_index(&id.name).is_some())
+                .and_then(|r| self.schema.record(r))
+                .is_some_and(|r| r.field_index(&id.name).is_some())
             || self.param_index.contains_key(&id.name))
     }
 
@@ -1585,14 +1653,16 @@ impl<'a> Checker<'a> {
         // Where an enum value is expected, a name that is one of its values means that
         // value (`entity_type == enterprise` although `enterprise` is also a section).
         if let Some(Ty::Enum(e)) = expected {
-            if let Some(ix) = self.schema.enums[usize::from(*e)].index(&id.name) {
+            if let Some(ix) = self.schema.enum_def(*e).and_then(|d| d.index(&id.name)) {
                 return (ir::Expr::Const(Some(Value::Enum(*e, ix))), Ty::Enum(*e));
             }
         }
         if let Some(root) = body.root {
-            let rec = &self.schema.records[root];
-            if let Some(i) = rec.field_index(&id.name) {
-                let f = &rec.fields[i];
+            let field = self
+                .schema
+                .record(root)
+                .and_then(|r| r.field_named(&id.name));
+            if let Some((i, f)) = field {
                 return (
                     ir::Expr::Field {
                         base: Box::new(ir::Expr::Root),
@@ -1607,10 +1677,13 @@ impl<'a> Checker<'a> {
         }
         if let Some(&p) = self.param_index.get(&id.name) {
             body.params_used.insert(p);
-            return (ir::Expr::Param(p, None), self.params[p].ty.clone());
+            let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
+            return (ir::Expr::Param(p, None), ty);
         }
-        if let Some(Ty::Enum(e)) = expected {
-            let def = &self.schema.enums[usize::from(*e)];
+        if let Some((e, def)) = expected.and_then(|t| match t {
+            Ty::Enum(e) => Some((e, self.schema.enum_def(*e)?)),
+            _ => None,
+        }) {
             if let Some(ix) = def.index(&id.name) {
                 return (ir::Expr::Const(Some(Value::Enum(*e, ix))), Ty::Enum(*e));
             }
@@ -1630,9 +1703,10 @@ impl<'a> Checker<'a> {
         candidates.extend(body.let_names.keys().map(|s| s.as_str()));
         if let Some(root) = body.root {
             candidates.extend(
-                self.schema.records[root]
-                    .fields
-                    .iter()
+                self.schema
+                    .record(root)
+                    .into_iter()
+                    .flat_map(|r| r.fields.iter())
                     .map(|f| f.name.as_str()),
             );
         }
@@ -1921,7 +1995,7 @@ impl<'a> Checker<'a> {
         span: Span,
     ) -> Typed {
         if let Some(&p) = self.param_index.get(&name.name) {
-            if args.len() != 1 {
+            let [arg] = args else {
                 self.error(
                     "arity",
                     span,
@@ -1932,21 +2006,17 @@ impl<'a> Checker<'a> {
                     "give one date, or write the name alone for its value on `ref`",
                 );
                 return poison();
-            }
-            let (d, dt) = self.expr(body, &args[0], Some(&Ty::Date));
-            self.expect_ty(
-                &dt,
-                &Ty::Date,
-                args[0].span,
-                "the date a parameter is read at",
-            );
-            return (
-                ir::Expr::Param(p, Some(Box::new(d))),
-                self.params[p].ty.clone(),
-            );
+            };
+            let (d, dt) = self.expr(body, arg, Some(&Ty::Date));
+            self.expect_ty(&dt, &Ty::Date, arg.span, "the date a parameter is read at");
+            let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
+            return (ir::Expr::Param(p, Some(Box::new(d))), ty);
         }
-        if let Some(&f) = self.function_index.get(&name.name) {
-            let want = self.functions[f].params.clone();
+        let function = self.function_index.get(&name.name).and_then(|&f| {
+            let entry = self.functions.get(f)?;
+            Some((f, entry.ast, entry.params.clone(), entry.result.clone()))
+        });
+        if let Some((f, func, want, result)) = function {
             if want.len() != args.len() {
                 self.error(
                     "arity",
@@ -1959,9 +2029,7 @@ impl<'a> Checker<'a> {
                     ),
                     format!(
                         "its parameters: {}",
-                        self.functions[f]
-                            .ast
-                            .params
+                        func.params
                             .iter()
                             .map(|(n, _)| n.name.as_str())
                             .collect::<Vec<_>>()
@@ -1977,7 +2045,7 @@ impl<'a> Checker<'a> {
                 out.push(e);
             }
             body.calls.insert(f);
-            return (ir::Expr::Function(f, out), self.functions[f].result.clone());
+            return (ir::Expr::Function(f, out), result);
         }
         let Some(b) = builtin(&name.name) else {
             let mut names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
@@ -2053,7 +2121,7 @@ impl<'a> Checker<'a> {
                     [d, k]
                         if is(d, &Ty::Date)
                             && is(k, &Ty::Duration)
-                            && matches!(typed[1].0, ir::Expr::Duration(..)) =>
+                            && matches!(typed.get(1), Some((ir::Expr::Duration(..), _))) =>
                     {
                         Ok(Ty::Bool)
                     }

@@ -3,6 +3,15 @@
 //! Fields are already slot indexes (the checker resolved them); here the rule set is
 //! assembled with its schema and lookup tables, small constant sub-expressions are
 //! folded, and a content hash identifies the rule-set version in every output.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use crate::ir::{self, Expr, Program};
 use crate::schema::Schema;
@@ -32,7 +41,7 @@ impl RuleSet {
     pub fn policy(&self, id: &str) -> Option<&ir::PolicyDef> {
         self.policy_index
             .get(id)
-            .map(|&i| &self.program.policies[i])
+            .and_then(|&i| self.program.policies.get(i))
     }
 
     /// The index of the bundle with this id.
@@ -105,18 +114,25 @@ fn used_fields(program: &Program, schema: &Schema) -> Vec<Vec<bool>> {
             }
         });
     }
+    let mut mark = |record: usize, field: usize| {
+        if let Some(slot) = used.get_mut(record).and_then(|r| r.get_mut(field)) {
+            *slot = true;
+        }
+    };
     for s in &schema.subjects {
         let mut rec = s.root;
         for &i in &s.id_path {
-            used[rec][i] = true;
-            if let crate::schema::FieldType::Record(r) = schema.records[rec].fields[i].ty {
-                rec = r;
+            mark(rec, i);
+            if let Some(crate::schema::FieldType::Record(r)) =
+                schema.record(rec).and_then(|d| d.field(i)).map(|f| &f.ty)
+            {
+                rec = *r;
             }
         }
     }
     for (r, def) in schema.records.iter().enumerate() {
         if let Some(k) = def.key {
-            used[r][k] = true;
+            mark(r, k);
         }
     }
     // A record is read when any field below it is.
@@ -132,9 +148,12 @@ fn used_fields(program: &Program, schema: &Schema) -> Vec<Vec<bool>> {
                     },
                     _ => None,
                 };
-                if let Some(c) = child {
-                    if !used[r][i] && used[c].iter().any(|&u| u) {
-                        used[r][i] = true;
+                let child_read = child
+                    .and_then(|c| used.get(c))
+                    .is_some_and(|u| u.iter().any(|&u| u));
+                if let Some(slot) = used.get_mut(r).and_then(|u| u.get_mut(i)) {
+                    if child_read && !*slot {
+                        *slot = true;
                         changed = true;
                     }
                 }

@@ -3,6 +3,15 @@
 //!
 //! Read from YAML (`schema.yaml` in a rules directory). YAML reading is confined to
 //! [`Schema::from_yaml`] so the format library can be swapped.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use crate::value::{EnumId, Value};
 use indexmap::IndexMap;
@@ -86,6 +95,17 @@ impl RecordDef {
             return self.fields.iter().position(|f| f.name == name);
         }
         self.by_name.get(name).copied()
+    }
+
+    /// The field with this index.
+    pub fn field(&self, index: usize) -> Option<&FieldDef> {
+        self.fields.get(index)
+    }
+
+    /// The field with this name, and its index.
+    pub fn field_named(&self, name: &str) -> Option<(usize, &FieldDef)> {
+        let index = self.field_index(name)?;
+        Some((index, self.fields.get(index)?))
     }
 }
 
@@ -255,27 +275,25 @@ impl Schema {
                     path: format!("subjects.{name}.id"),
                     message: format!("`{}` is not a field path of this subject", subject.id),
                 };
-                let idx = schema.records[rec].field_index(part).ok_or_else(err)?;
+                let def = schema.record(rec).ok_or_else(err)?;
+                let idx = def.field_index(part).ok_or_else(err)?;
                 id_path.push(idx);
-                match &schema.records[rec].fields[idx].ty {
+                match &def.field(idx).ok_or_else(err)?.ty {
                     FieldType::Record(r) => rec = *r,
                     FieldType::String if i + 1 == subject.id.split('.').count() => {}
                     _ => return Err(err()),
                 }
             }
             let paths_from = match subject.paths_from {
-                Some(key) => {
-                    Some(
-                        schema.records[root]
-                            .field_index(&key)
-                            .ok_or_else(|| SchemaError {
-                                path: format!("subjects.{name}.paths_from"),
-                                message: format!(
-                                    "`{key}` is not a top-level field of this subject"
-                                ),
-                            })?,
-                    )
-                }
+                Some(key) => Some(
+                    schema
+                        .record(root)
+                        .and_then(|r| r.field_index(&key))
+                        .ok_or_else(|| SchemaError {
+                            path: format!("subjects.{name}.paths_from"),
+                            message: format!("`{key}` is not a top-level field of this subject"),
+                        })?,
+                ),
                 None => None,
             };
             schema.subjects.push(SubjectDef {
@@ -323,7 +341,10 @@ impl Schema {
             })?),
             None => None,
         };
-        let rec = &mut self.records[id];
+        let rec = self.records.get_mut(id).ok_or_else(|| SchemaError {
+            path: path.clone(),
+            message: "internal error: a record type was lost while reading the schema".into(),
+        })?;
         rec.fields = defs;
         rec.by_name = by_name;
         rec.key = key;
@@ -437,6 +458,16 @@ impl Schema {
             .and_then(|i| EnumId::try_from(i).ok())
     }
 
+    /// The record type with this id.
+    pub fn record(&self, id: RecordId) -> Option<&RecordDef> {
+        self.records.get(id)
+    }
+
+    /// The enum type with this id.
+    pub fn enum_def(&self, id: EnumId) -> Option<&EnumDef> {
+        self.enums.get(usize::from(id))
+    }
+
     /// The subject kind with this name.
     pub fn subject(&self, name: &str) -> Option<&SubjectDef> {
         self.subjects.iter().find(|s| s.name == name)
@@ -473,7 +504,7 @@ impl Schema {
                 .map_or("enum".into(), |d| d.name.clone()),
             FieldType::List(t) => format!("list<{}>", self.type_name(t)),
             FieldType::Record(r) => {
-                let p = &self.records[*r].path;
+                let p = self.record(*r).map_or("", |d| d.path.as_str());
                 if p.is_empty() {
                     "record".into()
                 } else {
@@ -520,7 +551,9 @@ pub(crate) fn scalar_from_text(
             parse_date(text).ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD)"))?,
         ),
         FieldType::Enum(e) => {
-            let def = &schema.enums[usize::from(*e)];
+            let def = schema
+                .enum_def(*e)
+                .ok_or_else(|| format!("`{text}` is not a value of an enum the schema declares"))?;
             Value::Enum(
                 *e,
                 def.index(text).ok_or_else(|| {
@@ -547,13 +580,34 @@ pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
 /// The year, month and day digits of `YYYY-MM-DD` (not checked against the calendar).
 pub fn date_digits(text: &str) -> Option<(u32, u32, u32)> {
     let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return None;
     }
+    // At most four digits: no overflow.
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
+        b.get(r)?.iter().try_fold(0u32, |acc, &c| {
             c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
         })
     };
     Some((num(0..4)?, num(5..7)?, num(8..10)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_digits_take_exactly_the_iso_shape() {
+        assert_eq!(date_digits("2025-02-28"), Some((2025, 2, 28)));
+        for bad in [
+            "",
+            "2025-2-28",
+            "2025/02/28",
+            "20250-2-28",
+            "2025-02-2é",
+            "年年-02-28",
+        ] {
+            assert_eq!(date_digits(bad), None, "{bad}");
+        }
+    }
 }

@@ -5,6 +5,15 @@
 //! * adding months keeps the day of month and clamps to the month's last day;
 //! * the calendar-month difference ignores days;
 //! * "within the last K months" of `ref` is `ref − K ≤ d ≤ ref`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use chrono::{Datelike, NaiveDate};
 
@@ -27,7 +36,8 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
 /// using the month's last day when the target month is shorter. `None` when the result
 /// leaves the supported calendar range.
 pub fn add_months(d: NaiveDate, n: i64) -> Option<NaiveDate> {
-    let total = i64::from(d.year()) * 12 + i64::from(d.month0()) + n;
+    // The date's own months fit easily; adding `n` (from the rules) may not.
+    let total = (i64::from(d.year()) * 12 + i64::from(d.month0())).checked_add(n)?;
     let year = i32::try_from(total.div_euclid(12)).ok()?;
     let month = u32::try_from(total.rem_euclid(12)).ok()? + 1;
     let day = d.day().min(days_in_month(year, month));
@@ -162,6 +172,8 @@ mod tests {
         assert_eq!(add_months(d("2028-02-29"), -12), Some(d("2027-02-28")));
         assert_eq!(add_months(d("2025-03-31"), -1), Some(d("2025-02-28")));
         assert_eq!(add_months(d("2025-01-15"), i64::MAX), None);
+        assert_eq!(add_months(d("2025-01-15"), i64::MIN), None);
+        assert_eq!(add_years(d("2025-01-15"), i64::MAX), None);
     }
 
     #[test]

@@ -1,6 +1,15 @@
 //! Source text → AST. The grammar lives in `grammar/policy.pest`; this module binds it
 //! with pest and builds the [`ast`] with spans. Syntax errors are data
 //! ([`SyntaxError`]) that point at a place in a file.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod ast;
 mod parser;
@@ -27,8 +36,9 @@ pub struct SourceFile {
 impl SourceMap {
     /// Adds a file; returns its index for [`ast::Span::file`].
     pub fn add(&mut self, path: PathBuf, text: String) -> usize {
+        let index = self.files.len();
         self.files.push(SourceFile { path, text });
-        self.files.len() - 1
+        index
     }
 
     /// The file with this index.
@@ -46,7 +56,13 @@ impl SourceMap {
         let Some(file) = self.files.get(span.file) else {
             return (0, 0);
         };
-        let upto = &file.text[..span.start.min(file.text.len())];
+        // A span from elsewhere may not fall on a character boundary: count up to the
+        // last boundary at or before it.
+        let mut end = span.start.min(file.text.len());
+        while !file.text.is_char_boundary(end) {
+            end = end.saturating_sub(1);
+        }
+        let upto = file.text.get(..end).unwrap_or_default();
         let line = upto.matches('\n').count() + 1;
         let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, col)
@@ -63,4 +79,32 @@ pub struct SyntaxError {
     pub span: ast::Span,
     /// What to do about it.
     pub hint: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_of_a_span_inside_a_character_counts_up_to_it() {
+        let mut sources = SourceMap::default();
+        let file = sources.add(PathBuf::from("a.policy"), "a\n年龄".into());
+        let at = |start| ast::Span {
+            file,
+            start,
+            end: start,
+        };
+        assert_eq!(sources.line_col(at(2)), (2, 1));
+        assert_eq!(sources.line_col(at(3)), (2, 1));
+        assert_eq!(sources.line_col(at(5)), (2, 2));
+        assert_eq!(sources.line_col(at(999)), (2, 3));
+        assert_eq!(
+            sources.line_col(ast::Span {
+                file: 7,
+                start: 0,
+                end: 0
+            }),
+            (0, 0)
+        );
+    }
 }

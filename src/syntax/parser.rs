@@ -1,4 +1,13 @@
 //! The pest binding and the AST builder.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use super::ast::*;
 use super::SyntaxError;
@@ -133,7 +142,7 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
         span: Span {
             file,
             start: at,
-            end: at + 1,
+            end: at.saturating_add(1),
         },
         hint: Some(hint.into()),
     };
@@ -156,12 +165,15 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
                 }
             }
             'i' | 'm' | 'c' => {
-                let word_start =
-                    i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-                let rest = &text[i..];
+                let word_start = i
+                    .checked_sub(1)
+                    .and_then(|j| bytes.get(j))
+                    .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'));
+                let rest = text.get(i..).unwrap_or_default();
                 let is_kw = ["if", "match", "cases"].iter().any(|k| {
-                    rest.starts_with(k)
-                        && !rest[k.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                    rest.strip_prefix(k).is_some_and(|after| {
+                        !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                    })
                 });
                 if word_start && is_kw {
                     conditionals += 1;
@@ -251,14 +263,17 @@ fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxErro
                 span: Span {
                     file,
                     start: at,
-                    end: at + 1,
+                    end: at.saturating_add(1),
                 },
                 hint: Some("add the missing `}` at the end of the block".into()),
             };
         }
     }
     // Right after a quoted label, the usual mistake is a missing colon.
-    let before = text[..err.span.start.min(text.len())].trim_end();
+    let before = text
+        .get(..err.span.start.min(text.len()))
+        .unwrap_or_default()
+        .trim_end();
     if before.ends_with('"') && !err.message.starts_with("expected") {
         let at = before.len();
         err.message = "expected `:` after the quoted label".into();
@@ -346,6 +361,24 @@ impl Builder {
         }
     }
 
+    /// The children of a pair, for [`Children::required`].
+    fn children<'i>(&self, pair: Pair<'i, Rule>) -> Children<'i> {
+        Children {
+            rule: pair.as_rule(),
+            span: self.span(&pair),
+            pairs: pair.into_inner(),
+            operands_only: false,
+        }
+    }
+
+    /// The children of a pair without its keyword tokens.
+    fn operands<'i>(&self, pair: Pair<'i, Rule>) -> Children<'i> {
+        Children {
+            operands_only: true,
+            ..self.children(pair)
+        }
+    }
+
     fn err(&self, pair: &Pair<Rule>, message: impl Into<String>, hint: &str) -> SyntaxError {
         SyntaxError {
             message: message.into(),
@@ -373,9 +406,9 @@ impl Builder {
 
     fn policy(&self, pair: Pair<Rule>) -> Result<Policy> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
-        let id = self.ident(inner.next().expect("grammar: policy id"));
-        let title = unquote(&inner.next().expect("grammar: policy title"));
+        let mut inner = self.children(pair);
+        let id = self.ident(inner.required()?);
+        let title = unquote(&inner.required()?);
         let mut p = Policy {
             id,
             title,
@@ -398,7 +431,7 @@ impl Builder {
         for entry in inner {
             let espan = self.span(&entry);
             let rule = entry.as_rule();
-            let mut parts = entry.clone().into_inner();
+            let mut parts = self.children(entry.clone());
             let dup = |what: &str| {
                 self.err(
                     &entry,
@@ -411,25 +444,25 @@ impl Builder {
                     if p.subject.is_some() {
                         return Err(dup("subject"));
                     }
-                    p.subject = Some(self.ident(parts.next().expect("grammar")));
+                    p.subject = Some(self.ident(parts.required()?));
                 }
                 Rule::mode_decl => {
                     if p.mode.is_some() {
                         return Err(dup("mode"));
                     }
-                    p.mode = Some(self.ident(parts.next().expect("grammar")));
+                    p.mode = Some(self.ident(parts.required()?));
                 }
                 Rule::authority_decl => {
-                    p.authority = Some(unquote(&parts.next().expect("grammar")));
+                    p.authority = Some(unquote(&parts.required()?));
                 }
-                Rule::basis_decl => p.basis = Some(unquote(&parts.next().expect("grammar"))),
+                Rule::basis_decl => p.basis = Some(unquote(&parts.required()?)),
                 Rule::effective_decl => {
                     if p.effective.is_some() {
                         return Err(dup("effective"));
                     }
-                    let e = parts.next().expect("grammar");
-                    let mut dates = e.clone().into_inner();
-                    let from = self.date(&dates.next().expect("grammar"))?;
+                    let e = parts.required()?;
+                    let mut dates = self.children(e.clone());
+                    let from = self.date(&dates.required()?)?;
                     let to = match dates.next() {
                         Some(d) => Some(self.date(&d)?),
                         None => None,
@@ -453,12 +486,12 @@ impl Builder {
                     if p.per_item.is_some() {
                         return Err(dup("for each"));
                     }
-                    let kind = self.ident(parts.next().expect("grammar"));
-                    let var = self.ident(parts.next().expect("grammar"));
-                    let rest: Vec<_> = parts.filter(|x| !is_token(x)).collect();
-                    let list = self.expr(rest[0].clone())?;
-                    let filter = match rest.get(1) {
-                        Some(f) => Some(self.expr(f.clone())?),
+                    let kind = self.ident(parts.required()?);
+                    let var = self.ident(parts.required()?);
+                    let mut rest = parts.filter(|x| !is_token(x));
+                    let list = self.expr(rest.next().ok_or_else(|| internal(espan, "list"))?)?;
+                    let filter = match rest.next() {
+                        Some(f) => Some(self.expr(f)?),
                         None => None,
                     };
                     p.per_item = Some(PerItem {
@@ -470,14 +503,14 @@ impl Builder {
                 }
                 Rule::let_decl => p.lets.push(self.let_decl(entry)?),
                 Rule::clause => {
-                    let id = self.ident(parts.next().expect("grammar"));
-                    let label = unquote(&parts.next().expect("grammar"));
+                    let id = self.ident(parts.required()?);
+                    let label = unquote(&parts.required()?);
                     let mut basis = None;
                     let mut cond = None;
                     for part in parts {
                         match part.as_rule() {
                             Rule::clause_basis => {
-                                basis = Some(unquote(&part.into_inner().next().expect("grammar")))
+                                basis = Some(unquote(&self.children(part).required()?))
                             }
                             _ => cond = Some(self.expr(part)?),
                         }
@@ -486,24 +519,24 @@ impl Builder {
                         id,
                         label,
                         basis,
-                        condition: cond.expect("grammar: clause condition"),
+                        condition: cond.ok_or_else(|| internal(espan, "clause condition"))?,
                         span: espan,
                     });
                 }
                 Rule::amount_decl => p.amounts.push(self.amount(entry)?),
                 Rule::total_decl => {
-                    let period = self.ident(parts.next().expect("grammar"));
-                    let of = self.ident(parts.next().expect("grammar"));
+                    let period = self.ident(parts.required()?);
+                    let of = self.ident(parts.required()?);
                     p.total = Some(Total { period, of });
                 }
                 Rule::report_decl => {
-                    let name = self.ident(parts.next().expect("grammar"));
-                    let value = self.expr(parts.next().expect("grammar"))?;
+                    let name = self.ident(parts.required()?);
+                    let value = self.expr(parts.required()?)?;
                     p.reports.push(Extra { name, value });
                 }
                 Rule::excludes_decl => p.excludes.extend(parts.map(|x| self.ident(x))),
                 Rule::property_decl => {
-                    let name = self.ident(parts.next().expect("grammar"));
+                    let name = self.ident(parts.required()?);
                     let mut label = None;
                     let mut kind = None;
                     for part in parts {
@@ -521,7 +554,8 @@ impl Builder {
                                         _ => {}
                                     }
                                 }
-                                let (path, span) = path.expect("grammar: path");
+                                let (path, span) =
+                                    path.ok_or_else(|| internal(espan, "property path"))?;
                                 kind = Some(PropertyKind::Monotone {
                                     increasing,
                                     path,
@@ -530,9 +564,9 @@ impl Builder {
                             }
                             _ => {
                                 let sp = self.span(&part);
-                                let mut q = part.into_inner();
-                                let op = cmp_op(q.next().expect("grammar").as_str());
-                                let lit = self.signed_literal(q.next().expect("grammar"))?;
+                                let mut q = self.children(part);
+                                let op = cmp_op(q.required()?.as_str());
+                                let lit = self.signed_literal(q.required()?)?;
                                 kind = Some(PropertyKind::AmountBound(op, lit, sp));
                             }
                         }
@@ -540,12 +574,12 @@ impl Builder {
                     p.properties.push(Property {
                         name,
                         label,
-                        kind: kind.expect("grammar: property"),
+                        kind: kind.ok_or_else(|| internal(espan, "property"))?,
                     });
                 }
                 Rule::gap_decl => {
-                    let name = self.ident(parts.next().expect("grammar"));
-                    let why = unquote(&parts.next().expect("grammar"));
+                    let name = self.ident(parts.required()?);
+                    let why = unquote(&parts.required()?);
                     p.accepted_gaps.push((name, why));
                 }
                 _ => {}
@@ -556,9 +590,9 @@ impl Builder {
 
     fn bundle(&self, pair: Pair<Rule>) -> Result<Bundle> {
         let span = self.span(&pair);
-        let mut inner = pair.into_inner();
-        let id = self.ident(inner.next().expect("grammar: bundle id"));
-        let title = unquote(&inner.next().expect("grammar: bundle title"));
+        let mut inner = self.children(pair);
+        let id = self.ident(inner.required()?);
+        let title = unquote(&inner.required()?);
         let mut b = Bundle {
             id,
             title,
@@ -572,33 +606,31 @@ impl Builder {
         };
         for entry in inner {
             let rule = entry.as_rule();
-            let mut parts = entry.clone().into_inner();
+            let mut parts = self.children(entry.clone());
             match rule {
-                Rule::subject_decl => b.subject = Some(self.ident(parts.next().expect("grammar"))),
-                Rule::basis_decl => b.basis = Some(unquote(&parts.next().expect("grammar"))),
+                Rule::subject_decl => b.subject = Some(self.ident(parts.required()?)),
+                Rule::basis_decl => b.basis = Some(unquote(&parts.required()?)),
                 Rule::let_decl => b.lets.push(self.let_decl(entry)?),
                 Rule::member_decl => {
-                    let key = self.ident(parts.next().expect("grammar"));
+                    let parts_span = self.span(&entry);
+                    let key = self.ident(parts.required()?);
                     let mut label = None;
                     let mut kind = None;
                     for part in parts {
                         match part.as_rule() {
                             Rule::string => label = Some(unquote(&part)),
                             Rule::member_available => {
-                                let e = part
-                                    .into_inner()
-                                    .find(|x| x.as_rule() == Rule::expr)
-                                    .expect("grammar");
+                                let e = self.children(part).required_rule(Rule::expr)?;
                                 kind = Some(MemberKind::Available(self.expr(e)?));
                             }
                             _ => {
-                                let mut q = part.into_inner().filter(|x| !is_token(x));
-                                let policy = self.ident(q.next().expect("grammar"));
+                                let mut q = self.operands(part);
+                                let policy = self.ident(q.required()?);
                                 let mut overrides = vec![];
                                 for o in q {
-                                    let mut r = o.into_inner();
-                                    let clause = self.ident(r.next().expect("grammar"));
-                                    let value = self.expr(r.next().expect("grammar"))?;
+                                    let mut r = self.children(o);
+                                    let clause = self.ident(r.required()?);
+                                    let value = self.expr(r.required()?)?;
                                     overrides.push((clause, value));
                                 }
                                 kind = Some(MemberKind::Policy { policy, overrides });
@@ -608,12 +640,12 @@ impl Builder {
                     b.members.push(Member {
                         key,
                         label,
-                        kind: kind.expect("grammar: member kind"),
+                        kind: kind.ok_or_else(|| internal(parts_span, "member kind"))?,
                     });
                 }
                 Rule::field_decl => {
-                    let key = self.ident(parts.next().expect("grammar"));
-                    let label = unquote(&parts.next().expect("grammar"));
+                    let key = self.ident(parts.required()?);
+                    let label = unquote(&parts.required()?);
                     let mut value = None;
                     let mut when = None;
                     for part in parts.filter(|x| !is_token(x)) {
@@ -631,8 +663,8 @@ impl Builder {
                     });
                 }
                 Rule::material_decl => {
-                    let key = self.ident(parts.next().expect("grammar"));
-                    let label = unquote(&parts.next().expect("grammar"));
+                    let key = self.ident(parts.required()?);
+                    let label = unquote(&parts.required()?);
                     let mut members = vec![];
                     let mut held = None;
                     for part in parts {
@@ -663,9 +695,9 @@ impl Builder {
     }
 
     fn let_decl(&self, pair: Pair<Rule>) -> Result<Let> {
-        let mut parts = pair.into_inner();
-        let name = self.ident(parts.next().expect("grammar"));
-        let value = self.expr(parts.next().expect("grammar"))?;
+        let mut parts = self.children(pair);
+        let name = self.ident(parts.required()?);
+        let value = self.expr(parts.required()?)?;
         Ok(Let { name, value })
     }
 
@@ -681,24 +713,20 @@ impl Builder {
                 Rule::ident if period.is_none() => period = Some(self.ident(part)),
                 Rule::ident => unit = Some(self.ident(part)),
                 Rule::amount_guard => {
-                    let g = part.into_inner().next().expect("grammar");
+                    let g = self.children(part).required()?;
                     guard = match g.as_rule() {
-                        Rule::when_guard => Guard::When(
-                            self.expr(
-                                g.into_inner()
-                                    .find(|x| x.as_rule() == Rule::expr)
-                                    .expect("grammar"),
-                            )?,
-                        ),
+                        Rule::when_guard => {
+                            Guard::When(self.expr(self.children(g).required_rule(Rule::expr)?)?)
+                        }
                         _ => Guard::Otherwise,
                     };
                 }
                 Rule::expr => value = Some(self.expr(part)?),
                 Rule::amount_extras => {
                     for extra in part.into_inner().filter(|x| x.as_rule() == Rule::extra) {
-                        let mut e = extra.into_inner();
-                        let name = self.ident(e.next().expect("grammar"));
-                        let value = self.expr(e.next().expect("grammar"))?;
+                        let mut e = self.children(extra);
+                        let name = self.ident(e.required()?);
+                        let value = self.expr(e.required()?)?;
                         extras.push(Extra { name, value });
                     }
                 }
@@ -706,10 +734,10 @@ impl Builder {
             }
         }
         Ok(AmountRule {
-            period: period.expect("grammar: amount period"),
+            period: period.ok_or_else(|| internal(span, "amount period"))?,
             unit,
             guard,
-            value: value.expect("grammar: amount value"),
+            value: value.ok_or_else(|| internal(span, "amount value"))?,
             extras,
             span,
         })
@@ -717,15 +745,15 @@ impl Builder {
 
     fn parameter(&self, pair: Pair<Rule>) -> Result<Parameter> {
         let span = self.span(&pair);
-        let mut parts = pair.into_inner();
-        let name = self.ident(parts.next().expect("grammar"));
-        let label = unquote(&parts.next().expect("grammar"));
-        let ty = self.type_name(parts.next().expect("grammar"));
+        let mut parts = self.children(pair);
+        let name = self.ident(parts.required()?);
+        let label = unquote(&parts.required()?);
+        let ty = self.type_name(parts.required()?)?;
         let mut steps = vec![];
         for step in parts {
             let sspan = self.span(&step);
-            let mut s = step.clone().into_inner();
-            let from = self.date(&s.next().expect("grammar"))?;
+            let mut s = self.children(step.clone());
+            let from = self.date(&s.required()?)?;
             let mut to = None;
             let mut value = None;
             let mut source = None;
@@ -749,7 +777,7 @@ impl Builder {
             steps.push(ParamStep {
                 from,
                 to,
-                value: value.expect("grammar: step value"),
+                value: value.ok_or_else(|| internal(sspan, "step value"))?,
                 source,
                 span: sspan,
             });
@@ -783,22 +811,22 @@ impl Builder {
         Ok(lit)
     }
 
-    fn type_name(&self, pair: Pair<Rule>) -> TypeName {
+    fn type_name(&self, pair: Pair<Rule>) -> Result<TypeName> {
         let span = self.span(&pair);
-        let inner = pair.into_inner().next().expect("grammar: type");
-        match inner.as_rule() {
+        let inner = self.children(pair).required()?;
+        Ok(match inner.as_rule() {
             Rule::list_type => {
-                let elem = inner.into_inner().next().expect("grammar");
-                TypeName::List(Box::new(self.type_name(elem)), span)
+                let elem = self.children(inner).required()?;
+                TypeName::List(Box::new(self.type_name(elem)?), span)
             }
             _ => TypeName::Named(self.ident(inner)),
-        }
+        })
     }
 
     fn function(&self, pair: Pair<Rule>) -> Result<Function> {
         let span = self.span(&pair);
-        let mut parts = pair.into_inner();
-        let name = self.ident(parts.next().expect("grammar"));
+        let mut parts = self.children(pair);
+        let name = self.ident(parts.required()?);
         let mut params = vec![];
         let mut label = None;
         let mut result = None;
@@ -808,13 +836,13 @@ impl Builder {
             match part.as_rule() {
                 Rule::fn_params => {
                     for p in part.into_inner() {
-                        let mut q = p.into_inner();
-                        let n = self.ident(q.next().expect("grammar"));
-                        let t = self.type_name(q.next().expect("grammar"));
+                        let mut q = self.children(p);
+                        let n = self.ident(q.required()?);
+                        let t = self.type_name(q.required()?)?;
                         params.push((n, t));
                     }
                 }
-                Rule::type_name => result = Some(self.type_name(part)),
+                Rule::type_name => result = Some(self.type_name(part)?),
                 Rule::string => label = Some(unquote(&part)),
                 Rule::fn_body => {
                     for b in part.into_inner() {
@@ -832,9 +860,9 @@ impl Builder {
             name,
             label,
             params,
-            result: result.expect("grammar: result type"),
+            result: result.ok_or_else(|| internal(span, "result type"))?,
             lets,
-            body: body.expect("grammar: function body"),
+            body: body.ok_or_else(|| internal(span, "function body"))?,
             span,
         })
     }
@@ -862,23 +890,18 @@ impl Builder {
             Rule::bool_lit => Literal::Bool(pair.as_str() == "true"),
             Rule::none_lit => Literal::None,
             Rule::duration => {
-                let mut parts = pair.clone().into_inner();
-                let n: i64 = parts
-                    .next()
-                    .expect("grammar")
-                    .as_str()
-                    .parse()
-                    .map_err(|_| {
-                        self.err(&pair, "this duration is too large", "use a smaller number")
-                    })?;
-                let unit = match parts.next().expect("grammar").as_str() {
+                let mut parts = self.children(pair.clone());
+                let n: i64 = parts.required()?.as_str().parse().map_err(|_| {
+                    self.err(&pair, "this duration is too large", "use a smaller number")
+                })?;
+                let unit = match parts.required()?.as_str() {
                     "day" | "days" => DurationUnit::Days,
                     "month" | "months" => DurationUnit::Months,
                     _ => DurationUnit::Years,
                 };
                 Literal::Duration(n, unit)
             }
-            _ => unreachable_rule(&pair),
+            _ => return Err(unhandled(&pair, self.file)),
         })
     }
 
@@ -887,14 +910,16 @@ impl Builder {
         let rule = pair.as_rule();
         let mk = |kind| Ok(Expr { kind, span });
         match rule {
-            Rule::expr | Rule::primary => self.expr(first_expr(pair)),
+            Rule::expr | Rule::primary => self.expr(self.operands(pair).required()?),
             Rule::or_expr | Rule::and_expr => {
                 let mut operands: Vec<Expr> = vec![];
                 for p in pair.into_inner().filter(|p| !is_token(p)) {
                     operands.push(self.expr(p)?);
                 }
                 if operands.len() == 1 {
-                    return Ok(operands.pop().expect("one operand"));
+                    if let Some(single) = operands.pop() {
+                        return Ok(single);
+                    }
                 }
                 mk(if rule == Rule::or_expr {
                     ExprKind::Or(operands)
@@ -913,7 +938,7 @@ impl Builder {
                         _ => operand = Some(self.expr(p)?),
                     }
                 }
-                let operand = operand.expect("grammar: operand");
+                let operand = operand.ok_or_else(|| internal(span, "operand"))?;
                 if prefixes.is_multiple_of(2) {
                     return Ok(operand);
                 }
@@ -924,16 +949,16 @@ impl Builder {
                 })
             }
             Rule::cmp_expr => {
-                let mut inner = pair.into_inner();
-                let left = self.expr(inner.next().expect("grammar"))?;
+                let mut inner = self.children(pair);
+                let left = self.expr(inner.required()?)?;
                 let Some(tail) = inner.next() else {
                     return Ok(left);
                 };
                 match tail.as_rule() {
                     Rule::compare_tail => {
-                        let mut t = tail.into_inner();
-                        let op = cmp_op(t.next().expect("grammar").as_str());
-                        let right = self.expr(t.next().expect("grammar"))?;
+                        let mut t = self.children(tail);
+                        let op = cmp_op(t.required()?.as_str());
+                        let right = self.expr(t.required()?)?;
                         mk(ExprKind::Compare(op, Box::new(left), Box::new(right)))
                     }
                     Rule::in_tail => {
@@ -959,7 +984,7 @@ impl Builder {
                         }
                         mk(ExprKind::In {
                             value: Box::new(left),
-                            target: target.expect("grammar: in target"),
+                            target: target.ok_or_else(|| internal(span, "`in` target"))?,
                             negated,
                         })
                     }
@@ -980,8 +1005,8 @@ impl Builder {
                         "split it into `let` definitions",
                     ));
                 }
-                let mut operands = pair.into_inner().filter(|p| !is_token(p));
-                let mut acc = self.expr(operands.next().expect("grammar"))?;
+                let mut operands = self.operands(pair);
+                let mut acc = self.expr(operands.required()?)?;
                 for next in operands {
                     let right = self.expr(next)?;
                     let s = Span {
@@ -1004,10 +1029,10 @@ impl Builder {
                         "split it into `let` definitions",
                     ));
                 }
-                let mut inner = pair.into_inner();
-                let mut acc = self.expr(inner.next().expect("grammar"))?;
+                let mut inner = self.children(pair);
+                let mut acc = self.expr(inner.required()?)?;
                 while let Some(op) = inner.next() {
-                    let right = self.expr(inner.next().expect("grammar"))?;
+                    let right = self.expr(inner.required()?)?;
                     let op = match op.as_str() {
                         "+" => ArithOp::Add,
                         "-" => ArithOp::Sub,
@@ -1034,8 +1059,8 @@ impl Builder {
                         "no record is nested this deeply",
                     ));
                 }
-                let mut inner = pair.into_inner();
-                let mut acc = self.expr(inner.next().expect("grammar"))?;
+                let mut inner = self.children(pair);
+                let mut acc = self.expr(inner.required()?)?;
                 for field in inner {
                     let f = self.ident(field);
                     let s = Span {
@@ -1051,16 +1076,16 @@ impl Builder {
                 Ok(acc)
             }
             Rule::if_expr => {
-                let mut parts = pair.into_inner().filter(|p| !is_token(p));
-                let c = self.expr(parts.next().expect("grammar"))?;
-                let a = self.expr(parts.next().expect("grammar"))?;
-                let b = self.expr(parts.next().expect("grammar"))?;
+                let mut parts = self.operands(pair);
+                let c = self.expr(parts.required()?)?;
+                let a = self.expr(parts.required()?)?;
+                let b = self.expr(parts.required()?)?;
                 mk(ExprKind::If(Box::new(c), Box::new(a), Box::new(b)))
             }
             Rule::quantified => self.quantified(pair),
             Rule::match_expr => {
-                let mut parts = pair.into_inner().filter(|p| !is_token(p));
-                let scrutinee = self.expr(parts.next().expect("grammar"))?;
+                let mut parts = self.operands(pair);
+                let scrutinee = self.expr(parts.required()?)?;
                 let mut arms = vec![];
                 for arm in parts {
                     let mut pats = vec![];
@@ -1068,7 +1093,7 @@ impl Builder {
                     for part in arm.into_inner() {
                         match part.as_rule() {
                             Rule::pattern => {
-                                let p = part.into_inner().next().expect("grammar");
+                                let p = self.children(part).required()?;
                                 pats.push(match p.as_rule() {
                                     Rule::wildcard => Pattern::Wildcard,
                                     Rule::range_lit => {
@@ -1081,7 +1106,7 @@ impl Builder {
                             _ => value = Some(self.expr(part)?),
                         }
                     }
-                    arms.push((pats, value.expect("grammar: arm value")));
+                    arms.push((pats, value.ok_or_else(|| internal(span, "arm value"))?));
                 }
                 mk(ExprKind::Match(Box::new(scrutinee), arms))
             }
@@ -1091,16 +1116,13 @@ impl Builder {
                 for part in pair.into_inner().filter(|p| !is_token(p)) {
                     match part.as_rule() {
                         Rule::case_arm => {
-                            let mut q = part.into_inner();
-                            let c = self.expr(q.next().expect("grammar"))?;
-                            let v = self.expr(q.next().expect("grammar"))?;
+                            let mut q = self.children(part);
+                            let c = self.expr(q.required()?)?;
+                            let v = self.expr(q.required()?)?;
                             arms.push((c, v));
                         }
                         _ => {
-                            let e = part
-                                .into_inner()
-                                .find(|x| x.as_rule() == Rule::expr)
-                                .expect("grammar");
+                            let e = self.children(part).required_rule(Rule::expr)?;
                             default = Some(Box::new(self.expr(e)?));
                         }
                     }
@@ -1108,16 +1130,16 @@ impl Builder {
                 mk(ExprKind::Cases(arms, default))
             }
             Rule::policy_ref => {
-                let id = self.ident(pair.into_inner().next().expect("grammar"));
+                let id = self.ident(self.children(pair).required()?);
                 mk(ExprKind::PolicyRef(id))
             }
             Rule::available_ref => {
-                let id = self.ident(pair.into_inner().next().expect("grammar"));
+                let id = self.ident(self.children(pair).required()?);
                 mk(ExprKind::AvailableRef(id))
             }
             Rule::call => {
-                let mut parts = pair.into_inner();
-                let name = self.ident(parts.next().expect("grammar"));
+                let mut parts = self.children(pair);
+                let name = self.ident(parts.required()?);
                 let mut args = vec![];
                 for a in parts {
                     args.push(self.expr(a)?);
@@ -1133,21 +1155,21 @@ impl Builder {
             | Rule::string
             | Rule::bool_lit
             | Rule::none_lit => mk(ExprKind::Literal(self.literal(pair)?)),
-            _ => unreachable_rule(&pair),
+            _ => Err(unhandled(&pair, self.file)),
         }
     }
 
     fn range(&self, pair: Pair<Rule>) -> Result<(Expr, Expr)> {
-        let mut parts = pair.into_inner();
-        let lo = self.expr(parts.next().expect("grammar"))?;
-        let hi = self.expr(parts.next().expect("grammar"))?;
+        let mut parts = self.children(pair);
+        let lo = self.expr(parts.required()?)?;
+        let hi = self.expr(parts.required()?)?;
         Ok((lo, hi))
     }
 
     fn quantified(&self, pair: Pair<Rule>) -> Result<Expr> {
         let span = self.span(&pair);
-        let mut parts: Pairs<Rule> = pair.into_inner();
-        let qword = parts.next().expect("grammar");
+        let mut parts = self.children(pair);
+        let qword = parts.required()?;
         let quantifier = match qword.as_str().trim() {
             "any" => Quantifier::Any,
             "all" => Quantifier::All,
@@ -1160,7 +1182,7 @@ impl Builder {
             "latest" => Quantifier::Latest,
             _ => Quantifier::Earliest,
         };
-        let var = self.ident(parts.next().expect("grammar"));
+        let var = self.ident(parts.required()?);
         let mut list = None;
         let mut filter = None;
         let mut body = None;
@@ -1180,7 +1202,7 @@ impl Builder {
             kind: ExprKind::Quantified {
                 quantifier,
                 var,
-                list: Box::new(list.expect("grammar: list")),
+                list: Box::new(list.ok_or_else(|| internal(span, "quantified list"))?),
                 filter,
                 body,
             },
@@ -1221,17 +1243,59 @@ fn is_token(p: &Pair<Rule>) -> bool {
     )
 }
 
-fn first_expr(pair: Pair<Rule>) -> Pair<Rule> {
-    pair.into_inner()
-        .find(|p| !is_token(p))
-        .expect("grammar: expression has content")
+/// The children of one pest pair, with the pair's span: the grammar guarantees the
+/// shapes the builder takes apart, so a child that is missing is a bug in the builder,
+/// not in the input, and becomes a located internal error instead of a panic.
+struct Children<'i> {
+    pairs: Pairs<'i, Rule>,
+    /// Skip keyword tokens (see [`is_token`]).
+    operands_only: bool,
+    rule: Rule,
+    span: Span,
 }
 
-fn unreachable_rule(pair: &Pair<Rule>) -> ! {
-    // The grammar guarantees the shapes matched above; reaching this is a bug in the
-    // builder, not in the input.
-    panic!(
-        "AST builder does not handle grammar rule {:?}",
-        pair.as_rule()
-    )
+impl<'i> Iterator for Children<'i> {
+    type Item = Pair<'i, Rule>;
+
+    fn next(&mut self) -> Option<Pair<'i, Rule>> {
+        let operands_only = self.operands_only;
+        self.pairs.find(|p| !(operands_only && is_token(p)))
+    }
+}
+
+impl<'i> Children<'i> {
+    /// The next child, which the grammar guarantees.
+    fn required(&mut self) -> Result<Pair<'i, Rule>> {
+        let (rule, span) = (self.rule, self.span);
+        self.next()
+            .ok_or_else(|| internal(span, &format!("part of {rule:?}")))
+    }
+
+    /// The next child of this rule, which the grammar guarantees.
+    fn required_rule(&mut self, wanted: Rule) -> Result<Pair<'i, Rule>> {
+        let span = self.span;
+        self.find(|p| p.as_rule() == wanted)
+            .ok_or_else(|| internal(span, &format!("{wanted:?}")))
+    }
+}
+
+/// A shape the grammar guarantees but the builder did not find: a bug in the builder,
+/// not in the input, reported at the place it happened rather than panicking.
+fn internal(span: Span, what: &str) -> SyntaxError {
+    SyntaxError {
+        message: format!("internal error: the parser found no {what} here"),
+        span,
+        hint: Some("this is a bug in mianshen, not in the rule file; please report it".into()),
+    }
+}
+
+/// A grammar rule the builder does not handle where it met it (a bug in the builder).
+fn unhandled(pair: &Pair<Rule>, file: usize) -> SyntaxError {
+    let s = pair.as_span();
+    let span = Span {
+        file,
+        start: s.start(),
+        end: s.end(),
+    };
+    internal(span, &format!("use for grammar rule {:?}", pair.as_rule()))
 }

@@ -5,6 +5,15 @@
 //! it always true (a threshold flipped, an exclusion dropped) would pass every case.
 //! Only the policies a case asserts (its `expected` block) count: a decision nobody
 //! checks tests nothing.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use super::{read_case_file, CaseFileError};
 use crate::compile::RuleSet;
@@ -269,7 +278,12 @@ fn add_case(rules: &RuleSet, case: &super::Case, report: &mut CoverageReport) ->
     for k in case.expected.keys() {
         let target = crate::schema::yaml_scalar_text(k).unwrap_or_default();
         if let Some(&pi) = rules.policy_index.get(&target) {
-            if rules.program.policies[pi].subject != subject {
+            if rules
+                .program
+                .policies
+                .get(pi)
+                .is_none_or(|p| p.subject != subject)
+            {
                 continue;
             }
             let d = eval::evaluate_policy(rules, pi, &rec, ref_date, EvalOptions { trace: true });

@@ -3,6 +3,15 @@
 //!
 //! A failure comes with the smallest record proptest could shrink it to, written as a
 //! YAML record ready to paste into a case file, and the decision's trace.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use super::generate::{case_strategy, ref_date_strategy, Constraints};
 use super::properties::to_yaml;
@@ -125,7 +134,7 @@ fn decide(
     json: &Json,
     trace: bool,
 ) -> Option<Decision> {
-    let subject = rules.program.policies[pi].subject;
+    let subject = rules.program.policies.get(pi)?.subject;
     let rec = record::read_record(&rules.schema, subject, json).ok()?;
     Some(eval::evaluate_policy(
         rules,
@@ -252,9 +261,12 @@ fn bump(v: &mut Json, step: i64) -> bool {
                 return false;
             };
             let raised = if text.contains('.') {
-                d + Decimal::new(step, 2)
+                d.checked_add(Decimal::new(step, 2))
             } else {
-                d + Decimal::from(step)
+                d.checked_add(Decimal::from(step))
+            };
+            let Some(raised) = raised else {
+                return false;
             };
             match serde_json::from_str::<serde_json::Number>(&raised.to_string()) {
                 Ok(n) => {
@@ -273,8 +285,11 @@ fn bump(v: &mut Json, step: i64) -> bool {
                     }
                     None => false,
                 }
-            } else if let Ok(d) = Decimal::from_str(s) {
-                *s = (d + Decimal::new(step, 2)).to_string();
+            } else if let Some(d) = Decimal::from_str(s)
+                .ok()
+                .and_then(|d| d.checked_add(Decimal::new(step, 2)))
+            {
+                *s = d.to_string();
                 true
             } else {
                 false
@@ -331,9 +346,12 @@ fn describe(
     DeclaredCounterexample {
         message,
         reference_date: date,
-        subject: rules.schema.subjects[rules.program.policies[pi].subject]
-            .name
-            .clone(),
+        subject: rules
+            .program
+            .policies
+            .get(pi)
+            .and_then(|p| rules.schema.subjects.get(p.subject))
+            .map_or_else(String::new, |s| s.name.clone()),
         record_yaml: to_yaml(json),
         decision,
     }

@@ -26,6 +26,15 @@
 //! The module also reads and writes fields of a JSON record by the paths the
 //! evaluator reports in `missing` ([`set_path`], [`get_path`]) and lists the fields a
 //! record lacks ([`missing_fields`]), which the built-in properties use to fill them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use crate::compile::RuleSet;
 use crate::ir::{Expr, LetDef, Pat};
@@ -280,8 +289,10 @@ impl Constraints {
     /// The policy (by index) and those it excludes or is excluded by: the group a record
     /// generator aims at when it tests one policy.
     pub fn policy_group(rules: &RuleSet, policy: usize) -> Vec<usize> {
-        let def = &rules.program.policies[policy];
         let mut group = vec![policy];
+        let Some(def) = rules.program.policies.get(policy) else {
+            return group;
+        };
         for (j, other) in rules.program.policies.iter().enumerate() {
             if def.excludes.contains(&other.id) || other.excludes.contains(&def.id) {
                 group.push(j);
@@ -332,7 +343,10 @@ impl Constraints {
         let known = field_paths(schema, subject);
         for path in self.fields.keys() {
             if resolve_key(schema, subject, path, &known).is_none() {
-                let s = &schema.subjects[subject].name;
+                let s = schema
+                    .subjects
+                    .get(subject)
+                    .map_or("?", |s| s.name.as_str());
                 return Err(format!(
                     "constraint on `{path}`: not a field of the {s} records of this schema"
                 ));
@@ -345,7 +359,7 @@ impl Constraints {
 /// Every normalised field path of a subject.
 fn field_paths(schema: &Schema, subject: usize) -> BTreeSet<String> {
     fn walk(schema: &Schema, rec: RecordId, prefix: &str, out: &mut BTreeSet<String>) {
-        for f in &schema.records[rec].fields {
+        for f in schema.record(rec).into_iter().flat_map(|d| d.fields.iter()) {
             let p = join(prefix, &f.name);
             out.insert(p.clone());
             match &f.ty {
@@ -360,7 +374,9 @@ fn field_paths(schema: &Schema, subject: usize) -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(schema, schema.subjects[subject].root, "", &mut out);
+    if let Some(s) = schema.subjects.get(subject) {
+        walk(schema, s.root, "", &mut out);
+    }
     out
 }
 
@@ -375,8 +391,8 @@ fn resolve_key(
     if known.contains(key) {
         return Some(key.to_string());
     }
-    let s = &schema.subjects[subject];
-    let top = &schema.records[s.root].fields[s.paths_from?].name;
+    let s = schema.subjects.get(subject)?;
+    let top = &schema.record(s.root)?.field(s.paths_from?)?.name;
     let full = join(top, key);
     known.contains(&full).then_some(full)
 }
@@ -397,6 +413,9 @@ fn join(base: &str, name: &str) -> String {
 ///
 /// # Panics
 /// When a constrained path is not a field of the subject (see [`Constraints::check`]).
+/// This is the convenience form for a host's proptest, where a panic is how a test
+/// fails; [`try_record_strategy`] returns the problem instead.
+#[allow(clippy::panic)]
 pub fn record_strategy(
     schema: &Schema,
     subject: usize,
@@ -477,11 +496,17 @@ pub(crate) fn resolve_constraints(
         .filter_map(|(k, v)| full(k).map(|k| (k, *v)))
         .collect();
     // The subject's id is always there, so that every generated record names itself.
-    let s = &schema.subjects[subject];
+    let s = schema
+        .subjects
+        .get(subject)
+        .ok_or_else(|| format!("no subject kind number {subject} in the schema"))?;
     let mut rec = s.root;
     let mut id_path = String::new();
     for &i in &s.id_path {
-        let f = &schema.records[rec].fields[i];
+        let f = schema
+            .record(rec)
+            .and_then(|d| d.field(i))
+            .ok_or_else(|| format!("the id path of subject kind `{}` is broken", s.name))?;
         id_path = join(&id_path, &f.name);
         if let FieldType::Record(r) = f.ty {
             rec = r;
@@ -522,7 +547,11 @@ fn raw_record(schema: &Schema, subject: usize, c: &Constraints) -> BoxedStrategy
         c,
         complete: false,
     };
-    g.record(schema.subjects[subject].root, "")
+    match schema.subjects.get(subject) {
+        Some(s) => g.record(s.root, ""),
+        // Not reached: the constraints were resolved against this subject.
+        None => Just(Json::Object(serde_json::Map::new())).boxed(),
+    }
 }
 
 /// Marks a date relative to the reference date, until it is resolved.
@@ -537,7 +566,9 @@ fn rel_json(r: RelDate) -> Json {
 pub(crate) fn resolve_dates(v: &mut Json, anchor: NaiveDate) {
     match v {
         Json::String(s) if s.starts_with(REL) => {
-            let mut it = s[REL.len()..]
+            let mut it = s
+                .get(REL.len()..)
+                .unwrap_or_default()
                 .split('|')
                 .map(|x| x.parse::<i64>().unwrap_or(0));
             let (m, d) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
@@ -584,7 +615,10 @@ struct Gen<'a> {
 
 impl Gen<'_> {
     fn record(&self, rec: RecordId, path: &str) -> BoxedStrategy<Json> {
-        let def = &self.schema.records[rec];
+        let Some(def) = self.schema.record(rec) else {
+            // Not reached: record ids come from the schema's own field types.
+            return Just(Json::Object(serde_json::Map::new())).boxed();
+        };
         let names: Vec<String> = def.fields.iter().map(|f| f.name.clone()).collect();
         let fields: Vec<BoxedStrategy<Option<Json>>> = def
             .fields
@@ -691,7 +725,10 @@ impl Gen<'_> {
                     Some(Constraint::DecimalRange(lo, hi)) => (*lo, *hi),
                     _ => range.unwrap_or((Decimal::from(-1000), Decimal::from(100_000))),
                 };
-                let cents = |d: Decimal| i64::try_from((d * Decimal::from(100)).round()).ok();
+                let cents = |d: Decimal| {
+                    let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
+                    i64::try_from(c.round()).ok()
+                };
                 let (Some(lo_c), Some(hi_c)) = (cents(lo), cents(hi)) else {
                     return Just(decimal_json(lo)).boxed();
                 };
@@ -798,8 +835,11 @@ impl Gen<'_> {
                 };
                 match &**inner {
                     FieldType::Record(r) => {
-                        let def = &self.schema.records[*r];
-                        let key = def.key.map(|k| def.fields[k].name.clone());
+                        let key = self
+                            .schema
+                            .record(*r)
+                            .and_then(|def| def.field(def.key?))
+                            .map(|f| f.name.clone());
                         let prefix = name
                             .chars()
                             .next()
@@ -972,7 +1012,11 @@ impl Strategy for FieldStrategy {
     type Value = Option<Json>;
 
     fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
-        let total = self.mix.value + self.mix.absent + self.mix.null;
+        let total = self
+            .mix
+            .value
+            .saturating_add(self.mix.absent)
+            .saturating_add(self.mix.null);
         let roll = if total <= 1 {
             0
         } else {
@@ -980,7 +1024,7 @@ impl Strategy for FieldStrategy {
         };
         let pick = if roll < self.mix.value || total == 0 {
             Pick::Value
-        } else if roll < self.mix.value + self.mix.absent {
+        } else if roll < self.mix.value.saturating_add(self.mix.absent) {
             Pick::Absent
         } else {
             Pick::Null
@@ -992,7 +1036,7 @@ impl Strategy for FieldStrategy {
         Ok(FieldTree {
             pick,
             inner,
-            can_be_absent: self.mix.absent + self.mix.null > 0,
+            can_be_absent: self.mix.absent > 0 || self.mix.null > 0,
             tried_absent: false,
             last: Last::Nothing,
         })
@@ -1391,12 +1435,12 @@ impl<'r> Miner<'r> {
                     return None;
                 };
                 let (p, r) = self.shifted(d, env, depth + 1)?;
-                let s = unit(if *minus { -n } else { *n }, *u);
+                let s = unit(if *minus { n.saturating_neg() } else { *n }, *u);
                 Some((
                     p,
                     RelDate {
-                        months: r.months + s.months,
-                        days: r.days + s.days,
+                        months: r.months.saturating_add(s.months),
+                        days: r.days.saturating_add(s.days),
                     },
                 ))
             }
@@ -1414,8 +1458,8 @@ impl<'r> Miner<'r> {
                 Some((
                     p,
                     RelDate {
-                        months: r.months + s.months,
-                        days: r.days + s.days,
+                        months: r.months.saturating_add(s.months),
+                        days: r.days.saturating_add(s.days),
                     },
                 ))
             }
@@ -1502,17 +1546,17 @@ impl<'r> Miner<'r> {
                     if let (Some(p), Some(n)) = (self.age_of(x, env), c.as_decimal()) {
                         if let Ok(n) = i64::try_from(n.trunc()) {
                             let mut rel = vec![];
-                            for k in [n, n + 1, n - 1] {
+                            for k in [n, n.saturating_add(1), n.saturating_sub(1)] {
                                 rel.push(RelDate {
-                                    months: -12 * k,
+                                    months: k.saturating_mul(-12),
                                     days: 0,
                                 });
                                 rel.push(RelDate {
-                                    months: -12 * k,
+                                    months: k.saturating_mul(-12),
                                     days: 1,
                                 });
                                 rel.push(RelDate {
-                                    months: -12 * k,
+                                    months: k.saturating_mul(-12),
                                     days: -1,
                                 });
                             }
@@ -1522,8 +1566,13 @@ impl<'r> Miner<'r> {
                     // shifted date op constant date: f = c − shift
                     if let (Value::Date(d), Some((p, r))) = (&c, self.shifted(x, env, 0)) {
                         if r != (RelDate { months: 0, days: 0 }) {
-                            let base = crate::semantics::calendar::add_months(*d, -r.months)
-                                .and_then(|d| crate::semantics::calendar::add_days(d, -r.days));
+                            let base = crate::semantics::calendar::add_months(
+                                *d,
+                                r.months.saturating_neg(),
+                            )
+                            .and_then(|d| {
+                                crate::semantics::calendar::add_days(d, r.days.saturating_neg())
+                            });
                             if let Some(base) = base {
                                 let v = Value::Date(base);
                                 let mut vals = satisfying(o, &v);
@@ -1537,19 +1586,19 @@ impl<'r> Miner<'r> {
                 if Self::is_ref(y, env) {
                     if let Some((p, r)) = self.shifted(x, env, 0) {
                         let base = RelDate {
-                            months: -r.months,
-                            days: -r.days,
+                            months: r.months.saturating_neg(),
+                            days: r.days.saturating_neg(),
                         };
                         self.add_rel(
                             &p,
                             &[
                                 base,
                                 RelDate {
-                                    days: base.days - 1,
+                                    days: base.days.saturating_sub(1),
                                     ..base
                                 },
                                 RelDate {
-                                    days: base.days + 1,
+                                    days: base.days.saturating_add(1),
                                     ..base
                                 },
                             ],
@@ -1608,20 +1657,20 @@ impl<'r> Miner<'r> {
                         vals.extend(step(&v, !up, 1));
                         if let (Some(ap), Some(n)) = (self.age_of(x, env), v.as_decimal()) {
                             if let Ok(n) = i64::try_from(n.trunc()) {
-                                let k = if up { n + 1 } else { n };
+                                let k = if up { n.saturating_add(1) } else { n };
                                 self.add_rel(
                                     &ap,
                                     &[
                                         RelDate {
-                                            months: -12 * k,
+                                            months: k.saturating_mul(-12),
                                             days: 0,
                                         },
                                         RelDate {
-                                            months: -12 * k,
+                                            months: k.saturating_mul(-12),
                                             days: 1,
                                         },
                                         RelDate {
-                                            months: -12 * k,
+                                            months: k.saturating_mul(-12),
                                             days: -1,
                                         },
                                     ],
@@ -1677,9 +1726,12 @@ impl<'r> Miner<'r> {
                     }
                 }
                 if env.locals.len() <= *var {
-                    env.locals.resize(*var + 1, vec![]);
+                    env.locals.resize(var.saturating_add(1), vec![]);
                 }
-                let saved = std::mem::replace(&mut env.locals[*var], items);
+                let saved = env
+                    .locals
+                    .get_mut(*var)
+                    .map(|slot| std::mem::replace(slot, items));
                 let (fp, bp) = match quantifier {
                     Q::Any | Q::All => (pol, pol),
                     Q::No => (flip(pol), flip(pol)),
@@ -1692,7 +1744,9 @@ impl<'r> Miner<'r> {
                 if let Some(b) = body {
                     self.walk(b, env, bp);
                 }
-                env.locals[*var] = saved;
+                if let (Some(slot), Some(saved)) = (env.locals.get_mut(*var), saved) {
+                    *slot = saved;
+                }
             }
             Expr::Function(f, args) => {
                 for a in args {
@@ -1710,8 +1764,8 @@ impl<'r> Miner<'r> {
                     locals: vec![vec![]; def.locals.max(args.len())],
                     lets: &def.lets,
                 };
-                for (i, a) in args.iter().enumerate() {
-                    inner.locals[i] = self.paths(a, env, 0);
+                for (slot, a) in inner.locals.iter_mut().zip(args) {
+                    *slot = self.paths(a, env, 0);
                 }
                 self.depth += 1;
                 for l in &def.lets {
@@ -1755,14 +1809,14 @@ impl<'r> Miner<'r> {
                     let back = match u {
                         crate::ir::DateUnit::Days => RelDate {
                             months: 0,
-                            days: -n,
+                            days: n.saturating_neg(),
                         },
                         crate::ir::DateUnit::Months => RelDate {
-                            months: -n,
+                            months: n.saturating_neg(),
                             days: 0,
                         },
                         crate::ir::DateUnit::Years => RelDate {
-                            months: -12 * n,
+                            months: n.saturating_mul(-12),
                             days: 0,
                         },
                     };
@@ -1772,7 +1826,7 @@ impl<'r> Miner<'r> {
                             RelDate { months: 0, days: 0 },
                             back,
                             RelDate {
-                                days: back.days - 1,
+                                days: back.days.saturating_sub(1),
                                 ..back
                             },
                         ],
@@ -1849,8 +1903,10 @@ pub struct MissingField {
 
 /// Lists the fields `record` lacks, in schema order.
 pub fn missing_fields(schema: &Schema, subject: usize, record: &Json) -> Vec<MissingField> {
-    let s = &schema.subjects[subject];
     let mut out = vec![];
+    let Some(s) = schema.subjects.get(subject) else {
+        return out;
+    };
     walk_missing(
         schema,
         s.root,
@@ -1880,7 +1936,9 @@ fn walk_missing(
     paths_from: Option<usize>,
     out: &mut Vec<MissingField>,
 ) {
-    let def = &schema.records[rec];
+    let Some(def) = schema.record(rec) else {
+        return;
+    };
     let map = value.and_then(|v| v.as_object());
     for (i, f) in def.fields.iter().enumerate() {
         let v = map.and_then(|m| m.get(&f.name)).filter(|v| !v.is_null());
@@ -1910,8 +1968,11 @@ fn walk_missing(
                 walk_missing(schema, *r, Some(v), &mut child, None, out)
             }
             (Some(Json::Array(items)), FieldType::List(inner), _) => {
-                if let FieldType::Record(r) = &**inner {
-                    let idef = &schema.records[*r];
+                let record = match &**inner {
+                    FieldType::Record(r) => schema.record(*r).map(|d| (r, d)),
+                    _ => None,
+                };
+                if let Some((r, idef)) = record {
                     for (n, item) in items.iter().enumerate() {
                         let name = item_name(idef, item, n);
                         let mut ic = Walk {
@@ -1932,7 +1993,8 @@ fn walk_missing(
 /// The name of a list item in reported paths: its key, or its position.
 fn item_name(def: &crate::schema::RecordDef, item: &Json, n: usize) -> String {
     def.key
-        .and_then(|k| item.get(&def.fields[k].name))
+        .and_then(|k| def.field(k))
+        .and_then(|f| item.get(&f.name))
         .and_then(|k| match k {
             Json::String(s) => Some(s.clone()),
             Json::Number(n) => Some(n.to_string()),
@@ -1941,9 +2003,10 @@ fn item_name(def: &crate::schema::RecordDef, item: &Json, n: usize) -> String {
         .unwrap_or_else(|| n.to_string())
 }
 
-/// The definition of the field a missing-field entry names.
-pub fn field_def<'s>(schema: &'s Schema, m: &MissingField) -> &'s FieldDef {
-    &schema.records[m.field.0].fields[m.field.1]
+/// The definition of the field a missing-field entry names (`None` when the entry is
+/// not from this schema).
+pub fn field_def<'s>(schema: &'s Schema, m: &MissingField) -> Option<&'s FieldDef> {
+    schema.record(m.field.0)?.field(m.field.1)
 }
 
 /// Sets the value at a missing-field entry's place, creating absent records on the way.
@@ -1959,7 +2022,10 @@ pub fn fill(record: &mut Json, m: &MissingField, value: Json) {
                 _ => return,
             },
             Step::Index(i) => match cur {
-                Json::Array(items) if *i < items.len() => &mut items[*i],
+                Json::Array(items) => match items.get_mut(*i) {
+                    Some(item) => item,
+                    None => return,
+                },
                 _ => return,
             },
         };
@@ -1976,12 +2042,18 @@ fn resolve_path(
     record: &Json,
     path: &str,
 ) -> Result<Vec<Step>, String> {
-    let s = &schema.subjects[subject];
+    let s = schema
+        .subjects
+        .get(subject)
+        .ok_or_else(|| format!("no subject kind number {subject} in the schema"))?;
     let mut steps = vec![];
     let mut rec = s.root;
     let mut cur = Some(record);
     if let Some(i) = s.paths_from {
-        let f = &schema.records[rec].fields[i];
+        let f = schema
+            .record(rec)
+            .and_then(|d| d.field(i))
+            .ok_or("the subject's path root is not a field")?;
         steps.push(Step::Key(f.name.clone()));
         cur = cur.and_then(|c| c.get(&f.name));
         match &f.ty {
@@ -1991,15 +2063,16 @@ fn resolve_path(
     }
     let parts: Vec<&str> = path.split('.').collect();
     for (n, part) in parts.iter().enumerate() {
-        let (name, item) = match part.find('[') {
-            Some(b) if part.ends_with(']') => (&part[..b], Some(&part[b + 1..part.len() - 1])),
-            _ => (*part, None),
+        let (name, item) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+            Some((name, item)) => (name, Some(item)),
+            None => (*part, None),
         };
-        let def = &schema.records[rec];
-        let fi = def
-            .field_index(name)
+        let def = schema
+            .record(rec)
+            .ok_or_else(|| format!("`{path}`: no record type {rec} in the schema"))?;
+        let (_, f) = def
+            .field_named(name)
             .ok_or_else(|| format!("`{path}`: `{name}` is not a field of `{}`", def.path))?;
-        let f = &def.fields[fi];
         steps.push(Step::Key(name.to_string()));
         cur = cur.and_then(|c| c.get(name));
         let last = n + 1 == parts.len();
@@ -2009,7 +2082,9 @@ fn resolve_path(
                 let FieldType::Record(r) = &**inner else {
                     return Err(format!("`{path}`: `{name}` is not a list of records"));
                 };
-                let idef = &schema.records[*r];
+                let idef = schema
+                    .record(*r)
+                    .ok_or_else(|| format!("`{path}`: no record type {r} in the schema"))?;
                 let items = cur.and_then(|c| c.as_array()).ok_or_else(|| {
                     format!("`{path}`: the record has no list `{name}` to find item `{id}` in")
                 })?;

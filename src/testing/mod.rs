@@ -1,5 +1,14 @@
 //! Example cases: a record, a reference date and the expected decisions, in the layout
 //! of `citizen-schema.md` ("Example-case layout"), run against a rule set.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod coverage;
 pub mod declared;
@@ -173,11 +182,9 @@ pub fn run_case(rules: &RuleSet, file: &Path, case: &Case) -> CaseResult {
             return result;
         }
     };
-    let strip = rules.schema.subjects[subject].paths_from.map(|i| {
-        format!(
-            "{}.",
-            rules.schema.records[rules.schema.subjects[subject].root].fields[i].name
-        )
+    let strip = rules.schema.subjects.get(subject).and_then(|s| {
+        let field = rules.schema.record(s.root)?.field(s.paths_from?)?;
+        Some(format!("{}.", field.name))
     });
     for (k, expected) in &case.expected {
         let target = crate::schema::yaml_scalar_text(k).unwrap_or_default();

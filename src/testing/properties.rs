@@ -28,6 +28,15 @@
 //! reference date, fewer gaps, reference dates inside its effective period, and of 12
 //! draws the one that gets furthest into the policy (and the policies it excludes) is
 //! kept. [`generated_coverage`] shows how far the generated records reach.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use super::generate::{
     self, field_def, field_value_strategy, missing_fields, ref_date_strategy, Constraints,
@@ -330,8 +339,9 @@ struct CaseGen {
 
 impl CaseGen {
     fn new(rules: &Arc<RuleSet>, subject: usize) -> Self {
-        let policies: Vec<usize> = (0..rules.program.policies.len())
-            .filter(|&i| rules.program.policies[i].subject == subject)
+        let policies: Vec<usize> = (rules.program.policies.iter().enumerate())
+            .filter(|(_, p)| p.subject == subject)
+            .map(|(i, _)| i)
             .collect();
         let schema = &rules.schema;
         let general = Constraints::default().with_hints_from(rules);
@@ -396,14 +406,16 @@ impl CaseGen {
                 let gaps = missing_fields(&rules.schema, subject, &case.record);
                 let values: Vec<BoxedStrategy<Json>> = gaps
                     .iter()
-                    .map(|m| {
-                        field_value_strategy(
+                    .map(|m| match field_def(&rules.schema, m) {
+                        Some(field) => field_value_strategy(
                             &rules.schema,
-                            field_def(&rules.schema, m),
+                            field,
                             &m.schema_path,
                             &fill,
                             case.reference_date,
-                        )
+                        ),
+                        // Not reached: the entries are from this schema.
+                        None => Just(Json::Null).boxed(),
                     })
                     .collect();
                 (Just(case), values)
@@ -420,7 +432,9 @@ fn reach(rules: &RuleSet, subject: usize, group: &[usize], case: &GenCase) -> i6
     };
     let mut score = 0i64;
     for &p in group {
-        let def = &rules.program.policies[p];
+        let Some(def) = rules.program.policies.get(p) else {
+            continue;
+        };
         let n = i64::try_from(def.clauses.len()).unwrap_or(0) + 1;
         let d = eval::evaluate_policy(rules, p, &rec, case.reference_date, EvalOptions::default());
         let not_false = |failed: &[String]| n - i64::try_from(failed.len()).unwrap_or(n);
@@ -485,7 +499,11 @@ fn run_one(
     };
     let mut runner = TestRunner::new_with_rng(config, rng_for(opts.seed, property, gen.subject));
     let subject = gen.subject;
-    let subject_name = rules.schema.subjects[subject].name.clone();
+    let subject_name = rules
+        .schema
+        .subjects
+        .get(subject)
+        .map_or_else(String::new, |s| s.name.clone());
     let to_tc = |r: Result<(), Failure>| r.map_err(|f| TestCaseError::fail(f.message));
     let outcome: Result<(), (String, GenCase, Vec<Json>)> = match property {
         Property::Soundness | Property::MissingListed | Property::MissingFillAll => {
@@ -753,7 +771,8 @@ fn check(
                 loop {
                     round += 1;
                     for p in &listed {
-                        let Some(k) = gaps.iter().position(|g| &g.path == p) else {
+                        let Some((k, gap)) = gaps.iter().enumerate().find(|(_, g)| &g.path == p)
+                        else {
                             return Err(fail(
                                 format!(
                                     "{} lists `{p}` as missing (round {round}), but the record has that field",
@@ -772,7 +791,7 @@ fn check(
                             ));
                         }
                         if let Some(v) = fills.get(k) {
-                            generate::fill(&mut record, &gaps[k], v.clone());
+                            generate::fill(&mut record, gap, v.clone());
                         }
                     }
                     let rec =
@@ -934,7 +953,11 @@ fn counterexample(
     } else {
         f.policies.clone()
     };
-    let subject_name = rules.schema.subjects[subject].name.clone();
+    let subject_name = rules
+        .schema
+        .subjects
+        .get(subject)
+        .map_or_else(String::new, |s| s.name.clone());
     let mut yaml = String::new();
     let mut trace = String::new();
     let mut records = vec![("", &case.record)];
