@@ -306,14 +306,17 @@ pub fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
-        let good = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let good = bytes
+            .get(..at)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default();
         let line = good.matches('\n').count() + 1;
         let column = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         LoadError::Encoding {
             path: path.to_path_buf(),
             line,
             column,
-            byte: bytes[at],
+            byte: bytes.get(at).copied().unwrap_or_default(),
         }
     })
 }
@@ -344,7 +347,9 @@ pub fn check_sources(schema: Schema, schema_text: &str, texts: Vec<(PathBuf, Str
     for (path, text) in texts {
         let name = path.display().to_string();
         let idx = sources.add(path, text);
-        let text = &sources.files()[idx].text;
+        let Some(text) = sources.files().get(idx).map(|f| &f.text) else {
+            continue;
+        };
         match syntax::parse_rule_file(text, idx) {
             Ok(file) => parsed.push((name, file)),
             Err(e) => diagnostics.push(Diagnostic {

@@ -580,7 +580,7 @@ fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking(
                 .as_ref()
                 .is_some_and(|e| e.at == "internal" && e.message.starts_with("internal error: "))
     };
-    // A policy index out of range panics inside the evaluator.
+    // A policy index out of range: an internal error on that decision, not a panic.
     let d = eval::evaluate_policy(&rules, 9999, &record, day, opts);
     assert!(is_internal(&d), "{d:?}");
     let all = eval::evaluate_all(&rules, &record, day, opts);

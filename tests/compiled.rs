@@ -575,7 +575,10 @@ fn compiled_tier_agrees_with_reference_on_both_populations_at_the_calendars_edge
         let rules = load(dir);
         for (y, m, d) in CALENDAR_EDGES {
             let t = check_lines(&rules, population, date(y, m, d));
-            assert!(t.records > 0 && t.applicable > 0, "{dir} on {y}-{m}-{d}: {t:?}");
+            assert!(
+                t.records > 0 && t.applicable > 0,
+                "{dir} on {y}-{m}-{d}: {t:?}"
+            );
         }
     }
 }

@@ -99,9 +99,11 @@ impl<'a> Ctx<'a> {
         if i >= self.locals.len() {
             self.locals.resize(i + 1, false);
         }
-        if !self.locals[i] {
-            self.locals[i] = true;
-            self.changed = true;
+        if let Some(slot) = self.locals.get_mut(i) {
+            if !*slot {
+                *slot = true;
+                self.changed = true;
+            }
         }
     }
 
@@ -192,8 +194,10 @@ impl<'a> Ctx<'a> {
             self.changed = false;
             bind(self);
             for (i, l) in lets.iter().enumerate() {
-                if self.expr(&l.value) && !self.lets[i] {
-                    self.lets[i] = true;
+                if self.expr(&l.value) && self.lets.get(i) == Some(&false) {
+                    if let Some(slot) = self.lets.get_mut(i) {
+                        *slot = true;
+                    }
                     self.changed = true;
                 }
             }
@@ -217,8 +221,10 @@ fn functions(program: &Program) -> Vec<bool> {
             let mut ctx = Ctx::new(f.lets.len(), f.locals, &out);
             ctx.settle(&f.lets, &[&f.body], &|_| {});
             let t = ctx.expr(&f.body);
-            if t && !out[i] {
-                out[i] = true;
+            if t && out.get(i) == Some(&false) {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = true;
+                }
                 changed = true;
             }
         }

@@ -1,7 +1,7 @@
 //! "One thing" bundles: each member's status, the pre-filled form with the provenance
 //! of every value, what the citizen still enters, and one list of materials.
 
-use super::{truth, Decision, EvalOptions, Evaluator, Frame, Outcome, Val};
+use super::{truth, Decision, EvalOptions, Evaluator, Failure, Frame, Outcome, Val};
 use crate::compile::RuleSet;
 use crate::ir::{Expr, MemberKind};
 use crate::record::Record;
@@ -149,25 +149,29 @@ pub fn prefill(
     let filled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         prefill_unguarded(rules, bundle, record, ref_date, opts)
     }));
-    filled.unwrap_or_else(|payload| {
-        let def = rules.program.bundles.get(bundle);
-        BundleResult {
-            bundle: def.map_or_else(|| format!("#{bundle}"), |d| d.id.clone()),
-            title: def.map(|d| d.title.clone()).unwrap_or_default(),
-            members: vec![],
-            prefilled: vec![],
-            to_enter: def
-                .map(|d| {
-                    d.fields
-                        .iter()
-                        .map(|f| (f.key.clone(), f.label.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            materials: vec![],
-            errors: vec![super::internal_error(&*payload)],
-        }
-    })
+    filled.unwrap_or_else(|payload| failed_form(rules, bundle, super::internal_error(&*payload)))
+}
+
+/// The form of a bundle that could not be pre-filled: nothing available, nothing
+/// pre-filled, every field to enter, and the error.
+fn failed_form(rules: &RuleSet, bundle: usize, error: super::EvalError) -> BundleResult {
+    let def = rules.program.bundles.get(bundle);
+    BundleResult {
+        bundle: def.map_or_else(|| format!("#{bundle}"), |d| d.id.clone()),
+        title: def.map(|d| d.title.clone()).unwrap_or_default(),
+        members: vec![],
+        prefilled: vec![],
+        to_enter: def
+            .map(|d| {
+                d.fields
+                    .iter()
+                    .map(|f| (f.key.clone(), f.label.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        materials: vec![],
+        errors: vec![error],
+    }
 }
 
 fn prefill_unguarded(
@@ -177,7 +181,10 @@ fn prefill_unguarded(
     ref_date: NaiveDate,
     opts: EvalOptions,
 ) -> BundleResult {
-    let def = &rules.program.bundles[bundle];
+    let Some(def) = rules.program.bundles.get(bundle) else {
+        let error = Failure::from("internal error: no such bundle").at(super::INTERNAL_AT);
+        return failed_form(rules, bundle, error);
+    };
     let mut ev = Evaluator::new(rules, record, ref_date, opts);
     let mut frame = Frame::new(def.locals, &def.lets);
     let mut members = vec![];
@@ -281,7 +288,7 @@ fn prefill_unguarded(
                     .get(i)
                     .is_some_and(|(_, _, s)| !s.is_not_available())
             })
-            .map(|&i| def.members[i].key.clone())
+            .filter_map(|&i| def.members.get(i).map(|m| m.key.clone()))
             .collect();
         if needed.is_empty() {
             continue;

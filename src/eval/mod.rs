@@ -74,8 +74,10 @@ pub fn evaluate_all(
     ref_date: NaiveDate,
     opts: EvalOptions,
 ) -> Vec<Decision> {
-    let of_subject = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == record.subject);
+    let of_subject = (0..)
+        .zip(&rules.program.policies)
+        .filter(|(_, p)| p.subject == record.subject)
+        .map(|(i, _)| i);
     evaluate_policies(rules, record, ref_date, opts, of_subject)
         .into_iter()
         .map(|(_, d)| d)
@@ -156,7 +158,7 @@ fn decide_guarded(ev: &mut Evaluator<'_>, index: usize) -> Decision {
 }
 
 /// Where an [internal error](is_internal) is said to be.
-const INTERNAL_AT: &str = "internal";
+pub(crate) const INTERNAL_AT: &str = "internal";
 
 /// The error of a decision (or form) whose evaluation panicked.
 pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> EvalError {
@@ -194,6 +196,13 @@ struct Frame<'r> {
 }
 
 impl<'r> Frame<'r> {
+    /// Sets a local slot (a slot the checker never gave out is ignored).
+    fn set_local(&mut self, i: usize, v: Val) {
+        if let Some(slot) = self.locals.get_mut(i) {
+            *slot = v;
+        }
+    }
+
     fn new(locals: usize, lets: &'r [LetDef]) -> Self {
         Frame {
             locals: smallvec::smallvec![Val::None; locals],
@@ -246,7 +255,19 @@ impl<'r> Evaluator<'r> {
 
     fn decide(&mut self, index: usize) -> Decision {
         let rules = self.rules;
-        let p = &rules.program.policies[index];
+        let Some(p) = rules.program.policies.get(index) else {
+            return Decision {
+                policy: format!("#{index}"),
+                outcome: Outcome::Undetermined,
+                failed: vec![],
+                missing: vec![],
+                amount: None,
+                reports: vec![],
+                per_item: None,
+                error: Some(Failure::from("internal error: no such policy").at(INTERNAL_AT)),
+                trace: None,
+            };
+        };
         let mut d = Decision {
             policy: p.id.clone(),
             outcome: Outcome::NotEligible,
@@ -350,7 +371,7 @@ impl<'r> Evaluator<'r> {
         let mut any_undetermined = false;
         for item in list.iter() {
             let mut f = Frame::new(p.locals, &p.lets);
-            f.locals[pi.var] = Val::Known(item.clone());
+            f.set_local(pi.var, Val::Known(item.clone()));
             let mut extra_missing = None;
             let mut filter_error = None;
             if let Some(filter) = &pi.filter {
@@ -726,7 +747,9 @@ impl<'r> Evaluator<'r> {
                     if frame.memo_facts.len() < lets.len() {
                         frame.memo_facts.resize(lets.len(), vec![]);
                     }
-                    frame.memo_facts[*i] = inner;
+                    if let Some(slot) = frame.memo_facts.get_mut(*i) {
+                        *slot = inner;
+                    }
                 }
                 if let Some(slot) = frame.memo.get_mut(*i) {
                     *slot = Some(v.clone());
@@ -763,10 +786,15 @@ impl<'r> Evaluator<'r> {
                     ));
                 }
                 let rules = self.rules;
-                let def = &rules.program.functions[*f];
+                let def = rules
+                    .program
+                    .functions
+                    .get(*f)
+                    .ok_or("internal: no such function")?;
                 let mut callee = Frame::new(def.locals, &def.lets);
                 for (i, a) in args.iter().enumerate() {
-                    callee.locals[i] = self.eval(a, frame)?;
+                    let v = self.eval(a, frame)?;
+                    callee.set_local(i, v);
                 }
                 self.depth += 1;
                 let v = self.eval(&def.body, &mut callee);
@@ -782,7 +810,12 @@ impl<'r> Evaluator<'r> {
                         other => return Ok(other),
                     },
                 };
-                let def = &self.rules.program.params[*p];
+                let def = self
+                    .rules
+                    .program
+                    .params
+                    .get(*p)
+                    .ok_or("internal: no such parameter")?;
                 match def.value_on(date) {
                     Some(v) => {
                         if let Some(f) = &mut self.facts {
@@ -1095,7 +1128,7 @@ impl<'r> Evaluator<'r> {
         ) {
             let mut fold = Quantify::new(q);
             for item in items {
-                frame.locals[var] = Val::Known(item.clone());
+                frame.set_local(var, Val::Known(item.clone()));
                 let f = match filter {
                     Some(f) => self.eval(f, frame)?,
                     None => Val::Known(Value::Bool(true)),
@@ -1132,7 +1165,7 @@ impl<'r> Evaluator<'r> {
         }
         let mut fold = Aggregate::new(q);
         for item in items {
-            frame.locals[var] = Val::Known(item.clone());
+            frame.set_local(var, Val::Known(item.clone()));
             if let Some(f) = filter {
                 let fv = self.eval(f, frame)?;
                 match truth_of(&fv) {
@@ -1242,7 +1275,7 @@ impl<'r> Evaluator<'r> {
             Builtin::Min | Builtin::Max => {
                 let want = number::wanted(b == Builtin::Min);
                 let mut best = first.clone();
-                for v in &vals[1..] {
+                for v in vals.iter().skip(1) {
                     if order(v, &best) == Some(want) {
                         best = v.clone();
                     }

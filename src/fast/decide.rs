@@ -204,7 +204,7 @@ impl<'c> RowEvaluator<'c> {
         plan.runs.iter().find_map(|run| {
             let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 if std::mem::take(&mut fault) {
-                    panic!("fault injected into the fast tier");
+                    injected_panic();
                 }
                 run_one(run, &mut ctx, extras, verdicts)
             }));
@@ -222,7 +222,7 @@ impl<'c> RowEvaluator<'c> {
     #[inline(never)]
     fn injected_panic(&mut self) -> ! {
         self.fault_injected = false;
-        panic!("fault injected into the fast tier");
+        injected_panic()
     }
 
     /// The extras of an eligible verdict, as the outputs state them: (index of the
@@ -241,6 +241,13 @@ impl<'c> RowEvaluator<'c> {
             .filter_map(|(k, c)| Some((*k, extra_value(*c, &row)?)))
             .collect()
     }
+}
+
+/// The panic of the batch's fault injection (testing only, never reached otherwise).
+#[cold]
+#[allow(clippy::panic)] // Deliberate: what the batch's panic handling is tested with.
+fn injected_panic() -> ! {
+    panic!("fault injected into the fast tier")
 }
 
 /// Decides one run's policy into its verdict, and keeps its truth when another policy
