@@ -102,7 +102,16 @@ fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
         .policy_index
         .get(policy)
         .unwrap_or_else(|| panic!("no policy {policy}"));
-    eval::evaluate_policy(rules, index, &rec, date(on), EvalOptions { trace: true })
+    eval::evaluate_policy(
+        rules,
+        index,
+        &rec,
+        date(on),
+        EvalOptions {
+            trace: true,
+            ..Default::default()
+        },
+    )
 }
 
 fn to_json(d: &Decision) -> Json {
@@ -1034,7 +1043,15 @@ fn the_same_input_gives_the_same_json_byte_for_byte() {
     let run = || {
         let r = rules(&src);
         let subject = record(&r, v.clone());
-        let all = eval::evaluate_all(&r, &subject, date(ON), EvalOptions { trace: true });
+        let all = eval::evaluate_all(
+            &r,
+            &subject,
+            date(ON),
+            EvalOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
         serde_json::to_string(&all).unwrap()
     };
     let first = run();

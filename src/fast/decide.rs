@@ -144,6 +144,7 @@ impl<'c> RowEvaluator<'c> {
             memo: &mut self.memo,
             locals: &mut self.locals,
             truths: &mut self.truths,
+            steps: 0,
         };
         // The first runs each get their own copy of the deciding code, so that each
         // policy's clauses are called from a call site of their own, whose targets the
@@ -184,6 +185,7 @@ impl<'c> RowEvaluator<'c> {
             memo: &mut self.memo,
             locals: &mut self.locals,
             truths: &mut self.truths,
+            steps: 0,
         };
         let (verdicts, extras) = (&mut self.verdicts, &mut self.extras);
         plan.runs.iter().find_map(|run| {
@@ -333,6 +335,9 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
         Cell::Unknown => return unknown_data(out),
         _ => return defer(out),
     };
+    if !super::lower::charge(ctx, pi.limit, len, pi.weight) {
+        return defer(out);
+    }
     let (first, n) = p.lets;
     'items: for k in start..start + len {
         ctx.locals[pi.slot] = ctx.row.cells[k as usize];

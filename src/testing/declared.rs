@@ -132,7 +132,10 @@ fn decide(
         pi,
         &rec,
         date,
-        EvalOptions { trace },
+        EvalOptions {
+            trace,
+            ..Default::default()
+        },
     ))
 }
 
