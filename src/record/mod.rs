@@ -102,8 +102,9 @@ pub fn parse_yaml(text: &str, options: &ReadOptions) -> Result<serde_json::Value
     if text.len() > options.max_bytes {
         return Err(too_long(text.len(), options));
     }
-    // The YAML reader's own recursion limit is 128; checking the nesting of the text
-    // first rejects a deeply nested record before it is parsed.
+    // Parsing deeply nested flow collections is slow: a text whose brackets nest past
+    // a generous bound (they may be text inside strings, hence not the limit itself)
+    // is rejected before it is parsed; the limit is checked on the value read.
     let mut depth = 0usize;
     let mut deepest = 0usize;
     for b in text.bytes() {
@@ -116,7 +117,7 @@ pub fn parse_yaml(text: &str, options: &ReadOptions) -> Result<serde_json::Value
             _ => {}
         }
     }
-    if deepest > options.max_depth {
+    if deepest > options.max_depth.max(1024) {
         return Err(RecordError::whole(format!(
             "the record nests deeper than {} levels (raise it with --max-record-depth)",
             options.max_depth
@@ -256,7 +257,7 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
 
 /// A record that does not fit the schema.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("record {record}: {path}: {message}")]
+#[error("record {record}: {}", self.reason())]
 pub struct RecordError {
     /// The record's id, or a description of where it came from.
     pub record: String,
