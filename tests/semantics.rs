@@ -1209,13 +1209,17 @@ fn record_errors_name_the_record_and_the_path() {
         assert!(text.contains(words), "{v}: {text}");
         assert!(text.contains("R1") && text.contains(path), "{text}");
     }
-    // Keys the schema does not declare are ignored.
-    assert!(record::read_record(
-        &r.schema,
-        0,
-        &json!({"person": {"id": "R1"}, "extra": {"x": 1}})
-    )
-    .is_ok());
+    // Keys the schema does not declare are an error, unless read leniently.
+    let extra = json!({"person": {"id": "R1"}, "extra": {"x": 1}});
+    let err = record::read_record(&r.schema, 0, &extra).expect_err("strict");
+    assert_eq!(err.path, "extra");
+    assert!(err.message.starts_with("unknown field"), "{err}");
+    let lenient = record::ReadOptions {
+        lenient: true,
+        ..Default::default()
+    };
+    let (_, unknown) = record::read_record_with(&r.schema, 0, &extra, lenient).unwrap();
+    assert_eq!(unknown, vec!["extra".to_string()]);
 }
 
 #[test]
