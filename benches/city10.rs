@@ -221,6 +221,8 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         threads: Some(threads),
         bundle: None,
         panic_at_line: None,
+        read: Default::default(),
+        budget: mianshen::eval::DEFAULT_BUDGET,
     };
     let s = batch::run_json_lines(
         rules,
@@ -481,7 +483,10 @@ fn latency() {
         .filter(|&i| rules.program.policies[i].subject == rec.subject)
         .count();
     let measure = |trace: bool| -> (f64, f64, usize) {
-        let opts = EvalOptions { trace };
+        let opts = EvalOptions {
+            trace,
+            ..Default::default()
+        };
         for _ in 0..200 {
             black_box(evaluate_all(&rules, &rec, date, opts));
         }

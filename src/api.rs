@@ -124,7 +124,15 @@ impl RuleSet {
     /// Decides every policy about the record's subject kind on `on`, in rule-set
     /// order, with traces.
     pub fn decide(&self, record: &Record, on: NaiveDate) -> Vec<Decision> {
-        eval::evaluate_all(self, record, on, EvalOptions { trace: true })
+        eval::evaluate_all(
+            self,
+            record,
+            on,
+            EvalOptions {
+                trace: true,
+                ..EvalOptions::default()
+            },
+        )
     }
 
     /// [`decide`](Self::decide) with options (traces cost time: a host that only needs
@@ -147,7 +155,10 @@ impl RuleSet {
             index,
             record,
             on,
-            EvalOptions { trace: true },
+            EvalOptions {
+                trace: true,
+                ..EvalOptions::default()
+            },
         ))
     }
 
@@ -160,7 +171,10 @@ impl RuleSet {
             index,
             record,
             on,
-            EvalOptions { trace: true },
+            EvalOptions {
+                trace: true,
+                ..EvalOptions::default()
+            },
         ))
     }
 

@@ -28,7 +28,7 @@
 //! let subject = record::detect_subject(&rules.schema, &json, None).unwrap();
 //! let rec = record::read_record(&rules.schema, subject, &json).unwrap();
 //! let date = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
-//! let decisions = eval::evaluate_all(&rules, &rec, date, eval::EvalOptions { trace: true });
+//! let decisions = eval::evaluate_all(&rules, &rec, date, eval::EvalOptions { trace: true, ..Default::default() });
 //! let senior = decisions.iter().find(|d| d.policy == "sh-senior-comprehensive-allowance").unwrap();
 //! assert_eq!(senior.outcome, eval::Outcome::Eligible);
 //! assert_eq!(senior.amount.as_ref().unwrap().value.to_string(), "180.00");

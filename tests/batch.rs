@@ -54,6 +54,8 @@ fn run(
         threads: Some(threads),
         bundle: None,
         panic_at_line: None,
+        read: Default::default(),
+        budget: mianshen::eval::DEFAULT_BUDGET,
     };
     let summary = batch::run(&rules, input.into_iter(), &config, &mut sink, &mut |_| {}).unwrap();
     (summary, sink)
@@ -87,6 +89,8 @@ fn run_text(
         threads: Some(threads),
         bundle: None,
         panic_at_line: None,
+        read: Default::default(),
+        budget: mianshen::eval::DEFAULT_BUDGET,
     };
     let summary = batch::run_json_lines(
         &rules,
@@ -438,6 +442,8 @@ fn faulty_config(threads: usize, chunk: usize, line: u64) -> RunConfig {
         threads: Some(threads),
         bundle: None,
         panic_at_line: Some(line),
+        read: Default::default(),
+        budget: mianshen::eval::DEFAULT_BUDGET,
     }
 }
 

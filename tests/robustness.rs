@@ -467,8 +467,24 @@ fn read_and_evaluate(json: &Json, date: NaiveDate) -> Result<(), TestCaseError> 
         let Ok(rec) = record::read_record(&rules.schema, subject, json) else {
             continue;
         };
-        let a = eval::evaluate_all(rules, &rec, date, EvalOptions { trace: true });
-        let b = eval::evaluate_all(rules, &rec, date, EvalOptions { trace: true });
+        let a = eval::evaluate_all(
+            rules,
+            &rec,
+            date,
+            EvalOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
+        let b = eval::evaluate_all(
+            rules,
+            &rec,
+            date,
+            EvalOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
         let (ja, jb) = (
             serde_json::to_string(&a).expect("decisions serialise"),
             serde_json::to_string(&b).expect("decisions serialise"),
@@ -519,8 +535,24 @@ fn same_rules_record_and_date_same_bytes_across_loads() {
                     ) else {
                         return Err(TestCaseError::fail("a generated record is rejected"));
                     };
-                    let a = eval::evaluate_all(first, &r1, d, EvalOptions { trace: true });
-                    let b = eval::evaluate_all(&again, &r2, d, EvalOptions { trace: true });
+                    let a = eval::evaluate_all(
+                        first,
+                        &r1,
+                        d,
+                        EvalOptions {
+                            trace: true,
+                            ..Default::default()
+                        },
+                    );
+                    let b = eval::evaluate_all(
+                        &again,
+                        &r2,
+                        d,
+                        EvalOptions {
+                            trace: true,
+                            ..Default::default()
+                        },
+                    );
                     prop_assert_eq!(
                         serde_json::to_string(&a).expect("json"),
                         serde_json::to_string(&b).expect("json")

@@ -102,7 +102,16 @@ fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
         .policy_index
         .get(policy)
         .unwrap_or_else(|| panic!("no policy {policy}"));
-    eval::evaluate_policy(rules, index, &rec, date(on), EvalOptions { trace: true })
+    eval::evaluate_policy(
+        rules,
+        index,
+        &rec,
+        date(on),
+        EvalOptions {
+            trace: true,
+            ..Default::default()
+        },
+    )
 }
 
 fn to_json(d: &Decision) -> Json {
@@ -1039,7 +1048,15 @@ fn the_same_input_gives_the_same_json_byte_for_byte() {
     let run = || {
         let r = rules(&src);
         let subject = record(&r, v.clone());
-        let all = eval::evaluate_all(&r, &subject, date(ON), EvalOptions { trace: true });
+        let all = eval::evaluate_all(
+            &r,
+            &subject,
+            date(ON),
+            EvalOptions {
+                trace: true,
+                ..Default::default()
+            },
+        );
         serde_json::to_string(&all).unwrap()
     };
     let first = run();
@@ -1197,13 +1214,17 @@ fn record_errors_name_the_record_and_the_path() {
         assert!(text.contains(words), "{v}: {text}");
         assert!(text.contains("R1") && text.contains(path), "{text}");
     }
-    // Keys the schema does not declare are ignored.
-    assert!(record::read_record(
-        &r.schema,
-        0,
-        &json!({"person": {"id": "R1"}, "extra": {"x": 1}})
-    )
-    .is_ok());
+    // Keys the schema does not declare are an error, unless read leniently.
+    let extra = json!({"person": {"id": "R1"}, "extra": {"x": 1}});
+    let err = record::read_record(&r.schema, 0, &extra).expect_err("strict");
+    assert_eq!(err.path, "extra");
+    assert!(err.message.starts_with("unknown field"), "{err}");
+    let lenient = record::ReadOptions {
+        lenient: true,
+        ..Default::default()
+    };
+    let (_, unknown) = record::read_record_with(&r.schema, 0, &extra, lenient).unwrap();
+    assert_eq!(unknown, vec!["extra".to_string()]);
 }
 
 #[test]

@@ -7,12 +7,17 @@ use std::io::Read;
 /// Bytes read per block (a line longer than this makes its block longer).
 const BLOCK: usize = 4 << 20;
 
+/// The start of a line entry in [`Block::lines`] for a line longer than the limit:
+/// its end is then the line's length in bytes (its text is not kept).
+pub(super) const TOO_LONG: usize = usize::MAX;
+
 /// Whole lines of the input, with where each record line lies.
 #[derive(Debug, Default)]
 pub(super) struct Block {
     /// The bytes, ending at a line end (or the end of the input).
     pub(super) text: Vec<u8>,
-    /// Per record line: its 1-based line number, start and end (without the line end).
+    /// Per record line: its 1-based line number, start and end (without the line end);
+    /// or, for a line over the limit, [`TOO_LONG`] and its length.
     pub(super) lines: Vec<(u64, usize, usize)>,
 }
 
@@ -24,15 +29,45 @@ pub(super) struct BlockReader<R> {
     /// Lines seen so far.
     line: u64,
     eof: bool,
+    /// The longest line kept, in bytes; a longer one is skipped as it is read.
+    max_line: usize,
+    /// In the block being built: where a line over the limit was (an empty line stands
+    /// there), and its length.
+    long: Vec<(usize, usize)>,
 }
 
 impl<R: Read> BlockReader<R> {
-    pub(super) fn new(reader: R) -> Self {
+    /// A reader of `reader` keeping lines of at most `max_line` bytes.
+    pub(super) fn new(reader: R, max_line: usize) -> Self {
         BlockReader {
             reader,
             carry: vec![],
             line: 0,
             eof: false,
+            max_line: max_line.max(1),
+            long: vec![],
+        }
+    }
+
+    /// Reads on to the end of the line under way (the next `\n`), keeping nothing of
+    /// it: its bytes read, and the bytes after its end.
+    fn skip_line(&mut self) -> std::io::Result<(usize, Vec<u8>)> {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut skipped = 0usize;
+        loop {
+            let n = match self.reader.read(&mut buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok((skipped, vec![]));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            match memchr::memchr(b'\n', &buf[..n]) {
+                Some(p) => return Ok((skipped + p, buf[p..n].to_vec())),
+                None => skipped += n,
+            }
         }
     }
 
@@ -45,6 +80,7 @@ impl<R: Read> BlockReader<R> {
         };
         text.clear();
         lines.clear();
+        self.long.clear();
         text.extend_from_slice(&self.carry);
         self.carry.clear();
         // Read until the block holds BLOCK bytes and a line end, or the input ends; the
@@ -57,6 +93,21 @@ impl<R: Read> BlockReader<R> {
                 if let Some(pos) = memchr::memrchr(b'\n', &text) {
                     break pos + 1;
                 }
+            }
+            // A line over the limit is dropped as it is read: an empty line stands in
+            // its place, its length noted, and the input is read on to its end.
+            let line_start = memchr::memrchr(b'\n', &text).map_or(0, |p| p + 1);
+            if text.len() - line_start > self.max_line {
+                let kept = text.len() - line_start;
+                text.truncate(line_start);
+                let (skipped, rest) = self.skip_line()?;
+                self.long.push((text.len(), kept + skipped));
+                if rest.is_empty() {
+                    text.push(b'\n');
+                } else {
+                    text.extend_from_slice(&rest);
+                }
+                continue;
             }
             // A line longer than a block makes the block grow by half each time.
             let start = text.len();
@@ -88,8 +139,10 @@ impl<R: Read> BlockReader<R> {
             while stop > start && matches!(text[stop - 1], b'\r') {
                 stop -= 1;
             }
-            // Blank lines are not records (but count in line numbers).
-            if !text[start..stop].iter().all(u8::is_ascii_whitespace) {
+            if let Some(&(_, len)) = self.long.iter().find(|(at, _)| *at == start) {
+                lines.push((self.line, TOO_LONG, len));
+            } else if !text[start..stop].iter().all(u8::is_ascii_whitespace) {
+                // Blank lines are not records (but count in line numbers).
                 lines.push((self.line, start, stop));
             }
             start = end + 1;
@@ -103,7 +156,7 @@ mod tests {
     use super::*;
 
     fn blocks(input: &[u8]) -> Vec<(u64, String)> {
-        let mut r = BlockReader::new(input);
+        let mut r = BlockReader::new(input, 1 << 30);
         let mut out = vec![];
         let mut spare = None;
         while let Some(b) = r.next_block(spare.take()).unwrap() {

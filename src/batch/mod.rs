@@ -61,11 +61,27 @@ pub struct RunConfig {
     pub threads: Option<usize>,
     /// Also pre-fill this bundle (index) for every subject with an available member.
     pub bundle: Option<usize>,
+    /// How records are read: strict or lenient, and the limits of a record's text
+    /// (a JSON line longer than [`record::ReadOptions::max_bytes`] is rejected without
+    /// being held in memory).
+    pub read: record::ReadOptions,
+    /// The budget of evaluation steps per decision ([`crate::eval::EvalOptions::budget`]).
+    pub budget: u64,
     /// Testing only: deciding the record on this input line panics (in the compiled
     /// tier, when it reads the record), so that tests can see a panic end the run with
     /// [`BatchError::Internal`]. `None` in a real run.
     #[doc(hidden)]
     pub panic_at_line: Option<u64>,
+}
+
+impl RunConfig {
+    /// The options of the reference evaluations of a run.
+    pub fn eval_options(&self) -> crate::eval::EvalOptions {
+        crate::eval::EvalOptions {
+            budget: self.budget,
+            ..Default::default()
+        }
+    }
 }
 
 /// Where the outputs of a run go, chunk by chunk, in input order.
@@ -126,6 +142,9 @@ pub struct Summary {
     pub reference_date: NaiveDate,
     /// Per policy (same order): undetermined decisions that are evaluation errors.
     pub errors: Vec<u64>,
+    /// A lenient run: per undeclared key path (list items as `[]`), the records that
+    /// carried it. Empty in a strict run (such records are rejected).
+    pub unknown_fields: std::collections::BTreeMap<String, u64>,
 }
 
 impl Summary {
@@ -155,6 +174,11 @@ impl Summary {
                     .zip(&self.errors)
                     .filter(|(_, n)| **n > 0)
                     .map(|((id, _), n)| (id.clone(), json!(n)))
+                    .collect::<serde_json::Map<_, _>>(),
+                "unknown_fields": self
+                    .unknown_fields
+                    .iter()
+                    .map(|(k, n)| (k.clone(), json!(n)))
                     .collect::<serde_json::Map<_, _>>(),
                 "elapsed_seconds": elapsed_seconds,
             }
@@ -238,7 +262,7 @@ pub fn run_json_lines<R: std::io::Read>(
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Summary, BatchError> {
-    let mut blocks = input::BlockReader::new(reader);
+    let mut blocks = input::BlockReader::new(reader, config.read.max_bytes);
     let next = |spent| blocks.next_block(spent).map_err(BatchError::Input);
     let decide = |job: &Job<'_>, block: &input::Block| -> Result<Vec<Part>, Stopped> {
         block
@@ -248,9 +272,13 @@ pub fn run_json_lines<R: std::io::Read>(
                 || Worker::new(job),
                 |w, lines| {
                     w.decide_part(lines.iter().map(|&(line, start, end)| {
-                        let input = match std::str::from_utf8(&block.text[start..end]) {
-                            Ok(text) => Input::Json(text),
-                            Err(_) => Input::Unreadable("the line is not valid UTF-8"),
+                        let input = if start == input::TOO_LONG {
+                            Input::TooLong(end)
+                        } else {
+                            match std::str::from_utf8(&block.text[start..end]) {
+                                Ok(text) => Input::Json(text),
+                                Err(_) => Input::Unreadable("the line is not valid UTF-8"),
+                            }
                         };
                         (line, input)
                     }))
@@ -317,6 +345,7 @@ fn pipeline<U: Unit + Send + Sync>(
         rule_set: rules.version.clone(),
         reference_date: config.ref_date,
         errors: vec![0; n],
+        unknown_fields: Default::default(),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
@@ -326,7 +355,7 @@ fn pipeline<U: Unit + Send + Sync>(
     let job = Job {
         rules,
         plan: record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone()),
-        fast: FastRules::new(rules, config.ref_date),
+        fast: FastRules::with_budget(rules, config.ref_date, config.budget),
         lines: lines::LineTemplates::new(rules),
         subject,
         config,
@@ -429,6 +458,9 @@ fn emit(parts: Vec<Part>, summary: &mut Summary, sink: &mut dyn Sink) -> Result<
         summary.read += part.read;
         summary.evaluated += part.evaluated;
         summary.rejected += part.rejected;
+        for (k, n) in std::mem::take(&mut part.unknown) {
+            *summary.unknown_fields.entry(k).or_default() += n;
+        }
         for (i, p) in part.policies.iter().enumerate() {
             let s = &mut summary.policies[i].1;
             s.eligible += p.eligible;

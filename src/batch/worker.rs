@@ -4,7 +4,7 @@
 use super::lines::{write_outputs, LineTemplates};
 use super::{ChunkOutput, PolicySummary, RunConfig, Source};
 use crate::compile::RuleSet;
-use crate::eval::{self, Decision, EvalOptions, Outcome};
+use crate::eval::{self, Decision, Outcome};
 use crate::fast::{FastDecider, FastRules, Verdict};
 use crate::record;
 use rust_decimal::Decimal;
@@ -24,6 +24,8 @@ pub(super) enum Input<'a> {
     Value(&'a serde_json::Value),
     /// Why the line could not be read.
     Unreadable(&'a str),
+    /// A line longer than the limit, of this many bytes (not kept).
+    TooLong(usize),
 }
 
 impl<'a> From<&'a Source> for Input<'a> {
@@ -45,6 +47,8 @@ pub(super) struct Part {
     pub(super) read: u64,
     pub(super) evaluated: u64,
     pub(super) rejected: u64,
+    /// Lenient reading: records per undeclared key path.
+    pub(super) unknown: std::collections::BTreeMap<String, u64>,
 }
 
 impl Part {
@@ -56,6 +60,7 @@ impl Part {
             read: 0,
             evaluated: 0,
             rejected: 0,
+            unknown: Default::default(),
         }
     }
 
@@ -289,7 +294,7 @@ impl<'j> Worker<'j> {
                 job.rules,
                 rec,
                 job.config.ref_date,
-                EvalOptions::default(),
+                job.config.eval_options(),
                 undecided,
             ),
             None => vec![],
@@ -347,24 +352,33 @@ fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, reason: &str) {
 fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) -> bool {
     let (rules, subject, config) = (job.rules, job.subject, job.config);
     let ref_date = config.ref_date;
-    let rec = match input {
-        Input::Json(text) => {
-            match record::fast::read_json(&rules.schema, &job.plan, subject, text) {
-                Some(r) => r,
-                None => {
-                    let e = record::fast::explain_failure(&rules.schema, subject, text);
-                    let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
-                    let reason = if e.path.is_empty() {
-                        e.message.clone()
-                    } else {
-                        format!("{}: {}", e.path, e.message)
-                    };
-                    reject(&mut part.out, line, id, &reason);
-                    return false;
-                }
+    // The reference reader judges every record the fast reader refused: it reads it
+    // or says why not, with the same words as `eval`.
+    let parsed;
+    let value = match input {
+        Input::Json(text) => match record::parse_json(text, &config.read) {
+            Ok(v) => {
+                parsed = v;
+                &parsed
             }
+            Err(e) => {
+                reject(&mut part.out, line, None, &e.reason());
+                return false;
+            }
+        },
+        Input::Value(value) => value,
+        Input::Unreadable(why) => {
+            reject(&mut part.out, line, None, why);
+            return false;
         }
-        Input::Value(value) => {
+        Input::TooLong(bytes) => {
+            let e = record::too_long(bytes, &config.read);
+            reject(&mut part.out, line, None, &e.reason());
+            return false;
+        }
+    };
+    let rec = {
+        {
             let subject = match subject {
                 Some(s) => s,
                 None => match record::detect_subject(&rules.schema, value, None) {
@@ -375,23 +389,22 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
                     }
                 },
             };
-            match record::read_record(&rules.schema, subject, value) {
-                Ok(r) => r,
+            match record::read_record_with(&rules.schema, subject, value, config.read) {
+                Ok((r, unknown)) => {
+                    let mut unknown = unknown;
+                    unknown.sort_unstable();
+                    unknown.dedup();
+                    for k in unknown {
+                        *part.unknown.entry(k).or_default() += 1;
+                    }
+                    r
+                }
                 Err(e) => {
                     let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
-                    reject(
-                        &mut part.out,
-                        line,
-                        id,
-                        &format!("{}: {}", e.path, e.message),
-                    );
+                    reject(&mut part.out, line, id, &e.reason());
                     return false;
                 }
             }
-        }
-        Input::Unreadable(why) => {
-            reject(&mut part.out, line, None, why);
-            return false;
         }
     };
     let subject_id = rec.id.clone().unwrap_or_else(|| format!("line {}", line));
@@ -403,7 +416,7 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
     let of_subject = (0..rules.program.policies.len())
         .filter(|&i| rules.program.policies[i].subject == rec.subject);
     let decisions =
-        eval::evaluate_policies(rules, &rec, ref_date, EvalOptions::default(), of_subject);
+        eval::evaluate_policies(rules, &rec, ref_date, job.config.eval_options(), of_subject);
     for (i, d) in &decisions {
         write_decision(job, part, &subject_id, *i, d);
     }
@@ -428,7 +441,7 @@ fn write_form(job: &Job<'_>, part: &mut Part, b: usize, rec: &record::Record, su
         b,
         rec,
         job.config.ref_date,
-        EvalOptions::default(),
+        job.config.eval_options(),
     );
     if let Some(e) = form.errors.iter().find(|e| eval::is_internal(e)) {
         let message = e.message.strip_prefix("internal error: ");

@@ -25,6 +25,56 @@ struct Cli {
     command: Command,
 }
 
+/// How records are read and how much work a decision may take: the options of `eval`,
+/// `run`, `test` and `prefill` (docs/records.md lists the limits and the errors).
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct RecordArgs {
+    /// Accept keys the schema does not declare (they are not read; `run` counts the
+    /// records that carry each in summary.json). Strict by default: such a key is an
+    /// error.
+    #[arg(long)]
+    lenient: bool,
+    /// The longest record text (a JSON line, a record file), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = record::DEFAULT_MAX_BYTES)]
+    max_record_bytes: usize,
+    /// The deepest nesting of mappings and lists in a record.
+    #[arg(long, value_name = "N", default_value_t = record::DEFAULT_MAX_DEPTH)]
+    max_record_depth: usize,
+    /// The budget of evaluation steps per decision (expression nodes evaluated plus
+    /// list items visited); past it the decision is an evaluation error.
+    #[arg(long, value_name = "STEPS", default_value_t = eval::DEFAULT_BUDGET)]
+    budget: u64,
+}
+
+impl RecordArgs {
+    fn read(&self) -> record::ReadOptions {
+        record::ReadOptions {
+            lenient: self.lenient,
+            max_bytes: self.max_record_bytes,
+            max_depth: self.max_record_depth,
+        }
+    }
+
+    fn eval(&self, trace: bool) -> EvalOptions {
+        EvalOptions {
+            trace,
+            budget: self.budget,
+        }
+    }
+}
+
+/// The record options of the command being run.
+static RECORD_ARGS: std::sync::OnceLock<RecordArgs> = std::sync::OnceLock::new();
+
+fn record_args() -> RecordArgs {
+    RECORD_ARGS.get().copied().unwrap_or(RecordArgs {
+        lenient: false,
+        max_record_bytes: record::DEFAULT_MAX_BYTES,
+        max_record_depth: record::DEFAULT_MAX_DEPTH,
+        budget: eval::DEFAULT_BUDGET,
+    })
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a rules directory: syntax, names and types against the schema.
@@ -50,6 +100,8 @@ enum Command {
         /// Print a JSON array of decisions, with traces.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        records: RecordArgs,
     },
     /// The no-application batch: decide every policy for every record of a population.
     Run {
@@ -81,6 +133,8 @@ enum Command {
         /// least one member is available (forms.jsonl).
         #[arg(long)]
         bundle: Option<String>,
+        #[command(flatten)]
+        records: RecordArgs,
     },
     /// Pre-fill a "one thing" bundle for one record: members, form, materials.
     Prefill {
@@ -100,6 +154,8 @@ enum Command {
         /// Also write the printable form as a self-contained HTML page.
         #[arg(long)]
         html: Option<PathBuf>,
+        #[command(flatten)]
+        records: RecordArgs,
     },
     /// Run example cases (by default those shipped in RULES/cases).
     Test {
@@ -119,6 +175,8 @@ enum Command {
         /// Seed of the generated cases (with --properties).
         #[arg(long, value_name = "S", default_value_t = 2025)]
         seed: u64,
+        #[command(flatten)]
+        records: RecordArgs,
     },
 }
 
@@ -134,14 +192,18 @@ pub fn main() -> ExitCode {
             policy,
             subject,
             json,
-        } => eval_cmd(
-            &rules,
-            &record,
-            &date,
-            policy.as_deref(),
-            subject.as_deref(),
-            json,
-        ),
+            records,
+        } => {
+            let _ = RECORD_ARGS.set(records);
+            eval_cmd(
+                &rules,
+                &record,
+                &date,
+                policy.as_deref(),
+                subject.as_deref(),
+                json,
+            )
+        }
         Command::Test {
             rules,
             cases,
@@ -149,12 +211,16 @@ pub fn main() -> ExitCode {
             properties,
             prop_cases,
             seed,
-        } => props::test(
-            &rules,
-            &cases,
-            coverage,
-            properties.then_some((prop_cases, seed)),
-        ),
+            records,
+        } => {
+            let _ = RECORD_ARGS.set(records);
+            props::test(
+                &rules,
+                &cases,
+                coverage,
+                properties.then_some((prop_cases, seed)),
+            )
+        }
         Command::Prefill {
             rules,
             bundle,
@@ -162,7 +228,11 @@ pub fn main() -> ExitCode {
             date,
             json,
             html,
-        } => prefill(&rules, &bundle, &record, &date, json, html.as_deref()),
+            records,
+        } => {
+            let _ = RECORD_ARGS.set(records);
+            prefill(&rules, &bundle, &record, &date, json, html.as_deref())
+        }
         Command::Run {
             rules,
             input,
@@ -173,17 +243,21 @@ pub fn main() -> ExitCode {
             subject,
             format,
             bundle,
-        } => run::run(run::RunArgs {
-            rules: &rules,
-            input: &input,
-            date: &date,
-            out: &out,
-            threads,
-            quiet,
-            subject: subject.as_deref(),
-            format: format.as_deref(),
-            bundle: bundle.as_deref(),
-        }),
+            records,
+        } => {
+            let _ = RECORD_ARGS.set(records);
+            run::run(run::RunArgs {
+                rules: &rules,
+                input: &input,
+                date: &date,
+                out: &out,
+                threads,
+                quiet,
+                subject: subject.as_deref(),
+                format: format.as_deref(),
+                bundle: bundle.as_deref(),
+            })
+        }
     }
 }
 
@@ -280,16 +354,24 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
 
 /// Reads a record file (JSON or YAML) as a JSON value.
 pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
+    let options = record_args().read();
+    let fail = |e: record::RecordError| format!("record {}: {}", path.display(), e.reason());
+    // A file over the limit is refused before it is read.
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > options.max_bytes as u64 {
+            return Err(fail(record::too_long(
+                usize::try_from(meta.len()).unwrap_or(usize::MAX),
+                &options,
+            )));
+        }
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if is_yaml {
-        let v: serde_yaml::Value = serde_yaml::from_str(&text)
-            .map_err(|e| format!("record {}: not valid YAML: {e}", path.display()))?;
-        Ok(record::yaml_to_json(&v))
+        record::parse_yaml(&text, &options).map_err(fail)
     } else {
-        serde_json::from_str(&text)
-            .map_err(|e| format!("record {}: not valid JSON: {e}", path.display()))
+        record::parse_json(&text, &options).map_err(fail)
     }
 }
 
@@ -318,14 +400,25 @@ fn load_record(
         );
         ExitCode::from(2)
     })?;
-    record::read_record(&rules.schema, subject, &value).map_err(|e| {
-        eprintln!(
-            "error: {} ({})",
-            escape::text(&e.to_string()),
-            escape::text(&path.display().to_string())
-        );
-        ExitCode::from(2)
-    })
+    record::read_record_with(&rules.schema, subject, &value, record_args().read())
+        .map(|(r, unknown)| {
+            for k in unknown {
+                eprintln!(
+                    "warning: record {}: {}: unknown field (read leniently, ignored)",
+                    escape::text(&path.display().to_string()),
+                    escape::text(&k)
+                );
+            }
+            r
+        })
+        .map_err(|e| {
+            eprintln!(
+                "error: {} ({})",
+                escape::text(&e.to_string()),
+                escape::text(&path.display().to_string())
+            );
+            ExitCode::from(2)
+        })
 }
 
 fn prefill(
@@ -367,7 +460,7 @@ fn prefill(
         );
         return ExitCode::from(2);
     }
-    let result = eval::prefill(&rules, b, &rec, ref_date, EvalOptions { trace: true });
+    let result = eval::prefill(&rules, b, &rec, ref_date, record_args().eval(true));
     let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
     if let Some(path) = html {
         let page = mianshen::bundle::render_html(&result, &who, ref_date);
@@ -481,7 +574,7 @@ fn eval_cmd(
         Ok(r) => r,
         Err(c) => return c,
     };
-    let opts = EvalOptions { trace: true };
+    let opts = record_args().eval(true);
     let decisions: Vec<Decision> = match policy {
         Some(id) => match rules.policy_index.get(id) {
             Some(&i) => {
@@ -642,7 +735,13 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
             }
         };
         for case in &file.cases {
-            let r = testing::run_case(&rules, f, case);
+            let r = testing::run_case_with(
+                &rules,
+                f,
+                case,
+                record_args().read(),
+                record_args().eval(true),
+            );
             if r.failures.is_empty() {
                 passed += 1;
                 continue;

@@ -287,6 +287,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         threads: args.threads,
         bundle,
         panic_at_line,
+        read: super::record_args().read(),
+        budget: super::record_args().budget,
     };
     let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = if show {

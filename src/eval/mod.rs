@@ -36,10 +36,53 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 /// Options of one evaluation.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct EvalOptions {
     /// Produce traces (clause values and the facts read).
     pub trace: bool,
+    /// The most evaluation steps one decision may take (expression nodes evaluated
+    /// plus list items visited); past it the decision is undetermined with the error
+    /// "budget of N steps exceeded" ([`budget_exceeded`]). [`DEFAULT_BUDGET`] by default.
+    pub budget: u64,
+}
+
+/// The default budget of evaluation steps per decision: ten million (a decision of the
+/// shipped rules takes a few hundred).
+pub const DEFAULT_BUDGET: u64 = 10_000_000;
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            trace: false,
+            budget: DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// The error of a decision that exceeded its budget of evaluation steps
+/// ([`ErrorKind::BudgetExceeded`]): `budget of N steps exceeded`.
+pub(crate) fn budget_exceeded(budget: u64) -> Failure {
+    Failure::new(
+        ErrorKind::BudgetExceeded,
+        format!("budget of {budget} steps exceeded"),
+    )
+}
+
+/// The facts a trace lists, each path once (a set beside the list keeps adding a fact
+/// constant time, however many there are).
+#[derive(Debug, Default)]
+struct Facts {
+    list: Vec<Fact>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Facts {
+    fn add(&mut self, fact: Fact) {
+        if !self.seen.contains(&fact.path) {
+            self.seen.insert(fact.path.clone());
+            self.list.push(fact);
+        }
+    }
 }
 
 /// A value during evaluation.
@@ -57,11 +100,48 @@ pub enum Val {
 pub type Missing = Vec<Arc<str>>;
 
 fn union(a: &mut Missing, b: &Missing) {
-    for x in b {
-        if let Err(pos) = a.binary_search(x) {
-            a.insert(pos, x.clone());
+    match (a.len(), b.len()) {
+        (_, 0) => {}
+        (0, _) => a.clone_from(b),
+        // One path into many: a binary search and one insertion.
+        (_, 1) => {
+            if let Err(pos) = a.binary_search(&b[0]) {
+                a.insert(pos, b[0].clone());
+            }
+        }
+        // A merge of the two sorted lists, linear in both.
+        _ => {
+            let mut out = Vec::with_capacity(a.len() + b.len());
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                match a[i].cmp(&b[j]) {
+                    Ordering::Less => {
+                        out.push(a[i].clone());
+                        i += 1;
+                    }
+                    Ordering::Greater => {
+                        out.push(b[j].clone());
+                        j += 1;
+                    }
+                    Ordering::Equal => {
+                        out.push(a[i].clone());
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            out.extend_from_slice(&a[i..]);
+            out.extend_from_slice(&b[j..]);
+            *a = out;
         }
     }
+}
+
+/// Missing paths collected with repeats, sorted and deduplicated.
+fn sorted(mut m: Missing) -> Missing {
+    m.sort_unstable();
+    m.dedup();
+    m
 }
 
 type R<T> = Result<T, Failure>;
@@ -97,6 +177,7 @@ pub fn evaluate_policies(
     policies
         .into_iter()
         .map(|i| {
+            ev.steps = 0;
             let d = decide_guarded(&mut ev, i);
             // A later policy that asks `eligible(...)` of this one need not decide it again.
             if d.error.is_none() {
@@ -137,6 +218,19 @@ pub fn evaluate_policy(
 /// two decisions (the decisions cached so far kept).
 fn decide_guarded(ev: &mut Evaluator<'_>, index: usize) -> Decision {
     let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.decide(index)));
+    let decided = decided.map(|mut d| {
+        // Past the budget every evaluation failed: the decision is the budget's error,
+        // whatever the clauses evaluated before it made of it.
+        if ev.steps > ev.opts.budget {
+            d.outcome = Outcome::Undetermined;
+            d.amount = None;
+            d.failed.clear();
+            d.missing.clear();
+            d.per_item = None;
+            d.error = Some(budget_exceeded(ev.opts.budget).at("budget"));
+        }
+        d
+    });
     decided.unwrap_or_else(|payload| {
         ev.facts = None;
         ev.overrides.clear();
@@ -218,7 +312,9 @@ struct Evaluator<'r> {
     root: Arc<RecordNode>,
     ref_date: NaiveDate,
     opts: EvalOptions,
-    facts: Option<Vec<Fact>>,
+    facts: Option<Facts>,
+    /// Evaluation steps taken by the decision under way.
+    steps: u64,
     policy_cache: Vec<Option<Val>>,
     /// Clause values forced by a bundle: policy index, clause id, value.
     overrides: Vec<(usize, String, Val)>,
@@ -246,6 +342,7 @@ impl<'r> Evaluator<'r> {
             ref_date,
             opts,
             facts: None,
+            steps: 0,
             policy_cache: vec![None; rules.program.policies.len()],
             overrides: vec![],
             members: vec![],
@@ -370,6 +467,7 @@ impl<'r> Evaluator<'r> {
         let mut missing: Missing = vec![];
         let mut any_undetermined = false;
         for item in list.iter() {
+            self.steps += 1;
             let mut f = Frame::new(p.locals, &p.lets);
             f.set_local(pi.var, Val::Known(item.clone()));
             let mut extra_missing = None;
@@ -430,8 +528,7 @@ impl<'r> Evaluator<'r> {
                 }
                 Outcome::Undetermined => {
                     any_undetermined = true;
-                    let m: Missing = res.missing.iter().map(|s| Arc::from(s.as_str())).collect();
-                    union(&mut missing, &m);
+                    missing.extend(res.missing.iter().map(|s| Arc::from(s.as_str())));
                     if d.error.is_none() {
                         d.error = res.error.clone();
                     }
@@ -457,7 +554,7 @@ impl<'r> Evaluator<'r> {
             }
         } else if any_undetermined {
             d.outcome = Outcome::Undetermined;
-            d.missing = missing.iter().map(|s| s.to_string()).collect();
+            d.missing = sorted(missing).iter().map(|s| s.to_string()).collect();
         } else {
             d.outcome = Outcome::NotEligible;
         }
@@ -491,10 +588,10 @@ impl<'r> Evaluator<'r> {
         let mut amount_facts = vec![];
         if res.whole != Truth::False {
             if self.opts.trace {
-                self.facts = Some(vec![]);
+                self.facts = Some(Facts::default());
             }
             let amount = self.amount(p, frame);
-            amount_facts = self.facts.take().unwrap_or_default();
+            amount_facts = self.facts.take().map(|f| f.list).unwrap_or_default();
             match amount {
                 Ok(AmountResult::Known(a)) => out.amount = Some(a),
                 Ok(AmountResult::Unknown(m)) => union(&mut missing, &m),
@@ -536,7 +633,7 @@ impl<'r> Evaluator<'r> {
         let mut decided = None;
         for c in &p.clauses {
             if self.opts.trace {
-                self.facts = Some(vec![]);
+                self.facts = Some(Facts::default());
             }
             let forced = self
                 .overrides
@@ -546,7 +643,7 @@ impl<'r> Evaluator<'r> {
             let value = match forced {
                 Some(v) => {
                     if let Some(f) = &mut self.facts {
-                        f.push(Fact {
+                        f.add(Fact {
                             path: "(bundle)".into(),
                             value: "this clause is satisfied inside the bundle".into(),
                         });
@@ -580,7 +677,7 @@ impl<'r> Evaluator<'r> {
                     ControlFlow::Continue(w) => r.whole = w,
                 }
             }
-            if let Some(facts) = self.facts.take() {
+            if let Some(Facts { list: facts, .. }) = self.facts.take() {
                 r.traces.push(ClauseTrace {
                     id: c.id.clone(),
                     label: c.label.clone(),
@@ -698,15 +795,24 @@ impl<'r> Evaluator<'r> {
             Slot::Value(v) => self.render(v),
         };
         if let Some(f) = &mut self.facts {
-            if !f.iter().any(|x| x.path == path) {
-                f.push(Fact { path, value });
-            }
+            f.add(Fact { path, value });
         }
     }
 
     // ------------------------------------------------------------ expressions
 
+    /// Counts `n` evaluation steps; past the budget, the budget's error.
+    #[inline]
+    fn step(&mut self, n: u64) -> R<()> {
+        self.steps += n;
+        if self.steps > self.opts.budget {
+            return Err(budget_exceeded(self.opts.budget));
+        }
+        Ok(())
+    }
+
     fn eval(&mut self, e: &'r Expr, frame: &mut Frame<'r>) -> R<Val> {
+        self.step(1)?;
         Ok(match e {
             Expr::Const(Some(v)) => Val::Known(v.clone()),
             Expr::Const(None) => Val::None,
@@ -718,9 +824,7 @@ impl<'r> Evaluator<'r> {
                 if let Some(v) = frame.memo.get(*i).and_then(|m| m.clone()) {
                     if let (Some(f), Some(seen)) = (&mut self.facts, frame.memo_facts.get(*i)) {
                         for fact in seen {
-                            if !f.iter().any(|x| x.path == fact.path) {
-                                f.push(fact.clone());
-                            }
+                            f.add(fact.clone());
                         }
                     }
                     return v;
@@ -731,18 +835,16 @@ impl<'r> Evaluator<'r> {
                 };
                 let outer = self.facts.take();
                 if outer.is_some() {
-                    self.facts = Some(vec![]);
+                    self.facts = Some(Facts::default());
                 }
                 let v = self
                     .eval(&def.value, frame)
                     .map_err(|f| f.within(&def.name));
                 let inner = self.facts.take();
                 self.facts = outer;
-                if let (Some(f), Some(inner)) = (&mut self.facts, inner) {
+                if let (Some(f), Some(Facts { list: inner, .. })) = (&mut self.facts, inner) {
                     for fact in &inner {
-                        if !f.iter().any(|x| x.path == fact.path) {
-                            f.push(fact.clone());
-                        }
+                        f.add(fact.clone());
                     }
                     if frame.memo_facts.len() < lets.len() {
                         frame.memo_facts.resize(lets.len(), vec![]);
@@ -820,15 +922,13 @@ impl<'r> Evaluator<'r> {
                     Some(v) => {
                         if let Some(f) = &mut self.facts {
                             let path = format!("{}@{}", def.name, date);
-                            if !f.iter().any(|x| x.path == path) {
-                                f.push(Fact {
-                                    path,
-                                    value: match v {
-                                        Value::Decimal(d) => format_decimal(*d),
-                                        other => format!("{other:?}"),
-                                    },
-                                });
-                            }
+                            f.add(Fact {
+                                path,
+                                value: match v {
+                                    Value::Decimal(d) => format_decimal(*d),
+                                    other => format!("{other:?}"),
+                                },
+                            });
                         }
                         Val::Known(v.clone())
                     }
@@ -1121,6 +1221,7 @@ impl<'r> Evaluator<'r> {
         body: Option<&'r Expr>,
         frame: &mut Frame<'r>,
     ) -> R<Val> {
+        // Collected, then sorted once: a union per item would be quadratic.
         let mut missing: Missing = vec![];
         if matches!(
             q,
@@ -1128,6 +1229,7 @@ impl<'r> Evaluator<'r> {
         ) {
             let mut fold = Quantify::new(q);
             for item in items {
+                self.step(1)?;
                 frame.set_local(var, Val::Known(item.clone()));
                 let f = match filter {
                     Some(f) => self.eval(f, frame)?,
@@ -1149,10 +1251,10 @@ impl<'r> Evaluator<'r> {
                     Step::Error => return b.map(|_| Val::Unknown(vec![])),
                     Step::Unknown(blame) => {
                         if blame != Blame::Body {
-                            union(&mut missing, &missing_of(&f));
+                            missing.extend(missing_of(&f));
                         }
                         if blame != Blame::Filter {
-                            union(&mut missing, &missing_of(&b?));
+                            missing.extend(missing_of(&b?));
                         }
                     }
                 }
@@ -1160,18 +1262,19 @@ impl<'r> Evaluator<'r> {
             return Ok(match fold.result() {
                 Quantified::Truth(t) => Val::Known(Value::Bool(t)),
                 Quantified::Count(n) => Val::Known(Value::Int(n)),
-                Quantified::Unknown => Val::Unknown(missing),
+                Quantified::Unknown => Val::Unknown(sorted(missing)),
             });
         }
         let mut fold = Aggregate::new(q);
         for item in items {
+            self.step(1)?;
             frame.set_local(var, Val::Known(item.clone()));
             if let Some(f) = filter {
                 let fv = self.eval(f, frame)?;
                 match truth_of(&fv) {
                     Truth::False => continue,
                     Truth::Unknown => {
-                        union(&mut missing, &missing_of(&fv));
+                        missing.extend(missing_of(&fv));
                         fold.unknown();
                         continue;
                     }
@@ -1186,13 +1289,13 @@ impl<'r> Evaluator<'r> {
                 Val::Known(v) => fold.item(&TreeValues, item, Some(v)),
                 Val::None => fold.item(&TreeValues, item, None),
                 Val::Unknown(m) => {
-                    union(&mut missing, &m);
+                    missing.extend(m);
                     fold.unknown();
                 }
             }
         }
         match fold.result(&TreeValues) {
-            Aggregated::Unknown => Ok(Val::Unknown(missing)),
+            Aggregated::Unknown => Ok(Val::Unknown(sorted(missing))),
             Aggregated::Value(v) => Ok(v.map_or(Val::None, Val::Known)),
             Aggregated::Item(i) => Ok(Val::Known(i)),
             Aggregated::Error(f) => Err(f.into()),

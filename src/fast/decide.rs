@@ -158,6 +158,7 @@ impl<'c> RowEvaluator<'c> {
             memo: &mut self.memo,
             locals: &mut self.locals,
             truths: &mut self.truths,
+            steps: 0,
         };
         // The first runs each get their own copy of the deciding code, so that each
         // policy's clauses are called from a call site of their own, whose targets the
@@ -198,6 +199,7 @@ impl<'c> RowEvaluator<'c> {
             memo: &mut self.memo,
             locals: &mut self.locals,
             truths: &mut self.truths,
+            steps: 0,
         };
         let (verdicts, extras) = (&mut self.verdicts, &mut self.extras);
         let mut fault = std::mem::take(&mut self.fault_injected);
@@ -375,6 +377,9 @@ fn decide_items(p: &CompiledPolicy, pi: &PerItem, ctx: &mut Ctx<'_>, out: &mut V
         Cell::Unknown => return unknown_data(out),
         _ => return defer(out),
     };
+    if !super::lower::charge(ctx, pi.limit, len, pi.weight) {
+        return defer(out);
+    }
     let (first, n) = p.lets;
     'items: for k in start..start + len {
         let item = ctx.row.cell(k as usize);

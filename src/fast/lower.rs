@@ -155,6 +155,9 @@ pub struct Ctx<'a> {
     pub locals: &'a mut [Cell],
     /// Per policy: its decision as a truth value, once decided for this record.
     pub truths: &'a mut [Truth],
+    /// The charge so far for the record's list items: per item visited, at least the
+    /// steps the reference evaluator counts for it.
+    pub steps: u64,
 }
 
 impl Ctx<'_> {
@@ -238,6 +241,49 @@ pub struct CompiledRules {
     pub referenced: Vec<bool>,
 }
 
+/// Charges `n` list items of `weight` steps each; `false` past the limit.
+#[inline(always)]
+pub(super) fn charge(c: &mut Ctx<'_>, limit: u64, n: u32, weight: u64) -> bool {
+    c.steps = c.steps.saturating_add(u64::from(n).saturating_mul(weight));
+    c.steps <= limit
+}
+
+/// The steps the reference evaluator may count evaluating `e` once (list items aside):
+/// its nodes, with the nodes of the functions it calls.
+fn static_size(e: &Expr, inline: &[usize]) -> u64 {
+    let mut n = 0u64;
+    e.walk(&mut |x| {
+        n = n.saturating_add(1);
+        if let Expr::Function(f, _) = x {
+            n = n.saturating_add(inline.get(*f).copied().unwrap_or(usize::MAX) as u64);
+        }
+    });
+    n
+}
+
+/// The static size of a whole policy (every expression it has).
+fn policy_size(p: &crate::ir::PolicyDef, inline: &[usize]) -> u64 {
+    let mut n = 0u64;
+    let mut add = |e: &Expr| n = n.saturating_add(static_size(e, inline));
+    p.lets.iter().for_each(|l| add(&l.value));
+    p.clauses.iter().for_each(|c| add(&c.condition));
+    for a in &p.amounts {
+        add(&a.value);
+        if let AmountGuard::When(g) = &a.guard {
+            add(g);
+        }
+        a.extras.iter().for_each(|(_, e)| add(e));
+    }
+    p.reports.iter().for_each(|(_, e)| add(e));
+    if let Some(pi) = &p.per_item {
+        add(&pi.list);
+        if let Some(f) = &pi.filter {
+            add(f);
+        }
+    }
+    n
+}
+
 /// A policy lowered.
 pub struct CompiledPolicy {
     /// In force on the reference date.
@@ -281,6 +327,10 @@ pub struct PerItem {
     pub filter: Option<Node>,
     /// The item variable's slot.
     pub slot: usize,
+    /// Steps charged per item: the policy's static size.
+    pub weight: u64,
+    /// The most steps a record may charge.
+    pub limit: u64,
 }
 
 /// An amount rule lowered.
@@ -310,8 +360,21 @@ impl std::fmt::Debug for CompiledRules {
 }
 
 impl CompiledRules {
-    /// Lowers `rules` for `ref_date`.
+    /// Lowers `rules` for `ref_date`, with the default budget of evaluation steps.
     pub fn new(rules: &RuleSet, ref_date: NaiveDate) -> Self {
+        Self::with_budget(rules, ref_date, crate::eval::DEFAULT_BUDGET)
+    }
+
+    /// Lowers `rules` for `ref_date`, for the budget of evaluation steps per decision.
+    pub fn with_budget(rules: &RuleSet, ref_date: NaiveDate, budget: u64) -> Self {
+        let inline_sizes = inline_sizes(rules);
+        let total: u64 = rules
+            .program
+            .policies
+            .iter()
+            .map(|p| policy_size(p, &inline_sizes))
+            .fold(0u64, u64::saturating_add);
+        let limit = budget.saturating_sub(total);
         let layout = RowLayout::new(&rules.schema, rules.used_fields.clone());
         let n = rules.program.policies.len();
         let mut out = CompiledRules {
@@ -325,7 +388,6 @@ impl CompiledRules {
             uncompiled: vec![""; n],
             referenced: vec![false; n],
         };
-        let inline_sizes = inline_sizes(rules);
         for &index in &out.order {
             let Some(p) = rules.program.policies.get(index) else {
                 continue;
@@ -346,6 +408,7 @@ impl CompiledRules {
                 depth: 0,
                 base: (scope.lets, scope.locals),
                 inline_sizes: &inline_sizes,
+                limit,
                 inlined: 0,
                 refs: vec![],
             };
@@ -530,6 +593,13 @@ struct Lower<'a> {
     /// Per function: the number of expression nodes one inlined call of it makes
     /// (its callees' included, saturating).
     inline_sizes: &'a [usize],
+    /// The most [`Ctx::steps`] a record may charge before a list operation gives an
+    /// error (and its policies go to the reference evaluator, which reports the
+    /// budget): the budget of evaluation steps less every policy's static size. The
+    /// charge of a list operation is its items times the nodes evaluated per item, an
+    /// upper bound of the reference's count; with the static size of the rest, a
+    /// record this tier decides within its limit is within the reference's budget.
+    limit: u64,
     /// Expression nodes inlined into the policy so far.
     inlined: usize,
     /// The policies whose eligibility the lowered policy asks.
@@ -568,6 +638,8 @@ impl Lower<'_> {
                     None => None,
                 },
                 slot: sc.locals + pi.var,
+                weight: 1 + policy_size(p, self.inline_sizes),
+                limit: self.limit,
             }),
             None => None,
         };
@@ -920,9 +992,17 @@ impl Lower<'_> {
                 let slot = sc.locals + var;
                 // The list is read in place when it is a field.
                 // `count m in L`: the list's length.
+                let limit = self.limit;
                 if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
-                    return Some(reading!(self, list, sc, count_node));
+                    return Some(reading!(self, list, sc, |list| count_node(list, limit)));
                 }
+                let weight = 1
+                    + filter
+                        .as_ref()
+                        .map_or(0, |f| static_size(f, self.inline_sizes))
+                    + body
+                        .as_ref()
+                        .map_or(0, |b| static_size(b, self.inline_sizes));
                 // `sum m in L: m.f`: the field read in place, item by item (through
                 // the item's own cell when it is the item's field: no local is set).
                 if let (Quantifier::Sum, None, Some(b)) = (quantifier, filter, body) {
@@ -933,13 +1013,17 @@ impl Lower<'_> {
                                     Cell::Rec(b) => c.row.field(b, off),
                                     other => strict_one(other),
                                 };
-                                reading!(self, list, sc, |list| sum_in_place(list, field))
+                                reading!(self, list, sc, |list| sum_in_place(
+                                    list, field, limit, weight
+                                ))
                             }
                             // The same value for every item (a field of the row or of an
                             // enclosing item).
                             _ => {
                                 let field = move |c: &Ctx<'_>, _| f.read(c);
-                                reading!(self, list, sc, |list| sum_in_place(list, field))
+                                reading!(self, list, sc, |list| sum_in_place(
+                                    list, field, limit, weight
+                                ))
                             }
                         });
                     }
@@ -957,6 +1041,8 @@ impl Lower<'_> {
                     slot,
                     filter,
                     body,
+                    weight,
+                    limit,
                 };
                 reading!(self, list, sc, |list| quant_node(list, q))
             }
@@ -1571,6 +1657,9 @@ where
                     Ok(r) => r,
                     Err(e) => return e,
                 };
+                if !charge(c, q.limit, len, q.weight) {
+                    return Cell::Error;
+                }
                 let saved = c.local(q.slot);
                 let v = $run(&q, c, start, len);
                 c.set_local(q.slot, saved);
@@ -1592,6 +1681,9 @@ struct Quant {
     slot: usize,
     filter: Option<Node>,
     body: Option<Node>,
+    /// Steps charged per item.
+    weight: u64,
+    limit: u64,
 }
 
 impl Quant {
@@ -1710,19 +1802,21 @@ impl Values for CellValues<'_, '_> {
 }
 
 /// `count m in L`: the length of the list `list` reads.
-fn count_node<L>(list: L) -> Node
+fn count_node<L>(list: L, limit: u64) -> Node
 where
     L: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
 {
     Node::new(move |c| match items(list(c)) {
-        Ok((_, len)) => Cell::Int(i64::from(len)),
+        // The reference visits every item.
+        Ok((_, len)) if charge(c, limit, len, 1) => Cell::Int(i64::from(len)),
+        Ok(_) => Cell::Error,
         Err(e) => e,
     })
 }
 
 /// `sum` over the items of `list` of the value `read` gives for each item cell (no
 /// filter, no item variable set): the semantics' [`Aggregate`] fold.
-fn sum_in_place<L, R>(list: L, read: R) -> Node
+fn sum_in_place<L, R>(list: L, read: R, limit: u64, weight: u64) -> Node
 where
     L: Fn(&mut Ctx<'_>) -> Cell + Send + Sync + 'static,
     R: Fn(&Ctx<'_>, Cell) -> Cell + Send + Sync + 'static,
@@ -1732,6 +1826,9 @@ where
             Ok(r) => r,
             Err(e) => return e,
         };
+        if !charge(c, limit, len, weight) {
+            return Cell::Error;
+        }
         let mut fold = Aggregate::new(Quantifier::Sum);
         for k in start..start + len {
             let item = c.row.cell(k as usize);

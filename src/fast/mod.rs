@@ -48,6 +48,15 @@ impl FastRules {
         }
     }
 
+    /// Lowers `rules` for `ref_date` and a budget of evaluation steps per decision
+    /// ([`crate::eval::EvalOptions::budget`]): a record whose list operations may take
+    /// more is left to the reference evaluator, which reports the budget.
+    pub fn with_budget(rules: &RuleSet, ref_date: NaiveDate, budget: u64) -> Self {
+        FastRules {
+            compiled: lower::CompiledRules::with_budget(rules, ref_date, budget),
+        }
+    }
+
     /// Whether the policy with this index (rule-set order) is decided by this tier at
     /// all (otherwise the reference evaluator decides it for every record).
     pub fn is_compiled(&self, policy: usize) -> bool {

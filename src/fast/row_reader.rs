@@ -3,7 +3,9 @@
 //! A small scanner that knows the schema: it walks the JSON text once, matches each key
 //! against the fields of the record it is in (trying the next field in schema order
 //! first), converts the values of the fields the rules read directly into cells, and
-//! checks the rest only for being well-formed JSON. It does no allocation per record
+//! checks the rest as the reference reader would read them (types, ranges, dates,
+//! keys), keeping nothing of them; a key the schema does not declare or given twice
+//! is refused. It does no allocation per record
 //! once the row's buffers have grown.
 //!
 //! It accepts a subset of what the reference reader ([`crate::record::read_record`], through
@@ -49,6 +51,14 @@ pub struct RowReader<'a> {
     scalars: Vec<Cell>,
     /// A string with escapes, decoded.
     unescaped: String,
+    /// The schema's plausible dates, packed.
+    dates: (i32, i32),
+}
+
+/// A date as `yyyymmdd`.
+fn packed(d: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32
 }
 
 impl<'a> RowReader<'a> {
@@ -60,6 +70,7 @@ impl<'a> RowReader<'a> {
             items: vec![],
             scalars: vec![],
             unescaped: String::new(),
+            dates: (packed(schema.dates.0), packed(schema.dates.1)),
         }
     }
 
@@ -123,6 +134,7 @@ impl<'a> RowReader<'a> {
             items: &mut self.items,
             scalars: &mut self.scalars,
             unescaped: &mut self.unescaped,
+            dates: self.dates,
         };
         r.fields(s, root, 0, first, 1)?;
         s.ws();
@@ -365,69 +377,6 @@ impl Scan<'_> {
         }
         Ok((&self.text[start..self.at], integer))
     }
-
-    /// Checks a value the rules do not read.
-    fn skip(&mut self, depth: usize, scratch: &mut String) -> Res<()> {
-        match self.peek() {
-            Some(b'"') => self.string(scratch).map(|_| ()),
-            Some(b'{') => {
-                if depth >= MAX_DEPTH {
-                    return Err(self.refuse("nesting too deep"));
-                }
-                self.at += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.string(scratch)?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.skip(depth + 1, scratch)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.refuse("malformed JSON")),
-                    }
-                }
-            }
-            Some(b'[') => {
-                if depth >= MAX_DEPTH {
-                    return Err(self.refuse("nesting too deep"));
-                }
-                self.at += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.skip(depth + 1, scratch)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.refuse("malformed JSON")),
-                    }
-                }
-            }
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            _ => self.number().map(|_| ()),
-        }
-    }
 }
 
 struct Reader<'r, 'a> {
@@ -437,6 +386,7 @@ struct Reader<'r, 'a> {
     items: &'r mut Vec<u32>,
     scalars: &'r mut Vec<Cell>,
     unescaped: &'r mut String,
+    dates: (i32, i32),
 }
 
 impl Reader<'_, '_> {
@@ -459,8 +409,7 @@ impl Reader<'_, '_> {
         }
         // Records usually list their keys in schema order: try the next field first.
         let mut hint = 0;
-        // Fields read so far: a key given twice would make the reference reader keep
-        // only the last value, nested records included, so it is left to it.
+        // Fields read so far: a key given twice is an error of the reference reader.
         let mut seen = 0u128;
         loop {
             let field = match key.take() {
@@ -476,22 +425,23 @@ impl Reader<'_, '_> {
             s.ws();
             s.expect(b':')?;
             s.ws();
-            match field {
-                Some(i) if self.layout.used[rec][i] => {
-                    let bit = 1u128.checked_shl(i as u32).unwrap_or(0);
-                    if bit == 0 || seen & bit != 0 {
-                        return Err(s.refuse("a key given twice"));
-                    }
-                    seen |= bit;
-                    self.field(s, rec, i, base, depth)?;
-                    hint = i + 1;
-                }
-                Some(i) => {
-                    s.skip(depth, self.unescaped)?;
-                    hint = i + 1;
-                }
-                None => s.skip(depth, self.unescaped)?,
+            // A key the schema does not declare is the reference reader's to report
+            // (or, read leniently, to count).
+            let Some(i) = field else {
+                return Err(s.refuse("a key the schema does not declare"));
+            };
+            let bit = 1u128.checked_shl(i as u32).unwrap_or(0);
+            if bit == 0 || seen & bit != 0 {
+                return Err(s.refuse("a key given twice"));
             }
+            seen |= bit;
+            if self.layout.used[rec][i] {
+                self.field(s, rec, i, base, depth)?;
+            } else {
+                // Not read by any rule, but checked as the reference reader checks it.
+                self.check_field(s, rec, i, depth)?;
+            }
+            hint = i + 1;
             s.ws();
             match s.peek() {
                 Some(b',') => {
@@ -537,6 +487,116 @@ impl Reader<'_, '_> {
         Ok(())
     }
 
+    /// Checks the value of a field no rule reads, as the reference reader would read it
+    /// (its type, range and dates, its records' keys), keeping nothing.
+    fn check_field(&mut self, s: &mut Scan<'_>, rec: RecordId, i: usize, depth: usize) -> Res<()> {
+        let f = &self.schema.records[rec].fields[i];
+        if s.peek() == Some(b'n') {
+            return s.literal(b"null");
+        }
+        let c = self.check_value(s, &f.ty, depth)?;
+        if let Some((lo, hi)) = &f.range {
+            if !within(c, *lo, *hi) {
+                return Err(s.refuse("outside the declared range"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a value (not null) of type `ty`: the cell of a number, `Cell::None`
+    /// for anything else.
+    fn check_value(&mut self, s: &mut Scan<'_>, ty: &FieldType, depth: usize) -> Res<Cell> {
+        match (ty, s.peek()) {
+            (FieldType::Record(r), Some(b'{')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(s.refuse("nesting too deep"));
+                }
+                s.at += 1;
+                self.check_record(s, *r, depth + 1)?;
+                Ok(Cell::None)
+            }
+            (FieldType::List(elem), Some(b'[')) => {
+                if depth >= MAX_DEPTH {
+                    return Err(s.refuse("nesting too deep"));
+                }
+                s.at += 1;
+                s.ws();
+                if s.peek() == Some(b']') {
+                    s.at += 1;
+                    return Ok(Cell::None);
+                }
+                loop {
+                    s.ws();
+                    if s.peek() == Some(b'n') {
+                        return Err(s.refuse("a list item cannot be null"));
+                    }
+                    self.check_value(s, elem, depth + 1)?;
+                    s.ws();
+                    match s.peek() {
+                        Some(b',') => s.at += 1,
+                        Some(b']') => {
+                            s.at += 1;
+                            return Ok(Cell::None);
+                        }
+                        _ => return Err(s.refuse("malformed JSON")),
+                    }
+                }
+            }
+            (FieldType::String, Some(b'"')) => {
+                s.string(self.unescaped)?;
+                Ok(Cell::None)
+            }
+            (FieldType::String, Some(b'-' | b'0'..=b'9')) => {
+                let (text, integer) = s.number()?;
+                match text.parse::<i64>() {
+                    Ok(v) if integer && v.to_string() == text => Ok(Cell::None),
+                    _ => Err(s.refuse("a number for a text field")),
+                }
+            }
+            (FieldType::Record(_) | FieldType::List(_), _) => {
+                Err(s.refuse("a value of another type"))
+            }
+            // The scalars the rules read are checked by reading them.
+            _ => self.value(s, ty, 0, depth),
+        }
+    }
+
+    /// Checks the fields of a record no rule reads (its `{` already read).
+    fn check_record(&mut self, s: &mut Scan<'_>, rec: RecordId, depth: usize) -> Res<()> {
+        let def = &self.schema.records[rec];
+        s.ws();
+        if s.peek() == Some(b'}') {
+            s.at += 1;
+            return Ok(());
+        }
+        let mut seen = 0u128;
+        loop {
+            s.ws();
+            let k = s.string(self.unescaped)?;
+            let Some(i) = def.field_index(k.get(self.unescaped, s.text)) else {
+                return Err(s.refuse("a key the schema does not declare"));
+            };
+            let bit = 1u128.checked_shl(i as u32).unwrap_or(0);
+            if bit == 0 || seen & bit != 0 {
+                return Err(s.refuse("a key given twice"));
+            }
+            seen |= bit;
+            s.ws();
+            s.expect(b':')?;
+            s.ws();
+            self.check_field(s, rec, i, depth)?;
+            s.ws();
+            match s.peek() {
+                Some(b',') => s.at += 1,
+                Some(b'}') => {
+                    s.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(s.refuse("malformed JSON")),
+            }
+        }
+    }
+
     /// A value (not null) of type `ty` for the cell `at`.
     fn value(&mut self, s: &mut Scan<'_>, ty: &FieldType, at: u32, depth: usize) -> Res<Cell> {
         match (ty, s.peek()) {
@@ -569,9 +629,11 @@ impl Reader<'_, '_> {
                     FieldType::Decimal => parse_decimal(v)
                         .or_else(|_| Decimal::from_scientific(v).map(Cell::dec))
                         .map_err(|_| s.refuse("not a decimal")),
-                    FieldType::Date => parse_packed_date(v)
-                        .map(Cell::Date)
-                        .ok_or_else(|| s.refuse("not a date")),
+                    FieldType::Date => match parse_packed_date(v) {
+                        Some(d) if self.dates.0 <= d && d <= self.dates.1 => Ok(Cell::Date(d)),
+                        Some(_) => Err(s.refuse("a date outside the plausible range")),
+                        None => Err(s.refuse("not a date")),
+                    },
                     FieldType::Enum(e) => {
                         let names = &self.layout.enum_names[usize::from(*e)];
                         match names.iter().position(|n| same_bytes(n, v.as_bytes())) {

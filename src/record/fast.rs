@@ -1,6 +1,10 @@
 //! Reading a JSON record straight into the slot layout, without building a JSON tree:
 //! keys are matched against the schema's fields, fields the rule set never reads are
 //! skipped, and numbers keep their exact decimal text.
+//!
+//! It does not check the fields it skips: the batch uses it only for records the row
+//! reader ([`crate::fast`]) has read, which checks every field as the reference reader
+//! does. Anything else is read by [`super::parse_json`] and [`super::read_record_with`].
 
 use super::{Record, RecordError};
 use crate::schema::{FieldType, Presence, RecordId, Schema};
@@ -254,9 +258,9 @@ impl<'a> NodeReader<'a> {
         slots: &mut [Option<Slot>],
     ) -> Result<(), A::Error> {
         let def = &self.schema.records[self.rec];
+        // An undeclared key: the reference reader reports (or counts) it.
         let Some(i) = field else {
-            map.next_value::<IgnoredAny>()?;
-            return Ok(());
+            return Err(de::Error::custom("a key the schema does not declare"));
         };
         if !self.plan.used[self.rec][i] {
             map.next_value::<IgnoredAny>()?;

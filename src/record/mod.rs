@@ -3,13 +3,20 @@
 //! Every field is normalised here once: a default applied, an optional field's
 //! absence turned into a known "none", a required field's absence into "missing".
 //! Values of the wrong type and unknown enum values are errors that name the record
-//! and the path. Keys the schema does not declare are ignored: records come from
-//! registers that hold more than a rule set reads.
+//! and the path. The reading is strict by default: a key the schema does not declare
+//! is an error (with a "did you mean"), so is a key given twice ([`parse_json`]), a
+//! record of another subject kind than the one asked for, and a date outside the
+//! schema's plausible range. [`ReadOptions::lenient`] accepts undeclared keys and
+//! reports their paths instead.
+//!
+//! This reader is the one judgment of what a record is: the batch's fast readers
+//! accept only records this reader accepts, and refuse anything else back to it.
 
 pub mod fast;
 
 use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, Schema};
 use crate::value::{RecordNode, Slot, Value};
+use serde::de::DeserializeSeed;
 use std::sync::Arc;
 
 /// A record read against the schema, ready for evaluation.
@@ -23,9 +30,234 @@ pub struct Record {
     pub root: Arc<RecordNode>,
 }
 
+/// How records are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Accept keys the schema does not declare: they are not read, and their paths are
+    /// reported ([`read_record_with`]). Strict (`false`) by default.
+    pub lenient: bool,
+    /// The longest record text, in bytes (a JSON line, a record file).
+    pub max_bytes: usize,
+    /// The deepest nesting of mappings and lists in a record's text.
+    pub max_depth: usize,
+}
+
+/// Default of [`ReadOptions::max_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 16 << 20;
+/// Default of [`ReadOptions::max_depth`]: 64 (and never more than 127, the most
+/// `serde_json` reads).
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            lenient: false,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// The error of a record text longer than [`ReadOptions::max_bytes`].
+pub fn too_long(len: usize, options: &ReadOptions) -> RecordError {
+    RecordError::whole(format!(
+        "the record is {len} bytes long, over the limit of {} bytes (raise it with --max-record-bytes)",
+        options.max_bytes
+    ))
+}
+
+/// Parses a record's JSON text: a key given twice is an error (a JSON object with a
+/// repeated key would otherwise keep the last value silently), so is nesting deeper
+/// than [`ReadOptions::max_depth`] and text longer than [`ReadOptions::max_bytes`].
+pub fn parse_json(text: &str, options: &ReadOptions) -> Result<serde_json::Value, RecordError> {
+    if text.len() > options.max_bytes {
+        return Err(too_long(text.len(), options));
+    }
+    let found = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let checked = Shape {
+        path: String::new(),
+        depth: 0,
+        max_depth: options.max_depth.min(127),
+        found: &found,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    if let Err(e) = checked {
+        return Err(match found.into_inner() {
+            Some((path, message)) => RecordError {
+                record: "(no id)".into(),
+                path,
+                message: format!("{message} (line {}, column {})", e.line(), e.column()),
+            },
+            None => RecordError::whole(format!("not valid JSON: {e}")),
+        });
+    }
+    serde_json::from_str(text).map_err(|e| RecordError::whole(format!("not valid JSON: {e}")))
+}
+
+/// Parses a record's YAML text (a key given twice is an error of the YAML reader), with
+/// the limits of [`ReadOptions`].
+pub fn parse_yaml(text: &str, options: &ReadOptions) -> Result<serde_json::Value, RecordError> {
+    if text.len() > options.max_bytes {
+        return Err(too_long(text.len(), options));
+    }
+    // Parsing deeply nested flow collections is slow: a text whose brackets nest past
+    // a generous bound (they may be text inside strings, hence not the limit itself)
+    // is rejected before it is parsed; the limit is checked on the value read.
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > options.max_depth.max(1024) {
+        return Err(RecordError::whole(format!(
+            "the record nests deeper than {} levels (raise it with --max-record-depth)",
+            options.max_depth
+        )));
+    }
+    let v: serde_yaml::Value = serde_yaml::from_str(text)
+        .map_err(|e| RecordError::whole(format!("not valid YAML: {e}")))?;
+    let json = yaml_to_json(&v);
+    if nesting(&json) > options.max_depth {
+        return Err(RecordError::whole(format!(
+            "the record nests deeper than {} levels (raise it with --max-record-depth)",
+            options.max_depth
+        )));
+    }
+    Ok(json)
+}
+
+/// How deep mappings and lists nest in a value.
+fn nesting(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(nesting).max().unwrap_or(0),
+        serde_json::Value::Object(m) => 1 + m.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Walks a JSON text checking its shape: no key twice in an object, no nesting past the
+/// limit. What it finds is kept in `found` as (path, message).
+struct Shape<'f> {
+    path: String,
+    depth: usize,
+    max_depth: usize,
+    found: &'f std::cell::RefCell<Option<(String, String)>>,
+}
+
+impl Shape<'_> {
+    fn deeper(&self, path: String) -> Shape<'_> {
+        Shape {
+            path,
+            depth: self.depth + 1,
+            max_depth: self.max_depth,
+            found: self.found,
+        }
+    }
+
+    fn fail<E: serde::de::Error>(&self, path: String, message: String) -> E {
+        *self.found.borrow_mut() = Some((path, message.clone()));
+        E::custom(message)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Shape<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Shape<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.depth >= self.max_depth {
+            return Err(self.fail(
+                self.path.clone(),
+                format!(
+                    "the record nests deeper than {} levels (raise it with --max-record-depth)",
+                    self.max_depth
+                ),
+            ));
+        }
+        let mut i = 0usize;
+        while seq
+            .next_element_seed(self.deeper(format!("{}[{i}]", self.path)))?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some(first) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+            return Ok(());
+        };
+        // An exact number (serde_json's arbitrary precision) comes as a mapping.
+        if first == "$serde_json::private::Number" {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            return Ok(());
+        }
+        if self.depth >= self.max_depth {
+            return Err(self.fail(
+                self.path.clone(),
+                format!(
+                    "the record nests deeper than {} levels (raise it with --max-record-depth)",
+                    self.max_depth
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut next = Some(first);
+        while let Some(key) = match next.take() {
+            Some(k) => Some(k),
+            None => map.next_key::<std::borrow::Cow<'de, str>>()?,
+        } {
+            let path = join(&self.path, &key);
+            if !seen.insert(key) {
+                return Err(self.fail(path, "the key is given twice".into()));
+            }
+            map.next_value_seed(self.deeper(path))?;
+        }
+        Ok(())
+    }
+}
+
 /// A record that does not fit the schema.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("record {record}: {path}: {message}")]
+#[error("record {record}: {}", self.reason())]
 pub struct RecordError {
     /// The record's id, or a description of where it came from.
     pub record: String,
@@ -33,6 +265,27 @@ pub struct RecordError {
     pub path: String,
     /// What is wrong.
     pub message: String,
+}
+
+impl RecordError {
+    /// The reason without the record: `path: message` (or the message alone for the
+    /// whole record). `eval` and the batch's rejected.jsonl give the same reason.
+    pub fn reason(&self) -> String {
+        if self.path.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{}: {}", self.path, self.message)
+        }
+    }
+
+    /// An error about the whole record.
+    pub fn whole(message: impl Into<String>) -> Self {
+        RecordError {
+            record: "(no id)".into(),
+            path: String::new(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Which subject kind a record is: the given one, or the one whose top-level keys it
@@ -70,16 +323,31 @@ pub fn detect_subject(
     })
 }
 
-/// Reads a JSON value as a record of subject kind `subject`.
+/// Reads a JSON value as a record of subject kind `subject`, strictly
+/// ([`ReadOptions::default`]).
 pub fn read_record(
     schema: &Schema,
     subject: usize,
     value: &serde_json::Value,
 ) -> Result<Record, RecordError> {
+    read_record_with(schema, subject, value, ReadOptions::default()).map(|(r, _)| r)
+}
+
+/// Reads a JSON value as a record of subject kind `subject`; with it, the schema paths
+/// of the keys the schema does not declare (list items as `[]`), which only a lenient
+/// reading accepts (a strict one rejects the record at the first).
+pub fn read_record_with(
+    schema: &Schema,
+    subject: usize,
+    value: &serde_json::Value,
+    options: ReadOptions,
+) -> Result<(Record, Vec<String>), RecordError> {
     let def = &schema.subjects[subject];
     let mut reader = Reader {
         schema,
         record: String::from("(no id)"),
+        lenient: options.lenient,
+        unknown: std::cell::RefCell::new(vec![]),
     };
     // Find the id first so every error can name the record.
     let mut id = None;
@@ -107,13 +375,34 @@ pub fn read_record(
         id = Some(s.clone());
         reader.record = s;
     }
+    // A record of another subject kind is not read as this one, even leniently.
+    if let serde_json::Value::Object(map) = value {
+        let root = &schema.records[def.root];
+        if !map.is_empty() && !map.keys().any(|k| root.field_index(k).is_some()) {
+            if let Some(other) = schema.subjects.iter().find(|s| {
+                map.keys()
+                    .any(|k| schema.records[s.root].field_index(k).is_some())
+            }) {
+                return Err(reader.err(
+                    "",
+                    format!(
+                        "the record is of subject kind `{}`, not `{}`",
+                        other.name, def.name
+                    ),
+                ));
+            }
+        }
+    }
     let root = reader.record_node(def.root, value, Arc::from(""), "", def.paths_from)?;
-    Ok(Record { subject, id, root })
+    Ok((Record { subject, id, root }, reader.unknown.into_inner()))
 }
 
 struct Reader<'a> {
     schema: &'a Schema,
     record: String,
+    lenient: bool,
+    /// Undeclared keys met (lenient reading).
+    unknown: std::cell::RefCell<Vec<String>>,
 }
 
 impl Reader<'_> {
@@ -145,6 +434,22 @@ impl Reader<'_> {
                 ))
             }
         };
+        if let Some(m) = map {
+            for k in m.keys() {
+                if def.field_index(k).is_none() {
+                    let at = join(full, k);
+                    if !self.lenient {
+                        let hint = crate::check::did_you_mean(
+                            k,
+                            def.fields.iter().map(|f| f.name.as_str()),
+                        )
+                        .map_or(String::new(), |s| format!("; did you mean {s}?"));
+                        return Err(self.err(&at, format!("unknown field{hint}")));
+                    }
+                    self.unknown.borrow_mut().push(schema_path(&at));
+                }
+            }
+        }
         let mut fields = Vec::with_capacity(def.fields.len());
         for (i, f) in def.fields.iter().enumerate() {
             let fpath_full = join(full, &f.name);
@@ -286,6 +591,24 @@ fn join(base: &str, name: &str) -> String {
     } else {
         format!("{base}.{name}")
     }
+}
+
+/// A path with its list indexes dropped: `children[2].name` → `children[].name`.
+fn schema_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push_str("[]");
+            }
+            ']' => in_index = false,
+            _ if in_index => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

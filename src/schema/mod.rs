@@ -152,6 +152,18 @@ pub struct Schema {
     pub records: Vec<RecordDef>,
     /// Subject kinds.
     pub subjects: Vec<SubjectDef>,
+    /// The plausible dates (inclusive): a record's date outside them is an error.
+    /// Set by the schema's top-level `dates: {min: …, max: …}`; by default
+    /// 1900-01-01 to 2100-12-31.
+    pub dates: (chrono::NaiveDate, chrono::NaiveDate),
+}
+
+/// The default plausible range of record dates.
+pub fn default_dates() -> (chrono::NaiveDate, chrono::NaiveDate) {
+    (
+        chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
+        chrono::NaiveDate::from_ymd_opt(2100, 12, 31).unwrap_or_default(),
+    )
 }
 
 /// A schema file that cannot be used.
@@ -178,6 +190,16 @@ struct RawSchema {
     #[serde(default)]
     enums: IndexMap<String, Vec<RawEnumValue>>,
     subjects: IndexMap<String, RawSubject>,
+    #[serde(default)]
+    dates: Option<RawDates>,
+}
+
+/// `dates: {min: 1900-01-01, max: 2100-12-31}`: the plausible dates of records.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDates {
+    min: Option<String>,
+    max: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -264,7 +286,25 @@ impl Schema {
                 .collect(),
             records: vec![],
             subjects: vec![],
+            dates: default_dates(),
         };
+        if let Some(d) = &raw.dates {
+            let bound = |name: &str, text: &Option<String>, default| match text {
+                None => Ok(default),
+                Some(t) => parse_date(t).ok_or_else(|| SchemaError {
+                    path: format!("dates.{name}"),
+                    message: format!("`{t}` is not a date (YYYY-MM-DD)"),
+                }),
+            };
+            let (lo, hi) = default_dates();
+            schema.dates = (bound("min", &d.min, lo)?, bound("max", &d.max, hi)?);
+            if schema.dates.0 > schema.dates.1 {
+                return Err(SchemaError {
+                    path: "dates".into(),
+                    message: "`min` is after `max`".into(),
+                });
+            }
+        }
         for (name, subject) in raw.subjects {
             let _ = subject.doc;
             let root = schema.add_record(&name, String::new(), &subject.fields, None)?;
@@ -547,9 +587,15 @@ pub(crate) fn scalar_from_text(
                 .map_err(|_| format!("`{text}` is not a decimal number"))?,
         ),
         FieldType::String => Value::Str(Arc::from(text)),
-        FieldType::Date => Value::Date(
-            parse_date(text).ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD)"))?,
-        ),
+        FieldType::Date => {
+            let d =
+                parse_date(text).ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
+            let (lo, hi) = schema.dates;
+            if d < lo || d > hi {
+                return Err(date_out_of_range(text, schema));
+            }
+            Value::Date(d)
+        }
         FieldType::Enum(e) => {
             let def = schema
                 .enum_def(*e)
@@ -569,6 +615,12 @@ pub(crate) fn scalar_from_text(
             return Err("expected a list or a record, not a plain value".into())
         }
     })
+}
+
+/// The error of a date outside the schema's plausible range.
+pub(crate) fn date_out_of_range(text: &str, schema: &Schema) -> String {
+    let (lo, hi) = schema.dates;
+    format!("`{text}` is outside the plausible dates {lo} ..= {hi} (the schema's `dates`)")
 }
 
 /// Parses `YYYY-MM-DD` (exactly that shape) into a calendar date.

@@ -272,7 +272,9 @@ pub fn case_coverage(rules: &RuleSet, files: &[PathBuf]) -> Result<CoverageRepor
 }
 
 fn add_case(rules: &RuleSet, case: &super::Case, report: &mut CoverageReport) -> bool {
-    let Ok((ref_date, subject, rec)) = super::prepare_case(rules, case) else {
+    let Ok((ref_date, subject, rec)) =
+        super::prepare_case(rules, case, crate::record::ReadOptions::default())
+    else {
         return false;
     };
     for k in case.expected.keys() {
@@ -286,7 +288,16 @@ fn add_case(rules: &RuleSet, case: &super::Case, report: &mut CoverageReport) ->
             {
                 continue;
             }
-            let d = eval::evaluate_policy(rules, pi, &rec, ref_date, EvalOptions { trace: true });
+            let d = eval::evaluate_policy(
+                rules,
+                pi,
+                &rec,
+                ref_date,
+                EvalOptions {
+                    trace: true,
+                    ..Default::default()
+                },
+            );
             report.add(&d);
         }
     }

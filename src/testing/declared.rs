@@ -141,7 +141,10 @@ fn decide(
         pi,
         &rec,
         date,
-        EvalOptions { trace },
+        EvalOptions {
+            trace,
+            ..Default::default()
+        },
     ))
 }
 

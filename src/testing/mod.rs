@@ -145,6 +145,7 @@ pub fn bundle_case_view(result: &eval::BundleResult) -> Json {
 pub(crate) fn prepare_case(
     rules: &RuleSet,
     case: &Case,
+    read: record::ReadOptions,
 ) -> Result<(NaiveDate, usize, record::Record), (&'static str, String)> {
     let date_text = crate::schema::yaml_scalar_text(&case.reference_date).unwrap_or_default();
     let ref_date = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d").map_err(|_| {
@@ -156,13 +157,34 @@ pub(crate) fn prepare_case(
     let json = yaml_to_json(&case.record);
     let subject = record::detect_subject(&rules.schema, &json, case.subject.as_deref())
         .map_err(|m| ("case", m))?;
-    let rec = record::read_record(&rules.schema, subject, &json)
-        .map_err(|e| ("record", e.to_string()))?;
+    let rec = record::read_record_with(&rules.schema, subject, &json, read)
+        .map_err(|e| ("record", e.to_string()))?
+        .0;
     Ok((ref_date, subject, rec))
 }
 
 /// Runs one case: every expected target is a policy or a bundle of the rule set.
 pub fn run_case(rules: &RuleSet, file: &Path, case: &Case) -> CaseResult {
+    run_case_with(
+        rules,
+        file,
+        case,
+        record::ReadOptions::default(),
+        EvalOptions {
+            trace: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// Runs one case, its record read with `read` and its decisions made with `opts`.
+pub fn run_case_with(
+    rules: &RuleSet,
+    file: &Path,
+    case: &Case,
+    read: record::ReadOptions,
+    opts: EvalOptions,
+) -> CaseResult {
     let mut result = CaseResult {
         file: file.to_path_buf(),
         id: case.id.clone(),
@@ -175,7 +197,7 @@ pub fn run_case(rules: &RuleSet, file: &Path, case: &Case) -> CaseResult {
         expected: Json::Null,
         actual: None,
     };
-    let (ref_date, subject, rec) = match prepare_case(rules, case) {
+    let (ref_date, subject, rec) = match prepare_case(rules, case, read) {
         Ok(prepared) => prepared,
         Err((target, message)) => {
             result.failures.push(fail(target, message));
@@ -191,12 +213,11 @@ pub fn run_case(rules: &RuleSet, file: &Path, case: &Case) -> CaseResult {
         let expected = yaml_to_json(expected);
         let actual = match rules.policy_index.get(&target) {
             Some(&pi) => {
-                let d =
-                    eval::evaluate_policy(rules, pi, &rec, ref_date, EvalOptions { trace: true });
+                let d = eval::evaluate_policy(rules, pi, &rec, ref_date, opts);
                 Some(decision_json(&d))
             }
             None => rules.bundle_index(&target).map(|b| {
-                let result = eval::prefill(rules, b, &rec, ref_date, EvalOptions { trace: true });
+                let result = eval::prefill(rules, b, &rec, ref_date, opts);
                 bundle_case_view(&result)
             }),
         };

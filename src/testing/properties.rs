@@ -574,7 +574,15 @@ fn decide(
     trace: bool,
 ) -> Result<Vec<Decision>, String> {
     let rec = record::read_record(&rules.schema, subject, record).map_err(|e| e.to_string())?;
-    Ok(eval::evaluate_all(rules, &rec, date, EvalOptions { trace }))
+    Ok(eval::evaluate_all(
+        rules,
+        &rec,
+        date,
+        EvalOptions {
+            trace,
+            ..Default::default()
+        },
+    ))
 }
 
 fn check(
@@ -637,8 +645,16 @@ fn check(
                 let Some(&i) = rules.policy_index.get(&d.policy) else {
                     continue;
                 };
-                let alone =
-                    eval::evaluate_policy(rules, i, &rec, date, EvalOptions { trace: true });
+                let alone = eval::evaluate_policy(
+                    rules,
+                    i,
+                    &rec,
+                    date,
+                    EvalOptions {
+                        trace: true,
+                        ..Default::default()
+                    },
+                );
                 let (x, y) = (
                     serde_json::to_string(d).unwrap_or_default(),
                     serde_json::to_string(&alone).unwrap_or_default(),
