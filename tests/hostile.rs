@@ -291,7 +291,7 @@ fn forged_record(dir: &Path) -> PathBuf {
             "separation_date": "2025-03-31",
             "separation_reason": "contract_expired"
         },
-        "unemployment_registration": {"registered": true, "date": "2025-04-02"}
+        "unemployment_registration": {"registered": true, "job_seeking": true}
     });
     std::fs::write(&p, serde_json::to_string(&record).unwrap()).unwrap();
     p
