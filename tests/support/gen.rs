@@ -981,7 +981,7 @@ impl<'r> Gen<'r> {
                 }
             }
             let mut lets = vec![];
-            if self.chance(0.6) {
+            if self.chance(0.75) {
                 for k in 0..1 + self.below(3) {
                     let ty = self.let_ty(&sc);
                     let e = self.expr(ty, &sc, schema, self.depth.min(3));
@@ -990,7 +990,19 @@ impl<'r> Gen<'r> {
                     lets.push(LetSpec { name, ty, expr: e });
                 }
             }
-            let body = self.expr(ret, &sc, schema, self.depth.min(3));
+            let mut body = self.expr(ret, &sc, schema, self.depth.min(3));
+            // A formula that builds on an earlier one (`f(x) = g(x) * 2`).
+            let earlier: Vec<_> = fns.iter().filter(|f| f.ret == Ty::Dec).cloned().collect();
+            if ret == Ty::Dec && !earlier.is_empty() && self.chance(0.5) {
+                let g = self.pick(&earlier);
+                let args: Vec<String> = g
+                    .params
+                    .iter()
+                    .map(|&(_, t)| self.expr(t, &sc, schema, 1))
+                    .collect();
+                let op = self.pick(&["+", "*", "-"]);
+                body = format!("({}({}) {op} {body})", g.name, args.join(", "));
+            }
             fns.push(FnSpec {
                 name: format!("f{i}"),
                 params: ps,
@@ -1064,7 +1076,35 @@ impl<'r> Gen<'r> {
                 } else {
                     Guard::None
                 };
-                let raw = self.expr(Ty::Dec, &sc, &schema, d);
+                // Amounts computed through functions (that call functions), the way
+                // shared formulas are written, or a general expression.
+                let dec_fns: Vec<_> = fsigs.iter().filter(|f| f.2 == Ty::Dec).cloned().collect();
+                let raw = if !dec_fns.is_empty() && self.chance(0.5) {
+                    let mut terms = vec![];
+                    for _ in 0..1 + self.below(2) {
+                        let (name, params, _) = self.pick(&dec_fns);
+                        let args: Vec<String> = params
+                            .iter()
+                            .map(|&t| self.expr(t, &sc, &schema, 1))
+                            .collect();
+                        terms.push(format!("{name}({})", args.join(", ")));
+                    }
+                    if self.chance(0.3) {
+                        let (v, inner, filter) = self.over_items(&sc, &schema, 1);
+                        let (name, params, _) = self.pick(&dec_fns);
+                        let args: Vec<String> = params
+                            .iter()
+                            .map(|&t| self.expr(t, &inner, &schema, 1))
+                            .collect();
+                        terms.push(format!(
+                            "(sum {v} in items{filter}: {name}({}))",
+                            args.join(", ")
+                        ));
+                    }
+                    format!("({})", terms.join(" + "))
+                } else {
+                    self.expr(Ty::Dec, &sc, &schema, d)
+                };
                 let value = if self.chance(0.8) {
                     format!("round({raw}, 2)")
                 } else {

@@ -138,7 +138,15 @@ pub fn check_record(
     index: usize,
     text: &str,
 ) -> Vec<Failure> {
-    check_record_counting(rules, compiled, date, index, text, &mut Tally::default())
+    check_record_counting(
+        rules,
+        compiled,
+        date,
+        index,
+        text,
+        &mut Tally::default(),
+        &mut |_| {},
+    )
 }
 
 /// [`check_record`], counting the verdicts into `tally`.
@@ -149,6 +157,7 @@ pub fn check_record_counting(
     index: usize,
     text: &str,
     tally: &mut Tally,
+    stage: &mut dyn FnMut(&str),
 ) -> Vec<Failure> {
     let fail = |kind: Kind, detail: String| Failure {
         kind,
@@ -156,6 +165,7 @@ pub fn check_record_counting(
         record: Some(index),
         detail,
     };
+    stage("the compiled tier");
     let fast = catch_unwind(AssertUnwindSafe(|| {
         let mut reader = RowReader::new(&rules.schema, &compiled.layout);
         let mut row = Row::default();
@@ -187,6 +197,7 @@ pub fn check_record_counting(
             )]
         }
     };
+    stage("the reference evaluator");
     let record = match reference_record(rules, text) {
         Ok(r) => r,
         Err(e) => {
