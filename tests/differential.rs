@@ -513,7 +513,9 @@ fn simpler_specs(s: &RuleSetSpec) -> Vec<RuleSetSpec> {
     for (i, p) in s.policies.iter().enumerate() {
         if p.per_item.is_some() {
             push(&|c| c.policies[i].per_item = None);
-            push(&|c| c.policies[i].per_item = Some("for each item it in items".into()));
+            if p.per_item.as_deref() != Some("for each item it in items") {
+                push(&|c| c.policies[i].per_item = Some("for each item it in items".into()));
+            }
         }
         if p.effective != "from 2000-01-01" {
             push(&|c| c.policies[i].effective = "from 2000-01-01".into());
@@ -754,6 +756,9 @@ fn shrink(case: &Case, failure: &Failure) -> Case {
                     break;
                 }
                 let c = cur.with_spec(s);
+                if c.rules == cur.rules && c.schema == cur.schema {
+                    continue;
+                }
                 if fails_with(&c, kind) {
                     cur = c;
                     changed = true;
