@@ -1246,7 +1246,7 @@ fn leap_day_ages_agree_across_tiers() {
     let mut births = std::collections::BTreeSet::new();
     for r in &dates {
         for k in KS {
-            let base = mianshen::calendar::add_years(*r, -k).expect("a date");
+            let base = mianshen::semantics::calendar::add_years(*r, -k).expect("a date");
             for shift in -2..=2 {
                 births.insert(base + chrono::Duration::days(shift));
             }

@@ -75,6 +75,22 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// A run on `ref_date` with the defaults: records of any subject kind (told by
+    /// their top-level key), all cores, chunks of 4,096 records, the strict reader, the
+    /// default budget, no bundle forms.
+    pub fn new(ref_date: NaiveDate) -> Self {
+        RunConfig {
+            ref_date,
+            chunk_size: 4096,
+            subject: None,
+            threads: None,
+            bundle: None,
+            read: record::ReadOptions::default(),
+            budget: crate::eval::DEFAULT_BUDGET,
+            panic_at_line: None,
+        }
+    }
+
     /// The options of the reference evaluations of a run.
     pub fn eval_options(&self) -> crate::eval::EvalOptions {
         crate::eval::EvalOptions {

@@ -3,7 +3,7 @@
 //! when it is included by the differential test).
 //!
 //! For one record and one reference date, whatever the compiled tier
-//! ([`RowEvaluator`]) claims must be what the reference evaluator decides:
+//! ([`FastDecider`]) claims must be what the reference evaluator decides:
 //!
 //! - `Eligible { amount, extras }` → reference eligible, no error, same amount value
 //!   (and, through the policy's amount rule, the same unit and period) and extras;
@@ -22,11 +22,9 @@
 
 use chrono::NaiveDate;
 use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::compile::lower::CompiledRules;
 use mianshen::compile::RuleSet;
-use mianshen::eval::compiled::{RowEvaluator, Verdict};
+use mianshen::fast::{FastDecider, FastRules, Verdict};
 use mianshen::eval::{evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome};
-use mianshen::record::row::{Row, RowReader};
 use mianshen::record::{detect_subject, read_record, Record};
 use mianshen::syntax::ast::Mode;
 use serde_json::{json, Value as Json};
@@ -39,7 +37,7 @@ pub enum Kind {
     /// The compiled tier's verdict contradicts the reference decision; the text says
     /// which verdict against which outcome (`Eligible/amount`, `NotEligible/Eligible`).
     Verdict(String),
-    /// Lowering the rules (`CompiledRules::new`) panicked.
+    /// Lowering the rules (`FastRules::new`) panicked.
     LowerPanic,
     /// The compiled tier panicked on a record.
     CompiledPanic,
@@ -119,12 +117,12 @@ pub fn reference_record(rules: &RuleSet, text: &str) -> Result<Record, String> {
 }
 
 /// Lowers `rules` for `date`, catching a panic.
-pub fn lower(rules: &RuleSet, date: NaiveDate) -> Result<CompiledRules, Failure> {
-    catch_unwind(AssertUnwindSafe(|| CompiledRules::new(rules, date))).map_err(|p| Failure {
+pub fn lower(rules: &RuleSet, date: NaiveDate) -> Result<FastRules, Failure> {
+    catch_unwind(AssertUnwindSafe(|| FastRules::new(rules, date))).map_err(|p| Failure {
         kind: Kind::LowerPanic,
         date,
         record: None,
-        detail: format!("CompiledRules::new panicked: {}", panic_text(&*p)),
+        detail: format!("FastRules::new panicked: {}", panic_text(&*p)),
     })
 }
 
@@ -133,7 +131,7 @@ pub fn lower(rules: &RuleSet, date: NaiveDate) -> Result<CompiledRules, Failure>
 /// (the batch reads them the reference way).
 pub fn check_record(
     rules: &RuleSet,
-    compiled: &CompiledRules,
+    compiled: &FastRules,
     date: NaiveDate,
     index: usize,
     text: &str,
@@ -152,7 +150,7 @@ pub fn check_record(
 /// [`check_record`], counting the verdicts into `tally`.
 pub fn check_record_counting(
     rules: &RuleSet,
-    compiled: &CompiledRules,
+    compiled: &FastRules,
     date: NaiveDate,
     index: usize,
     text: &str,
@@ -167,22 +165,19 @@ pub fn check_record_counting(
     };
     stage("the compiled tier");
     let fast = catch_unwind(AssertUnwindSafe(|| {
-        let mut reader = RowReader::new(&rules.schema, &compiled.layout);
-        let mut row = Row::default();
-        if reader.read(text, None, &mut row).is_err() {
+        let mut ev = FastDecider::new(rules, compiled);
+        if ev.read(text, None).is_err() {
             return None;
         }
-        let mut ev = RowEvaluator::new(compiled);
-        ev.decide(&row);
-        let verdicts = ev.verdicts().to_vec();
+        let verdicts = ev.decide().to_vec();
         let extras: Vec<Vec<(usize, ExtraValue)>> = verdicts
             .iter()
             .map(|v| match v {
-                Verdict::Eligible { extras, .. } => ev.extras(*extras, &row),
+                Verdict::Eligible { extras, .. } => ev.extras(*extras),
                 _ => vec![],
             })
             .collect();
-        Some((row.subject, verdicts, extras))
+        Some((ev.subject(), verdicts, extras))
     }));
     let (subject, verdicts, extras) = match fast {
         Ok(None) => {
@@ -434,11 +429,8 @@ pub fn check_batch(rules: &RuleSet, date: NaiveDate, records: &[String]) -> Vec<
     };
     let text = records.join("\n") + "\n";
     let config = RunConfig {
-        ref_date: date,
-        chunk_size: 4096,
-        subject: None,
         threads: Some(1),
-        bundle: None,
+        ..RunConfig::new(date)
     };
     let run = catch_unwind(AssertUnwindSafe(|| {
         let mut sink = Collect::default();
