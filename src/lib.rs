@@ -61,8 +61,8 @@ pub use batch::{
 };
 pub use compile::RuleSet;
 pub use eval::{
-    Amount, BundleResult, ClauseTrace, Decision, EvalError, EvalOptions, ExtraValue, Fact,
-    ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
+    Amount, BundleResult, ClauseTrace, Decision, ErrorKind, EvalError, EvalOptions, ExtraValue,
+    Fact, ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
 };
 pub use load::LoadError;
 pub use record::{Record, RecordError};
