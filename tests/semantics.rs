@@ -3,11 +3,14 @@
 //! decision errors, dated parameters, per-item aggregation, determinism and masking.
 //!
 //! Everything goes through the library: `Schema::from_yaml` → `load::check_sources`
-//! → `record::read_record` → `eval::evaluate_policy` / `evaluate_all`.
+//! → `record::read_record` → `eval::evaluate_policy` / `evaluate_all`. Every decision
+//! a table asserts on is also made by the batch's fast tier, which must agree with it
+//! (so that each table holds for both tiers, not only the reference evaluator).
 
 use chrono::NaiveDate;
 use mianshen::compile::RuleSet;
 use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
+use mianshen::fast::{FastDecider, FastRules, Verdict};
 use mianshen::load::check_sources;
 use mianshen::record::{self, Record};
 use mianshen::schema::Schema;
@@ -95,14 +98,14 @@ fn record(rules: &RuleSet, value: Json) -> Record {
     record::read_record(&rules.schema, subject, &value).expect("the test record is valid")
 }
 
-/// Decides one policy, with a trace.
+/// Decides one policy, with a trace; the fast tier must agree.
 fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
-    let rec = record(rules, value);
+    let rec = record(rules, value.clone());
     let index = *rules
         .policy_index
         .get(policy)
         .unwrap_or_else(|| panic!("no policy {policy}"));
-    eval::evaluate_policy(
+    let d = eval::evaluate_policy(
         rules,
         index,
         &rec,
@@ -111,7 +114,36 @@ fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
             trace: true,
             ..Default::default()
         },
-    )
+    );
+    fast_tier_agrees(rules, index, &value, on, &d);
+    d
+}
+
+/// The fast tier's verdict on `value` for policy `index` is the reference decision
+/// `d` (or no verdict at all: the reference evaluator decides then).
+fn fast_tier_agrees(rules: &RuleSet, index: usize, value: &Json, on: &str, d: &Decision) {
+    let fast = FastRules::new(rules, date(on));
+    let mut decider = FastDecider::new(rules, &fast);
+    if decider.read(&value.to_string(), None).is_err() {
+        return;
+    }
+    let verdict = decider.decide().get(index).copied();
+    let agrees = match verdict {
+        Some(Verdict::Eligible { amount, .. }) => {
+            d.outcome == Outcome::Eligible
+                && d.error.is_none()
+                && amount.map(|(_, a)| a) == d.amount.as_ref().map(|a| a.value)
+        }
+        Some(Verdict::NotEligible) => d.outcome == Outcome::NotEligible,
+        Some(Verdict::Unknown) => d.outcome == Outcome::Undetermined,
+        Some(Verdict::Deferred) => true,
+        Some(Verdict::NotApplicable) | None => false,
+    };
+    assert!(
+        agrees,
+        "policy {} on {on}: the fast tier says {verdict:?}, the reference evaluator {:?} {:?}\nrecord: {value}",
+        d.policy, d.outcome, d.amount
+    );
 }
 
 fn to_json(d: &Decision) -> Json {
