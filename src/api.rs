@@ -31,6 +31,14 @@ const _: () = {
     shared::<RuleSet>();
 };
 
+/// Evaluation with traces and the default budget.
+fn traced() -> EvalOptions {
+    EvalOptions {
+        trace: true,
+        ..EvalOptions::default()
+    }
+}
+
 impl RuleSet {
     /// Loads and checks a rules directory: `schema.yaml` and every `*.rules` file
     /// below it.
@@ -124,15 +132,7 @@ impl RuleSet {
     /// Decides every policy about the record's subject kind on `on`, in rule-set
     /// order, with traces.
     pub fn decide(&self, record: &Record, on: NaiveDate) -> Vec<Decision> {
-        eval::evaluate_all(
-            self,
-            record,
-            on,
-            EvalOptions {
-                trace: true,
-                ..EvalOptions::default()
-            },
-        )
+        eval::evaluate_all(self, record, on, traced())
     }
 
     /// [`decide`](Self::decide) with options (traces cost time: a host that only needs
@@ -150,32 +150,14 @@ impl RuleSet {
     /// policy.
     pub fn decide_policy(&self, policy: &str, record: &Record, on: NaiveDate) -> Option<Decision> {
         let index = *self.policy_index.get(policy)?;
-        Some(eval::evaluate_policy(
-            self,
-            index,
-            record,
-            on,
-            EvalOptions {
-                trace: true,
-                ..EvalOptions::default()
-            },
-        ))
+        Some(eval::evaluate_policy(self, index, record, on, traced()))
     }
 
     /// Pre-fills the "one thing" bundle with this id for a record; `None` when the rule
     /// set has no such bundle.
     pub fn prefill(&self, bundle: &str, record: &Record, on: NaiveDate) -> Option<BundleResult> {
         let index = self.bundle_index(bundle)?;
-        Some(eval::prefill(
-            self,
-            index,
-            record,
-            on,
-            EvalOptions {
-                trace: true,
-                ..EvalOptions::default()
-            },
-        ))
+        Some(eval::prefill(self, index, record, on, traced()))
     }
 
     /// Runs the batch over JSON Lines read from `input` into `sink` (see
