@@ -5,7 +5,47 @@
 //! decides, for each subject, which policies apply, how much, and why — in three-valued
 //! logic, with exact money and calendar rules, and a trace of every clause.
 //!
-//! The pipeline, one module per stage, data flowing one way:
+//! # For a host application
+//!
+//! Load a rule set once ([`RuleSet::load_dir`], or [`RuleSet::from_sources`] for rules
+//! kept in a database), read records against its schema ([`RuleSet::read_json`],
+//! [`RuleSet::read_yaml`], [`RuleSet::read_value`]), and decide them
+//! ([`RuleSet::decide`], [`RuleSet::decide_policy`], [`RuleSet::prefill`]) or run the
+//! batch into your own [`Sink`] ([`RuleSet::run_json_lines`], [`batch::run`] for any
+//! iterator of records):
+//!
+//! ```
+//! let rules = mianshen::RuleSet::load_dir("rules").expect("the shipped rules check");
+//! let record = rules
+//!     .read_json(r#"{"person": {"id": "P1", "birth_date": "1940-03-01", "hukou_region": "上海"}}"#)
+//!     .expect("a valid record");
+//! let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+//! let senior = rules
+//!     .decide_policy("sh-senior-comprehensive-allowance", &record, on)
+//!     .expect("a shipped policy");
+//! assert_eq!(senior.outcome, mianshen::Outcome::Eligible);
+//! assert_eq!(senior.amount.as_ref().unwrap().value.to_string(), "180.00");
+//! ```
+//!
+//! Guarantees:
+//! - **Compile once, evaluate many.** A [`RuleSet`] is immutable and `Send + Sync`:
+//!   share it across threads; nothing is parsed or compiled per record.
+//! - **Errors are data.** Loading fails with a [`LoadError`] (diagnostics with spans),
+//!   reading with a [`RecordError`] (the field path and the reason), and a decision that
+//!   the rule text leaves undefined carries an [`EvalError`] whose [`ErrorKind`] a host
+//!   matches on (its stable code is what the JSON outputs carry).
+//! - **No panics, no side effects.** The library never panics on any input (enforced by
+//!   the lints below, with a panic guard around each decision as a seat belt), never
+//!   prints, and never reads the clock or the environment: every evaluation has an
+//!   explicit reference date. Work is bounded by a budget of steps per decision
+//!   ([`EvalOptions::budget`]).
+//! - **One meaning.** The batch's fast tier ([`fast`]) is a specialisation of the
+//!   semantics written once in [`semantics`]; whatever it cannot decide exactly, the
+//!   reference evaluator ([`eval`]) decides.
+//!
+//! # The pipeline
+//!
+//! One module per stage, data flowing one way:
 //!
 //! ```text
 //! rule files ──syntax──▶ AST with spans
@@ -13,29 +53,13 @@
 //! AST + Schema ──check──▶ ir::Program (typed, resolved)   or diagnostics
 //! Program ──compile──▶ RuleSet
 //! RuleSet + record (record) + date ──eval──▶ Decision per policy, bundle results
+//!                                  ──fast──▶ the batch's verdicts (one date, flat rows)
 //! Decisions ──▶ batch (the nightly run) · bundle (printable forms) · testing (cases,
 //!               properties, coverage)
 //! ```
 //!
-//! A host loads a rules directory once and evaluates many records against it:
-//!
-//! ```
-//! use mianshen::{eval, load, record};
-//! let rules = load::load_dir(std::path::Path::new("rules")).expect("the shipped rules check");
-//! let json = serde_json::json!({
-//!     "person": {"id": "P1", "birth_date": "1940-03-01", "hukou_region": "上海"}
-//! });
-//! let subject = record::detect_subject(&rules.schema, &json, None).unwrap();
-//! let rec = record::read_record(&rules.schema, subject, &json).unwrap();
-//! let date = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
-//! let decisions = eval::evaluate_all(&rules, &rec, date, eval::EvalOptions { trace: true, ..Default::default() });
-//! let senior = decisions.iter().find(|d| d.policy == "sh-senior-comprehensive-allowance").unwrap();
-//! assert_eq!(senior.outcome, eval::Outcome::Eligible);
-//! assert_eq!(senior.amount.as_ref().unwrap().value.to_string(), "180.00");
-//! ```
-//!
-//! The library never panics on any input, never prints, and never reads the clock or
-//! the environment: every evaluation has an explicit reference date.
+//! The modules marked *internal* below are stages the API is built from; they are
+//! public for the project's own tests and tools and may change without notice.
 
 #![deny(missing_docs)]
 
@@ -43,22 +67,34 @@ mod api;
 pub mod batch;
 pub mod bundle;
 pub mod check;
-pub mod compile;
-pub mod escape;
 pub mod eval;
 pub mod fast;
-pub mod ir;
 pub mod load;
 pub mod record;
 pub mod schema;
 pub mod semantics;
-pub mod syntax;
 pub mod testing;
+
+// Internal: checked program → RuleSet.
+#[doc(hidden)]
+pub mod compile;
+// Internal: escaping record text for terminals, JSON and HTML.
+#[doc(hidden)]
+pub mod escape;
+// Internal: the resolved, typed program.
+#[doc(hidden)]
+pub mod ir;
+// Internal: source text → syntax tree.
+#[doc(hidden)]
+pub mod syntax;
+// Internal: runtime values.
+#[doc(hidden)]
 pub mod value;
 
 pub use batch::{
     BatchError, ChunkOutput, InputRecord, PolicySummary, RunConfig, Sink, Source, Summary,
 };
+pub use check::{Diagnostic, Severity};
 pub use compile::RuleSet;
 pub use eval::{
     Amount, BundleResult, ClauseTrace, Decision, ErrorKind, EvalError, EvalOptions, ExtraValue,

@@ -17,11 +17,11 @@ use std::ops::ControlFlow;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
     /// Every clause holds; the amount (when the policy has amount rules): the rule
-    /// that gave it, its value, and its extras in [`RowEvaluator::extras`].
+    /// that gave it, its value, and its extras in [`FastDecider::extras`](super::FastDecider::extras).
     Eligible {
         /// Index of the amount rule used, and the amount.
         amount: Option<(usize, Decimal)>,
-        /// Range of the extras of this decision in [`RowEvaluator::extras`].
+        /// Range of the extras of this decision in [`FastDecider::extras`](super::FastDecider::extras).
         extras: (u32, u32),
     },
     /// A clause is false (or the policy is not in force).
