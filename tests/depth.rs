@@ -276,3 +276,42 @@ fn huge_shapes_are_refused_cleanly() {
         }
     }
 }
+
+/// A host calls the library on its own threads, whose stacks may be small: loading,
+/// lowering for the batch and evaluating every shape at the limit must not overflow a
+/// 512 KiB stack, a quarter of a Rust thread's default (the checker, the lowering and
+/// the reference evaluator continue on the heap when they run low; without that the
+/// chain of `eligible` references alone needs about 5 MiB).
+#[test]
+fn a_host_thread_with_a_small_stack_takes_every_shape_at_the_limit() {
+    let on = chrono::NaiveDate::from_ymd_opt(2025, 6, 30).expect("date");
+    for (kind, n) in AT_LIMIT {
+        let (text, policy) = shape(kind, n);
+        let worker = std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(move || {
+                let rules = mianshen::RuleSet::from_sources(SCHEMA, &[("p.rules", &text)])
+                    .map_err(|e| e.to_string())?;
+                let _fast = mianshen::fast::FastRules::new(&rules, on);
+                let mut outcomes = vec![];
+                for r in RECORDS {
+                    let record = rules.read_json(r).map_err(|e| e.to_string())?;
+                    let d = rules
+                        .decide_policy(&policy, &record, on)
+                        .ok_or("no such policy")?;
+                    outcomes.push(d.outcome);
+                }
+                Ok::<_, String>(outcomes)
+            })
+            .expect("a thread");
+        let outcomes = worker.join().expect("no overflow, no panic");
+        assert_eq!(
+            outcomes,
+            Ok(vec![
+                mianshen::Outcome::Eligible,
+                mianshen::Outcome::Undetermined
+            ]),
+            "{kind} at {n}"
+        );
+    }
+}

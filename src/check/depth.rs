@@ -40,6 +40,15 @@ pub const MAX_EVAL_DEPTH: usize = 1000;
 /// space is reserved; pages are used as touched.
 pub const EVAL_STACK: usize = 64 << 20;
 
+/// The stack the recursive stages (checking, lowering, the reference evaluator) keep
+/// free: below it, they continue on a new stack segment of [`STACK_GROWTH`] bytes on
+/// the heap (`stacker`), so that a host calling the library on a thread with a small
+/// stack cannot overflow it with a rule set the checker accepts.
+pub const STACK_RED_ZONE: usize = 256 << 10;
+
+/// The size of each stack segment the recursive stages add when they run low.
+pub const STACK_GROWTH: usize = 8 << 20;
+
 /// Which bodies are too deep to be typed (the checker skips them: typing recurses
 /// along the same depth), and the diagnostics saying so.
 #[derive(Default)]

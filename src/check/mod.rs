@@ -18,7 +18,7 @@ mod depth;
 mod diagnostic;
 pub mod taint;
 
-pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH};
+pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH, STACK_GROWTH, STACK_RED_ZONE};
 pub use diagnostic::{did_you_mean, Diagnostic, Severity};
 
 use crate::ir::{self, Builtin, DateUnit, Pat, Ty};
@@ -1320,6 +1320,14 @@ impl<'a> Checker<'a> {
     }
 
     fn expr(&mut self, body: &mut Body, e: &ast::Expr, expected: Option<&Ty>) -> Typed {
+        // Checking recurses as deep as the rules nest (bounded by the depth limit); on a
+        // host's thread with little stack left it continues on the heap.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || {
+            self.expr_node(body, e, expected)
+        })
+    }
+
+    fn expr_node(&mut self, body: &mut Body, e: &ast::Expr, expected: Option<&Ty>) -> Typed {
         let span = e.span;
         match &e.kind {
             ExprKind::Literal(l) => literal(l),

@@ -811,7 +811,18 @@ impl<'r> Evaluator<'r> {
         Ok(())
     }
 
+    /// The value of `e`. Evaluation recurses as deep as the rules nest (at most
+    /// [`crate::check::MAX_EVAL_DEPTH`] levels); the stack grows on the heap when a
+    /// host's thread has too little left, so no depth the checker accepts overflows it.
     fn eval(&mut self, e: &'r Expr, frame: &mut Frame<'r>) -> R<Val> {
+        stacker::maybe_grow(
+            crate::check::STACK_RED_ZONE,
+            crate::check::STACK_GROWTH,
+            || self.eval_node(e, frame),
+        )
+    }
+
+    fn eval_node(&mut self, e: &'r Expr, frame: &mut Frame<'r>) -> R<Val> {
         self.step(1)?;
         Ok(match e {
             Expr::Const(Some(v)) => Val::Known(v.clone()),

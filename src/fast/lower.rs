@@ -773,6 +773,16 @@ impl Lower<'_> {
 
     /// Lowers an expression; `None` when the lowering does not cover it.
     fn expr(&mut self, e: &Expr, sc: &Scope<'_>) -> Option<Node> {
+        // Lowering recurses as deep as the rules nest; on a host's thread with little
+        // stack left it continues on the heap.
+        stacker::maybe_grow(
+            crate::check::STACK_RED_ZONE,
+            crate::check::STACK_GROWTH,
+            || self.expr_node(e, sc),
+        )
+    }
+
+    fn expr_node(&mut self, e: &Expr, sc: &Scope<'_>) -> Option<Node> {
         Some(match e {
             Expr::Const(None) => konst(Cell::None),
             Expr::Const(Some(v)) => match value_cell(v) {
