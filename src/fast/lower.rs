@@ -1176,18 +1176,28 @@ impl Lower<'_> {
             .into_iter()
             .map(|x| self.expr(x, sc))
             .collect::<Option<Vec<_>>>()?;
-        // Two operands, the common case: no loop.
+        // Two operands, the common case: no loop, and a closure per connective, in
+        // which the connective is a constant.
         let xs = match <[Node; 2]>::try_from(xs) {
             Ok([a, b]) => {
-                return Some(Node::new(move |c| {
-                    let whole = match connective.step(connective.identity(), a.truth(c)) {
-                        ControlFlow::Break(t) => return t.cell(),
-                        ControlFlow::Continue(w) => w,
+                macro_rules! both {
+                    ($connective:expr) => {
+                        Node::new(move |c| {
+                            let k = $connective;
+                            let whole = match k.step(k.identity(), a.truth(c)) {
+                                ControlFlow::Break(t) => return t.cell(),
+                                ControlFlow::Continue(w) => w,
+                            };
+                            match k.step(whole, b.truth(c)) {
+                                ControlFlow::Break(t) | ControlFlow::Continue(t) => t.cell(),
+                            }
+                        })
                     };
-                    match connective.step(whole, b.truth(c)) {
-                        ControlFlow::Break(t) | ControlFlow::Continue(t) => t.cell(),
-                    }
-                }))
+                }
+                return Some(match connective {
+                    Connective::And => both!(Connective::And),
+                    Connective::Or => both!(Connective::Or),
+                });
             }
             Err(xs) => xs,
         };

@@ -188,6 +188,7 @@ pub struct Aggregate<V, I> {
 
 impl<V: Clone, I: Clone> Aggregate<V, I> {
     /// A fold of the aggregate `q`.
+    #[inline(always)]
     pub fn new(q: Quantifier) -> Self {
         Aggregate {
             q,
@@ -203,7 +204,7 @@ impl<V: Clone, I: Clone> Aggregate<V, I> {
     }
 
     /// An item whose filter or value is unknown.
-    #[inline]
+    #[inline(always)]
     pub fn unknown(&mut self) {
         self.unknown = true;
     }
@@ -215,7 +216,9 @@ impl<V: Clone, I: Clone> Aggregate<V, I> {
         self.unknown
     }
 
-    /// A selected item and its value (`None`: a known "none").
+    /// A selected item and its value (`None`: a known "none"). Inlined, so that a
+    /// tier's loop over one aggregate keeps only that aggregate's arm.
+    #[inline(always)]
     pub fn item<O: Values<Value = V, Item = I>>(&mut self, ops: &O, item: &I, value: Option<V>) {
         self.selected += 1;
         if self.unknown {
@@ -267,6 +270,7 @@ impl<V: Clone, I: Clone> Aggregate<V, I> {
     }
 
     /// The result over the items given.
+    #[inline(always)]
     pub fn result<O: Values<Value = V, Item = I>>(self, ops: &O) -> Aggregated<V, I> {
         if self.unknown {
             return Aggregated::Unknown;

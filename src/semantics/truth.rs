@@ -101,7 +101,14 @@ impl Connective {
         if operand == self.deciding() {
             ControlFlow::Break(operand)
         } else {
-            ControlFlow::Continue(whole.worse(operand))
+            // Neither is the deciding value: each is the identity, unknown or an error,
+            // and `worse` keeps the later of them in that order, the order in which the
+            // variants are declared (the identity, `true` or `false`, comes first).
+            ControlFlow::Continue(if operand as u8 > whole as u8 {
+                operand
+            } else {
+                whole
+            })
         }
     }
 
@@ -124,6 +131,22 @@ mod tests {
     use super::*;
 
     const ALL: [Truth; 4] = [Truth::True, Truth::False, Truth::Unknown, Truth::Error];
+
+    #[test]
+    fn a_step_keeps_the_worse_of_two_undecided_values() {
+        for c in [Connective::And, Connective::Or] {
+            let undecided = [c.identity(), Truth::Unknown, Truth::Error];
+            for w in undecided {
+                for t in undecided {
+                    assert_eq!(
+                        c.step(w, t),
+                        ControlFlow::Continue(w.worse(t)),
+                        "{c:?} {w:?} {t:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn kleene_tables() {
