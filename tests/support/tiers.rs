@@ -23,8 +23,8 @@
 use chrono::NaiveDate;
 use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
 use mianshen::compile::RuleSet;
-use mianshen::fast::{FastDecider, FastRules, Verdict};
 use mianshen::eval::{evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome};
+use mianshen::fast::{FastDecider, FastRules, Verdict};
 use mianshen::record::{detect_subject, read_record, Record};
 use mianshen::syntax::ast::Mode;
 use serde_json::{json, Value as Json};
