@@ -813,8 +813,9 @@ fn parse_decimal(text: &str) -> Result<Cell, rust_decimal::Error> {
     let mut count = 0;
     for &c in digits {
         match c {
+            // At most 18 digits: the mantissa stays below 10^18, it cannot overflow.
             b'0'..=b'9' if count < 18 => {
-                mantissa = mantissa * 10 + i64::from(c - b'0');
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(c & 0x0f));
                 count += 1;
                 if let Some(s) = &mut scale {
                     *s += 1;
@@ -837,6 +838,12 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
     // Whole bounds against a whole number or a decimal of few places: compare the
     // mantissas, which is much cheaper than a decimal comparison.
     let whole = |d: Decimal| d.scale() == 0 && d.mantissa().unsigned_abs() < 1 << 62;
+    // `m / 10^scale` against whole bounds, in integers, for scales up to 18: the bounds'
+    // mantissas are below 2^62, so the products stay below 2^122 and cannot overflow.
+    let scaled = |m: i128, scale: u32| {
+        let p = *super::lower::POW10.get(..=18)?.get(scale as usize)?;
+        Some(lo.mantissa().wrapping_mul(p) <= m && m <= hi.mantissa().wrapping_mul(p))
+    };
     match c {
         Cell::Int(i) if whole(lo) && whole(hi) => {
             let (l, h) = (lo.mantissa() as i64, hi.mantissa() as i64);
@@ -846,21 +853,19 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
             let x = Decimal::from(i);
             lo <= x && x <= hi
         }
-        Cell::Fixed(m, scale) if whole(lo) && whole(hi) && scale <= 18 => {
-            let p = 10i128.pow(u32::from(scale));
-            let m = i128::from(m);
-            lo.mantissa() * p <= m && m <= hi.mantissa() * p
-        }
         Cell::Fixed(..) | Cell::Dec(_) => {
-            let Some(d) = c.decimal() else {
-                return true;
-            };
-            if whole(lo) && whole(hi) && d.scale() <= 18 {
-                let p = 10i128.pow(d.scale());
-                let m = d.mantissa();
-                lo.mantissa() * p <= m && m <= hi.mantissa() * p
-            } else {
-                lo <= d && d <= hi
+            if whole(lo) && whole(hi) {
+                let fits = match c {
+                    Cell::Fixed(m, scale) => scaled(i128::from(m), u32::from(scale)),
+                    _ => c.decimal().and_then(|d| scaled(d.mantissa(), d.scale())),
+                };
+                if let Some(inside) = fits {
+                    return inside;
+                }
+            }
+            match c.decimal() {
+                Some(d) => lo <= d && d <= hi,
+                None => true,
             }
         }
         _ => true,
