@@ -6,15 +6,6 @@
 //! cached per call beyond the evaluation itself. Every evaluation takes an explicit
 //! reference date: the library never reads the clock, the environment or the file
 //! system except in [`RuleSet::load_dir`].
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use crate::batch::{self, BatchError, RunConfig, Sink, Summary};
 use crate::compile::RuleSet;

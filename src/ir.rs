@@ -1,15 +1,6 @@
 //! The resolved, typed program: what the checker produces, the compiler lays out and
 //! the evaluator runs. Names are gone: fields are slot indexes, definitions are memo
 //! slots, parameters, functions and policies are indexes into the rule set.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use crate::schema::RecordId;
 use crate::syntax::ast::{ArithOp, CmpOp, Mode, Quantifier, Span};

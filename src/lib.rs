@@ -62,6 +62,20 @@
 //! public for the project's own tests and tools and may change without notice.
 
 #![deny(missing_docs)]
+// The promises above, enforced: no unsafe code, and nothing that panics on an input —
+// no unwrap or expect, no panic!, no indexing or slicing that can go out of range
+// (`get` and slice patterns instead). A few places allow one of them, each scoped to
+// the item and with a comment saying why it holds. Unit tests (cfg(test)) may unwrap.
+#![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod api;
 pub mod batch;

@@ -64,9 +64,10 @@ impl<R: Read> BlockReader<R> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            match memchr::memchr(b'\n', &buf[..n]) {
-                Some(p) => return Ok((skipped + p, buf[p..n].to_vec())),
-                None => skipped += n,
+            let read = buf.get(..n).unwrap_or(&buf);
+            match memchr::memchr(b'\n', read) {
+                Some(p) => return Ok((skipped + p, read.get(p..).unwrap_or_default().to_vec())),
+                None => skipped += read.len(),
             }
         }
     }
@@ -113,8 +114,8 @@ impl<R: Read> BlockReader<R> {
             let start = text.len();
             text.resize(start + (BLOCK / 4).max(start / 2), 0);
             let mut filled = start;
-            while filled < text.len() {
-                match self.reader.read(&mut text[filled..]) {
+            while let Some(room) = text.get_mut(filled..).filter(|r| !r.is_empty()) {
+                match self.reader.read(room) {
                     Ok(0) => {
                         self.eof = true;
                         break;
@@ -126,24 +127,26 @@ impl<R: Read> BlockReader<R> {
             }
             text.truncate(filled);
         };
-        self.carry.extend_from_slice(&text[cut..]);
+        self.carry
+            .extend_from_slice(text.get(cut..).unwrap_or_default());
         text.truncate(cut);
         if text.is_empty() {
             return Ok(None);
         }
+        // The line ends, and the end of a last line without one.
+        let unended = (text.last() != Some(&b'\n')).then_some(text.len());
         let mut start = 0;
-        while start < text.len() {
-            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |p| start + p);
+        for end in memchr::memchr_iter(b'\n', &text).chain(unended) {
             self.line += 1;
-            let mut stop = end;
-            while stop > start && matches!(text[stop - 1], b'\r') {
-                stop -= 1;
+            let mut line = text.get(start..end).unwrap_or_default();
+            while let [rest @ .., b'\r'] = line {
+                line = rest;
             }
             if let Some(&(_, len)) = self.long.iter().find(|(at, _)| *at == start) {
                 lines.push((self.line, TOO_LONG, len));
-            } else if !text[start..stop].iter().all(u8::is_ascii_whitespace) {
+            } else if !line.iter().all(u8::is_ascii_whitespace) {
                 // Blank lines are not records (but count in line numbers).
-                lines.push((self.line, start, stop));
+                lines.push((self.line, start, start + line.len()));
             }
             start = end + 1;
         }

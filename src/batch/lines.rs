@@ -75,7 +75,10 @@ impl LineTemplates {
         LineTemplates { policies, amounts }
     }
 
-    /// Writes the line of an eligible decision (the same bytes as [`write_outputs`]).
+    /// Writes the line of an eligible decision (the same bytes as [`write_outputs`]);
+    /// `false`, with nothing written, when the templates have no such policy or amount
+    /// rule.
+    #[must_use]
     pub(super) fn eligible(
         &self,
         out: &mut ChunkOutput,
@@ -83,8 +86,17 @@ impl LineTemplates {
         subject: &str,
         amount: Option<(usize, Decimal)>,
         extras: &[(usize, crate::eval::ExtraValue)],
-    ) {
-        let (head, grant, tail) = &self.policies[policy];
+    ) -> bool {
+        let Some((head, grant, tail)) = self.policies.get(policy) else {
+            return false;
+        };
+        let amount = match amount {
+            Some((rule, value)) => match self.amounts.get(policy).and_then(|a| a.get(rule)) {
+                Some(template) => Some((template, value)),
+                None => return false,
+            },
+            None => None,
+        };
         let target = if *grant {
             &mut out.grants
         } else {
@@ -93,9 +105,8 @@ impl LineTemplates {
         target.push_str("{\"subject\":");
         push_json_str(target, subject);
         target.push_str(head);
-        if let Some((rule, value)) = amount {
+        if let Some(((unit_period, keys), value)) = amount {
             let v = crate::value::money(value);
-            let (unit_period, keys) = &self.amounts[policy][rule];
             let _ = write!(target, ",\"amount\":{{\"value\":\"{v}\",{unit_period}");
             for (k, x) in extras {
                 match keys.get(*k) {
@@ -113,6 +124,7 @@ impl LineTemplates {
             target.push('}');
         }
         target.push_str(tail);
+        true
     }
 }
 

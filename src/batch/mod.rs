@@ -291,9 +291,10 @@ pub fn run_json_lines<R: std::io::Read>(
                         let input = if start == input::TOO_LONG {
                             Input::TooLong(end)
                         } else {
-                            match std::str::from_utf8(&block.text[start..end]) {
-                                Ok(text) => Input::Json(text),
-                                Err(_) => Input::Unreadable("the line is not valid UTF-8"),
+                            match block.text.get(start..end).map(std::str::from_utf8) {
+                                Some(Ok(text)) => Input::Json(text),
+                                Some(Err(_)) => Input::Unreadable("the line is not valid UTF-8"),
+                                None => Input::Unreadable("the line lies outside its block"),
                             }
                         };
                         (line, input)
@@ -477,13 +478,16 @@ fn emit(parts: Vec<Part>, summary: &mut Summary, sink: &mut dyn Sink) -> Result<
         for (k, n) in std::mem::take(&mut part.unknown) {
             *summary.unknown_fields.entry(k).or_default() += n;
         }
-        for (i, p) in part.policies.iter().enumerate() {
-            let s = &mut summary.policies[i].1;
+        // Parts and the summary have one entry per policy.
+        let totals = summary.policies.iter_mut().zip(summary.errors.iter_mut());
+        for ((p, errors), ((_, s), total_errors)) in
+            part.policies.iter().zip(&part.errors).zip(totals)
+        {
             s.eligible += p.eligible;
             s.not_eligible += p.not_eligible;
             s.undetermined += p.undetermined;
             s.amount += p.amount;
-            summary.errors[i] += part.errors[i];
+            *total_errors += errors;
         }
         part.out.records = part.read;
         sink.write(&part.out)?;

@@ -66,9 +66,13 @@ impl Part {
 
     fn count(&mut self, policy: usize, outcome: Outcome, amount: Option<Decimal>, error: bool) {
         if error {
-            self.errors[policy] += 1;
+            if let Some(e) = self.errors.get_mut(policy) {
+                *e += 1;
+            }
         }
-        let s = &mut self.policies[policy];
+        let Some(s) = self.policies.get_mut(policy) else {
+            return;
+        };
         match outcome {
             Outcome::Eligible => {
                 s.eligible += 1;
@@ -233,6 +237,8 @@ impl<'j> Worker<'j> {
     /// fast tier itself panics in the first policy it decides.
     #[cold]
     #[inline(never)]
+    // Deliberate: the fault the batch's handling of a panicking decision is tested with.
+    #[allow(clippy::panic)]
     fn injected_fault(&mut self, line: u64, input: Input<'_>) -> ! {
         if let Input::Json(text) = input {
             if self.fast.read(text, self.job.subject).is_ok() {
@@ -274,13 +280,16 @@ impl<'j> Worker<'j> {
         let verdicts = fast.verdicts();
         // Undecided policies are decided again the reference way, which needs the
         // record as the reference evaluator reads it.
-        let undecided: SmallVec<[usize; 8]> = (0..verdicts.len())
-            .filter(|&i| matches!(verdicts[i], Verdict::Unknown | Verdict::Deferred))
+        let undecided: SmallVec<[usize; 8]> = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v, Verdict::Unknown | Verdict::Deferred))
+            .map(|(i, _)| i)
             .collect();
         let form = job
             .config
             .bundle
-            .filter(|&b| job.rules.program.bundles[b].subject == subject);
+            .filter(|&b| bundle_of(job.rules, b, subject));
         let record = if undecided.is_empty() && form.is_none() {
             None
         } else {
@@ -319,8 +328,12 @@ impl<'j> Worker<'j> {
                     } else {
                         vec![]
                     };
-                    job.lines
-                        .eligible(&mut part.out, i, subject_id, amount, &extras);
+                    if !job
+                        .lines
+                        .eligible(&mut part.out, i, subject_id, amount, &extras)
+                    {
+                        internal(Some(i), "no output line template for the policy");
+                    }
                 }
                 // Decided the reference way above, in the same order.
                 Verdict::Unknown | Verdict::Deferred => {
@@ -409,18 +422,32 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
     };
     let subject_id = rec.id.clone().unwrap_or_else(|| format!("line {}", line));
     if let Some(b) = config.bundle {
-        if rules.program.bundles[b].subject == rec.subject {
+        if bundle_of(rules, b, rec.subject) {
             write_form(job, part, b, &rec, &subject_id);
         }
     }
-    let of_subject = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == rec.subject);
+    let of_subject = rules
+        .program
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.subject == rec.subject)
+        .map(|(i, _)| i);
     let decisions =
         eval::evaluate_policies(rules, &rec, ref_date, job.config.eval_options(), of_subject);
     for (i, d) in &decisions {
         write_decision(job, part, &subject_id, *i, d);
     }
     true
+}
+
+/// Whether bundle `b` is one of subject kind `subject`.
+fn bundle_of(rules: &RuleSet, b: usize, subject: usize) -> bool {
+    rules
+        .program
+        .bundles
+        .get(b)
+        .is_some_and(|x| x.subject == subject)
 }
 
 /// Counts a reference decision and writes its output line.
@@ -430,7 +457,9 @@ fn write_decision(job: &Job<'_>, part: &mut Part, subject_id: &str, i: usize, d:
     }
     let amount = d.amount.as_ref().map(|a| a.value);
     part.count(i, d.outcome, amount, d.error.is_some());
-    let policy = &job.rules.program.policies[i];
+    let Some(policy) = job.rules.program.policies.get(i) else {
+        internal(Some(i), "no such policy");
+    };
     write_outputs(&mut part.out, subject_id, policy, d, &job.rules.version);
 }
 

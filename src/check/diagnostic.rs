@@ -1,13 +1,4 @@
 //! Diagnostics: what is wrong, where, and what to do.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use crate::syntax::ast::Span;
 use crate::syntax::SourceMap;

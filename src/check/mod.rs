@@ -4,15 +4,6 @@
 //! field slot, a definition, a parameter, a function, a policy or an enum value.
 //! All problems of a rule set are reported at once, each with its span and a hint.
 //! A rule set that passes cannot fail at run time with a type error.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 mod depth;
 mod diagnostic;

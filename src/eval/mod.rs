@@ -100,38 +100,38 @@ pub enum Val {
 pub type Missing = Vec<Arc<str>>;
 
 fn union(a: &mut Missing, b: &Missing) {
-    match (a.len(), b.len()) {
-        (_, 0) => {}
+    match (a.len(), b.as_slice()) {
+        (_, []) => {}
         (0, _) => a.clone_from(b),
         // One path into many: a binary search and one insertion.
-        (_, 1) => {
-            if let Err(pos) = a.binary_search(&b[0]) {
-                a.insert(pos, b[0].clone());
+        (_, [one]) => {
+            if let Err(pos) = a.binary_search(one) {
+                a.insert(pos, one.clone());
             }
         }
         // A merge of the two sorted lists, linear in both.
         _ => {
             let mut out = Vec::with_capacity(a.len() + b.len());
-            let (mut i, mut j) = (0, 0);
-            while i < a.len() && j < b.len() {
-                match a[i].cmp(&b[j]) {
+            let (mut x, mut y) = (a.as_slice(), b.as_slice());
+            while let ([p, x_rest @ ..], [q, y_rest @ ..]) = (x, y) {
+                match p.cmp(q) {
                     Ordering::Less => {
-                        out.push(a[i].clone());
-                        i += 1;
+                        out.push(p.clone());
+                        x = x_rest;
                     }
                     Ordering::Greater => {
-                        out.push(b[j].clone());
-                        j += 1;
+                        out.push(q.clone());
+                        y = y_rest;
                     }
                     Ordering::Equal => {
-                        out.push(a[i].clone());
-                        i += 1;
-                        j += 1;
+                        out.push(p.clone());
+                        x = x_rest;
+                        y = y_rest;
                     }
                 }
             }
-            out.extend_from_slice(&a[i..]);
-            out.extend_from_slice(&b[j..]);
+            out.extend_from_slice(x);
+            out.extend_from_slice(y);
             *a = out;
         }
     }

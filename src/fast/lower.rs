@@ -2105,7 +2105,7 @@ fn align(x: (i64, u32), y: (i64, u32)) -> Option<(i128, i128, u32)> {
 
 /// 10^0 ..= 10^28 (indexes checked at compile time).
 #[allow(clippy::indexing_slicing)]
-static POW10: [i128; 29] = {
+pub(super) static POW10: [i128; 29] = {
     let mut t = [1i128; 29];
     let mut i = 1;
     while i < 29 {

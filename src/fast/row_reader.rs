@@ -115,14 +115,20 @@ impl<'a> RowReader<'a> {
                 schema
                     .subjects
                     .iter()
-                    .position(|sub| schema.records[sub.root].field_index(key).is_some())
+                    .position(|sub| {
+                        schema
+                            .record(sub.root)
+                            .is_some_and(|r| r.field_index(key).is_some())
+                    })
                     .ok_or_else(|| s.refuse("cannot tell the subject kind"))?
             }
             (None, None) if schema.subjects.len() == 1 => 0,
             (None, None) => return Err(s.refuse("cannot tell the subject kind")),
         };
-        let root = schema.subjects[subject].root;
-        if !self.layout.supported[root] {
+        let Some(root) = schema.subjects.get(subject).map(|sub| sub.root) else {
+            return Err(s.refuse("cannot tell the subject kind"));
+        };
+        if self.layout.supported.get(root) != Some(&true) {
             return Err(s.refuse("layout not covered"));
         }
         row.subject = subject;
@@ -170,21 +176,14 @@ struct Scan<'t> {
     stopped: &'static str,
 }
 
-/// Bytes that end the plain run of a JSON string: the quote, the backslash and the
-/// control characters.
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+/// Whether a byte ends the plain run of a JSON string: the quote, the backslash and
+/// the control characters.
+#[inline(always)]
+fn string_stop(c: u8) -> bool {
+    matches!(c, 0..=0x1f | b'"' | b'\\')
+}
 
-impl Scan<'_> {
+impl<'t> Scan<'t> {
     fn refuse(&mut self, reason: &'static str) -> Stop {
         self.stopped = reason;
         Stop
@@ -210,10 +209,13 @@ impl Scan<'_> {
             }
             at += 8;
         }
-        while at < b.len() && !STRING_STOP[b[at] as usize] {
-            at += 1;
-        }
-        self.at = at;
+        // The tail, shorter than eight bytes.
+        let tail = b.get(at..).unwrap_or_default();
+        self.at = at
+            + tail
+                .iter()
+                .position(|&c| string_stop(c))
+                .unwrap_or(tail.len());
     }
 
     /// Reads the key `"name"` when it is exactly the next text (`quoted` is the name
@@ -221,12 +223,24 @@ impl Scan<'_> {
     fn key_is(&mut self, quoted: &[u8]) -> bool {
         let n = quoted.len();
         match self.b.get(self.at..self.at + 1 + n) {
-            Some(window) if window[0] == b'"' && same_bytes(&window[1..], quoted) => {
+            Some([b'"', name @ ..]) if same_bytes(name, quoted) => {
                 self.at += n + 1;
                 true
             }
             _ => false,
         }
+    }
+
+    /// The text from `start` to here (both at ASCII bytes, so on character boundaries).
+    fn slice(&mut self, start: usize) -> Res<&'t str> {
+        let text = self.text;
+        text.get(start..self.at)
+            .ok_or_else(|| self.refuse("malformed JSON"))
+    }
+
+    /// The text not read yet.
+    fn rest(&self) -> &[u8] {
+        self.b.get(self.at..).unwrap_or_default()
     }
 
     fn peek(&self) -> Option<u8> {
@@ -249,7 +263,7 @@ impl Scan<'_> {
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Res<()> {
-        if self.b[self.at..].starts_with(word) {
+        if self.rest().starts_with(word) {
             self.at += word.len();
             Ok(())
         } else {
@@ -272,7 +286,7 @@ impl Scan<'_> {
             None => return Err(self.refuse("unterminated string")),
         }
         scratch.clear();
-        scratch.push_str(&self.text[start..self.at]);
+        scratch.push_str(self.slice(start)?);
         loop {
             match self.peek() {
                 Some(b'"') => {
@@ -294,7 +308,7 @@ impl Scan<'_> {
                             self.at += 1;
                             let hi = self.hex4()?;
                             let code = if (0xD800..0xDC00).contains(&hi) {
-                                if !self.b[self.at..].starts_with(b"\\u") {
+                                if !self.rest().starts_with(b"\\u") {
                                     return Err(self.refuse("lone surrogate"));
                                 }
                                 self.at += 2;
@@ -322,7 +336,7 @@ impl Scan<'_> {
                     // Copy the run up to the next quote or backslash at once.
                     let from = self.at;
                     self.plain_run();
-                    scratch.push_str(&self.text[from..self.at]);
+                    scratch.push_str(self.slice(from)?);
                 }
                 None => return Err(self.refuse("unterminated string")),
             }
@@ -375,7 +389,7 @@ impl Scan<'_> {
         if let Some(b'e' | b'E') = self.peek() {
             return Err(self.refuse("number with an exponent"));
         }
-        Ok((&self.text[start..self.at], integer))
+        Ok((self.slice(start)?, integer))
     }
 }
 
@@ -400,8 +414,14 @@ impl Reader<'_, '_> {
         mut key: Option<Str>,
         depth: usize,
     ) -> Res<()> {
-        let def = &self.schema.records[rec];
-        let quoted = &self.layout.quoted[rec];
+        let layout = self.layout;
+        let (Some(def), Some(quoted), Some(used)) = (
+            self.schema.records.get(rec),
+            layout.quoted.get(rec),
+            layout.used.get(rec),
+        ) else {
+            return Err(s.refuse("layout not covered"));
+        };
         s.ws();
         if key.is_none() && s.peek() == Some(b'}') {
             s.at += 1;
@@ -435,11 +455,11 @@ impl Reader<'_, '_> {
                 return Err(s.refuse("a key given twice"));
             }
             seen |= bit;
-            if self.layout.used[rec][i] {
-                self.field(s, rec, i, base, depth)?;
-            } else {
+            match used.get(i) {
+                Some(true) => self.field(s, rec, i, base, depth)?,
                 // Not read by any rule, but checked as the reference reader checks it.
-                self.check_field(s, rec, i, depth)?;
+                Some(false) => self.check_field(s, rec, i, depth)?,
+                None => return Err(s.refuse("layout not covered")),
             }
             hint = i + 1;
             s.ws();
@@ -465,9 +485,13 @@ impl Reader<'_, '_> {
         base: u32,
         depth: usize,
     ) -> Res<()> {
-        let schema = self.schema;
-        let f = &schema.records[rec].fields[i];
-        let at = base + self.layout.offsets[rec][i];
+        let (Some(f), Some(off)) = (
+            self.schema.records.get(rec).and_then(|r| r.fields.get(i)),
+            self.layout.offset(rec, i),
+        ) else {
+            return Err(s.refuse("layout not covered"));
+        };
+        let at = base + off;
         let cell = match s.peek() {
             Some(b'n') => {
                 s.literal(b"null")?;
@@ -483,14 +507,21 @@ impl Reader<'_, '_> {
                 c
             }
         };
-        self.row.cells[at as usize] = cell;
-        Ok(())
+        match self.row.cells.get_mut(at as usize) {
+            Some(c) => {
+                *c = cell;
+                Ok(())
+            }
+            None => Err(s.refuse("layout not covered")),
+        }
     }
 
     /// Checks the value of a field no rule reads, as the reference reader would read it
     /// (its type, range and dates, its records' keys), keeping nothing.
     fn check_field(&mut self, s: &mut Scan<'_>, rec: RecordId, i: usize, depth: usize) -> Res<()> {
-        let f = &self.schema.records[rec].fields[i];
+        let Some(f) = self.schema.records.get(rec).and_then(|r| r.fields.get(i)) else {
+            return Err(s.refuse("layout not covered"));
+        };
         if s.peek() == Some(b'n') {
             return s.literal(b"null");
         }
@@ -563,7 +594,9 @@ impl Reader<'_, '_> {
 
     /// Checks the fields of a record no rule reads (its `{` already read).
     fn check_record(&mut self, s: &mut Scan<'_>, rec: RecordId, depth: usize) -> Res<()> {
-        let def = &self.schema.records[rec];
+        let Some(def) = self.schema.records.get(rec) else {
+            return Err(s.refuse("layout not covered"));
+        };
         s.ws();
         if s.peek() == Some(b'}') {
             s.at += 1;
@@ -635,8 +668,9 @@ impl Reader<'_, '_> {
                         None => Err(s.refuse("not a date")),
                     },
                     FieldType::Enum(e) => {
-                        let names = &self.layout.enum_names[usize::from(*e)];
-                        match names.iter().position(|n| same_bytes(n, v.as_bytes())) {
+                        let names = self.layout.enum_names.get(usize::from(*e));
+                        match names.and_then(|n| n.iter().position(|n| same_bytes(n, v.as_bytes())))
+                        {
                             Some(i) => Ok(Cell::Enum(i as u16)),
                             None => Err(s.refuse("not a value of the enum")),
                         }
@@ -673,7 +707,7 @@ impl Reader<'_, '_> {
         s.ws();
         let record = match elem {
             FieldType::Record(r) => {
-                if !self.layout.supported[*r] {
+                if self.layout.supported.get(*r) != Some(&true) {
                     return Err(s.refuse("layout not covered"));
                 }
                 Some(*r)
@@ -720,18 +754,17 @@ impl Reader<'_, '_> {
         // together at the end.
         let start = self.row.cells.len() as u32;
         let n = if record.is_some() {
-            let n = self.items.len() - mark;
-            for k in mark..self.items.len() {
-                let base = self.items[k];
-                self.row.cells.push(Cell::Rec(base));
-            }
+            let items = self.items.get(mark..).unwrap_or_default();
+            self.row
+                .cells
+                .extend(items.iter().map(|&base| Cell::Rec(base)));
+            let n = items.len();
             self.items.truncate(mark);
             n
         } else {
-            let n = self.scalars.len() - scalar_mark;
-            self.row
-                .cells
-                .extend_from_slice(&self.scalars[scalar_mark..]);
+            let scalars = self.scalars.get(scalar_mark..).unwrap_or_default();
+            self.row.cells.extend_from_slice(scalars);
+            let n = scalars.len();
             self.scalars.truncate(scalar_mark);
             n
         };
@@ -771,8 +804,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// with up to 18 digits (money) is read directly, anything else by `from_str`.
 fn parse_decimal(text: &str) -> Result<Cell, rust_decimal::Error> {
     let b = text.as_bytes();
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
         _ => (false, b),
     };
     let mut mantissa: i64 = 0;
@@ -780,8 +813,9 @@ fn parse_decimal(text: &str) -> Result<Cell, rust_decimal::Error> {
     let mut count = 0;
     for &c in digits {
         match c {
+            // At most 18 digits: the mantissa stays below 10^18, it cannot overflow.
             b'0'..=b'9' if count < 18 => {
-                mantissa = mantissa * 10 + i64::from(c - b'0');
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(i64::from(c & 0x0f));
                 count += 1;
                 if let Some(s) = &mut scale {
                     *s += 1;
@@ -804,6 +838,12 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
     // Whole bounds against a whole number or a decimal of few places: compare the
     // mantissas, which is much cheaper than a decimal comparison.
     let whole = |d: Decimal| d.scale() == 0 && d.mantissa().unsigned_abs() < 1 << 62;
+    // `m / 10^scale` against whole bounds, in integers, for scales up to 18: the bounds'
+    // mantissas are below 2^62, so the products stay below 2^122 and cannot overflow.
+    let scaled = |m: i128, scale: u32| {
+        let p = *super::lower::POW10.get(..=18)?.get(scale as usize)?;
+        Some(lo.mantissa().wrapping_mul(p) <= m && m <= hi.mantissa().wrapping_mul(p))
+    };
     match c {
         Cell::Int(i) if whole(lo) && whole(hi) => {
             let (l, h) = (lo.mantissa() as i64, hi.mantissa() as i64);
@@ -813,21 +853,19 @@ fn within(c: Cell, lo: Decimal, hi: Decimal) -> bool {
             let x = Decimal::from(i);
             lo <= x && x <= hi
         }
-        Cell::Fixed(m, scale) if whole(lo) && whole(hi) && scale <= 18 => {
-            let p = 10i128.pow(u32::from(scale));
-            let m = i128::from(m);
-            lo.mantissa() * p <= m && m <= hi.mantissa() * p
-        }
         Cell::Fixed(..) | Cell::Dec(_) => {
-            let Some(d) = c.decimal() else {
-                return true;
-            };
-            if whole(lo) && whole(hi) && d.scale() <= 18 {
-                let p = 10i128.pow(d.scale());
-                let m = d.mantissa();
-                lo.mantissa() * p <= m && m <= hi.mantissa() * p
-            } else {
-                lo <= d && d <= hi
+            if whole(lo) && whole(hi) {
+                let fits = match c {
+                    Cell::Fixed(m, scale) => scaled(i128::from(m), u32::from(scale)),
+                    _ => c.decimal().and_then(|d| scaled(d.mantissa(), d.scale())),
+                };
+                if let Some(inside) = fits {
+                    return inside;
+                }
+            }
+            match c.decimal() {
+                Some(d) => lo <= d && d <= hi,
+                None => true,
             }
         }
         _ => true,

@@ -7,7 +7,7 @@
 //! does. Anything else is read by [`super::parse_json`] and [`super::read_record_with`].
 
 use super::{Record, RecordError};
-use crate::schema::{FieldType, Presence, RecordId, Schema};
+use crate::schema::{FieldType, Presence, RecordId, Schema, SubjectDef};
 use crate::value::{RecordNode, Slot, Value};
 use rust_decimal::Decimal;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -34,7 +34,10 @@ impl ReadPlan {
         for s in &schema.subjects {
             let mut stack = vec![(s.root, String::new(), true)];
             while let Some((rec, path, is_root)) = stack.pop() {
-                for (i, f) in schema.records[rec].fields.iter().enumerate() {
+                let Some(def) = schema.record(rec) else {
+                    continue;
+                };
+                for (i, f) in def.fields.iter().enumerate() {
                     if let FieldType::Record(c) = f.ty {
                         let child = if is_root && s.paths_from == Some(i) {
                             String::new()
@@ -43,7 +46,9 @@ impl ReadPlan {
                         } else {
                             format!("{path}.{}", f.name)
                         };
-                        child_paths[rec][i] = Some(Arc::from(child.as_str()));
+                        if let Some(p) = child_paths.get_mut(rec).and_then(|p| p.get_mut(i)) {
+                            *p = Some(Arc::from(child.as_str()));
+                        }
                         stack.push((c, child, false));
                     }
                 }
@@ -136,7 +141,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
             .recs
             .iter()
             .enumerate()
-            .find_map(|(k, &r)| self.schema.records[r].field_index(v).map(|i| (k, i))))
+            .find_map(|(k, &r)| Some((k, self.schema.record(r)?.field_index(v)?))))
     }
 }
 
@@ -163,7 +168,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
         let mut fields: Option<Vec<Option<Slot>>> = None;
         let mut reader: Option<NodeReader> = None;
         let roots: Vec<RecordId> = match subject {
-            Some(s) => vec![self.schema.subjects[s].root],
+            Some(s) => vec![subject_def(self.schema, s)?.root],
             None => self.schema.subjects.iter().map(|s| s.root).collect(),
         };
         let mut candidates: &[RecordId] = &roots;
@@ -179,7 +184,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
                     (None, None) => return Err(de::Error::custom("unknown subject")),
                 };
                 subject = Some(s);
-                let def = &self.schema.subjects[s];
+                let def = subject_def(self.schema, s)?;
                 let r = NodeReader {
                     schema: self.schema,
                     plan: self.plan,
@@ -187,7 +192,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
                     path: Arc::from(""),
                     dynamic: false,
                 };
-                fields = Some(vec![None; self.schema.records[def.root].fields.len()]);
+                fields = Some(empty_slots(self.schema, def.root)?);
                 reader = Some(r);
                 chosen_root[0] = def.root;
             }
@@ -207,7 +212,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
                 "cannot tell the subject kind of an empty record",
             ));
         };
-        let def = &self.schema.subjects[subject];
+        let def = subject_def(self.schema, subject)?;
         let reader = reader.unwrap_or(NodeReader {
             schema: self.schema,
             plan: self.plan,
@@ -215,8 +220,10 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
             path: Arc::from(""),
             dynamic: false,
         });
-        let slots =
-            fields.unwrap_or_else(|| vec![None; self.schema.records[def.root].fields.len()]);
+        let slots = match fields {
+            Some(f) => f,
+            None => empty_slots(self.schema, def.root)?,
+        };
         let root = reader.finish(slots);
         // The subject's id.
         let mut node = &root;
@@ -229,6 +236,22 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
             }
         }
         Ok(Record { subject, id, root })
+    }
+}
+
+/// Subject kind `s`, or an error (the slow reader explains it).
+fn subject_def<E: de::Error>(schema: &Schema, s: usize) -> Result<&SubjectDef, E> {
+    schema
+        .subjects
+        .get(s)
+        .ok_or_else(|| E::custom("unknown subject"))
+}
+
+/// The slots of a record of type `rec`, none read yet.
+fn empty_slots<E: de::Error>(schema: &Schema, rec: RecordId) -> Result<Vec<Option<Slot>>, E> {
+    match schema.record(rec) {
+        Some(def) => Ok(vec![None; def.fields.len()]),
+        None => Err(E::custom("unknown record type")),
     }
 }
 
@@ -257,19 +280,24 @@ impl<'a> NodeReader<'a> {
         map: &mut A,
         slots: &mut [Option<Slot>],
     ) -> Result<(), A::Error> {
-        let def = &self.schema.records[self.rec];
         // An undeclared key: the reference reader reports (or counts) it.
         let Some(i) = field else {
             return Err(de::Error::custom("a key the schema does not declare"));
         };
-        if !self.plan.used[self.rec][i] {
-            map.next_value::<IgnoredAny>()?;
-            return Ok(());
+        match self.plan.used.get(self.rec).and_then(|u| u.get(i)) {
+            Some(true) => {}
+            Some(false) => {
+                map.next_value::<IgnoredAny>()?;
+                return Ok(());
+            }
+            None => return Err(de::Error::custom("unknown field")),
         }
-        let f = &def.fields[i];
+        let Some(f) = self.schema.record(self.rec).and_then(|d| d.field(i)) else {
+            return Err(de::Error::custom("unknown field"));
+        };
         let child_path = || -> Arc<str> {
             if !self.dynamic {
-                if let Some(p) = &self.plan.child_paths[self.rec][i] {
+                if let Some(p) = self.child_path(i) {
                     return p.clone();
                 }
             }
@@ -288,15 +316,25 @@ impl<'a> NodeReader<'a> {
                 return Err(de::Error::custom("out of range"));
             }
         }
-        slots[i] = Some(match slot {
+        let Some(at) = slots.get_mut(i) else {
+            return Err(de::Error::custom("unknown field"));
+        };
+        *at = Some(match slot {
             Some(v) => Slot::Value(v),
             None => self.absent(i),
         });
         Ok(())
     }
 
+    /// The plan's path of the child record in field `i`, when it has one.
+    fn child_path(&self, i: usize) -> Option<&Arc<str>> {
+        self.plan.child_paths.get(self.rec)?.get(i)?.as_ref()
+    }
+
     fn absent(&self, i: usize) -> Slot {
-        let f = &self.schema.records[self.rec].fields[i];
+        let Some(f) = self.schema.record(self.rec).and_then(|d| d.field(i)) else {
+            return Slot::Missing;
+        };
         match (&f.presence, &f.ty) {
             (Presence::Default(v), _) => Slot::Value(v.clone()),
             (Presence::Required, FieldType::Record(r)) => {
@@ -307,13 +345,13 @@ impl<'a> NodeReader<'a> {
                     path: if self.dynamic {
                         Arc::from(join(&self.path, &f.name))
                     } else {
-                        self.plan.child_paths[self.rec][i]
-                            .clone()
+                        self.child_path(i)
+                            .cloned()
                             .unwrap_or_else(|| Arc::from(join(&self.path, &f.name)))
                     },
                     dynamic: self.dynamic,
                 };
-                let n = self.schema.records[*r].fields.len();
+                let n = self.schema.record(*r).map_or(0, |d| d.fields.len());
                 Slot::Value(Value::Record(child.finish(vec![None; n])))
             }
             (Presence::Required, _) => Slot::Missing,
@@ -322,12 +360,13 @@ impl<'a> NodeReader<'a> {
     }
 
     fn finish(&self, slots: Vec<Option<Slot>>) -> Arc<RecordNode> {
+        let used = self.plan.used.get(self.rec);
         let fields: Vec<Slot> = slots
             .into_iter()
             .enumerate()
             .map(|(i, s)| match s {
                 Some(s) => s,
-                None if self.plan.used[self.rec][i] => self.absent(i),
+                None if used.and_then(|u| u.get(i)) == Some(&true) => self.absent(i),
                 // Never read: its value does not matter.
                 None => Slot::None,
             })
@@ -449,7 +488,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
                     path: (self.path)(),
                     dynamic: self.dynamic,
                 };
-                let mut slots = vec![None; self.schema.records[*r].fields.len()];
+                let mut slots = empty_slots(self.schema, *r)?;
                 let rec = [*r];
                 while let Some(key) = map.next_key_seed(reader.keys(&rec))? {
                     reader.read_field(key.map(|(_, i)| i), &mut map, &mut slots)?;
@@ -500,7 +539,9 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         // The path needs the key, which may come after other fields: read into a
         // reader with a provisional path, then fix the paths once the key is known.
-        let def = &self.schema.records[self.rec];
+        let Some(def) = self.schema.record(self.rec) else {
+            return Err(de::Error::custom("unknown record type"));
+        };
         let mut reader = NodeReader {
             schema: self.schema,
             plan: self.plan,
@@ -518,9 +559,9 @@ impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
             reader.read_field(key.map(|(_, i)| i), &mut map, &mut slots)?;
             if !keyed {
                 if let Some(k) = def.key {
-                    let name = match &slots[k] {
-                        Some(Slot::Value(Value::Str(s))) => Some(s.to_string()),
-                        Some(Slot::Value(Value::Int(i))) => Some(i.to_string()),
+                    let name = match slots.get(k) {
+                        Some(Some(Slot::Value(Value::Str(s)))) => Some(s.to_string()),
+                        Some(Some(Slot::Value(Value::Int(i)))) => Some(i.to_string()),
                         _ => None,
                     };
                     if let Some(name) = name {

@@ -311,7 +311,9 @@ pub fn detect_subject(
     let mut best = None;
     let mut best_hits = 0;
     for (i, s) in schema.subjects.iter().enumerate() {
-        let root = &schema.records[s.root];
+        let Some(root) = schema.record(s.root) else {
+            continue;
+        };
         let hits = map.keys().filter(|k| root.field_index(k).is_some()).count();
         if hits > best_hits {
             best_hits = hits;
@@ -342,7 +344,13 @@ pub fn read_record_with(
     value: &serde_json::Value,
     options: ReadOptions,
 ) -> Result<(Record, Vec<String>), RecordError> {
-    let def = &schema.subjects[subject];
+    let Some(def) = schema.subjects.get(subject) else {
+        return Err(RecordError {
+            record: String::from("(no id)"),
+            path: String::new(),
+            message: format!("no subject kind number {subject} in the schema"),
+        });
+    };
     let mut reader = Reader {
         schema,
         record: String::from("(no id)"),
@@ -354,7 +362,10 @@ pub fn read_record_with(
     let mut cursor = value;
     let mut rec = def.root;
     for &idx in &def.id_path {
-        let field = &schema.records[rec].fields[idx];
+        let Some(field) = schema.record(rec).and_then(|r| r.field(idx)) else {
+            cursor = &serde_json::Value::Null;
+            break;
+        };
         match cursor.get(&field.name) {
             Some(v) => cursor = v,
             None => {
@@ -377,12 +388,17 @@ pub fn read_record_with(
     }
     // A record of another subject kind is not read as this one, even leniently.
     if let serde_json::Value::Object(map) = value {
-        let root = &schema.records[def.root];
-        if !map.is_empty() && !map.keys().any(|k| root.field_index(k).is_some()) {
-            if let Some(other) = schema.subjects.iter().find(|s| {
-                map.keys()
-                    .any(|k| schema.records[s.root].field_index(k).is_some())
-            }) {
+        let declares = |rec: RecordId, k: &str| {
+            schema
+                .record(rec)
+                .is_some_and(|r| r.field_index(k).is_some())
+        };
+        if !map.is_empty() && !map.keys().any(|k| declares(def.root, k)) {
+            if let Some(other) = schema
+                .subjects
+                .iter()
+                .find(|s| map.keys().any(|k| declares(s.root, k)))
+            {
                 return Err(reader.err(
                     "",
                     format!(
@@ -423,7 +439,9 @@ impl Reader<'_> {
         full: &str,
         paths_from: Option<usize>,
     ) -> Result<Arc<RecordNode>, RecordError> {
-        let def = &self.schema.records[rec];
+        let Some(def) = self.schema.record(rec) else {
+            return Err(self.err(full, format!("no record type number {rec} in the schema")));
+        };
         let map = match value {
             serde_json::Value::Object(m) => Some(m),
             serde_json::Value::Null => None,
@@ -535,10 +553,11 @@ impl Reader<'_> {
                     }
                     let v = match &**elem {
                         FieldType::Record(r) => {
-                            let def = &self.schema.records[*r];
-                            let name = def
-                                .key
-                                .and_then(|k| item.get(&def.fields[k].name))
+                            let name = self
+                                .schema
+                                .record(*r)
+                                .and_then(|def| def.field(def.key?))
+                                .and_then(|f| item.get(&f.name))
                                 .and_then(|k| match k {
                                     serde_json::Value::String(s) => Some(s.clone()),
                                     serde_json::Value::Number(n) => Some(n.to_string()),
@@ -653,7 +672,11 @@ pub fn from_flat(
     subject: usize,
     cells: &[(&str, &str)],
 ) -> Result<serde_json::Value, String> {
-    let root = schema.subjects[subject].root;
+    let root = schema
+        .subjects
+        .get(subject)
+        .ok_or_else(|| format!("no subject kind number {subject} in the schema"))?
+        .root;
     let mut out = serde_json::Map::new();
     for (path, text) in cells {
         if text.is_empty() {
@@ -665,10 +688,8 @@ pub fn from_flat(
         let mut ty = None;
         for (i, p) in parts.iter().enumerate() {
             let Some(r) = rec else { break };
-            let def = &schema.records[r];
-            match def.field_index(p) {
-                Some(fi) => {
-                    let f = &def.fields[fi];
+            match schema.record(r).and_then(|def| def.field_named(p)) {
+                Some((_, f)) => {
                     if i + 1 == parts.len() {
                         ty = Some(f.ty.clone());
                     }
@@ -693,8 +714,12 @@ pub fn from_flat(
                 .map_err(|e| format!("{path}: a list or record cell holds JSON: {e}"))?,
             _ => serde_json::Value::String(text.to_string()),
         };
+        // `split` gives at least one part.
+        let Some((last, parents)) = parts.split_last() else {
+            continue;
+        };
         let mut map = &mut out;
-        for p in &parts[..parts.len() - 1] {
+        for p in parents {
             let entry = map
                 .entry(p.to_string())
                 .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
@@ -706,7 +731,7 @@ pub fn from_flat(
             };
             map = m;
         }
-        map.insert(parts[parts.len() - 1].to_string(), value);
+        map.insert(last.to_string(), value);
     }
     Ok(serde_json::Value::Object(out))
 }

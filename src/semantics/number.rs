@@ -4,15 +4,6 @@
 //! decimal (`rust_decimal`) with its own scale, never rounded except by `round`; a
 //! division gives a decimal. The operators here see known values only: unknown and
 //! "none" operands are the tiers' business (strict operators pass them through).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use super::calendar;
 use crate::ir::{Builtin, DateUnit};

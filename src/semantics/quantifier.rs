@@ -1,15 +1,6 @@
 //! Quantifiers (`any`, `all`, `no`, `count`) and aggregates (`sum`, `min`, `max`,
 //! `the`, `latest`, `earliest`) over the items of a list, as folds that a tier feeds
 //! item by item.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use super::number::{wanted, Fault};
 use super::truth::Truth;

@@ -1,13 +1,4 @@
 //! The pest binding and the AST builder.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use super::ast::*;
 use super::SyntaxError;

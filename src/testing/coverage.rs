@@ -5,15 +5,6 @@
 //! it always true (a threshold flipped, an exclusion dropped) would pass every case.
 //! Only the policies a case asserts (its `expected` block) count: a decision nobody
 //! checks tests nothing.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use super::{read_case_file, CaseFileError};
 use crate::compile::RuleSet;

@@ -3,15 +3,6 @@
 //!
 //! A failure comes with the smallest record proptest could shrink it to, written as a
 //! YAML record ready to paste into a case file, and the decision's trace.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use super::generate::{case_strategy, ref_date_strategy, Constraints};
 use super::properties::to_yaml;

@@ -1,14 +1,5 @@
 //! Example cases: a record, a reference date and the expected decisions, in the layout
 //! of `citizen-schema.md` ("Example-case layout"), run against a rule set.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 pub mod coverage;
 pub mod declared;

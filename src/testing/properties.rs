@@ -28,15 +28,6 @@
 //! reference date, fewer gaps, reference dates inside its effective period, and of 12
 //! draws the one that gets furthest into the policy (and the policies it excludes) is
 //! kept. [`generated_coverage`] shows how far the generated records reach.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use super::generate::{
     self, field_def, field_value_strategy, missing_fields, ref_date_strategy, Constraints,
