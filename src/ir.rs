@@ -454,9 +454,10 @@ pub struct Program {
 }
 
 impl Expr {
-    /// Calls `f` on this expression and every sub-expression.
-    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
-        f(self);
+    /// Calls `f` on each direct sub-expression, in source order: the one place that
+    /// knows where every kind of expression keeps its operands, so that a stage that
+    /// only traverses (a walk, a depth, a taint) needs no arm per kind.
+    pub fn for_each_child<'e>(&'e self, f: &mut dyn FnMut(&'e Expr)) {
         match self {
             Expr::Const(_)
             | Expr::Duration(..)
@@ -466,68 +467,83 @@ impl Expr {
             | Expr::Let(_)
             | Expr::PolicyRef(_)
             | Expr::MemberRef(_) => {}
-            Expr::Field { base, .. } => base.walk(f),
+            Expr::Field { base, .. } => f(base),
             Expr::Call(_, args) | Expr::Function(_, args) | Expr::And(args) | Expr::Or(args) => {
-                args.iter().for_each(|a| a.walk(f))
+                args.iter().for_each(f)
             }
             Expr::Param(_, at) => {
                 if let Some(a) = at {
-                    a.walk(f)
+                    f(a)
                 }
             }
-            Expr::Neg(x) | Expr::Not(x) | Expr::IsNone(x, _) => x.walk(f),
+            Expr::Neg(x) | Expr::Not(x) | Expr::IsNone(x, _) => f(x),
             Expr::Arith(_, a, b, _)
             | Expr::DateShift(a, b, _)
             | Expr::Compare(_, a, b)
             | Expr::Otherwise(a, b)
             | Expr::InList(a, b, _) => {
-                a.walk(f);
-                b.walk(f);
+                f(a);
+                f(b);
             }
             Expr::InSet(a, xs, _) => {
-                a.walk(f);
-                xs.iter().for_each(|x| x.walk(f));
+                f(a);
+                xs.iter().for_each(f);
             }
             Expr::InRange(a, b, c, _) | Expr::If(a, b, c) => {
-                a.walk(f);
-                b.walk(f);
-                c.walk(f);
+                f(a);
+                f(b);
+                f(c);
             }
             Expr::Quant {
                 list, filter, body, ..
             } => {
-                list.walk(f);
+                f(list);
                 if let Some(x) = filter {
-                    x.walk(f);
+                    f(x);
                 }
                 if let Some(x) = body {
-                    x.walk(f);
+                    f(x);
                 }
             }
             Expr::Match(s, arms) => {
-                s.walk(f);
+                f(s);
                 for (pats, v) in arms {
                     for p in pats {
                         match p {
                             Pat::Any => {}
-                            Pat::Eq(e) => e.walk(f),
+                            Pat::Eq(e) => f(e),
                             Pat::Range(a, b) => {
-                                a.walk(f);
-                                b.walk(f);
+                                f(a);
+                                f(b);
                             }
                         }
                     }
-                    v.walk(f);
+                    f(v);
                 }
             }
             Expr::Cases(arms, d) => {
                 for (c, v) in arms {
-                    c.walk(f);
-                    v.walk(f);
+                    f(c);
+                    f(v);
                 }
                 if let Some(d) = d {
-                    d.walk(f);
+                    f(d);
                 }
+            }
+        }
+    }
+
+    /// Calls `f` on this expression and every sub-expression (depth first, without
+    /// recursion on the machine stack: expressions nest as deep as the rules do).
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            f(e);
+            let at = stack.len();
+            e.for_each_child(&mut |c| stack.push(c));
+            // Children in source order: the first pushed is popped first.
+            if let Some(pushed) = stack.get_mut(at..) {
+                pushed.reverse();
             }
         }
     }

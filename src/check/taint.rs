@@ -20,7 +20,7 @@
 //! the citizen's own data on the citizen's form is their purpose).
 
 use crate::eval::{Decision, EvalError, ExtraValue, ItemDecision};
-use crate::ir::{AmountGuard, BundleDef, Expr, LetDef, MemberKind, Pat, PolicyDef, Program};
+use crate::ir::{AmountGuard, BundleDef, Expr, LetDef, MemberKind, PolicyDef, Program};
 
 /// What a masked value is shown as.
 pub const MASK: &str = "***";
@@ -110,12 +110,8 @@ impl<'a> Ctx<'a> {
     /// Whether `e` is tainted; marks the item variables of tainted lists.
     fn expr(&mut self, e: &Expr) -> bool {
         match e {
-            Expr::Const(_)
-            | Expr::Duration(..)
-            | Expr::Ref
-            | Expr::Root
-            | Expr::PolicyRef(_)
-            | Expr::MemberRef(_) => false,
+            // Another policy's eligibility is not a value of the record.
+            Expr::PolicyRef(_) | Expr::MemberRef(_) => false,
             Expr::Local(i) => self.locals.get(*i).copied().unwrap_or(false),
             Expr::Let(i) => self.lets.get(*i).copied().unwrap_or(false),
             Expr::Field {
@@ -127,18 +123,6 @@ impl<'a> Ctx<'a> {
                     t |= self.expr(a);
                 }
                 t
-            }
-            Expr::Call(_, xs) | Expr::And(xs) | Expr::Or(xs) => self.all(xs),
-            Expr::Param(_, at) => at.as_deref().is_some_and(|a| self.expr(a)),
-            Expr::Neg(x) | Expr::Not(x) | Expr::IsNone(x, _) => self.expr(x),
-            Expr::Arith(_, a, b, _)
-            | Expr::DateShift(a, b, _)
-            | Expr::Compare(_, a, b)
-            | Expr::Otherwise(a, b)
-            | Expr::InList(a, b, _) => self.expr(a) | self.expr(b),
-            Expr::InSet(a, xs, _) => self.expr(a) | self.all(xs),
-            Expr::InRange(a, b, c, _) | Expr::If(a, b, c) => {
-                self.expr(a) | self.expr(b) | self.expr(c)
             }
             Expr::Quant {
                 var,
@@ -155,36 +139,13 @@ impl<'a> Ctx<'a> {
                 let b = body.as_deref().is_some_and(|x| self.expr(x));
                 l | f | b
             }
-            Expr::Match(s, arms) => {
-                let mut t = self.expr(s);
-                for (pats, v) in arms {
-                    for p in pats {
-                        t |= match p {
-                            Pat::Any => false,
-                            Pat::Eq(x) => self.expr(x),
-                            Pat::Range(a, b) => self.expr(a) | self.expr(b),
-                        };
-                    }
-                    t |= self.expr(v);
-                }
-                t
-            }
-            Expr::Cases(arms, default) => {
-                let mut t = false;
-                for (c, v) in arms {
-                    t |= self.expr(c) | self.expr(v);
-                }
-                t | default.as_deref().is_some_and(|d| self.expr(d))
+            // Any other expression derives from what its operands derive from.
+            _ => {
+                let mut tainted = false;
+                e.for_each_child(&mut |x| tainted |= self.expr(x));
+                tainted
             }
         }
-    }
-
-    fn all(&mut self, xs: &[Expr]) -> bool {
-        let mut t = false;
-        for x in xs {
-            t |= self.expr(x);
-        }
-        t
     }
 
     /// Iterates the definitions and `roots` until nothing more is tainted; `bind` marks
