@@ -765,3 +765,17 @@ fn cli_run_refuses_a_fault_injection_it_does_not_know() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("MIANSHEN_FAULT_INJECT"));
 }
+
+#[test]
+fn blank_lines_are_not_records_but_are_counted() {
+    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    let input = "{\"person\":{\"id\":\"A\"}}\n   \n\n\t\r\n{\"person\":{\"id\":\"B\"}}\n";
+    let config = RunConfig::new(chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap());
+    let mut sink = Collect::default();
+    let summary =
+        batch::run_json_lines(&rules, input.as_bytes(), &config, &mut sink, &mut |_, _| {})
+            .unwrap();
+    assert_eq!((summary.read, summary.rejected), (2, 0));
+    assert_eq!(summary.blank_lines, 3);
+    assert_eq!(summary.to_json(None)["run"]["blank_lines"], 3);
+}

@@ -19,6 +19,8 @@ pub(super) struct Block {
     /// Per record line: its 1-based line number, start and end (without the line end);
     /// or, for a line over the limit, [`TOO_LONG`] and its length.
     pub(super) lines: Vec<(u64, usize, usize)>,
+    /// Lines with nothing but white space: not records, but counted.
+    pub(super) blank: u64,
 }
 
 /// Cuts a reader into blocks of whole lines.
@@ -136,6 +138,7 @@ impl<R: Read> BlockReader<R> {
         // The line ends, and the end of a last line without one.
         let unended = (text.last() != Some(&b'\n')).then_some(text.len());
         let mut start = 0;
+        let mut blank = 0;
         for end in memchr::memchr_iter(b'\n', &text).chain(unended) {
             self.line += 1;
             let mut line = text.get(start..end).unwrap_or_default();
@@ -145,12 +148,15 @@ impl<R: Read> BlockReader<R> {
             if let Some(&(_, len)) = self.long.iter().find(|(at, _)| *at == start) {
                 lines.push((self.line, TOO_LONG, len));
             } else if !line.iter().all(u8::is_ascii_whitespace) {
-                // Blank lines are not records (but count in line numbers).
                 lines.push((self.line, start, start + line.len()));
+            } else {
+                // Blank lines are not records; they count in line numbers and in the
+                // summary.
+                blank += 1;
             }
             start = end + 1;
         }
-        Ok(Some(Block { text, lines }))
+        Ok(Some(Block { text, lines, blank }))
     }
 }
 

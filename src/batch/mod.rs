@@ -161,6 +161,8 @@ pub struct Summary {
     /// A lenient run: per undeclared key path (list items as `[]`), the records that
     /// carried it. Empty in a strict run (such records are rejected).
     pub unknown_fields: std::collections::BTreeMap<String, u64>,
+    /// Input lines with nothing but white space (not records, so not in `read`).
+    pub blank_lines: u64,
 }
 
 impl Summary {
@@ -182,6 +184,7 @@ impl Summary {
                 "evaluated": self.evaluated,
                 "rejected": self.rejected,
                 "accounted": self.read == self.evaluated + self.rejected,
+                "blank_lines": self.blank_lines,
                 "rule_set": self.rule_set,
                 "reference_date": self.reference_date.to_string(),
                 "evaluation_errors": self
@@ -279,7 +282,12 @@ pub fn run_json_lines<R: std::io::Read>(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Summary, BatchError> {
     let mut blocks = input::BlockReader::new(reader, config.read.max_bytes);
-    let next = |spent| blocks.next_block(spent).map_err(BatchError::Input);
+    let mut blank = 0;
+    let next = |spent| {
+        let block = blocks.next_block(spent).map_err(BatchError::Input)?;
+        blank += block.as_ref().map_or(0, |b| b.blank);
+        Ok(block)
+    };
     let decide = |job: &Job<'_>, block: &input::Block| -> Result<Vec<Part>, Stopped> {
         block
             .lines
@@ -304,9 +312,13 @@ pub fn run_json_lines<R: std::io::Read>(
             .collect()
     };
     let mut bytes = 0u64;
-    pipeline(rules, config, next, decide, sink, &mut |s, b| {
+    let summary = pipeline(rules, config, next, decide, sink, &mut |s, b| {
         bytes += b;
         progress(s.read, bytes)
+    });
+    summary.map(|s| Summary {
+        blank_lines: blank,
+        ..s
     })
 }
 
@@ -363,6 +375,7 @@ fn pipeline<U: Unit + Send + Sync>(
         reference_date: config.ref_date,
         errors: vec![0; n],
         unknown_fields: Default::default(),
+        blank_lines: 0,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))

@@ -377,6 +377,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         elapsed,
         summary.read as f64 / elapsed.max(1e-9)
     );
+    if summary.blank_lines > 0 {
+        println!(
+            "{} blank line(s) skipped (not records)",
+            summary.blank_lines
+        );
+    }
     println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, evaluation errors → {out}/errors.jsonl, summary → {out}/summary.json");
     if bundle.is_some() {
         println!("pre-filled forms → {out}/{FORMS}");
