@@ -11,7 +11,7 @@ use crate::batch::{self, BatchError, RunConfig, Sink, Summary};
 use crate::compile::RuleSet;
 use crate::eval::{self, BundleResult, Decision, EvalOptions};
 use crate::load::{self, LoadError};
-use crate::record::{self, Record, RecordError};
+use crate::record::{self, ReadOptions, Record, RecordError};
 use crate::schema::Schema;
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -84,23 +84,17 @@ impl RuleSet {
 
     /// Reads a record given as JSON text; its subject kind is the one its top-level key
     /// names (`{"person": {…}}`).
+    /// Duplicate keys, records nested too deep or too large are rejected as they are in
+    /// the batch (one judgment, [`record::parse_json`]).
     pub fn read_json(&self, text: &str) -> Result<Record, RecordError> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| RecordError {
-            record: "(record)".into(),
-            path: String::new(),
-            message: format!("not JSON: {e}"),
-        })?;
+        let value = record::parse_json(text, &ReadOptions::default())?;
         self.read_value(&value, None)
     }
 
     /// Reads a record given as YAML text.
     pub fn read_yaml(&self, text: &str) -> Result<Record, RecordError> {
-        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| RecordError {
-            record: "(record)".into(),
-            path: String::new(),
-            message: format!("not YAML: {e}"),
-        })?;
-        self.read_value(&record::yaml_to_json(&value), None)
+        let value = record::parse_yaml(text, &ReadOptions::default())?;
+        self.read_value(&value, None)
     }
 
     /// Reads a record given as a serde value, of the named subject kind (`None`: the

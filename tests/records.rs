@@ -498,3 +498,54 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
         assert!(accepted > 50 && refused > 50, "{accepted} {refused}");
     }
 }
+
+/// The host API's reader and the batch judge the same lines alike (the property the
+/// fuzz target `read_record` checks on any bytes).
+#[test]
+fn the_host_api_and_the_batch_judge_lines_alike() {
+    use mianshen::{ChunkOutput, RuleSet, RunConfig, Sink};
+    #[derive(Default)]
+    struct Rejected(String);
+    impl Sink for Rejected {
+        fn write(&mut self, chunk: &ChunkOutput) -> std::io::Result<()> {
+            self.0.push_str(&chunk.rejected);
+            Ok(())
+        }
+    }
+    let rules = RuleSet::load_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/rules").unwrap();
+    let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+    let lines = [
+        r#"{"person":{"id":"A","birth_date":"1950-01-01"}}"#,
+        r#"{"person":{"id":"A","birth_date":"1950-01-01","birth_date":"1951-01-01"}}"#,
+        r#"{"person":{"id":"A","birth_dat":"1950-01-01"}}"#,
+        r#"{"person":{"id":"A","birth_date":"0000-01-01"}}"#,
+        r#"{"person":{"id":"A","birth_date":19500101}}"#,
+        r#"{"person":{"id":"A""#,
+        r#"[1, 2]"#,
+        r#"{"nobody":{}}"#,
+        r#"{"person":{"id":"A","name":1.5}}"#,
+        r#"{"social_security_card":{"has_card":1.5},"person":{"id":"A"}}"#,
+    ];
+    for line in lines {
+        let mut sink = Rejected::default();
+        let summary = rules
+            .run_json_lines(line.as_bytes(), &RunConfig::new(on), &mut sink)
+            .unwrap();
+        assert_eq!(summary.read, 1, "{line}");
+        match rules.read_json(line) {
+            Ok(_) => assert_eq!(summary.rejected, 0, "{line}: {}", sink.0),
+            Err(e) => {
+                assert_eq!(
+                    summary.rejected, 1,
+                    "{line}: the batch reads it, eval says {e}"
+                );
+                let reason = serde_json::to_string(&e.reason()).unwrap();
+                assert!(
+                    sink.0.contains(&reason),
+                    "{line}: eval {reason}, batch {}",
+                    sink.0
+                );
+            }
+        }
+    }
+}

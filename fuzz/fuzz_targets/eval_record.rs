@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
         let Ok(record) = read_record(&rules.schema, subject, &json) else {
             continue;
         };
-        let opts = EvalOptions { trace: true };
+        let opts = EvalOptions {
+            trace: true,
+            ..EvalOptions::default()
+        };
         let a = evaluate_all(rules, &record, date, opts);
         let b = evaluate_all(rules, &record, date, opts);
         assert_eq!(
