@@ -11,7 +11,7 @@ use crate::batch::{self, BatchError, RunConfig, Sink, Summary};
 use crate::compile::RuleSet;
 use crate::eval::{self, BundleResult, Decision, EvalOptions};
 use crate::load::{self, LoadError};
-use crate::record::{self, ReadOptions, Record, RecordError};
+use crate::record::{self, ReadOptions, Record, RecordError, RecordErrorKind};
 use crate::schema::Schema;
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -104,13 +104,8 @@ impl RuleSet {
         value: &serde_json::Value,
         subject: Option<&str>,
     ) -> Result<Record, RecordError> {
-        let kind = record::detect_subject(&self.schema, value, subject).map_err(|message| {
-            RecordError {
-                record: "(record)".into(),
-                path: String::new(),
-                message,
-            }
-        })?;
+        let kind = record::detect_subject(&self.schema, value, subject)
+            .map_err(|message| RecordError::whole(RecordErrorKind::SubjectKind, message))?;
         record::read_record(&self.schema, kind, value)
     }
 

@@ -115,4 +115,4 @@ pub use eval::{
     Fact, ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
 };
 pub use load::LoadError;
-pub use record::{Record, RecordError};
+pub use record::{Record, RecordError, RecordErrorKind};

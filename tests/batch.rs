@@ -198,7 +198,7 @@ fn bad_lines_are_rejected_with_their_line_number_and_the_run_goes_on() {
     assert!(block_out
         .0
         .rejected
-        .ends_with("{\"line\":9,\"subject\":null,\"reason\":\"the line is not valid UTF-8\"}\n"));
+        .ends_with("{\"line\":9,\"subject\":null,\"code\":\"syntax\",\"reason\":\"the line is not valid UTF-8\"}\n"));
     assert_eq!(summary.read, 8);
     assert_eq!(summary.evaluated + summary.rejected, summary.read);
     assert_eq!(summary.rejected, 5, "{}", out.0.rejected);

@@ -476,8 +476,9 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
         let (mut accepted, mut refused) = (0, 0);
         for (i, line) in lines.iter().enumerate() {
             let reference = record::parse_json(line, &ReadOptions::default()).and_then(|v| {
-                let s = record::detect_subject(&rules.schema, &v, None)
-                    .map_err(record::RecordError::whole)?;
+                let s = record::detect_subject(&rules.schema, &v, None).map_err(|m| {
+                    record::RecordError::whole(record::RecordErrorKind::SubjectKind, m)
+                })?;
                 record::read_record(&rules.schema, s, &v)
             });
             let batch = rejected.get(&(i as u64 + 1));
@@ -545,7 +546,29 @@ fn the_host_api_and_the_batch_judge_lines_alike() {
                     "{line}: eval {reason}, batch {}",
                     sink.0
                 );
+                let code = format!("\"code\":\"{}\"", e.kind.code());
+                assert!(
+                    sink.0.contains(&code),
+                    "{line}: eval {code}, batch {}",
+                    sink.0
+                );
             }
         }
+    }
+    // A host matches on the kind of a rejection.
+    use mianshen::RecordErrorKind as K;
+    for (line, kind) in [
+        (lines[1], K::DuplicateKey),
+        (lines[2], K::UnknownField),
+        (lines[3], K::OutOfRange),
+        (lines[4], K::WrongType),
+        (lines[5], K::Syntax),
+        (lines[7], K::SubjectKind),
+    ] {
+        assert_eq!(
+            rules.read_json(line).map(|_| ()).map_err(|e| e.kind),
+            Err(kind),
+            "{line}"
+        );
     }
 }

@@ -350,11 +350,13 @@ impl<'j> Worker<'j> {
     }
 }
 
-fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, reason: &str) {
+/// Writes the line of a rejected record: `{"line", "subject", "code", "reason"}`.
+fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, e: &record::RecordError) {
     let rejected = serde_json::to_string(&json!({
         "line": line,
         "subject": id,
-        "reason": reason,
+        "code": e.kind.code(),
+        "reason": e.reason(),
     }))
     .unwrap_or_default();
     part.rejected.push_str(&rejected);
@@ -375,18 +377,23 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
                 &parsed
             }
             Err(e) => {
-                reject(&mut part.out, line, None, &e.reason());
+                reject(&mut part.out, line, None, &e);
                 return false;
             }
         },
         Input::Value(value) => value,
         Input::Unreadable(why) => {
-            reject(&mut part.out, line, None, why);
+            let e = record::RecordError::whole(record::RecordErrorKind::Syntax, why);
+            reject(&mut part.out, line, None, &e);
             return false;
         }
         Input::TooLong(bytes) => {
-            let e = record::too_long(bytes, &config.read);
-            reject(&mut part.out, line, None, &e.reason());
+            reject(
+                &mut part.out,
+                line,
+                None,
+                &record::too_long(bytes, &config.read),
+            );
             return false;
         }
     };
@@ -397,7 +404,8 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
                 None => match record::detect_subject(&rules.schema, value, None) {
                     Ok(s) => s,
                     Err(m) => {
-                        reject(&mut part.out, line, None, &m);
+                        let e = record::RecordError::whole(record::RecordErrorKind::SubjectKind, m);
+                        reject(&mut part.out, line, None, &e);
                         return false;
                     }
                 },
@@ -414,7 +422,7 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
                 }
                 Err(e) => {
                     let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
-                    reject(&mut part.out, line, id, &e.reason());
+                    reject(&mut part.out, line, id, &e);
                     return false;
                 }
             }

@@ -84,6 +84,7 @@ pub fn explain_failure(schema: &Schema, subject: Option<usize>, text: &str) -> R
         Ok(v) => v,
         Err(e) => {
             return RecordError {
+                kind: super::RecordErrorKind::Syntax,
                 record: "(unreadable)".into(),
                 path: String::new(),
                 message: format!("not valid JSON: {e}"),
@@ -97,6 +98,7 @@ pub fn explain_failure(schema: &Schema, subject: Option<usize>, text: &str) -> R
         Ok(s) => s,
         Err(m) => {
             return RecordError {
+                kind: super::RecordErrorKind::SubjectKind,
                 record: value
                     .get("id")
                     .and_then(|v| v.as_str())
@@ -110,6 +112,7 @@ pub fn explain_failure(schema: &Schema, subject: Option<usize>, text: &str) -> R
     match super::read_record(schema, subject, &value) {
         Err(e) => e,
         Ok(_) => RecordError {
+            kind: super::RecordErrorKind::Internal,
             record: "(no id)".into(),
             path: String::new(),
             message: "the record could not be read".into(),

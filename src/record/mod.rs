@@ -60,10 +60,13 @@ impl Default for ReadOptions {
 
 /// The error of a record text longer than [`ReadOptions::max_bytes`].
 pub fn too_long(len: usize, options: &ReadOptions) -> RecordError {
-    RecordError::whole(format!(
-        "the record is {len} bytes long, over the limit of {} bytes (raise it with --max-record-bytes)",
-        options.max_bytes
-    ))
+    RecordError::whole(
+        RecordErrorKind::TooLarge,
+        format!(
+            "the record is {len} bytes long, over the limit of {} bytes (raise it with --max-record-bytes)",
+            options.max_bytes
+        ),
+    )
 }
 
 /// Parses a record's JSON text: a key given twice is an error (a JSON object with a
@@ -85,15 +88,17 @@ pub fn parse_json(text: &str, options: &ReadOptions) -> Result<serde_json::Value
     .and_then(|()| de.end());
     if let Err(e) = checked {
         return Err(match found.into_inner() {
-            Some((path, message)) => RecordError {
+            Some((path, kind, message)) => RecordError {
+                kind,
                 record: "(no id)".into(),
                 path,
                 message: format!("{message} (line {}, column {})", e.line(), e.column()),
             },
-            None => RecordError::whole(format!("not valid JSON: {e}")),
+            None => RecordError::whole(RecordErrorKind::Syntax, format!("not valid JSON: {e}")),
         });
     }
-    serde_json::from_str(text).map_err(|e| RecordError::whole(format!("not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| RecordError::whole(RecordErrorKind::Syntax, format!("not valid JSON: {e}")))
 }
 
 /// Parses a record's YAML text (a key given twice is an error of the YAML reader), with
@@ -118,19 +123,25 @@ pub fn parse_yaml(text: &str, options: &ReadOptions) -> Result<serde_json::Value
         }
     }
     if deepest > options.max_depth.max(1024) {
-        return Err(RecordError::whole(format!(
-            "the record nests deeper than {} levels (raise it with --max-record-depth)",
-            options.max_depth
-        )));
+        return Err(RecordError::whole(
+            RecordErrorKind::TooDeep,
+            format!(
+                "the record nests deeper than {} levels (raise it with --max-record-depth)",
+                options.max_depth
+            ),
+        ));
     }
     let v: serde_yaml::Value = serde_yaml::from_str(text)
-        .map_err(|e| RecordError::whole(format!("not valid YAML: {e}")))?;
+        .map_err(|e| RecordError::whole(RecordErrorKind::Syntax, format!("not valid YAML: {e}")))?;
     let json = yaml_to_json(&v);
     if nesting(&json) > options.max_depth {
-        return Err(RecordError::whole(format!(
-            "the record nests deeper than {} levels (raise it with --max-record-depth)",
-            options.max_depth
-        )));
+        return Err(RecordError::whole(
+            RecordErrorKind::TooDeep,
+            format!(
+                "the record nests deeper than {} levels (raise it with --max-record-depth)",
+                options.max_depth
+            ),
+        ));
     }
     Ok(json)
 }
@@ -150,7 +161,7 @@ struct Shape<'f> {
     path: String,
     depth: usize,
     max_depth: usize,
-    found: &'f std::cell::RefCell<Option<(String, String)>>,
+    found: &'f std::cell::RefCell<Option<(String, RecordErrorKind, String)>>,
 }
 
 impl Shape<'_> {
@@ -163,8 +174,8 @@ impl Shape<'_> {
         }
     }
 
-    fn fail<E: serde::de::Error>(&self, path: String, message: String) -> E {
-        *self.found.borrow_mut() = Some((path, message.clone()));
+    fn fail<E: serde::de::Error>(&self, path: String, kind: RecordErrorKind, message: String) -> E {
+        *self.found.borrow_mut() = Some((path, kind, message.clone()));
         E::custom(message)
     }
 }
@@ -206,6 +217,7 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
         if self.depth >= self.max_depth {
             return Err(self.fail(
                 self.path.clone(),
+                RecordErrorKind::TooDeep,
                 format!(
                     "the record nests deeper than {} levels (raise it with --max-record-depth)",
                     self.max_depth
@@ -233,6 +245,7 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
         if self.depth >= self.max_depth {
             return Err(self.fail(
                 self.path.clone(),
+                RecordErrorKind::TooDeep,
                 format!(
                     "the record nests deeper than {} levels (raise it with --max-record-depth)",
                     self.max_depth
@@ -247,7 +260,11 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
         } {
             let path = join(&self.path, &key);
             if !seen.insert(key) {
-                return Err(self.fail(path, "the key is given twice".into()));
+                return Err(self.fail(
+                    path,
+                    RecordErrorKind::DuplicateKey,
+                    "the key is given twice".into(),
+                ));
             }
             map.next_value_seed(self.deeper(path))?;
         }
@@ -255,10 +272,60 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
     }
 }
 
+/// What kind of problem a record has, as a host matches on it; [`code`](Self::code) is
+/// its stable name (the `code` of a line of `rejected.jsonl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordErrorKind {
+    /// Not JSON (or not YAML) at all.
+    Syntax,
+    /// Longer than the size limit.
+    TooLarge,
+    /// Nested deeper than the depth limit.
+    TooDeep,
+    /// A key given twice.
+    DuplicateKey,
+    /// A key the schema does not declare (a strict read).
+    UnknownField,
+    /// Of another subject kind than the one asked for, or of none that can be told.
+    SubjectKind,
+    /// A value of the wrong type (a number for a date, a null list item, …).
+    WrongType,
+    /// A value of the right type that is not valid (a date that is not a day, an
+    /// unknown enumeration value).
+    InvalidValue,
+    /// A value outside its declared range or the schema's plausible dates.
+    OutOfRange,
+    /// An error of the engine itself.
+    Internal,
+}
+
+impl RecordErrorKind {
+    /// The stable code: `syntax`, `too-large`, `too-deep`, `duplicate-key`,
+    /// `unknown-field`, `subject-kind`, `wrong-type`, `invalid-value`, `out-of-range`,
+    /// `internal`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordErrorKind::Syntax => "syntax",
+            RecordErrorKind::TooLarge => "too-large",
+            RecordErrorKind::TooDeep => "too-deep",
+            RecordErrorKind::DuplicateKey => "duplicate-key",
+            RecordErrorKind::UnknownField => "unknown-field",
+            RecordErrorKind::SubjectKind => "subject-kind",
+            RecordErrorKind::WrongType => "wrong-type",
+            RecordErrorKind::InvalidValue => "invalid-value",
+            RecordErrorKind::OutOfRange => "out-of-range",
+            RecordErrorKind::Internal => "internal",
+        }
+    }
+}
+
 /// A record that does not fit the schema.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("record {record}: {}", self.reason())]
 pub struct RecordError {
+    /// What kind of problem.
+    pub kind: RecordErrorKind,
     /// The record's id, or a description of where it came from.
     pub record: String,
     /// The schema path of the offending value (empty for the whole record).
@@ -279,8 +346,9 @@ impl RecordError {
     }
 
     /// An error about the whole record.
-    pub fn whole(message: impl Into<String>) -> Self {
+    pub fn whole(kind: RecordErrorKind, message: impl Into<String>) -> Self {
         RecordError {
+            kind,
             record: "(no id)".into(),
             path: String::new(),
             message: message.into(),
@@ -345,11 +413,10 @@ pub fn read_record_with(
     options: ReadOptions,
 ) -> Result<(Record, Vec<String>), RecordError> {
     let Some(def) = schema.subjects.get(subject) else {
-        return Err(RecordError {
-            record: String::from("(no id)"),
-            path: String::new(),
-            message: format!("no subject kind number {subject} in the schema"),
-        });
+        return Err(RecordError::whole(
+            RecordErrorKind::Internal,
+            format!("no subject kind number {subject} in the schema"),
+        ));
     };
     let mut reader = Reader {
         schema,
@@ -401,6 +468,7 @@ pub fn read_record_with(
             {
                 return Err(reader.err(
                     "",
+                    RecordErrorKind::SubjectKind,
                     format!(
                         "the record is of subject kind `{}`, not `{}`",
                         other.name, def.name
@@ -422,8 +490,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn err(&self, path: &str, message: impl Into<String>) -> RecordError {
+    fn err(&self, path: &str, kind: RecordErrorKind, message: impl Into<String>) -> RecordError {
         RecordError {
+            kind,
             record: self.record.clone(),
             path: path.to_string(),
             message: message.into(),
@@ -440,7 +509,11 @@ impl Reader<'_> {
         paths_from: Option<usize>,
     ) -> Result<Arc<RecordNode>, RecordError> {
         let Some(def) = self.schema.record(rec) else {
-            return Err(self.err(full, format!("no record type number {rec} in the schema")));
+            return Err(self.err(
+                full,
+                RecordErrorKind::Internal,
+                format!("no record type number {rec} in the schema"),
+            ));
         };
         let map = match value {
             serde_json::Value::Object(m) => Some(m),
@@ -448,6 +521,7 @@ impl Reader<'_> {
             _ => {
                 return Err(self.err(
                     full,
+                    RecordErrorKind::WrongType,
                     format!("expected a mapping of fields, found {}", json_kind(value)),
                 ))
             }
@@ -462,7 +536,11 @@ impl Reader<'_> {
                             def.fields.iter().map(|f| f.name.as_str()),
                         )
                         .map_or(String::new(), |s| format!("; did you mean {s}?"));
-                        return Err(self.err(&at, format!("unknown field{hint}")));
+                        return Err(self.err(
+                            &at,
+                            RecordErrorKind::UnknownField,
+                            format!("unknown field{hint}"),
+                        ));
                     }
                     self.unknown.borrow_mut().push(schema_path(&at));
                 }
@@ -497,6 +575,7 @@ impl Reader<'_> {
                     Err(e) if f.sensitive => {
                         return Err(self.err(
                             &e.path,
+                            e.kind,
                             format!(
                                 "not a valid {} (value withheld: the field is sensitive)",
                                 self.schema.type_name(&f.ty)
@@ -514,6 +593,7 @@ impl Reader<'_> {
                                 };
                                 return Err(self.err(
                                     &fpath_full,
+                                    RecordErrorKind::OutOfRange,
                                     format!("{shown} is outside the declared range {lo} ..= {hi}"),
                                 ));
                             }
@@ -541,15 +621,21 @@ impl Reader<'_> {
             FieldType::Record(r) => Ok(Value::Record(self.record_node(*r, raw, path, full, None)?)),
             FieldType::List(elem) => {
                 let serde_json::Value::Array(items) = raw else {
-                    return Err(
-                        self.err(full, format!("expected a list, found {}", json_kind(raw)))
-                    );
+                    return Err(self.err(
+                        full,
+                        RecordErrorKind::WrongType,
+                        format!("expected a list, found {}", json_kind(raw)),
+                    ));
                 };
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     let ifull = format!("{full}[{i}]");
                     if item.is_null() {
-                        return Err(self.err(&ifull, "a list item cannot be null"));
+                        return Err(self.err(
+                            &ifull,
+                            RecordErrorKind::WrongType,
+                            "a list item cannot be null",
+                        ));
                     }
                     let v = match &**elem {
                         FieldType::Record(r) => {
@@ -590,6 +676,7 @@ impl Reader<'_> {
                     _ => {
                         return Err(self.err(
                             full,
+                            RecordErrorKind::WrongType,
                             format!(
                                 "expected {}, found {}",
                                 self.schema.type_name(scalar),
@@ -598,7 +685,17 @@ impl Reader<'_> {
                         ))
                     }
                 };
-                scalar_from_text(self.schema, scalar, &text).map_err(|m| self.err(full, m))
+                scalar_from_text(self.schema, scalar, &text).map_err(|m| {
+                    // A real date refused is outside the plausible dates; any other
+                    // refusal is of a text that is not a value of the type.
+                    let in_calendar = crate::schema::parse_date(&text).is_some();
+                    let kind = if matches!(scalar, FieldType::Date) && in_calendar {
+                        RecordErrorKind::OutOfRange
+                    } else {
+                        RecordErrorKind::InvalidValue
+                    };
+                    self.err(full, kind, m)
+                })
             }
         }
     }
