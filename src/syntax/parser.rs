@@ -687,7 +687,7 @@ impl Builder {
 
     fn let_decl(&self, pair: Pair<Rule>) -> Result<Let> {
         let mut parts = self.children(pair);
-        let name = self.ident(parts.required()?);
+        let name = self.ident(parts.required_rule(Rule::ident)?);
         let value = self.expr(parts.required()?)?;
         Ok(Let { name, value })
     }
@@ -925,7 +925,7 @@ impl Builder {
                 let mut operand = None;
                 for p in pair.into_inner() {
                     match p.as_rule() {
-                        Rule::not_op | Rule::neg => prefixes += 1,
+                        Rule::kw_not | Rule::neg => prefixes += 1,
                         _ => operand = Some(self.expr(p)?),
                     }
                 }
@@ -957,7 +957,7 @@ impl Builder {
                         let mut target = None;
                         for t in tail.into_inner() {
                             match t.as_rule() {
-                                Rule::not_kw => negated = true,
+                                Rule::kw_not => negated = true,
                                 Rule::kw_in => {}
                                 Rule::set_lit => {
                                     let mut items = vec![];
@@ -980,7 +980,7 @@ impl Builder {
                         })
                     }
                     _ => {
-                        let negated = tail.into_inner().any(|t| t.as_rule() == Rule::not_kw);
+                        let negated = tail.into_inner().any(|t| t.as_rule() == Rule::kw_not);
                         mk(ExprKind::IsNone {
                             value: Box::new(left),
                             negated,
