@@ -904,66 +904,8 @@ impl Lower<'_> {
             Expr::Or(xs) => self.kleene(xs, Connective::Or, sc)?,
             Expr::Compare(op, a, b) => self.compare(*op, a, b, sc)?,
             Expr::InSet(v, items, negated) => self.in_set(v, items, *negated, sc)?,
-            Expr::InRange(v, lo, hi, negated) => {
-                let negated = *negated;
-                // Constant bounds: one node.
-                if let (Some(l), Some(h)) = (self.constant(lo), self.constant(hi)) {
-                    if !matches!(l, Cell::None | Cell::Error)
-                        && !matches!(h, Cell::None | Cell::Error)
-                    {
-                        return Some(reading!(self, v, sc, |read| in_range(read, l, h, negated)));
-                    }
-                }
-                let v = self.operand(v, sc)?;
-                let lo = self.operand(lo, sc)?;
-                let hi = self.expr(hi, sc)?;
-                Node::new(move |c| {
-                    let (x, l) = match operands(c, &v, &lo) {
-                        Ok(xl) => xl,
-                        Err(e) => return e,
-                    };
-                    if matches!(l, Cell::Error) {
-                        return l;
-                    }
-                    let h = hi.eval(c);
-                    if matches!(h, Cell::Error) {
-                        return h;
-                    }
-                    if [x, l, h].contains(&Cell::Unknown) {
-                        return Cell::Unknown;
-                    }
-                    if [x, l, h].contains(&Cell::None) {
-                        return Cell::Bool(false);
-                    }
-                    Cell::Bool(between(x, l, h, &c.row) != negated)
-                })
-            }
-            Expr::InList(v, list, negated) => {
-                let negated = *negated;
-                let v = self.operand(v, sc)?;
-                let list = self.operand(list, sc)?;
-                Node::new(move |c| {
-                    let (x, l) = match operands(c, &v, &list) {
-                        Ok(xl) => xl,
-                        Err(e) => return e,
-                    };
-                    if let Some(s) = strict(x, l) {
-                        return if matches!(s, Cell::None) {
-                            Cell::Bool(false)
-                        } else {
-                            s
-                        };
-                    }
-                    let Cell::List(start, len) = l else {
-                        return Cell::Error;
-                    };
-                    let items = c.row.items(start, len);
-                    let found = items
-                        .iter()
-                        .any(|y| order(x, *y, &c.row) == Some(Ordering::Equal));
-                    Cell::Bool(found != negated)
-                })
-            }
+            Expr::InRange(v, lo, hi, negated) => self.in_range(v, lo, hi, negated, sc)?,
+            Expr::InList(v, list, negated) => self.in_list(v, list, negated, sc)?,
             Expr::IsNone(v, negated) => {
                 let negated = *negated;
                 let v = self.expr(v, sc)?;
@@ -998,106 +940,195 @@ impl Lower<'_> {
                 filter,
                 body,
                 ..
-            } => {
-                let slot = sc.locals + var;
-                // The list is read in place when it is a field.
-                // `count m in L`: the list's length.
-                let limit = self.limit;
-                if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
-                    return Some(reading!(self, list, sc, |list| count_node(list, limit)));
-                }
-                let weight = 1
-                    + filter
-                        .as_ref()
-                        .map_or(0, |f| static_size(f, self.inline_sizes))
-                    + body
-                        .as_ref()
-                        .map_or(0, |b| static_size(b, self.inline_sizes));
-                // `sum m in L: m.f`: the field read in place, item by item (through
-                // the item's own cell when it is the item's field: no local is set).
-                if let (Quantifier::Sum, None, Some(b)) = (quantifier, filter, body) {
-                    if let Some(f) = self.access(b, sc) {
-                        return Some(match f {
-                            Access::Item { slot: own, off } if own == slot => {
-                                let field = move |c: &Ctx<'_>, item| match item {
-                                    Cell::Rec(b) => c.row.field(b, off),
-                                    other => strict_one(other),
-                                };
-                                reading!(self, list, sc, |list| sum_in_place(
-                                    list, field, limit, weight
-                                ))
-                            }
-                            // The same value for every item (a field of the row or of an
-                            // enclosing item).
-                            _ => {
-                                let field = move |c: &Ctx<'_>, _| f.read(c);
-                                reading!(self, list, sc, |list| sum_in_place(
-                                    list, field, limit, weight
-                                ))
-                            }
-                        });
-                    }
-                }
-                let filter = match filter {
-                    Some(f) => Some(self.expr(f, sc)?),
-                    None => None,
-                };
-                let body = match body {
-                    Some(b) => Some(self.expr(b, sc)?),
-                    None => None,
-                };
-                let q = Quant {
-                    q: *quantifier,
-                    slot,
-                    filter,
-                    body,
-                    weight,
-                    limit,
-                };
-                reading!(self, list, sc, |list| quant_node(list, q))
-            }
-            Expr::Match(s, arms) => {
-                let s = self.expr(s, sc)?;
-                let mut lowered = vec![];
-                for (pats, value) in arms {
-                    let mut ps = vec![];
-                    for p in pats {
-                        ps.push(match p {
-                            Pat::Any => LPat::Any,
-                            Pat::Eq(x) => LPat::Eq(self.expr(x, sc)?),
-                            Pat::Range(lo, hi) => {
-                                LPat::Range(self.expr(lo, sc)?, self.expr(hi, sc)?)
-                            }
-                        });
-                    }
-                    lowered.push((ps, self.expr(value, sc)?));
-                }
-                Node::new(move |c| run_match(c, &s, &lowered))
-            }
-            Expr::Cases(arms, default) => {
-                let arms = arms
-                    .iter()
-                    .map(|(k, v)| Some((self.expr(k, sc)?, self.expr(v, sc)?)))
-                    .collect::<Option<Vec<_>>>()?;
-                let default = match default {
-                    Some(d) => Some(self.expr(d, sc)?),
-                    None => None,
-                };
-                Node::new(move |c| {
-                    for (k, v) in &arms {
-                        match k.truth(c) {
-                            Truth::True => return v.eval(c),
-                            Truth::False => {}
-                            t => return t.cell(),
-                        }
-                    }
-                    match &default {
-                        Some(d) => d.eval(c),
-                        None => Cell::None,
-                    }
-                })
-            }
+            } => self.quantifier(quantifier, var, list, filter, body, sc)?,
+            Expr::Match(s, arms) => self.match_node(s, arms, sc)?,
+            Expr::Cases(arms, default) => self.cases(arms, default, sc)?,
         })
+    }
+
+    /// `v in lo..hi`: constant bounds in one node, any others read as operands.
+    fn in_range(
+        &mut self,
+        v: &Expr,
+        lo: &Expr,
+        hi: &Expr,
+        negated: &bool,
+        sc: &Scope<'_>,
+    ) -> Option<Node> {
+        let negated = *negated;
+        // Constant bounds: one node.
+        if let (Some(l), Some(h)) = (self.constant(lo), self.constant(hi)) {
+            if !matches!(l, Cell::None | Cell::Error) && !matches!(h, Cell::None | Cell::Error) {
+                return Some(reading!(self, v, sc, |read| in_range(read, l, h, negated)));
+            }
+        }
+        let v = self.operand(v, sc)?;
+        let lo = self.operand(lo, sc)?;
+        let hi = self.expr(hi, sc)?;
+        Some(Node::new(move |c| {
+            let (x, l) = match operands(c, &v, &lo) {
+                Ok(xl) => xl,
+                Err(e) => return e,
+            };
+            if matches!(l, Cell::Error) {
+                return l;
+            }
+            let h = hi.eval(c);
+            if matches!(h, Cell::Error) {
+                return h;
+            }
+            if [x, l, h].contains(&Cell::Unknown) {
+                return Cell::Unknown;
+            }
+            if [x, l, h].contains(&Cell::None) {
+                return Cell::Bool(false);
+            }
+            Cell::Bool(between(x, l, h, &c.row) != negated)
+        }))
+    }
+
+    /// `v in list`.
+    fn in_list(&mut self, v: &Expr, list: &Expr, negated: &bool, sc: &Scope<'_>) -> Option<Node> {
+        let negated = *negated;
+        let v = self.operand(v, sc)?;
+        let list = self.operand(list, sc)?;
+        Some(Node::new(move |c| {
+            let (x, l) = match operands(c, &v, &list) {
+                Ok(xl) => xl,
+                Err(e) => return e,
+            };
+            if let Some(s) = strict(x, l) {
+                return if matches!(s, Cell::None) {
+                    Cell::Bool(false)
+                } else {
+                    s
+                };
+            }
+            let Cell::List(start, len) = l else {
+                return Cell::Error;
+            };
+            let items = c.row.items(start, len);
+            let found = items
+                .iter()
+                .any(|y| order(x, *y, &c.row) == Some(Ordering::Equal));
+            Cell::Bool(found != negated)
+        }))
+    }
+
+    /// A quantifier or aggregate over a list, the list read in place when it is a field.
+    fn quantifier(
+        &mut self,
+        quantifier: &Quantifier,
+        var: &usize,
+        list: &Expr,
+        filter: &Option<Box<Expr>>,
+        body: &Option<Box<Expr>>,
+        sc: &Scope<'_>,
+    ) -> Option<Node> {
+        let slot = sc.locals + var;
+        // The list is read in place when it is a field.
+        // `count m in L`: the list's length.
+        let limit = self.limit;
+        if let (Quantifier::Count, None, None) = (quantifier, filter, body) {
+            return Some(reading!(self, list, sc, |list| count_node(list, limit)));
+        }
+        let weight = 1
+            + filter
+                .as_ref()
+                .map_or(0, |f| static_size(f, self.inline_sizes))
+            + body
+                .as_ref()
+                .map_or(0, |b| static_size(b, self.inline_sizes));
+        // `sum m in L: m.f`: the field read in place, item by item (through
+        // the item's own cell when it is the item's field: no local is set).
+        if let (Quantifier::Sum, None, Some(b)) = (quantifier, filter, body) {
+            if let Some(f) = self.access(b, sc) {
+                return Some(match f {
+                    Access::Item { slot: own, off } if own == slot => {
+                        let field = move |c: &Ctx<'_>, item| match item {
+                            Cell::Rec(b) => c.row.field(b, off),
+                            other => strict_one(other),
+                        };
+                        reading!(self, list, sc, |list| sum_in_place(
+                            list, field, limit, weight
+                        ))
+                    }
+                    // The same value for every item (a field of the row or of an
+                    // enclosing item).
+                    _ => {
+                        let field = move |c: &Ctx<'_>, _| f.read(c);
+                        reading!(self, list, sc, |list| sum_in_place(
+                            list, field, limit, weight
+                        ))
+                    }
+                });
+            }
+        }
+        let filter = match filter {
+            Some(f) => Some(self.expr(f, sc)?),
+            None => None,
+        };
+        let body = match body {
+            Some(b) => Some(self.expr(b, sc)?),
+            None => None,
+        };
+        let q = Quant {
+            q: *quantifier,
+            slot,
+            filter,
+            body,
+            weight,
+            limit,
+        };
+        Some(reading!(self, list, sc, |list| quant_node(list, q)))
+    }
+
+    /// `match`: the subject once, then the arms' patterns in order.
+    fn match_node(&mut self, s: &Expr, arms: &[(Vec<Pat>, Expr)], sc: &Scope<'_>) -> Option<Node> {
+        let s = self.expr(s, sc)?;
+        let mut lowered = vec![];
+        for (pats, value) in arms {
+            let mut ps = vec![];
+            for p in pats {
+                ps.push(match p {
+                    Pat::Any => LPat::Any,
+                    Pat::Eq(x) => LPat::Eq(self.expr(x, sc)?),
+                    Pat::Range(lo, hi) => LPat::Range(self.expr(lo, sc)?, self.expr(hi, sc)?),
+                });
+            }
+            lowered.push((ps, self.expr(value, sc)?));
+        }
+        Some(Node::new(move |c| run_match(c, &s, &lowered)))
+    }
+
+    /// `cases`: the first arm whose condition holds.
+    fn cases(
+        &mut self,
+        arms: &[(Expr, Expr)],
+        default: &Option<Box<Expr>>,
+        sc: &Scope<'_>,
+    ) -> Option<Node> {
+        let arms = arms
+            .iter()
+            .map(|(k, v)| Some((self.expr(k, sc)?, self.expr(v, sc)?)))
+            .collect::<Option<Vec<_>>>()?;
+        let default = match default {
+            Some(d) => Some(self.expr(d, sc)?),
+            None => None,
+        };
+        Some(Node::new(move |c| {
+            for (k, v) in &arms {
+                match k.truth(c) {
+                    Truth::True => return v.eval(c),
+                    Truth::False => {}
+                    t => return t.cell(),
+                }
+            }
+            match &default {
+                Some(d) => d.eval(c),
+                None => Cell::None,
+            }
+        }))
     }
 
     /// A field read. Fields reached from the root through nested records are constant
