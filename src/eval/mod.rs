@@ -831,44 +831,7 @@ impl<'r> Evaluator<'r> {
             Expr::Ref => Val::Known(Value::Date(self.ref_date)),
             Expr::Root => Val::Known(Value::Record(self.root.clone())),
             Expr::Local(i) => frame.locals.get(*i).cloned().unwrap_or(Val::None),
-            Expr::Let(i) => {
-                if let Some(v) = frame.memo.get(*i).and_then(|m| m.clone()) {
-                    if let (Some(f), Some(seen)) = (&mut self.facts, frame.memo_facts.get(*i)) {
-                        for fact in seen {
-                            f.add(fact.clone());
-                        }
-                    }
-                    return v;
-                }
-                let lets = frame.lets;
-                let Some(def) = lets.get(*i) else {
-                    return Err("internal: unknown definition".into());
-                };
-                let outer = self.facts.take();
-                if outer.is_some() {
-                    self.facts = Some(Facts::default());
-                }
-                let v = self
-                    .eval(&def.value, frame)
-                    .map_err(|f| f.within(&def.name));
-                let inner = self.facts.take();
-                self.facts = outer;
-                if let (Some(f), Some(Facts { list: inner, .. })) = (&mut self.facts, inner) {
-                    for fact in &inner {
-                        f.add(fact.clone());
-                    }
-                    if frame.memo_facts.len() < lets.len() {
-                        frame.memo_facts.resize(lets.len(), vec![]);
-                    }
-                    if let Some(slot) = frame.memo_facts.get_mut(*i) {
-                        *slot = inner;
-                    }
-                }
-                if let Some(slot) = frame.memo.get_mut(*i) {
-                    *slot = Some(v.clone());
-                }
-                v?
-            }
+            Expr::Let(i) => self.definition(i, frame)?,
             Expr::Field {
                 base,
                 index,
@@ -891,66 +854,8 @@ impl<'r> Evaluator<'r> {
                 other => other,
             },
             Expr::Call(b, args) => self.builtin(*b, args, frame)?,
-            Expr::Function(f, args) => {
-                if self.depth > crate::check::MAX_EVAL_DEPTH {
-                    return Err(Failure::new(
-                        ErrorKind::TooDeep,
-                        "functions nest too deeply",
-                    ));
-                }
-                let rules = self.rules;
-                let def = rules
-                    .program
-                    .functions
-                    .get(*f)
-                    .ok_or("internal: no such function")?;
-                let mut callee = Frame::new(def.locals, &def.lets);
-                for (i, a) in args.iter().enumerate() {
-                    let v = self.eval(a, frame)?;
-                    callee.set_local(i, v);
-                }
-                self.depth += 1;
-                let v = self.eval(&def.body, &mut callee);
-                self.depth -= 1;
-                v.map_err(|f| f.within(&def.name))?
-            }
-            Expr::Param(p, at) => {
-                let date = match at {
-                    None => self.ref_date,
-                    Some(d) => match self.eval(d, frame)? {
-                        Val::Known(Value::Date(d)) => d,
-                        Val::Known(_) => return Err("internal: parameter date".into()),
-                        other => return Ok(other),
-                    },
-                };
-                let def = self
-                    .rules
-                    .program
-                    .params
-                    .get(*p)
-                    .ok_or("internal: no such parameter")?;
-                match def.value_on(date) {
-                    Some(v) => {
-                        if let Some(f) = &mut self.facts {
-                            let path = format!("{}@{}", def.name, date);
-                            f.add(Fact {
-                                path,
-                                value: match v {
-                                    Value::Decimal(d) => format_decimal(*d),
-                                    other => format!("{other:?}"),
-                                },
-                            });
-                        }
-                        Val::Known(v.clone())
-                    }
-                    None => {
-                        return Err(Failure::new(
-                            ErrorKind::ParameterWithoutValue,
-                            format!("parameter {} has no value on {date}", def.name),
-                        ))
-                    }
-                }
-            }
+            Expr::Function(f, args) => self.call(f, args, frame)?,
+            Expr::Param(p, at) => self.parameter(p, at, frame)?,
             Expr::PolicyRef(p) => self.policy_ref(*p)?,
             Expr::MemberRef(m) => self
                 .members
@@ -998,46 +903,8 @@ impl<'r> Evaluator<'r> {
                     Err(v) => v,
                 }
             }
-            Expr::InSet(v, items, negated) => {
-                let x = self.eval(v, frame)?;
-                let mut missing = missing_of(&x);
-                let mut vals = vec![];
-                for it in items {
-                    match self.eval(it, frame)? {
-                        Val::Known(v) => vals.push(v),
-                        Val::Unknown(m) => union(&mut missing, &m),
-                        Val::None => {}
-                    }
-                }
-                if !missing.is_empty() {
-                    return Ok(Val::Unknown(missing));
-                }
-                match x {
-                    Val::Known(x) => {
-                        let found = vals.iter().any(|y| compare(CmpOp::Eq, &x, y));
-                        Val::Known(Value::Bool(found != *negated))
-                    }
-                    _ => Val::Known(Value::Bool(false)),
-                }
-            }
-            Expr::InRange(v, lo, hi, negated) => {
-                let x = self.eval(v, frame)?;
-                let l = self.eval(lo, frame)?;
-                let h = self.eval(hi, frame)?;
-                let mut missing = missing_of(&x);
-                union(&mut missing, &missing_of(&l));
-                union(&mut missing, &missing_of(&h));
-                if !missing.is_empty() {
-                    return Ok(Val::Unknown(missing));
-                }
-                match (x, l, h) {
-                    (Val::Known(x), Val::Known(l), Val::Known(h)) => {
-                        let inside = compare(CmpOp::Ge, &x, &l) && compare(CmpOp::Le, &x, &h);
-                        Val::Known(Value::Bool(inside != *negated))
-                    }
-                    _ => Val::Known(Value::Bool(false)),
-                }
-            }
+            Expr::InSet(v, items, negated) => self.in_set(v, items, negated, frame)?,
+            Expr::InRange(v, lo, hi, negated) => self.in_range(v, lo, hi, negated, frame)?,
             Expr::InList(v, list, negated) => {
                 let x = self.eval(v, frame)?;
                 let l = self.eval(list, frame)?;
@@ -1083,55 +950,232 @@ impl<'r> Evaluator<'r> {
                 body.as_deref(),
                 frame,
             )?,
-            Expr::Match(s, arms) => {
-                let x = self.eval(s, frame)?;
-                if let Val::Unknown(_) = x {
-                    return Ok(x);
+            Expr::Match(s, arms) => self.match_arms(s, arms, frame)?,
+            Expr::Cases(arms, default) => self.cases(arms, default, frame)?,
+        })
+    }
+
+    /// A definition's value: computed once per frame, its facts kept for every clause that uses it.
+    fn definition(&mut self, i: &usize, frame: &mut Frame<'r>) -> R<Val> {
+        if let Some(v) = frame.memo.get(*i).and_then(|m| m.clone()) {
+            if let (Some(f), Some(seen)) = (&mut self.facts, frame.memo_facts.get(*i)) {
+                for fact in seen {
+                    f.add(fact.clone());
                 }
-                for (pats, value) in arms {
-                    for pat in pats {
-                        let hit = match (pat, &x) {
-                            (Pat::Any, _) => true,
-                            (_, Val::None) => false,
-                            (Pat::Eq(p), Val::Known(xv)) => match self.eval(p, frame)? {
-                                Val::Known(pv) => compare(CmpOp::Eq, xv, &pv),
-                                Val::Unknown(m) => return Ok(Val::Unknown(m)),
-                                Val::None => false,
-                            },
-                            (Pat::Range(lo, hi), Val::Known(xv)) => {
-                                match (self.eval(lo, frame)?, self.eval(hi, frame)?) {
-                                    (Val::Known(l), Val::Known(h)) => {
-                                        compare(CmpOp::Ge, xv, &l) && compare(CmpOp::Le, xv, &h)
-                                    }
-                                    (Val::Unknown(m), _) | (_, Val::Unknown(m)) => {
-                                        return Ok(Val::Unknown(m))
-                                    }
-                                    _ => false,
-                                }
+            }
+            return v;
+        }
+        let lets = frame.lets;
+        let Some(def) = lets.get(*i) else {
+            return Err("internal: unknown definition".into());
+        };
+        let outer = self.facts.take();
+        if outer.is_some() {
+            self.facts = Some(Facts::default());
+        }
+        let v = self
+            .eval(&def.value, frame)
+            .map_err(|f| f.within(&def.name));
+        let inner = self.facts.take();
+        self.facts = outer;
+        if let (Some(f), Some(Facts { list: inner, .. })) = (&mut self.facts, inner) {
+            for fact in &inner {
+                f.add(fact.clone());
+            }
+            if frame.memo_facts.len() < lets.len() {
+                frame.memo_facts.resize(lets.len(), vec![]);
+            }
+            if let Some(slot) = frame.memo_facts.get_mut(*i) {
+                *slot = inner;
+            }
+        }
+        if let Some(slot) = frame.memo.get_mut(*i) {
+            *slot = Some(v.clone());
+        }
+        v
+    }
+
+    /// A user function, in a frame of its own.
+    fn call(&mut self, f: &usize, args: &'r [Expr], frame: &mut Frame<'r>) -> R<Val> {
+        if self.depth > crate::check::MAX_EVAL_DEPTH {
+            return Err(Failure::new(
+                ErrorKind::TooDeep,
+                "functions nest too deeply",
+            ));
+        }
+        let rules = self.rules;
+        let def = rules
+            .program
+            .functions
+            .get(*f)
+            .ok_or("internal: no such function")?;
+        let mut callee = Frame::new(def.locals, &def.lets);
+        for (i, a) in args.iter().enumerate() {
+            let v = self.eval(a, frame)?;
+            callee.set_local(i, v);
+        }
+        self.depth += 1;
+        let v = self.eval(&def.body, &mut callee);
+        self.depth -= 1;
+        v.map_err(|f| f.within(&def.name))
+    }
+
+    /// A parameter's value on the reference date or the date given.
+    fn parameter(&mut self, p: &usize, at: &'r Option<Box<Expr>>, frame: &mut Frame<'r>) -> R<Val> {
+        let date = match at {
+            None => self.ref_date,
+            Some(d) => match self.eval(d, frame)? {
+                Val::Known(Value::Date(d)) => d,
+                Val::Known(_) => return Err("internal: parameter date".into()),
+                other => return Ok(other),
+            },
+        };
+        let def = self
+            .rules
+            .program
+            .params
+            .get(*p)
+            .ok_or("internal: no such parameter")?;
+        Ok(match def.value_on(date) {
+            Some(v) => {
+                if let Some(f) = &mut self.facts {
+                    let path = format!("{}@{}", def.name, date);
+                    f.add(Fact {
+                        path,
+                        value: match v {
+                            Value::Decimal(d) => format_decimal(*d),
+                            other => format!("{other:?}"),
+                        },
+                    });
+                }
+                Val::Known(v.clone())
+            }
+            None => {
+                return Err(Failure::new(
+                    ErrorKind::ParameterWithoutValue,
+                    format!("parameter {} has no value on {date}", def.name),
+                ))
+            }
+        })
+    }
+
+    /// `v in {a, b}`.
+    fn in_set(
+        &mut self,
+        v: &'r Expr,
+        items: &'r [Expr],
+        negated: &bool,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let x = self.eval(v, frame)?;
+        let mut missing = missing_of(&x);
+        let mut vals = vec![];
+        for it in items {
+            match self.eval(it, frame)? {
+                Val::Known(v) => vals.push(v),
+                Val::Unknown(m) => union(&mut missing, &m),
+                Val::None => {}
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Val::Unknown(missing));
+        }
+        Ok(match x {
+            Val::Known(x) => {
+                let found = vals.iter().any(|y| compare(CmpOp::Eq, &x, y));
+                Val::Known(Value::Bool(found != *negated))
+            }
+            _ => Val::Known(Value::Bool(false)),
+        })
+    }
+
+    /// `v in lo..hi`.
+    fn in_range(
+        &mut self,
+        v: &'r Expr,
+        lo: &'r Expr,
+        hi: &'r Expr,
+        negated: &bool,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let x = self.eval(v, frame)?;
+        let l = self.eval(lo, frame)?;
+        let h = self.eval(hi, frame)?;
+        let mut missing = missing_of(&x);
+        union(&mut missing, &missing_of(&l));
+        union(&mut missing, &missing_of(&h));
+        if !missing.is_empty() {
+            return Ok(Val::Unknown(missing));
+        }
+        Ok(match (x, l, h) {
+            (Val::Known(x), Val::Known(l), Val::Known(h)) => {
+                let inside = compare(CmpOp::Ge, &x, &l) && compare(CmpOp::Le, &x, &h);
+                Val::Known(Value::Bool(inside != *negated))
+            }
+            _ => Val::Known(Value::Bool(false)),
+        })
+    }
+
+    /// `match`: the subject once, then the arms' patterns in order.
+    fn match_arms(
+        &mut self,
+        s: &'r Expr,
+        arms: &'r [(Vec<Pat>, Expr)],
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let x = self.eval(s, frame)?;
+        if let Val::Unknown(_) = x {
+            return Ok(x);
+        }
+        for (pats, value) in arms {
+            for pat in pats {
+                let hit = match (pat, &x) {
+                    (Pat::Any, _) => true,
+                    (_, Val::None) => false,
+                    (Pat::Eq(p), Val::Known(xv)) => match self.eval(p, frame)? {
+                        Val::Known(pv) => compare(CmpOp::Eq, xv, &pv),
+                        Val::Unknown(m) => return Ok(Val::Unknown(m)),
+                        Val::None => false,
+                    },
+                    (Pat::Range(lo, hi), Val::Known(xv)) => {
+                        match (self.eval(lo, frame)?, self.eval(hi, frame)?) {
+                            (Val::Known(l), Val::Known(h)) => {
+                                compare(CmpOp::Ge, xv, &l) && compare(CmpOp::Le, xv, &h)
                             }
-                            (_, Val::Unknown(_)) => false,
-                        };
-                        if hit {
-                            return self.eval(value, frame);
+                            (Val::Unknown(m), _) | (_, Val::Unknown(m)) => {
+                                return Ok(Val::Unknown(m))
+                            }
+                            _ => false,
                         }
                     }
-                }
-                Val::None
-            }
-            Expr::Cases(arms, default) => {
-                for (c, v) in arms {
-                    let t = self.eval(c, frame)?;
-                    match truth(t.clone()) {
-                        Some(true) => return self.eval(v, frame),
-                        Some(false) => {}
-                        None => return Ok(t),
-                    }
-                }
-                match default {
-                    Some(d) => self.eval(d, frame)?,
-                    None => Val::None,
+                    (_, Val::Unknown(_)) => false,
+                };
+                if hit {
+                    return self.eval(value, frame);
                 }
             }
+        }
+        Ok(Val::None)
+    }
+
+    /// `cases`: the first arm whose condition holds.
+    fn cases(
+        &mut self,
+        arms: &'r [(Expr, Expr)],
+        default: &'r Option<Box<Expr>>,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        for (c, v) in arms {
+            let t = self.eval(c, frame)?;
+            match truth(t.clone()) {
+                Some(true) => return self.eval(v, frame),
+                Some(false) => {}
+                None => return Ok(t),
+            }
+        }
+        Ok(match default {
+            Some(d) => self.eval(d, frame)?,
+            None => Val::None,
         })
     }
 
