@@ -572,3 +572,16 @@ fn the_host_api_and_the_batch_judge_lines_alike() {
         );
     }
 }
+
+/// A YAML key that is not a plain value is not silently dropped: it is an unknown field.
+#[test]
+fn a_yaml_key_that_is_not_a_plain_value_is_an_unknown_field() {
+    let rules =
+        mianshen::RuleSet::load_dir(env!("CARGO_MANIFEST_DIR").to_string() + "/rules").unwrap();
+    let e = rules
+        .read_yaml("person:\n  id: A\n  ? [a, b]\n  : 1\n")
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.kind, mianshen::RecordErrorKind::UnknownField, "{e}");
+    assert!(e.path.contains("[\"a\",\"b\"]"), "{e}");
+}

@@ -750,10 +750,15 @@ pub fn yaml_to_json(v: &serde_yaml::Value) -> serde_json::Value {
         serde_yaml::Value::Sequence(s) => {
             serde_json::Value::Array(s.iter().map(yaml_to_json).collect())
         }
+        // A key that is not a plain value (a list or a mapping as a key) is kept under
+        // its YAML text, so that the reader reports it as the unknown field it is
+        // rather than the record silently losing it.
         serde_yaml::Value::Mapping(m) => serde_json::Value::Object(
             m.iter()
-                .filter_map(|(k, v)| {
-                    crate::schema::yaml_scalar_text(k).map(|k| (k, yaml_to_json(v)))
+                .map(|(k, v)| {
+                    let key = crate::schema::yaml_scalar_text(k)
+                        .unwrap_or_else(|| yaml_to_json(k).to_string());
+                    (key, yaml_to_json(v))
                 })
                 .collect(),
         ),
