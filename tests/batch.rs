@@ -779,3 +779,47 @@ fn blank_lines_are_not_records_but_are_counted() {
     assert_eq!(summary.blank_lines, 3);
     assert_eq!(summary.to_json(None)["run"]["blank_lines"], 3);
 }
+
+/// A CSV row is named by the line of the file it starts on, empty lines (which the CSV
+/// reader skips) and quoted line breaks counted.
+#[test]
+fn cli_run_names_csv_rows_by_their_line_in_the_file() {
+    let dir = fresh_dir("batch-csv-lines");
+    let input = dir.join("in.csv");
+    std::fs::write(
+        &input,
+        "person.id,person.birth_date\n\nA,nope\r\n\r\nB,1950-01-01\nC,\"x\ny\"\nD,bad\n\n\nE,worse\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = mianshen(&[
+        "run",
+        "rules",
+        "--input",
+        input.to_str().unwrap(),
+        "--subject",
+        "person",
+        "--date",
+        "2025-09-01",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rejected = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap();
+    let lines: Vec<(u64, String)> = rejected
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["line"].as_u64().unwrap(),
+                v["subject"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = [(3, "A"), (6, "C"), (8, "D"), (11, "E")]
+        .iter()
+        .map(|(n, s)| (*n, s.to_string()))
+        .collect();
+    assert_eq!(lines, expected, "{rejected}");
+}

@@ -105,29 +105,118 @@ impl Sink for DirSink {
     }
 }
 
+/// The lines read so far, to name a CSV row by its line in the file. The CSV reader
+/// places a row where it began looking for it, before the empty lines it skips, so a
+/// row's line is the first line with anything on it from that byte on. (Rows come in
+/// order: lines passed are dropped, so memory stays small.)
+struct LineIndex {
+    /// Complete lines not yet passed: where each starts, and whether it is empty.
+    lines: std::collections::VecDeque<(u64, bool)>,
+    /// The number (1-based) of the first of them.
+    first: u64,
+    /// The line being read: where it starts, and whether it has anything on it yet.
+    start: u64,
+    filled: bool,
+    /// Bytes read.
+    read: u64,
+}
+
+impl Default for LineIndex {
+    fn default() -> Self {
+        LineIndex {
+            lines: Default::default(),
+            first: 1,
+            start: 0,
+            filled: false,
+            read: 0,
+        }
+    }
+}
+
+impl LineIndex {
+    /// The line of the row the CSV reader places at byte `offset`.
+    fn line_of(&mut self, offset: u64) -> u64 {
+        // Drop the lines that end before the offset.
+        loop {
+            let next_start = self.lines.get(1).map_or(self.start, |l| l.0);
+            if self.lines.is_empty() || next_start > offset {
+                break;
+            }
+            self.lines.pop_front();
+            self.first += 1;
+        }
+        // Then the empty lines the reader skipped.
+        while self.lines.front().is_some_and(|l| l.1) {
+            self.lines.pop_front();
+            self.first += 1;
+        }
+        self.first
+    }
+
+    fn read(&mut self, bytes: &[u8]) {
+        for (at, &b) in (self.read..).zip(bytes) {
+            match b {
+                b'\n' => {
+                    self.lines.push_back((self.start, !self.filled));
+                    self.start = at + 1;
+                    self.filled = false;
+                }
+                b'\r' => {}
+                _ => self.filled = true,
+            }
+        }
+        self.read += bytes.len() as u64;
+    }
+}
+
+/// A reader that notes the lines it passes on.
+struct CountingLines<R> {
+    inner: R,
+    lines: std::rc::Rc<std::cell::RefCell<LineIndex>>,
+}
+
+impl<R: Read> Read for CountingLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.lines
+            .borrow_mut()
+            .read(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
 /// CSV with a header row of dotted schema paths.
 fn csv_records<'a, R: Read + 'a>(
     rules: &'a RuleSet,
     subject: usize,
     reader: R,
 ) -> Result<Box<dyn Iterator<Item = InputRecord> + 'a>, String> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let lines = std::rc::Rc::new(std::cell::RefCell::new(LineIndex::default()));
+    let counted = CountingLines {
+        inner: reader,
+        lines: lines.clone(),
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(counted);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| format!("cannot read the CSV header: {e}"))?
         .iter()
         .map(str::to_string)
         .collect();
-    // A row is named by the line it starts on, as the CSV reader counts lines (blank
-    // lines, which are no rows, and quoted line breaks included), so that the line of a
-    // rejection is the one its message speaks of.
+    // A row is named by the line of the file it starts on (empty lines, which are no
+    // rows, and quoted line breaks included).
     let mut line = 1u64;
     Ok(Box::new(rdr.into_records().map(move |row| {
         let at = match &row {
-            Ok(r) => r.position().map(csv::Position::line),
-            Err(e) => e.position().map(csv::Position::line),
+            Ok(r) => r.position().map(csv::Position::byte),
+            Err(e) => e.position().map(csv::Position::byte),
         };
-        line = at.unwrap_or(line + 1);
+        line = match at {
+            Some(byte) => lines.borrow_mut().line_of(byte),
+            None => line + 1,
+        };
         let source = match row {
             Ok(row) => {
                 let cells: Vec<(&str, &str)> =
