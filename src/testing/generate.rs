@@ -1206,7 +1206,7 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
 pub struct RelDate {
     /// Calendar months (added first, clamping the day).
     pub months: i64,
-    /// Days.
+    /// Days (added after the months).
     pub days: i64,
 }
 
