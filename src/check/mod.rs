@@ -599,7 +599,73 @@ impl<'a> Checker<'a> {
         if let Some(entry) = self.policies.get_mut(index) {
             entry.subject = subject;
         }
-        let mode = match p.mode.as_ref().map(|m| m.name.as_str()) {
+        let mode = self.policy_mode(p);
+        let Some(effective) = &p.effective else {
+            self.error(
+                "missing-entry",
+                p.id.span,
+                format!("policy `{}` has no effective period", p.id.name),
+                "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
+            );
+            return None;
+        };
+        let root = subject
+            .and_then(|s| self.schema.subjects.get(s))
+            .map(|d| d.root);
+        let mut body = Body::new(root, &p.lets);
+        // Per-item evaluation binds the item variable for the whole policy.
+        let per_item = p
+            .per_item
+            .as_ref()
+            .map(|pi| self.check_per_item(&mut body, pi));
+        body.base_locals = body.locals.len();
+        self.index_lets(&mut body, &p.lets);
+
+        let clauses = self.check_clauses(&mut body, &p.clauses);
+        let amounts = self.check_amounts(&mut body, &p.amounts);
+        let total = p.total.as_ref().map(|t| self.check_total(p, t));
+        let mut reports = vec![];
+        for r in &p.reports {
+            let (e, _) = self.expr(&mut body, &r.value, None);
+            reports.push((r.name.name.clone(), e));
+        }
+        for x in &p.excludes {
+            if !self.policy_index.contains_key(&x.name) {
+                self.unknown_policy(x);
+            }
+        }
+        self.finish_lets(&mut body);
+        let lets = self.take_lets(&mut body);
+        self.check_parameter_gaps(p, effective, &body);
+        if let Some(entry) = self.policies.get_mut(index) {
+            entry.refs = body.policy_refs.clone();
+        }
+        let properties = self.check_properties(p, subject);
+        Some(ir::PolicyDef {
+            properties,
+            id: p.id.name.clone(),
+            title: p.title.clone(),
+            subject: subject?,
+            mode,
+            authority: p.authority.clone(),
+            basis: p.basis.clone(),
+            from: effective.from,
+            to: effective.to,
+            per_item,
+            lets,
+            locals: body.next_local,
+            clauses,
+            amounts,
+            total,
+            reports,
+            excludes: p.excludes.iter().map(|x| x.name.clone()).collect(),
+            source,
+        })
+    }
+
+    /// The policy's `mode`, or a diagnostic (and `apply`) when it is missing or unknown.
+    fn policy_mode(&mut self, p: &ast::Policy) -> Mode {
+        match p.mode.as_ref().map(|m| m.name.as_str()) {
             Some("no_application") => Mode::NoApplication,
             Some("push_and_confirm") => Mode::PushAndConfirm,
             Some("apply") => Mode::Apply,
@@ -622,56 +688,46 @@ impl<'a> Checker<'a> {
                 );
                 Mode::Apply
             }
-        };
-        let Some(effective) = &p.effective else {
-            self.error(
-                "missing-entry",
-                p.id.span,
-                format!("policy `{}` has no effective period", p.id.name),
-                "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
-            );
-            return None;
-        };
-        let root = subject
-            .and_then(|s| self.schema.subjects.get(s))
-            .map(|d| d.root);
-        let mut body = Body::new(root, &p.lets);
-        // Per-item evaluation binds the item variable for the whole policy.
-        let per_item = p.per_item.as_ref().map(|pi| {
-            let (list, lty) = self.expr(&mut body, &pi.list, None);
-            let item_ty = match lty {
-                Ty::List(t) => *t,
-                Ty::NoneLit => Ty::NoneLit,
-                other => {
-                    let tn = self.ty_name(&other);
-                    self.error(
-                        "type-mismatch",
-                        pi.list.span,
-                        format!("`for each` needs a list, and this is {tn}"),
-                        "name a list of the record, e.g. enterprise.hires",
-                    );
-                    Ty::NoneLit
-                }
-            };
-            let var = body.bind(&pi.var.name, item_ty);
-            let filter = pi.filter.as_ref().map(|f| {
-                let (e, t) = self.expr(&mut body, f, Some(&Ty::Bool));
-                self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
-                e
-            });
-            ir::PerItemDef {
-                key: format!("per_{}", pi.kind.name),
-                var,
-                list,
-                filter,
-            }
-        });
-        body.base_locals = body.locals.len();
-        self.index_lets(&mut body, &p.lets);
+        }
+    }
 
-        let mut clauses = vec![];
+    /// `for each <kind> <var> in <list> [where <filter>]`: the list must be a list; binds
+    /// the item variable in `body`.
+    fn check_per_item(&mut self, body: &mut Body, pi: &ast::PerItem) -> ir::PerItemDef {
+        let (list, lty) = self.expr(body, &pi.list, None);
+        let item_ty = match lty {
+            Ty::List(t) => *t,
+            Ty::NoneLit => Ty::NoneLit,
+            other => {
+                let tn = self.ty_name(&other);
+                self.error(
+                    "type-mismatch",
+                    pi.list.span,
+                    format!("`for each` needs a list, and this is {tn}"),
+                    "name a list of the record, e.g. enterprise.hires",
+                );
+                Ty::NoneLit
+            }
+        };
+        let var = body.bind(&pi.var.name, item_ty);
+        let filter = pi.filter.as_ref().map(|f| {
+            let (e, t) = self.expr(body, f, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
+            e
+        });
+        ir::PerItemDef {
+            key: format!("per_{}", pi.kind.name),
+            var,
+            list,
+            filter,
+        }
+    }
+
+    /// The numbered clauses, C0 refused and duplicates reported, sorted by number.
+    fn check_clauses(&mut self, body: &mut Body, clauses: &[ast::Clause]) -> Vec<ir::ClauseDef> {
+        let mut out = vec![];
         let mut seen = HashSet::new();
-        for c in &p.clauses {
+        for c in clauses {
             if c.id.name == "C0" {
                 self.error(
                     "reserved-clause",
@@ -692,60 +748,35 @@ impl<'a> Checker<'a> {
                     "number each clause once, as in the policy text",
                 );
             }
-            let (e, t) = self.expr(&mut body, &c.condition, Some(&Ty::Bool));
+            let (e, t) = self.expr(body, &c.condition, Some(&Ty::Bool));
             self.expect_ty(&t, &Ty::Bool, c.condition.span, "a clause");
-            clauses.push(ir::ClauseDef {
+            out.push(ir::ClauseDef {
                 id: c.id.name.clone(),
                 label: c.label.clone(),
                 basis: c.basis.clone(),
                 condition: e,
             });
         }
-        clauses.sort_by_key(|c| {
+        out.sort_by_key(|c| {
             c.id.trim_start_matches('C')
                 .parse::<u64>()
                 .unwrap_or(u64::MAX)
         });
+        out
+    }
 
-        let mut amounts = vec![];
-        for (k, a) in p.amounts.iter().enumerate() {
-            if !PERIODS.contains(&a.period.name.as_str()) {
-                self.error(
-                    "unknown-period",
-                    a.period.span,
-                    format!("unknown amount period `{}`", a.period.name),
-                    format!("use one of {}", PERIODS.join(", ")),
-                );
-            }
-            let guard = match &a.guard {
-                ast::Guard::Always if p.amounts.len() > 1 && k + 1 < p.amounts.len() => {
-                    self.error(
-                        "amount-guard",
-                        a.span,
-                        "an amount rule without `when` must be the last one",
-                        "add `when <condition>` to this rule, or `otherwise` to the last one",
-                    );
-                    ir::AmountGuard::Always
-                }
-                ast::Guard::Always => ir::AmountGuard::Always,
-                ast::Guard::Otherwise => {
-                    if k + 1 != p.amounts.len() {
-                        self.error(
-                            "amount-guard",
-                            a.span,
-                            "`otherwise` belongs to the last amount rule",
-                            "move this rule to the end",
-                        );
-                    }
-                    ir::AmountGuard::Always
-                }
-                ast::Guard::When(c) => {
-                    let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
-                    self.expect_ty(&t, &Ty::Bool, c.span, "an amount's `when`");
-                    ir::AmountGuard::When(e)
-                }
-            };
-            let (value, vt) = self.expr(&mut body, &a.value, Some(&Ty::Decimal));
+    /// The amount rules, in order: known periods, guards in their place, numeric values.
+    fn check_amounts(
+        &mut self,
+        body: &mut Body,
+        amounts: &[ast::AmountRule],
+    ) -> Vec<ir::AmountDef> {
+        let mut out = vec![];
+        for (k, a) in amounts.iter().enumerate() {
+            self.check_period(&a.period);
+            let last = k + 1 == amounts.len();
+            let guard = self.amount_guard(body, a, last);
+            let (value, vt) = self.expr(body, &a.value, Some(&Ty::Decimal));
             if !vt.is_numeric() && vt != Ty::NoneLit {
                 let tn = self.ty_name(&vt);
                 self.error(
@@ -757,10 +788,10 @@ impl<'a> Checker<'a> {
             }
             let mut extras = vec![];
             for x in &a.extras {
-                let (e, _) = self.expr(&mut body, &x.value, None);
+                let (e, _) = self.expr(body, &x.value, None);
                 extras.push((x.name.name.clone(), e));
             }
-            amounts.push(ir::AmountDef {
+            out.push(ir::AmountDef {
                 period: a.period.name.clone(),
                 unit: a
                     .unit
@@ -771,52 +802,91 @@ impl<'a> Checker<'a> {
                 extras,
             });
         }
-        let total = p.total.as_ref().map(|t| {
-            if !PERIODS.contains(&t.period.name.as_str()) {
-                self.error(
-                    "unknown-period",
-                    t.period.span,
-                    format!("unknown amount period `{}`", t.period.name),
-                    format!("use one of {}", PERIODS.join(", ")),
-                );
-            }
-            if p.per_item.is_none() {
-                self.error(
-                    "total-without-items",
-                    t.period.span,
-                    "`total` adds up per-item amounts, and this policy has no `for each`",
-                    "remove `total`, or evaluate per item with `for each ...`",
-                );
-            }
-            if t.of.name != "value"
-                && !p
-                    .amounts
-                    .iter()
-                    .all(|a| a.extras.iter().any(|x| x.name.name == t.of.name))
-            {
-                self.error(
-                    "unknown-extra",
-                    t.of.span,
-                    format!("not every amount rule states `{}`", t.of.name),
-                    "sum `value`, or state this extra in every amount rule",
-                );
-            }
-            (t.period.name.clone(), t.of.name.clone())
-        });
-        let mut reports = vec![];
-        for r in &p.reports {
-            let (e, _) = self.expr(&mut body, &r.value, None);
-            reports.push((r.name.name.clone(), e));
-        }
-        for x in &p.excludes {
-            if !self.policy_index.contains_key(&x.name) {
-                self.unknown_policy(x);
-            }
-        }
-        self.finish_lets(&mut body);
-        let lets = self.take_lets(&mut body);
+        out
+    }
 
-        // Parameters read on `ref` must have a value on every day of the period.
+    /// An `unknown-period` diagnostic unless `period` is one of [`PERIODS`].
+    fn check_period(&mut self, period: &ast::Ident) {
+        if !PERIODS.contains(&period.name.as_str()) {
+            self.error(
+                "unknown-period",
+                period.span,
+                format!("unknown amount period `{}`", period.name),
+                format!("use one of {}", PERIODS.join(", ")),
+            );
+        }
+    }
+
+    /// An amount rule's guard: a rule without `when`, or with `otherwise`, must be the
+    /// `last`; a `when` condition is a truth value.
+    fn amount_guard(
+        &mut self,
+        body: &mut Body,
+        a: &ast::AmountRule,
+        last: bool,
+    ) -> ir::AmountGuard {
+        match &a.guard {
+            ast::Guard::Always if !last => {
+                self.error(
+                    "amount-guard",
+                    a.span,
+                    "an amount rule without `when` must be the last one",
+                    "add `when <condition>` to this rule, or `otherwise` to the last one",
+                );
+                ir::AmountGuard::Always
+            }
+            ast::Guard::Always => ir::AmountGuard::Always,
+            ast::Guard::Otherwise => {
+                if !last {
+                    self.error(
+                        "amount-guard",
+                        a.span,
+                        "`otherwise` belongs to the last amount rule",
+                        "move this rule to the end",
+                    );
+                }
+                ir::AmountGuard::Always
+            }
+            ast::Guard::When(c) => {
+                let (e, t) = self.expr(body, c, Some(&Ty::Bool));
+                self.expect_ty(&t, &Ty::Bool, c.span, "an amount's `when`");
+                ir::AmountGuard::When(e)
+            }
+        }
+    }
+
+    /// `total <period>: sum of <value|extra>`: only with `for each`, summing `value` or
+    /// an extra every amount rule states.
+    fn check_total(&mut self, p: &ast::Policy, t: &ast::Total) -> (String, String) {
+        self.check_period(&t.period);
+        if p.per_item.is_none() {
+            self.error(
+                "total-without-items",
+                t.period.span,
+                "`total` adds up per-item amounts, and this policy has no `for each`",
+                "remove `total`, or evaluate per item with `for each ...`",
+            );
+        }
+        if t.of.name != "value"
+            && !p
+                .amounts
+                .iter()
+                .all(|a| a.extras.iter().any(|x| x.name.name == t.of.name))
+        {
+            self.error(
+                "unknown-extra",
+                t.of.span,
+                format!("not every amount rule states `{}`", t.of.name),
+                "sum `value`, or state this extra in every amount rule",
+            );
+        }
+        (t.period.name.clone(), t.of.name.clone())
+    }
+
+    /// Parameters read on `ref` (by the policy or the functions it calls) must have a
+    /// value on every day of the effective period, unless the policy accepts the gap;
+    /// an accepted gap must name a parameter.
+    fn check_parameter_gaps(&mut self, p: &ast::Policy, effective: &ast::Effective, body: &Body) {
         let mut used: HashSet<usize> = body.params_used.clone();
         let mut seen_fns = HashSet::new();
         let mut stack: Vec<usize> = body.calls.iter().copied().collect();
@@ -853,30 +923,6 @@ impl<'a> Checker<'a> {
                 self.unknown_param(g);
             }
         }
-        if let Some(entry) = self.policies.get_mut(index) {
-            entry.refs = body.policy_refs.clone();
-        }
-        let properties = self.check_properties(p, subject);
-        Some(ir::PolicyDef {
-            properties,
-            id: p.id.name.clone(),
-            title: p.title.clone(),
-            subject: subject?,
-            mode,
-            authority: p.authority.clone(),
-            basis: p.basis.clone(),
-            from: effective.from,
-            to: effective.to,
-            per_item,
-            lets,
-            locals: body.next_local,
-            clauses,
-            amounts,
-            total,
-            reports,
-            excludes: p.excludes.iter().map(|x| x.name.clone()).collect(),
-            source,
-        })
     }
 
     // ------------------------------------------------------------ bundles
