@@ -1370,110 +1370,10 @@ impl<'a> Checker<'a> {
             ExprKind::Literal(l) => literal(l),
             ExprKind::Ref => (ir::Expr::Ref, Ty::Date),
             ExprKind::Name(id) => self.name(body, id, expected),
-            ExprKind::Field(base, field) => {
-                let (b, bt) = self.expr(body, base, None);
-                match bt {
-                    Ty::Record(r) => {
-                        let Some(rec) = self.schema.record(r) else {
-                            return poison();
-                        };
-                        match rec.field_named(&field.name) {
-                            Some((i, f)) => (
-                                ir::Expr::Field {
-                                    base: Box::new(b),
-                                    record: r,
-                                    index: i,
-                                    name: Arc::from(f.name.as_str()),
-                                    sensitive: f.sensitive,
-                                },
-                                Self::field_ty(&f.ty),
-                            ),
-                            None => {
-                                let hint = match did_you_mean(
-                                    &field.name,
-                                    rec.fields.iter().map(|f| f.name.as_str()),
-                                ) {
-                                    Some(s) => format!("did you mean `{s}`?"),
-                                    None => format!(
-                                        "its fields are: {}",
-                                        rec.fields
-                                            .iter()
-                                            .map(|f| f.name.as_str())
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    ),
-                                };
-                                let what = self.ty_name(&Ty::Record(r));
-                                self.error(
-                                    "unknown-field",
-                                    field.span,
-                                    format!("{what} has no field `{}`", field.name),
-                                    hint,
-                                );
-                                poison()
-                            }
-                        }
-                    }
-                    Ty::NoneLit => poison(),
-                    Ty::List(_) => {
-                        self.error(
-                            "type-mismatch",
-                            field.span,
-                            format!("`.{}` is read from a list, not from one record", field.name),
-                            "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
-                        );
-                        poison()
-                    }
-                    other => {
-                        let tn = self.ty_name(&other);
-                        self.error(
-                            "type-mismatch",
-                            field.span,
-                            format!("`.{}` is read from {tn}, which has no fields", field.name),
-                            "only records have fields",
-                        );
-                        poison()
-                    }
-                }
-            }
+            ExprKind::Field(base, field) => self.field(body, base, field),
             ExprKind::Call(name, args) => self.call(body, name, args, span),
-            ExprKind::PolicyRef(id) | ExprKind::AvailableRef(id)
-                if body.members.iter().any(|(k, _)| k == &id.name) =>
-            {
-                let i = body
-                    .members
-                    .iter()
-                    .position(|(k, _)| k == &id.name)
-                    .unwrap_or_default();
-                (ir::Expr::MemberRef(i), Ty::Bool)
-            }
-            ExprKind::AvailableRef(id) => {
-                let hint =
-                    match did_you_mean(&id.name, body.members.iter().map(|(k, _)| k.as_str())) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if body.root.is_some() && body.members.is_empty() => {
-                            "`available(...)` names an earlier member of the same bundle".into()
-                        }
-                        None => "name a member declared above this one in the bundle".into(),
-                    };
-                self.error(
-                    "unknown-member",
-                    id.span,
-                    format!("no earlier member `{}` in this bundle", id.name),
-                    hint,
-                );
-                poison()
-            }
-            ExprKind::PolicyRef(id) => match self.policy_index.get(&id.name) {
-                Some(&i) => {
-                    body.policy_refs.push((i, id.span));
-                    (ir::Expr::PolicyRef(i), Ty::Bool)
-                }
-                None => {
-                    self.unknown_policy(id);
-                    poison()
-                }
-            },
+            ExprKind::PolicyRef(id) => self.status_ref(body, id, false),
+            ExprKind::AvailableRef(id) => self.status_ref(body, id, true),
             ExprKind::Neg(x) => {
                 let (x, t) = self.expr(body, x, expected);
                 if !t.is_numeric() && t != Ty::NoneLit {
@@ -1487,43 +1387,9 @@ impl<'a> Checker<'a> {
                 self.expect_ty(&t, &Ty::Bool, span, "the operand of `not`");
                 (ir::Expr::Not(Box::new(x)), Ty::Bool)
             }
-            ExprKind::And(xs) | ExprKind::Or(xs) => {
-                let mut out = vec![];
-                for x in xs {
-                    let (e, t) = self.expr(body, x, Some(&Ty::Bool));
-                    self.expect_ty(&t, &Ty::Bool, x.span, "each operand of `and`/`or`");
-                    out.push(e);
-                }
-                if matches!(e.kind, ExprKind::And(_)) {
-                    (ir::Expr::And(out), Ty::Bool)
-                } else {
-                    (ir::Expr::Or(out), Ty::Bool)
-                }
-            }
-            ExprKind::Compare(op, a, b) => {
-                let (a, b, ty) = self.pair(body, a, b);
-                if let Some(t) = ty {
-                    let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
-                    if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
-                        let tn = self.ty_name(&t);
-                        self.error(
-                            "type-mismatch",
-                            span,
-                            format!("{tn} values have no order"),
-                            "compare numbers or dates with <, <=, >, >=; other values with == or !=",
-                        );
-                    }
-                    if matches!(t, Ty::List(_) | Ty::Record(_)) {
-                        self.error(
-                            "type-mismatch",
-                            span,
-                            "lists and records cannot be compared",
-                            "compare one of their fields, or use a quantifier",
-                        );
-                    }
-                }
-                (ir::Expr::Compare(*op, Box::new(a), Box::new(b)), Ty::Bool)
-            }
+            ExprKind::And(xs) => (ir::Expr::And(self.operands(body, xs)), Ty::Bool),
+            ExprKind::Or(xs) => (ir::Expr::Or(self.operands(body, xs)), Ty::Bool),
+            ExprKind::Compare(op, a, b) => self.compare(body, *op, a, b, span),
             ExprKind::In {
                 value,
                 target,
@@ -1563,65 +1429,237 @@ impl<'a> Checker<'a> {
                 qbody.as_deref(),
                 span,
             ),
-            ExprKind::Match(scrutinee, arms) => {
-                let (s, st) = self.expr(body, scrutinee, None);
-                let mut out_arms = vec![];
-                let mut result: Option<Ty> = None;
-                for (pats, value) in arms {
-                    let mut out_pats = vec![];
-                    for p in pats {
-                        out_pats.push(match p {
-                            ast::Pattern::Wildcard => Pat::Any,
-                            ast::Pattern::Value(v) => {
-                                let (ve, vt) = self.expr(body, v, Some(&st));
-                                self.join(&st, &vt, v.span, "a pattern and the matched value");
-                                Pat::Eq(ve)
-                            }
-                            ast::Pattern::Range(lo, hi) => {
-                                let (l, lt) = self.expr(body, lo, Some(&st));
-                                let (h, ht) = self.expr(body, hi, Some(&st));
-                                self.join(&st, &lt, lo.span, "a range and the matched value");
-                                self.join(&st, &ht, hi.span, "a range and the matched value");
-                                Pat::Range(l, h)
-                            }
-                        });
+            ExprKind::Match(scrutinee, arms) => self.match_expr(body, scrutinee, arms, expected),
+            ExprKind::Cases(arms, default) => self.cases(body, arms, default.as_deref(), expected),
+        }
+    }
+
+    /// `base.field`: a field of a record, with "did you mean" when it has no such field.
+    fn field(&mut self, body: &mut Body, base: &ast::Expr, field: &ast::Ident) -> Typed {
+        let (b, bt) = self.expr(body, base, None);
+        match bt {
+            Ty::Record(r) => {
+                let Some(rec) = self.schema.record(r) else {
+                    return poison();
+                };
+                match rec.field_named(&field.name) {
+                    Some((i, f)) => (
+                        ir::Expr::Field {
+                            base: Box::new(b),
+                            record: r,
+                            index: i,
+                            name: Arc::from(f.name.as_str()),
+                            sensitive: f.sensitive,
+                        },
+                        Self::field_ty(&f.ty),
+                    ),
+                    None => {
+                        let hint = match did_you_mean(
+                            &field.name,
+                            rec.fields.iter().map(|f| f.name.as_str()),
+                        ) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "its fields are: {}",
+                                rec.fields
+                                    .iter()
+                                    .map(|f| f.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        };
+                        let what = self.ty_name(&Ty::Record(r));
+                        self.error(
+                            "unknown-field",
+                            field.span,
+                            format!("{what} has no field `{}`", field.name),
+                            hint,
+                        );
+                        poison()
                     }
-                    let (ve, vt) = self.expr(body, value, result.as_ref().or(expected));
-                    result = Some(match &result {
-                        Some(r) => self.join(r, &vt, value.span, "every arm of `match`"),
-                        None => vt,
-                    });
-                    out_arms.push((out_pats, ve));
                 }
-                (
-                    ir::Expr::Match(Box::new(s), out_arms),
-                    result.unwrap_or(Ty::NoneLit),
-                )
             }
-            ExprKind::Cases(arms, default) => {
-                let mut out = vec![];
-                let mut result: Option<Ty> = None;
-                for (c, v) in arms {
-                    let (ce, ct) = self.expr(body, c, Some(&Ty::Bool));
-                    self.expect_ty(&ct, &Ty::Bool, c.span, "a `cases` condition");
-                    let (ve, vt) = self.expr(body, v, result.as_ref().or(expected));
-                    result = Some(match &result {
-                        Some(r) => self.join(r, &vt, v.span, "every value of `cases`"),
-                        None => vt,
-                    });
-                    out.push((ce, ve));
-                }
-                let d = default.as_ref().map(|d| {
-                    let (de, dt) = self.expr(body, d, result.as_ref().or(expected));
-                    result = Some(match &result {
-                        Some(r) => self.join(r, &dt, d.span, "every value of `cases`"),
-                        None => dt,
-                    });
-                    Box::new(de)
-                });
-                (ir::Expr::Cases(out, d), result.unwrap_or(Ty::NoneLit))
+            Ty::NoneLit => poison(),
+            Ty::List(_) => {
+                self.error(
+                    "type-mismatch",
+                    field.span,
+                    format!("`.{}` is read from a list, not from one record", field.name),
+                    "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
+                );
+                poison()
+            }
+            other => {
+                let tn = self.ty_name(&other);
+                self.error(
+                    "type-mismatch",
+                    field.span,
+                    format!("`.{}` is read from {tn}, which has no fields", field.name),
+                    "only records have fields",
+                );
+                poison()
             }
         }
+    }
+
+    /// `eligible(id)` / `available(key)` (`available` when `available` is set): an
+    /// earlier member of the bundle when one has that key, else for `eligible` a policy.
+    fn status_ref(&mut self, body: &mut Body, id: &ast::Ident, available: bool) -> Typed {
+        if let Some(i) = body.members.iter().position(|(k, _)| k == &id.name) {
+            return (ir::Expr::MemberRef(i), Ty::Bool);
+        }
+        if available {
+            let hint = match did_you_mean(&id.name, body.members.iter().map(|(k, _)| k.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if body.root.is_some() && body.members.is_empty() => {
+                    "`available(...)` names an earlier member of the same bundle".into()
+                }
+                None => "name a member declared above this one in the bundle".into(),
+            };
+            self.error(
+                "unknown-member",
+                id.span,
+                format!("no earlier member `{}` in this bundle", id.name),
+                hint,
+            );
+            return poison();
+        }
+        match self.policy_index.get(&id.name) {
+            Some(&i) => {
+                body.policy_refs.push((i, id.span));
+                (ir::Expr::PolicyRef(i), Ty::Bool)
+            }
+            None => {
+                self.unknown_policy(id);
+                poison()
+            }
+        }
+    }
+
+    /// The operands of `and` / `or`, each a truth value.
+    fn operands(&mut self, body: &mut Body, xs: &[ast::Expr]) -> Vec<ir::Expr> {
+        let mut out = vec![];
+        for x in xs {
+            let (e, t) = self.expr(body, x, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, x.span, "each operand of `and`/`or`");
+            out.push(e);
+        }
+        out
+    }
+
+    /// `a <op> b`: both sides of one type; only numbers and dates are ordered; lists and
+    /// records are not compared.
+    fn compare(
+        &mut self,
+        body: &mut Body,
+        op: CmpOp,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        span: Span,
+    ) -> Typed {
+        let (a, b, ty) = self.pair(body, a, b);
+        if let Some(t) = ty {
+            let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
+            if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
+                let tn = self.ty_name(&t);
+                self.error(
+                    "type-mismatch",
+                    span,
+                    format!("{tn} values have no order"),
+                    "compare numbers or dates with <, <=, >, >=; other values with == or !=",
+                );
+            }
+            if matches!(t, Ty::List(_) | Ty::Record(_)) {
+                self.error(
+                    "type-mismatch",
+                    span,
+                    "lists and records cannot be compared",
+                    "compare one of their fields, or use a quantifier",
+                );
+            }
+        }
+        (ir::Expr::Compare(op, Box::new(a), Box::new(b)), Ty::Bool)
+    }
+
+    /// `match scrutinee { patterns => value, ... }`: patterns of the scrutinee's type,
+    /// arms of one type.
+    fn match_expr(
+        &mut self,
+        body: &mut Body,
+        scrutinee: &ast::Expr,
+        arms: &[(Vec<ast::Pattern>, ast::Expr)],
+        expected: Option<&Ty>,
+    ) -> Typed {
+        let (s, st) = self.expr(body, scrutinee, None);
+        let mut out_arms = vec![];
+        let mut result: Option<Ty> = None;
+        for (pats, value) in arms {
+            let mut out_pats = vec![];
+            for p in pats {
+                out_pats.push(self.pattern(body, p, &st));
+            }
+            let (ve, vt) = self.expr(body, value, result.as_ref().or(expected));
+            result = Some(match &result {
+                Some(r) => self.join(r, &vt, value.span, "every arm of `match`"),
+                None => vt,
+            });
+            out_arms.push((out_pats, ve));
+        }
+        (
+            ir::Expr::Match(Box::new(s), out_arms),
+            result.unwrap_or(Ty::NoneLit),
+        )
+    }
+
+    /// One `match` pattern, of the matched value's type `st`.
+    fn pattern(&mut self, body: &mut Body, p: &ast::Pattern, st: &Ty) -> Pat {
+        match p {
+            ast::Pattern::Wildcard => Pat::Any,
+            ast::Pattern::Value(v) => {
+                let (ve, vt) = self.expr(body, v, Some(st));
+                self.join(st, &vt, v.span, "a pattern and the matched value");
+                Pat::Eq(ve)
+            }
+            ast::Pattern::Range(lo, hi) => {
+                let (l, lt) = self.expr(body, lo, Some(st));
+                let (h, ht) = self.expr(body, hi, Some(st));
+                self.join(st, &lt, lo.span, "a range and the matched value");
+                self.join(st, &ht, hi.span, "a range and the matched value");
+                Pat::Range(l, h)
+            }
+        }
+    }
+
+    /// `cases { condition => value, ..., else => default }`: truth-valued conditions,
+    /// values of one type.
+    fn cases(
+        &mut self,
+        body: &mut Body,
+        arms: &[(ast::Expr, ast::Expr)],
+        default: Option<&ast::Expr>,
+        expected: Option<&Ty>,
+    ) -> Typed {
+        let mut out = vec![];
+        let mut result: Option<Ty> = None;
+        for (c, v) in arms {
+            let (ce, ct) = self.expr(body, c, Some(&Ty::Bool));
+            self.expect_ty(&ct, &Ty::Bool, c.span, "a `cases` condition");
+            let (ve, vt) = self.expr(body, v, result.as_ref().or(expected));
+            result = Some(match &result {
+                Some(r) => self.join(r, &vt, v.span, "every value of `cases`"),
+                None => vt,
+            });
+            out.push((ce, ve));
+        }
+        let d = default.map(|d| {
+            let (de, dt) = self.expr(body, d, result.as_ref().or(expected));
+            result = Some(match &result {
+                Some(r) => self.join(r, &dt, d.span, "every value of `cases`"),
+                None => dt,
+            });
+            Box::new(de)
+        });
+        (ir::Expr::Cases(out, d), result.unwrap_or(Ty::NoneLit))
     }
 
     /// Types two operands that must agree, letting a bare enum value on either side
