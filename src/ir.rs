@@ -13,28 +13,28 @@ use std::sync::Arc;
 pub enum Ty {
     /// true / false (three-valued at run time)
     Bool,
-    /// whole number
+    /// A whole number (`i64`).
     Int,
-    /// exact decimal
+    /// An exact decimal (money, ratios); never a float.
     Decimal,
-    /// text
+    /// Text (names, regions, ids).
     Str,
-    /// calendar date
+    /// A calendar date without time or zone.
     Date,
     /// a number of days, months or years (only in date arithmetic)
     Duration,
-    /// enum value
+    /// A value of the schema's enum type with this id.
     Enum(EnumId),
-    /// list
+    /// A list whose items all have the given type.
     List(Box<Ty>),
-    /// record
+    /// A (nested) record of the schema's record type with this id.
     Record(RecordId),
     /// the literal `none`, compatible with every type
     NoneLit,
 }
 
 impl Ty {
-    /// Int or decimal.
+    /// Whether the type is a number (int or decimal), so arithmetic applies.
     pub fn is_numeric(&self) -> bool {
         matches!(self, Ty::Int | Ty::Decimal)
     }
@@ -84,11 +84,11 @@ pub enum Builtin {
 /// A date arithmetic unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateUnit {
-    /// days
+    /// `n days`: calendar days.
     Days,
-    /// months
+    /// `n months`: calendar months, the day clamped to the month's end.
     Months,
-    /// years
+    /// `n years`: calendar years, 29 February clamped to 28 February.
     Years,
 }
 
@@ -106,7 +106,7 @@ pub enum Pat {
     Any,
     /// equal to the value of the expression
     Eq(Expr),
-    /// inclusive range
+    /// `lo..hi`: between the two values, both ends included.
     Range(Expr, Expr),
 }
 
@@ -115,9 +115,9 @@ pub enum Pat {
 pub enum Expr {
     /// A constant (`None` is the literal `none`).
     Const(Option<Value>),
-    /// A duration literal.
+    /// A duration literal such as `3 months`, only as an operand of date ± duration.
     Duration(i64, DateUnit),
-    /// The reference date.
+    /// `ref`: the reference date the decision is made on (`--date`).
     Ref,
     /// The subject's root record.
     Root,
@@ -127,20 +127,20 @@ pub enum Expr {
     Let(usize),
     /// A field of a record.
     Field {
-        /// The record.
+        /// The expression giving the record the field is read from.
         base: Box<Expr>,
-        /// The record's type.
+        /// The schema record type of `base`.
         record: RecordId,
-        /// Slot index.
+        /// The field's slot in the record's layout (its position in the schema).
         index: usize,
         /// Field name (for missing paths and traces).
         name: Arc<str>,
-        /// Masked in traces.
+        /// The schema marks the field sensitive: its value is masked in traces.
         sensitive: bool,
     },
-    /// A built-in.
+    /// A call of a built-in function, such as `age(person.birth_date)`.
     Call(Builtin, Vec<Expr>),
-    /// A user function.
+    /// A call of a rule-set `function`, by index into [`Program::functions`].
     Function(usize, Vec<Expr>),
     /// A parameter on `ref`, or on the given date.
     Param(usize, Option<Box<Expr>>),
@@ -153,15 +153,15 @@ pub enum Expr {
     Neg(Box<Expr>),
     /// Arithmetic; the result type decides integer or decimal arithmetic.
     Arith(ArithOp, Box<Expr>, Box<Expr>, Ty),
-    /// date ± duration
+    /// `d + 3 months` / `d - 3 months`: the flag is true for `+`.
     DateShift(Box<Expr>, Box<Expr>, bool),
     /// `not e`
     Not(Box<Expr>),
-    /// Kleene and.
+    /// `a and b and c`, three-valued: false if any is false, else unknown if any is unknown.
     And(Vec<Expr>),
-    /// Kleene or.
+    /// `a or b or c`, three-valued: true if any is true, else unknown if any is unknown.
     Or(Vec<Expr>),
-    /// Comparison.
+    /// `a < b`, `a == b`, …: unknown when either side is unknown, false when either is `none`.
     Compare(CmpOp, Box<Expr>, Box<Expr>),
     /// `e in {a, b}` (negated when the flag is set)
     InSet(Box<Expr>, Vec<Expr>, bool),
@@ -177,15 +177,16 @@ pub enum Expr {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// A quantifier or aggregate over a list; the item goes into local `var`.
     Quant {
-        /// Which.
+        /// Which quantifier or aggregate (`any`, `count`, `sum`, `the`, `latest`, …).
         quantifier: Quantifier,
         /// Local slot of the item.
         var: usize,
-        /// The list.
+        /// The list-valued expression the quantifier ranges over.
         list: Box<Expr>,
-        /// Filter.
+        /// The `where` condition an item must pass, if any.
         filter: Option<Box<Expr>>,
-        /// Body.
+        /// The expression after `:` (a predicate or the aggregated value); `None` when
+        /// omitted (`count x in L`, `the x in L where F`).
         body: Option<Box<Expr>>,
         /// Where it was written (for evaluation errors).
         span: Span,
@@ -201,7 +202,7 @@ pub enum Expr {
 pub struct LetDef {
     /// Its name (for traces).
     pub name: String,
-    /// Its value.
+    /// The defining expression, evaluated at most once per decision.
     pub value: Expr,
 }
 
@@ -210,18 +211,18 @@ pub struct LetDef {
 pub struct ClauseDef {
     /// `C1`
     pub id: String,
-    /// Label.
+    /// The clause's label as written in quotes, shown in traces (`"年满65周岁"`).
     pub label: String,
-    /// Citation.
+    /// The clause's own `basis "…"` citation, if written.
     pub basis: Option<String>,
-    /// Condition.
+    /// The condition that must be true for the clause to hold.
     pub condition: Expr,
 }
 
 /// When an amount rule applies.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AmountGuard {
-    /// Always.
+    /// No `when`: the only rule, or the last one with `otherwise`.
     Always,
     /// When the condition holds.
     When(Expr),
@@ -230,13 +231,13 @@ pub enum AmountGuard {
 /// An amount rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AmountDef {
-    /// Period word.
+    /// The period: `per_month`, `per_year`, `one_time` or `total_entitlement`.
     pub period: String,
-    /// Unit.
+    /// The currency as written, copied to the output; `CNY` when omitted.
     pub unit: String,
-    /// Guard.
+    /// When the rule applies; the rules are tried in order.
     pub guard: AmountGuard,
-    /// Value.
+    /// The amount itself.
     pub value: Expr,
     /// Extras stated with the amount.
     pub extras: Vec<(String, Expr)>,
@@ -249,7 +250,7 @@ pub struct PerItemDef {
     pub key: String,
     /// Local slot of the item variable.
     pub var: usize,
-    /// The list.
+    /// The list of records of the subject whose items are decided one by one.
     pub list: Expr,
     /// Which items are sub-subjects.
     pub filter: Option<Expr>,
@@ -258,23 +259,25 @@ pub struct PerItemDef {
 /// A checked policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyDef {
-    /// Id.
+    /// The policy's id, kebab-case (`sh-senior-comprehensive-allowance`).
     pub id: String,
-    /// Title.
+    /// The policy's title as written, usually Chinese (`"上海市老年综合津贴"`).
     pub title: String,
     /// Subject kind index in the schema.
     pub subject: usize,
-    /// Mode.
+    /// How the policy reaches the citizen: granted from the data, pushed to be confirmed,
+    /// or applied for.
     pub mode: Mode,
-    /// Authority.
+    /// Who issues and executes the policy (`authority "上海市民政局"`), if stated.
     pub authority: Option<String>,
-    /// Legal basis.
+    /// The legal basis (`basis "…"`), shown in every trace.
     pub basis: Option<String>,
     /// First day in force.
     pub from: NaiveDate,
     /// Last day in force.
     pub to: Option<NaiveDate>,
-    /// Per-item evaluation.
+    /// `for each <kind> <var> in <list>`: decided per item; `None` for a policy decided
+    /// once per subject.
     pub per_item: Option<PerItemDef>,
     /// Definitions (memo slots).
     pub lets: Vec<LetDef>,
@@ -282,17 +285,17 @@ pub struct PolicyDef {
     pub locals: usize,
     /// Clauses C1.. in order.
     pub clauses: Vec<ClauseDef>,
-    /// Amount rules.
+    /// Amount rules in source order; the first whose guard holds applies.
     pub amounts: Vec<AmountDef>,
     /// Aggregate of per-item amounts: period and the summed key (`value` or an extra).
     pub total: Option<(String, String)>,
-    /// Reported extras.
+    /// `report <name> = <expr>`: values stated beside the outcome whenever known.
     pub reports: Vec<(String, Expr)>,
-    /// Mutually exclusive policies.
+    /// Ids of the policies declared mutually exclusive with this one (`excludes`).
     pub excludes: Vec<String>,
     /// Rule file the policy came from.
     pub source: String,
-    /// Declared invariants.
+    /// Declared invariants (`property`), checked by `mianshen test --properties`.
     pub properties: Vec<PropertyDef>,
 }
 
@@ -306,9 +309,9 @@ impl PolicyDef {
 /// A declared invariant of a policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PropertyDef {
-    /// Name.
+    /// The property's name, unique within the policy.
     pub name: String,
-    /// Label.
+    /// The property's label as written in quotes, shown in test reports.
     pub label: String,
     /// What must hold.
     pub kind: PropertyKind,
@@ -322,7 +325,7 @@ pub enum PropertyKind {
     /// Raising the values at `path` never lowers (increasing) or raises (decreasing)
     /// the outcome (not_eligible < eligible) or the amount.
     Monotone {
-        /// Direction.
+        /// True for `increasing`, false for `decreasing`.
         increasing: bool,
         /// Path segments; a segment ending in `[]` is a list whose every item is changed.
         path: Vec<String>,
@@ -332,9 +335,9 @@ pub enum PropertyKind {
 /// A checked parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamDef {
-    /// Name.
+    /// The parameter's name, by convention UPPER_CASE.
     pub name: String,
-    /// Label.
+    /// The parameter's label as written in quotes.
     pub label: String,
     /// Dated steps, sorted, not overlapping: (from, to, value, source).
     pub steps: Vec<(NaiveDate, Option<NaiveDate>, Value, Option<String>)>,
@@ -353,15 +356,15 @@ impl ParamDef {
 /// A checked function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionDef {
-    /// Name.
+    /// The function's name, as called in rules.
     pub name: String,
     /// Number of parameters (locals 0..params).
     pub params: usize,
     /// Number of local slots (parameters and quantifier variables).
     pub locals: usize,
-    /// Definitions.
+    /// The function's `let` definitions (memo slots of one call).
     pub lets: Vec<LetDef>,
-    /// Body.
+    /// The expression whose value the call returns.
     pub body: Expr,
 }
 
@@ -372,7 +375,7 @@ pub enum MemberKind {
     Procedural(Expr),
     /// A policy's decision, with clauses forced by the bundle.
     Policy {
-        /// Policy index.
+        /// Index of the policy into [`Program::policies`].
         policy: usize,
         /// Clause id and the bundle's value for it.
         overrides: Vec<(String, Expr)>,
@@ -382,9 +385,9 @@ pub enum MemberKind {
 /// A member matter of a bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberDef {
-    /// Its key.
+    /// The member's key, as `available(key)` and `eligible(key)` name it.
     pub key: String,
-    /// Its label.
+    /// The member's label as written in quotes (`"失业登记"`).
     pub label: String,
     /// What decides it.
     pub kind: MemberKind,
@@ -393,9 +396,9 @@ pub struct MemberDef {
 /// A field of a bundle's form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormFieldDef {
-    /// Key.
+    /// The field's key in the form output (`bank_account`).
     pub key: String,
-    /// Label.
+    /// The field's label as the form shows it (`"姓名"`).
     pub label: String,
     /// Value, `None` when always entered.
     pub value: Option<Expr>,
@@ -406,9 +409,9 @@ pub struct FormFieldDef {
 /// A material a bundle asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaterialDef {
-    /// Key.
+    /// The material's key in the output (`id_card`).
     pub key: String,
-    /// Label.
+    /// The material's label as the form shows it (`"居民身份证"`).
     pub label: String,
     /// Indexes of the members that need it.
     pub members: Vec<usize>,
@@ -419,23 +422,23 @@ pub struct MaterialDef {
 /// A checked bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleDef {
-    /// Id.
+    /// The bundle's id (`bundle-unemployment`), as `--bundle` names it.
     pub id: String,
-    /// Title.
+    /// The bundle's printable title, as the form shows it.
     pub title: String,
-    /// Subject kind index.
+    /// Subject kind index in the schema.
     pub subject: usize,
-    /// Legal frame.
+    /// The legal frame (`basis "…"`) printed on the form, if stated.
     pub basis: Option<String>,
-    /// Definitions.
+    /// The bundle's `let` definitions (memo slots).
     pub lets: Vec<LetDef>,
-    /// Local slots.
+    /// Number of local slots the bundle's expressions use.
     pub locals: usize,
-    /// Members in order.
+    /// Member matters in order; a member may refer only to earlier ones.
     pub members: Vec<MemberDef>,
     /// Form fields in form order.
     pub fields: Vec<FormFieldDef>,
-    /// Materials.
+    /// Materials, each listed once with every member that needs it.
     pub materials: Vec<MaterialDef>,
 }
 
@@ -447,9 +450,9 @@ pub struct Program {
     /// Policies, in rule-set order (the compiled batch tier decides them in dependency
     /// order).
     pub policies: Vec<PolicyDef>,
-    /// Parameters.
+    /// Dated parameters, indexed by [`Expr::Param`].
     pub params: Vec<ParamDef>,
-    /// Functions.
+    /// User functions, indexed by [`Expr::Function`].
     pub functions: Vec<FunctionDef>,
 }
 

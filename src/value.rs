@@ -20,13 +20,13 @@ pub enum Value {
     Int(i64),
     /// An exact decimal (money, ratios).
     Decimal(Decimal),
-    /// Text.
+    /// Text (names, regions, ids), shared.
     Str(Arc<str>),
     /// A calendar date.
     Date(NaiveDate),
     /// A value of an enum type: the type and the value's index in it.
     Enum(EnumId, u16),
-    /// A list.
+    /// A list (of scalars, or of records such as `hires`).
     List(Arc<[Value]>),
     /// A nested record.
     Record(Arc<RecordNode>),

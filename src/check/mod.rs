@@ -599,7 +599,73 @@ impl<'a> Checker<'a> {
         if let Some(entry) = self.policies.get_mut(index) {
             entry.subject = subject;
         }
-        let mode = match p.mode.as_ref().map(|m| m.name.as_str()) {
+        let mode = self.policy_mode(p);
+        let Some(effective) = &p.effective else {
+            self.error(
+                "missing-entry",
+                p.id.span,
+                format!("policy `{}` has no effective period", p.id.name),
+                "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
+            );
+            return None;
+        };
+        let root = subject
+            .and_then(|s| self.schema.subjects.get(s))
+            .map(|d| d.root);
+        let mut body = Body::new(root, &p.lets);
+        // Per-item evaluation binds the item variable for the whole policy.
+        let per_item = p
+            .per_item
+            .as_ref()
+            .map(|pi| self.check_per_item(&mut body, pi));
+        body.base_locals = body.locals.len();
+        self.index_lets(&mut body, &p.lets);
+
+        let clauses = self.check_clauses(&mut body, &p.clauses);
+        let amounts = self.check_amounts(&mut body, &p.amounts);
+        let total = p.total.as_ref().map(|t| self.check_total(p, t));
+        let mut reports = vec![];
+        for r in &p.reports {
+            let (e, _) = self.expr(&mut body, &r.value, None);
+            reports.push((r.name.name.clone(), e));
+        }
+        for x in &p.excludes {
+            if !self.policy_index.contains_key(&x.name) {
+                self.unknown_policy(x);
+            }
+        }
+        self.finish_lets(&mut body);
+        let lets = self.take_lets(&mut body);
+        self.check_parameter_gaps(p, effective, &body);
+        if let Some(entry) = self.policies.get_mut(index) {
+            entry.refs = body.policy_refs.clone();
+        }
+        let properties = self.check_properties(p, subject);
+        Some(ir::PolicyDef {
+            properties,
+            id: p.id.name.clone(),
+            title: p.title.clone(),
+            subject: subject?,
+            mode,
+            authority: p.authority.clone(),
+            basis: p.basis.clone(),
+            from: effective.from,
+            to: effective.to,
+            per_item,
+            lets,
+            locals: body.next_local,
+            clauses,
+            amounts,
+            total,
+            reports,
+            excludes: p.excludes.iter().map(|x| x.name.clone()).collect(),
+            source,
+        })
+    }
+
+    /// The policy's `mode`, or a diagnostic (and `apply`) when it is missing or unknown.
+    fn policy_mode(&mut self, p: &ast::Policy) -> Mode {
+        match p.mode.as_ref().map(|m| m.name.as_str()) {
             Some("no_application") => Mode::NoApplication,
             Some("push_and_confirm") => Mode::PushAndConfirm,
             Some("apply") => Mode::Apply,
@@ -622,56 +688,46 @@ impl<'a> Checker<'a> {
                 );
                 Mode::Apply
             }
-        };
-        let Some(effective) = &p.effective else {
-            self.error(
-                "missing-entry",
-                p.id.span,
-                format!("policy `{}` has no effective period", p.id.name),
-                "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
-            );
-            return None;
-        };
-        let root = subject
-            .and_then(|s| self.schema.subjects.get(s))
-            .map(|d| d.root);
-        let mut body = Body::new(root, &p.lets);
-        // Per-item evaluation binds the item variable for the whole policy.
-        let per_item = p.per_item.as_ref().map(|pi| {
-            let (list, lty) = self.expr(&mut body, &pi.list, None);
-            let item_ty = match lty {
-                Ty::List(t) => *t,
-                Ty::NoneLit => Ty::NoneLit,
-                other => {
-                    let tn = self.ty_name(&other);
-                    self.error(
-                        "type-mismatch",
-                        pi.list.span,
-                        format!("`for each` needs a list, and this is {tn}"),
-                        "name a list of the record, e.g. enterprise.hires",
-                    );
-                    Ty::NoneLit
-                }
-            };
-            let var = body.bind(&pi.var.name, item_ty);
-            let filter = pi.filter.as_ref().map(|f| {
-                let (e, t) = self.expr(&mut body, f, Some(&Ty::Bool));
-                self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
-                e
-            });
-            ir::PerItemDef {
-                key: format!("per_{}", pi.kind.name),
-                var,
-                list,
-                filter,
-            }
-        });
-        body.base_locals = body.locals.len();
-        self.index_lets(&mut body, &p.lets);
+        }
+    }
 
-        let mut clauses = vec![];
+    /// `for each <kind> <var> in <list> [where <filter>]`: the list must be a list; binds
+    /// the item variable in `body`.
+    fn check_per_item(&mut self, body: &mut Body, pi: &ast::PerItem) -> ir::PerItemDef {
+        let (list, lty) = self.expr(body, &pi.list, None);
+        let item_ty = match lty {
+            Ty::List(t) => *t,
+            Ty::NoneLit => Ty::NoneLit,
+            other => {
+                let tn = self.ty_name(&other);
+                self.error(
+                    "type-mismatch",
+                    pi.list.span,
+                    format!("`for each` needs a list, and this is {tn}"),
+                    "name a list of the record, e.g. enterprise.hires",
+                );
+                Ty::NoneLit
+            }
+        };
+        let var = body.bind(&pi.var.name, item_ty);
+        let filter = pi.filter.as_ref().map(|f| {
+            let (e, t) = self.expr(body, f, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
+            e
+        });
+        ir::PerItemDef {
+            key: format!("per_{}", pi.kind.name),
+            var,
+            list,
+            filter,
+        }
+    }
+
+    /// The numbered clauses, C0 refused and duplicates reported, sorted by number.
+    fn check_clauses(&mut self, body: &mut Body, clauses: &[ast::Clause]) -> Vec<ir::ClauseDef> {
+        let mut out = vec![];
         let mut seen = HashSet::new();
-        for c in &p.clauses {
+        for c in clauses {
             if c.id.name == "C0" {
                 self.error(
                     "reserved-clause",
@@ -692,60 +748,35 @@ impl<'a> Checker<'a> {
                     "number each clause once, as in the policy text",
                 );
             }
-            let (e, t) = self.expr(&mut body, &c.condition, Some(&Ty::Bool));
+            let (e, t) = self.expr(body, &c.condition, Some(&Ty::Bool));
             self.expect_ty(&t, &Ty::Bool, c.condition.span, "a clause");
-            clauses.push(ir::ClauseDef {
+            out.push(ir::ClauseDef {
                 id: c.id.name.clone(),
                 label: c.label.clone(),
                 basis: c.basis.clone(),
                 condition: e,
             });
         }
-        clauses.sort_by_key(|c| {
+        out.sort_by_key(|c| {
             c.id.trim_start_matches('C')
                 .parse::<u64>()
                 .unwrap_or(u64::MAX)
         });
+        out
+    }
 
-        let mut amounts = vec![];
-        for (k, a) in p.amounts.iter().enumerate() {
-            if !PERIODS.contains(&a.period.name.as_str()) {
-                self.error(
-                    "unknown-period",
-                    a.period.span,
-                    format!("unknown amount period `{}`", a.period.name),
-                    format!("use one of {}", PERIODS.join(", ")),
-                );
-            }
-            let guard = match &a.guard {
-                ast::Guard::Always if p.amounts.len() > 1 && k + 1 < p.amounts.len() => {
-                    self.error(
-                        "amount-guard",
-                        a.span,
-                        "an amount rule without `when` must be the last one",
-                        "add `when <condition>` to this rule, or `otherwise` to the last one",
-                    );
-                    ir::AmountGuard::Always
-                }
-                ast::Guard::Always => ir::AmountGuard::Always,
-                ast::Guard::Otherwise => {
-                    if k + 1 != p.amounts.len() {
-                        self.error(
-                            "amount-guard",
-                            a.span,
-                            "`otherwise` belongs to the last amount rule",
-                            "move this rule to the end",
-                        );
-                    }
-                    ir::AmountGuard::Always
-                }
-                ast::Guard::When(c) => {
-                    let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
-                    self.expect_ty(&t, &Ty::Bool, c.span, "an amount's `when`");
-                    ir::AmountGuard::When(e)
-                }
-            };
-            let (value, vt) = self.expr(&mut body, &a.value, Some(&Ty::Decimal));
+    /// The amount rules, in order: known periods, guards in their place, numeric values.
+    fn check_amounts(
+        &mut self,
+        body: &mut Body,
+        amounts: &[ast::AmountRule],
+    ) -> Vec<ir::AmountDef> {
+        let mut out = vec![];
+        for (k, a) in amounts.iter().enumerate() {
+            self.check_period(&a.period);
+            let last = k + 1 == amounts.len();
+            let guard = self.amount_guard(body, a, last);
+            let (value, vt) = self.expr(body, &a.value, Some(&Ty::Decimal));
             if !vt.is_numeric() && vt != Ty::NoneLit {
                 let tn = self.ty_name(&vt);
                 self.error(
@@ -757,10 +788,10 @@ impl<'a> Checker<'a> {
             }
             let mut extras = vec![];
             for x in &a.extras {
-                let (e, _) = self.expr(&mut body, &x.value, None);
+                let (e, _) = self.expr(body, &x.value, None);
                 extras.push((x.name.name.clone(), e));
             }
-            amounts.push(ir::AmountDef {
+            out.push(ir::AmountDef {
                 period: a.period.name.clone(),
                 unit: a
                     .unit
@@ -771,52 +802,91 @@ impl<'a> Checker<'a> {
                 extras,
             });
         }
-        let total = p.total.as_ref().map(|t| {
-            if !PERIODS.contains(&t.period.name.as_str()) {
-                self.error(
-                    "unknown-period",
-                    t.period.span,
-                    format!("unknown amount period `{}`", t.period.name),
-                    format!("use one of {}", PERIODS.join(", ")),
-                );
-            }
-            if p.per_item.is_none() {
-                self.error(
-                    "total-without-items",
-                    t.period.span,
-                    "`total` adds up per-item amounts, and this policy has no `for each`",
-                    "remove `total`, or evaluate per item with `for each ...`",
-                );
-            }
-            if t.of.name != "value"
-                && !p
-                    .amounts
-                    .iter()
-                    .all(|a| a.extras.iter().any(|x| x.name.name == t.of.name))
-            {
-                self.error(
-                    "unknown-extra",
-                    t.of.span,
-                    format!("not every amount rule states `{}`", t.of.name),
-                    "sum `value`, or state this extra in every amount rule",
-                );
-            }
-            (t.period.name.clone(), t.of.name.clone())
-        });
-        let mut reports = vec![];
-        for r in &p.reports {
-            let (e, _) = self.expr(&mut body, &r.value, None);
-            reports.push((r.name.name.clone(), e));
-        }
-        for x in &p.excludes {
-            if !self.policy_index.contains_key(&x.name) {
-                self.unknown_policy(x);
-            }
-        }
-        self.finish_lets(&mut body);
-        let lets = self.take_lets(&mut body);
+        out
+    }
 
-        // Parameters read on `ref` must have a value on every day of the period.
+    /// An `unknown-period` diagnostic unless `period` is one of [`PERIODS`].
+    fn check_period(&mut self, period: &ast::Ident) {
+        if !PERIODS.contains(&period.name.as_str()) {
+            self.error(
+                "unknown-period",
+                period.span,
+                format!("unknown amount period `{}`", period.name),
+                format!("use one of {}", PERIODS.join(", ")),
+            );
+        }
+    }
+
+    /// An amount rule's guard: a rule without `when`, or with `otherwise`, must be the
+    /// `last`; a `when` condition is a truth value.
+    fn amount_guard(
+        &mut self,
+        body: &mut Body,
+        a: &ast::AmountRule,
+        last: bool,
+    ) -> ir::AmountGuard {
+        match &a.guard {
+            ast::Guard::Always if !last => {
+                self.error(
+                    "amount-guard",
+                    a.span,
+                    "an amount rule without `when` must be the last one",
+                    "add `when <condition>` to this rule, or `otherwise` to the last one",
+                );
+                ir::AmountGuard::Always
+            }
+            ast::Guard::Always => ir::AmountGuard::Always,
+            ast::Guard::Otherwise => {
+                if !last {
+                    self.error(
+                        "amount-guard",
+                        a.span,
+                        "`otherwise` belongs to the last amount rule",
+                        "move this rule to the end",
+                    );
+                }
+                ir::AmountGuard::Always
+            }
+            ast::Guard::When(c) => {
+                let (e, t) = self.expr(body, c, Some(&Ty::Bool));
+                self.expect_ty(&t, &Ty::Bool, c.span, "an amount's `when`");
+                ir::AmountGuard::When(e)
+            }
+        }
+    }
+
+    /// `total <period>: sum of <value|extra>`: only with `for each`, summing `value` or
+    /// an extra every amount rule states.
+    fn check_total(&mut self, p: &ast::Policy, t: &ast::Total) -> (String, String) {
+        self.check_period(&t.period);
+        if p.per_item.is_none() {
+            self.error(
+                "total-without-items",
+                t.period.span,
+                "`total` adds up per-item amounts, and this policy has no `for each`",
+                "remove `total`, or evaluate per item with `for each ...`",
+            );
+        }
+        if t.of.name != "value"
+            && !p
+                .amounts
+                .iter()
+                .all(|a| a.extras.iter().any(|x| x.name.name == t.of.name))
+        {
+            self.error(
+                "unknown-extra",
+                t.of.span,
+                format!("not every amount rule states `{}`", t.of.name),
+                "sum `value`, or state this extra in every amount rule",
+            );
+        }
+        (t.period.name.clone(), t.of.name.clone())
+    }
+
+    /// Parameters read on `ref` (by the policy or the functions it calls) must have a
+    /// value on every day of the effective period, unless the policy accepts the gap;
+    /// an accepted gap must name a parameter.
+    fn check_parameter_gaps(&mut self, p: &ast::Policy, effective: &ast::Effective, body: &Body) {
         let mut used: HashSet<usize> = body.params_used.clone();
         let mut seen_fns = HashSet::new();
         let mut stack: Vec<usize> = body.calls.iter().copied().collect();
@@ -853,30 +923,6 @@ impl<'a> Checker<'a> {
                 self.unknown_param(g);
             }
         }
-        if let Some(entry) = self.policies.get_mut(index) {
-            entry.refs = body.policy_refs.clone();
-        }
-        let properties = self.check_properties(p, subject);
-        Some(ir::PolicyDef {
-            properties,
-            id: p.id.name.clone(),
-            title: p.title.clone(),
-            subject: subject?,
-            mode,
-            authority: p.authority.clone(),
-            basis: p.basis.clone(),
-            from: effective.from,
-            to: effective.to,
-            per_item,
-            lets,
-            locals: body.next_local,
-            clauses,
-            amounts,
-            total,
-            reports,
-            excludes: p.excludes.iter().map(|x| x.name.clone()).collect(),
-            source,
-        })
     }
 
     // ------------------------------------------------------------ bundles
@@ -1324,110 +1370,10 @@ impl<'a> Checker<'a> {
             ExprKind::Literal(l) => literal(l),
             ExprKind::Ref => (ir::Expr::Ref, Ty::Date),
             ExprKind::Name(id) => self.name(body, id, expected),
-            ExprKind::Field(base, field) => {
-                let (b, bt) = self.expr(body, base, None);
-                match bt {
-                    Ty::Record(r) => {
-                        let Some(rec) = self.schema.record(r) else {
-                            return poison();
-                        };
-                        match rec.field_named(&field.name) {
-                            Some((i, f)) => (
-                                ir::Expr::Field {
-                                    base: Box::new(b),
-                                    record: r,
-                                    index: i,
-                                    name: Arc::from(f.name.as_str()),
-                                    sensitive: f.sensitive,
-                                },
-                                Self::field_ty(&f.ty),
-                            ),
-                            None => {
-                                let hint = match did_you_mean(
-                                    &field.name,
-                                    rec.fields.iter().map(|f| f.name.as_str()),
-                                ) {
-                                    Some(s) => format!("did you mean `{s}`?"),
-                                    None => format!(
-                                        "its fields are: {}",
-                                        rec.fields
-                                            .iter()
-                                            .map(|f| f.name.as_str())
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    ),
-                                };
-                                let what = self.ty_name(&Ty::Record(r));
-                                self.error(
-                                    "unknown-field",
-                                    field.span,
-                                    format!("{what} has no field `{}`", field.name),
-                                    hint,
-                                );
-                                poison()
-                            }
-                        }
-                    }
-                    Ty::NoneLit => poison(),
-                    Ty::List(_) => {
-                        self.error(
-                            "type-mismatch",
-                            field.span,
-                            format!("`.{}` is read from a list, not from one record", field.name),
-                            "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
-                        );
-                        poison()
-                    }
-                    other => {
-                        let tn = self.ty_name(&other);
-                        self.error(
-                            "type-mismatch",
-                            field.span,
-                            format!("`.{}` is read from {tn}, which has no fields", field.name),
-                            "only records have fields",
-                        );
-                        poison()
-                    }
-                }
-            }
+            ExprKind::Field(base, field) => self.field(body, base, field),
             ExprKind::Call(name, args) => self.call(body, name, args, span),
-            ExprKind::PolicyRef(id) | ExprKind::AvailableRef(id)
-                if body.members.iter().any(|(k, _)| k == &id.name) =>
-            {
-                let i = body
-                    .members
-                    .iter()
-                    .position(|(k, _)| k == &id.name)
-                    .unwrap_or_default();
-                (ir::Expr::MemberRef(i), Ty::Bool)
-            }
-            ExprKind::AvailableRef(id) => {
-                let hint =
-                    match did_you_mean(&id.name, body.members.iter().map(|(k, _)| k.as_str())) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if body.root.is_some() && body.members.is_empty() => {
-                            "`available(...)` names an earlier member of the same bundle".into()
-                        }
-                        None => "name a member declared above this one in the bundle".into(),
-                    };
-                self.error(
-                    "unknown-member",
-                    id.span,
-                    format!("no earlier member `{}` in this bundle", id.name),
-                    hint,
-                );
-                poison()
-            }
-            ExprKind::PolicyRef(id) => match self.policy_index.get(&id.name) {
-                Some(&i) => {
-                    body.policy_refs.push((i, id.span));
-                    (ir::Expr::PolicyRef(i), Ty::Bool)
-                }
-                None => {
-                    self.unknown_policy(id);
-                    poison()
-                }
-            },
+            ExprKind::PolicyRef(id) => self.status_ref(body, id, false),
+            ExprKind::AvailableRef(id) => self.status_ref(body, id, true),
             ExprKind::Neg(x) => {
                 let (x, t) = self.expr(body, x, expected);
                 if !t.is_numeric() && t != Ty::NoneLit {
@@ -1441,43 +1387,9 @@ impl<'a> Checker<'a> {
                 self.expect_ty(&t, &Ty::Bool, span, "the operand of `not`");
                 (ir::Expr::Not(Box::new(x)), Ty::Bool)
             }
-            ExprKind::And(xs) | ExprKind::Or(xs) => {
-                let mut out = vec![];
-                for x in xs {
-                    let (e, t) = self.expr(body, x, Some(&Ty::Bool));
-                    self.expect_ty(&t, &Ty::Bool, x.span, "each operand of `and`/`or`");
-                    out.push(e);
-                }
-                if matches!(e.kind, ExprKind::And(_)) {
-                    (ir::Expr::And(out), Ty::Bool)
-                } else {
-                    (ir::Expr::Or(out), Ty::Bool)
-                }
-            }
-            ExprKind::Compare(op, a, b) => {
-                let (a, b, ty) = self.pair(body, a, b);
-                if let Some(t) = ty {
-                    let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
-                    if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
-                        let tn = self.ty_name(&t);
-                        self.error(
-                            "type-mismatch",
-                            span,
-                            format!("{tn} values have no order"),
-                            "compare numbers or dates with <, <=, >, >=; other values with == or !=",
-                        );
-                    }
-                    if matches!(t, Ty::List(_) | Ty::Record(_)) {
-                        self.error(
-                            "type-mismatch",
-                            span,
-                            "lists and records cannot be compared",
-                            "compare one of their fields, or use a quantifier",
-                        );
-                    }
-                }
-                (ir::Expr::Compare(*op, Box::new(a), Box::new(b)), Ty::Bool)
-            }
+            ExprKind::And(xs) => (ir::Expr::And(self.operands(body, xs)), Ty::Bool),
+            ExprKind::Or(xs) => (ir::Expr::Or(self.operands(body, xs)), Ty::Bool),
+            ExprKind::Compare(op, a, b) => self.compare(body, *op, a, b, span),
             ExprKind::In {
                 value,
                 target,
@@ -1517,65 +1429,237 @@ impl<'a> Checker<'a> {
                 qbody.as_deref(),
                 span,
             ),
-            ExprKind::Match(scrutinee, arms) => {
-                let (s, st) = self.expr(body, scrutinee, None);
-                let mut out_arms = vec![];
-                let mut result: Option<Ty> = None;
-                for (pats, value) in arms {
-                    let mut out_pats = vec![];
-                    for p in pats {
-                        out_pats.push(match p {
-                            ast::Pattern::Wildcard => Pat::Any,
-                            ast::Pattern::Value(v) => {
-                                let (ve, vt) = self.expr(body, v, Some(&st));
-                                self.join(&st, &vt, v.span, "a pattern and the matched value");
-                                Pat::Eq(ve)
-                            }
-                            ast::Pattern::Range(lo, hi) => {
-                                let (l, lt) = self.expr(body, lo, Some(&st));
-                                let (h, ht) = self.expr(body, hi, Some(&st));
-                                self.join(&st, &lt, lo.span, "a range and the matched value");
-                                self.join(&st, &ht, hi.span, "a range and the matched value");
-                                Pat::Range(l, h)
-                            }
-                        });
+            ExprKind::Match(scrutinee, arms) => self.match_expr(body, scrutinee, arms, expected),
+            ExprKind::Cases(arms, default) => self.cases(body, arms, default.as_deref(), expected),
+        }
+    }
+
+    /// `base.field`: a field of a record, with "did you mean" when it has no such field.
+    fn field(&mut self, body: &mut Body, base: &ast::Expr, field: &ast::Ident) -> Typed {
+        let (b, bt) = self.expr(body, base, None);
+        match bt {
+            Ty::Record(r) => {
+                let Some(rec) = self.schema.record(r) else {
+                    return poison();
+                };
+                match rec.field_named(&field.name) {
+                    Some((i, f)) => (
+                        ir::Expr::Field {
+                            base: Box::new(b),
+                            record: r,
+                            index: i,
+                            name: Arc::from(f.name.as_str()),
+                            sensitive: f.sensitive,
+                        },
+                        Self::field_ty(&f.ty),
+                    ),
+                    None => {
+                        let hint = match did_you_mean(
+                            &field.name,
+                            rec.fields.iter().map(|f| f.name.as_str()),
+                        ) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "its fields are: {}",
+                                rec.fields
+                                    .iter()
+                                    .map(|f| f.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        };
+                        let what = self.ty_name(&Ty::Record(r));
+                        self.error(
+                            "unknown-field",
+                            field.span,
+                            format!("{what} has no field `{}`", field.name),
+                            hint,
+                        );
+                        poison()
                     }
-                    let (ve, vt) = self.expr(body, value, result.as_ref().or(expected));
-                    result = Some(match &result {
-                        Some(r) => self.join(r, &vt, value.span, "every arm of `match`"),
-                        None => vt,
-                    });
-                    out_arms.push((out_pats, ve));
                 }
-                (
-                    ir::Expr::Match(Box::new(s), out_arms),
-                    result.unwrap_or(Ty::NoneLit),
-                )
             }
-            ExprKind::Cases(arms, default) => {
-                let mut out = vec![];
-                let mut result: Option<Ty> = None;
-                for (c, v) in arms {
-                    let (ce, ct) = self.expr(body, c, Some(&Ty::Bool));
-                    self.expect_ty(&ct, &Ty::Bool, c.span, "a `cases` condition");
-                    let (ve, vt) = self.expr(body, v, result.as_ref().or(expected));
-                    result = Some(match &result {
-                        Some(r) => self.join(r, &vt, v.span, "every value of `cases`"),
-                        None => vt,
-                    });
-                    out.push((ce, ve));
-                }
-                let d = default.as_ref().map(|d| {
-                    let (de, dt) = self.expr(body, d, result.as_ref().or(expected));
-                    result = Some(match &result {
-                        Some(r) => self.join(r, &dt, d.span, "every value of `cases`"),
-                        None => dt,
-                    });
-                    Box::new(de)
-                });
-                (ir::Expr::Cases(out, d), result.unwrap_or(Ty::NoneLit))
+            Ty::NoneLit => poison(),
+            Ty::List(_) => {
+                self.error(
+                    "type-mismatch",
+                    field.span,
+                    format!("`.{}` is read from a list, not from one record", field.name),
+                    "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
+                );
+                poison()
+            }
+            other => {
+                let tn = self.ty_name(&other);
+                self.error(
+                    "type-mismatch",
+                    field.span,
+                    format!("`.{}` is read from {tn}, which has no fields", field.name),
+                    "only records have fields",
+                );
+                poison()
             }
         }
+    }
+
+    /// `eligible(id)` / `available(key)` (`available` when `available` is set): an
+    /// earlier member of the bundle when one has that key, else for `eligible` a policy.
+    fn status_ref(&mut self, body: &mut Body, id: &ast::Ident, available: bool) -> Typed {
+        if let Some(i) = body.members.iter().position(|(k, _)| k == &id.name) {
+            return (ir::Expr::MemberRef(i), Ty::Bool);
+        }
+        if available {
+            let hint = match did_you_mean(&id.name, body.members.iter().map(|(k, _)| k.as_str())) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if body.root.is_some() && body.members.is_empty() => {
+                    "`available(...)` names an earlier member of the same bundle".into()
+                }
+                None => "name a member declared above this one in the bundle".into(),
+            };
+            self.error(
+                "unknown-member",
+                id.span,
+                format!("no earlier member `{}` in this bundle", id.name),
+                hint,
+            );
+            return poison();
+        }
+        match self.policy_index.get(&id.name) {
+            Some(&i) => {
+                body.policy_refs.push((i, id.span));
+                (ir::Expr::PolicyRef(i), Ty::Bool)
+            }
+            None => {
+                self.unknown_policy(id);
+                poison()
+            }
+        }
+    }
+
+    /// The operands of `and` / `or`, each a truth value.
+    fn operands(&mut self, body: &mut Body, xs: &[ast::Expr]) -> Vec<ir::Expr> {
+        let mut out = vec![];
+        for x in xs {
+            let (e, t) = self.expr(body, x, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, x.span, "each operand of `and`/`or`");
+            out.push(e);
+        }
+        out
+    }
+
+    /// `a <op> b`: both sides of one type; only numbers and dates are ordered; lists and
+    /// records are not compared.
+    fn compare(
+        &mut self,
+        body: &mut Body,
+        op: CmpOp,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        span: Span,
+    ) -> Typed {
+        let (a, b, ty) = self.pair(body, a, b);
+        if let Some(t) = ty {
+            let ordered = matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
+            if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
+                let tn = self.ty_name(&t);
+                self.error(
+                    "type-mismatch",
+                    span,
+                    format!("{tn} values have no order"),
+                    "compare numbers or dates with <, <=, >, >=; other values with == or !=",
+                );
+            }
+            if matches!(t, Ty::List(_) | Ty::Record(_)) {
+                self.error(
+                    "type-mismatch",
+                    span,
+                    "lists and records cannot be compared",
+                    "compare one of their fields, or use a quantifier",
+                );
+            }
+        }
+        (ir::Expr::Compare(op, Box::new(a), Box::new(b)), Ty::Bool)
+    }
+
+    /// `match scrutinee { patterns => value, ... }`: patterns of the scrutinee's type,
+    /// arms of one type.
+    fn match_expr(
+        &mut self,
+        body: &mut Body,
+        scrutinee: &ast::Expr,
+        arms: &[(Vec<ast::Pattern>, ast::Expr)],
+        expected: Option<&Ty>,
+    ) -> Typed {
+        let (s, st) = self.expr(body, scrutinee, None);
+        let mut out_arms = vec![];
+        let mut result: Option<Ty> = None;
+        for (pats, value) in arms {
+            let mut out_pats = vec![];
+            for p in pats {
+                out_pats.push(self.pattern(body, p, &st));
+            }
+            let (ve, vt) = self.expr(body, value, result.as_ref().or(expected));
+            result = Some(match &result {
+                Some(r) => self.join(r, &vt, value.span, "every arm of `match`"),
+                None => vt,
+            });
+            out_arms.push((out_pats, ve));
+        }
+        (
+            ir::Expr::Match(Box::new(s), out_arms),
+            result.unwrap_or(Ty::NoneLit),
+        )
+    }
+
+    /// One `match` pattern, of the matched value's type `st`.
+    fn pattern(&mut self, body: &mut Body, p: &ast::Pattern, st: &Ty) -> Pat {
+        match p {
+            ast::Pattern::Wildcard => Pat::Any,
+            ast::Pattern::Value(v) => {
+                let (ve, vt) = self.expr(body, v, Some(st));
+                self.join(st, &vt, v.span, "a pattern and the matched value");
+                Pat::Eq(ve)
+            }
+            ast::Pattern::Range(lo, hi) => {
+                let (l, lt) = self.expr(body, lo, Some(st));
+                let (h, ht) = self.expr(body, hi, Some(st));
+                self.join(st, &lt, lo.span, "a range and the matched value");
+                self.join(st, &ht, hi.span, "a range and the matched value");
+                Pat::Range(l, h)
+            }
+        }
+    }
+
+    /// `cases { condition => value, ..., else => default }`: truth-valued conditions,
+    /// values of one type.
+    fn cases(
+        &mut self,
+        body: &mut Body,
+        arms: &[(ast::Expr, ast::Expr)],
+        default: Option<&ast::Expr>,
+        expected: Option<&Ty>,
+    ) -> Typed {
+        let mut out = vec![];
+        let mut result: Option<Ty> = None;
+        for (c, v) in arms {
+            let (ce, ct) = self.expr(body, c, Some(&Ty::Bool));
+            self.expect_ty(&ct, &Ty::Bool, c.span, "a `cases` condition");
+            let (ve, vt) = self.expr(body, v, result.as_ref().or(expected));
+            result = Some(match &result {
+                Some(r) => self.join(r, &vt, v.span, "every value of `cases`"),
+                None => vt,
+            });
+            out.push((ce, ve));
+        }
+        let d = default.map(|d| {
+            let (de, dt) = self.expr(body, d, result.as_ref().or(expected));
+            result = Some(match &result {
+                Some(r) => self.join(r, &dt, d.span, "every value of `cases`"),
+                None => dt,
+            });
+            Box::new(de)
+        });
+        (ir::Expr::Cases(out, d), result.unwrap_or(Ty::NoneLit))
     }
 
     /// Types two operands that must agree, letting a bare enum value on either side

@@ -62,7 +62,7 @@ pub struct FieldDef {
     pub display: bool,
     /// Declared bounds for numbers.
     pub range: Option<(Decimal, Decimal)>,
-    /// Explanation.
+    /// The schema's `doc:` text for the field (`姓名`), if written.
     pub doc: Option<String>,
 }
 
@@ -103,7 +103,7 @@ impl RecordDef {
 /// An enum type.
 #[derive(Debug, Clone)]
 pub struct EnumDef {
-    /// Its name.
+    /// The enum type's name, as field types name it (`gender`).
     pub name: String,
     /// Its values, in order.
     pub values: Vec<String>,
@@ -124,9 +124,9 @@ impl EnumDef {
 /// A subject kind (person, enterprise): the root record of its records.
 #[derive(Debug, Clone)]
 pub struct SubjectDef {
-    /// Its name.
+    /// The subject kind's name, as `subject` names it (`person`).
     pub name: String,
-    /// Root record type.
+    /// The record type of the subject's whole record.
     pub root: RecordId,
     /// Field indexes leading to the subject's id.
     pub id_path: Vec<usize>,
@@ -137,11 +137,11 @@ pub struct SubjectDef {
 /// The record schema of a rule set.
 #[derive(Debug, Clone)]
 pub struct Schema {
-    /// Enum types.
+    /// Enum types, indexed by [`crate::value::EnumId`].
     pub enums: Vec<EnumDef>,
     /// Record types; subjects' roots among them.
     pub records: Vec<RecordDef>,
-    /// Subject kinds.
+    /// Subject kinds, in schema order; a policy's `subject` indexes them.
     pub subjects: Vec<SubjectDef>,
     /// The plausible dates (inclusive): a record's date outside them is an error.
     /// Set by the schema's top-level `dates: {min: …, max: …}`; by default

@@ -47,32 +47,32 @@ pub enum Item {
 /// A "one thing" bundle: member matters, one combined form, one set of materials.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bundle {
-    /// Bundle id.
+    /// The bundle's id, kebab-case (`bundle-unemployment`).
     pub id: Ident,
-    /// Title.
+    /// The bundle's printable title, as the form shows it.
     pub title: String,
     /// The whole block.
     pub span: Span,
     /// `subject person`
     pub subject: Option<Ident>,
-    /// Legal frame.
+    /// `basis "…"`: the legal frame printed on the form.
     pub basis: Option<String>,
-    /// Definitions.
+    /// Named definitions (`let`), in source order.
     pub lets: Vec<Let>,
     /// Member matters, in order.
     pub members: Vec<Member>,
     /// Form fields, in form order.
     pub fields: Vec<FormField>,
-    /// Materials.
+    /// Materials (documents) the members need, in source order.
     pub materials: Vec<Material>,
 }
 
 /// A member matter of a bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
-    /// Its key.
+    /// The member's key, as `available(key)` / `eligible(key)` name it later in the bundle.
     pub key: Ident,
-    /// Its label.
+    /// The member's label as written in quotes (`"失业登记"`), if any.
     pub label: Option<String>,
     /// What decides it.
     pub kind: MemberKind,
@@ -95,9 +95,9 @@ pub enum MemberKind {
 /// A field of a bundle's form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormField {
-    /// Its key.
+    /// The field's key in the form output (`bank_account`).
     pub key: Ident,
-    /// Its label.
+    /// The field's label as the form shows it (`"姓名"`).
     pub label: String,
     /// Where its value comes from; `None` when always entered by the citizen.
     pub value: Option<Expr>,
@@ -108,9 +108,9 @@ pub struct FormField {
 /// A material (document) a member matter needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Material {
-    /// Its key.
+    /// The material's key in the output (`id_card`).
     pub key: Ident,
-    /// Its label.
+    /// The material's label as the form shows it (`"居民身份证"`).
     pub label: String,
     /// The member keys that need it.
     pub members: Vec<Ident>,
@@ -176,7 +176,7 @@ pub struct Policy {
     pub excludes: Vec<Ident>,
     /// Parameters whose dated values knowingly do not cover the whole period.
     pub accepted_gaps: Vec<(Ident, String)>,
-    /// Declared invariants.
+    /// Declared invariants (`property`), checked by `mianshen test --properties`.
     pub properties: Vec<Property>,
 }
 
@@ -250,7 +250,7 @@ pub struct Clause {
     pub label: String,
     /// Optional legal citation of this clause.
     pub basis: Option<String>,
-    /// The condition.
+    /// The condition that must be true for the clause to hold.
     pub condition: Expr,
     /// The whole clause.
     pub span: Span,
@@ -495,7 +495,7 @@ pub enum ExprKind {
     AvailableRef(Ident),
     /// `-e`
     Neg(Box<Expr>),
-    /// Arithmetic.
+    /// `a + b`, `a - b`, `a * b`, `a / b` (date ± duration included).
     Arith(ArithOp, Box<Expr>, Box<Expr>),
     /// `not e`
     Not(Box<Expr>),
@@ -503,7 +503,7 @@ pub enum ExprKind {
     And(Vec<Expr>),
     /// `a or b or c`
     Or(Vec<Expr>),
-    /// Comparison.
+    /// `a < b`, `a == b`, …: false when either side is `none`.
     Compare(CmpOp, Box<Expr>, Box<Expr>),
     /// `e [not] in target`
     In {
@@ -527,11 +527,11 @@ pub enum ExprKind {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// Quantifier or aggregate over a list.
     Quantified {
-        /// Which one.
+        /// Which quantifier or aggregate (`any`, `count`, `sum`, `the`, …).
         quantifier: Quantifier,
         /// The item variable.
         var: Ident,
-        /// The list.
+        /// The list-valued expression ranged over.
         list: Box<Expr>,
         /// `where` filter.
         filter: Option<Box<Expr>>,

@@ -66,7 +66,7 @@ impl SourceMap {
 pub struct SyntaxError {
     /// What is wrong.
     pub message: String,
-    /// Where.
+    /// The source text the error points at.
     pub span: ast::Span,
     /// What to do about it.
     pub hint: Option<String>,

@@ -898,174 +898,15 @@ impl Builder {
 
     fn expr(&self, pair: Pair<Rule>) -> Result<Expr> {
         let span = self.span(&pair);
-        let rule = pair.as_rule();
         let mk = |kind| Ok(Expr { kind, span });
-        match rule {
+        match pair.as_rule() {
             Rule::expr | Rule::primary => self.expr(self.operands(pair).required()?),
-            Rule::or_expr | Rule::and_expr => {
-                let mut operands: Vec<Expr> = vec![];
-                for p in pair.into_inner().filter(|p| !is_token(p)) {
-                    operands.push(self.expr(p)?);
-                }
-                if operands.len() == 1 {
-                    if let Some(single) = operands.pop() {
-                        return Ok(single);
-                    }
-                }
-                mk(if rule == Rule::or_expr {
-                    ExprKind::Or(operands)
-                } else {
-                    ExprKind::And(operands)
-                })
-            }
-            Rule::not_expr | Rule::unary => {
-                // `not not x` is x (also in three-valued logic), and `- - x` is x: only
-                // the parity of a run of prefix operators matters.
-                let mut prefixes = 0usize;
-                let mut operand = None;
-                for p in pair.into_inner() {
-                    match p.as_rule() {
-                        Rule::kw_not | Rule::neg => prefixes += 1,
-                        _ => operand = Some(self.expr(p)?),
-                    }
-                }
-                let operand = operand.ok_or_else(|| internal(span, "operand"))?;
-                if prefixes.is_multiple_of(2) {
-                    return Ok(operand);
-                }
-                mk(if rule == Rule::not_expr {
-                    ExprKind::Not(Box::new(operand))
-                } else {
-                    ExprKind::Neg(Box::new(operand))
-                })
-            }
-            Rule::cmp_expr => {
-                let mut inner = self.children(pair);
-                let left = self.expr(inner.required()?)?;
-                let Some(tail) = inner.next() else {
-                    return Ok(left);
-                };
-                match tail.as_rule() {
-                    Rule::compare_tail => {
-                        let mut t = self.children(tail);
-                        let op = cmp_op(t.required()?.as_str());
-                        let right = self.expr(t.required()?)?;
-                        mk(ExprKind::Compare(op, Box::new(left), Box::new(right)))
-                    }
-                    Rule::in_tail => {
-                        let mut negated = false;
-                        let mut target = None;
-                        for t in tail.into_inner() {
-                            match t.as_rule() {
-                                Rule::kw_not => negated = true,
-                                Rule::kw_in => {}
-                                Rule::set_lit => {
-                                    let mut items = vec![];
-                                    for e in t.into_inner() {
-                                        items.push(self.expr(e)?);
-                                    }
-                                    target = Some(InTarget::Set(items));
-                                }
-                                Rule::range_lit => {
-                                    let (lo, hi) = self.range(t)?;
-                                    target = Some(InTarget::Range(Box::new(lo), Box::new(hi)));
-                                }
-                                _ => target = Some(InTarget::List(Box::new(self.expr(t)?))),
-                            }
-                        }
-                        mk(ExprKind::In {
-                            value: Box::new(left),
-                            target: target.ok_or_else(|| internal(span, "`in` target"))?,
-                            negated,
-                        })
-                    }
-                    _ => {
-                        let negated = tail.into_inner().any(|t| t.as_rule() == Rule::kw_not);
-                        mk(ExprKind::IsNone {
-                            value: Box::new(left),
-                            negated,
-                        })
-                    }
-                }
-            }
-            Rule::coalesce => {
-                if pair.clone().into_inner().count() > 2 * MAX_CHAIN + 1 {
-                    return Err(self.err(
-                        &pair,
-                        "this expression is too long",
-                        "split it into `let` definitions",
-                    ));
-                }
-                let mut operands = self.operands(pair);
-                let mut acc = self.expr(operands.required()?)?;
-                for next in operands {
-                    let right = self.expr(next)?;
-                    let s = Span {
-                        file: self.file,
-                        start: acc.span.start,
-                        end: right.span.end,
-                    };
-                    acc = Expr {
-                        kind: ExprKind::Otherwise(Box::new(acc), Box::new(right)),
-                        span: s,
-                    };
-                }
-                Ok(acc)
-            }
-            Rule::sum_expr | Rule::product => {
-                if pair.clone().into_inner().count() > 2 * MAX_CHAIN + 1 {
-                    return Err(self.err(
-                        &pair,
-                        "this expression is too long",
-                        "split it into `let` definitions",
-                    ));
-                }
-                let mut inner = self.children(pair);
-                let mut acc = self.expr(inner.required()?)?;
-                while let Some(op) = inner.next() {
-                    let right = self.expr(inner.required()?)?;
-                    let op = match op.as_str() {
-                        "+" => ArithOp::Add,
-                        "-" => ArithOp::Sub,
-                        "*" => ArithOp::Mul,
-                        _ => ArithOp::Div,
-                    };
-                    let s = Span {
-                        file: self.file,
-                        start: acc.span.start,
-                        end: right.span.end,
-                    };
-                    acc = Expr {
-                        kind: ExprKind::Arith(op, Box::new(acc), Box::new(right)),
-                        span: s,
-                    };
-                }
-                Ok(acc)
-            }
-            Rule::postfix => {
-                if pair.clone().into_inner().count() > MAX_CHAIN {
-                    return Err(self.err(
-                        &pair,
-                        "this field path is too long",
-                        "no record is nested this deeply",
-                    ));
-                }
-                let mut inner = self.children(pair);
-                let mut acc = self.expr(inner.required()?)?;
-                for field in inner {
-                    let f = self.ident(field);
-                    let s = Span {
-                        file: self.file,
-                        start: acc.span.start,
-                        end: f.span.end,
-                    };
-                    acc = Expr {
-                        kind: ExprKind::Field(Box::new(acc), f),
-                        span: s,
-                    };
-                }
-                Ok(acc)
-            }
+            Rule::or_expr | Rule::and_expr => self.logic_chain(pair, span),
+            Rule::not_expr | Rule::unary => self.prefixed(pair, span),
+            Rule::cmp_expr => self.comparison(pair, span),
+            Rule::coalesce => self.otherwise_chain(pair),
+            Rule::sum_expr | Rule::product => self.arith_chain(pair),
+            Rule::postfix => self.field_path(pair),
             Rule::if_expr => {
                 let mut parts = self.operands(pair);
                 let c = self.expr(parts.required()?)?;
@@ -1074,52 +915,8 @@ impl Builder {
                 mk(ExprKind::If(Box::new(c), Box::new(a), Box::new(b)))
             }
             Rule::quantified => self.quantified(pair),
-            Rule::match_expr => {
-                let mut parts = self.operands(pair);
-                let scrutinee = self.expr(parts.required()?)?;
-                let mut arms = vec![];
-                for arm in parts {
-                    let mut pats = vec![];
-                    let mut value = None;
-                    for part in arm.into_inner() {
-                        match part.as_rule() {
-                            Rule::pattern => {
-                                let p = self.children(part).required()?;
-                                pats.push(match p.as_rule() {
-                                    Rule::wildcard => Pattern::Wildcard,
-                                    Rule::range_lit => {
-                                        let (lo, hi) = self.range(p)?;
-                                        Pattern::Range(lo, hi)
-                                    }
-                                    _ => Pattern::Value(self.expr(p)?),
-                                });
-                            }
-                            _ => value = Some(self.expr(part)?),
-                        }
-                    }
-                    arms.push((pats, value.ok_or_else(|| internal(span, "arm value"))?));
-                }
-                mk(ExprKind::Match(Box::new(scrutinee), arms))
-            }
-            Rule::cases_expr => {
-                let mut arms = vec![];
-                let mut default = None;
-                for part in pair.into_inner().filter(|p| !is_token(p)) {
-                    match part.as_rule() {
-                        Rule::case_arm => {
-                            let mut q = self.children(part);
-                            let c = self.expr(q.required()?)?;
-                            let v = self.expr(q.required()?)?;
-                            arms.push((c, v));
-                        }
-                        _ => {
-                            let e = self.children(part).required_rule(Rule::expr)?;
-                            default = Some(Box::new(self.expr(e)?));
-                        }
-                    }
-                }
-                mk(ExprKind::Cases(arms, default))
-            }
+            Rule::match_expr => self.match_expr(pair, span),
+            Rule::cases_expr => self.cases_expr(pair, span),
             Rule::policy_ref => {
                 let id = self.ident(self.children(pair).required()?);
                 mk(ExprKind::PolicyRef(id))
@@ -1148,6 +945,254 @@ impl Builder {
             | Rule::none_lit => mk(ExprKind::Literal(self.literal(pair)?)),
             _ => Err(unhandled(&pair, self.file)),
         }
+    }
+
+    /// `a or b or c` / `a and b and c`; a single operand is itself.
+    fn logic_chain(&self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let rule = pair.as_rule();
+        let mut operands: Vec<Expr> = vec![];
+        for p in pair.into_inner().filter(|p| !is_token(p)) {
+            operands.push(self.expr(p)?);
+        }
+        if operands.len() == 1 {
+            if let Some(single) = operands.pop() {
+                return Ok(single);
+            }
+        }
+        let kind = if rule == Rule::or_expr {
+            ExprKind::Or(operands)
+        } else {
+            ExprKind::And(operands)
+        };
+        Ok(Expr { kind, span })
+    }
+
+    /// `not x` / `-x`, with any run of the same prefix.
+    fn prefixed(&self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let rule = pair.as_rule();
+        // `not not x` is x (also in three-valued logic), and `- - x` is x: only
+        // the parity of a run of prefix operators matters.
+        let mut prefixes = 0usize;
+        let mut operand = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::kw_not | Rule::neg => prefixes += 1,
+                _ => operand = Some(self.expr(p)?),
+            }
+        }
+        let operand = operand.ok_or_else(|| internal(span, "operand"))?;
+        if prefixes.is_multiple_of(2) {
+            return Ok(operand);
+        }
+        let kind = if rule == Rule::not_expr {
+            ExprKind::Not(Box::new(operand))
+        } else {
+            ExprKind::Neg(Box::new(operand))
+        };
+        Ok(Expr { kind, span })
+    }
+
+    /// `a <op> b`, `a [not] in target`, `a is [not] none`, or `a` alone.
+    fn comparison(&self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let mut inner = self.children(pair);
+        let left = self.expr(inner.required()?)?;
+        let Some(tail) = inner.next() else {
+            return Ok(left);
+        };
+        let kind = match tail.as_rule() {
+            Rule::compare_tail => {
+                let mut t = self.children(tail);
+                let op = cmp_op(t.required()?.as_str());
+                let right = self.expr(t.required()?)?;
+                ExprKind::Compare(op, Box::new(left), Box::new(right))
+            }
+            Rule::in_tail => {
+                let mut negated = false;
+                let mut target = None;
+                for t in tail.into_inner() {
+                    match t.as_rule() {
+                        Rule::kw_not => negated = true,
+                        Rule::kw_in => {}
+                        Rule::set_lit => {
+                            let mut items = vec![];
+                            for e in t.into_inner() {
+                                items.push(self.expr(e)?);
+                            }
+                            target = Some(InTarget::Set(items));
+                        }
+                        Rule::range_lit => {
+                            let (lo, hi) = self.range(t)?;
+                            target = Some(InTarget::Range(Box::new(lo), Box::new(hi)));
+                        }
+                        _ => target = Some(InTarget::List(Box::new(self.expr(t)?))),
+                    }
+                }
+                ExprKind::In {
+                    value: Box::new(left),
+                    target: target.ok_or_else(|| internal(span, "`in` target"))?,
+                    negated,
+                }
+            }
+            _ => {
+                let negated = tail.into_inner().any(|t| t.as_rule() == Rule::kw_not);
+                ExprKind::IsNone {
+                    value: Box::new(left),
+                    negated,
+                }
+            }
+        };
+        Ok(Expr { kind, span })
+    }
+
+    /// A `too-long` error when `pair` has more than `limit` children.
+    fn chain_limit(
+        &self,
+        pair: &Pair<Rule>,
+        limit: usize,
+        message: &str,
+        hint: &str,
+    ) -> Result<()> {
+        if pair.clone().into_inner().count() > limit {
+            return Err(self.err(pair, message, hint));
+        }
+        Ok(())
+    }
+
+    /// `a otherwise b otherwise c`, grouped to the left.
+    fn otherwise_chain(&self, pair: Pair<Rule>) -> Result<Expr> {
+        self.chain_limit(
+            &pair,
+            2 * MAX_CHAIN + 1,
+            "this expression is too long",
+            "split it into `let` definitions",
+        )?;
+        let mut operands = self.operands(pair);
+        let mut acc = self.expr(operands.required()?)?;
+        for next in operands {
+            let right = self.expr(next)?;
+            let s = Span {
+                file: self.file,
+                start: acc.span.start,
+                end: right.span.end,
+            };
+            acc = Expr {
+                kind: ExprKind::Otherwise(Box::new(acc), Box::new(right)),
+                span: s,
+            };
+        }
+        Ok(acc)
+    }
+
+    /// `a + b - c` / `a * b / c`, grouped to the left.
+    fn arith_chain(&self, pair: Pair<Rule>) -> Result<Expr> {
+        self.chain_limit(
+            &pair,
+            2 * MAX_CHAIN + 1,
+            "this expression is too long",
+            "split it into `let` definitions",
+        )?;
+        let mut inner = self.children(pair);
+        let mut acc = self.expr(inner.required()?)?;
+        while let Some(op) = inner.next() {
+            let right = self.expr(inner.required()?)?;
+            let op = match op.as_str() {
+                "+" => ArithOp::Add,
+                "-" => ArithOp::Sub,
+                "*" => ArithOp::Mul,
+                _ => ArithOp::Div,
+            };
+            let s = Span {
+                file: self.file,
+                start: acc.span.start,
+                end: right.span.end,
+            };
+            acc = Expr {
+                kind: ExprKind::Arith(op, Box::new(acc), Box::new(right)),
+                span: s,
+            };
+        }
+        Ok(acc)
+    }
+
+    /// `a.b.c`: fields read in turn.
+    fn field_path(&self, pair: Pair<Rule>) -> Result<Expr> {
+        self.chain_limit(
+            &pair,
+            MAX_CHAIN,
+            "this field path is too long",
+            "no record is nested this deeply",
+        )?;
+        let mut inner = self.children(pair);
+        let mut acc = self.expr(inner.required()?)?;
+        for field in inner {
+            let f = self.ident(field);
+            let s = Span {
+                file: self.file,
+                start: acc.span.start,
+                end: f.span.end,
+            };
+            acc = Expr {
+                kind: ExprKind::Field(Box::new(acc), f),
+                span: s,
+            };
+        }
+        Ok(acc)
+    }
+
+    /// `match e { patterns => value, ... }`.
+    fn match_expr(&self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let mut parts = self.operands(pair);
+        let scrutinee = self.expr(parts.required()?)?;
+        let mut arms = vec![];
+        for arm in parts {
+            let mut pats = vec![];
+            let mut value = None;
+            for part in arm.into_inner() {
+                match part.as_rule() {
+                    Rule::pattern => {
+                        let p = self.children(part).required()?;
+                        pats.push(match p.as_rule() {
+                            Rule::wildcard => Pattern::Wildcard,
+                            Rule::range_lit => {
+                                let (lo, hi) = self.range(p)?;
+                                Pattern::Range(lo, hi)
+                            }
+                            _ => Pattern::Value(self.expr(p)?),
+                        });
+                    }
+                    _ => value = Some(self.expr(part)?),
+                }
+            }
+            arms.push((pats, value.ok_or_else(|| internal(span, "arm value"))?));
+        }
+        Ok(Expr {
+            kind: ExprKind::Match(Box::new(scrutinee), arms),
+            span,
+        })
+    }
+
+    /// `cases { condition => value, ..., else => default }`.
+    fn cases_expr(&self, pair: Pair<Rule>, span: Span) -> Result<Expr> {
+        let mut arms = vec![];
+        let mut default = None;
+        for part in pair.into_inner().filter(|p| !is_token(p)) {
+            match part.as_rule() {
+                Rule::case_arm => {
+                    let mut q = self.children(part);
+                    let c = self.expr(q.required()?)?;
+                    let v = self.expr(q.required()?)?;
+                    arms.push((c, v));
+                }
+                _ => {
+                    let e = self.children(part).required_rule(Rule::expr)?;
+                    default = Some(Box::new(self.expr(e)?));
+                }
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Cases(arms, default),
+            span,
+        })
     }
 
     fn range(&self, pair: Pair<Rule>) -> Result<(Expr, Expr)> {

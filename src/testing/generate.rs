@@ -1206,7 +1206,7 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
 pub struct RelDate {
     /// Calendar months (added first, clamping the day).
     pub months: i64,
-    /// Days.
+    /// Days (added after the months).
     pub days: i64,
 }
 
@@ -1601,7 +1601,6 @@ impl<'r> Miner<'r> {
     }
 
     fn walk(&mut self, e: &'r Expr, env: &mut Env<'r>, pol: Option<bool>) {
-        use crate::syntax::ast::Quantifier as Q;
         let flip = |p: Option<bool>| p.map(|b| !b);
         match e {
             Expr::Compare(op, a, b) => {
@@ -1610,175 +1609,20 @@ impl<'r> Miner<'r> {
                 self.walk(b, env, None);
             }
             Expr::InSet(x, items, negated) => {
-                let p = self.paths(x, env, 0);
-                let members: Vec<Value> = items.iter().filter_map(|it| self.constant(it)).collect();
-                let want_member = pol.map(|b| b != *negated);
-                let mut vals = vec![];
-                if want_member != Some(false) {
-                    vals.extend(members.iter().cloned());
-                }
-                if want_member != Some(true) {
-                    // the enum's other values
-                    if let Some(Value::Enum(e, _)) = members.first() {
-                        let n = self
-                            .rules
-                            .schema
-                            .enums
-                            .get(usize::from(*e))
-                            .map_or(0, |d| d.values.len());
-                        for i in 0..n {
-                            let v = Value::Enum(*e, u16::try_from(i).unwrap_or(0));
-                            if !members.contains(&v) {
-                                vals.push(v);
-                            }
-                        }
-                    }
-                }
-                self.add(&p, &vals);
+                self.in_set(x, items, *negated, env, pol);
                 // membership of age(f) in a set of ages
                 self.walk(x, env, None);
             }
             Expr::InRange(x, lo, hi, _) => {
-                let p = self.paths(x, env, 0);
-                let mut vals = vec![];
-                for (b, up) in [(lo, false), (hi, true)] {
-                    if let Some(v) = self.constant(b) {
-                        vals.push(v.clone());
-                        vals.extend(step(&v, up, 1));
-                        vals.extend(step(&v, !up, 1));
-                        if let (Some(ap), Some(n)) = (self.age_of(x, env), v.as_decimal()) {
-                            if let Ok(n) = i64::try_from(n.trunc()) {
-                                let k = if up { n.saturating_add(1) } else { n };
-                                self.add_rel(
-                                    &ap,
-                                    &[
-                                        RelDate {
-                                            months: k.saturating_mul(-12),
-                                            days: 0,
-                                        },
-                                        RelDate {
-                                            months: k.saturating_mul(-12),
-                                            days: 1,
-                                        },
-                                        RelDate {
-                                            months: k.saturating_mul(-12),
-                                            days: -1,
-                                        },
-                                    ],
-                                );
-                            }
-                        }
-                    }
-                }
-                self.add(&p, &vals);
+                self.in_range(x, lo, hi, env);
                 self.walk(x, env, None);
                 self.walk(lo, env, None);
                 self.walk(hi, env, None);
             }
-            Expr::Match(s, arms) => {
-                let p = self.paths(s, env, 0);
-                for (pats, v) in arms {
-                    for pat in pats {
-                        match pat {
-                            Pat::Eq(x) => {
-                                if let Some(c) = self.constant(x) {
-                                    self.add(&p, &[c]);
-                                }
-                            }
-                            Pat::Range(lo, hi) => {
-                                for b in [lo, hi] {
-                                    if let Some(c) = self.constant(b) {
-                                        self.add(&p, &[c]);
-                                    }
-                                }
-                            }
-                            Pat::Any => {}
-                        }
-                    }
-                    self.walk(v, env, pol);
-                }
-                self.walk(s, env, None);
-            }
-            Expr::Quant {
-                quantifier,
-                var,
-                list,
-                filter,
-                body,
-                ..
-            } => {
-                self.walk(list, env, None);
-                let items = self.paths(list, env, 0);
-                if matches!(quantifier, Q::The | Q::Latest | Q::Earliest)
-                    || (*quantifier == Q::Any && pol == Some(true))
-                {
-                    for p in &items {
-                        self.items.insert(norm(p));
-                    }
-                }
-                if env.locals.len() <= *var {
-                    env.locals.resize(var.saturating_add(1), vec![]);
-                }
-                let saved = env
-                    .locals
-                    .get_mut(*var)
-                    .map(|slot| std::mem::replace(slot, items));
-                let (fp, bp) = match quantifier {
-                    Q::Any | Q::All => (pol, pol),
-                    Q::No => (flip(pol), flip(pol)),
-                    Q::The | Q::Latest | Q::Earliest => (Some(true), None),
-                    _ => (None, None),
-                };
-                if let Some(f) = filter {
-                    self.walk(f, env, fp);
-                }
-                if let Some(b) = body {
-                    self.walk(b, env, bp);
-                }
-                if let (Some(slot), Some(saved)) = (env.locals.get_mut(*var), saved) {
-                    *slot = saved;
-                }
-            }
-            Expr::Function(f, args) => {
-                for a in args {
-                    self.walk(a, env, None);
-                }
-                if self.depth > 8 {
-                    return;
-                }
-                let rules = self.rules;
-                let Some(def) = rules.program.functions.get(*f) else {
-                    return;
-                };
-                let mut inner = Env {
-                    id: usize::MAX - *f,
-                    locals: vec![vec![]; def.locals.max(args.len())],
-                    lets: &def.lets,
-                };
-                for (slot, a) in inner.locals.iter_mut().zip(args) {
-                    *slot = self.paths(a, env, 0);
-                }
-                self.depth += 1;
-                for l in &def.lets {
-                    self.walk(&l.value, &mut inner, None);
-                }
-                self.walk(&def.body, &mut inner, pol);
-                self.depth -= 1;
-            }
-            Expr::Let(i) => {
-                let key = (env.id, *i, pol);
-                if self.depth <= 8 && self.seen_lets.insert(key) {
-                    if let Some(l) = env.lets.get(*i) {
-                        self.depth += 1;
-                        self.walk(&l.value, env, pol);
-                        self.depth -= 1;
-                    }
-                }
-                if let Some(b) = pol {
-                    let p = self.paths(e, env, 0);
-                    self.add(&p, &[Value::Bool(b)]);
-                }
-            }
+            Expr::Match(s, arms) => self.match_arms(s, arms, env, pol),
+            Expr::Quant { .. } => self.quantified(e, env, pol),
+            Expr::Function(f, args) => self.function_call(*f, args, env, pol),
+            Expr::Let(i) => self.let_ref(e, *i, env, pol),
             Expr::Field { .. } | Expr::Local(_) if pol.is_some() => {
                 // a yes/no field used as a condition
                 let p = self.paths(e, env, 0);
@@ -1795,34 +1639,7 @@ impl<'r> Miner<'r> {
                 }
             }
             Expr::Call(crate::ir::Builtin::WithinLast, xs) => {
-                if let (Some(d), Some(Expr::Duration(n, u))) = (xs.first(), xs.get(1)) {
-                    let p = self.paths(d, env, 0);
-                    let back = match u {
-                        crate::ir::DateUnit::Days => RelDate {
-                            months: 0,
-                            days: n.saturating_neg(),
-                        },
-                        crate::ir::DateUnit::Months => RelDate {
-                            months: n.saturating_neg(),
-                            days: 0,
-                        },
-                        crate::ir::DateUnit::Years => RelDate {
-                            months: n.saturating_mul(-12),
-                            days: 0,
-                        },
-                    };
-                    self.add_rel(
-                        &p,
-                        &[
-                            RelDate { months: 0, days: 0 },
-                            back,
-                            RelDate {
-                                days: back.days.saturating_sub(1),
-                                ..back
-                            },
-                        ],
-                    );
-                }
+                self.within_last(xs, env);
                 for x in xs {
                     self.walk(x, env, None);
                 }
@@ -1866,6 +1683,235 @@ impl<'r> Miner<'r> {
             }
             _ => {}
         }
+    }
+
+    /// `x [not] in {a, b}`: the members where membership is wanted, and (for an enum)
+    /// the enum's other values where it is not.
+    fn in_set(
+        &mut self,
+        x: &'r Expr,
+        items: &'r [Expr],
+        negated: bool,
+        env: &Env<'r>,
+        pol: Option<bool>,
+    ) {
+        let p = self.paths(x, env, 0);
+        let members: Vec<Value> = items.iter().filter_map(|it| self.constant(it)).collect();
+        let want_member = pol.map(|b| b != negated);
+        let mut vals = vec![];
+        if want_member != Some(false) {
+            vals.extend(members.iter().cloned());
+        }
+        if want_member != Some(true) {
+            // the enum's other values
+            if let Some(Value::Enum(e, _)) = members.first() {
+                let n = self
+                    .rules
+                    .schema
+                    .enums
+                    .get(usize::from(*e))
+                    .map_or(0, |d| d.values.len());
+                for i in 0..n {
+                    let v = Value::Enum(*e, u16::try_from(i).unwrap_or(0));
+                    if !members.contains(&v) {
+                        vals.push(v);
+                    }
+                }
+            }
+        }
+        self.add(&p, &vals);
+    }
+
+    /// `x in lo..hi`: each end and its neighbours; for `age(birth) in lo..hi`, the birth
+    /// dates around each end.
+    fn in_range(&mut self, x: &'r Expr, lo: &'r Expr, hi: &'r Expr, env: &Env<'r>) {
+        let p = self.paths(x, env, 0);
+        let mut vals = vec![];
+        for (b, up) in [(lo, false), (hi, true)] {
+            let Some(v) = self.constant(b) else {
+                continue;
+            };
+            vals.push(v.clone());
+            vals.extend(step(&v, up, 1));
+            vals.extend(step(&v, !up, 1));
+            if let (Some(ap), Some(n)) = (self.age_of(x, env), v.as_decimal()) {
+                if let Ok(n) = i64::try_from(n.trunc()) {
+                    let k = if up { n.saturating_add(1) } else { n };
+                    let months = k.saturating_mul(-12);
+                    self.add_rel(
+                        &ap,
+                        &[
+                            RelDate { months, days: 0 },
+                            RelDate { months, days: 1 },
+                            RelDate { months, days: -1 },
+                        ],
+                    );
+                }
+            }
+        }
+        self.add(&p, &vals);
+    }
+
+    /// `match s { ... }`: the patterns' constants for the matched value; each arm's value
+    /// with the match's polarity.
+    fn match_arms(
+        &mut self,
+        s: &'r Expr,
+        arms: &'r [(Vec<Pat>, Expr)],
+        env: &mut Env<'r>,
+        pol: Option<bool>,
+    ) {
+        let p = self.paths(s, env, 0);
+        for (pats, v) in arms {
+            for pat in pats {
+                match pat {
+                    Pat::Eq(x) => {
+                        if let Some(c) = self.constant(x) {
+                            self.add(&p, &[c]);
+                        }
+                    }
+                    Pat::Range(lo, hi) => {
+                        for b in [lo, hi] {
+                            if let Some(c) = self.constant(b) {
+                                self.add(&p, &[c]);
+                            }
+                        }
+                    }
+                    Pat::Any => {}
+                }
+            }
+            self.walk(v, env, pol);
+        }
+        self.walk(s, env, None);
+    }
+
+    /// A quantifier or aggregate (`e` is an [`Expr::Quant`]): the item variable stands
+    /// for the list's paths while the filter and body are walked, with the polarity the
+    /// quantifier gives them; the lists a chosen item comes from are noted.
+    fn quantified(&mut self, e: &'r Expr, env: &mut Env<'r>, pol: Option<bool>) {
+        use crate::syntax::ast::Quantifier as Q;
+        let flip = |p: Option<bool>| p.map(|b| !b);
+        let Expr::Quant {
+            quantifier,
+            var,
+            list,
+            filter,
+            body,
+            ..
+        } = e
+        else {
+            return;
+        };
+        self.walk(list, env, None);
+        let items = self.paths(list, env, 0);
+        if matches!(quantifier, Q::The | Q::Latest | Q::Earliest)
+            || (*quantifier == Q::Any && pol == Some(true))
+        {
+            for p in &items {
+                self.items.insert(norm(p));
+            }
+        }
+        if env.locals.len() <= *var {
+            env.locals.resize(var.saturating_add(1), vec![]);
+        }
+        let saved = env
+            .locals
+            .get_mut(*var)
+            .map(|slot| std::mem::replace(slot, items));
+        let (fp, bp) = match quantifier {
+            Q::Any | Q::All => (pol, pol),
+            Q::No => (flip(pol), flip(pol)),
+            Q::The | Q::Latest | Q::Earliest => (Some(true), None),
+            _ => (None, None),
+        };
+        if let Some(f) = filter {
+            self.walk(f, env, fp);
+        }
+        if let Some(b) = body {
+            self.walk(b, env, bp);
+        }
+        if let (Some(slot), Some(saved)) = (env.locals.get_mut(*var), saved) {
+            *slot = saved;
+        }
+    }
+
+    /// A call of user function `f`: its parameters stand for the arguments' paths while
+    /// its definitions and body are walked (nested at most 8 deep).
+    fn function_call(&mut self, f: usize, args: &'r [Expr], env: &mut Env<'r>, pol: Option<bool>) {
+        for a in args {
+            self.walk(a, env, None);
+        }
+        if self.depth > 8 {
+            return;
+        }
+        let rules = self.rules;
+        let Some(def) = rules.program.functions.get(f) else {
+            return;
+        };
+        let mut inner = Env {
+            id: usize::MAX - f,
+            locals: vec![vec![]; def.locals.max(args.len())],
+            lets: &def.lets,
+        };
+        for (slot, a) in inner.locals.iter_mut().zip(args) {
+            *slot = self.paths(a, env, 0);
+        }
+        self.depth += 1;
+        for l in &def.lets {
+            self.walk(&l.value, &mut inner, None);
+        }
+        self.walk(&def.body, &mut inner, pol);
+        self.depth -= 1;
+    }
+
+    /// A use `e` of definition `i`: its value is walked once per polarity; a yes/no
+    /// definition used as a condition gives its paths the wanted truth value.
+    fn let_ref(&mut self, e: &'r Expr, i: usize, env: &mut Env<'r>, pol: Option<bool>) {
+        let key = (env.id, i, pol);
+        if self.depth <= 8 && self.seen_lets.insert(key) {
+            if let Some(l) = env.lets.get(i) {
+                self.depth += 1;
+                self.walk(&l.value, env, pol);
+                self.depth -= 1;
+            }
+        }
+        if let Some(b) = pol {
+            let p = self.paths(e, env, 0);
+            self.add(&p, &[Value::Bool(b)]);
+        }
+    }
+
+    /// `within_last(d, K unit)`: dates at `ref`, at `ref − K` and the day before.
+    fn within_last(&mut self, xs: &'r [Expr], env: &Env<'r>) {
+        let (Some(d), Some(Expr::Duration(n, u))) = (xs.first(), xs.get(1)) else {
+            return;
+        };
+        let p = self.paths(d, env, 0);
+        let back = match u {
+            crate::ir::DateUnit::Days => RelDate {
+                months: 0,
+                days: n.saturating_neg(),
+            },
+            crate::ir::DateUnit::Months => RelDate {
+                months: n.saturating_neg(),
+                days: 0,
+            },
+            crate::ir::DateUnit::Years => RelDate {
+                months: n.saturating_mul(-12),
+                days: 0,
+            },
+        };
+        self.add_rel(
+            &p,
+            &[
+                RelDate { months: 0, days: 0 },
+                back,
+                RelDate {
+                    days: back.days.saturating_sub(1),
+                    ..back
+                },
+            ],
+        );
     }
 }
 

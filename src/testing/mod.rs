@@ -31,10 +31,11 @@ pub struct Case {
     pub title: Option<String>,
     /// The `ref` of the evaluation.
     pub reference_date: serde_yaml::Value,
-    /// person, enterprise, ...
+    /// The subject kind of the record (`person`, `enterprise`); when absent, told by the
+    /// record's top-level keys.
     #[serde(default)]
     pub subject: Option<String>,
-    /// The record.
+    /// The subject's record, as it would be read from a batch line.
     pub record: serde_yaml::Value,
     /// Expected results by policy (or bundle) id.
     pub expected: serde_yaml::Mapping,
@@ -45,9 +46,9 @@ pub struct Case {
 pub struct CaseResult {
     /// File the case came from.
     pub file: PathBuf,
-    /// Case id.
+    /// The case's id as written in the case file, named in failures.
     pub id: String,
-    /// Title.
+    /// The case's `title:` as written, if any.
     pub title: Option<String>,
     /// Differences between expected and actual (empty: passed).
     pub failures: Vec<CaseFailure>,
