@@ -236,18 +236,7 @@ fn decide_guarded(ev: &mut Evaluator<'_>, index: usize) -> Decision {
         ev.overrides.clear();
         ev.members.clear();
         ev.depth = 0;
-        let policy = ev.rules.program.policies.get(index);
-        Decision {
-            policy: policy.map_or_else(|| format!("#{index}"), |p| p.id.clone()),
-            outcome: Outcome::Undetermined,
-            failed: vec![],
-            missing: vec![],
-            amount: None,
-            reports: vec![],
-            per_item: None,
-            error: Some(internal_error(&*payload)),
-            trace: None,
-        }
+        internal_decision(ev.rules, index, internal_error(&*payload))
     })
 }
 
@@ -255,6 +244,23 @@ fn decide_guarded(ev: &mut Evaluator<'_>, index: usize) -> Decision {
 pub(crate) const INTERNAL_AT: &str = "internal";
 
 /// The error of a decision (or form) whose evaluation panicked.
+/// The decision of policy `index` that an internal error prevented: undetermined, with
+/// the error.
+fn internal_decision(rules: &RuleSet, index: usize, error: EvalError) -> Decision {
+    let policy = rules.program.policies.get(index);
+    Decision {
+        policy: policy.map_or_else(|| format!("#{index}"), |p| p.id.clone()),
+        outcome: Outcome::Undetermined,
+        failed: vec![],
+        missing: vec![],
+        amount: None,
+        reports: vec![],
+        per_item: None,
+        error: Some(error),
+        trace: None,
+    }
+}
+
 pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> EvalError {
     EvalError {
         kind: ErrorKind::Internal,
@@ -353,17 +359,8 @@ impl<'r> Evaluator<'r> {
     fn decide(&mut self, index: usize) -> Decision {
         let rules = self.rules;
         let Some(p) = rules.program.policies.get(index) else {
-            return Decision {
-                policy: format!("#{index}"),
-                outcome: Outcome::Undetermined,
-                failed: vec![],
-                missing: vec![],
-                amount: None,
-                reports: vec![],
-                per_item: None,
-                error: Some(Failure::from("internal error: no such policy").at(INTERNAL_AT)),
-                trace: None,
-            };
+            let error = Failure::from("internal error: no such policy").at(INTERNAL_AT);
+            return internal_decision(rules, index, error);
         };
         let mut d = Decision {
             policy: p.id.clone(),
@@ -1431,13 +1428,9 @@ impl<'r> Evaluator<'r> {
                 ))
             }
             Builtin::Min | Builtin::Max => {
-                let want = number::wanted(b == Builtin::Min);
-                let mut best = first.clone();
-                for v in vals.iter().skip(1) {
-                    if order(v, &best) == Some(want) {
-                        best = v.clone();
-                    }
-                }
+                let best = number::extreme(&vals, b == Builtin::Min, order)
+                    .cloned()
+                    .unwrap_or_else(|| first.clone());
                 // Mixed int/decimal: the result is a decimal.
                 if vals.iter().any(|v| matches!(v, Value::Decimal(_))) {
                     Value::Decimal(dec(&best)?)

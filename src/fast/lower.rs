@@ -2209,13 +2209,7 @@ fn builtin(b: Builtin, v: &[Cell], ref_date: i32, row: &RowRef<'_>) -> Option<Ce
         // Lowered on its own (its duration is a literal); never reached here.
         Builtin::WithinLast => return None,
         Builtin::Min | Builtin::Max => {
-            let want = number::wanted(b == Builtin::Min);
-            let mut best = *v.first()?;
-            for x in v.iter().skip(1) {
-                if order(*x, best, row) == Some(want) {
-                    best = *x;
-                }
-            }
+            let best = *number::extreme(v, b == Builtin::Min, |x, y| order(*x, *y, row))?;
             if v.iter()
                 .any(|x| matches!(x, Cell::Fixed(..) | Cell::Dec(_)))
             {

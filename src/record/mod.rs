@@ -174,6 +174,18 @@ impl Shape<'_> {
         }
     }
 
+    /// The error of a mapping or list one level past the depth limit.
+    fn too_deep<E: serde::de::Error>(&self) -> E {
+        self.fail(
+            self.path.clone(),
+            RecordErrorKind::TooDeep,
+            format!(
+                "the record nests deeper than {} levels (raise it with --max-record-depth)",
+                self.max_depth
+            ),
+        )
+    }
+
     fn fail<E: serde::de::Error>(&self, path: String, kind: RecordErrorKind, message: String) -> E {
         *self.found.borrow_mut() = Some((path, kind, message.clone()));
         E::custom(message)
@@ -215,14 +227,7 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         if self.depth >= self.max_depth {
-            return Err(self.fail(
-                self.path.clone(),
-                RecordErrorKind::TooDeep,
-                format!(
-                    "the record nests deeper than {} levels (raise it with --max-record-depth)",
-                    self.max_depth
-                ),
-            ));
+            return Err(self.too_deep());
         }
         let mut i = 0usize;
         while seq
@@ -243,14 +248,7 @@ impl<'de> serde::de::Visitor<'de> for Shape<'_> {
             return Ok(());
         }
         if self.depth >= self.max_depth {
-            return Err(self.fail(
-                self.path.clone(),
-                RecordErrorKind::TooDeep,
-                format!(
-                    "the record nests deeper than {} levels (raise it with --max-record-depth)",
-                    self.max_depth
-                ),
-            ));
+            return Err(self.too_deep());
         }
         let mut seen = std::collections::HashSet::new();
         let mut next = Some(first);

@@ -147,6 +147,25 @@ pub fn wanted(least: bool) -> Ordering {
     }
 }
 
+/// `min(a, b, …)` (`least`) or `max(a, b, …)`: the first of the values that none
+/// after it beats, ordered by `order` (values that do not order never win). `None` for
+/// no values.
+pub fn extreme<T>(
+    values: &[T],
+    least: bool,
+    order: impl Fn(&T, &T) -> Option<Ordering>,
+) -> Option<&T> {
+    let want = wanted(least);
+    let (first, rest) = values.split_first()?;
+    Some(rest.iter().fold(first, |best, v| {
+        if order(v, best) == Some(want) {
+            v
+        } else {
+            best
+        }
+    }))
+}
+
 /// `d` shifted by `n` of `unit` (month ends clamped).
 pub fn shift(d: NaiveDate, n: i64, unit: DateUnit) -> Result<NaiveDate, Fault> {
     match unit {
