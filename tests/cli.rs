@@ -4,9 +4,11 @@
 //! records and case files in `tests/fixtures/cli/`. Broken rule sets are copies of
 //! `rules/` in a scratch directory under the target dir.
 
+#[path = "support/command.rs"]
+mod command;
+use command::{run_within, Run};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const SENIOR: &str = "sh-senior-comprehensive-allowance";
@@ -21,33 +23,8 @@ fn fixture(name: &str) -> String {
     format!("tests/fixtures/cli/{name}")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 fn run(args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_mianshen"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs");
-    Run {
-        code: out.status.code().expect("exited normally, not by a signal"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
+    run_within(args, std::time::Duration::from_secs(300))
 }
 
 fn json_of(r: &Run) -> Vec<Json> {

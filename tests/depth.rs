@@ -5,10 +5,12 @@
 //!
 //! Runs the built binary on scratch rule sets under the target dir.
 
+#[path = "support/command.rs"]
+mod command;
+use command::{run_within, Run};
 use mianshen::check::MAX_EVAL_DEPTH;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const SCHEMA: &str = "enums:\n  gender: [male, female]\nsubjects:\n  person:\n    id: person.id\n    fields:\n      person:\n        fields:\n          id: {type: string}\n          x: {type: int}\n          y: {type: int}\n          l: {type: \"list<int>\", optional: true}\n";
 const HEAD: &str = "  subject person\n  mode no_application\n  effective from 2025-01-01\n";
@@ -94,28 +96,8 @@ fn scratch(tag: &str, text: &str) -> PathBuf {
     dir
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_mianshen"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    Run {
-        // A stack overflow aborts: no exit code.
-        code: out.status.code().unwrap_or_else(|| {
-            panic!(
-                "{args:?} ended by a signal\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        }),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    run_within(args, std::time::Duration::from_secs(300))
 }
 
 fn s(p: &Path) -> &str {
