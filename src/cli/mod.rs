@@ -492,6 +492,9 @@ fn prefill(
                 let s = match status {
                     Outcome::Eligible => "available".to_string(),
                     Outcome::NotEligible => "not_available".to_string(),
+                    Outcome::Undetermined if missing.is_empty() => {
+                        "undetermined (see errors)".to_string()
+                    }
                     Outcome::Undetermined => {
                         format!("undetermined (missing {})", t(&missing.join(", ")))
                     }
@@ -505,6 +508,14 @@ fn prefill(
                 }
                 if !d.missing.is_empty() {
                     s.push_str(&format!(" (missing {})", t(&d.missing.join(", "))));
+                }
+                if let Some(e) = &d.error {
+                    s.push_str(&format!(
+                        " (error[{}] at {}: {})",
+                        e.kind.code(),
+                        t(&e.at),
+                        t(&e.message)
+                    ));
                 }
                 s
             }
@@ -648,7 +659,9 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
         Outcome::NotEligible if !d.failed.is_empty() => {
             out.push_str(&format!("  failed: {}\n", t(&d.failed.join(", "))))
         }
-        Outcome::Undetermined => {
+        // An undetermined decision for an evaluation error has no missing facts: the
+        // error, printed below, says why.
+        Outcome::Undetermined if !d.missing.is_empty() => {
             out.push_str(&format!("  missing: {}\n", t(&d.missing.join(", "))))
         }
         _ => {}
