@@ -1309,3 +1309,34 @@ fn every_clause_lists_the_facts_it_read_even_through_a_shared_let() {
     let paths: Vec<&str> = t.amount_facts.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["person.birth_date"], "facts of the amount");
 }
+
+#[test]
+fn the_where_of_a_for_each_sees_the_policys_definitions() {
+    // A definition (here: the largest amount) chooses which items are sub-subjects.
+    let r = rules(&policy(
+        "p-largest",
+        "  let largest = max i in items: i.amount\n  for each item i in items where i.amount == largest\n  C1 \"ok\": i.ok\n  amount one_time CNY: i.amount",
+    ));
+    let d = decide(
+        &r,
+        "p-largest",
+        rec(json!({"items": [
+            {"id": "I1", "ok": true, "amount": "5.00"},
+            {"id": "I2", "ok": true, "amount": "9.00"}
+        ]})),
+        ON,
+    );
+    let j = to_json(&d);
+    assert_eq!(d.outcome, Outcome::Eligible, "{j}");
+    assert_eq!(
+        d.amount.as_ref().map(|a| a.value.to_string()),
+        Some("9.00".into()),
+        "{j}"
+    );
+    let ids: Vec<&str> = d
+        .per_item
+        .as_ref()
+        .map(|(_, items)| items.iter().map(|(id, _)| id.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["I2"], "{j}");
+}

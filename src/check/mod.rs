@@ -613,13 +613,21 @@ impl<'a> Checker<'a> {
             .and_then(|s| self.schema.subjects.get(s))
             .map(|d| d.root);
         let mut body = Body::new(root, &p.lets);
-        // Per-item evaluation binds the item variable for the whole policy.
+        // Per-item evaluation binds the item variable for the whole policy; its `where`
+        // may use the policy's definitions, so it is checked once they are known.
         let per_item = p
             .per_item
             .as_ref()
             .map(|pi| self.check_per_item(&mut body, pi));
         body.base_locals = body.locals.len();
         self.index_lets(&mut body, &p.lets);
+        let per_item = per_item.map(|mut def| {
+            def.filter = p
+                .per_item
+                .as_ref()
+                .and_then(|pi| self.check_per_item_filter(&mut body, pi));
+            def
+        });
 
         let clauses = self.check_clauses(&mut body, &p.clauses);
         let amounts = self.check_amounts(&mut body, &p.amounts);
@@ -693,6 +701,7 @@ impl<'a> Checker<'a> {
 
     /// `for each <kind> <var> in <list> [where <filter>]`: the list must be a list; binds
     /// the item variable in `body`.
+    /// The list of a `for each` and its item variable (the `where` is checked apart).
     fn check_per_item(&mut self, body: &mut Body, pi: &ast::PerItem) -> ir::PerItemDef {
         let (list, lty) = self.expr(body, &pi.list, None);
         let item_ty = match lty {
@@ -710,17 +719,21 @@ impl<'a> Checker<'a> {
             }
         };
         let var = body.bind(&pi.var.name, item_ty);
-        let filter = pi.filter.as_ref().map(|f| {
-            let (e, t) = self.expr(body, f, Some(&Ty::Bool));
-            self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
-            e
-        });
         ir::PerItemDef {
             key: format!("per_{}", pi.kind.name),
             var,
             list,
-            filter,
+            filter: None,
         }
+    }
+
+    /// The `where` of a `for each`, which sees the item and the policy's definitions.
+    fn check_per_item_filter(&mut self, body: &mut Body, pi: &ast::PerItem) -> Option<ir::Expr> {
+        pi.filter.as_ref().map(|f| {
+            let (e, t) = self.expr(body, f, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
+            e
+        })
     }
 
     /// The numbered clauses, C0 refused and duplicates reported, sorted by number.
