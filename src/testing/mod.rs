@@ -99,10 +99,65 @@ pub fn read_case_file(path: &Path) -> Result<CaseFile, CaseFileError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    serde_yaml::from_str(&text).map_err(|e| CaseFileError {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    let file: CaseFile = serde_yaml::from_str(&text).map_err(|e| {
+        // A bracketed path left unquoted in a list is the usual cause: say so.
+        let on_a_path_list = e
+            .location()
+            .and_then(|l| text.lines().nth(l.line().saturating_sub(1)))
+            .map(str::trim_start)
+            .is_some_and(|l| l.starts_with("missing:") || l.starts_with("failed:"));
+        let hint = if on_a_path_list {
+            "; a path with brackets must be quoted, e.g. missing: [\"household.members[K1].income\"]"
+        } else {
+            ""
+        };
+        CaseFileError {
+            path: path.to_path_buf(),
+            message: format!("{e}{hint}"),
+        }
+    })?;
+    for case in &file.cases {
+        if let Some(at) = unquoted_path(&case.expected, "expected") {
+            // The case's line, to point at it (YAML values carry no positions).
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().trim_start_matches("- ") == format!("id: {}", case.id))
+                .map_or(String::new(), |n| format!("line {}: ", n + 1));
+            return Err(CaseFileError {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{line}case {}: {at} lists something that is not a text: a path with \
+                     brackets must be quoted, e.g. missing: [\"household.members[K1].income\"]",
+                    case.id
+                ),
+            });
+        }
+    }
+    Ok(file)
+}
+
+/// The first `missing` or `failed` list under `v` (at `at`) with an entry that is not a
+/// text: unquoted in YAML, `[household.members[K1].x]` reads as nested lists, and the
+/// case could only fail.
+fn unquoted_path(v: &serde_yaml::Mapping, at: &str) -> Option<String> {
+    for (k, x) in v {
+        let key = k.as_str().unwrap_or("?");
+        let here = format!("{at}.{key}");
+        match x {
+            serde_yaml::Value::Sequence(items)
+                if matches!(key, "missing" | "failed") && items.iter().any(|i| !i.is_string()) =>
+            {
+                return Some(here)
+            }
+            serde_yaml::Value::Mapping(m) => {
+                if let Some(found) = unquoted_path(m, &here) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A bundle result as example cases state it: `members`, and the field keys of
