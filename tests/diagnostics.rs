@@ -510,3 +510,13 @@ fn too_deep_through_a_chain_of_definitions() {
     assert!(d.message.contains("1203 levels") && d.message.contains("1000"));
     assert!(hint_of(&checked, "too-deep").contains("more definitions do not help"));
 }
+
+/// A declaration's word is a word of its own: `subjectperson` is not `subject person`.
+#[test]
+fn a_declaration_word_run_into_its_name_is_a_syntax_error() {
+    let text = "policy p \"p\" {\n  subjectperson\n  mode no_application\n  effective from 2025-01-01\n  C1 \"c\": true\n}\n";
+    let e = mianshen::syntax::parse_rule_file(text, 0)
+        .map(|_| ())
+        .expect_err("subjectperson is not a declaration");
+    assert!(e.message.contains("`subject`"), "{}", e.message);
+}

@@ -73,6 +73,23 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::amount_decl => "`amount`",
         Rule::effective_decl => "`effective`",
         Rule::param_step => "`from <date> [to <date>] = <value>`",
+        Rule::hw_policy => "`policy`",
+        Rule::hw_subject => "`subject`",
+        Rule::hw_mode => "`mode`",
+        Rule::hw_amount => "`amount`",
+        Rule::hw_total => "`total`",
+        Rule::hw_report => "`report`",
+        Rule::hw_property => "`property`",
+        Rule::hw_parameter => "`parameter`",
+        Rule::hw_function => "`function`",
+        Rule::hw_material => "`material`",
+        Rule::hw_field => "`field`",
+        Rule::hw_member => "`member`",
+        Rule::hw_bundle => "`bundle`",
+        Rule::hw_excludes => "`excludes`",
+        Rule::hw_effective => "`effective`",
+        Rule::hw_for => "`for`",
+        Rule::hw_each => "`each`",
         Rule::kw_then => "`then`",
         Rule::kw_else => "`else`",
         Rule::kw_in => "`in`",
@@ -1260,6 +1277,31 @@ fn cmp_op(text: &str) -> CmpOp {
 }
 
 /// Keyword tokens that carry no meaning of their own in the tree.
+/// The word a declaration starts with (`subject`, `amount`, …): the grammar's, not
+/// part of what the declaration says.
+fn is_header_word(p: &Pair<Rule>) -> bool {
+    matches!(
+        p.as_rule(),
+        Rule::hw_policy
+            | Rule::hw_subject
+            | Rule::hw_mode
+            | Rule::hw_amount
+            | Rule::hw_total
+            | Rule::hw_report
+            | Rule::hw_property
+            | Rule::hw_parameter
+            | Rule::hw_function
+            | Rule::hw_material
+            | Rule::hw_field
+            | Rule::hw_member
+            | Rule::hw_bundle
+            | Rule::hw_excludes
+            | Rule::hw_effective
+            | Rule::hw_for
+            | Rule::hw_each
+    )
+}
+
 fn is_token(p: &Pair<Rule>) -> bool {
     matches!(
         p.as_rule(),
@@ -1295,7 +1337,8 @@ impl<'i> Iterator for Children<'i> {
 
     fn next(&mut self) -> Option<Pair<'i, Rule>> {
         let operands_only = self.operands_only;
-        self.pairs.find(|p| !(operands_only && is_token(p)))
+        self.pairs
+            .find(|p| !(is_header_word(p) || operands_only && is_token(p)))
     }
 }
 
