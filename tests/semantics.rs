@@ -1340,3 +1340,42 @@ fn the_where_of_a_for_each_sees_the_policys_definitions() {
         .unwrap_or_default();
     assert_eq!(ids, ["I2"], "{j}");
 }
+
+#[test]
+fn a_bundle_override_that_fails_is_an_error_of_the_member_never_eligible() {
+    // C2 is satisfied inside the bundle by a choice that is undefined for two items.
+    let src = format!(
+        "{}bundle b \"b\" {{\n  subject person\n  member m: policy p-over with C2 = (the i in items where i.ok).ok\n}}\n",
+        policy("p-over", "  C1 \"resident\": person.resident\n  C2 \"b\": b")
+    );
+    let r = rules(&src);
+    let record = record(
+        &r,
+        rec(json!({"person": {"resident": true}, "b": false, "items": [
+            {"id": "I1", "ok": true, "amount": "1.00"},
+            {"id": "I2", "ok": true, "amount": "2.00"}
+        ]})),
+    );
+    let form = eval::prefill(&r, 0, &record, date(ON), EvalOptions::default());
+    let member = form
+        .members
+        .iter()
+        .find_map(|(key, _, m)| match m {
+            eval::MemberStatus::Policy(d) if key == "m" => Some(d),
+            _ => None,
+        })
+        .expect("the policy member");
+    assert_eq!(member.outcome, Outcome::Undetermined, "{member:?}");
+    let e = member
+        .error
+        .as_ref()
+        .expect("the override's error is the member's");
+    assert_eq!(
+        (e.at.as_str(), e.kind),
+        ("C2", mianshen::eval::ErrorKind::SeveralItems)
+    );
+    assert!(
+        !form.errors.is_empty(),
+        "the form names the failing override"
+    );
+}

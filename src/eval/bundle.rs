@@ -222,10 +222,10 @@ fn prefill_unguarded(
             MemberKind::Policy { policy, overrides } => {
                 let mut forced = vec![];
                 for (clause, e) in overrides {
-                    let v = ev.eval(e, &mut frame).unwrap_or_else(|message| {
-                        errors.push(message.at(format!("{} {clause}", m.key)));
-                        Val::Unknown(vec![])
-                    });
+                    let v = ev.eval(e, &mut frame);
+                    if let Err(message) = &v {
+                        errors.push(message.clone().at(format!("{} {clause}", m.key)));
+                    }
                     forced.push((*policy, clause.clone(), v));
                 }
                 let saved = std::mem::replace(&mut ev.overrides, forced);

@@ -323,7 +323,7 @@ struct Evaluator<'r> {
     steps: u64,
     policy_cache: Vec<Option<Val>>,
     /// Clause values forced by a bundle: policy index, clause id, value.
-    overrides: Vec<(usize, String, Val)>,
+    overrides: Vec<(usize, String, R<Val>)>,
     /// Inside a bundle: the members decided so far.
     members: Vec<Val>,
     depth: usize,
@@ -599,7 +599,10 @@ impl<'r> Evaluator<'r> {
                     }
                 }
             }
-            out.outcome = if out.error.is_some() || !missing.is_empty() {
+            // A clause that is unknown or in error never lets the decision be eligible,
+            // even when it names no missing field.
+            let undecided = matches!(res.whole, Truth::Unknown | Truth::Error);
+            out.outcome = if out.error.is_some() || !missing.is_empty() || undecided {
                 out.amount = None;
                 Outcome::Undetermined
             } else {
@@ -638,6 +641,8 @@ impl<'r> Evaluator<'r> {
                 .find(|(pi, id, _)| *pi == index && *id == c.id)
                 .map(|(_, _, v)| v.clone());
             let value = match forced {
+                // The bundle's value for the clause, or its evaluation error, which is
+                // this clause's error (never a pass).
                 Some(v) => {
                     if let Some(f) = &mut self.facts {
                         f.add(Fact {
@@ -645,7 +650,7 @@ impl<'r> Evaluator<'r> {
                             value: "this clause is satisfied inside the bundle".into(),
                         });
                     }
-                    Ok(v)
+                    v
                 }
                 None => self.eval(&c.condition, frame),
             };
