@@ -59,17 +59,21 @@ pub enum Property {
     MissingFillAll,
     /// Mutually exclusive policies are never both eligible.
     Excludes,
+    /// An eligible decision (a policy's, an item's, a bundle member's) has every clause
+    /// true: no clause unknown or in error lets a decision through.
+    EligibleClauses,
 }
 
 impl Property {
     /// Every built-in property.
-    pub const ALL: [Property; 6] = [
+    pub const ALL: [Property; 7] = [
         Property::Amounts,
         Property::Determinism,
         Property::Soundness,
         Property::MissingListed,
         Property::MissingFillAll,
         Property::Excludes,
+        Property::EligibleClauses,
     ];
 
     /// Its name in reports.
@@ -81,6 +85,7 @@ impl Property {
             Property::MissingListed => "missing-listed",
             Property::MissingFillAll => "missing-fill-all",
             Property::Excludes => "excludes",
+            Property::EligibleClauses => "eligible-clauses-true",
         }
     }
 
@@ -101,6 +106,9 @@ impl Property {
                 "with every missing field filled in, nothing is undetermined except on an evaluation error"
             }
             Property::Excludes => "policies declared `excludes` are never both eligible",
+            Property::EligibleClauses => {
+                "an eligible decision, a policy's, an item's or a bundle member's, has every clause true"
+            }
         }
     }
 
@@ -112,6 +120,7 @@ impl Property {
             Property::MissingListed => 4,
             Property::MissingFillAll => 5,
             Property::Excludes => 6,
+            Property::EligibleClauses => 7,
         }
     }
 }
@@ -658,6 +667,51 @@ fn check(
                         ),
                         vec![d.policy.clone()],
                     ));
+                }
+            }
+            Ok(())
+        }
+        Property::EligibleClauses => {
+            let rec = record::read_record(&rules.schema, subject, &case.record)
+                .map_err(|e| Failure::new(e.to_string(), vec![]))?;
+            let traced = EvalOptions {
+                trace: true,
+                ..Default::default()
+            };
+            let mut decisions = eval::evaluate_all(rules, &rec, date, traced);
+            // The policy members of every bundle about the subject, with their overrides.
+            for (b, def) in rules.program.bundles.iter().enumerate() {
+                if def.subject != subject {
+                    continue;
+                }
+                let form = eval::prefill(rules, b, &rec, date, traced);
+                for (_, _, m) in form.members {
+                    if let eval::MemberStatus::Policy(d) = m {
+                        decisions.push(*d);
+                    }
+                }
+            }
+            for d in &decisions {
+                let items = d.per_item.iter().flat_map(|(_, items)| items.iter());
+                let mut traces: Vec<(String, Outcome, Option<&eval::Trace>)> =
+                    vec![(d.policy.clone(), d.outcome, d.trace.as_ref())];
+                traces.extend(items.map(|(id, it)| {
+                    (
+                        format!("{} [{id}]", d.policy),
+                        it.outcome,
+                        it.trace.as_ref(),
+                    )
+                }));
+                for (who, outcome, trace) in traces {
+                    let Some(t) = trace.filter(|_| outcome == Outcome::Eligible) else {
+                        continue;
+                    };
+                    if let Some(c) = t.clauses.iter().find(|c| c.value != eval::Truth::True) {
+                        return Err(Failure::new(
+                            format!("{who} is eligible with clause {} {:?}", c.id, c.value),
+                            vec![d.policy.clone()],
+                        ));
+                    }
                 }
             }
             Ok(())
