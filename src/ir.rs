@@ -146,6 +146,10 @@ pub enum Expr {
     Param(usize, Option<Box<Expr>>),
     /// Whether another policy is eligible (three-valued).
     PolicyRef(usize),
+    /// The amount another policy decides: its value when eligible, none when not
+    /// eligible or eligible without an amount, unknown while undetermined, an error
+    /// while in error.
+    PolicyAmount(usize),
     /// Inside a bundle: whether an earlier member is available (or, for a policy
     /// member, eligible), three-valued.
     MemberRef(usize),
@@ -469,6 +473,7 @@ impl Expr {
             | Expr::Local(_)
             | Expr::Let(_)
             | Expr::PolicyRef(_)
+            | Expr::PolicyAmount(_)
             | Expr::MemberRef(_) => {}
             Expr::Field { base, .. } => f(base),
             Expr::Call(_, args) | Expr::Function(_, args) | Expr::And(args) | Expr::Or(args) => {

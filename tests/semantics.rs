@@ -1379,3 +1379,71 @@ fn a_bundle_override_that_fails_is_an_error_of_the_member_never_eligible() {
         "the form names the failing override"
     );
 }
+
+#[test]
+fn amount_of_another_policy_is_its_decided_amount_three_valued() {
+    let r = rules(&format!(
+        "{}{}",
+        policy(
+            "p-base",
+            "  C1 \"resident\": person.resident\n  amount per_month CNY: income * 2"
+        ),
+        policy(
+            "p-top",
+            "  C1 \"t\": true\n  amount per_month CNY: (amount(p-base) otherwise 0) + 1"
+        ),
+    ));
+    let amount = |d: &Decision| d.amount.as_ref().map(|a| a.value.to_string());
+    // Eligible: its amount.
+    let d = decide(
+        &r,
+        "p-top",
+        rec(json!({"person": {"resident": true}, "income": 10})),
+        ON,
+    );
+    assert_eq!(
+        (d.outcome, amount(&d)),
+        (Outcome::Eligible, Some("21".into()))
+    );
+    // Not eligible: none (here: 0 by `otherwise`).
+    let d = decide(
+        &r,
+        "p-top",
+        rec(json!({"person": {"resident": false}, "income": 10})),
+        ON,
+    );
+    assert_eq!(
+        (d.outcome, amount(&d)),
+        (Outcome::Eligible, Some("1".into()))
+    );
+    // Undetermined: unknown, with the other policy's missing fields.
+    let d = decide(&r, "p-top", rec(json!({"income": 10})), ON);
+    assert_eq!(d.outcome, Outcome::Undetermined);
+    assert_eq!(strs(&d.missing), ["person.resident"]);
+    // In a circle: refused by the checker, with the path.
+    let checked = check_sources(
+        schema(),
+        SCHEMA,
+        vec![(
+            PathBuf::from("inline.rules"),
+            format!(
+                "{}{}",
+                policy(
+                    "p-a",
+                    "  C1 \"t\": true\n  amount per_month CNY: (amount(p-b) otherwise 0) + 1"
+                ),
+                policy("p-b", "  C1 \"t\": amount(p-a) > 0"),
+            ),
+        )],
+    );
+    let cycle = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "cycle")
+        .expect("a cycle");
+    assert!(
+        cycle.message.contains("p-a → p-b → p-a"),
+        "{}",
+        cycle.message
+    );
+}

@@ -167,7 +167,7 @@ impl<'a> Graph<'a> {
                     }
                     stack.extend(args.iter().map(|a| (a, level + 1, b)));
                 }
-                ExprKind::PolicyRef(id) => {
+                ExprKind::PolicyRef(id) | ExprKind::PolicyAmount(id) => {
                     if let Some(&p) = self.policies.get(&id.name) {
                         self.dep(self.policy_base + p, level, &mut w);
                     }

@@ -1295,32 +1295,64 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        // Policies referring to each other's outcome in a circle.
+        // Policies referring to each other's decision in a circle, named by its path.
         for (start, entry) in self.policies.iter().enumerate() {
-            let mut stack: Vec<usize> = entry.refs.iter().map(|r| r.0).collect();
-            let mut seen = HashSet::new();
-            while let Some(p) = stack.pop() {
+            // Breadth first from the policy's references, each policy reached noted with
+            // the one it was reached from, until the path comes back to the start.
+            let mut from: HashMap<usize, usize> = HashMap::new();
+            let mut queue: std::collections::VecDeque<usize> =
+                entry.refs.iter().map(|r| r.0).collect();
+            for r in &entry.refs {
+                from.entry(r.0).or_insert(start);
+            }
+            let mut back = None;
+            while let Some(p) = queue.pop_front() {
                 if p == start {
-                    let span = entry.refs.first().map_or(entry.ast.id.span, |r| r.1);
-                    let id = &entry.ast.id.name;
-                    cycles.push(
-                        Diagnostic::error(
-                            "cycle",
-                            span,
-                            format!(
-                                "policy `{id}` depends on its own outcome through `eligible(...)`"
-                            ),
-                        )
-                        .with_hint(
-                            "break the circle: one of the policies must decide without the other",
-                        ),
-                    );
+                    back = Some(p);
                     break;
                 }
-                if let Some(other) = self.policies.get(p).filter(|_| seen.insert(p)) {
-                    stack.extend(other.refs.iter().map(|r| r.0));
+                let Some(other) = self.policies.get(p) else {
+                    continue;
+                };
+                for r in &other.refs {
+                    if let std::collections::hash_map::Entry::Vacant(v) = from.entry(r.0) {
+                        v.insert(p);
+                        queue.push_back(r.0);
+                    } else if r.0 == start {
+                        queue.push_back(r.0);
+                        from.insert(start, p);
+                    }
                 }
             }
+            if back.is_none() {
+                continue;
+            }
+            // The path, from the start round to it again.
+            let mut path = vec![start];
+            let mut at = from.get(&start).copied().unwrap_or(start);
+            while at != start && path.len() <= self.policies.len() {
+                path.push(at);
+                at = from.get(&at).copied().unwrap_or(start);
+            }
+            path.push(start);
+            path.reverse();
+            let names: Vec<String> = path
+                .iter()
+                .filter_map(|&i| self.policies.get(i).map(|e| e.ast.id.name.clone()))
+                .collect();
+            let span = entry.refs.first().map_or(entry.ast.id.span, |r| r.1);
+            let id = &entry.ast.id.name;
+            cycles.push(
+                Diagnostic::error(
+                    "cycle",
+                    span,
+                    format!(
+                        "policy `{id}` depends on its own decision: {} (through `eligible(...)` or `amount(...)`)",
+                        names.join(" → ")
+                    ),
+                )
+                .with_hint("break the circle: one of the policies must decide without the other"),
+            );
         }
         // A policy may refer only to policies of the same subject kind.
         for entry in &self.policies {
@@ -1386,6 +1418,16 @@ impl<'a> Checker<'a> {
             ExprKind::Field(base, field) => self.field(body, base, field),
             ExprKind::Call(name, args) => self.call(body, name, args, span),
             ExprKind::PolicyRef(id) => self.status_ref(body, id, false),
+            ExprKind::PolicyAmount(id) => match self.policy_index.get(&id.name) {
+                Some(&i) => {
+                    body.policy_refs.push((i, id.span));
+                    (ir::Expr::PolicyAmount(i), Ty::Decimal)
+                }
+                None => {
+                    self.unknown_policy(id);
+                    poison()
+                }
+            },
             ExprKind::AvailableRef(id) => self.status_ref(body, id, true),
             ExprKind::Neg(x) => {
                 let (x, t) = self.expr(body, x, expected);

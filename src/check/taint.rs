@@ -111,7 +111,7 @@ impl<'a> Ctx<'a> {
     fn expr(&mut self, e: &Expr) -> bool {
         match e {
             // Another policy's eligibility is not a value of the record.
-            Expr::PolicyRef(_) | Expr::MemberRef(_) => false,
+            Expr::PolicyRef(_) | Expr::PolicyAmount(_) | Expr::MemberRef(_) => false,
             Expr::Local(i) => self.locals.get(*i).copied().unwrap_or(false),
             Expr::Let(i) => self.lets.get(*i).copied().unwrap_or(false),
             Expr::Field {

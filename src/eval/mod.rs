@@ -859,6 +859,7 @@ impl<'r> Evaluator<'r> {
             Expr::Function(f, args) => self.call(f, args, frame)?,
             Expr::Param(p, at) => self.parameter(p, at, frame)?,
             Expr::PolicyRef(p) => self.policy_ref(*p)?,
+            Expr::PolicyAmount(p) => self.policy_amount(*p)?,
             Expr::MemberRef(m) => self
                 .members
                 .get(*m)
@@ -1211,6 +1212,40 @@ impl<'r> Evaluator<'r> {
             Truth::Unknown => Ok(Val::Unknown(missing)),
             t => Ok(Val::Known(Value::Bool(t == Truth::True))),
         }
+    }
+
+    /// `amount(p)`: policy `p` decided on its own, its amount read (the decision is not
+    /// cached as a truth is: an amount is asked for rarely).
+    fn policy_amount(&mut self, p: usize) -> R<Val> {
+        if self.depth > crate::check::MAX_EVAL_DEPTH {
+            return Err(Failure::new(
+                ErrorKind::TooDeep,
+                "policy references nest too deeply",
+            ));
+        }
+        let saved_facts = self.facts.take();
+        let saved_trace = self.opts.trace;
+        self.opts.trace = false;
+        self.depth += 1;
+        let d = self.decide(p);
+        self.depth -= 1;
+        self.opts.trace = saved_trace;
+        self.facts = saved_facts;
+        if let Some(e) = d.error {
+            return Err(Failure::new(
+                e.kind,
+                format!("policy {}: {}", d.policy, e.message),
+            ));
+        }
+        Ok(match d.outcome {
+            Outcome::Eligible => d
+                .amount
+                .map_or(Val::None, |a| Val::Known(Value::Decimal(a.value))),
+            Outcome::NotEligible => Val::None,
+            Outcome::Undetermined => {
+                Val::Unknown(d.missing.iter().map(|s| Arc::from(s.as_str())).collect())
+            }
+        })
     }
 
     fn policy_ref(&mut self, p: usize) -> R<Val> {

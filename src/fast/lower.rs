@@ -836,6 +836,7 @@ impl Lower<'_> {
                     other => strict_one(other),
                 })
             }
+            Expr::PolicyAmount(_) => return self.unsupported("amount() of another policy"),
             Expr::PolicyRef(p) => {
                 // Compiled, and so decided before this policy.
                 if !self.compiled.get(*p).is_some_and(Option::is_some) {

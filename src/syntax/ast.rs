@@ -491,6 +491,8 @@ pub enum ExprKind {
     Call(Ident, Vec<Expr>),
     /// `eligible(policy-id)`
     PolicyRef(Ident),
+    /// `amount(policy-id)`: the amount another policy decides for the same subject.
+    PolicyAmount(Ident),
     /// `available(member-key)` inside a bundle.
     AvailableRef(Ident),
     /// `-e`
@@ -552,6 +554,7 @@ impl Expr {
             | ExprKind::Ref
             | ExprKind::Name(_)
             | ExprKind::PolicyRef(_)
+            | ExprKind::PolicyAmount(_)
             | ExprKind::AvailableRef(_) => {
                 vec![]
             }

@@ -942,6 +942,10 @@ impl Builder {
                 let id = self.ident(self.children(pair).required()?);
                 mk(ExprKind::AvailableRef(id))
             }
+            Rule::amount_ref => {
+                let id = self.ident(self.children(pair).required()?);
+                mk(ExprKind::PolicyAmount(id))
+            }
             Rule::call => {
                 let mut parts = self.children(pair);
                 let name = self.ident(parts.required()?);
