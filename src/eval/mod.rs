@@ -1214,9 +1214,10 @@ impl<'r> Evaluator<'r> {
         }
     }
 
-    /// `amount(p)`: policy `p` decided on its own, its amount read (the decision is not
-    /// cached as a truth is: an amount is asked for rarely).
-    fn policy_amount(&mut self, p: usize) -> R<Val> {
+    /// Policy `p` decided on its own, without this decision's trace, as another
+    /// policy's `eligible(...)` or `amount(...)` asks: its evaluation error is an error
+    /// here.
+    fn referenced_decision(&mut self, p: usize) -> R<Decision> {
         if self.depth > crate::check::MAX_EVAL_DEPTH {
             return Err(Failure::new(
                 ErrorKind::TooDeep,
@@ -1231,12 +1232,19 @@ impl<'r> Evaluator<'r> {
         self.depth -= 1;
         self.opts.trace = saved_trace;
         self.facts = saved_facts;
-        if let Some(e) = d.error {
-            return Err(Failure::new(
+        match &d.error {
+            Some(e) => Err(Failure::new(
                 e.kind,
                 format!("policy {}: {}", d.policy, e.message),
-            ));
+            )),
+            None => Ok(d),
         }
+    }
+
+    /// `amount(p)`: the amount policy `p` decides (not cached as a truth is: an amount
+    /// is asked for rarely).
+    fn policy_amount(&mut self, p: usize) -> R<Val> {
+        let d = self.referenced_decision(p)?;
         Ok(match d.outcome {
             Outcome::Eligible => d
                 .amount
@@ -1248,32 +1256,12 @@ impl<'r> Evaluator<'r> {
         })
     }
 
+    /// `eligible(p)`: policy `p`'s outcome as a truth, decided once per record.
     fn policy_ref(&mut self, p: usize) -> R<Val> {
         if let Some(v) = self.policy_cache.get(p).and_then(|v| v.clone()) {
             return Ok(v);
         }
-        if self.depth > crate::check::MAX_EVAL_DEPTH {
-            return Err(Failure::new(
-                ErrorKind::TooDeep,
-                "policy references nest too deeply",
-            ));
-        }
-        // The referenced policy is decided on its own, without our trace.
-        let saved_facts = self.facts.take();
-        let saved_trace = self.opts.trace;
-        self.opts.trace = false;
-        self.depth += 1;
-        let d = self.decide(p);
-        self.depth -= 1;
-        self.opts.trace = saved_trace;
-        self.facts = saved_facts;
-        if let Some(e) = d.error {
-            return Err(Failure::new(
-                e.kind,
-                format!("policy {}: {}", d.policy, e.message),
-            ));
-        }
-        let v = outcome_truth(&d);
+        let v = outcome_truth(&self.referenced_decision(p)?);
         if let Some(slot) = self.policy_cache.get_mut(p) {
             *slot = Some(v.clone());
         }
