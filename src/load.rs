@@ -1,7 +1,7 @@
 //! A rules directory → a compiled [`RuleSet`]: the schema (`schema.yaml`), every
 //! `*.rules` file below the directory (in path order), parsed, checked and compiled.
 
-use crate::check::{self, CheckedFile, Diagnostic, Severity};
+use crate::check::{self, code, CheckedFile, Diagnostic, Severity};
 use crate::compile::{self, RuleSet};
 use crate::schema::Schema;
 use crate::syntax::{self, SourceMap};
@@ -354,7 +354,7 @@ pub fn check_sources(schema: Schema, schema_text: &str, texts: Vec<(PathBuf, Str
             Ok(file) => parsed.push((name, file)),
             Err(e) => diagnostics.push(Diagnostic {
                 severity: Severity::Error,
-                code: "syntax",
+                code: code::SYNTAX,
                 message: e.message,
                 span: Some(e.span),
                 hint: e.hint,

@@ -1439,7 +1439,7 @@ fn amount_of_another_policy_is_its_decided_amount_three_valued() {
     let cycle = checked
         .diagnostics
         .iter()
-        .find(|d| d.code == "cycle")
+        .find(|d| d.code == mianshen::diagnostic_code::CYCLE)
         .expect("a cycle");
     assert!(
         cycle.message.contains("p-a → p-b → p-a"),

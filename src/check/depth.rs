@@ -8,6 +8,7 @@
 //! function and policy is measured once, so chains of thousands of definitions cost
 //! linear time and no stack.
 
+use super::code;
 use super::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind, Span};
 use std::collections::HashMap;
@@ -452,7 +453,7 @@ fn too_deep<'a>(
     let (what, span, depth, via) = found?;
     Some(
         Diagnostic::error(
-            "too-deep",
+            code::TOO_DEEP,
             span,
             format!(
                 "{what} evaluates {depth} levels deep{}, beyond the limit of {MAX_EVAL_DEPTH}",

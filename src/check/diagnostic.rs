@@ -30,6 +30,69 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+/// The stable codes of diagnostics, the same in every language, to match on
+/// (`match d.code { code::UNKNOWN_NAME => …, _ => … }`).
+pub mod code {
+    /// `amount-guard`
+    pub const AMOUNT_GUARD: &str = "amount-guard";
+    /// `arity`
+    pub const ARITY: &str = "arity";
+    /// `cycle`
+    pub const CYCLE: &str = "cycle";
+    /// `duplicate-id`
+    pub const DUPLICATE_ID: &str = "duplicate-id";
+    /// `duration-literal`
+    pub const DURATION_LITERAL: &str = "duration-literal";
+    /// `missing-condition`
+    pub const MISSING_CONDITION: &str = "missing-condition";
+    /// `missing-entry`
+    pub const MISSING_ENTRY: &str = "missing-entry";
+    /// `no-amount`
+    pub const NO_AMOUNT: &str = "no-amount";
+    /// `overlapping-steps`
+    pub const OVERLAPPING_STEPS: &str = "overlapping-steps";
+    /// `parameter-gap`
+    pub const PARAMETER_GAP: &str = "parameter-gap";
+    /// `reserved-clause`
+    pub const RESERVED_CLAUSE: &str = "reserved-clause";
+    /// `subject-mismatch`
+    pub const SUBJECT_MISMATCH: &str = "subject-mismatch";
+    /// `syntax`
+    pub const SYNTAX: &str = "syntax";
+    /// `too-deep`
+    pub const TOO_DEEP: &str = "too-deep";
+    /// `total-without-items`
+    pub const TOTAL_WITHOUT_ITEMS: &str = "total-without-items";
+    /// `type-mismatch`
+    pub const TYPE_MISMATCH: &str = "type-mismatch";
+    /// `unknown-clause`
+    pub const UNKNOWN_CLAUSE: &str = "unknown-clause";
+    /// `unknown-enum-value`
+    pub const UNKNOWN_ENUM_VALUE: &str = "unknown-enum-value";
+    /// `unknown-extra`
+    pub const UNKNOWN_EXTRA: &str = "unknown-extra";
+    /// `unknown-field`
+    pub const UNKNOWN_FIELD: &str = "unknown-field";
+    /// `unknown-function`
+    pub const UNKNOWN_FUNCTION: &str = "unknown-function";
+    /// `unknown-member`
+    pub const UNKNOWN_MEMBER: &str = "unknown-member";
+    /// `unknown-mode`
+    pub const UNKNOWN_MODE: &str = "unknown-mode";
+    /// `unknown-name`
+    pub const UNKNOWN_NAME: &str = "unknown-name";
+    /// `unknown-parameter`
+    pub const UNKNOWN_PARAMETER: &str = "unknown-parameter";
+    /// `unknown-period`
+    pub const UNKNOWN_PERIOD: &str = "unknown-period";
+    /// `unknown-policy`
+    pub const UNKNOWN_POLICY: &str = "unknown-policy";
+    /// `unknown-subject`
+    pub const UNKNOWN_SUBJECT: &str = "unknown-subject";
+    /// `unknown-type`
+    pub const UNKNOWN_TYPE: &str = "unknown-type";
+}
+
 impl Diagnostic {
     /// An error at a span.
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {

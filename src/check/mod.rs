@@ -10,7 +10,7 @@ mod diagnostic;
 pub mod taint;
 
 pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH, STACK_GROWTH, STACK_RED_ZONE};
-pub use diagnostic::{did_you_mean, Diagnostic, Severity};
+pub use diagnostic::{code, did_you_mean, Diagnostic, Severity};
 
 use crate::ir::{self, Builtin, DateUnit, Pat, Ty};
 use crate::schema::{FieldType, Schema};
@@ -286,7 +286,7 @@ impl<'a> Checker<'a> {
                             None => "use bool, int, decimal, string, date, list<T> or an enum of the schema".into(),
                         };
                         self.error(
-                            "unknown-type",
+                            code::UNKNOWN_TYPE,
                             id.span,
                             format!("unknown type `{other}`"),
                             hint,
@@ -355,7 +355,7 @@ impl<'a> Checker<'a> {
 
     fn dup(&mut self, what: &str, id: &ast::Ident, _prev: Span) {
         self.error(
-            "duplicate-id",
+            code::DUPLICATE_ID,
             id.span,
             format!("{what} `{}` is defined more than once", id.name),
             format!("{what} names are global across the rule set: rename or remove one of them"),
@@ -382,7 +382,7 @@ impl<'a> Checker<'a> {
                 _ => {
                     let tn = self.ty_name(&ty);
                     self.error(
-                        "type-mismatch",
+                        code::TYPE_MISMATCH,
                         step.span,
                         format!("this value does not fit the parameter's type {tn}"),
                         format!("write a {tn} literal"),
@@ -404,7 +404,7 @@ impl<'a> Checker<'a> {
                     .find(|s| s.from == *from)
                     .map_or(p.span, |s| s.span);
                 self.error(
-                    "overlapping-steps",
+                    code::OVERLAPPING_STEPS,
                     span,
                     format!(
                         "parameter `{}` has two values in force on {from}",
@@ -444,7 +444,7 @@ impl<'a> Checker<'a> {
             for ((name, _), ty) in func.params.iter().zip(param_tys) {
                 if !seen.insert(name.name.clone()) {
                     self.error(
-                        "duplicate-id",
+                        code::DUPLICATE_ID,
                         name.span,
                         format!("parameter `{}` is given twice", name.name),
                         "rename one of them",
@@ -479,7 +479,7 @@ impl<'a> Checker<'a> {
                 || body.locals.iter().any(|(n, _, _)| n == &l.name.name)
             {
                 self.error(
-                    "duplicate-id",
+                    code::DUPLICATE_ID,
                     l.name.span,
                     format!("`{}` is defined more than once here", l.name.name),
                     "rename one of the definitions",
@@ -522,7 +522,7 @@ impl<'a> Checker<'a> {
             LetState::Done(t) => t,
             LetState::InProgress => {
                 self.error(
-                    "cycle",
+                    code::CYCLE,
                     use_span,
                     format!("`{}` is defined in terms of itself", ast_let.name.name),
                     "definitions must not refer to themselves, directly or through others",
@@ -567,7 +567,7 @@ impl<'a> Checker<'a> {
     ) -> Option<usize> {
         let Some(s) = subject else {
             self.error(
-                "missing-entry",
+                code::MISSING_ENTRY,
                 owner.span,
                 format!("{what} `{}` does not say its subject", owner.name),
                 "add `subject person` (or another subject kind of the schema)",
@@ -583,7 +583,7 @@ impl<'a> Checker<'a> {
                 .map(|d| d.name.as_str())
                 .collect();
             self.error(
-                "unknown-subject",
+                code::UNKNOWN_SUBJECT,
                 s.span,
                 format!("unknown subject kind `{}`", s.name),
                 format!("the schema declares: {}", names.join(", ")),
@@ -602,7 +602,7 @@ impl<'a> Checker<'a> {
         let mode = self.policy_mode(p);
         let Some(effective) = &p.effective else {
             self.error(
-                "missing-entry",
+                code::MISSING_ENTRY,
                 p.id.span,
                 format!("policy `{}` has no effective period", p.id.name),
                 "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
@@ -680,7 +680,7 @@ impl<'a> Checker<'a> {
             Some(other) => {
                 let span = p.mode.as_ref().map_or(p.id.span, |m| m.span);
                 self.error(
-                    "unknown-mode",
+                    code::UNKNOWN_MODE,
                     span,
                     format!("unknown mode `{other}`"),
                     "use no_application (免申即享), push_and_confirm (政策找人) or apply",
@@ -689,7 +689,7 @@ impl<'a> Checker<'a> {
             }
             None => {
                 self.error(
-                    "missing-entry",
+                    code::MISSING_ENTRY,
                     p.id.span,
                     format!("policy `{}` does not say its mode", p.id.name),
                     "add `mode no_application`, `mode push_and_confirm` or `mode apply`",
@@ -710,7 +710,7 @@ impl<'a> Checker<'a> {
             other => {
                 let tn = self.ty_name(&other);
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     pi.list.span,
                     format!("`for each` needs a list, and this is {tn}"),
                     "name a list of the record, e.g. enterprise.hires",
@@ -743,7 +743,7 @@ impl<'a> Checker<'a> {
         for c in clauses {
             if c.id.name == "C0" {
                 self.error(
-                    "reserved-clause",
+                    code::RESERVED_CLAUSE,
                     c.id.span,
                     "C0 is the policy's effective period and is not written as a clause",
                     "give the period with `effective ...`; number the other clauses from C1",
@@ -752,7 +752,7 @@ impl<'a> Checker<'a> {
             }
             if !seen.insert(c.id.name.clone()) {
                 self.error(
-                    "duplicate-id",
+                    code::DUPLICATE_ID,
                     c.id.span,
                     format!(
                         "clause {} is defined more than once in this policy",
@@ -793,7 +793,7 @@ impl<'a> Checker<'a> {
             if !vt.is_numeric() && vt != Ty::NoneLit {
                 let tn = self.ty_name(&vt);
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     a.value.span,
                     format!("an amount is a number, and this is {tn}"),
                     "write the amount as a decimal expression",
@@ -822,7 +822,7 @@ impl<'a> Checker<'a> {
     fn check_period(&mut self, period: &ast::Ident) {
         if !PERIODS.contains(&period.name.as_str()) {
             self.error(
-                "unknown-period",
+                code::UNKNOWN_PERIOD,
                 period.span,
                 format!("unknown amount period `{}`", period.name),
                 format!("use one of {}", PERIODS.join(", ")),
@@ -841,7 +841,7 @@ impl<'a> Checker<'a> {
         match &a.guard {
             ast::Guard::Always if !last => {
                 self.error(
-                    "amount-guard",
+                    code::AMOUNT_GUARD,
                     a.span,
                     "an amount rule without `when` must be the last one",
                     "add `when <condition>` to this rule, or `otherwise` to the last one",
@@ -852,7 +852,7 @@ impl<'a> Checker<'a> {
             ast::Guard::Otherwise => {
                 if !last {
                     self.error(
-                        "amount-guard",
+                        code::AMOUNT_GUARD,
                         a.span,
                         "`otherwise` belongs to the last amount rule",
                         "move this rule to the end",
@@ -874,7 +874,7 @@ impl<'a> Checker<'a> {
         self.check_period(&t.period);
         if p.per_item.is_none() {
             self.error(
-                "total-without-items",
+                code::TOTAL_WITHOUT_ITEMS,
                 t.period.span,
                 "`total` adds up per-item amounts, and this policy has no `for each`",
                 "remove `total`, or evaluate per item with `for each ...`",
@@ -887,7 +887,7 @@ impl<'a> Checker<'a> {
                 .all(|a| a.extras.iter().any(|x| x.name.name == t.of.name))
         {
             self.error(
-                "unknown-extra",
+                code::UNKNOWN_EXTRA,
                 t.of.span,
                 format!("not every amount rule states `{}`", t.of.name),
                 "sum `value`, or state this extra in every amount rule",
@@ -921,7 +921,7 @@ impl<'a> Checker<'a> {
             }
             if let Some(gap) = coverage_gap(&param.def, effective.from, effective.to) {
                 self.error(
-                    "parameter-gap",
+                    code::PARAMETER_GAP,
                     effective.span,
                     format!(
                         "parameter `{name}` has no value on {gap}, inside the effective period of `{}`",
@@ -976,7 +976,7 @@ impl<'a> Checker<'a> {
         for m in &b.members {
             if body.members.iter().any(|(k, _)| k == &m.key.name) {
                 self.error(
-                    "duplicate-id",
+                    code::DUPLICATE_ID,
                     m.key.span,
                     format!("member `{}` is listed twice", m.key.name),
                     "list each member once",
@@ -1002,7 +1002,7 @@ impl<'a> Checker<'a> {
                         != b.subject.as_ref().map(|s| s.name.as_str())
                     {
                         self.error(
-                            "subject-mismatch",
+                            code::SUBJECT_MISMATCH,
                             policy.span,
                             format!(
                                 "policy `{}` is about another subject kind than the bundle",
@@ -1017,7 +1017,7 @@ impl<'a> Checker<'a> {
                             let ids: Vec<&str> =
                                 p.clauses.iter().map(|c| c.id.name.as_str()).collect();
                             self.error(
-                                "unknown-clause",
+                                code::UNKNOWN_CLAUSE,
                                 clause.span,
                                 format!("policy `{}` has no clause {}", policy.name, clause.name),
                                 format!("its clauses are {}", ids.join(", ")),
@@ -1055,7 +1055,7 @@ impl<'a> Checker<'a> {
         for f in &b.fields {
             if !keys.insert(f.key.name.clone()) {
                 self.error(
-                    "duplicate-id",
+                    code::DUPLICATE_ID,
                     f.key.span,
                     format!("form field `{}` is listed twice", f.key.name),
                     "list each field once",
@@ -1089,7 +1089,7 @@ impl<'a> Checker<'a> {
                             None => "name a member of this bundle".into(),
                         };
                         self.error(
-                            "unknown-member",
+                            code::UNKNOWN_MEMBER,
                             k.span,
                             format!("no member `{}` in this bundle", k.name),
                             hint,
@@ -1140,7 +1140,7 @@ impl<'a> Checker<'a> {
                         Literal::Decimal(d) => *d,
                         _ => {
                             self.error(
-                                "type-mismatch",
+                                code::TYPE_MISMATCH,
                                 *span,
                                 "an amount is bounded by a number",
                                 "write e.g. `amount <= 2000.00`",
@@ -1150,7 +1150,7 @@ impl<'a> Checker<'a> {
                     };
                     if p.amounts.is_empty() {
                         self.error(
-                            "no-amount",
+                            code::NO_AMOUNT,
                             *span,
                             format!("policy `{}` has no amount to bound", p.id.name),
                             "remove the property, or give the policy an `amount`",
@@ -1188,7 +1188,7 @@ impl<'a> Checker<'a> {
                                 None => "name a field path of the subject's record".into(),
                             };
                             self.error(
-                                "unknown-field",
+                                code::UNKNOWN_FIELD,
                                 *span,
                                 format!("no field `{name}` on this path"),
                                 hint,
@@ -1217,7 +1217,7 @@ impl<'a> Checker<'a> {
                         }
                         if !ok {
                             self.error(
-                                "type-mismatch",
+                                code::TYPE_MISMATCH,
                                 *span,
                                 format!("`{path}` does not lead to a number or a date"),
                                 "a monotone property varies a number or a date; mark lists with [] (members[].income)",
@@ -1249,7 +1249,7 @@ impl<'a> Checker<'a> {
             None => "name a policy defined in this rule set".into(),
         };
         self.error(
-            "unknown-policy",
+            code::UNKNOWN_POLICY,
             id.span,
             format!("unknown policy `{}`", id.name),
             hint,
@@ -1262,7 +1262,7 @@ impl<'a> Checker<'a> {
             None => "name a parameter defined in this rule set".into(),
         };
         self.error(
-            "unknown-parameter",
+            code::UNKNOWN_PARAMETER,
             id.span,
             format!("unknown parameter `{}`", id.name),
             hint,
@@ -1280,7 +1280,7 @@ impl<'a> Checker<'a> {
                     let id = &entry.ast.name;
                     cycles.push(
                         Diagnostic::error(
-                            "cycle",
+                            code::CYCLE,
                             id.span,
                             format!("function `{}` calls itself", id.name),
                         )
@@ -1344,7 +1344,7 @@ impl<'a> Checker<'a> {
             let id = &entry.ast.id.name;
             cycles.push(
                 Diagnostic::error(
-                    "cycle",
+                    code::CYCLE,
                     span,
                     format!(
                         "policy `{id}` depends on its own decision: {} (through `eligible(...)` or `amount(...)`)",
@@ -1366,7 +1366,7 @@ impl<'a> Checker<'a> {
                 {
                     cycles.push(
                         Diagnostic::error(
-                            "subject-mismatch",
+                            code::SUBJECT_MISMATCH,
                             span,
                             format!(
                                 "policy `{}` is about another subject kind",
@@ -1387,7 +1387,7 @@ impl<'a> Checker<'a> {
         if unify(got, want).is_none() {
             let (g, w) = (self.ty_name(got), self.ty_name(want));
             self.error(
-                "type-mismatch",
+                code::TYPE_MISMATCH,
                 span,
                 format!("{what} must be {w}, and this is {g}"),
                 match want {
@@ -1525,7 +1525,7 @@ impl<'a> Checker<'a> {
                         };
                         let what = self.ty_name(&Ty::Record(r));
                         self.error(
-                            "unknown-field",
+                            code::UNKNOWN_FIELD,
                             field.span,
                             format!("{what} has no field `{}`", field.name),
                             hint,
@@ -1537,7 +1537,7 @@ impl<'a> Checker<'a> {
             Ty::NoneLit => poison(),
             Ty::List(_) => {
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     field.span,
                     format!("`.{}` is read from a list, not from one record", field.name),
                     "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
@@ -1547,7 +1547,7 @@ impl<'a> Checker<'a> {
             other => {
                 let tn = self.ty_name(&other);
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     field.span,
                     format!("`.{}` is read from {tn}, which has no fields", field.name),
                     "only records have fields",
@@ -1572,7 +1572,7 @@ impl<'a> Checker<'a> {
                 None => "name a member declared above this one in the bundle".into(),
             };
             self.error(
-                "unknown-member",
+                code::UNKNOWN_MEMBER,
                 id.span,
                 format!("no earlier member `{}` in this bundle", id.name),
                 hint,
@@ -1618,7 +1618,7 @@ impl<'a> Checker<'a> {
             if ordered && !(t.is_numeric() || t == Ty::Date || t == Ty::NoneLit) {
                 let tn = self.ty_name(&t);
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     span,
                     format!("{tn} values have no order"),
                     "compare numbers or dates with <, <=, >, >=; other values with == or !=",
@@ -1626,7 +1626,7 @@ impl<'a> Checker<'a> {
             }
             if matches!(t, Ty::List(_) | Ty::Record(_)) {
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     span,
                     "lists and records cannot be compared",
                     "compare one of their fields, or use a quantifier",
@@ -1738,7 +1738,7 @@ impl<'a> Checker<'a> {
         if ty.is_none() {
             let (x, y) = (self.ty_name(&at), self.ty_name(&bt));
             self.error(
-                "type-mismatch",
+                code::TYPE_MISMATCH,
                 Span {
                     file: a.span.file,
                     start: a.span.start,
@@ -1770,7 +1770,7 @@ impl<'a> Checker<'a> {
             None => {
                 let (x, y) = (self.ty_name(a), self.ty_name(b));
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     span,
                     format!("{what} must have the same type: {x} and {y}"),
                     "make the values the same type",
@@ -1830,7 +1830,7 @@ impl<'a> Checker<'a> {
                 None => format!("the values of {} are: {}", def.name, def.values.join(", ")),
             };
             self.error(
-                "unknown-enum-value",
+                code::UNKNOWN_ENUM_VALUE,
                 id.span,
                 format!("`{}` is not a value of {}", id.name, def.name),
                 hint,
@@ -1857,7 +1857,7 @@ impl<'a> Checker<'a> {
             None => "a name is a `let` definition, a field of the record, a parameter, or an enum value compared with an enum field".into(),
         };
         self.error(
-            "unknown-name",
+            code::UNKNOWN_NAME,
             id.span,
             format!("unknown name `{}`", id.name),
             hint,
@@ -1881,7 +1881,7 @@ impl<'a> Checker<'a> {
         {
             if !matches!(be, ir::Expr::Duration(..)) {
                 self.error(
-                    "duration-literal",
+                    code::DURATION_LITERAL,
                     b.span,
                     "a duration is written where it is used",
                     "write the duration itself here (`d + 12 months`), or use add_months(d, n) with a number",
@@ -1897,7 +1897,7 @@ impl<'a> Checker<'a> {
         if !numeric(&at) || !numeric(&bt) {
             let (x, y) = (self.ty_name(&at), self.ty_name(&bt));
             self.error(
-                "type-mismatch",
+                code::TYPE_MISMATCH,
                 span,
                 format!("arithmetic needs numbers, and this combines {x} and {y}"),
                 "add or subtract durations to dates (`d + 12 months`); use month_diff(a, b) or age(b, d) for date differences",
@@ -1962,7 +1962,7 @@ impl<'a> Checker<'a> {
                 self.join(&vt, &ht, hi.span, "a value and its range");
                 if !(vt.is_numeric() || vt == Ty::Date || vt == Ty::NoneLit) {
                     self.error(
-                        "type-mismatch",
+                        code::TYPE_MISMATCH,
                         span,
                         "ranges are for numbers and dates",
                         "use a set `{a, b}` for other values",
@@ -1980,7 +1980,7 @@ impl<'a> Checker<'a> {
                     other => {
                         let tn = self.ty_name(other);
                         self.error(
-                            "type-mismatch",
+                            code::TYPE_MISMATCH,
                             list.span,
                             format!("`in` needs a set, a range or a list, and this is {tn}"),
                             "write `x in {a, b, c}`, `x in 1..3` or `x in some.list`",
@@ -2011,7 +2011,7 @@ impl<'a> Checker<'a> {
             other => {
                 let tn = self.ty_name(&other);
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     list.span,
                     format!("a quantifier ranges over a list, and this is {tn}"),
                     "name a list field of the record",
@@ -2042,7 +2042,7 @@ impl<'a> Checker<'a> {
                     self.expect_ty(bt, &Ty::Bool, *bspan, "the condition of a quantifier");
                 } else if f.is_none() && q != Quantifier::Count {
                     self.error(
-                        "missing-condition",
+                        code::MISSING_CONDITION,
                         span,
                         "this quantifier has no condition",
                         "write `any x in LIST: condition`",
@@ -2062,7 +2062,7 @@ impl<'a> Checker<'a> {
                     if !ok {
                         let tn = self.ty_name(bt);
                         self.error(
-                            "type-mismatch",
+                            code::TYPE_MISMATCH,
                             *bspan,
                             format!("this aggregates numbers, and the value is {tn}"),
                             "aggregate a number (or, for min/max, a date)",
@@ -2075,7 +2075,7 @@ impl<'a> Checker<'a> {
                 }
                 None => {
                     self.error(
-                        "missing-condition",
+                        code::MISSING_CONDITION,
                         span,
                         "say what to add up: `sum x in LIST: x.amount`",
                         "write the value after a colon",
@@ -2093,7 +2093,7 @@ impl<'a> Checker<'a> {
                         if !(bt.is_numeric() || *bt == Ty::Date || *bt == Ty::NoneLit) {
                             let tn = self.ty_name(bt);
                             self.error(
-                                "type-mismatch",
+                                code::TYPE_MISMATCH,
                                 *bspan,
                                 format!(
                                     "items are ordered by a date or a number, and this is {tn}"
@@ -2103,7 +2103,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                     None => self.error(
-                        "missing-condition",
+                        code::MISSING_CONDITION,
                         span,
                         "say what orders the items: `latest x in LIST: x.date`",
                         "write the ordering value after a colon",
@@ -2135,7 +2135,7 @@ impl<'a> Checker<'a> {
         if let Some(&p) = self.param_index.get(&name.name) {
             let [arg] = args else {
                 self.error(
-                    "arity",
+                    code::ARITY,
                     span,
                     format!(
                         "parameter `{}` is read at one date: `{}(date)`",
@@ -2157,7 +2157,7 @@ impl<'a> Checker<'a> {
         if let Some((f, func, want, result)) = function {
             if want.len() != args.len() {
                 self.error(
-                    "arity",
+                    code::ARITY,
                     span,
                     format!(
                         "`{}` takes {} argument(s), and {} are given",
@@ -2194,7 +2194,7 @@ impl<'a> Checker<'a> {
                 None => "call a built-in (age, add_months, month_diff, year, min, max, round, ...), a `function` of the rule set, or a parameter at a date".into(),
             };
             self.error(
-                "unknown-function",
+                code::UNKNOWN_FUNCTION,
                 name.span,
                 format!("unknown function `{}`", name.name),
                 hint,
@@ -2307,7 +2307,7 @@ impl<'a> Checker<'a> {
             Err(usage) => {
                 let got: Vec<String> = typed.iter().map(|(_, t)| self.ty_name(t)).collect();
                 self.error(
-                    "type-mismatch",
+                    code::TYPE_MISMATCH,
                     span,
                     format!("`{}` cannot take ({})", name.name, got.join(", ")),
                     format!("write {usage}"),
