@@ -92,13 +92,6 @@ pub enum DateUnit {
     Years,
 }
 
-impl DateUnit {
-    /// `d` shifted by `n` of this unit (month ends clamped, see [`crate::semantics::calendar`]).
-    pub fn shift(self, d: NaiveDate, n: i64) -> Option<NaiveDate> {
-        crate::semantics::number::shift(d, n, self).ok()
-    }
-}
-
 /// A `match` pattern.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pat {

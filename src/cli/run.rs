@@ -370,14 +370,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     let config = RunConfig {
-        ref_date,
-        chunk_size: 4096,
         subject: args.subject.map(str::to_string),
         threads: args.threads,
         bundle,
         panic_at_line,
         read: super::record_args().read(),
         budget: super::record_args().budget,
+        ..RunConfig::new(ref_date)
     };
     let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let bar = if show {

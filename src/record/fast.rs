@@ -6,7 +6,7 @@
 //! reader ([`crate::fast`]) has read, which checks every field as the reference reader
 //! does. Anything else is read by [`super::parse_json`] and [`super::read_record_with`].
 
-use super::{Record, RecordError};
+use super::Record;
 use crate::schema::{FieldType, Presence, RecordId, Schema, SubjectDef};
 use crate::value::{RecordNode, Slot, Value};
 use rust_decimal::Decimal;
@@ -76,48 +76,6 @@ pub fn read_json(
     let rec = seed.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(rec)
-}
-
-/// The fast reader failed: the slow reader explains why.
-pub fn explain_failure(schema: &Schema, subject: Option<usize>, text: &str) -> RecordError {
-    let value: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            return RecordError {
-                kind: super::RecordErrorKind::Syntax,
-                record: "(unreadable)".into(),
-                path: String::new(),
-                message: format!("not valid JSON: {e}"),
-            }
-        }
-    };
-    let subject = match subject
-        .map(Ok)
-        .unwrap_or_else(|| super::detect_subject(schema, &value, None))
-    {
-        Ok(s) => s,
-        Err(m) => {
-            return RecordError {
-                kind: super::RecordErrorKind::SubjectKind,
-                record: value
-                    .get("id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("(no id)")
-                    .to_string(),
-                path: String::new(),
-                message: m,
-            }
-        }
-    };
-    match super::read_record(schema, subject, &value) {
-        Err(e) => e,
-        Ok(_) => RecordError {
-            kind: super::RecordErrorKind::Internal,
-            record: "(no id)".into(),
-            path: String::new(),
-            message: "the record could not be read".into(),
-        },
-    }
 }
 
 /// Reads a key and resolves it against the fields of candidate record types, without

@@ -14,7 +14,7 @@
 
 pub mod fast;
 
-use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, Schema};
+use crate::schema::{scalar_from_text, FieldType, Presence, RecordId, ScalarError, Schema};
 use crate::value::{RecordNode, Slot, Value};
 use serde::de::DeserializeSeed;
 use std::sync::Arc;
@@ -683,16 +683,9 @@ impl Reader<'_> {
                         ))
                     }
                 };
-                scalar_from_text(self.schema, scalar, &text).map_err(|m| {
-                    // A real date refused is outside the plausible dates; any other
-                    // refusal is of a text that is not a value of the type.
-                    let in_calendar = crate::schema::parse_date(&text).is_some();
-                    let kind = if matches!(scalar, FieldType::Date) && in_calendar {
-                        RecordErrorKind::OutOfRange
-                    } else {
-                        RecordErrorKind::InvalidValue
-                    };
-                    self.err(full, kind, m)
+                scalar_from_text(self.schema, scalar, &text).map_err(|e| match e {
+                    ScalarError::Implausible(m) => self.err(full, RecordErrorKind::OutOfRange, m),
+                    ScalarError::Invalid(m) => self.err(full, RecordErrorKind::InvalidValue, m),
                 })
             }
         }

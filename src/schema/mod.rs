@@ -478,7 +478,7 @@ impl Schema {
             return Err("only an empty list can be a list default".into());
         }
         let text = yaml_scalar_text(v).ok_or("a default is a plain value")?;
-        scalar_from_text(self, ty, &text)
+        scalar_from_text(self, ty, &text).map_err(|e| e.to_string())
     }
 
     /// The id of an enum type.
@@ -556,54 +556,70 @@ pub(crate) fn yaml_scalar_text(v: &serde_yaml::Value) -> Option<String> {
     }
 }
 
+/// Why a text is not a value of a field's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ScalarError {
+    /// Not a value of the type at all (`1990-02-30`, `m` for an enum of `male, female`).
+    #[error("{0}")]
+    Invalid(String),
+    /// A date outside the schema's plausible dates.
+    #[error("{0}")]
+    Implausible(String),
+}
+
 /// Reads a scalar of a field type from its text.
 pub(crate) fn scalar_from_text(
     schema: &Schema,
     ty: &FieldType,
     text: &str,
-) -> Result<Value, String> {
+) -> Result<Value, ScalarError> {
+    let invalid = ScalarError::Invalid;
     Ok(match ty {
         FieldType::Bool => match text {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
-            _ => return Err(format!("`{text}` is not true or false")),
+            _ => return Err(invalid(format!("`{text}` is not true or false"))),
         },
         FieldType::Int => Value::Int(
             text.parse()
-                .map_err(|_| format!("`{text}` is not a whole number"))?,
+                .map_err(|_| invalid(format!("`{text}` is not a whole number")))?,
         ),
         FieldType::Decimal => Value::Decimal(
             Decimal::from_str(text)
                 .or_else(|_| Decimal::from_scientific(text))
-                .map_err(|_| format!("`{text}` is not a decimal number"))?,
+                .map_err(|_| invalid(format!("`{text}` is not a decimal number")))?,
         ),
         FieldType::String => Value::Str(Arc::from(text)),
         FieldType::Date => {
-            let d =
-                parse_date(text).ok_or_else(|| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
+            let d = parse_date(text)
+                .ok_or_else(|| invalid(format!("`{text}` is not a date (YYYY-MM-DD)")))?;
             let (lo, hi) = schema.dates;
             if d < lo || d > hi {
-                return Err(date_out_of_range(text, schema));
+                return Err(ScalarError::Implausible(date_out_of_range(text, schema)));
             }
             Value::Date(d)
         }
         FieldType::Enum(e) => {
-            let def = schema
-                .enum_def(*e)
-                .ok_or_else(|| format!("`{text}` is not a value of an enum the schema declares"))?;
+            let def = schema.enum_def(*e).ok_or_else(|| {
+                invalid(format!(
+                    "`{text}` is not a value of an enum the schema declares"
+                ))
+            })?;
             Value::Enum(
                 *e,
                 def.index(text).ok_or_else(|| {
-                    format!(
+                    invalid(format!(
                         "`{text}` is not a value of {}: one of {}",
                         def.name,
                         def.values.join(", ")
-                    )
+                    ))
                 })?,
             )
         }
         FieldType::List(_) | FieldType::Record(_) => {
-            return Err("expected a list or a record, not a plain value".into())
+            return Err(invalid(
+                "expected a list or a record, not a plain value".into(),
+            ))
         }
     })
 }

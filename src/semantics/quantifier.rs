@@ -200,13 +200,6 @@ impl<V: Clone, I: Clone> Aggregate<V, I> {
         self.unknown = true;
     }
 
-    /// Whether an unknown item was seen (the values no longer matter, only what is
-    /// missing).
-    #[inline]
-    pub fn is_unknown(&self) -> bool {
-        self.unknown
-    }
-
     /// A selected item and its value (`None`: a known "none"). Inlined, so that a
     /// tier's loop over one aggregate keeps only that aggregate's arm.
     #[inline(always)]

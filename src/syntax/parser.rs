@@ -1079,6 +1079,16 @@ impl Builder {
         Ok(())
     }
 
+    /// The span from the start of `left` to the end of `right` (an operator chain
+    /// grouped to the left).
+    fn joined(&self, left: &Span, right: &Span) -> Span {
+        Span {
+            file: self.file,
+            start: left.start,
+            end: right.end,
+        }
+    }
+
     /// `a otherwise b otherwise c`, grouped to the left.
     fn otherwise_chain(&self, pair: Pair<Rule>) -> Result<Expr> {
         self.chain_limit(
@@ -1091,14 +1101,10 @@ impl Builder {
         let mut acc = self.expr(operands.required()?)?;
         for next in operands {
             let right = self.expr(next)?;
-            let s = Span {
-                file: self.file,
-                start: acc.span.start,
-                end: right.span.end,
-            };
+            let span = self.joined(&acc.span, &right.span);
             acc = Expr {
                 kind: ExprKind::Otherwise(Box::new(acc), Box::new(right)),
-                span: s,
+                span,
             };
         }
         Ok(acc)
@@ -1122,14 +1128,10 @@ impl Builder {
                 "*" => ArithOp::Mul,
                 _ => ArithOp::Div,
             };
-            let s = Span {
-                file: self.file,
-                start: acc.span.start,
-                end: right.span.end,
-            };
+            let span = self.joined(&acc.span, &right.span);
             acc = Expr {
                 kind: ExprKind::Arith(op, Box::new(acc), Box::new(right)),
-                span: s,
+                span,
             };
         }
         Ok(acc)
@@ -1147,14 +1149,10 @@ impl Builder {
         let mut acc = self.expr(inner.required()?)?;
         for field in inner {
             let f = self.ident(field);
-            let s = Span {
-                file: self.file,
-                start: acc.span.start,
-                end: f.span.end,
-            };
+            let span = self.joined(&acc.span, &f.span);
             acc = Expr {
                 kind: ExprKind::Field(Box::new(acc), f),
-                span: s,
+                span,
             };
         }
         Ok(acc)
