@@ -143,6 +143,16 @@ pub enum Expr {
     /// eligible or eligible without an amount, unknown while undetermined, an error
     /// while in error.
     PolicyAmount(usize),
+    /// `eligible(P for x)` / `amount(P for x)`: the decision of per-item policy `policy`
+    /// for the one item `item` (a record of the policy's list), read as `read` says.
+    PolicyItem {
+        /// Index of the per-item policy into [`Program::policies`].
+        policy: usize,
+        /// The item: a record of the kind the policy decides one by one.
+        item: Box<Expr>,
+        /// Whether its eligibility or its amount is read.
+        read: DecisionRead,
+    },
     /// Inside a bundle: whether an earlier member is available (or, for a policy
     /// member, eligible), three-valued.
     MemberRef(usize),
@@ -365,6 +375,15 @@ pub struct FunctionDef {
     pub body: Expr,
 }
 
+/// What an expression reads of another policy's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionRead {
+    /// Whether it is eligible, three-valued.
+    Eligible,
+    /// The amount it decides (none unless eligible).
+    Amount,
+}
+
 /// What decides a member of a bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberKind {
@@ -374,6 +393,9 @@ pub enum MemberKind {
     Policy {
         /// Index of the policy into [`Program::policies`].
         policy: usize,
+        /// `for x`: the one item of a per-item policy the member decides (the member's
+        /// result is that item's decision); `None` decides the policy for the subject.
+        item: Option<Expr>,
         /// Clause id and the bundle's value for it.
         overrides: Vec<(String, Expr)>,
     },
@@ -478,6 +500,7 @@ impl Expr {
                 }
             }
             Expr::Neg(x) | Expr::Not(x) | Expr::IsNone(x, _) => f(x),
+            Expr::PolicyItem { item, .. } => f(item),
             Expr::Arith(_, a, b, _)
             | Expr::DateShift(a, b, _)
             | Expr::Compare(_, a, b)
@@ -579,7 +602,10 @@ impl Program {
             for m in &b.members {
                 match &m.kind {
                     MemberKind::Procedural(e) => out.push(e),
-                    MemberKind::Policy { overrides, .. } => {
+                    MemberKind::Policy {
+                        item, overrides, ..
+                    } => {
+                        out.extend(item.iter());
                         out.extend(overrides.iter().map(|(_, e)| e))
                     }
                 }

@@ -1361,7 +1361,7 @@ fn a_bundle_override_that_fails_is_an_error_of_the_member_never_eligible() {
         .members
         .iter()
         .find_map(|(key, _, m)| match m {
-            eval::MemberStatus::Policy(d) if key == "m" => Some(d),
+            eval::MemberStatus::Policy { decision: d, .. } if key == "m" => Some(d),
             _ => None,
         })
         .expect("the policy member");

@@ -14,11 +14,7 @@ fn esc(s: &str) -> String {
 }
 
 fn status_text(m: &MemberStatus) -> (&'static str, &'static str) {
-    let outcome = match m {
-        MemberStatus::Procedural { status, .. } => *status,
-        MemberStatus::Policy(d) => d.outcome,
-    };
-    match outcome {
+    match m.outcome() {
         Outcome::Eligible => ("可办理", "ok"),
         Outcome::NotEligible => ("暂不符合", "no"),
         Outcome::Undetermined => ("待核实", "maybe"),
@@ -76,7 +72,7 @@ pub fn render_html(result: &BundleResult, subject_id: &str, ref_date: chrono::Na
     for (_, label, m) in &result.members {
         let (text, class) = status_text(m);
         let mut extra = String::new();
-        if let MemberStatus::Policy(d) = m {
+        if let Some(d) = m.decision() {
             if let Some(a) = &d.amount {
                 let v = crate::value::money(a.value);
                 extra = format!("（{v} 元，{}）", period_zh(&a.period));

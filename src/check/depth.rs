@@ -168,10 +168,11 @@ impl<'a> Graph<'a> {
                     }
                     stack.extend(args.iter().map(|a| (a, level + 1, b)));
                 }
-                ExprKind::PolicyRef(id) | ExprKind::PolicyAmount(id) => {
+                ExprKind::PolicyRef(id, item) | ExprKind::PolicyAmount(id, item) => {
                     if let Some(&p) = self.policies.get(&id.name) {
                         self.dep(self.policy_base + p, level, &mut w);
                     }
+                    stack.extend(item.iter().map(|x| (&**x, level + 1, b)));
                 }
                 ExprKind::Quantified {
                     var,
@@ -376,10 +377,17 @@ pub(super) fn measure(
                     exprs: vec![e],
                     policy: None,
                 }),
-                ast::MemberKind::Policy { policy, overrides } => parts.push(Part {
+                ast::MemberKind::Policy {
+                    policy,
+                    item,
+                    overrides,
+                } => parts.push(Part {
                     what: format!("member `{}`", m.key.name),
                     span: m.key.span,
-                    exprs: overrides.iter().map(|(_, e)| e).collect(),
+                    exprs: item
+                        .iter()
+                        .chain(overrides.iter().map(|(_, e)| e))
+                        .collect(),
                     policy: policy_index.get(&policy.name).copied(),
                 }),
             }

@@ -43,6 +43,8 @@ pub mod code {
     pub const DUPLICATE_ID: &str = "duplicate-id";
     /// `duration-literal`
     pub const DURATION_LITERAL: &str = "duration-literal";
+    /// `item-choice`: `for x` names no item of the policy's per-item list.
+    pub const ITEM_CHOICE: &str = "item-choice";
     /// `missing-condition`
     pub const MISSING_CONDITION: &str = "missing-condition";
     /// `missing-entry`

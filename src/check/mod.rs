@@ -46,6 +46,7 @@ pub fn check(files: &[CheckedFile], schema: &Schema) -> (Option<ir::Program>, Ve
     cx.check_functions();
     let policies = cx.check_policies();
     let bundles = cx.check_bundles(files);
+    cx.check_item_choices();
     cx.check_cycles();
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     let program = ir::Program {
@@ -95,6 +96,16 @@ struct PolicyEntry<'a> {
     source: String,
     subject: Option<usize>,
     refs: Vec<(usize, Span)>,
+    /// The type of the items a per-item policy decides one by one.
+    item_ty: Option<Ty>,
+}
+
+/// `P for x` somewhere: x must be an item of the kind P decides one by one, which is
+/// known only once P is checked (policies may name each other in any order).
+struct ItemChoice {
+    policy: usize,
+    ty: Ty,
+    span: Span,
 }
 
 struct Checker<'a> {
@@ -108,6 +119,8 @@ struct Checker<'a> {
     policy_index: HashMap<String, usize>,
     /// Bodies deeper than [`MAX_EVAL_DEPTH`]: not typed (typing recurses as deep).
     too_deep: depth::TooDeep,
+    /// Every `P for x`, checked once all policies are.
+    item_choices: Vec<ItemChoice>,
 }
 
 /// State of a definition while checking a body (definitions are typed on first use,
@@ -190,6 +203,7 @@ impl<'a> Checker<'a> {
             policies: vec![],
             policy_index: HashMap::new(),
             too_deep: depth::TooDeep::default(),
+            item_choices: vec![],
         }
     }
 
@@ -346,6 +360,7 @@ impl<'a> Checker<'a> {
                             source: f.name.clone(),
                             subject: None,
                             refs: vec![],
+                            item_ty: None,
                         });
                     }
                 }
@@ -619,6 +634,13 @@ impl<'a> Checker<'a> {
             .per_item
             .as_ref()
             .map(|pi| self.check_per_item(&mut body, pi));
+        if let (Some(def), Some(entry)) = (&per_item, self.policies.get_mut(index)) {
+            entry.item_ty = body
+                .locals
+                .iter()
+                .find(|(_, slot, _)| *slot == def.var)
+                .map(|(_, _, t)| t.clone());
+        }
         body.base_locals = body.locals.len();
         self.index_lets(&mut body, &p.lets);
         let per_item = per_item.map(|mut def| {
@@ -989,7 +1011,11 @@ impl<'a> Checker<'a> {
                     self.expect_ty(&t, &Ty::Bool, c.span, "a member's condition");
                     ir::MemberKind::Procedural(e)
                 }
-                ast::MemberKind::Policy { policy, overrides } => {
+                ast::MemberKind::Policy {
+                    policy,
+                    item,
+                    overrides,
+                } => {
                     let found = self.policy_index.get(&policy.name).and_then(|&pi| {
                         let entry = self.policies.get(pi)?;
                         Some((pi, entry.ast))
@@ -1027,8 +1053,10 @@ impl<'a> Checker<'a> {
                         self.expect_ty(&t, &Ty::Bool, value.span, "a clause's value");
                         outs.push((clause.name.clone(), e));
                     }
+                    let item = item.as_ref().map(|x| self.item_choice(&mut body, pi, x));
                     ir::MemberKind::Policy {
                         policy: pi,
+                        item,
                         overrides: outs,
                     }
                 }
@@ -1417,8 +1445,11 @@ impl<'a> Checker<'a> {
             ExprKind::Name(id) => self.name(body, id, expected),
             ExprKind::Field(base, field) => self.field(body, base, field),
             ExprKind::Call(name, args) => self.call(body, name, args, span),
-            ExprKind::PolicyRef(id) => self.status_ref(body, id, false),
-            ExprKind::PolicyAmount(id) => match self.policy_index.get(&id.name) {
+            ExprKind::PolicyRef(id, None) => self.status_ref(body, id, false),
+            ExprKind::PolicyRef(id, Some(item)) => {
+                self.policy_item_ref(body, id, item, ir::DecisionRead::Eligible)
+            }
+            ExprKind::PolicyAmount(id, None) => match self.policy_index.get(&id.name) {
                 Some(&i) => {
                     body.policy_refs.push((i, id.span));
                     (ir::Expr::PolicyAmount(i), Ty::Decimal)
@@ -1428,6 +1459,9 @@ impl<'a> Checker<'a> {
                     poison()
                 }
             },
+            ExprKind::PolicyAmount(id, Some(item)) => {
+                self.policy_item_ref(body, id, item, ir::DecisionRead::Amount)
+            }
             ExprKind::AvailableRef(id) => self.status_ref(body, id, true),
             ExprKind::Neg(x) => {
                 let (x, t) = self.expr(body, x, expected);
@@ -1587,6 +1621,69 @@ impl<'a> Checker<'a> {
             None => {
                 self.unknown_policy(id);
                 poison()
+            }
+        }
+    }
+
+    /// `eligible(P for x)` / `amount(P for x)`: one item's decision of a per-item policy.
+    fn policy_item_ref(
+        &mut self,
+        body: &mut Body,
+        id: &ast::Ident,
+        item: &ast::Expr,
+        read: ir::DecisionRead,
+    ) -> Typed {
+        let Some(&policy) = self.policy_index.get(&id.name) else {
+            self.unknown_policy(id);
+            return poison();
+        };
+        body.policy_refs.push((policy, id.span));
+        let item = Box::new(self.item_choice(body, policy, item));
+        let ty = match read {
+            ir::DecisionRead::Eligible => Ty::Bool,
+            ir::DecisionRead::Amount => Ty::Decimal,
+        };
+        (ir::Expr::PolicyItem { policy, item, read }, ty)
+    }
+
+    /// The `x` of `P for x`, typed here and held to P's item kind once P is checked.
+    fn item_choice(&mut self, body: &mut Body, policy: usize, x: &ast::Expr) -> ir::Expr {
+        let (e, ty) = self.expr(body, x, None);
+        self.item_choices.push(ItemChoice {
+            policy,
+            ty,
+            span: x.span,
+        });
+        e
+    }
+
+    /// Every `P for x`: P decides per item, and x is one of its items.
+    fn check_item_choices(&mut self) {
+        for choice in std::mem::take(&mut self.item_choices) {
+            let Some(entry) = self.policies.get(choice.policy) else {
+                continue;
+            };
+            let id = entry.ast.id.name.clone();
+            let Some(item_ty) = entry.item_ty.clone() else {
+                if entry.ast.per_item.is_none() {
+                    self.error(
+                        code::ITEM_CHOICE,
+                        choice.span,
+                        format!("policy `{id}` is decided once per subject, not per item"),
+                        format!("remove `for …`: `{id}` has no `for each` to choose an item of"),
+                    );
+                }
+                continue;
+            };
+            let poisoned = choice.ty == Ty::NoneLit || item_ty == Ty::NoneLit;
+            if choice.ty != item_ty && !poisoned {
+                let (want, got) = (self.ty_name(&item_ty), self.ty_name(&choice.ty));
+                self.error(
+                    code::ITEM_CHOICE,
+                    choice.span,
+                    format!("policy `{id}` decides items of type {want}, and this is {got}"),
+                    "name one item of the policy's `for each` list, e.g. a definition `let newborn = the c in person.children where …`",
+                );
             }
         }
     }

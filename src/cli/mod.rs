@@ -501,8 +501,11 @@ fn prefill(
                 };
                 s
             }
-            eval::MemberStatus::Policy(d) => {
+            eval::MemberStatus::Policy { decision: d, item } => {
                 let mut s = d.outcome.as_str().to_string();
+                if let Some(item) = item {
+                    s.push_str(&format!(" (for {})", t(item)));
+                }
                 if !d.failed.is_empty() {
                     s.push_str(&format!(" (failed {})", t(&d.failed.join(", "))));
                 }

@@ -21,25 +21,41 @@ pub enum MemberStatus {
         /// Missing fields.
         missing: Vec<String>,
     },
-    /// A policy member: its full decision for the bundle's subject.
-    Policy(Box<Decision>),
+    /// A policy member: its full decision for the bundle's subject, or, for a member
+    /// `policy P for x`, the decision for that one item.
+    Policy {
+        /// The decision.
+        decision: Box<Decision>,
+        /// The id of the chosen item (`H1`), for a member deciding one item.
+        item: Option<String>,
+    },
 }
 
 impl MemberStatus {
+    /// The member's outcome: available matters read as eligible.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            MemberStatus::Procedural { status, .. } => *status,
+            MemberStatus::Policy { decision, .. } => decision.outcome,
+        }
+    }
+
+    /// A policy member's decision.
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            MemberStatus::Procedural { .. } => None,
+            MemberStatus::Policy { decision, .. } => Some(decision),
+        }
+    }
+
     /// Whether the member can be done now.
     pub fn is_available(&self) -> bool {
-        match self {
-            MemberStatus::Procedural { status, .. } => *status == Outcome::Eligible,
-            MemberStatus::Policy(d) => d.outcome == Outcome::Eligible,
-        }
+        self.outcome() == Outcome::Eligible
     }
 
     /// Whether the member is certainly not available.
     pub fn is_not_available(&self) -> bool {
-        match self {
-            MemberStatus::Procedural { status, .. } => *status == Outcome::NotEligible,
-            MemberStatus::Policy(d) => d.outcome == Outcome::NotEligible,
-        }
+        self.outcome() == Outcome::NotEligible
     }
 }
 
@@ -51,7 +67,18 @@ impl Serialize for MemberStatus {
                 Outcome::NotEligible => "not_available",
                 Outcome::Undetermined => "undetermined",
             }),
-            MemberStatus::Policy(d) => d.serialize(s),
+            MemberStatus::Policy {
+                decision,
+                item: None,
+            } => decision.serialize(s),
+            MemberStatus::Policy {
+                decision,
+                item: Some(item),
+            } => {
+                let mut m = s.serialize_map(None)?;
+                decision.write_entries(&mut m, Some(item))?;
+                m.end()
+            }
         }
     }
 }
@@ -219,7 +246,21 @@ fn prefill_unguarded(
                     }
                 }
             }
-            MemberKind::Policy { policy, overrides } => {
+            MemberKind::Policy {
+                policy,
+                item,
+                overrides,
+            } => {
+                // The chosen item, in the bundle's scope (as the overrides are).
+                let chosen = item.as_ref().map(|x| ev.eval(x, &mut frame));
+                if let Some(Err(message)) = &chosen {
+                    errors.push(message.clone().at(format!("{} for", m.key)));
+                }
+                let item_id = match &chosen {
+                    Some(Ok(Val::Known(Value::Record(r)))) => Some(super::item_id(&r.path)),
+                    Some(_) => Some(String::new()),
+                    None => None,
+                };
                 let mut forced = vec![];
                 for (clause, e) in overrides {
                     let v = ev.eval(e, &mut frame);
@@ -235,11 +276,14 @@ fn prefill_unguarded(
                     &mut ev.policy_cache,
                     vec![None; rules.program.policies.len()],
                 );
-                let d = ev.decide(*policy);
+                let d = ev.decide_for(*policy, chosen);
                 ev.overrides = saved;
                 ev.policy_cache = saved_cache;
                 ev.members.push(super::outcome_truth(&d));
-                MemberStatus::Policy(Box::new(d))
+                MemberStatus::Policy {
+                    decision: Box::new(d),
+                    item: item_id.filter(|id| !id.is_empty()),
+                }
             }
         };
         members.push((m.key.clone(), m.label.clone(), status));

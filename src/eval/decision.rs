@@ -302,6 +302,19 @@ pub struct Decision {
     pub trace: Option<Trace>,
 }
 
+impl Decision {
+    /// Takes over one subject's (or one item's) outcome, reasons, amount, error and
+    /// trace as the policy's.
+    pub(crate) fn adopt(&mut self, item: ItemDecision) {
+        self.outcome = item.outcome;
+        self.failed = item.failed;
+        self.missing = item.missing;
+        self.amount = item.amount;
+        self.error = item.error;
+        self.trace = item.trace;
+    }
+}
+
 fn write_common<M: SerializeMap>(
     m: &mut M,
     outcome: Outcome,
@@ -347,9 +360,25 @@ impl Serialize for ItemDecision {
 impl Serialize for Decision {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
+        self.write_entries(&mut m, None)?;
+        m.end()
+    }
+}
+
+impl Decision {
+    /// The decision's JSON entries; `item` is the id of the one item it is about, when a
+    /// bundle member chose one.
+    pub(crate) fn write_entries<M: SerializeMap>(
+        &self,
+        m: &mut M,
+        item: Option<&str>,
+    ) -> Result<(), M::Error> {
         m.serialize_entry("policy", &self.policy)?;
+        if let Some(item) = item {
+            m.serialize_entry("item", item)?;
+        }
         write_common(
-            &mut m,
+            m,
             self.outcome,
             &self.failed,
             &self.missing,
@@ -370,6 +399,6 @@ impl Serialize for Decision {
         if let Some(t) = &self.trace {
             m.serialize_entry("trace", t)?;
         }
-        m.end()
+        Ok(())
     }
 }

@@ -191,6 +191,20 @@ pub fn evaluate_policies(
 }
 
 /// A decision as a truth value: eligible true, not eligible false, undetermined unknown.
+/// What `amount(P)` reads of P's decision: its amount when eligible, none when not
+/// eligible (or eligible without an amount), unknown while undetermined.
+fn decided_amount(d: Decision) -> Val {
+    match d.outcome {
+        Outcome::Eligible => d
+            .amount
+            .map_or(Val::None, |a| Val::Known(Value::Decimal(a.value))),
+        Outcome::NotEligible => Val::None,
+        Outcome::Undetermined => {
+            Val::Unknown(d.missing.iter().map(|s| Arc::from(s.as_str())).collect())
+        }
+    }
+}
+
 fn outcome_truth(d: &Decision) -> Val {
     match d.outcome {
         Outcome::Eligible => Val::Known(Value::Bool(true)),
@@ -242,6 +256,10 @@ fn decide_guarded(ev: &mut Evaluator<'_>, index: usize) -> Decision {
 
 /// Where an [internal error](is_internal) is said to be.
 pub(crate) const INTERNAL_AT: &str = "internal";
+
+/// Where a chosen item's decision fails or errs when the item is not one the policy
+/// decides (`policy P for x` with no x, or an x its `for each … where` leaves out).
+pub(crate) const FOR_EACH_AT: &str = "for each";
 
 /// The error of a decision (or form) whose evaluation panicked.
 /// The decision of policy `index` that an internal error prevented: undetermined, with
@@ -357,6 +375,13 @@ impl<'r> Evaluator<'r> {
     }
 
     fn decide(&mut self, index: usize) -> Decision {
+        self.decide_for(index, None)
+    }
+
+    /// Policy `index` for the subject, or, with `chosen`, for the one item of a per-item
+    /// policy that a bundle member or an `eligible(P for x)` chose (its value, or the
+    /// error evaluating it): that item's decision as if the policy were about it alone.
+    fn decide_for(&mut self, index: usize, chosen: Option<R<Val>>) -> Decision {
         let rules = self.rules;
         let Some(p) = rules.program.policies.get(index) else {
             let error = Failure::from("internal error: no such policy").at(INTERNAL_AT);
@@ -388,16 +413,20 @@ impl<'r> Evaluator<'r> {
             return d;
         }
         let mut frame = Frame::new(p.locals, &p.lets);
-        if let Some(pi) = &p.per_item {
-            self.decide_items(index, p, pi, &mut frame, &mut d);
-        } else {
-            let item = self.decide_subject(index, p, &mut frame);
-            d.outcome = item.outcome;
-            d.failed = item.failed;
-            d.missing = item.missing;
-            d.amount = item.amount;
-            d.error = item.error;
-            d.trace = item.trace;
+        match (&p.per_item, chosen) {
+            (Some(pi), None) => self.decide_items(index, p, pi, &mut frame, &mut d),
+            (Some(pi), Some(item)) => self.decide_chosen(index, p, pi, item, &mut frame, &mut d),
+            (None, None) => {
+                let item = self.decide_subject(index, p, &mut frame);
+                d.adopt(item);
+            }
+            (None, Some(_)) => {
+                d.outcome = Outcome::Undetermined;
+                d.error = Some(
+                    Failure::from("internal error: an item chosen of a policy decided per subject")
+                        .at(INTERNAL_AT),
+                );
+            }
         }
         // Reported values (e.g. retirement_date) are stated whenever they are known.
         for (name, e) in &p.reports {
@@ -466,41 +495,13 @@ impl<'r> Evaluator<'r> {
         for item in list.iter() {
             self.steps += 1;
             let mut f = Frame::new(p.locals, &p.lets);
-            f.set_local(pi.var, Val::Known(item.clone()));
-            let mut extra_missing = None;
-            let mut filter_error = None;
-            if let Some(filter) = &pi.filter {
-                match self.eval(filter, &mut f) {
-                    Ok(v) => match truth(v.clone()) {
-                        Some(true) => {}
-                        Some(false) => continue,
-                        None => extra_missing = Some(missing_of(&v)),
-                    },
-                    Err(e) => filter_error = Some(e),
-                }
-            }
+            let Some(res) = self.decide_item(index, p, pi, item, &mut f) else {
+                continue;
+            };
             let id = match item {
                 Value::Record(r) => item_id(&r.path),
                 _ => items.len().to_string(),
             };
-            let mut res = self.decide_subject(index, p, &mut f);
-            if let Some(message) = filter_error {
-                // Whether the item is a sub-subject at all is undefined.
-                res.outcome = Outcome::Undetermined;
-                res.failed.clear();
-                res.amount = None;
-                res.error = Some(message.at("for each … where"));
-            }
-            if let Some(m) = extra_missing {
-                if res.outcome != Outcome::NotEligible {
-                    res.outcome = Outcome::Undetermined;
-                    res.amount = None;
-                    let mut all: Missing =
-                        res.missing.iter().map(|s| Arc::from(s.as_str())).collect();
-                    union(&mut all, &m);
-                    res.missing = all.iter().map(|s| s.to_string()).collect();
-                }
-            }
             match res.outcome {
                 Outcome::Eligible => {
                     if let Some(a) = &res.amount {
@@ -563,6 +564,99 @@ impl<'r> Evaluator<'r> {
             });
         }
         d.per_item = Some((pi.key.clone(), items));
+    }
+
+    /// One item of a per-item policy decided in `f`, or `None` when the `where` of its
+    /// `for each` leaves the item out.
+    fn decide_item(
+        &mut self,
+        index: usize,
+        p: &'r PolicyDef,
+        pi: &'r crate::ir::PerItemDef,
+        item: &Value,
+        f: &mut Frame<'r>,
+    ) -> Option<ItemDecision> {
+        f.set_local(pi.var, Val::Known(item.clone()));
+        let mut extra_missing = None;
+        let mut filter_error = None;
+        if let Some(filter) = &pi.filter {
+            match self.eval(filter, f) {
+                Ok(v) => match truth(v.clone()) {
+                    Some(true) => {}
+                    Some(false) => return None,
+                    None => extra_missing = Some(missing_of(&v)),
+                },
+                Err(e) => filter_error = Some(e),
+            }
+        }
+        let mut res = self.decide_subject(index, p, f);
+        if let Some(message) = filter_error {
+            // Whether the item is a sub-subject at all is undefined.
+            res.outcome = Outcome::Undetermined;
+            res.failed.clear();
+            res.amount = None;
+            res.error = Some(message.at("for each … where"));
+        }
+        if let Some(m) = extra_missing {
+            if res.outcome != Outcome::NotEligible {
+                res.outcome = Outcome::Undetermined;
+                res.amount = None;
+                let mut all: Missing = res.missing.iter().map(|s| Arc::from(s.as_str())).collect();
+                union(&mut all, &m);
+                res.missing = all.iter().map(|s| s.to_string()).collect();
+            }
+        }
+        Some(res)
+    }
+
+    /// The decision for the one item a caller chose (`policy P for x`): the item's own
+    /// outcome, amount and trace. No item (`none`), or one the `where` of `for each`
+    /// leaves out, is not eligible for the reason `for each`; an unknown choice is
+    /// undetermined with what it misses; an error choosing it is this decision's error.
+    fn decide_chosen(
+        &mut self,
+        index: usize,
+        p: &'r PolicyDef,
+        pi: &'r crate::ir::PerItemDef,
+        chosen: R<Val>,
+        frame: &mut Frame<'r>,
+        d: &mut Decision,
+    ) {
+        let decided = match chosen {
+            Ok(Val::Known(item)) => self.decide_item(index, p, pi, &item, frame),
+            Ok(Val::None) => None,
+            Ok(Val::Unknown(m)) => {
+                d.outcome = Outcome::Undetermined;
+                d.missing = m.iter().map(|s| s.to_string()).collect();
+                return;
+            }
+            Err(e) => {
+                d.outcome = Outcome::Undetermined;
+                d.error = Some(e.at(FOR_EACH_AT));
+                return;
+            }
+        };
+        match decided {
+            Some(item) => d.adopt(item),
+            None => {
+                d.outcome = Outcome::NotEligible;
+                d.failed = vec![FOR_EACH_AT.into()];
+                if self.opts.trace {
+                    d.trace = Some(Trace {
+                        basis: p.basis.clone(),
+                        clauses: vec![ClauseTrace {
+                            id: FOR_EACH_AT.into(),
+                            label: "所选对象属于逐项认定的范围 (the chosen item is one the policy decides)"
+                                .into(),
+                            value: Truth::False,
+                            basis: None,
+                            facts: vec![],
+                        }],
+                        amount_facts: vec![],
+                    });
+                }
+            }
+        }
     }
 
     /// Evaluates every clause and the amount for the subject (or the item in `frame`).
@@ -860,6 +954,9 @@ impl<'r> Evaluator<'r> {
             Expr::Param(p, at) => self.parameter(p, at, frame)?,
             Expr::PolicyRef(p) => self.policy_ref(*p)?,
             Expr::PolicyAmount(p) => self.policy_amount(*p)?,
+            Expr::PolicyItem { policy, item, read } => {
+                self.policy_item(*policy, item, *read, frame)?
+            }
             Expr::MemberRef(m) => self
                 .members
                 .get(*m)
@@ -1218,6 +1315,11 @@ impl<'r> Evaluator<'r> {
     /// policy's `eligible(...)` or `amount(...)` asks: its evaluation error is an error
     /// here.
     fn referenced_decision(&mut self, p: usize) -> R<Decision> {
+        self.referenced(|ev| ev.decide(p))
+    }
+
+    /// A decision another one reads (`decide`), without trace and one level deeper.
+    fn referenced(&mut self, decide: impl FnOnce(&mut Self) -> Decision) -> R<Decision> {
         if self.depth > crate::check::MAX_EVAL_DEPTH {
             return Err(Failure::new(
                 ErrorKind::TooDeep,
@@ -1228,7 +1330,7 @@ impl<'r> Evaluator<'r> {
         let saved_trace = self.opts.trace;
         self.opts.trace = false;
         self.depth += 1;
-        let d = self.decide(p);
+        let d = decide(self);
         self.depth -= 1;
         self.opts.trace = saved_trace;
         self.facts = saved_facts;
@@ -1241,19 +1343,26 @@ impl<'r> Evaluator<'r> {
         }
     }
 
+    /// `eligible(P for x)` / `amount(P for x)`: the chosen item's decision, read.
+    fn policy_item(
+        &mut self,
+        policy: usize,
+        item: &'r Expr,
+        read: crate::ir::DecisionRead,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let chosen = self.eval(item, frame)?;
+        let d = self.referenced(|ev| ev.decide_for(policy, Some(Ok(chosen))))?;
+        Ok(match read {
+            crate::ir::DecisionRead::Eligible => outcome_truth(&d),
+            crate::ir::DecisionRead::Amount => decided_amount(d),
+        })
+    }
+
     /// `amount(p)`: the amount policy `p` decides (not cached as a truth is: an amount
     /// is asked for rarely).
     fn policy_amount(&mut self, p: usize) -> R<Val> {
-        let d = self.referenced_decision(p)?;
-        Ok(match d.outcome {
-            Outcome::Eligible => d
-                .amount
-                .map_or(Val::None, |a| Val::Known(Value::Decimal(a.value))),
-            Outcome::NotEligible => Val::None,
-            Outcome::Undetermined => {
-                Val::Unknown(d.missing.iter().map(|s| Arc::from(s.as_str())).collect())
-            }
-        })
+        Ok(decided_amount(self.referenced_decision(p)?))
     }
 
     /// `eligible(p)`: policy `p`'s outcome as a truth, decided once per record.
@@ -1499,7 +1608,7 @@ enum AmountResult {
 }
 
 /// The id of a list item from its path: `hires[H2]` → `H2`.
-fn item_id(path: &str) -> String {
+pub(crate) fn item_id(path: &str) -> String {
     match (path.rfind('['), path.ends_with(']')) {
         (Some(i), true) => path[i + 1..path.len() - 1].to_string(),
         _ => path.to_string(),

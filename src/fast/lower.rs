@@ -837,6 +837,9 @@ impl Lower<'_> {
                 })
             }
             Expr::PolicyAmount(_) => return self.unsupported("amount() of another policy"),
+            Expr::PolicyItem { .. } => {
+                return self.unsupported("one item's decision of another policy")
+            }
             Expr::PolicyRef(p) => {
                 // Compiled, and so decided before this policy.
                 if !self.compiled.get(*p).is_some_and(Option::is_some) {

@@ -87,6 +87,8 @@ pub enum MemberKind {
     Policy {
         /// The policy id.
         policy: Ident,
+        /// `for x`: the one item of a per-item policy the member decides.
+        item: Option<Expr>,
         /// `C3 = condition`
         overrides: Vec<(Ident, Expr)>,
     },
@@ -489,10 +491,12 @@ pub enum ExprKind {
     Field(Box<Expr>, Ident),
     /// `f(args)`: a built-in, a function or a parameter at a date.
     Call(Ident, Vec<Expr>),
-    /// `eligible(policy-id)`
-    PolicyRef(Ident),
-    /// `amount(policy-id)`: the amount another policy decides for the same subject.
-    PolicyAmount(Ident),
+    /// `eligible(policy-id)`, or `eligible(policy-id for item)` for one item of a
+    /// per-item policy.
+    PolicyRef(Ident, Option<Box<Expr>>),
+    /// `amount(policy-id)`: the amount another policy decides for the same subject (or,
+    /// with `for item`, for one item of a per-item policy).
+    PolicyAmount(Ident, Option<Box<Expr>>),
     /// `available(member-key)` inside a bundle.
     AvailableRef(Ident),
     /// `-e`
@@ -553,10 +557,13 @@ impl Expr {
             ExprKind::Literal(_)
             | ExprKind::Ref
             | ExprKind::Name(_)
-            | ExprKind::PolicyRef(_)
-            | ExprKind::PolicyAmount(_)
+            | ExprKind::PolicyRef(_, None)
+            | ExprKind::PolicyAmount(_, None)
             | ExprKind::AvailableRef(_) => {
                 vec![]
+            }
+            ExprKind::PolicyRef(_, Some(item)) | ExprKind::PolicyAmount(_, Some(item)) => {
+                vec![item]
             }
             ExprKind::Field(b, _) | ExprKind::Neg(b) | ExprKind::Not(b) => vec![b],
             ExprKind::IsNone { value, .. } => vec![value],
@@ -652,7 +659,10 @@ impl RuleFile {
                     for m in &b.members {
                         match &m.kind {
                             MemberKind::Available(e) => out.push(e),
-                            MemberKind::Policy { overrides, .. } => {
+                            MemberKind::Policy {
+                                item, overrides, ..
+                            } => {
+                                out.extend(item.iter());
                                 out.extend(overrides.iter().map(|(_, e)| e))
                             }
                         }

@@ -395,6 +395,23 @@ impl Builder {
         }
     }
 
+    /// `policy-id [for item]` inside `eligible(…)` or `amount(…)`.
+    fn policy_choice(&self, pair: Pair<Rule>) -> Result<(Ident, Option<Box<Expr>>)> {
+        let mut parts = self.operands(pair);
+        let id = self.ident(parts.required()?);
+        let item = match parts.next() {
+            Some(choice) => Some(Box::new(self.item_choice(choice)?)),
+            None => None,
+        };
+        Ok((id, item))
+    }
+
+    /// `for item`: the expression choosing one item of a per-item policy.
+    fn item_choice(&self, pair: Pair<Rule>) -> Result<Expr> {
+        let e = self.operands(pair).required()?;
+        self.expr(e)
+    }
+
     fn ident(&self, pair: Pair<Rule>) -> Ident {
         Ident {
             name: pair.as_str().to_string(),
@@ -634,14 +651,23 @@ impl Builder {
                             _ => {
                                 let mut q = self.operands(part);
                                 let policy = self.ident(q.required()?);
+                                let mut item = None;
                                 let mut overrides = vec![];
                                 for o in q {
+                                    if o.as_rule() == Rule::item_choice {
+                                        item = Some(self.item_choice(o)?);
+                                        continue;
+                                    }
                                     let mut r = self.children(o);
                                     let clause = self.ident(r.required()?);
                                     let value = self.expr(r.required()?)?;
                                     overrides.push((clause, value));
                                 }
-                                kind = Some(MemberKind::Policy { policy, overrides });
+                                kind = Some(MemberKind::Policy {
+                                    policy,
+                                    item,
+                                    overrides,
+                                });
                             }
                         }
                     }
@@ -935,16 +961,16 @@ impl Builder {
             Rule::match_expr => self.match_expr(pair, span),
             Rule::cases_expr => self.cases_expr(pair, span),
             Rule::policy_ref => {
-                let id = self.ident(self.children(pair).required()?);
-                mk(ExprKind::PolicyRef(id))
+                let (id, item) = self.policy_choice(pair)?;
+                mk(ExprKind::PolicyRef(id, item))
             }
             Rule::available_ref => {
                 let id = self.ident(self.children(pair).required()?);
                 mk(ExprKind::AvailableRef(id))
             }
             Rule::amount_ref => {
-                let id = self.ident(self.children(pair).required()?);
-                mk(ExprKind::PolicyAmount(id))
+                let (id, item) = self.policy_choice(pair)?;
+                mk(ExprKind::PolicyAmount(id, item))
             }
             Rule::call => {
                 let mut parts = self.children(pair);

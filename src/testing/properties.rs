@@ -686,8 +686,8 @@ fn check(
                 }
                 let form = eval::prefill(rules, b, &rec, date, traced);
                 for (_, _, m) in form.members {
-                    if let eval::MemberStatus::Policy(d) = m {
-                        decisions.push(*d);
+                    if let eval::MemberStatus::Policy { decision, .. } = m {
+                        decisions.push(*decision);
                     }
                 }
             }
