@@ -1016,49 +1016,12 @@ impl<'a> Checker<'a> {
                     item,
                     overrides,
                 } => {
-                    let found = self.policy_index.get(&policy.name).and_then(|&pi| {
-                        let entry = self.policies.get(pi)?;
-                        Some((pi, entry.ast))
-                    });
-                    let Some((pi, p)) = found else {
-                        self.unknown_policy(policy);
+                    let Some(kind) =
+                        self.policy_member(&mut body, b, policy, item.as_ref(), overrides)
+                    else {
                         continue;
                     };
-                    if p.subject.as_ref().map(|s| s.name.as_str())
-                        != b.subject.as_ref().map(|s| s.name.as_str())
-                    {
-                        self.error(
-                            code::SUBJECT_MISMATCH,
-                            policy.span,
-                            format!(
-                                "policy `{}` is about another subject kind than the bundle",
-                                policy.name
-                            ),
-                            "a bundle's policies are about the bundle's subject",
-                        );
-                    }
-                    let mut outs = vec![];
-                    for (clause, value) in overrides {
-                        if !p.clauses.iter().any(|c| c.id.name == clause.name) {
-                            let ids: Vec<&str> =
-                                p.clauses.iter().map(|c| c.id.name.as_str()).collect();
-                            self.error(
-                                code::UNKNOWN_CLAUSE,
-                                clause.span,
-                                format!("policy `{}` has no clause {}", policy.name, clause.name),
-                                format!("its clauses are {}", ids.join(", ")),
-                            );
-                        }
-                        let (e, t) = self.expr(&mut body, value, Some(&Ty::Bool));
-                        self.expect_ty(&t, &Ty::Bool, value.span, "a clause's value");
-                        outs.push((clause.name.clone(), e));
-                    }
-                    let item = item.as_ref().map(|x| self.item_choice(&mut body, pi, x));
-                    ir::MemberKind::Policy {
-                        policy: pi,
-                        item,
-                        overrides: outs,
-                    }
+                    kind
                 }
             };
             body.members.push((
@@ -1078,9 +1041,82 @@ impl<'a> Checker<'a> {
                 kind,
             });
         }
+        let fields = self.bundle_fields(&mut body, &b.fields);
+        let materials = self.bundle_materials(&mut body, &b.materials);
+        self.finish_lets(&mut body);
+        let lets = self.take_lets(&mut body);
+        Some(ir::BundleDef {
+            id: b.id.name.clone(),
+            title: b.title.clone(),
+            subject: subject?,
+            basis: b.basis.clone(),
+            lets,
+            locals: body.next_local,
+            members,
+            fields,
+            materials,
+        })
+    }
+
+    /// `member KEY: policy P [for x] [with C2 = …]`: P about the bundle's subject, the
+    /// overridden clauses P's own, the item one of P's (checked with the others).
+    fn policy_member(
+        &mut self,
+        body: &mut Body,
+        b: &ast::Bundle,
+        policy: &ast::Ident,
+        item: Option<&ast::Expr>,
+        overrides: &[(ast::Ident, ast::Expr)],
+    ) -> Option<ir::MemberKind> {
+        let found = self.policy_index.get(&policy.name).and_then(|&pi| {
+            let entry = self.policies.get(pi)?;
+            Some((pi, entry.ast))
+        });
+        let Some((pi, p)) = found else {
+            self.unknown_policy(policy);
+            return None;
+        };
+        if p.subject.as_ref().map(|s| s.name.as_str())
+            != b.subject.as_ref().map(|s| s.name.as_str())
+        {
+            self.error(
+                code::SUBJECT_MISMATCH,
+                policy.span,
+                format!(
+                    "policy `{}` is about another subject kind than the bundle",
+                    policy.name
+                ),
+                "a bundle's policies are about the bundle's subject",
+            );
+        }
+        let mut outs = vec![];
+        for (clause, value) in overrides {
+            if !p.clauses.iter().any(|c| c.id.name == clause.name) {
+                let ids: Vec<&str> = p.clauses.iter().map(|c| c.id.name.as_str()).collect();
+                self.error(
+                    code::UNKNOWN_CLAUSE,
+                    clause.span,
+                    format!("policy `{}` has no clause {}", policy.name, clause.name),
+                    format!("its clauses are {}", ids.join(", ")),
+                );
+            }
+            let (e, t) = self.expr(body, value, Some(&Ty::Bool));
+            self.expect_ty(&t, &Ty::Bool, value.span, "a clause's value");
+            outs.push((clause.name.clone(), e));
+        }
+        let item = item.map(|x| self.item_choice(body, pi, x));
+        Some(ir::MemberKind::Policy {
+            policy: pi,
+            item,
+            overrides: outs,
+        })
+    }
+
+    /// A bundle's form fields, each key once.
+    fn bundle_fields(&mut self, body: &mut Body, defs: &[ast::FormField]) -> Vec<ir::FormFieldDef> {
         let mut fields = vec![];
         let mut keys = HashSet::new();
-        for f in &b.fields {
+        for f in defs {
             if !keys.insert(f.key.name.clone()) {
                 self.error(
                     code::DUPLICATE_ID,
@@ -1089,9 +1125,9 @@ impl<'a> Checker<'a> {
                     "list each field once",
                 );
             }
-            let value = f.value.as_ref().map(|v| self.expr(&mut body, v, None).0);
+            let value = f.value.as_ref().map(|v| self.expr(body, v, None).0);
             let when = f.when.as_ref().map(|w| {
-                let (e, t) = self.expr(&mut body, w, Some(&Ty::Bool));
+                let (e, t) = self.expr(body, w, Some(&Ty::Bool));
                 self.expect_ty(&t, &Ty::Bool, w.span, "a field's `when`");
                 e
             });
@@ -1102,8 +1138,17 @@ impl<'a> Checker<'a> {
                 when,
             });
         }
+        fields
+    }
+
+    /// A bundle's materials, each naming members of the bundle.
+    fn bundle_materials(
+        &mut self,
+        body: &mut Body,
+        defs: &[ast::Material],
+    ) -> Vec<ir::MaterialDef> {
         let mut materials = vec![];
-        for m in &b.materials {
+        for m in defs {
             let mut idx = vec![];
             for k in &m.members {
                 match body.members.iter().position(|(n, _)| n == &k.name) {
@@ -1127,7 +1172,7 @@ impl<'a> Checker<'a> {
             }
             let held = m.held.as_ref().map(|h| {
                 h.as_ref().map(|c| {
-                    let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
+                    let (e, t) = self.expr(body, c, Some(&Ty::Bool));
                     self.expect_ty(&t, &Ty::Bool, c.span, "a material's `held when`");
                     e
                 })
@@ -1139,19 +1184,7 @@ impl<'a> Checker<'a> {
                 held,
             });
         }
-        self.finish_lets(&mut body);
-        let lets = self.take_lets(&mut body);
-        Some(ir::BundleDef {
-            id: b.id.name.clone(),
-            title: b.title.clone(),
-            subject: subject?,
-            basis: b.basis.clone(),
-            lets,
-            locals: body.next_local,
-            members,
-            fields,
-            materials,
-        })
+        materials
     }
 
     fn check_properties(

@@ -3,7 +3,7 @@
 
 use super::{truth, Decision, EvalOptions, Evaluator, Failure, Frame, Outcome, Val};
 use crate::compile::RuleSet;
-use crate::ir::{Expr, MemberKind};
+use crate::ir::{BundleDef, Expr, FormFieldDef, MemberKind};
 use crate::record::Record;
 use crate::value::{format_decimal, Value};
 use chrono::NaiveDate;
@@ -212,154 +212,30 @@ fn prefill_unguarded(
         let error = Failure::from("internal error: no such bundle").at(super::INTERNAL_AT);
         return failed_form(rules, bundle, error);
     };
-    let mut ev = Evaluator::new(rules, record, ref_date, opts);
-    let mut frame = Frame::new(def.locals, &def.lets);
-    let mut members = vec![];
-    let mut errors = vec![];
-    for m in &def.members {
-        let status = match &m.kind {
-            MemberKind::Procedural(cond) => {
-                let v = ev.eval(cond, &mut frame);
-                match v {
-                    Ok(v) => {
-                        let (status, missing) = match truth(v.clone()) {
-                            Some(true) => (Outcome::Eligible, vec![]),
-                            Some(false) => (Outcome::NotEligible, vec![]),
-                            None => (
-                                Outcome::Undetermined,
-                                super::missing_of(&v)
-                                    .iter()
-                                    .map(|s| s.to_string())
-                                    .collect(),
-                            ),
-                        };
-                        ev.members.push(v);
-                        MemberStatus::Procedural { status, missing }
-                    }
-                    Err(message) => {
-                        errors.push(message.at(m.key.clone()));
-                        ev.members.push(Val::Unknown(vec![]));
-                        MemberStatus::Procedural {
-                            status: Outcome::Undetermined,
-                            missing: vec![],
-                        }
-                    }
-                }
-            }
-            MemberKind::Policy {
-                policy,
-                item,
-                overrides,
-            } => {
-                // The chosen item, in the bundle's scope (as the overrides are).
-                let chosen = item.as_ref().map(|x| ev.eval(x, &mut frame));
-                if let Some(Err(message)) = &chosen {
-                    errors.push(message.clone().at(format!("{} for", m.key)));
-                }
-                let item_id = match &chosen {
-                    Some(Ok(Val::Known(Value::Record(r)))) => Some(super::item_id(&r.path)),
-                    Some(_) => Some(String::new()),
-                    None => None,
-                };
-                let mut forced = vec![];
-                for (clause, e) in overrides {
-                    let v = ev.eval(e, &mut frame);
-                    if let Err(message) = &v {
-                        errors.push(message.clone().at(format!("{} {clause}", m.key)));
-                    }
-                    forced.push((*policy, clause.clone(), v));
-                }
-                let saved = std::mem::replace(&mut ev.overrides, forced);
-                // The member's decision stands on its own (its own cache of referenced
-                // policies, since forced clauses change outcomes).
-                let saved_cache = std::mem::replace(
-                    &mut ev.policy_cache,
-                    vec![None; rules.program.policies.len()],
-                );
-                let d = ev.decide_for(*policy, chosen);
-                ev.overrides = saved;
-                ev.policy_cache = saved_cache;
-                ev.members.push(super::outcome_truth(&d));
-                MemberStatus::Policy {
-                    decision: Box::new(d),
-                    item: item_id.filter(|id| !id.is_empty()),
-                }
-            }
-        };
-        members.push((m.key.clone(), m.label.clone(), status));
-    }
-    let mut prefilled = vec![];
-    let mut to_enter = vec![];
-    for f in &def.fields {
-        let usable = match &f.when {
-            Some(w) => matches!(ev.eval(w, &mut frame).map(truth), Ok(Some(true))),
-            None => true,
-        };
-        let value = match (&f.value, usable) {
-            (Some(e), true) => match ev.eval(e, &mut frame) {
-                Ok(Val::Known(v)) => {
-                    let display = match &v {
-                        Value::Enum(t, i) => {
-                            Some(rules.schema.enum_value_label(*t, *i).to_string())
-                                .filter(|l| l != rules.schema.enum_value_name(*t, *i))
-                        }
-                        _ => None,
-                    };
-                    Some((render(rules, &v), source(&mut ev, e, &mut frame), display))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        match value {
-            Some((value, source, display)) => prefilled.push(PrefilledField {
-                key: f.key.clone(),
-                label: f.label.clone(),
-                value,
-                source,
-                display,
-            }),
-            None => to_enter.push((f.key.clone(), f.label.clone())),
-        }
-    }
-    let mut materials: Vec<MaterialLine> = vec![];
-    for mat in &def.materials {
-        let needed: Vec<String> = mat
-            .members
-            .iter()
-            .filter(|&&i| {
-                members
-                    .get(i)
-                    .is_some_and(|(_, _, s)| !s.is_not_available())
-            })
-            .filter_map(|&i| def.members.get(i).map(|m| m.key.clone()))
-            .collect();
-        if needed.is_empty() {
-            continue;
-        }
-        let held = match &mat.held {
-            None => false,
-            Some(None) => true,
-            Some(Some(c)) => matches!(ev.eval(c, &mut frame).map(truth), Ok(Some(true))),
-        };
-        // One line per material, whichever members need it.
-        match materials.iter_mut().find(|l| l.key == mat.key) {
-            Some(line) => {
-                line.held |= held;
-                for n in needed {
-                    if !line.members.contains(&n) {
-                        line.members.push(n);
-                    }
-                }
-            }
-            None => materials.push(MaterialLine {
-                key: mat.key.clone(),
-                label: mat.label.clone(),
-                held,
-                members: needed,
-            }),
-        }
-    }
+    let mut form = Filler {
+        ev: Evaluator::new(rules, record, ref_date, opts),
+        frame: Frame::new(def.locals, &def.lets),
+        errors: vec![],
+    };
+    // Members in order (a member may read earlier ones), then the form and materials.
+    let members: Vec<_> = def
+        .members
+        .iter()
+        .map(|m| {
+            let status = match &m.kind {
+                MemberKind::Procedural(cond) => form.procedural(&m.key, cond),
+                MemberKind::Policy {
+                    policy,
+                    item,
+                    overrides,
+                } => form.policy(&m.key, *policy, item.as_ref(), overrides),
+            };
+            (m.key.clone(), m.label.clone(), status)
+        })
+        .collect();
+    let (prefilled, to_enter) = form.fields(&def.fields);
+    let materials = form.materials(def, &members);
+    let mut errors = form.errors;
     if let Some(t) = rules.taint.bundles.get(bundle) {
         crate::check::taint::mask_bundle_errors(t, &mut errors);
     }
@@ -371,6 +247,183 @@ fn prefill_unguarded(
         to_enter,
         materials,
         errors,
+    }
+}
+
+/// One bundle being pre-filled: the evaluator and the bundle's scope, and the errors
+/// met so far.
+struct Filler<'r> {
+    ev: Evaluator<'r>,
+    frame: Frame<'r>,
+    errors: Vec<super::EvalError>,
+}
+
+impl<'r> Filler<'r> {
+    /// A procedural member: available / not available / undetermined as its condition.
+    fn procedural(&mut self, key: &str, cond: &'r Expr) -> MemberStatus {
+        match self.ev.eval(cond, &mut self.frame) {
+            Ok(v) => {
+                let (status, missing) = match truth(v.clone()) {
+                    Some(true) => (Outcome::Eligible, vec![]),
+                    Some(false) => (Outcome::NotEligible, vec![]),
+                    None => (
+                        Outcome::Undetermined,
+                        super::missing_of(&v)
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect(),
+                    ),
+                };
+                self.ev.members.push(v);
+                MemberStatus::Procedural { status, missing }
+            }
+            Err(message) => {
+                self.errors.push(message.at(key.to_string()));
+                self.ev.members.push(Val::Unknown(vec![]));
+                MemberStatus::Procedural {
+                    status: Outcome::Undetermined,
+                    missing: vec![],
+                }
+            }
+        }
+    }
+
+    /// A policy member: the policy's decision with the bundle's clause values, for the
+    /// subject or for the one item chosen (`policy P for x`).
+    fn policy(
+        &mut self,
+        key: &str,
+        policy: usize,
+        item: Option<&'r Expr>,
+        overrides: &'r [(String, Expr)],
+    ) -> MemberStatus {
+        // The chosen item, in the bundle's scope (as the overrides are).
+        let chosen = item.map(|x| self.ev.eval(x, &mut self.frame));
+        if let Some(Err(message)) = &chosen {
+            self.errors.push(message.clone().at(format!("{key} for")));
+        }
+        let item_id = match &chosen {
+            Some(Ok(Val::Known(Value::Record(r)))) => Some(super::item_id(&r.path)),
+            _ => None,
+        };
+        let mut forced = vec![];
+        for (clause, e) in overrides {
+            let v = self.ev.eval(e, &mut self.frame);
+            if let Err(message) = &v {
+                self.errors
+                    .push(message.clone().at(format!("{key} {clause}")));
+            }
+            forced.push((policy, clause.clone(), v));
+        }
+        let ev = &mut self.ev;
+        let saved = std::mem::replace(&mut ev.overrides, forced);
+        // The member's decision stands on its own (its own cache of referenced
+        // policies, since forced clauses change outcomes).
+        let saved_cache = std::mem::replace(
+            &mut ev.policy_cache,
+            vec![None; ev.rules.program.policies.len()],
+        );
+        let d = ev.decide_for(policy, chosen);
+        ev.overrides = saved;
+        ev.policy_cache = saved_cache;
+        ev.members.push(super::outcome_truth(&d));
+        MemberStatus::Policy {
+            decision: Box::new(d),
+            item: item_id,
+        }
+    }
+
+    /// The form's fields: pre-filled where the value is known (and usable), the rest
+    /// to be entered.
+    fn fields(&mut self, defs: &'r [FormFieldDef]) -> (Vec<PrefilledField>, Vec<(String, String)>) {
+        let rules = self.ev.rules;
+        let mut prefilled = vec![];
+        let mut to_enter = vec![];
+        for f in defs {
+            let usable = match &f.when {
+                Some(w) => self.holds(w),
+                None => true,
+            };
+            let known = match (&f.value, usable) {
+                (Some(e), true) => match self.ev.eval(e, &mut self.frame) {
+                    Ok(Val::Known(v)) => Some((e, v)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some((e, v)) = known else {
+                to_enter.push((f.key.clone(), f.label.clone()));
+                continue;
+            };
+            let display = match &v {
+                Value::Enum(t, i) => Some(rules.schema.enum_value_label(*t, *i).to_string())
+                    .filter(|l| l != rules.schema.enum_value_name(*t, *i)),
+                _ => None,
+            };
+            prefilled.push(PrefilledField {
+                key: f.key.clone(),
+                label: f.label.clone(),
+                value: render(rules, &v),
+                source: source(&mut self.ev, e, &mut self.frame),
+                display,
+            });
+        }
+        (prefilled, to_enter)
+    }
+
+    /// The materials of the members that are (or may be) available, each listed once.
+    fn materials(
+        &mut self,
+        def: &'r BundleDef,
+        members: &[(String, String, MemberStatus)],
+    ) -> Vec<MaterialLine> {
+        let mut materials: Vec<MaterialLine> = vec![];
+        for mat in &def.materials {
+            let needed: Vec<String> = mat
+                .members
+                .iter()
+                .filter(|&&i| {
+                    members
+                        .get(i)
+                        .is_some_and(|(_, _, s)| !s.is_not_available())
+                })
+                .filter_map(|&i| def.members.get(i).map(|m| m.key.clone()))
+                .collect();
+            if needed.is_empty() {
+                continue;
+            }
+            let held = match &mat.held {
+                None => false,
+                Some(None) => true,
+                Some(Some(c)) => self.holds(c),
+            };
+            // One line per material, whichever members need it.
+            match materials.iter_mut().find(|l| l.key == mat.key) {
+                Some(line) => {
+                    line.held |= held;
+                    for n in needed {
+                        if !line.members.contains(&n) {
+                            line.members.push(n);
+                        }
+                    }
+                }
+                None => materials.push(MaterialLine {
+                    key: mat.key.clone(),
+                    label: mat.label.clone(),
+                    held,
+                    members: needed,
+                }),
+            }
+        }
+        materials
+    }
+
+    /// Whether a condition is certainly true (unknown and errors are not).
+    fn holds(&mut self, cond: &'r Expr) -> bool {
+        matches!(
+            self.ev.eval(cond, &mut self.frame).map(truth),
+            Ok(Some(true))
+        )
     }
 }
 

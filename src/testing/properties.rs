@@ -585,6 +585,18 @@ fn decide(
     ))
 }
 
+/// One generated case under test: the rule set, the subject kind, the case, the values
+/// to fill its gaps with, and the decisions it gets.
+#[derive(Clone, Copy)]
+struct Trial<'a> {
+    rules: &'a RuleSet,
+    subject: usize,
+    case: &'a GenCase,
+    fills: &'a [Json],
+    date: NaiveDate,
+    ds: &'a [Decision],
+}
+
 fn check(
     rules: &RuleSet,
     subject: usize,
@@ -599,294 +611,363 @@ fn check(
             vec![],
         )
     })?;
+    let t = Trial {
+        rules,
+        subject,
+        case,
+        fills,
+        date,
+        ds: &ds,
+    };
     match property {
-        Property::Amounts => {
-            for d in &ds {
-                let mut amounts: Vec<(String, &eval::Amount)> = vec![];
-                if let Some(a) = &d.amount {
-                    amounts.push((d.policy.clone(), a));
-                }
-                if let Some((_, items)) = &d.per_item {
-                    for (id, it) in items {
-                        if let Some(a) = &it.amount {
-                            amounts.push((format!("{} [{id}]", d.policy), a));
-                        }
-                    }
-                }
-                for (who, a) in amounts {
-                    if a.value.is_sign_negative() && !a.value.is_zero() {
-                        return Err(Failure::new(
-                            format!("{who}: negative amount {}", a.value),
-                            vec![d.policy.clone()],
-                        ));
-                    }
+        Property::Amounts => amounts_non_negative(&t),
+        Property::Determinism => deterministic(&t),
+        Property::EligibleClauses => eligible_clauses_true(&t),
+        Property::Excludes => excludes_hold(&t),
+        Property::Soundness => sound_when_filled(&t),
+        Property::MissingFillAll => decided_when_all_filled(&t),
+        Property::MissingListed => missing_listed(&t),
+    }
+}
+
+/// No amount, a policy's or an item's, is negative.
+fn amounts_non_negative(t: &Trial) -> Result<(), Failure> {
+    let Trial { ds, .. } = *t;
+    for d in ds {
+        let mut amounts: Vec<(String, &eval::Amount)> = vec![];
+        if let Some(a) = &d.amount {
+            amounts.push((d.policy.clone(), a));
+        }
+        if let Some((_, items)) = &d.per_item {
+            for (id, it) in items {
+                if let Some(a) = &it.amount {
+                    amounts.push((format!("{} [{id}]", d.policy), a));
                 }
             }
-            Ok(())
         }
-        Property::Determinism => {
-            let a = decide(rules, subject, &case.record, date, true)
-                .map_err(|e| Failure::new(e, vec![]))?;
-            let b = decide(rules, subject, &case.record, date, true)
-                .map_err(|e| Failure::new(e, vec![]))?;
-            let (ja, jb) = (
-                serde_json::to_string(&a).unwrap_or_default(),
-                serde_json::to_string(&b).unwrap_or_default(),
-            );
-            if ja != jb {
+        for (who, a) in amounts {
+            if a.value.is_sign_negative() && !a.value.is_zero() {
                 return Err(Failure::new(
-                    "two evaluations of the same record give different output".into(),
-                    a.iter().map(|d| d.policy.clone()).collect(),
+                    format!("{who}: negative amount {}", a.value),
+                    vec![d.policy.clone()],
                 ));
             }
-            let rec = record::read_record(&rules.schema, subject, &case.record)
-                .map_err(|e| Failure::new(e.to_string(), vec![]))?;
-            for d in &a {
-                let Some(&i) = rules.policy_index.get(&d.policy) else {
-                    continue;
-                };
-                let alone = eval::evaluate_policy(
-                    rules,
-                    i,
-                    &rec,
-                    date,
-                    EvalOptions {
-                        trace: true,
-                        ..Default::default()
-                    },
-                );
-                let (x, y) = (
-                    serde_json::to_string(d).unwrap_or_default(),
-                    serde_json::to_string(&alone).unwrap_or_default(),
-                );
-                if x != y {
-                    return Err(Failure::new(
-                        format!(
-                            "{}: decided alone it gives {y}, among all policies {x}",
-                            d.policy
-                        ),
-                        vec![d.policy.clone()],
-                    ));
-                }
-            }
-            Ok(())
         }
-        Property::EligibleClauses => {
-            let rec = record::read_record(&rules.schema, subject, &case.record)
-                .map_err(|e| Failure::new(e.to_string(), vec![]))?;
-            let traced = EvalOptions {
+    }
+    Ok(())
+}
+
+/// The same record decides the same twice, and each policy decided alone as among all.
+fn deterministic(t: &Trial) -> Result<(), Failure> {
+    let Trial {
+        rules,
+        subject,
+        case,
+        date,
+        ..
+    } = *t;
+    let a =
+        decide(rules, subject, &case.record, date, true).map_err(|e| Failure::new(e, vec![]))?;
+    let b =
+        decide(rules, subject, &case.record, date, true).map_err(|e| Failure::new(e, vec![]))?;
+    let (ja, jb) = (
+        serde_json::to_string(&a).unwrap_or_default(),
+        serde_json::to_string(&b).unwrap_or_default(),
+    );
+    if ja != jb {
+        return Err(Failure::new(
+            "two evaluations of the same record give different output".into(),
+            a.iter().map(|d| d.policy.clone()).collect(),
+        ));
+    }
+    let rec = record::read_record(&rules.schema, subject, &case.record)
+        .map_err(|e| Failure::new(e.to_string(), vec![]))?;
+    for d in &a {
+        let Some(&i) = rules.policy_index.get(&d.policy) else {
+            continue;
+        };
+        let alone = eval::evaluate_policy(
+            rules,
+            i,
+            &rec,
+            date,
+            EvalOptions {
                 trace: true,
                 ..Default::default()
+            },
+        );
+        let (x, y) = (
+            serde_json::to_string(d).unwrap_or_default(),
+            serde_json::to_string(&alone).unwrap_or_default(),
+        );
+        if x != y {
+            return Err(Failure::new(
+                format!(
+                    "{}: decided alone it gives {y}, among all policies {x}",
+                    d.policy
+                ),
+                vec![d.policy.clone()],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every eligible decision (a policy's, an item's, a bundle member's) has every clause true.
+fn eligible_clauses_true(t: &Trial) -> Result<(), Failure> {
+    let Trial {
+        rules,
+        subject,
+        case,
+        date,
+        ..
+    } = *t;
+    let rec = record::read_record(&rules.schema, subject, &case.record)
+        .map_err(|e| Failure::new(e.to_string(), vec![]))?;
+    let traced = EvalOptions {
+        trace: true,
+        ..Default::default()
+    };
+    let mut decisions = eval::evaluate_all(rules, &rec, date, traced);
+    // The policy members of every bundle about the subject, with their overrides.
+    for (b, def) in rules.program.bundles.iter().enumerate() {
+        if def.subject != subject {
+            continue;
+        }
+        let form = eval::prefill(rules, b, &rec, date, traced);
+        for (_, _, m) in form.members {
+            if let eval::MemberStatus::Policy { decision, .. } = m {
+                decisions.push(*decision);
+            }
+        }
+    }
+    for d in &decisions {
+        let items = d.per_item.iter().flat_map(|(_, items)| items.iter());
+        let mut traces: Vec<(String, Outcome, Option<&eval::Trace>)> =
+            vec![(d.policy.clone(), d.outcome, d.trace.as_ref())];
+        traces.extend(items.map(|(id, it)| {
+            (
+                format!("{} [{id}]", d.policy),
+                it.outcome,
+                it.trace.as_ref(),
+            )
+        }));
+        for (who, outcome, trace) in traces {
+            let Some(t) = trace.filter(|_| outcome == Outcome::Eligible) else {
+                continue;
             };
-            let mut decisions = eval::evaluate_all(rules, &rec, date, traced);
-            // The policy members of every bundle about the subject, with their overrides.
-            for (b, def) in rules.program.bundles.iter().enumerate() {
-                if def.subject != subject {
-                    continue;
-                }
-                let form = eval::prefill(rules, b, &rec, date, traced);
-                for (_, _, m) in form.members {
-                    if let eval::MemberStatus::Policy { decision, .. } = m {
-                        decisions.push(*decision);
-                    }
-                }
+            if let Some(c) = t.clauses.iter().find(|c| c.value != eval::Truth::True) {
+                return Err(Failure::new(
+                    format!("{who} is eligible with clause {} {:?}", c.id, c.value),
+                    vec![d.policy.clone()],
+                ));
             }
-            for d in &decisions {
-                let items = d.per_item.iter().flat_map(|(_, items)| items.iter());
-                let mut traces: Vec<(String, Outcome, Option<&eval::Trace>)> =
-                    vec![(d.policy.clone(), d.outcome, d.trace.as_ref())];
-                traces.extend(items.map(|(id, it)| {
-                    (
-                        format!("{} [{id}]", d.policy),
-                        it.outcome,
-                        it.trace.as_ref(),
-                    )
-                }));
-                for (who, outcome, trace) in traces {
-                    let Some(t) = trace.filter(|_| outcome == Outcome::Eligible) else {
-                        continue;
-                    };
-                    if let Some(c) = t.clauses.iter().find(|c| c.value != eval::Truth::True) {
-                        return Err(Failure::new(
-                            format!("{who} is eligible with clause {} {:?}", c.id, c.value),
-                            vec![d.policy.clone()],
-                        ));
-                    }
-                }
-            }
-            Ok(())
         }
-        Property::Excludes => {
-            for d in &ds {
-                if d.outcome != Outcome::Eligible {
-                    continue;
-                }
-                let Some(p) = rules.policy(&d.policy) else {
-                    continue;
-                };
-                for other in &p.excludes {
-                    if ds
-                        .iter()
-                        .any(|e| &e.policy == other && e.outcome == Outcome::Eligible)
-                    {
-                        return Err(Failure::new(
-                            format!(
-                                "{} and {other} are both eligible, but {} excludes {other}",
-                                d.policy, d.policy
-                            ),
-                            vec![d.policy.clone(), other.clone()],
-                        ));
-                    }
-                }
-            }
-            Ok(())
+    }
+    Ok(())
+}
+
+/// Policies declared mutually exclusive are never both eligible.
+fn excludes_hold(t: &Trial) -> Result<(), Failure> {
+    let Trial { rules, ds, .. } = *t;
+    for d in ds {
+        if d.outcome != Outcome::Eligible {
+            continue;
         }
-        Property::Soundness => {
-            let (filled, after) = decide_filled(rules, subject, &case.record, fills, date)?;
-            for (a, b) in ds.iter().zip(&after) {
-                if let Some(msg) = sound(a, b) {
-                    return Err(Failure {
-                        message: msg,
-                        policies: vec![a.policy.clone()],
-                        filled: Some(filled),
-                    });
-                }
+        let Some(p) = rules.policy(&d.policy) else {
+            continue;
+        };
+        for other in &p.excludes {
+            if ds
+                .iter()
+                .any(|e| &e.policy == other && e.outcome == Outcome::Eligible)
+            {
+                return Err(Failure::new(
+                    format!(
+                        "{} and {other} are both eligible, but {} excludes {other}",
+                        d.policy, d.policy
+                    ),
+                    vec![d.policy.clone(), other.clone()],
+                ));
             }
-            Ok(())
         }
-        Property::MissingFillAll => {
-            let (filled, after) = decide_filled(rules, subject, &case.record, fills, date)?;
-            for d in &after {
-                let bad = |outcome: Outcome, err: bool| outcome == Outcome::Undetermined && !err;
-                let mut msg = None;
-                if bad(d.outcome, d.error.is_some()) {
+    }
+    Ok(())
+}
+
+/// Filling the missing fields never changes a decided outcome.
+fn sound_when_filled(t: &Trial) -> Result<(), Failure> {
+    let Trial {
+        rules,
+        subject,
+        case,
+        fills,
+        date,
+        ds,
+        ..
+    } = *t;
+    let (filled, after) = decide_filled(rules, subject, &case.record, fills, date)?;
+    for (a, b) in ds.iter().zip(&after) {
+        if let Some(msg) = sound(a, b) {
+            return Err(Failure {
+                message: msg,
+                policies: vec![a.policy.clone()],
+                filled: Some(filled),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// With every missing field filled in, nothing is undetermined except on an error.
+fn decided_when_all_filled(t: &Trial) -> Result<(), Failure> {
+    let Trial {
+        rules,
+        subject,
+        case,
+        fills,
+        date,
+        ..
+    } = *t;
+    let (filled, after) = decide_filled(rules, subject, &case.record, fills, date)?;
+    for d in &after {
+        let bad = |outcome: Outcome, err: bool| outcome == Outcome::Undetermined && !err;
+        let mut msg = None;
+        if bad(d.outcome, d.error.is_some()) {
+            msg = Some(format!(
+                "{} is undetermined (missing {:?}) although the record lacks no field",
+                d.policy, d.missing
+            ));
+        }
+        if let Some((_, items)) = &d.per_item {
+            for (id, it) in items {
+                if msg.is_none() && bad(it.outcome, it.error.is_some()) {
                     msg = Some(format!(
-                        "{} is undetermined (missing {:?}) although the record lacks no field",
-                        d.policy, d.missing
+                        "{} [{id}] is undetermined (missing {:?}) although the record lacks no field",
+                        d.policy, it.missing
                     ));
                 }
-                if let Some((_, items)) = &d.per_item {
-                    for (id, it) in items {
-                        if msg.is_none() && bad(it.outcome, it.error.is_some()) {
-                            msg = Some(format!(
-                                "{} [{id}] is undetermined (missing {:?}) although the record lacks no field",
-                                d.policy, it.missing
-                            ));
-                        }
-                    }
-                }
-                if let Some(message) = msg {
-                    return Err(Failure {
-                        message,
-                        policies: vec![d.policy.clone()],
-                        filled: Some(filled),
-                    });
-                }
             }
-            Ok(())
         }
-        Property::MissingListed => {
-            let gaps = missing_fields(&rules.schema, subject, &case.record);
-            for d in &ds {
-                if d.outcome != Outcome::Undetermined {
-                    continue;
-                }
-                let fail = |message: String, filled: Option<Json>| Failure {
-                    message,
-                    policies: vec![d.policy.clone()],
-                    filled,
-                };
-                if d.missing.is_empty() && d.error.is_none() {
+        if let Some(message) = msg {
+            return Err(Failure {
+                message,
+                policies: vec![d.policy.clone()],
+                filled: Some(filled),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An undetermined decision lists fields the record lacks, and filling them, round after round, decides it or asks for other fields.
+fn missing_listed(t: &Trial) -> Result<(), Failure> {
+    let Trial {
+        rules,
+        subject,
+        case,
+        fills,
+        date,
+        ds,
+        ..
+    } = *t;
+    let gaps = missing_fields(&rules.schema, subject, &case.record);
+    for d in ds {
+        if d.outcome != Outcome::Undetermined {
+            continue;
+        }
+        let fail = |message: String, filled: Option<Json>| Failure {
+            message,
+            policies: vec![d.policy.clone()],
+            filled,
+        };
+        if d.missing.is_empty() && d.error.is_none() {
+            return Err(fail(
+                format!(
+                    "{} is undetermined but lists no missing field and no error",
+                    d.policy
+                ),
+                None,
+            ));
+        }
+        if let Some((_, items)) = &d.per_item {
+            for (id, it) in items {
+                if it.outcome == Outcome::Undetermined
+                    && it.missing.is_empty()
+                    && it.error.is_none()
+                {
                     return Err(fail(
                         format!(
-                            "{} is undetermined but lists no missing field and no error",
+                            "{} [{id}] is undetermined but lists no missing field and no error",
                             d.policy
                         ),
                         None,
                     ));
                 }
-                if let Some((_, items)) = &d.per_item {
-                    for (id, it) in items {
-                        if it.outcome == Outcome::Undetermined
-                            && it.missing.is_empty()
-                            && it.error.is_none()
-                        {
-                            return Err(fail(
-                                format!(
-                                    "{} [{id}] is undetermined but lists no missing field and no error",
-                                    d.policy
-                                ),
-                                None,
-                            ));
-                        }
-                    }
-                }
-                let Some(&pi) = rules.policy_index.get(&d.policy) else {
-                    continue;
+            }
+        }
+        let Some(&pi) = rules.policy_index.get(&d.policy) else {
+            continue;
+        };
+        // Fill exactly the listed fields, round after round.
+        let mut record = case.record.clone();
+        let mut filled: BTreeSet<String> = BTreeSet::new();
+        let mut listed = d.missing.clone();
+        let mut round = 0;
+        loop {
+            round += 1;
+            for p in &listed {
+                let Some((k, gap)) = gaps.iter().enumerate().find(|(_, g)| &g.path == p) else {
+                    return Err(fail(
+                        format!(
+                            "{} lists `{p}` as missing (round {round}), but the record has that field",
+                            d.policy
+                        ),
+                        Some(record),
+                    ));
                 };
-                // Fill exactly the listed fields, round after round.
-                let mut record = case.record.clone();
-                let mut filled: BTreeSet<String> = BTreeSet::new();
-                let mut listed = d.missing.clone();
-                let mut round = 0;
-                loop {
-                    round += 1;
-                    for p in &listed {
-                        let Some((k, gap)) = gaps.iter().enumerate().find(|(_, g)| &g.path == p)
-                        else {
-                            return Err(fail(
-                                format!(
-                                    "{} lists `{p}` as missing (round {round}), but the record has that field",
-                                    d.policy
-                                ),
-                                Some(record),
-                            ));
-                        };
-                        if !filled.insert(p.clone()) {
-                            return Err(fail(
-                                format!(
-                                    "{} still lists `{p}` as missing after it was filled in (round {round})",
-                                    d.policy
-                                ),
-                                Some(record),
-                            ));
-                        }
-                        if let Some(v) = fills.get(k) {
-                            generate::fill(&mut record, gap, v.clone());
-                        }
-                    }
-                    let rec =
-                        record::read_record(&rules.schema, subject, &record).map_err(|e| {
-                            fail(
-                                format!("the filled record is rejected: {e}"),
-                                Some(record.clone()),
-                            )
-                        })?;
-                    let next = eval::evaluate_policy(rules, pi, &rec, date, EvalOptions::default());
-                    if next.outcome != Outcome::Undetermined || next.error.is_some() {
-                        break;
-                    }
-                    if next.missing.is_empty() {
-                        return Err(fail(
-                            format!(
-                                "{}: after filling {:?}, undetermined with no missing field and no error",
-                                d.policy, listed
-                            ),
-                            Some(record),
-                        ));
-                    }
-                    if round > gaps.len() + 1 {
-                        return Err(fail(
-                            format!("{}: filling the listed fields does not end", d.policy),
-                            Some(record),
-                        ));
-                    }
-                    listed = next.missing;
+                if !filled.insert(p.clone()) {
+                    return Err(fail(
+                        format!(
+                            "{} still lists `{p}` as missing after it was filled in (round {round})",
+                            d.policy
+                        ),
+                        Some(record),
+                    ));
+                }
+                if let Some(v) = fills.get(k) {
+                    generate::fill(&mut record, gap, v.clone());
                 }
             }
-            Ok(())
+            let rec = record::read_record(&rules.schema, subject, &record).map_err(|e| {
+                fail(
+                    format!("the filled record is rejected: {e}"),
+                    Some(record.clone()),
+                )
+            })?;
+            let next = eval::evaluate_policy(rules, pi, &rec, date, EvalOptions::default());
+            if next.outcome != Outcome::Undetermined || next.error.is_some() {
+                break;
+            }
+            if next.missing.is_empty() {
+                return Err(fail(
+                    format!(
+                        "{}: after filling {:?}, undetermined with no missing field and no error",
+                        d.policy, listed
+                    ),
+                    Some(record),
+                ));
+            }
+            if round > gaps.len() + 1 {
+                return Err(fail(
+                    format!("{}: filling the listed fields does not end", d.policy),
+                    Some(record),
+                ));
+            }
+            listed = next.missing;
         }
     }
+    Ok(())
 }
 
 /// The record with every gap filled by the value generated for it.
