@@ -1330,6 +1330,51 @@ impl<'a> Checker<'a> {
         );
     }
 
+    /// The shortest circle of references from policy `start` back to it, as the
+    /// policies on the way (`[a, b, a]`), or `None`.
+    fn policy_circle(&self, start: usize) -> Option<Vec<usize>> {
+        let entry = self.policies.get(start)?;
+        // Breadth first from the policy's references, each policy reached noted with
+        // the one it was reached from, until the path comes back to the start.
+        let mut from: HashMap<usize, usize> = HashMap::new();
+        let mut queue: std::collections::VecDeque<usize> = entry.refs.iter().map(|r| r.0).collect();
+        for r in &entry.refs {
+            from.entry(r.0).or_insert(start);
+        }
+        let mut back = false;
+        while let Some(p) = queue.pop_front() {
+            if p == start {
+                back = true;
+                break;
+            }
+            let Some(other) = self.policies.get(p) else {
+                continue;
+            };
+            for r in &other.refs {
+                if let std::collections::hash_map::Entry::Vacant(v) = from.entry(r.0) {
+                    v.insert(p);
+                    queue.push_back(r.0);
+                } else if r.0 == start {
+                    queue.push_back(r.0);
+                    from.insert(start, p);
+                }
+            }
+        }
+        if !back {
+            return None;
+        }
+        // The path, from the start round to it again.
+        let mut path = vec![start];
+        let mut at = from.get(&start).copied().unwrap_or(start);
+        while at != start && path.len() <= self.policies.len() {
+            path.push(at);
+            at = from.get(&at).copied().unwrap_or(start);
+        }
+        path.push(start);
+        path.reverse();
+        Some(path)
+    }
+
     fn check_cycles(&mut self) {
         let mut cycles = vec![];
         // Functions calling themselves, directly or not.
@@ -1358,45 +1403,9 @@ impl<'a> Checker<'a> {
         }
         // Policies referring to each other's decision in a circle, named by its path.
         for (start, entry) in self.policies.iter().enumerate() {
-            // Breadth first from the policy's references, each policy reached noted with
-            // the one it was reached from, until the path comes back to the start.
-            let mut from: HashMap<usize, usize> = HashMap::new();
-            let mut queue: std::collections::VecDeque<usize> =
-                entry.refs.iter().map(|r| r.0).collect();
-            for r in &entry.refs {
-                from.entry(r.0).or_insert(start);
-            }
-            let mut back = None;
-            while let Some(p) = queue.pop_front() {
-                if p == start {
-                    back = Some(p);
-                    break;
-                }
-                let Some(other) = self.policies.get(p) else {
-                    continue;
-                };
-                for r in &other.refs {
-                    if let std::collections::hash_map::Entry::Vacant(v) = from.entry(r.0) {
-                        v.insert(p);
-                        queue.push_back(r.0);
-                    } else if r.0 == start {
-                        queue.push_back(r.0);
-                        from.insert(start, p);
-                    }
-                }
-            }
-            if back.is_none() {
+            let Some(path) = self.policy_circle(start) else {
                 continue;
-            }
-            // The path, from the start round to it again.
-            let mut path = vec![start];
-            let mut at = from.get(&start).copied().unwrap_or(start);
-            while at != start && path.len() <= self.policies.len() {
-                path.push(at);
-                at = from.get(&at).copied().unwrap_or(start);
-            }
-            path.push(start);
-            path.reverse();
+            };
             let names: Vec<String> = path
                 .iter()
                 .filter_map(|&i| self.policies.get(i).map(|e| e.ast.id.name.clone()))

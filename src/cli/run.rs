@@ -287,88 +287,37 @@ fn fault_injection() -> Result<Option<u64>, ExitCode> {
 const INTERNAL_ERROR: u8 = 3;
 
 pub fn run(args: RunArgs) -> ExitCode {
-    let panic_at_line = match fault_injection() {
-        Ok(l) => l,
-        Err(c) => return c,
-    };
-    let rules = match super::load_rules(args.rules) {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
-    let ref_date = match super::parse_date(args.date) {
-        Ok(d) => d,
-        Err(c) => return c,
-    };
-    let csv = match args.format {
-        Some("csv") => true,
-        Some("jsonl") | Some("json") => false,
-        Some(other) => {
-            eprintln!("error: unknown --format `{other}`: use jsonl or csv");
-            return ExitCode::from(2);
-        }
-        None => args.input.ends_with(".csv"),
-    };
-    let (reader, total): (Box<dyn Read>, Option<u64>) = if args.input == "-" {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        match File::open(args.input) {
-            Ok(f) => {
-                let len = f.metadata().ok().map(|m| m.len());
-                (Box::new(f), len)
-            }
-            Err(e) => {
-                eprintln!("error: cannot read the input {}: {e}", args.input);
-                return ExitCode::from(2);
-            }
-        }
-    };
-    let subject = match args.subject {
-        Some(s) => match rules.schema.subjects.iter().position(|d| d.name == s) {
-            Some(i) => Some(i),
-            None => {
-                eprintln!("error: unknown subject kind `{s}`");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
-    };
-    // CSV rows become records one by one; JSON Lines go to the batch in blocks.
-    let input: Result<Box<dyn Iterator<Item = InputRecord>>, Box<dyn Read>> = if csv {
-        let Some(subject) = subject.or(if rules.schema.subjects.len() == 1 {
-            Some(0)
-        } else {
-            None
-        }) else {
-            eprintln!("error: CSV input needs --subject (person, enterprise, ...)");
-            return ExitCode::from(2);
-        };
-        match csv_records(&rules, subject, reader) {
-            Ok(it) => Ok(it),
-            Err(m) => {
-                eprintln!("error: {}: {m}", args.input);
-                return ExitCode::from(2);
-            }
-        }
-    } else {
-        Err(reader)
-    };
+    match run_checked(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+/// Says what is wrong with the command's input or output: exit status 2.
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// Where the records come from: CSV rows made records one by one, or JSON Lines the
+/// batch reads in blocks.
+type Input<'r> = Result<Box<dyn Iterator<Item = InputRecord> + 'r>, Box<dyn Read>>;
+
+fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
+    let panic_at_line = fault_injection()?;
+    let rules = super::load_rules(args.rules)?;
+    let ref_date = super::parse_date(args.date)?;
+    let (input, total) = open_input(args, &rules)?;
     let bundle = match args.bundle {
-        Some(id) => match rules.bundle_index(id) {
-            Some(b) => Some(b),
-            None => {
-                eprintln!("error: unknown bundle `{id}`");
-                return ExitCode::from(2);
-            }
-        },
+        Some(id) => Some(
+            rules
+                .bundle_index(id)
+                .ok_or_else(|| bad_input(format!("unknown bundle `{id}`")))?,
+        ),
         None => None,
     };
-    let mut sink = match DirSink::create(args.out, bundle.is_some()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot write to {}: {e}", args.out.display());
-            return ExitCode::from(2);
-        }
-    };
+    let mut sink = DirSink::create(args.out, bundle.is_some())
+        .map_err(|e| bad_input(format!("cannot write to {}: {e}", args.out.display())))?;
     let config = RunConfig {
         subject: args.subject.map(str::to_string),
         threads: args.threads,
@@ -378,22 +327,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         budget: super::record_args().budget,
         ..RunConfig::new(ref_date)
     };
-    let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let bar = if show {
-        let bar = match total {
-            Some(t) if !csv => indicatif::ProgressBar::new(t),
-            _ => indicatif::ProgressBar::new_spinner(),
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        Some(bar)
-    } else {
-        None
-    };
+    let bar = progress_bar(args.quiet, total);
     quiet_worker_panics();
     let started = std::time::Instant::now();
     let progress = |done: u64, bytes: Option<u64>| {
@@ -421,41 +355,121 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     let summary = match result {
         Ok(s) => s,
-        Err(e @ batch::BatchError::Internal { .. }) => {
-            sink.abandon();
-            match PANICKED_AT.get() {
-                Some(at) => eprintln!(
-                    "error: {} (panicked at {at})",
-                    mianshen::escape::text(&e.to_string())
-                ),
-                None => eprintln!("error: {}", mianshen::escape::text(&e.to_string())),
-            }
-            eprintln!(
-                "the run stopped: no outputs were written to {}; this is a bug of mianshen, please report it",
-                args.out.display()
-            );
-            return ExitCode::from(INTERNAL_ERROR);
-        }
         Err(e) => {
             sink.abandon();
-            eprintln!("error: {}", mianshen::escape::text(&e.to_string()));
-            return ExitCode::from(2);
+            return Err(failed_run(&e, args.out));
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
     let json = summary.to_json(Some(elapsed));
-    if let Err(e) = sink.finish(&json) {
-        eprintln!(
-            "error: cannot write the outputs to {}: {e}",
+    sink.finish(&json).map_err(|e| {
+        bad_input(format!(
+            "cannot write the outputs to {}: {e}",
             args.out.display()
-        );
-        return ExitCode::from(2);
+        ))
+    })?;
+    print_report(&summary, elapsed, args.out, bundle.is_some());
+    Ok(())
+}
+
+/// The input named by `--input` (`-`: standard input) in its format, with its size in
+/// bytes when known (for the progress bar).
+fn open_input<'r>(
+    args: &RunArgs,
+    rules: &'r RuleSet,
+) -> Result<(Input<'r>, Option<u64>), ExitCode> {
+    let csv = match args.format {
+        Some("csv") => true,
+        Some("jsonl") | Some("json") => false,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "unknown --format `{other}`: use jsonl or csv"
+            )))
+        }
+        None => args.input.ends_with(".csv"),
+    };
+    let (reader, total): (Box<dyn Read>, Option<u64>) = if args.input == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f = File::open(args.input)
+            .map_err(|e| bad_input(format!("cannot read the input {}: {e}", args.input)))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    if !csv {
+        // Checked here so that a wrong name is a usage error before anything runs.
+        if let Some(s) = args.subject {
+            if !rules.schema.subjects.iter().any(|d| d.name == s) {
+                return Err(bad_input(format!("unknown subject kind `{s}`")));
+            }
+        }
+        return Ok((Err(reader), total));
     }
+    let subject = match args.subject {
+        Some(s) => rules
+            .schema
+            .subjects
+            .iter()
+            .position(|d| d.name == s)
+            .ok_or_else(|| bad_input(format!("unknown subject kind `{s}`")))?,
+        None if rules.schema.subjects.len() == 1 => 0,
+        None => {
+            return Err(bad_input(
+                "CSV input needs --subject (person, enterprise, ...)",
+            ))
+        }
+    };
+    let rows = csv_records(rules, subject, reader)
+        .map_err(|m| bad_input(format!("{}: {m}", args.input)))?;
+    // Rows are counted, not bytes: the bar spins.
+    Ok((Ok(rows), None))
+}
+
+/// A progress bar on a terminal, unless `--quiet`: by bytes read when the input's size
+/// is known, a spinner otherwise.
+fn progress_bar(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return None;
+    }
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {msg} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// The exit status of a run that failed, having said why: 3 for a bug of the engine
+/// (a panic deciding a record), 2 for bad input or output.
+fn failed_run(e: &batch::BatchError, out: &Path) -> ExitCode {
+    let text = e.to_string();
+    let message = mianshen::escape::text(&text);
+    if !matches!(e, batch::BatchError::Internal { .. }) {
+        return bad_input(message);
+    }
+    match PANICKED_AT.get() {
+        Some(at) => eprintln!("error: {message} (panicked at {at})"),
+        None => eprintln!("error: {message}"),
+    }
+    eprintln!(
+        "the run stopped: no outputs were written to {}; this is a bug of mianshen, please report it",
+        out.display()
+    );
+    ExitCode::from(INTERNAL_ERROR)
+}
+
+/// The summary table and where each output went.
+fn print_report(summary: &batch::Summary, elapsed: f64, out: &Path, forms: bool) {
     println!(
         "{}",
         serde_json::to_string_pretty(&summary.policies_json()).unwrap_or_default()
     );
-    let out = args.out.display().to_string();
+    let out = out.display().to_string();
     let out = out.trim_end_matches('/');
     println!(
         "{} records read: {} evaluated, {} rejected, in {:.2} s ({:.0} records/s)",
@@ -472,8 +486,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         );
     }
     println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, evaluation errors → {out}/errors.jsonl, summary → {out}/summary.json");
-    if bundle.is_some() {
+    if forms {
         println!("pre-filled forms → {out}/{FORMS}");
     }
-    ExitCode::SUCCESS
 }

@@ -686,106 +686,11 @@ impl Gen<'_> {
             .unwrap_or_default();
         match ty {
             FieldType::Bool => {
-                let any = proptest::bool::ANY.prop_map(Json::Bool).boxed();
-                if hints.is_empty() {
-                    any
-                } else {
-                    Union::new_weighted(vec![(4, any), (self.c.hint_weight, select(hints).boxed())])
-                        .boxed()
-                }
+                self.weighted(proptest::bool::ANY.prop_map(Json::Bool).boxed(), hints)
             }
-            FieldType::Int => {
-                let (lo, hi) = match constraint {
-                    Some(Constraint::IntRange(lo, hi)) => (*lo, *hi),
-                    _ => match range {
-                        Some((lo, hi)) => (
-                            i64::try_from(lo.ceil()).unwrap_or(i64::MIN / 4),
-                            i64::try_from(hi.floor()).unwrap_or(i64::MAX / 4),
-                        ),
-                        None => (-100, 1000),
-                    },
-                };
-                let hints: Vec<Json> = hints
-                    .into_iter()
-                    .filter(|h| h.as_i64().is_some_and(|x| lo <= x && x <= hi))
-                    .collect();
-                numbers(lo, hi, hints, self.c.hint_weight, Json::from)
-            }
-            FieldType::Decimal => {
-                let (lo, hi) = match constraint {
-                    Some(Constraint::DecimalRange(lo, hi)) => (*lo, *hi),
-                    _ => range.unwrap_or((Decimal::from(-1000), Decimal::from(100_000))),
-                };
-                let cents = |d: Decimal| {
-                    let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
-                    i64::try_from(c.round()).ok()
-                };
-                let (Some(lo_c), Some(hi_c)) = (cents(lo), cents(hi)) else {
-                    return Just(decimal_json(lo)).boxed();
-                };
-                let hints: Vec<Json> = hints
-                    .into_iter()
-                    .filter(|h| {
-                        json_decimal(h)
-                            .and_then(cents)
-                            .is_some_and(|x| lo_c <= x && x <= hi_c)
-                    })
-                    .collect();
-                numbers(lo_c, hi_c, hints, self.c.hint_weight, |c| {
-                    decimal_json(Decimal::new(c, 2))
-                })
-            }
-            FieldType::Date => {
-                let day = |d: NaiveDate| i64::from(d.num_days_from_ce());
-                let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
-                let date_json = |n: i64| {
-                    let d = i32::try_from(n)
-                        .ok()
-                        .and_then(NaiveDate::from_num_days_from_ce_opt)
-                        .unwrap_or_default();
-                    Json::from(d.to_string())
-                };
-                if let Some(Constraint::DateRange(a, b)) = constraint {
-                    return (day(*a)..=day(*b)).prop_map(date_json).boxed();
-                }
-                let rel = |lo: i64, hi: i64| {
-                    (lo..=hi)
-                        .prop_map(|d| rel_json(RelDate { months: 0, days: d }))
-                        .boxed()
-                };
-                let mut alts: Vec<(u32, BoxedStrategy<Json>)> = vec![
-                    // around the reference date: the last three years, the next one
-                    (3, rel(-1100, 400)),
-                    // anyone's birth date: up to 100 years before
-                    (3, rel(-36_600, 0)),
-                    (
-                        1,
-                        (day(ymd(2015, 1, 1))..=day(ymd(2027, 12, 31)))
-                            .prop_map(date_json)
-                            .boxed(),
-                    ),
-                    (
-                        1,
-                        (day(ymd(1920, 1, 1))..=day(ymd(2030, 12, 31)))
-                            .prop_map(date_json)
-                            .boxed(),
-                    ),
-                    (
-                        1,
-                        select(vec![1956, 1960, 1964, 1980, 2000, 2020, 2024])
-                            .prop_map(move |y| Json::from(ymd(y, 2, 29).to_string()))
-                            .boxed(),
-                    ),
-                ];
-                if !hints.is_empty() {
-                    alts.push((self.c.hint_weight, select(hints).boxed()));
-                }
-                if let Some(r) = self.c.rel_hints.get(path).filter(|r| !r.is_empty()) {
-                    let r: Vec<Json> = r.iter().map(|x| rel_json(*x)).collect();
-                    alts.push((self.c.hint_weight, select(r).boxed()));
-                }
-                Union::new_weighted(alts).boxed()
-            }
+            FieldType::Int => self.ints(constraint, range, hints),
+            FieldType::Decimal => self.decimals(constraint, range, hints),
+            FieldType::Date => self.dates(constraint, path, hints),
             FieldType::String => {
                 let mut pool = hints;
                 if pool.is_empty() {
@@ -811,87 +716,213 @@ impl Gen<'_> {
                 if values.is_empty() {
                     return Just(Json::Null).boxed();
                 }
-                let all = select(values).boxed();
-                if hints.is_empty() {
-                    all
-                } else {
-                    Union::new_weighted(vec![(4, all), (self.c.hint_weight, select(hints).boxed())])
-                        .boxed()
-                }
+                self.weighted(select(values).boxed(), hints)
             }
-            FieldType::List(inner) => {
-                let (lo, hi) = match constraint {
-                    Some(Constraint::Items(lo, hi)) => (*lo, *hi),
-                    _ => (0, self.c.max_items),
+            FieldType::List(inner) => self.lists(inner, constraint, range, path, name),
+            FieldType::Record(r) => self.record(*r, path),
+        }
+    }
+
+    /// Any value of `all`, with the hinted values (the rules' constants) weighted in.
+    fn weighted(&self, all: BoxedStrategy<Json>, hints: Vec<Json>) -> BoxedStrategy<Json> {
+        if hints.is_empty() {
+            all
+        } else {
+            Union::new_weighted(vec![(4, all), (self.c.hint_weight, select(hints).boxed())]).boxed()
+        }
+    }
+
+    /// Whole numbers in the constrained or schema range, the hints among them.
+    fn ints(
+        &self,
+        constraint: Option<&Constraint>,
+        range: Option<(Decimal, Decimal)>,
+        hints: Vec<Json>,
+    ) -> BoxedStrategy<Json> {
+        let (lo, hi) = match constraint {
+            Some(Constraint::IntRange(lo, hi)) => (*lo, *hi),
+            _ => match range {
+                Some((lo, hi)) => (
+                    i64::try_from(lo.ceil()).unwrap_or(i64::MIN / 4),
+                    i64::try_from(hi.floor()).unwrap_or(i64::MAX / 4),
+                ),
+                None => (-100, 1000),
+            },
+        };
+        let hints: Vec<Json> = hints
+            .into_iter()
+            .filter(|h| h.as_i64().is_some_and(|x| lo <= x && x <= hi))
+            .collect();
+        numbers(lo, hi, hints, self.c.hint_weight, Json::from)
+    }
+
+    /// Decimals to the cent in the constrained or schema range, the hints among them.
+    fn decimals(
+        &self,
+        constraint: Option<&Constraint>,
+        range: Option<(Decimal, Decimal)>,
+        hints: Vec<Json>,
+    ) -> BoxedStrategy<Json> {
+        let (lo, hi) = match constraint {
+            Some(Constraint::DecimalRange(lo, hi)) => (*lo, *hi),
+            _ => range.unwrap_or((Decimal::from(-1000), Decimal::from(100_000))),
+        };
+        let cents = |d: Decimal| {
+            let c = d.checked_mul(Decimal::ONE_HUNDRED)?;
+            i64::try_from(c.round()).ok()
+        };
+        let (Some(lo_c), Some(hi_c)) = (cents(lo), cents(hi)) else {
+            return Just(decimal_json(lo)).boxed();
+        };
+        let hints: Vec<Json> = hints
+            .into_iter()
+            .filter(|h| {
+                json_decimal(h)
+                    .and_then(cents)
+                    .is_some_and(|x| lo_c <= x && x <= hi_c)
+            })
+            .collect();
+        numbers(lo_c, hi_c, hints, self.c.hint_weight, |c| {
+            decimal_json(Decimal::new(c, 2))
+        })
+    }
+
+    /// Dates around the reference date, birth dates, 29 Februaries and the hinted dates
+    /// (absolute and relative to the reference date).
+    fn dates(
+        &self,
+        constraint: Option<&Constraint>,
+        path: &str,
+        hints: Vec<Json>,
+    ) -> BoxedStrategy<Json> {
+        let day = |d: NaiveDate| i64::from(d.num_days_from_ce());
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let date_json = |n: i64| {
+            let d = i32::try_from(n)
+                .ok()
+                .and_then(NaiveDate::from_num_days_from_ce_opt)
+                .unwrap_or_default();
+            Json::from(d.to_string())
+        };
+        if let Some(Constraint::DateRange(a, b)) = constraint {
+            return (day(*a)..=day(*b)).prop_map(date_json).boxed();
+        }
+        let rel = |lo: i64, hi: i64| {
+            (lo..=hi)
+                .prop_map(|d| rel_json(RelDate { months: 0, days: d }))
+                .boxed()
+        };
+        let mut alts: Vec<(u32, BoxedStrategy<Json>)> = vec![
+            // around the reference date: the last three years, the next one
+            (3, rel(-1100, 400)),
+            // anyone's birth date: up to 100 years before
+            (3, rel(-36_600, 0)),
+            (
+                1,
+                (day(ymd(2015, 1, 1))..=day(ymd(2027, 12, 31)))
+                    .prop_map(date_json)
+                    .boxed(),
+            ),
+            (
+                1,
+                (day(ymd(1920, 1, 1))..=day(ymd(2030, 12, 31)))
+                    .prop_map(date_json)
+                    .boxed(),
+            ),
+            (
+                1,
+                select(vec![1956, 1960, 1964, 1980, 2000, 2020, 2024])
+                    .prop_map(move |y| Json::from(ymd(y, 2, 29).to_string()))
+                    .boxed(),
+            ),
+        ];
+        if !hints.is_empty() {
+            alts.push((self.c.hint_weight, select(hints).boxed()));
+        }
+        if let Some(r) = self.c.rel_hints.get(path).filter(|r| !r.is_empty()) {
+            let r: Vec<Json> = r.iter().map(|x| rel_json(*x)).collect();
+            alts.push((self.c.hint_weight, select(r).boxed()));
+        }
+        Union::new_weighted(alts).boxed()
+    }
+
+    /// Lists of `inner`: keyed records numbered as a person would, or scalar values.
+    fn lists(
+        &self,
+        inner: &FieldType,
+        constraint: Option<&Constraint>,
+        range: Option<(Decimal, Decimal)>,
+        path: &str,
+        name: &str,
+    ) -> BoxedStrategy<Json> {
+        let (lo, hi) = match constraint {
+            Some(Constraint::Items(lo, hi)) => (*lo, *hi),
+            _ => (0, self.c.max_items),
+        };
+        match inner {
+            FieldType::Record(r) => {
+                let key = self
+                    .schema
+                    .record(*r)
+                    .and_then(|def| def.field(def.key?))
+                    .map(|f| f.name.clone());
+                let prefix = name
+                    .chars()
+                    .next()
+                    .map_or('I', |c| c.to_ascii_uppercase())
+                    .to_string();
+                let item = self.record(*r, path);
+                let few = (self.c.item_hints.contains(path) && constraint.is_none() && hi >= 1)
+                    .then(|| vec_of(item.clone(), 1..=hi.min(2)));
+                let any = vec_of(item, lo..=hi);
+                let lists = match few {
+                    Some(few) => Union::new_weighted(vec![
+                        (self.c.hint_weight, few.boxed()),
+                        (4, any.boxed()),
+                    ])
+                    .boxed(),
+                    None => any.boxed(),
                 };
-                match &**inner {
-                    FieldType::Record(r) => {
-                        let key = self
-                            .schema
-                            .record(*r)
-                            .and_then(|def| def.field(def.key?))
-                            .map(|f| f.name.clone());
-                        let prefix = name
-                            .chars()
-                            .next()
-                            .map_or('I', |c| c.to_ascii_uppercase())
-                            .to_string();
-                        let item = self.record(*r, path);
-                        let few =
-                            (self.c.item_hints.contains(path) && constraint.is_none() && hi >= 1)
-                                .then(|| vec_of(item.clone(), 1..=hi.min(2)));
-                        let any = vec_of(item, lo..=hi);
-                        let lists = match few {
-                            Some(few) => Union::new_weighted(vec![
-                                (self.c.hint_weight, few.boxed()),
-                                (4, any.boxed()),
-                            ])
-                            .boxed(),
-                            None => any.boxed(),
-                        };
-                        lists
-                            .prop_map(move |mut items| {
-                                if let Some(k) = &key {
-                                    for (i, it) in items.iter_mut().enumerate() {
-                                        if let Json::Object(m) = it {
-                                            // The key first, as a person would write it.
-                                            let mut keyed = serde_json::Map::new();
-                                            keyed.insert(
-                                                k.clone(),
-                                                Json::from(format!("{prefix}{}", i + 1)),
-                                            );
-                                            for (name, v) in std::mem::take(m) {
-                                                if &name != k {
-                                                    keyed.insert(name, v);
-                                                }
-                                            }
-                                            *m = keyed;
+                lists
+                    .prop_map(move |mut items| {
+                        if let Some(k) = &key {
+                            for (i, it) in items.iter_mut().enumerate() {
+                                if let Json::Object(m) = it {
+                                    // The key first, as a person would write it.
+                                    let mut keyed = serde_json::Map::new();
+                                    keyed.insert(
+                                        k.clone(),
+                                        Json::from(format!("{prefix}{}", i + 1)),
+                                    );
+                                    for (name, v) in std::mem::take(m) {
+                                        if &name != k {
+                                            keyed.insert(name, v);
                                         }
                                     }
+                                    *m = keyed;
                                 }
-                                Json::Array(items)
-                            })
-                            .boxed()
-                    }
-                    other => {
-                        let any = vec_of(self.value(other, range, path, name), lo..=hi)
-                            .prop_map(Json::Array)
-                            .boxed();
-                        // The rules want no item of this list to match: lean to none.
-                        let wants_none = self.c.hints.get(path).is_some_and(|h| h.is_empty());
-                        if wants_none && lo == 0 && constraint.is_none() {
-                            Union::new_weighted(vec![
-                                (self.c.hint_weight, Just(Json::Array(vec![])).boxed()),
-                                (4, any),
-                            ])
-                            .boxed()
-                        } else {
-                            any
+                            }
                         }
-                    }
+                        Json::Array(items)
+                    })
+                    .boxed()
+            }
+            other => {
+                let any = vec_of(self.value(other, range, path, name), lo..=hi)
+                    .prop_map(Json::Array)
+                    .boxed();
+                // The rules want no item of this list to match: lean to none.
+                let wants_none = self.c.hints.get(path).is_some_and(|h| h.is_empty());
+                if wants_none && lo == 0 && constraint.is_none() {
+                    Union::new_weighted(vec![
+                        (self.c.hint_weight, Just(Json::Array(vec![])).boxed()),
+                        (4, any),
+                    ])
+                    .boxed()
+                } else {
+                    any
                 }
             }
-            FieldType::Record(r) => self.record(*r, path),
         }
     }
 }
