@@ -22,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const EN: (&str, &str) = ("docs/language.md", include_str!("../docs/language.md"));
-const ZH: (&str, &str) = ("docs/language.zh.md", include_str!("../docs/language.zh.md"));
+const ZH: (&str, &str) = (
+    "docs/language.zh.md",
+    include_str!("../docs/language.zh.md"),
+);
 
 /// Sections the Chinese reference already has and the English one receives from
 /// another branch (§5.1 Scales, §5.2 A value abolished from a date). While one is
@@ -92,7 +95,11 @@ fn headings((name, text): (&str, &str)) -> Result<Vec<Heading>, Vec<String>> {
                 "{name}:{line}: heading `{l}` is not numbered as a {} (`{}`): number it so \
                  that the two references can be paired",
                 if level == 2 { "chapter" } else { "section" },
-                if level == 2 { "## 4. Title" } else { "### 4.1 Title" }
+                if level == 2 {
+                    "## 4. Title"
+                } else {
+                    "### 4.1 Title"
+                }
             ));
             continue;
         }
@@ -190,7 +197,8 @@ fn the_two_references_have_the_same_sections() {
 
 #[test]
 fn an_unnumbered_or_misplaced_heading_is_named() {
-    let doc = "## 1. One\n### 1.1 A\n### Glossary\n## 3. Three\n### 4.1 B\n```\n## not a heading\n```\n";
+    let doc =
+        "## 1. One\n### 1.1 A\n### Glossary\n## 3. Three\n### 4.1 B\n```\n## not a heading\n```\n";
     let errors = headings(("x.md", doc)).unwrap_err();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].contains("x.md:3") && errors[0].contains("not numbered"));
@@ -307,10 +315,7 @@ fn root() -> &'static Path {
 }
 
 fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mianshen-langref-{}-{tag}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("mianshen-langref-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the scratch directory");
     dir
@@ -509,7 +514,8 @@ fn worked_example((name, text): (&str, &str)) {
                 }
             }
         }
-        let record = record.unwrap_or_else(|| panic!("{name}: no case {case} in the worked example"));
+        let record =
+            record.unwrap_or_else(|| panic!("{name}: no case {case} in the worked example"));
         std::fs::write(
             dir.join(file),
             serde_yaml::to_string(&record).expect("yaml"),
