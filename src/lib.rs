@@ -108,7 +108,7 @@ pub mod value;
 pub use batch::{
     BatchError, ChunkOutput, InputRecord, PolicySummary, RunConfig, Sink, Source, Summary,
 };
-pub use check::{code as diagnostic_code, Diagnostic, Severity};
+pub use check::{code as diagnostic_code, Code as DiagnosticCode, Diagnostic, Severity};
 pub use compile::RuleSet;
 pub use eval::{
     Amount, BundleResult, ClauseTrace, Decision, ErrorKind, EvalError, EvalOptions, ExtraValue,

@@ -67,7 +67,7 @@ fn case(name: &str, files: &[(&str, &str)], expected: &[(&str, &str)]) -> Checke
     let got: Vec<(&str, String)> = checked
         .diagnostics
         .iter()
-        .map(|d| (d.code, d.location(&checked.sources)))
+        .map(|d| (d.code.as_str(), d.location(&checked.sources)))
         .collect();
     let want: Vec<(&str, String)> = expected.iter().map(|(c, l)| (*c, l.to_string())).collect();
     assert_eq!(got, want, "{name}:\n{}", render(&checked));
@@ -420,7 +420,11 @@ fn parameter_gap_before_the_first_step_and_through_a_function() {
         "{GAPPY}function wage(): decimal = MIN_WAGE\n\npolicy wage-early \"工资\" {{\n  subject person\n  mode no_application\n  effective 2024-01-01 to 2025-06-30\n  C1 \"工资\": wage() > 0\n}}\n"
     );
     let checked = check(&[("gap_fn.rules", &src)]);
-    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
     assert_eq!(codes, ["parameter-gap"], "{}", render(&checked));
     assert!(
         checked.diagnostics[0].message.contains("2024-01-01"),
@@ -519,4 +523,27 @@ fn a_declaration_word_run_into_its_name_is_a_syntax_error() {
         .map(|_| ())
         .expect_err("subjectperson is not a declaration");
     assert!(e.message.contains("`subject`"), "{}", e.message);
+}
+
+#[test]
+fn every_diagnostic_code_is_listed_in_the_language_reference() {
+    let reference = include_str!("../docs/language.md");
+    let section = reference
+        .split("## 14. Diagnostics")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("§14 of the language reference");
+    let unlisted: Vec<&str> = mianshen::DiagnosticCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !section.contains(&format!("`{c}`")))
+        .collect();
+    assert!(unlisted.is_empty(), "codes missing from §14: {unlisted:?}");
+    let mut sorted = mianshen::DiagnosticCode::ALL;
+    sorted.sort_by_key(|c| c.as_str());
+    assert_eq!(
+        sorted,
+        mianshen::DiagnosticCode::ALL,
+        "ALL is in alphabetical order"
+    );
 }

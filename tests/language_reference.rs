@@ -578,3 +578,28 @@ fn the_english_worked_example_runs_as_shown() {
 fn the_chinese_worked_example_runs_as_shown() {
     worked_example(ZH);
 }
+
+// ------------------------------------------------------------------------ codes
+
+/// The Chinese reference's §14 gives the meaning of every check code, as the English
+/// one lists them (tests/diagnostics.rs): the engine's messages are English, the code is
+/// what a reader looks up.
+#[test]
+fn the_chinese_reference_explains_every_diagnostic_code() {
+    let section = ZH
+        .1
+        .split("\n## 14. ")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("§14 of the Chinese reference");
+    let unexplained: Vec<&str> = mianshen::DiagnosticCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !section.contains(&format!("| `{c}` |")))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "codes without a row in §14 of {}: {unexplained:?}",
+        ZH.0
+    );
+}

@@ -19,8 +19,8 @@ pub enum Severity {
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
-    /// A stable code (`unknown-field`, `type-mismatch`, ...).
-    pub code: &'static str,
+    /// Its stable code (`unknown-field`, `type-mismatch`, ...).
+    pub code: Code,
     /// What is wrong.
     pub message: String,
     /// Where; `None` for problems outside the rule files (e.g. the schema).
@@ -30,74 +30,233 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
-/// The stable codes of diagnostics, the same in every language, to match on
-/// (`match d.code { code::UNKNOWN_NAME => …, _ => … }`).
-pub mod code {
+/// The stable code of a diagnostic, the same in every language: what a host matches on
+/// (`match d.code { Code::UnknownName => …, _ => … }`), what the JSON carries
+/// (`"unknown-name"`) and what the language reference lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Code {
     /// `amount-guard`
-    pub const AMOUNT_GUARD: &str = "amount-guard";
+    AmountGuard,
     /// `arity`
-    pub const ARITY: &str = "arity";
+    Arity,
     /// `cycle`
-    pub const CYCLE: &str = "cycle";
+    Cycle,
     /// `duplicate-id`
-    pub const DUPLICATE_ID: &str = "duplicate-id";
+    DuplicateId,
     /// `duration-literal`
-    pub const DURATION_LITERAL: &str = "duration-literal";
+    DurationLiteral,
     /// `item-choice`: `for x` names no item of the policy's per-item list.
-    pub const ITEM_CHOICE: &str = "item-choice";
+    ItemChoice,
     /// `missing-condition`
-    pub const MISSING_CONDITION: &str = "missing-condition";
+    MissingCondition,
     /// `missing-entry`
-    pub const MISSING_ENTRY: &str = "missing-entry";
+    MissingEntry,
     /// `no-amount`
-    pub const NO_AMOUNT: &str = "no-amount";
+    NoAmount,
     /// `overlapping-steps`
-    pub const OVERLAPPING_STEPS: &str = "overlapping-steps";
+    OverlappingSteps,
     /// `parameter-gap`
-    pub const PARAMETER_GAP: &str = "parameter-gap";
+    ParameterGap,
     /// `reserved-clause`
-    pub const RESERVED_CLAUSE: &str = "reserved-clause";
+    ReservedClause,
     /// `subject-mismatch`
-    pub const SUBJECT_MISMATCH: &str = "subject-mismatch";
+    SubjectMismatch,
     /// `syntax`
-    pub const SYNTAX: &str = "syntax";
+    Syntax,
     /// `too-deep`
-    pub const TOO_DEEP: &str = "too-deep";
+    TooDeep,
     /// `total-without-items`
-    pub const TOTAL_WITHOUT_ITEMS: &str = "total-without-items";
+    TotalWithoutItems,
     /// `type-mismatch`
-    pub const TYPE_MISMATCH: &str = "type-mismatch";
+    TypeMismatch,
     /// `unknown-clause`
-    pub const UNKNOWN_CLAUSE: &str = "unknown-clause";
+    UnknownClause,
     /// `unknown-enum-value`
-    pub const UNKNOWN_ENUM_VALUE: &str = "unknown-enum-value";
+    UnknownEnumValue,
     /// `unknown-extra`
-    pub const UNKNOWN_EXTRA: &str = "unknown-extra";
+    UnknownExtra,
     /// `unknown-field`
-    pub const UNKNOWN_FIELD: &str = "unknown-field";
+    UnknownField,
     /// `unknown-function`
-    pub const UNKNOWN_FUNCTION: &str = "unknown-function";
+    UnknownFunction,
     /// `unknown-member`
-    pub const UNKNOWN_MEMBER: &str = "unknown-member";
+    UnknownMember,
     /// `unknown-mode`
-    pub const UNKNOWN_MODE: &str = "unknown-mode";
+    UnknownMode,
     /// `unknown-name`
-    pub const UNKNOWN_NAME: &str = "unknown-name";
+    UnknownName,
     /// `unknown-parameter`
-    pub const UNKNOWN_PARAMETER: &str = "unknown-parameter";
+    UnknownParameter,
     /// `unknown-period`
-    pub const UNKNOWN_PERIOD: &str = "unknown-period";
+    UnknownPeriod,
     /// `unknown-policy`
-    pub const UNKNOWN_POLICY: &str = "unknown-policy";
+    UnknownPolicy,
     /// `unknown-subject`
-    pub const UNKNOWN_SUBJECT: &str = "unknown-subject";
+    UnknownSubject,
     /// `unknown-type`
-    pub const UNKNOWN_TYPE: &str = "unknown-type";
+    UnknownType,
+}
+
+impl Code {
+    /// Every code, in alphabetical order of its text.
+    pub const ALL: [Code; 30] = [
+        Code::AmountGuard,
+        Code::Arity,
+        Code::Cycle,
+        Code::DuplicateId,
+        Code::DurationLiteral,
+        Code::ItemChoice,
+        Code::MissingCondition,
+        Code::MissingEntry,
+        Code::NoAmount,
+        Code::OverlappingSteps,
+        Code::ParameterGap,
+        Code::ReservedClause,
+        Code::SubjectMismatch,
+        Code::Syntax,
+        Code::TooDeep,
+        Code::TotalWithoutItems,
+        Code::TypeMismatch,
+        Code::UnknownClause,
+        Code::UnknownEnumValue,
+        Code::UnknownExtra,
+        Code::UnknownField,
+        Code::UnknownFunction,
+        Code::UnknownMember,
+        Code::UnknownMode,
+        Code::UnknownName,
+        Code::UnknownParameter,
+        Code::UnknownPeriod,
+        Code::UnknownPolicy,
+        Code::UnknownSubject,
+        Code::UnknownType,
+    ];
+
+    /// The code as written in diagnostics and JSON (`unknown-name`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::AmountGuard => "amount-guard",
+            Code::Arity => "arity",
+            Code::Cycle => "cycle",
+            Code::DuplicateId => "duplicate-id",
+            Code::DurationLiteral => "duration-literal",
+            Code::ItemChoice => "item-choice",
+            Code::MissingCondition => "missing-condition",
+            Code::MissingEntry => "missing-entry",
+            Code::NoAmount => "no-amount",
+            Code::OverlappingSteps => "overlapping-steps",
+            Code::ParameterGap => "parameter-gap",
+            Code::ReservedClause => "reserved-clause",
+            Code::SubjectMismatch => "subject-mismatch",
+            Code::Syntax => "syntax",
+            Code::TooDeep => "too-deep",
+            Code::TotalWithoutItems => "total-without-items",
+            Code::TypeMismatch => "type-mismatch",
+            Code::UnknownClause => "unknown-clause",
+            Code::UnknownEnumValue => "unknown-enum-value",
+            Code::UnknownExtra => "unknown-extra",
+            Code::UnknownField => "unknown-field",
+            Code::UnknownFunction => "unknown-function",
+            Code::UnknownMember => "unknown-member",
+            Code::UnknownMode => "unknown-mode",
+            Code::UnknownName => "unknown-name",
+            Code::UnknownParameter => "unknown-parameter",
+            Code::UnknownPeriod => "unknown-period",
+            Code::UnknownPolicy => "unknown-policy",
+            Code::UnknownSubject => "unknown-subject",
+            Code::UnknownType => "unknown-type",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The codes as constants (`code::UNKNOWN_NAME`), one per [`Code`].
+pub mod code {
+    use super::Code;
+
+    /// `amount-guard`
+    pub const AMOUNT_GUARD: Code = Code::AmountGuard;
+    /// `arity`
+    pub const ARITY: Code = Code::Arity;
+    /// `cycle`
+    pub const CYCLE: Code = Code::Cycle;
+    /// `duplicate-id`
+    pub const DUPLICATE_ID: Code = Code::DuplicateId;
+    /// `duration-literal`
+    pub const DURATION_LITERAL: Code = Code::DurationLiteral;
+    /// `item-choice`: `for x` names no item of the policy's per-item list.
+    pub const ITEM_CHOICE: Code = Code::ItemChoice;
+    /// `missing-condition`
+    pub const MISSING_CONDITION: Code = Code::MissingCondition;
+    /// `missing-entry`
+    pub const MISSING_ENTRY: Code = Code::MissingEntry;
+    /// `no-amount`
+    pub const NO_AMOUNT: Code = Code::NoAmount;
+    /// `overlapping-steps`
+    pub const OVERLAPPING_STEPS: Code = Code::OverlappingSteps;
+    /// `parameter-gap`
+    pub const PARAMETER_GAP: Code = Code::ParameterGap;
+    /// `reserved-clause`
+    pub const RESERVED_CLAUSE: Code = Code::ReservedClause;
+    /// `subject-mismatch`
+    pub const SUBJECT_MISMATCH: Code = Code::SubjectMismatch;
+    /// `syntax`
+    pub const SYNTAX: Code = Code::Syntax;
+    /// `too-deep`
+    pub const TOO_DEEP: Code = Code::TooDeep;
+    /// `total-without-items`
+    pub const TOTAL_WITHOUT_ITEMS: Code = Code::TotalWithoutItems;
+    /// `type-mismatch`
+    pub const TYPE_MISMATCH: Code = Code::TypeMismatch;
+    /// `unknown-clause`
+    pub const UNKNOWN_CLAUSE: Code = Code::UnknownClause;
+    /// `unknown-enum-value`
+    pub const UNKNOWN_ENUM_VALUE: Code = Code::UnknownEnumValue;
+    /// `unknown-extra`
+    pub const UNKNOWN_EXTRA: Code = Code::UnknownExtra;
+    /// `unknown-field`
+    pub const UNKNOWN_FIELD: Code = Code::UnknownField;
+    /// `unknown-function`
+    pub const UNKNOWN_FUNCTION: Code = Code::UnknownFunction;
+    /// `unknown-member`
+    pub const UNKNOWN_MEMBER: Code = Code::UnknownMember;
+    /// `unknown-mode`
+    pub const UNKNOWN_MODE: Code = Code::UnknownMode;
+    /// `unknown-name`
+    pub const UNKNOWN_NAME: Code = Code::UnknownName;
+    /// `unknown-parameter`
+    pub const UNKNOWN_PARAMETER: Code = Code::UnknownParameter;
+    /// `unknown-period`
+    pub const UNKNOWN_PERIOD: Code = Code::UnknownPeriod;
+    /// `unknown-policy`
+    pub const UNKNOWN_POLICY: Code = Code::UnknownPolicy;
+    /// `unknown-subject`
+    pub const UNKNOWN_SUBJECT: Code = Code::UnknownSubject;
+    /// `unknown-type`
+    pub const UNKNOWN_TYPE: Code = Code::UnknownType;
 }
 
 impl Diagnostic {
     /// An error at a span.
-    pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -244,11 +403,11 @@ mod tests {
         let mut sources = SourceMap::default();
         let file = sources.add(PathBuf::from("a.policy"), "年龄 >= 18\n".into());
         for (start, end) in [(1, 2), (5, 1), (100, 200), (0, usize::MAX)] {
-            let d = Diagnostic::error("x", Span { file, start, end }, "m");
+            let d = Diagnostic::error(Code::Syntax, Span { file, start, end }, "m");
             assert!(d.render(&sources).contains("a.policy:"));
         }
         let elsewhere = Diagnostic::error(
-            "x",
+            Code::Syntax,
             Span {
                 file: 9,
                 start: 0,
@@ -256,6 +415,6 @@ mod tests {
             },
             "m",
         );
-        assert!(elsewhere.render(&sources).starts_with("error[x]"));
+        assert!(elsewhere.render(&sources).starts_with("error[syntax]"));
     }
 }

@@ -10,7 +10,7 @@ mod diagnostic;
 pub mod taint;
 
 pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH, STACK_GROWTH, STACK_RED_ZONE};
-pub use diagnostic::{code, did_you_mean, Diagnostic, Severity};
+pub use diagnostic::{code, did_you_mean, Code, Diagnostic, Severity};
 
 use crate::ir::{self, Builtin, DateUnit, Pat, Ty};
 use crate::schema::{FieldType, Schema};
@@ -232,7 +232,7 @@ impl<'a> Checker<'a> {
 
     fn error(
         &mut self,
-        code: &'static str,
+        code: Code,
         span: Span,
         message: impl Into<String>,
         hint: impl Into<String>,

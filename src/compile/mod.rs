@@ -6,7 +6,6 @@
 
 use crate::ir::{self, Expr, Program};
 use crate::schema::Schema;
-use crate::value::Value;
 use std::collections::HashMap;
 
 /// A compiled rule set: load once, evaluate many records.
@@ -171,28 +170,15 @@ fn content_hash(sources: &[&str]) -> String {
 
 /// Folds arithmetic on constants (e.g. `0.5 * 0.30`) so it is not redone per record.
 fn fold(e: &mut Expr) {
-    use crate::syntax::ast::ArithOp;
     match e {
         Expr::Arith(op, a, b, ty) => {
             fold(a);
             fold(b);
+            // Folded with the evaluator's arithmetic; an error (overflow, division by
+            // zero) is left for evaluation to report where it happens.
             if let (Expr::Const(Some(x)), Expr::Const(Some(y))) = (&**a, &**b) {
-                if let (Some(x), Some(y)) = (x.as_decimal(), y.as_decimal()) {
-                    let r = match op {
-                        ArithOp::Add => x.checked_add(y),
-                        ArithOp::Sub => x.checked_sub(y),
-                        ArithOp::Mul => x.checked_mul(y),
-                        ArithOp::Div => x.checked_div(y),
-                    };
-                    if let Some(r) = r {
-                        *e = Expr::Const(Some(match ty {
-                            ir::Ty::Int => match i64::try_from(r) {
-                                Ok(i) => Value::Int(i),
-                                Err(_) => return,
-                            },
-                            _ => Value::Decimal(r),
-                        }));
-                    }
+                if let Ok(v) = crate::semantics::number::value_arith(*op, x, y, ty) {
+                    *e = Expr::Const(Some(v));
                 }
             }
         }

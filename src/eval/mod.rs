@@ -1654,18 +1654,7 @@ fn strict2(a: Val, b: Val) -> Result<(Value, Value), Val> {
 }
 
 fn arith(op: ArithOp, a: &Value, b: &Value, ty: &Ty) -> R<Value> {
-    if let (Ty::Int, Value::Int(x), Value::Int(y)) = (ty, a, b) {
-        if let Some(r) = number::int_arith(op, *x, *y) {
-            return r.map(Value::Int).map_err(Failure::from);
-        }
-    }
-    let (x, y) = match (a.as_decimal(), b.as_decimal()) {
-        (Some(x), Some(y)) => (x, y),
-        _ => return Err("internal: arithmetic on non-numbers".into()),
-    };
-    number::decimal_arith(op, x, y)
-        .map(Value::Decimal)
-        .map_err(Failure::from)
+    number::value_arith(op, a, b, ty).map_err(Failure::from)
 }
 
 /// The tree values, for the aggregates of [`crate::semantics::quantifier`].

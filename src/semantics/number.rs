@@ -6,8 +6,9 @@
 //! "none" operands are the tiers' business (strict operators pass them through).
 
 use super::calendar;
-use crate::ir::{Builtin, DateUnit};
+use crate::ir::{Builtin, DateUnit, Ty};
 use crate::syntax::ast::{ArithOp, CmpOp};
+use crate::value::Value;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::cmp::Ordering;
@@ -77,6 +78,21 @@ pub fn decimal_arith(op: ArithOp, x: Decimal, y: Decimal) -> Result<Decimal, Fau
         ArithOp::Div => x.checked_div(y),
     }
     .ok_or(Fault::DecimalOverflow)
+}
+
+/// `a op b` of two numbers: whole-number arithmetic when the result type is int and
+/// the operator has one (`/` has not: its result is a decimal), exact decimals
+/// otherwise. The evaluator and the compiler's constant folding both compute with it.
+pub fn value_arith(op: ArithOp, a: &Value, b: &Value, ty: &Ty) -> Result<Value, Fault> {
+    if let (Ty::Int, Value::Int(x), Value::Int(y)) = (ty, a, b) {
+        if let Some(r) = int_arith(op, *x, *y) {
+            return r.map(Value::Int);
+        }
+    }
+    match (a.as_decimal(), b.as_decimal()) {
+        (Some(x), Some(y)) => decimal_arith(op, x, y).map(Value::Decimal),
+        _ => Err(Fault::Internal("arithmetic on non-numbers")),
+    }
 }
 
 /// `-x` of a whole number.

@@ -1662,7 +1662,6 @@ impl<'r> Miner<'r> {
                     self.walk(base, env, None);
                 }
             }
-            Expr::Field { base, .. } => self.walk(base, env, None),
             Expr::Not(x) => self.walk(x, env, flip(pol)),
             Expr::And(xs) | Expr::Or(xs) => {
                 for x in xs {
@@ -1675,12 +1674,6 @@ impl<'r> Miner<'r> {
                     self.walk(x, env, None);
                 }
             }
-            Expr::Call(_, xs) => {
-                for x in xs {
-                    self.walk(x, env, None);
-                }
-            }
-            Expr::Param(_, Some(x)) | Expr::Neg(x) => self.walk(x, env, None),
             Expr::IsNone(x, negated) => {
                 if let Some(p) = pol {
                     let wants_none = p != *negated;
@@ -1689,10 +1682,6 @@ impl<'r> Miner<'r> {
                     }
                 }
                 self.walk(x, env, None)
-            }
-            Expr::Arith(_, a, b, _) | Expr::DateShift(a, b, _) | Expr::InList(a, b, _) => {
-                self.walk(a, env, None);
-                self.walk(b, env, None);
             }
             Expr::Otherwise(a, b) => {
                 self.walk(a, env, pol);
@@ -1712,7 +1701,9 @@ impl<'r> Miner<'r> {
                     self.walk(d, env, pol);
                 }
             }
-            _ => {}
+            // Everything else says nothing about the values wanted itself: its operands
+            // may, whatever kind of expression holds them.
+            _ => e.for_each_child(&mut |x| self.walk(x, env, None)),
         }
     }
 
