@@ -586,12 +586,11 @@ fn the_chinese_worked_example_runs_as_shown() {
 /// what a reader looks up.
 #[test]
 fn the_chinese_reference_explains_every_diagnostic_code() {
-    let section = ZH
-        .1
-        .split("\n## 14. ")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("§14 of the Chinese reference");
+    let section =
+        ZH.1.split("\n## 14. ")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("§14 of the Chinese reference");
     let unexplained: Vec<&str> = mianshen::DiagnosticCode::ALL
         .iter()
         .map(|c| c.as_str())
