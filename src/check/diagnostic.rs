@@ -43,6 +43,8 @@ pub mod code {
     pub const DUPLICATE_ID: &str = "duplicate-id";
     /// `duration-literal`
     pub const DURATION_LITERAL: &str = "duration-literal";
+    /// `empty-scale`: a step of a scale without brackets.
+    pub const EMPTY_SCALE: &str = "empty-scale";
     /// `missing-condition`
     pub const MISSING_CONDITION: &str = "missing-condition";
     /// `missing-entry`
@@ -51,6 +53,9 @@ pub mod code {
     pub const NO_AMOUNT: &str = "no-amount";
     /// `overlapping-steps`
     pub const OVERLAPPING_STEPS: &str = "overlapping-steps";
+    /// `parameter-abolished` (a warning): a parameter or scale a policy reads on `ref`
+    /// is declared absent on some days of the policy's effective period.
+    pub const PARAMETER_ABOLISHED: &str = "parameter-abolished";
     /// `parameter-gap`
     pub const PARAMETER_GAP: &str = "parameter-gap";
     /// `reserved-clause`
@@ -85,12 +90,16 @@ pub mod code {
     pub const UNKNOWN_PARAMETER: &str = "unknown-parameter";
     /// `unknown-period`
     pub const UNKNOWN_PERIOD: &str = "unknown-period";
+    /// `unknown-scale`: `marginal` / `bracket` of a name that is no scale.
+    pub const UNKNOWN_SCALE: &str = "unknown-scale";
     /// `unknown-policy`
     pub const UNKNOWN_POLICY: &str = "unknown-policy";
     /// `unknown-subject`
     pub const UNKNOWN_SUBJECT: &str = "unknown-subject";
     /// `unknown-type`
     pub const UNKNOWN_TYPE: &str = "unknown-type";
+    /// `unordered-thresholds`: the thresholds of a scale's step do not strictly ascend.
+    pub const UNORDERED_THRESHOLDS: &str = "unordered-thresholds";
 }
 
 impl Diagnostic {
@@ -102,6 +111,14 @@ impl Diagnostic {
             message: message.into(),
             span: Some(span),
             hint: None,
+        }
+    }
+
+    /// A warning at a span.
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
         }
     }
 

@@ -1159,17 +1159,29 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
             }
         }
     }
-    // The windows of the parameters in force inside the period: an amount may need one.
+    // The windows of the parameters' and scales' values in force inside the period: an
+    // amount may need one. A step declared absent is a window of errors: only its
+    // edges are marked.
     let mut windows = vec![];
-    for par in &rules.program.params {
-        for (from, to, _, _) in &par.steps {
-            let (a, b) = ((*from).max(lo), to.unwrap_or(hi).min(hi));
-            if a <= b {
+    let params = rules
+        .program
+        .params
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.from, s.to, s.value.is_some())));
+    let scales = rules
+        .program
+        .scales
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.from, s.to, s.value.is_some())));
+    for (from, to, valued) in params.chain(scales) {
+        let (a, b) = (from.max(lo), to.unwrap_or(hi).min(hi));
+        if a <= b {
+            if valued {
                 windows.push((a, b));
-                mark(*from);
-                if let Some(t) = to {
-                    mark(*t);
-                }
+            }
+            mark(from);
+            if let Some(t) = to {
+                mark(t);
             }
         }
     }
@@ -1510,8 +1522,8 @@ impl<'r> Miner<'r> {
                     .params
                     .get(*p)?
                     .steps
-                    .first()
-                    .map(|s| s.2.clone())
+                    .iter()
+                    .find_map(|s| s.value.clone())
             }
             _ => None,
         }
@@ -1650,6 +1662,31 @@ impl<'r> Miner<'r> {
                 }
             }
             Expr::Param(_, Some(x)) | Expr::Neg(x) => self.walk(x, env, None),
+            Expr::Scale { scale, x, at, .. } => {
+                // The amount a scale is applied to: every threshold of every step, and
+                // the numbers next to them (a bracket's edges).
+                let p = self.paths(x, env, 0);
+                if !p.is_empty() {
+                    let mut vals = vec![];
+                    let steps = self.rules.program.scales.get(*scale).map(|s| &s.steps);
+                    for b in steps.into_iter().flatten().filter_map(|s| s.value.as_ref()) {
+                        for &(t, _) in b.pairs() {
+                            let t = Value::Decimal(t);
+                            vals.extend(
+                                [step(&t, false, 1), step(&t, true, 1)]
+                                    .into_iter()
+                                    .flatten(),
+                            );
+                            vals.push(t);
+                        }
+                    }
+                    self.add(&p, &vals);
+                }
+                self.walk(x, env, None);
+                if let Some(a) = at {
+                    self.walk(a, env, None);
+                }
+            }
             Expr::IsNone(x, negated) => {
                 if let Some(p) = pol {
                     let wants_none = p != *negated;
