@@ -555,7 +555,7 @@ impl<'a> Checker<'a> {
                         code::UNORDERED_THRESHOLDS,
                         b.span,
                         format!(
-                            "the thresholds of scale `{name}` must ascend, and {t} comes after {lower}"
+                            "the thresholds of scale `{name}` must ascend, and {t} is not above the threshold before it ({lower})"
                         ),
                         "write the brackets from the lowest threshold to the highest, each threshold once",
                     );

@@ -325,7 +325,7 @@ fn from_pest_raw(e: pest::error::Error<Rule>, file: usize) -> SyntaxError {
             let hint = if !negatives.is_empty() {
                 Some("a reserved word (and, or, not, in, if, then, else, ...) cannot be used as a name".to_string())
             } else if positives.contains(&Rule::EOI) {
-                Some("a rule file holds `policy`, `parameter` and `function` blocks; check for a missing `{` or an extra `}` above".to_string())
+                Some("a rule file holds `policy`, `parameter`, `scale`, `function` and `bundle` blocks; check for a missing `{` or an extra `}` above".to_string())
             } else {
                 Some("check the line against the language reference (docs/language.md)".to_string())
             };
