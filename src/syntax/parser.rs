@@ -77,6 +77,11 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::param_step => "`from <date> [to <date>] = <value>`",
         Rule::scale_step => "`from <date> [to <date>]: <threshold> → <value>, ...`",
         Rule::bracket_def => "`<threshold> → <value>`",
+        Rule::step_colon => "`:` after the step's dates (`from 2025-01-01: 0 → 0.03, ...`)",
+        Rule::bracket_comma => "`,` between brackets",
+        Rule::arrow => "`→` (or `->`) between a threshold and its value",
+        Rule::signed_literal => "a value",
+        Rule::absent => "`absent`",
         Rule::hw_policy => "`policy`",
         Rule::hw_subject => "`subject`",
         Rule::hw_mode => "`mode`",
@@ -843,11 +848,16 @@ impl Builder {
                     Rule::string => source = Some(unquote(&part)),
                     Rule::brackets => {
                         let mut list = vec![];
-                        for b in part.into_inner() {
+                        for b in part
+                            .into_inner()
+                            .filter(|b| b.as_rule() == Rule::bracket_def)
+                        {
                             let bspan = self.span(&b);
                             let mut pair = self.children(b);
-                            let threshold = self.signed_literal(pair.required()?)?;
-                            let value = self.signed_literal(pair.required()?)?;
+                            let threshold =
+                                self.signed_literal(pair.required_rule(Rule::signed_literal)?)?;
+                            let value =
+                                self.signed_literal(pair.required_rule(Rule::signed_literal)?)?;
                             list.push(BracketDef {
                                 threshold,
                                 value,

@@ -2240,6 +2240,27 @@ mod tests {
     }
 
     #[test]
+    fn a_scale_s_thresholds_are_hints_for_the_amount_it_is_applied_to() {
+        let rules = crate::load::check_sources(
+            schema(),
+            include_str!("../../rules/schema.yaml"),
+            vec![(
+                std::path::PathBuf::from("scale.rules"),
+                "scale T \"t\" {\n  from 2020-01-01: 0 → 0.03, 3000 → 0.10\n}\npolicy p \"p\" {\n  subject person\n  mode no_application\n  effective 2020-01-01 to 2020-12-31\n  C1 \"t\": marginal(T, housing_fund.balance) > 5\n}\n"
+                    .into(),
+            )],
+        )
+        .rules
+        .expect("the rules check");
+        let c = Constraints::new().with_hints_from(&rules);
+        let hints = c.hints("housing_fund.balance");
+        for v in ["0", "3000", "2999.99", "3000.01"] {
+            let want = Value::Decimal(v.parse().expect("a number"));
+            assert!(hints.contains(&want), "{v} in {hints:?}");
+        }
+    }
+
+    #[test]
     fn norm_drops_item_parts() {
         assert_eq!(
             norm("household.members[K1].birth_date"),
