@@ -672,6 +672,17 @@ fn a_value_abolished_inside_the_period_is_a_warning_not_a_gap() {
         let checked = check(&[("sub.rules", &src)]);
         assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
     }
+    // A period that starts while the value is abolished.
+    let src = format!(
+        "{ABOLISHED}policy sub \"sub\" {{\n  subject person\n  mode no_application\n  effective from 2025-02-01\n  C1 \"t\": SUB > 0\n}}\n"
+    );
+    let checked = check(&[("sub.rules", &src)]);
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["parameter-abolished"], "{}", render(&checked));
+    assert!(checked.diagnostics[0]
+        .message
+        .contains("absent from 2025-01-01, before the effective period of `sub` begins"));
+    assert!(hint_of(&checked, "parameter-abolished").contains("must end before 2025-01-01"));
     // An absent step overlapping a value is an overlap like any other.
     let src = "parameter SUB \"补贴\": decimal {\n  from 2020-01-01 = 100.00\n  from 2025-01-01 = absent\n}\n";
     let checked = check(&[("sub.rules", src)]);

@@ -1056,8 +1056,9 @@ impl<'a> Checker<'a> {
             }
         }
         let (from, to) = (effective.from, effective.to);
-        // (kind, name, first day without a step, first abolished day)
-        let mut found: Vec<(&str, String, Option<NaiveDate>, Option<NaiveDate>)> = vec![];
+        // (kind, name, first day without a step, the first absent step in the period)
+        type Absent = Option<(NaiveDate, Option<NaiveDate>)>;
+        let mut found: Vec<(&str, String, Option<NaiveDate>, Absent)> = vec![];
         let mut params: Vec<usize> = params.into_iter().collect();
         params.sort_unstable();
         for def in params
@@ -1065,7 +1066,7 @@ impl<'a> Checker<'a> {
             .filter_map(|&i| self.params.get(i))
             .map(|e| &e.def)
         {
-            let absent = ir::first_absent(&def.steps, from, to).map(|s| s.from.max(from));
+            let absent = ir::first_absent(&def.steps, from, to).map(|s| (s.from, s.to));
             let gap = ir::first_uncovered(&def.steps, from, to);
             found.push(("parameter", def.name.clone(), gap, absent));
         }
@@ -1076,7 +1077,7 @@ impl<'a> Checker<'a> {
             .filter_map(|&i| self.scales.get(i))
             .map(|e| &e.def)
         {
-            let absent = ir::first_absent(&def.steps, from, to).map(|s| s.from.max(from));
+            let absent = ir::first_absent(&def.steps, from, to).map(|s| (s.from, s.to));
             let gap = ir::first_uncovered(&def.steps, from, to);
             found.push(("scale", def.name.clone(), gap, absent));
         }
@@ -1095,20 +1096,42 @@ impl<'a> Checker<'a> {
                     format!("add a step to `{name}` that covers {gap}, shorten the period, or write `accept gap in {name} \"why\"` in the policy"),
                 );
             }
-            if let Some(day) = absent {
-                let until = day
-                    .pred_opt()
-                    .map_or_else(String::new, |d| format!(" (`to {d}`)"));
+            if let Some((day, until)) = absent {
+                let accept = format!(
+                    "or write `accept gap in {name} \"why\"` in the policy when that is intended"
+                );
+                let (message, hint) = if day > from {
+                    let to = day
+                        .pred_opt()
+                        .map_or_else(String::new, |d| format!(" (`to {d}`)"));
+                    (
+                        format!("{kind} `{name}` is declared absent from {day}, inside the effective period of `{}`", p.id.name),
+                        format!("end the policy's period before {day}{to}, {accept}"),
+                    )
+                } else {
+                    let hint = match until {
+                        Some(t) => format!("start the policy's period after {t}, when the value is in force again, {accept}"),
+                        None => {
+                            let at = if kind == "scale" {
+                                format!("marginal({name}, x, date)")
+                            } else {
+                                format!("{name}(date)")
+                            };
+                            format!("a policy that reads `{name}` on `ref` must end before {day}; read it at a date of its own (`{at}`), {accept}")
+                        }
+                    };
+                    (
+                        format!("{kind} `{name}` is declared absent from {day}, before the effective period of `{}` begins", p.id.name),
+                        hint,
+                    )
+                };
                 self.diags.push(
                     Diagnostic::warning(
                         code::PARAMETER_ABOLISHED,
                         effective.span,
-                        format!(
-                            "{kind} `{name}` is declared absent from {day}, inside the effective period of `{}`: a decision on those days is an evaluation error",
-                            p.id.name
-                        ),
+                        format!("{message}: a decision on those days is an evaluation error"),
                     )
-                    .with_hint(format!("end the policy's period before {day}{until}, or write `accept gap in {name} \"why\"` in the policy when that is intended")),
+                    .with_hint(hint),
                 );
             }
         }

@@ -1969,7 +1969,6 @@ fn konst(v: Cell) -> Node {
     Node::new(move |_| v)
 }
 
-/// The value a strict one-argument operation gives for a special argument.
 /// A scale applied to a known number, as a cell (an error on overflow).
 fn scaled(op: ScaleOp, b: &Brackets, x: rust_decimal::Decimal) -> Cell {
     op.apply(b, x).map_or(Cell::Error, Cell::dec)
@@ -1984,6 +1983,7 @@ fn packed_end(to: Option<NaiveDate>) -> Option<Option<i32>> {
     }
 }
 
+/// The value a strict one-argument operation gives for a special argument.
 fn strict_one(c: Cell) -> Cell {
     match c {
         Cell::Unknown => Cell::Unknown,
