@@ -510,6 +510,11 @@ fn simpler_specs(s: &RuleSetSpec) -> Vec<RuleSetSpec> {
             c.params.remove(i);
         });
     }
+    for i in 0..s.scales.len() {
+        push(&|c| {
+            c.scales.remove(i);
+        });
+    }
     for (i, p) in s.policies.iter().enumerate() {
         if p.per_item.is_some() {
             push(&|c| c.policies[i].per_item = None);
@@ -890,7 +895,7 @@ fn write_failure(name: &str, case: &Case, failure: &Failure) -> String {
 const ONLY_ENV: &str = "MIANSHEN_DIFF_ONLY";
 
 /// Constructs the generated rule sets use, counted over the accepted ones.
-const CONSTRUCTS: [(&str, &str); 34] = [
+const CONSTRUCTS: [(&str, &str); 37] = [
     ("let (policy)", "\n  let d"),
     ("let chain (d1 = … d0 …)", "let d1"),
     ("function", "function "),
@@ -919,6 +924,9 @@ const CONSTRUCTS: [(&str, &str); 34] = [
     ("within_last", "within_last("),
     ("date shift", " years)"),
     ("parameter at a date", "RATE("),
+    ("absent step", "absent"),
+    ("marginal", "marginal("),
+    ("bracket", "bracket("),
     ("for each", "for each"),
     ("eligible(…)", "eligible("),
     ("amount guard", " when "),

@@ -46,6 +46,8 @@ pub enum Code {
     DuplicateId,
     /// `duration-literal`
     DurationLiteral,
+    /// `empty-scale`: a step of a scale without brackets.
+    EmptyScale,
     /// `item-choice`: `for x` names no item of the policy's per-item list.
     ItemChoice,
     /// `missing-condition`
@@ -56,6 +58,9 @@ pub enum Code {
     NoAmount,
     /// `overlapping-steps`
     OverlappingSteps,
+    /// `parameter-abolished` (a warning): a parameter or scale a policy reads on `ref`
+    /// is declared absent on some days of the policy's effective period.
+    ParameterAbolished,
     /// `parameter-gap`
     ParameterGap,
     /// `reserved-clause`
@@ -92,25 +97,31 @@ pub enum Code {
     UnknownPeriod,
     /// `unknown-policy`
     UnknownPolicy,
+    /// `unknown-scale`: `marginal` / `bracket` of a name that is no scale.
+    UnknownScale,
     /// `unknown-subject`
     UnknownSubject,
     /// `unknown-type`
     UnknownType,
+    /// `unordered-thresholds`: the thresholds of a scale's step do not strictly ascend.
+    UnorderedThresholds,
 }
 
 impl Code {
     /// Every code, in alphabetical order of its text.
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 34] = [
         Code::AmountGuard,
         Code::Arity,
         Code::Cycle,
         Code::DuplicateId,
         Code::DurationLiteral,
+        Code::EmptyScale,
         Code::ItemChoice,
         Code::MissingCondition,
         Code::MissingEntry,
         Code::NoAmount,
         Code::OverlappingSteps,
+        Code::ParameterAbolished,
         Code::ParameterGap,
         Code::ReservedClause,
         Code::SubjectMismatch,
@@ -129,8 +140,10 @@ impl Code {
         Code::UnknownParameter,
         Code::UnknownPeriod,
         Code::UnknownPolicy,
+        Code::UnknownScale,
         Code::UnknownSubject,
         Code::UnknownType,
+        Code::UnorderedThresholds,
     ];
 
     /// The code as written in diagnostics and JSON (`unknown-name`).
@@ -141,11 +154,13 @@ impl Code {
             Code::Cycle => "cycle",
             Code::DuplicateId => "duplicate-id",
             Code::DurationLiteral => "duration-literal",
+            Code::EmptyScale => "empty-scale",
             Code::ItemChoice => "item-choice",
             Code::MissingCondition => "missing-condition",
             Code::MissingEntry => "missing-entry",
             Code::NoAmount => "no-amount",
             Code::OverlappingSteps => "overlapping-steps",
+            Code::ParameterAbolished => "parameter-abolished",
             Code::ParameterGap => "parameter-gap",
             Code::ReservedClause => "reserved-clause",
             Code::SubjectMismatch => "subject-mismatch",
@@ -164,8 +179,10 @@ impl Code {
             Code::UnknownParameter => "unknown-parameter",
             Code::UnknownPeriod => "unknown-period",
             Code::UnknownPolicy => "unknown-policy",
+            Code::UnknownScale => "unknown-scale",
             Code::UnknownSubject => "unknown-subject",
             Code::UnknownType => "unknown-type",
+            Code::UnorderedThresholds => "unordered-thresholds",
         }
     }
 }
@@ -202,6 +219,8 @@ pub mod code {
     pub const DUPLICATE_ID: Code = Code::DuplicateId;
     /// `duration-literal`
     pub const DURATION_LITERAL: Code = Code::DurationLiteral;
+    /// `empty-scale`: a step of a scale without brackets.
+    pub const EMPTY_SCALE: Code = Code::EmptyScale;
     /// `item-choice`: `for x` names no item of the policy's per-item list.
     pub const ITEM_CHOICE: Code = Code::ItemChoice;
     /// `missing-condition`
@@ -212,6 +231,9 @@ pub mod code {
     pub const NO_AMOUNT: Code = Code::NoAmount;
     /// `overlapping-steps`
     pub const OVERLAPPING_STEPS: Code = Code::OverlappingSteps;
+    /// `parameter-abolished` (a warning): a parameter or scale a policy reads on `ref`
+    /// is declared absent on some days of the policy's effective period.
+    pub const PARAMETER_ABOLISHED: Code = Code::ParameterAbolished;
     /// `parameter-gap`
     pub const PARAMETER_GAP: Code = Code::ParameterGap;
     /// `reserved-clause`
@@ -248,10 +270,14 @@ pub mod code {
     pub const UNKNOWN_PERIOD: Code = Code::UnknownPeriod;
     /// `unknown-policy`
     pub const UNKNOWN_POLICY: Code = Code::UnknownPolicy;
+    /// `unknown-scale`: `marginal` / `bracket` of a name that is no scale.
+    pub const UNKNOWN_SCALE: Code = Code::UnknownScale;
     /// `unknown-subject`
     pub const UNKNOWN_SUBJECT: Code = Code::UnknownSubject;
     /// `unknown-type`
     pub const UNKNOWN_TYPE: Code = Code::UnknownType;
+    /// `unordered-thresholds`: the thresholds of a scale's step do not strictly ascend.
+    pub const UNORDERED_THRESHOLDS: Code = Code::UnorderedThresholds;
 }
 
 impl Diagnostic {
@@ -263,6 +289,14 @@ impl Diagnostic {
             message: message.into(),
             span: Some(span),
             hint: None,
+        }
+    }
+
+    /// A warning at a span: worth a look, but the rule set can be used.
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
         }
     }
 

@@ -280,8 +280,13 @@ fn check(dir: &Path) -> ExitCode {
         .count();
     match &checked.rules {
         Some(r) if errors == 0 => {
+            // Scales are counted only in a rule set that has some.
+            let scales = match r.program.scales.len() {
+                0 => String::new(),
+                n => format!(", {n} scales"),
+            };
             println!(
-                "{}: {} policies, {} bundles, {} parameters, {} functions — no errors (version {})",
+                "{}: {} policies, {} bundles, {} parameters{scales}, {} functions — no errors (version {})",
                 dir.display(),
                 r.program.policies.len(),
                 r.program.bundles.len(),

@@ -194,6 +194,12 @@ fn fold(e: &mut Expr) {
             fold(b);
         }
         Expr::Call(_, args) | Expr::Function(_, args) => args.iter_mut().for_each(fold),
+        Expr::Scale { x, at, .. } => {
+            fold(x);
+            if let Some(a) = at {
+                fold(a);
+            }
+        }
         _ => {}
     }
 }

@@ -152,7 +152,8 @@ pub enum ErrorKind {
     SeveralItems,
     /// `latest`/`earliest` with a tie for the deciding value.
     Tie,
-    /// A parameter has no value on the date asked.
+    /// A parameter or a scale has no value on the date asked: no step is in force
+    /// there, or the step in force declares the value `absent` (abolished).
     ParameterWithoutValue,
     /// No amount rule applies, or the amount formula gives no number.
     NoAmount,

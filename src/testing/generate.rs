@@ -1190,17 +1190,29 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
             }
         }
     }
-    // The windows of the parameters in force inside the period: an amount may need one.
+    // The windows of the parameters' and scales' values in force inside the period: an
+    // amount may need one. A step declared absent is a window of errors: only its
+    // edges are marked.
     let mut windows = vec![];
-    for par in &rules.program.params {
-        for (from, to, _, _) in &par.steps {
-            let (a, b) = ((*from).max(lo), to.unwrap_or(hi).min(hi));
-            if a <= b {
+    let params = rules
+        .program
+        .params
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.from, s.to, s.value.is_some())));
+    let scales = rules
+        .program
+        .scales
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.from, s.to, s.value.is_some())));
+    for (from, to, valued) in params.chain(scales) {
+        let (a, b) = (from.max(lo), to.unwrap_or(hi).min(hi));
+        if a <= b {
+            if valued {
                 windows.push((a, b));
-                mark(*from);
-                if let Some(t) = to {
-                    mark(*t);
-                }
+            }
+            mark(from);
+            if let Some(t) = to {
+                mark(t);
             }
         }
     }
@@ -1541,8 +1553,8 @@ impl<'r> Miner<'r> {
                     .params
                     .get(*p)?
                     .steps
-                    .first()
-                    .map(|s| s.2.clone())
+                    .iter()
+                    .find_map(|s| s.value.clone())
             }
             _ => None,
         }
@@ -1672,6 +1684,31 @@ impl<'r> Miner<'r> {
                 self.within_last(xs, env);
                 for x in xs {
                     self.walk(x, env, None);
+                }
+            }
+            Expr::Scale { scale, x, at, .. } => {
+                // The amount a scale is applied to: every threshold of every step, and
+                // the numbers next to them (a bracket's edges).
+                let p = self.paths(x, env, 0);
+                if !p.is_empty() {
+                    let mut vals = vec![];
+                    let steps = self.rules.program.scales.get(*scale).map(|s| &s.steps);
+                    for b in steps.into_iter().flatten().filter_map(|s| s.value.as_ref()) {
+                        for &(t, _) in b.pairs() {
+                            let t = Value::Decimal(t);
+                            vals.extend(
+                                [step(&t, false, 1), step(&t, true, 1)]
+                                    .into_iter()
+                                    .flatten(),
+                            );
+                            vals.push(t);
+                        }
+                    }
+                    self.add(&p, &vals);
+                }
+                self.walk(x, env, None);
+                if let Some(a) = at {
+                    self.walk(a, env, None);
                 }
             }
             Expr::IsNone(x, negated) => {
@@ -2222,6 +2259,27 @@ mod tests {
             .iter()
             .position(|s| s.name == name)
             .expect("subject")
+    }
+
+    #[test]
+    fn a_scale_s_thresholds_are_hints_for_the_amount_it_is_applied_to() {
+        let rules = crate::load::check_sources(
+            schema(),
+            include_str!("../../rules/schema.yaml"),
+            vec![(
+                std::path::PathBuf::from("scale.rules"),
+                "scale T \"t\" {\n  from 2020-01-01: 0 → 0.03, 3000 → 0.10\n}\npolicy p \"p\" {\n  subject person\n  mode no_application\n  effective 2020-01-01 to 2020-12-31\n  C1 \"t\": marginal(T, housing_fund.balance) > 5\n}\n"
+                    .into(),
+            )],
+        )
+        .rules
+        .expect("the rules check");
+        let c = Constraints::new().with_hints_from(&rules);
+        let hints = c.hints("housing_fund.balance");
+        for v in ["0", "3000", "2999.99", "3000.01"] {
+            let want = Value::Decimal(v.parse().expect("a number"));
+            assert!(hints.contains(&want), "{v} in {hints:?}");
+        }
     }
 
     #[test]
