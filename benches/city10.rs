@@ -47,12 +47,12 @@ mod baseline;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
-use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
-use mianshen::fast::{FastDecider, FastRows, FastRules, Verdict};
-use mianshen::load::load_dir;
-use mianshen::record::{self, fast, Record};
+use mianshen::internals::batch::{self, ChunkOutput, RunConfig, Sink};
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
+use mianshen::internals::fast::{FastDecider, FastRows, FastRules, Verdict};
+use mianshen::internals::load::load_dir;
+use mianshen::internals::record::{self, fast, Record};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use std::hint::black_box;
@@ -222,7 +222,7 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         bundle: None,
         panic_at_line: None,
         read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
+        budget: mianshen::internals::eval::DEFAULT_BUDGET,
     };
     let s = batch::run_json_lines(
         rules,
@@ -435,8 +435,8 @@ fn latency() {
     };
     let wanted = std::env::var("MIANSHEN_BENCH_CASE").ok();
     let mut best: Option<(usize, String, String, NaiveDate, Record)> = None;
-    for file in mianshen::testing::case_files(&dir) {
-        let Ok(cf) = mianshen::testing::read_case_file(&file) else {
+    for file in mianshen::internals::testing::case_files(&dir) {
+        let Ok(cf) = mianshen::internals::testing::read_case_file(&file) else {
             continue;
         };
         for case in cf.cases {

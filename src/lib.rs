@@ -39,9 +39,9 @@
 //!   prints, and never reads the clock or the environment: every evaluation has an
 //!   explicit reference date. Work is bounded by a budget of steps per decision
 //!   ([`EvalOptions::budget`]).
-//! - **One meaning.** The batch's fast tier ([`fast`]) is a specialisation of the
-//!   semantics written once in [`semantics`]; whatever it cannot decide exactly, the
-//!   reference evaluator ([`eval`]) decides.
+//! - **One meaning.** The batch's fast tier (`fast`) is a specialisation of the
+//!   semantics written once in `semantics`; whatever it cannot decide exactly, the
+//!   reference evaluator (`eval`) decides.
 //!
 //! # The pipeline
 //!
@@ -58,8 +58,7 @@
 //!               properties, coverage)
 //! ```
 //!
-//! The modules marked *internal* below are stages the API is built from; they are
-//! public for the project's own tests and tools and may change without notice.
+//! The stages are private to the crate: the items at the crate root are the API.
 
 #![deny(missing_docs)]
 // The promises above, enforced: no unsafe code, and nothing that panics on an input —
@@ -78,32 +77,74 @@
 )]
 
 mod api;
-pub mod batch;
-pub mod bundle;
-pub mod check;
-pub mod eval;
-pub mod fast;
-pub mod load;
-pub mod record;
-pub mod schema;
-pub mod semantics;
-pub mod testing;
+pub(crate) mod batch;
+pub(crate) mod bundle;
+pub(crate) mod check;
+pub(crate) mod compile;
+pub(crate) mod escape;
+pub(crate) mod eval;
+pub(crate) mod fast;
+pub(crate) mod ir;
+pub(crate) mod load;
+pub(crate) mod record;
+pub(crate) mod schema;
+pub(crate) mod semantics;
+pub(crate) mod syntax;
+pub(crate) mod testing;
+pub(crate) mod value;
 
-// Internal: checked program → RuleSet.
+/// Not part of the API: the stages the API is built from, for the project's own
+/// command line, tests, benchmarks and fuzz targets. No stability promise: anything
+/// here may change or go in any release. Hosts use the items at the crate root.
 #[doc(hidden)]
-pub mod compile;
-// Internal: escaping record text for terminals, JSON and HTML.
-#[doc(hidden)]
-pub mod escape;
-// Internal: the resolved, typed program.
-#[doc(hidden)]
-pub mod ir;
-// Internal: source text → syntax tree.
-#[doc(hidden)]
-pub mod syntax;
-// Internal: runtime values.
-#[doc(hidden)]
-pub mod value;
+pub mod internals {
+    #![allow(missing_docs)]
+    pub mod batch {
+        pub use crate::batch::*;
+    }
+    pub mod bundle {
+        pub use crate::bundle::*;
+    }
+    pub mod check {
+        pub use crate::check::*;
+    }
+    pub mod compile {
+        pub use crate::compile::*;
+    }
+    pub mod escape {
+        pub use crate::escape::*;
+    }
+    pub mod eval {
+        pub use crate::eval::*;
+    }
+    pub mod fast {
+        pub use crate::fast::*;
+    }
+    pub mod ir {
+        pub use crate::ir::*;
+    }
+    pub mod load {
+        pub use crate::load::*;
+    }
+    pub mod record {
+        pub use crate::record::*;
+    }
+    pub mod schema {
+        pub use crate::schema::*;
+    }
+    pub mod semantics {
+        pub use crate::semantics::*;
+    }
+    pub mod syntax {
+        pub use crate::syntax::*;
+    }
+    pub mod testing {
+        pub use crate::testing::*;
+    }
+    pub mod value {
+        pub use crate::value::*;
+    }
+}
 
 pub use batch::{
     BatchError, ChunkOutput, InputRecord, PolicySummary, RunConfig, Sink, Source, Summary,

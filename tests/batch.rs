@@ -1,7 +1,7 @@
 //! The no-application batch: oracle equality on city-10, the same output whatever the
 //! number of threads, every input line accounted for, and bad input answered.
 
-use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
+use mianshen::internals::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -45,7 +45,7 @@ fn run(
     threads: usize,
     chunk: usize,
 ) -> (batch::Summary, Collect) {
-    let rules = mianshen::load::load_dir(rules).unwrap();
+    let rules = mianshen::internals::load::load_dir(rules).unwrap();
     let mut sink = Collect::default();
     let config = RunConfig {
         ref_date: date(day),
@@ -55,7 +55,7 @@ fn run(
         bundle: None,
         panic_at_line: None,
         read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
+        budget: mianshen::internals::eval::DEFAULT_BUDGET,
     };
     let summary = batch::run(&rules, input.into_iter(), &config, &mut sink, &mut |_| {}).unwrap();
     (summary, sink)
@@ -80,7 +80,7 @@ fn run_text(
             Ok(n)
         }
     }
-    let rules = mianshen::load::load_dir(rules).unwrap();
+    let rules = mianshen::internals::load::load_dir(rules).unwrap();
     let mut sink = Collect::default();
     let config = RunConfig {
         ref_date: date(day),
@@ -90,7 +90,7 @@ fn run_text(
         bundle: None,
         panic_at_line: None,
         read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
+        budget: mianshen::internals::eval::DEFAULT_BUDGET,
     };
     let summary = batch::run_json_lines(
         &rules,
@@ -443,7 +443,7 @@ fn faulty_config(threads: usize, chunk: usize, line: u64) -> RunConfig {
         bundle: None,
         panic_at_line: Some(line),
         read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
+        budget: mianshen::internals::eval::DEFAULT_BUDGET,
     }
 }
 
@@ -468,7 +468,8 @@ fn a_panic_in_a_worker_is_an_internal_error_of_run_json_lines() {
     for threads in [1, 2] {
         for line in [1, 1234, 3000] {
             let result = within_limit("run_json_lines", move || {
-                let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+                let rules =
+                    mianshen::internals::load::load_dir(&root().join("benches/city-10")).unwrap();
                 let text = std::fs::read(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
                 let mut sink = Collect::default();
                 batch::run_json_lines(
@@ -494,7 +495,8 @@ fn a_panic_in_a_worker_is_an_internal_error_of_run_with_units_in_flight() {
         let records = lines(&text);
         // Chunks of 50 records: the panic is in the 43rd unit, with others in flight.
         let result = within_limit("run", move || {
-            let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+            let rules =
+                mianshen::internals::load::load_dir(&root().join("benches/city-10")).unwrap();
             let mut sink = Collect::default();
             let summary = batch::run(
                 &rules,
@@ -527,7 +529,7 @@ fn a_panic_deciding_a_record_read_the_reference_way_is_an_internal_error_too() {
             })
             .collect();
         let result = within_limit("run", move || {
-            let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+            let rules = mianshen::internals::load::load_dir(&root().join("rules")).unwrap();
             let mut config = faulty_config(threads, 64, 200);
             config.ref_date = date("2025-07-01");
             batch::run(
@@ -553,7 +555,7 @@ fn without_a_panic_the_fault_injection_changes_nothing() {
         2,
         500,
     );
-    let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+    let rules = mianshen::internals::load::load_dir(&root().join("benches/city-10")).unwrap();
     let mut sink = Collect::default();
     let s2 = batch::run(
         &rules,
@@ -570,14 +572,14 @@ fn without_a_panic_the_fault_injection_changes_nothing() {
 
 #[test]
 fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking() {
-    use mianshen::eval::{self, EvalOptions, Outcome};
-    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    use mianshen::internals::eval::{self, EvalOptions, Outcome};
+    let rules = mianshen::internals::load::load_dir(&root().join("rules")).unwrap();
     let value: serde_json::Value = serde_json::from_str(
         r#"{"person":{"id":"P1","gender":"male","birth_date":"1940-01-01","hukou_region":"上海"}}"#,
     )
     .unwrap();
-    let subject = mianshen::record::detect_subject(&rules.schema, &value, None).unwrap();
-    let record = mianshen::record::read_record(&rules.schema, subject, &value).unwrap();
+    let subject = mianshen::internals::record::detect_subject(&rules.schema, &value, None).unwrap();
+    let record = mianshen::internals::record::read_record(&rules.schema, subject, &value).unwrap();
     let day = date("2025-07-01");
     let opts = EvalOptions::default();
     let is_internal = |d: &eval::Decision| {
@@ -768,7 +770,7 @@ fn cli_run_refuses_a_fault_injection_it_does_not_know() {
 
 #[test]
 fn blank_lines_are_not_records_but_are_counted() {
-    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    let rules = mianshen::internals::load::load_dir(&root().join("rules")).unwrap();
     let input = "{\"person\":{\"id\":\"A\"}}\n   \n\n\t\r\n{\"person\":{\"id\":\"B\"}}\n";
     let config = RunConfig::new(chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap());
     let mut sink = Collect::default();

@@ -10,9 +10,9 @@
 mod baseline;
 
 use chrono::NaiveDate;
-use mianshen::eval::{evaluate_all, EvalOptions, Outcome};
-use mianshen::load::load_dir;
-use mianshen::record::{detect_subject, read_record};
+use mianshen::internals::eval::{evaluate_all, EvalOptions, Outcome};
+use mianshen::internals::load::load_dir;
+use mianshen::internals::record::{detect_subject, read_record};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -109,7 +109,7 @@ fn assert_matches_oracle(who: &str, got: &BTreeMap<String, Line>) {
 fn engine_matches_oracle_on_city10() {
     let dir = root().join("benches/city-10");
     let rules = load_dir(&dir).unwrap_or_else(|e| match &e {
-        mianshen::load::LoadError::Diagnostics { diagnostics, .. } => {
+        mianshen::internals::load::LoadError::Diagnostics { diagnostics, .. } => {
             panic!("{}: {e}: {diagnostics:#?}", dir.display())
         }
         _ => panic!("{}: {e}", dir.display()),

@@ -17,12 +17,12 @@
 //! `examples/population.jsonl`).
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_policy, EvalOptions, ExtraValue, Outcome};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::load::load_dir;
-use mianshen::record::{detect_subject, read_record};
-use mianshen::testing::generate::{best_of, try_record_strategy, Constraints, Mix};
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{evaluate_policy, EvalOptions, ExtraValue, Outcome};
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::load::load_dir;
+use mianshen::internals::record::{detect_subject, read_record};
+use mianshen::internals::testing::generate::{best_of, try_record_strategy, Constraints, Mix};
 use proptest::strategy::{BoxedStrategy, Strategy, Union};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::Value as Json;

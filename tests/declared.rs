@@ -1,7 +1,7 @@
 //! Declared properties (`property ...` in a policy): the shipped ones hold, and a
 //! planted bug is caught with a small counterexample.
 
-use mianshen::testing::declared;
+use mianshen::internals::testing::declared;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -23,7 +23,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn the_shipped_declared_properties_hold() {
-    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    let rules = mianshen::internals::load::load_dir(&root().join("rules")).unwrap();
     let results = declared::check_declared(&rules, 1000, 20261124);
     assert!(results.len() >= 10, "{}", declared::render(&results));
     let failures: Vec<_> = results
@@ -44,7 +44,7 @@ fn a_planted_monotonicity_bug_is_caught_with_a_counterexample() {
     let broken = text.replace("years >= 100 => 600.00", "years >= 100 => 60.00");
     assert_ne!(text, broken);
     std::fs::write(&file, broken).unwrap();
-    let rules = mianshen::load::load_dir(&dir).unwrap();
+    let rules = mianshen::internals::load::load_dir(&dir).unwrap();
     let results = declared::check_declared(&rules, 1000, 7);
     let r = results
         .iter()

@@ -4,17 +4,17 @@
 //! CI uses.
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_policy, EvalOptions, Outcome};
-use mianshen::load::load_dir;
-use mianshen::record::read_record;
-use mianshen::testing::coverage::case_coverage;
-use mianshen::testing::generate::{record_strategy, Constraints};
-use mianshen::testing::properties::{
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{evaluate_policy, EvalOptions, Outcome};
+use mianshen::internals::load::load_dir;
+use mianshen::internals::record::read_record;
+use mianshen::internals::testing::coverage::case_coverage;
+use mianshen::internals::testing::generate::{record_strategy, Constraints};
+use mianshen::internals::testing::properties::{
     generated_coverage, run_properties, run_properties_with, Property, PropertyOptions,
     PropertyReport,
 };
-use mianshen::testing::{case_files, run_case, CaseFile};
+use mianshen::internals::testing::{case_files, run_case, CaseFile};
 use std::path::{Path, PathBuf};
 
 const SEED: u64 = 2025;

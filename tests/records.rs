@@ -2,8 +2,8 @@
 //! and the library; strict reading; bounded work. Drives the built binary with a time
 //! limit, as a careless data supplier or an attacker would.
 
-use mianshen::batch::{ChunkOutput, RunConfig, Sink};
-use mianshen::record::{self, ReadOptions};
+use mianshen::internals::batch::{ChunkOutput, RunConfig, Sink};
+use mianshen::internals::record::{self, ReadOptions};
 use serde_json::{json, Value as Json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -427,7 +427,7 @@ fn mutations(v: &Json, seed: u64) -> Vec<String> {
 #[test]
 fn the_reference_reader_and_the_batch_judge_every_record_alike() {
     for dir in ["rules", "benches/city-10"] {
-        let rules = mianshen::load::load_dir(&root().join(dir)).unwrap();
+        let rules = mianshen::internals::load::load_dir(&root().join(dir)).unwrap();
         let source = if dir == "rules" {
             "examples/population.jsonl"
         } else {
@@ -451,10 +451,10 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
             bundle: None,
             panic_at_line: None,
             read: ReadOptions::default(),
-            budget: mianshen::eval::DEFAULT_BUDGET,
+            budget: mianshen::internals::eval::DEFAULT_BUDGET,
         };
         let mut sink = Collect::default();
-        mianshen::batch::run_json_lines(
+        mianshen::internals::batch::run_json_lines(
             &rules,
             input.as_bytes(),
             &config,

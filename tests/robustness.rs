@@ -12,13 +12,13 @@
 //! run with a larger value locally, e.g. 20000, and see `fuzz/` for cargo-fuzz).
 
 use chrono::NaiveDate;
-use mianshen::check::Severity;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{self, EvalOptions};
-use mianshen::load;
-use mianshen::record;
-use mianshen::schema::Schema;
-use mianshen::testing::generate::{record_strategy, Constraints};
+use mianshen::internals::check::Severity;
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{self, EvalOptions};
+use mianshen::internals::load;
+use mianshen::internals::record;
+use mianshen::internals::schema::Schema;
+use mianshen::internals::testing::generate::{record_strategy, Constraints};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value as Json;
@@ -566,7 +566,7 @@ fn same_rules_record_and_date_same_bytes_across_loads() {
 
 /// Every number and date of the subject's records free to take extreme values.
 fn extreme_constraints(schema: &Schema, subject: usize) -> Constraints {
-    use mianshen::schema::FieldType;
+    use mianshen::internals::schema::FieldType;
     // Build the constraints path by path (a flat list is simpler than threading).
     let mut out = Constraints::new();
     let mut stack = vec![(schema.subjects[subject].root, String::new())];
@@ -752,7 +752,7 @@ fn apply(text: &str, ds: &[Damage]) -> String {
 
 #[test]
 fn row_reader_accepts_only_what_the_reference_path_reads() {
-    use mianshen::fast::{FastDecider, FastRules};
+    use mianshen::internals::fast::{FastDecider, FastRules};
     let rules = &shipped().rules;
     let on = NaiveDate::from_ymd_opt(2025, 7, 1).expect("date");
     let compiled = FastRules::new(rules, on);

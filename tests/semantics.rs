@@ -8,12 +8,12 @@
 //! (so that each table holds for both tiers, not only the reference evaluator).
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::load::check_sources;
-use mianshen::record::{self, Record};
-use mianshen::schema::Schema;
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{self, Decision, EvalOptions, Outcome, Truth};
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::load::check_sources;
+use mianshen::internals::record::{self, Record};
+use mianshen::internals::schema::Schema;
 use serde_json::{json, Value as Json};
 use std::path::PathBuf;
 
@@ -824,7 +824,7 @@ fn division_by_zero_is_a_decision_error_and_the_other_decisions_go_on() {
     assert_eq!(d.trace.as_ref().unwrap().clauses[1].value, Truth::Error);
     assert!(to_json(&d)["error"]["message"].is_string());
     // Hosts match on the kind; the outputs carry its stable code.
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::DivisionByZero);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::DivisionByZero);
     assert_eq!(to_json(&d)["error"]["code"], "division-by-zero");
 
     let d = decide(&r, "p-div-amount", v.clone(), ON);
@@ -865,7 +865,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     let e = d.error.expect("an error for no candidate");
     assert_eq!(e.at, "C1");
     assert!(e.message.contains("no item"), "{}", e.message);
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::NoItem);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::NoItem);
     // several
     let d = decide(
         &r,
@@ -876,7 +876,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     assert_ne!(d.outcome, Outcome::Eligible);
     let e = d.error.expect("an error for several candidates");
     assert!(e.message.contains("2 items"), "{}", e.message);
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::SeveralItems);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::SeveralItems);
     // empty list
     let d = decide(&r, "p-the", rec(json!({})), ON);
     assert!(d.error.is_some());
@@ -1372,7 +1372,7 @@ fn a_bundle_override_that_fails_is_an_error_of_the_member_never_eligible() {
         .expect("the override's error is the member's");
     assert_eq!(
         (e.at.as_str(), e.kind),
-        ("C2", mianshen::eval::ErrorKind::SeveralItems)
+        ("C2", mianshen::internals::eval::ErrorKind::SeveralItems)
     );
     assert!(
         !form.errors.is_empty(),

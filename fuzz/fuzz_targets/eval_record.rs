@@ -5,9 +5,9 @@
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, EvalOptions};
-use mianshen::record::{detect_subject, read_record};
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{evaluate_all, EvalOptions};
+use mianshen::internals::record::{detect_subject, read_record};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -15,7 +15,7 @@ fn rules() -> &'static RuleSet {
     static R: OnceLock<RuleSet> = OnceLock::new();
     R.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
-        mianshen::load::load_dir(&dir).expect("the shipped rules load")
+        mianshen::internals::load::load_dir(&dir).expect("the shipped rules load")
     })
 }
 

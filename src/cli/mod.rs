@@ -4,13 +4,13 @@ mod props;
 mod run;
 
 use clap::{Parser, Subcommand};
-use mianshen::check::Severity;
-use mianshen::compile::RuleSet;
-use mianshen::escape;
-use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
-use mianshen::load::{self, LoadError};
-use mianshen::record;
-use mianshen::testing;
+use mianshen::internals::check::Severity;
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::escape;
+use mianshen::internals::eval::{self, Decision, EvalOptions, Outcome, Truth};
+use mianshen::internals::load::{self, LoadError};
+use mianshen::internals::record;
+use mianshen::internals::testing;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -306,7 +306,7 @@ fn batch_coverage(rules: &RuleSet) -> String {
     let Some(on) = rules.program.policies.iter().map(|p| p.from).min() else {
         return "batch: no policies".into();
     };
-    let compiled = mianshen::fast::FastRules::new(rules, on);
+    let compiled = mianshen::internals::fast::FastRules::new(rules, on);
     let n = rules.program.policies.len();
     let left: Vec<String> = (0..n)
         .filter(|&i| !compiled.is_compiled(i))
@@ -438,7 +438,7 @@ fn prefill(
         Err(c) => return c,
     };
     let Some(b) = rules.bundle_index(bundle) else {
-        let hint = mianshen::check::did_you_mean(
+        let hint = mianshen::internals::check::did_you_mean(
             bundle,
             rules.program.bundles.iter().map(|b| b.id.as_str()),
         )
@@ -463,7 +463,7 @@ fn prefill(
     let result = eval::prefill(&rules, b, &rec, ref_date, record_args().eval(true));
     let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
     if let Some(path) = html {
-        let page = mianshen::bundle::render_html(&result, &who, ref_date);
+        let page = mianshen::internals::bundle::render_html(&result, &who, ref_date);
         if let Err(e) = std::fs::write(path, page) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
@@ -596,7 +596,7 @@ fn eval_cmd(
                 vec![eval::evaluate_policy(&rules, i, &rec, ref_date, opts)]
             }
             None => {
-                let hint = mianshen::check::did_you_mean(
+                let hint = mianshen::internals::check::did_you_mean(
                     id,
                     rules.policy_index.keys().map(|s| s.as_str()),
                 )
@@ -635,7 +635,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     let title = rules.policy(&d.policy).map_or("", |p| p.title.as_str());
     let mut out = format!("\n{} {} — {}\n", t(&d.policy), t(title), d.outcome.as_str());
     if let Some(a) = &d.amount {
-        let v = mianshen::value::money(a.value);
+        let v = mianshen::internals::value::money(a.value);
         let extras: Vec<String> = a
             .extras
             .iter()
@@ -712,7 +712,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
                 out.push_str(&format!(" (missing {})", t(&item.missing.join(", "))));
             }
             if let Some(a) = &item.amount {
-                let v = mianshen::value::money(a.value);
+                let v = mianshen::internals::value::money(a.value);
                 out.push_str(&format!(" {v} {} {}", t(&a.unit), t(&a.period)));
             }
             out.push('\n');

@@ -1,7 +1,7 @@
 //! `mianshen test --coverage` and `mianshen test --properties`: clause coverage of the
 //! example cases, and the built-in properties over generated records.
 
-use mianshen::testing::{self, coverage, declared, properties};
+use mianshen::internals::testing::{self, coverage, declared, properties};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -1,7 +1,7 @@
 //! `mianshen run`: the batch over a population file, written to an output directory.
 
-use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
-use mianshen::compile::RuleSet;
+use mianshen::internals::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
+use mianshen::internals::compile::RuleSet;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -83,10 +83,10 @@ impl DirSink {
 }
 
 /// Writes JSON Lines text with the characters `serde_json` leaves raw (C1 controls,
-/// bidi controls, U+2028/U+2029) escaped ([`mianshen::escape::json`]).
+/// bidi controls, U+2028/U+2029) escaped ([`mianshen::internals::escape::json`]).
 fn write_json(to: &mut BufWriter<File>, text: &str) -> std::io::Result<()> {
-    if mianshen::escape::json_may_need(text.as_bytes()) {
-        to.write_all(mianshen::escape::json(text).as_bytes())
+    if mianshen::internals::escape::json_may_need(text.as_bytes()) {
+        to.write_all(mianshen::internals::escape::json(text).as_bytes())
     } else {
         to.write_all(text.as_bytes())
     }
@@ -221,7 +221,7 @@ fn csv_records<'a, R: Read + 'a>(
             Ok(row) => {
                 let cells: Vec<(&str, &str)> =
                     headers.iter().map(String::as_str).zip(row.iter()).collect();
-                match mianshen::record::from_flat(&rules.schema, subject, &cells) {
+                match mianshen::internals::record::from_flat(&rules.schema, subject, &cells) {
                     Ok(v) => Source::Value(v),
                     Err(m) => Source::Unreadable(m),
                 }
@@ -426,9 +426,12 @@ pub fn run(args: RunArgs) -> ExitCode {
             match PANICKED_AT.get() {
                 Some(at) => eprintln!(
                     "error: {} (panicked at {at})",
-                    mianshen::escape::text(&e.to_string())
+                    mianshen::internals::escape::text(&e.to_string())
                 ),
-                None => eprintln!("error: {}", mianshen::escape::text(&e.to_string())),
+                None => eprintln!(
+                    "error: {}",
+                    mianshen::internals::escape::text(&e.to_string())
+                ),
             }
             eprintln!(
                 "the run stopped: no outputs were written to {}; this is a bug of mianshen, please report it",
@@ -438,7 +441,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         Err(e) => {
             sink.abandon();
-            eprintln!("error: {}", mianshen::escape::text(&e.to_string()));
+            eprintln!(
+                "error: {}",
+                mianshen::internals::escape::text(&e.to_string())
+            );
             return ExitCode::from(2);
         }
     };

@@ -21,12 +21,14 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
-use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::record::{detect_subject, read_record, Record};
-use mianshen::syntax::ast::Mode;
+use mianshen::internals::batch::{self, ChunkOutput, RunConfig, Sink};
+use mianshen::internals::compile::RuleSet;
+use mianshen::internals::eval::{
+    evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome,
+};
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::record::{detect_subject, read_record, Record};
+use mianshen::internals::syntax::ast::Mode;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
