@@ -145,7 +145,7 @@ struct PolicyMap {
 impl PolicyMap {
     fn new(rules: &RuleSet) -> Self {
         let to_baseline = rules
-            .program
+            .program()
             .policies
             .iter()
             .map(|p| {
@@ -175,7 +175,7 @@ fn code(o: Outcome) -> usize {
 fn from_batch(map: &PolicyMap, rules: &RuleSet, s: &batch::Summary) -> Sum {
     let mut out = Sum::default();
     for (id, p) in &s.policies {
-        let i = map.to_baseline[rules.policy_index[id]];
+        let i = map.to_baseline[rules.policy_number(id).expect("a policy of the rule set")];
         out.counts[i] = [p.not_eligible, p.eligible, p.undetermined];
         out.amounts[i] = p.amount;
     }
@@ -306,7 +306,7 @@ fn engine_eval(
                             Verdict::Deferred => {
                                 let r = record.get_or_insert_with(|| {
                                     fast::read_json(
-                                        &rules.schema,
+                                        rules.schema(),
                                         &parsed.plan,
                                         Some(parsed.subject),
                                         &parsed.lines[k * CHUNK + j],
@@ -441,11 +441,12 @@ fn latency() {
         };
         for case in cf.cases {
             let json = record::yaml_to_json(&case.record);
-            let Ok(subject) = record::detect_subject(&rules.schema, &json, case.subject.as_deref())
+            let Ok(subject) =
+                record::detect_subject(rules.schema(), &json, case.subject.as_deref())
             else {
                 continue;
             };
-            if rules.schema.subjects[subject].name != "person" {
+            if rules.schema().subjects[subject].name != "person" {
                 continue;
             }
             let date_text = match &case.reference_date {
@@ -458,7 +459,7 @@ fn latency() {
             let Ok(date) = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d") else {
                 continue;
             };
-            let Ok(rec) = record::read_record(&rules.schema, subject, &json) else {
+            let Ok(rec) = record::read_record(rules.schema(), subject, &json) else {
                 continue;
             };
             let size = json.to_string().len();
@@ -479,8 +480,8 @@ fn latency() {
         println!("single-record latency: no person case found in rules/cases");
         return;
     };
-    let policies = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == rec.subject)
+    let policies = (0..rules.program().policies.len())
+        .filter(|&i| rules.program().policies[i].subject == rec.subject_index())
         .count();
     let measure = |trace: bool| -> (f64, f64, usize) {
         let opts = EvalOptions {
@@ -507,7 +508,7 @@ fn latency() {
     let (med_n, p90_n, _) = measure(false);
     println!(
         "single record: rules/ ({policies} person policies of {}), case {id} ({file}, {size} bytes of JSON), ref {date}",
-        rules.program.policies.len()
+        rules.program().policies.len()
     );
     println!("  with full traces:  median {med_t:8.1} µs   p90 {p90_t:8.1} µs   ({n_t} runs)");
     println!("  without traces:    median {med_n:8.1} µs   p90 {p90_n:8.1} µs");
@@ -573,7 +574,7 @@ fn batch_part(min_secs: f64, min_samples: usize) {
     let rules = load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let map = PolicyMap::new(&rules);
     let subject = rules
-        .schema
+        .schema()
         .subjects
         .iter()
         .position(|s| s.name == "person")
@@ -600,7 +601,7 @@ fn batch_part(min_secs: f64, min_samples: usize) {
         s.add(&baseline::evaluate(p, ref_date()));
         s
     });
-    let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
+    let plan = fast::ReadPlan::new(rules.schema(), rules.used_fields().to_vec());
     let compiled = FastRules::new(&rules, ref_date());
     let rows: Vec<FastRows> = lines
         .par_chunks(CHUNK)

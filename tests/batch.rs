@@ -578,8 +578,9 @@ fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking(
         r#"{"person":{"id":"P1","gender":"male","birth_date":"1940-01-01","hukou_region":"上海"}}"#,
     )
     .unwrap();
-    let subject = mianshen::internals::record::detect_subject(&rules.schema, &value, None).unwrap();
-    let record = mianshen::internals::record::read_record(&rules.schema, subject, &value).unwrap();
+    let subject =
+        mianshen::internals::record::detect_subject(rules.schema(), &value, None).unwrap();
+    let record = mianshen::internals::record::read_record(rules.schema(), subject, &value).unwrap();
     let day = date("2025-07-01");
     let opts = EvalOptions::default();
     let is_internal = |d: &eval::Decision| {
@@ -592,8 +593,8 @@ fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking(
     let d = eval::evaluate_policy(&rules, 9999, &record, day, opts);
     assert!(is_internal(&d), "{d:?}");
     let all = eval::evaluate_all(&rules, &record, day, opts);
-    let of_subject: Vec<usize> = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == record.subject)
+    let of_subject: Vec<usize> = (0..rules.program().policies.len())
+        .filter(|&i| rules.program().policies[i].subject == record.subject_index())
         .collect();
     let (first, second) = (of_subject[0], of_subject[1]);
     let some = eval::evaluate_policies(&rules, &record, day, opts, [first, 9999, second]);

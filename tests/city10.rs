@@ -123,9 +123,9 @@ fn engine_matches_oracle_on_city10() {
         }
         let value: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{POPULATION}:{}: {e}", n + 1));
-        let subject = detect_subject(&rules.schema, &value, None)
+        let subject = detect_subject(rules.schema(), &value, None)
             .unwrap_or_else(|e| panic!("{POPULATION}:{}: {e}", n + 1));
-        let record = read_record(&rules.schema, subject, &value)
+        let record = read_record(rules.schema(), subject, &value)
             .unwrap_or_else(|e| panic!("{POPULATION}:{}: {e}", n + 1));
         records += 1;
         for d in evaluate_all(&rules, &record, ref_date(), opts) {

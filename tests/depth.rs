@@ -280,7 +280,7 @@ fn a_host_thread_with_a_small_stack_takes_every_shape_at_the_limit() {
                     let record = rules.read_json(r).map_err(|e| e.to_string())?;
                     let d = rules
                         .decide_policy(&policy, &record, on)
-                        .ok_or("no such policy")?;
+                        .map_err(|e| e.to_string())?;
                     outcomes.push(d.outcome);
                 }
                 Ok::<_, String>(outcomes)

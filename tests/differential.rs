@@ -177,7 +177,7 @@ fn run_case_inline(case: &Case, stage: &mut dyn FnMut(&str, Option<&[Failure]>))
         stage(&format!("lowering for {date}"), None);
         match tiers::lower(&rules, date) {
             Ok(compiled) => {
-                let n = rules.program.policies.len();
+                let n = rules.program().policies.len();
                 tally.policies += n as u64;
                 tally.compiled += (0..n).filter(|&i| compiled.is_compiled(i)).count() as u64;
                 for (i, t) in texts.iter().enumerate() {

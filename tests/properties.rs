@@ -244,16 +244,16 @@ fn host_ci_example() {
 
     let rules = load_dir(Path::new("rules")).unwrap();
     let person = rules
-        .schema
+        .schema()
         .subjects
         .iter()
         .position(|s| s.name == "person")
         .unwrap();
     let on = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
-    let pension = rules.policy_index["employee-pension-retirement"];
+    let pension = rules.policy_number("employee-pension-retirement").unwrap();
     // Persons aged 55–70 with 100–300 months of contributions.
     let people = record_strategy(
-        &rules.schema,
+        rules.schema(),
         person,
         &Constraints::new()
             .aged("person.birth_date", 55, 70, on)
@@ -264,7 +264,7 @@ fn host_ci_example() {
             ),
     );
     proptest!(ProptestConfig::with_cases(500), |(json in people)| {
-        let record = read_record(&rules.schema, person, &json).unwrap();
+        let record = read_record(rules.schema(), person, &json).unwrap();
         let d = evaluate_policy(&rules, pension, &record, on, EvalOptions::default());
         let months = json["social_insurance"]["employee_pension"]["contribution_months"]
             .as_i64()

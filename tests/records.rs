@@ -476,10 +476,10 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
         let (mut accepted, mut refused) = (0, 0);
         for (i, line) in lines.iter().enumerate() {
             let reference = record::parse_json(line, &ReadOptions::default()).and_then(|v| {
-                let s = record::detect_subject(&rules.schema, &v, None).map_err(|m| {
+                let s = record::detect_subject(rules.schema(), &v, None).map_err(|m| {
                     record::RecordError::whole(record::RecordErrorKind::SubjectKind, m)
                 })?;
-                record::read_record(&rules.schema, s, &v)
+                record::read_record(rules.schema(), s, &v)
             });
             let batch = rejected.get(&(i as u64 + 1));
             match (&reference, batch) {

@@ -94,16 +94,15 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn record(rules: &RuleSet, value: Json) -> Record {
-    let subject = record::detect_subject(&rules.schema, &value, Some("person")).unwrap();
-    record::read_record(&rules.schema, subject, &value).expect("the test record is valid")
+    let subject = record::detect_subject(rules.schema(), &value, Some("person")).unwrap();
+    record::read_record(rules.schema(), subject, &value).expect("the test record is valid")
 }
 
 /// Decides one policy, with a trace; the fast tier must agree.
 fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
     let rec = record(rules, value.clone());
-    let index = *rules
-        .policy_index
-        .get(policy)
+    let index = rules
+        .policy_number(policy)
         .unwrap_or_else(|| panic!("no policy {policy}"));
     let d = eval::evaluate_policy(
         rules,
@@ -1158,7 +1157,7 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
         ("secret_color", "SECRET-purple"),
     ] {
         let v = json!({"person": {"id": "S1", field: bad}});
-        let err = record::read_record(&r.schema, 0, &v).expect_err("a bad value is an error");
+        let err = record::read_record(r.schema(), 0, &v).expect_err("a bad value is an error");
         assert_eq!(err.record, "S1");
         assert_eq!(err.path, format!("person.{field}"));
         let text = err.to_string();
@@ -1176,11 +1175,11 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
 fn a_numeric_subject_id_still_names_the_record() {
     let r = rules(&policy("p-x", "  C1 \"t\": true"));
     // The string field accepts a number as text ...
-    let ok = record::read_record(&r.schema, 0, &json!({"person": {"id": 12345}})).unwrap();
+    let ok = record::read_record(r.schema(), 0, &json!({"person": {"id": 12345}})).unwrap();
     // ... so the record is named by it, in results and in errors.
     assert_eq!(ok.id.as_deref(), Some("12345"));
     let err = record::read_record(
-        &r.schema,
+        r.schema(),
         0,
         &json!({"person": {"id": 12345, "birth_date": 12}}),
     )
@@ -1239,7 +1238,7 @@ fn record_errors_name_the_record_and_the_path() {
         ),
     ];
     for (v, path, words) in cases {
-        let err = record::read_record(&r.schema, 0, &v).expect_err(&v.to_string());
+        let err = record::read_record(r.schema(), 0, &v).expect_err(&v.to_string());
         assert_eq!(err.record, "R1", "{v}");
         assert_eq!(err.path, path, "{v}");
         let text = err.to_string();
@@ -1248,14 +1247,14 @@ fn record_errors_name_the_record_and_the_path() {
     }
     // Keys the schema does not declare are an error, unless read leniently.
     let extra = json!({"person": {"id": "R1"}, "extra": {"x": 1}});
-    let err = record::read_record(&r.schema, 0, &extra).expect_err("strict");
+    let err = record::read_record(r.schema(), 0, &extra).expect_err("strict");
     assert_eq!(err.path, "extra");
     assert!(err.message.starts_with("unknown field"), "{err}");
     let lenient = record::ReadOptions {
         lenient: true,
         ..Default::default()
     };
-    let (_, unknown) = record::read_record_with(&r.schema, 0, &extra, lenient).unwrap();
+    let (_, unknown) = record::read_record_with(r.schema(), 0, &extra, lenient).unwrap();
     assert_eq!(unknown, vec!["extra".to_string()]);
 }
 

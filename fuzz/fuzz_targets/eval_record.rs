@@ -33,9 +33,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let rules = rules();
-    let _ = detect_subject(&rules.schema, &json, None);
-    for subject in 0..rules.schema.subjects.len() {
-        let Ok(record) = read_record(&rules.schema, subject, &json) else {
+    let _ = detect_subject(rules.schema(), &json, None);
+    for subject in 0..rules.schema().subjects.len() {
+        let Ok(record) = read_record(rules.schema(), subject, &json) else {
             continue;
         };
         let opts = EvalOptions {

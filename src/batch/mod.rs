@@ -36,6 +36,24 @@ pub struct InputRecord {
     pub source: Source,
 }
 
+impl InputRecord {
+    /// A record given as JSON text (one object), on input line `line`.
+    pub fn json(line: u64, text: impl Into<String>) -> Self {
+        InputRecord {
+            line,
+            source: Source::Json(text.into()),
+        }
+    }
+
+    /// A record given as a serde value, on input line (or row) `line`.
+    pub fn value(line: u64, value: serde_json::Value) -> Self {
+        InputRecord {
+            line,
+            source: Source::Value(value),
+        }
+    }
+}
+
 /// The content of an input record.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -52,8 +70,10 @@ pub enum Source {
 pub struct RunConfig {
     /// The reference date.
     pub ref_date: NaiveDate,
-    /// Records decided together (and held in memory at once) by [`run`], the record
-    /// iterator (CSV) path; [`run_json_lines`] reads blocks of text instead.
+    /// Records decided together (and held in memory at once) by
+    /// [`RuleSet::run`](crate::RuleSet::run), the record iterator (CSV) path;
+    /// [`RuleSet::run_json_lines`](crate::RuleSet::run_json_lines) reads blocks of text
+    /// instead.
     pub chunk_size: usize,
     /// The subject kind of the records; recognised per record when `None`.
     pub subject: Option<String>,

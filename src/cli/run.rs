@@ -221,7 +221,7 @@ fn csv_records<'a, R: Read + 'a>(
             Ok(row) => {
                 let cells: Vec<(&str, &str)> =
                     headers.iter().map(String::as_str).zip(row.iter()).collect();
-                match mianshen::internals::record::from_flat(&rules.schema, subject, &cells) {
+                match mianshen::internals::record::from_flat(rules.schema(), subject, &cells) {
                     Ok(v) => Source::Value(v),
                     Err(m) => Source::Unreadable(m),
                 }
@@ -323,7 +323,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     let subject = match args.subject {
-        Some(s) => match rules.schema.subjects.iter().position(|d| d.name == s) {
+        Some(s) => match rules.schema().subjects.iter().position(|d| d.name == s) {
             Some(i) => Some(i),
             None => {
                 eprintln!("error: unknown subject kind `{s}`");
@@ -334,7 +334,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     // CSV rows become records one by one; JSON Lines go to the batch in blocks.
     let input: Result<Box<dyn Iterator<Item = InputRecord>>, Box<dyn Read>> = if csv {
-        let Some(subject) = subject.or(if rules.schema.subjects.len() == 1 {
+        let Some(subject) = subject.or(if rules.schema().subjects.len() == 1 {
             Some(0)
         } else {
             None

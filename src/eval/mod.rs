@@ -42,7 +42,8 @@ pub struct EvalOptions {
     pub trace: bool,
     /// The most evaluation steps one decision may take (expression nodes evaluated
     /// plus list items visited); past it the decision is undetermined with the error
-    /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). [`DEFAULT_BUDGET`] by default.
+    /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). Ten million by
+    /// default (a decision of the shipped rules takes a few hundred).
     pub budget: u64,
 }
 

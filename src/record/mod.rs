@@ -19,22 +19,38 @@ use crate::value::{RecordNode, Slot, Value};
 use serde::de::DeserializeSeed;
 use std::sync::Arc;
 
-/// A record read against the schema, ready for evaluation.
+/// A record read against a rule set's schema, ready to be decided: every field
+/// normalised once (defaults applied, an optional field's absence a known "none", a
+/// required field's absence "missing").
+///
+/// Read one with [`RuleSet::read_json`](crate::RuleSet::read_json) (or `read_yaml`,
+/// `read_value`); its subject kind is [`RuleSet::subject_of`](crate::RuleSet::subject_of).
+/// A record belongs to the rule set that read it: decide it with that rule set only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Index of its subject kind in the schema.
-    pub subject: usize,
-    /// The subject's id, when the record has one.
+    pub(crate) subject: usize,
+    /// The subject's id (the field the schema names as the subject's `id`), when the
+    /// record has one.
     pub id: Option<String>,
     /// The root record.
-    pub root: Arc<RecordNode>,
+    pub(crate) root: Arc<RecordNode>,
+}
+
+impl Record {
+    /// Not part of the API: the index of the record's subject kind in the schema.
+    #[doc(hidden)]
+    pub fn subject_index(&self) -> usize {
+        self.subject
+    }
 }
 
 /// How records are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Accept keys the schema does not declare: they are not read, and their paths are
-    /// reported ([`read_record_with`]). Strict (`false`) by default.
+    /// reported ([`RuleSet::read_json_with`](crate::RuleSet::read_json_with)). Strict
+    /// (`false`) by default.
     pub lenient: bool,
     /// The longest record text, in bytes (a JSON line, a record file).
     pub max_bytes: usize,

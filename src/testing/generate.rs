@@ -95,8 +95,9 @@ pub struct Constraints {
     /// Fields the rules test with `is none`: `true` = drawn absent more often.
     none_hints: BTreeMap<String, bool>,
     /// The date that dates "relative to the reference date" are counted from when a
-    /// record is generated without one (see [`case_strategy`] for records generated
-    /// with their reference date).
+    /// record is generated without one (see
+    /// [`RuleSet::case_strategy`](crate::RuleSet::case_strategy) for records generated with
+    /// their reference date).
     pub anchor: NaiveDate,
     /// State mix of required fields (absent or null = missing data).
     pub required: Mix,
@@ -238,6 +239,9 @@ impl Constraints {
     }
 
     /// Adds values to draw more often for a field.
+    ///
+    /// Not part of the API: it takes the engine's internal values or indexes.
+    #[doc(hidden)]
     pub fn hint(mut self, path: &str, values: Vec<Value>) -> Self {
         let e = self.hints.entry(norm(path)).or_default();
         for v in values {
@@ -249,6 +253,9 @@ impl Constraints {
     }
 
     /// Adds dates relative to the reference date to draw more often for a date field.
+    ///
+    /// Not part of the API: it takes the engine's internal values or indexes.
+    #[doc(hidden)]
     pub fn hint_relative(mut self, path: &str, values: Vec<RelDate>) -> Self {
         let e = self.rel_hints.entry(norm(path)).or_default();
         for v in values {
@@ -279,6 +286,9 @@ impl Constraints {
 
     /// The policy (by index) and those it excludes or is excluded by: the group a record
     /// generator aims at when it tests one policy.
+    ///
+    /// Not part of the API: it takes the engine's internal values or indexes.
+    #[doc(hidden)]
     pub fn policy_group(rules: &RuleSet, policy: usize) -> Vec<usize> {
         let mut group = vec![policy];
         let Some(def) = rules.program.policies.get(policy) else {
@@ -294,6 +304,9 @@ impl Constraints {
 
     /// Adds as hints the constants the given policies (by index) compare fields with,
     /// and the text constants of those policies as strings.
+    ///
+    /// Not part of the API: it takes the engine's internal values or indexes.
+    #[doc(hidden)]
     pub fn with_policy_hints(mut self, rules: &RuleSet, policies: &[usize]) -> Self {
         let mut miner = Miner {
             rules,
@@ -325,11 +338,17 @@ impl Constraints {
     }
 
     /// The hints of a field.
+    ///
+    /// Not part of the API: it takes the engine's internal values or indexes.
+    #[doc(hidden)]
     pub fn hints(&self, path: &str) -> &[Value] {
         self.hints.get(&norm(path)).map_or(&[], |v| v.as_slice())
     }
 
     /// Checks that every constrained path is a field of the subject.
+    ///
+    /// Not part of the API: it takes the engine's internal values or indexes.
+    #[doc(hidden)]
     pub fn check(&self, schema: &Schema, subject: usize) -> Result<(), String> {
         let known = field_paths(schema, subject);
         for path in self.fields.keys() {

@@ -289,6 +289,60 @@ pub fn run_case_with(
     result
 }
 
+/// The outcome of running example cases: every case run, and the case files that could
+/// not be read.
+#[derive(Debug, Default)]
+pub struct CaseReport {
+    /// Every case of the files that could be read, in file order then case order.
+    pub cases: Vec<CaseResult>,
+    /// The case files that could not be read or parsed (each counts as one failure).
+    pub unreadable: Vec<CaseFileError>,
+}
+
+impl CaseReport {
+    /// Cases whose every expectation held.
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.failures.is_empty()).count()
+    }
+
+    /// Cases with a failed expectation, plus the files that could not be read.
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed() + self.unreadable.len()
+    }
+
+    /// Whether every case passed and every file could be read.
+    pub fn is_success(&self) -> bool {
+        self.failed() == 0
+    }
+
+    /// The cases with a failed expectation.
+    pub fn failures(&self) -> impl Iterator<Item = &CaseResult> {
+        self.cases.iter().filter(|c| !c.failures.is_empty())
+    }
+}
+
+/// Runs every case of the given case files, records read with `read` and decided with
+/// `opts`.
+pub fn run_case_files(
+    rules: &RuleSet,
+    files: &[PathBuf],
+    read: record::ReadOptions,
+    opts: EvalOptions,
+) -> CaseReport {
+    let mut report = CaseReport::default();
+    for f in files {
+        match read_case_file(f) {
+            Ok(file) => report.cases.extend(
+                file.cases
+                    .iter()
+                    .map(|case| run_case_with(rules, f, case, read, opts)),
+            ),
+            Err(e) => report.unreadable.push(e),
+        }
+    }
+    report
+}
+
 /// A decision as JSON, exactly as `eval --json` prints it.
 pub fn decision_json(d: &Decision) -> Json {
     serde_json::to_value(d).unwrap_or(Json::Null)

@@ -266,7 +266,7 @@ pub fn run_properties_with(rules: &RuleSet, opts: &PropertyOptions) -> PropertyR
     let rules = Arc::new(rules.clone());
     let mut jobs = vec![];
     for subject in 0..rules.schema.subjects.len() {
-        if rules.policies().iter().any(|p| p.subject == subject) {
+        if rules.program.policies.iter().any(|p| p.subject == subject) {
             jobs.extend(opts.properties.iter().map(|&p| (subject, p)));
         }
     }
@@ -297,7 +297,7 @@ pub fn generated_coverage(
     let mut report = super::coverage::CoverageReport::new(rules);
     let rules = &Arc::new(rules.clone());
     for subject in 0..rules.schema.subjects.len() {
-        if !rules.policies().iter().any(|p| p.subject == subject) {
+        if !rules.program.policies.iter().any(|p| p.subject == subject) {
             continue;
         }
         let gen = CaseGen::new(rules, subject);
@@ -721,7 +721,7 @@ fn check(
                 if d.outcome != Outcome::Eligible {
                     continue;
                 }
-                let Some(p) = rules.policy(&d.policy) else {
+                let Some(p) = rules.policy_def(&d.policy) else {
                     continue;
                 };
                 for other in &p.excludes {
@@ -1006,7 +1006,8 @@ fn counterexample(
     let date = case.reference_date;
     let policies: Vec<String> = if f.policies.is_empty() {
         rules
-            .policies()
+            .program
+            .policies
             .iter()
             .filter(|p| p.subject == subject)
             .map(|p| p.id.clone())

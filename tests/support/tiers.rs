@@ -114,8 +114,8 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 /// Reads a record the reference way, as the batch would (subject from the record).
 pub fn reference_record(rules: &RuleSet, text: &str) -> Result<Record, String> {
     let value: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let subject = detect_subject(&rules.schema, &value, None)?;
-    read_record(&rules.schema, subject, &value).map_err(|e| format!("{}: {}", e.path, e.message))
+    let subject = detect_subject(rules.schema(), &value, None)?;
+    read_record(rules.schema(), subject, &value).map_err(|e| format!("{}: {}", e.path, e.message))
 }
 
 /// Lowers `rules` for `date`, catching a panic.
@@ -204,7 +204,7 @@ pub fn check_record_counting(
             )]
         }
     };
-    if record.subject != subject {
+    if record.subject_index() != subject {
         return vec![fail(
             Kind::Reader,
             "the readers disagree on the subject kind".into(),
@@ -212,7 +212,7 @@ pub fn check_record_counting(
     }
     let mut out = vec![];
     for (i, verdict) in verdicts.iter().enumerate() {
-        let policy = &rules.program.policies[i];
+        let policy = &rules.program().policies[i];
         if (policy.subject == subject) == (*verdict == Verdict::NotApplicable) {
             out.push(fail(
                 Kind::Verdict("NotApplicable".into()),
@@ -365,7 +365,7 @@ fn expected_line(
     subject: &str,
     d: &Decision,
 ) -> Option<(&'static str, Json)> {
-    let policy = &rules.program.policies[i];
+    let policy = &rules.program().policies[i];
     let mut line = json!({"subject": subject, "policy": d.policy});
     let m = line.as_object_mut()?;
     let file = match (d.outcome, policy.mode) {
@@ -455,7 +455,7 @@ pub fn check_batch(rules: &RuleSet, date: NaiveDate, records: &[String]) -> Vec<
     parse_lines("pushes", &out.pushes, &mut actual);
     parse_lines("errors", &out.errors, &mut actual);
     let mut expected: BTreeMap<(String, String), Vec<(&'static str, Json)>> = BTreeMap::new();
-    let n = rules.program.policies.len();
+    let n = rules.program().policies.len();
     let mut counts = vec![[0u64; 3]; n];
     let mut sums = vec![rust_decimal::Decimal::ZERO; n];
     let mut failures = vec![];
@@ -481,7 +481,7 @@ pub fn check_batch(rules: &RuleSet, date: NaiveDate, records: &[String]) -> Vec<
             }
         };
         for d in &decisions {
-            let Some(&i) = rules.policy_index.get(&d.policy) else {
+            let Some(i) = rules.policy_number(&d.policy) else {
                 continue;
             };
             let slot = match d.outcome {
