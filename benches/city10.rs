@@ -47,12 +47,11 @@ mod baseline;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
-use mianshen::internals::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::internals::compile::RuleSet;
-use mianshen::internals::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
+use mianshen::internals::batch;
+use mianshen::internals::eval::{evaluate_all, evaluate_policy};
 use mianshen::internals::fast::{FastDecider, FastRows, FastRules, Verdict};
-use mianshen::internals::load::load_dir;
-use mianshen::internals::record::{self, fast, Record};
+use mianshen::internals::record::{self, fast};
+use mianshen::{ChunkOutput, EvalOptions, Outcome, Record, RuleSet, RunConfig, Sink};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use std::hint::black_box;
@@ -426,7 +425,7 @@ fn race(
 /// one person record, with and without traces.
 fn latency() {
     let dir = root().join("rules");
-    let rules = match load_dir(&dir) {
+    let rules = match RuleSet::load_dir(&dir) {
         Ok(r) => r,
         Err(e) => {
             println!("single-record latency: cannot load {}: {e}", dir.display());
@@ -571,7 +570,7 @@ fn main() {
 /// The batch measurements: end to end and evaluation only, engine and baseline.
 fn batch_part(min_secs: f64, min_samples: usize) {
     let dir = root().join("benches/city-10");
-    let rules = load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let rules = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let map = PolicyMap::new(&rules);
     let subject = rules
         .schema()

@@ -527,7 +527,8 @@ fn without_a_panic_the_fault_injection_changes_nothing() {
 
 #[test]
 fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking() {
-    use mianshen::internals::eval::{self, EvalOptions, Outcome};
+    use mianshen::internals::eval;
+    use mianshen::{EvalOptions, Outcome};
     let rules = RuleSet::load_dir(root().join("rules")).unwrap();
     let value: serde_json::Value = serde_json::from_str(
         r#"{"person":{"id":"P1","gender":"male","birth_date":"1940-01-01","hukou_region":"上海"}}"#,

@@ -17,12 +17,11 @@
 //! `examples/population.jsonl`).
 
 use chrono::NaiveDate;
-use mianshen::internals::compile::RuleSet;
-use mianshen::internals::eval::{evaluate_policy, EvalOptions, ExtraValue, Outcome};
+use mianshen::internals::eval::evaluate_policy;
 use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
-use mianshen::internals::load::load_dir;
 use mianshen::internals::record::{detect_subject, read_record};
-use mianshen::internals::testing::generate::{best_of, try_record_strategy, Constraints, Mix};
+use mianshen::internals::testing::generate::{best_of, try_record_strategy};
+use mianshen::{Constraints, EvalOptions, ExtraValue, Mix, Outcome, RuleSet};
 use proptest::strategy::{BoxedStrategy, Strategy, Union};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::Value as Json;
@@ -40,7 +39,7 @@ fn root() -> PathBuf {
 
 fn load(dir: &str) -> RuleSet {
     let p = root().join(dir);
-    load_dir(&p).unwrap_or_else(|e| panic!("cannot load {}: {e:?}", p.display()))
+    RuleSet::load_dir(&p).unwrap_or_else(|e| panic!("cannot load {}: {e:?}", p.display()))
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -11,9 +11,9 @@
 //! MIANSHEN_BLESS=1 cargo test --test diagnostics
 //! ```
 
-use mianshen::internals::check::Severity;
 use mianshen::internals::load::{check_sources, Checked};
 use mianshen::internals::schema::Schema;
+use mianshen::Severity;
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {

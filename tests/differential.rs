@@ -39,9 +39,9 @@ mod tiers;
 
 use chrono::NaiveDate;
 use gen::{Gen, Guard, RuleSetSpec};
-use mianshen::internals::compile::RuleSet;
 use mianshen::internals::load::check_sources;
 use mianshen::internals::schema::Schema;
+use mianshen::RuleSet;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -1137,7 +1137,7 @@ fn random_rule_sets_agree_across_tiers() {
 #[test]
 fn shipped_example_cases_agree_across_tiers() {
     let dir = root().join("rules");
-    let rules = mianshen::internals::load::load_dir(&dir).expect("the shipped rules check");
+    let rules = mianshen::RuleSet::load_dir(&dir).expect("the shipped rules check");
     let mut failures = vec![];
     let mut checked = 0;
     for file in mianshen::internals::testing::case_files(&dir) {

@@ -12,13 +12,12 @@
 //! run with a larger value locally, e.g. 20000, and see `fuzz/` for cargo-fuzz).
 
 use chrono::NaiveDate;
-use mianshen::internals::check::Severity;
-use mianshen::internals::compile::RuleSet;
-use mianshen::internals::eval::{self, EvalOptions};
+use mianshen::internals::eval;
 use mianshen::internals::load;
 use mianshen::internals::record;
 use mianshen::internals::schema::Schema;
-use mianshen::internals::testing::generate::{record_strategy, Constraints};
+use mianshen::internals::testing::generate::record_strategy;
+use mianshen::{Constraints, EvalOptions, RuleSet, Severity};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value as Json;
@@ -73,7 +72,7 @@ fn shipped() -> &'static Shipped {
         Shipped {
             schema_text: std::fs::read_to_string(dir.join("schema.yaml")).expect("schema"),
             files,
-            rules: load::load_dir(dir).expect("shipped rules load"),
+            rules: RuleSet::load_dir(dir).expect("shipped rules load"),
         }
     })
 }
@@ -517,7 +516,7 @@ fn evaluator_survives_damaged_records() {
 
 #[test]
 fn same_rules_record_and_date_same_bytes_across_loads() {
-    let again = load::load_dir(Path::new("rules")).expect("rules load");
+    let again = RuleSet::load_dir(Path::new("rules")).expect("rules load");
     let first = &shipped().rules;
     assert_eq!(first.version(), again.version());
     let schema = schema();

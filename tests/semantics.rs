@@ -8,12 +8,12 @@
 //! (so that each table holds for both tiers, not only the reference evaluator).
 
 use chrono::NaiveDate;
-use mianshen::internals::compile::RuleSet;
-use mianshen::internals::eval::{self, Decision, EvalOptions, Outcome, Truth};
+use mianshen::internals::eval;
 use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
 use mianshen::internals::load::check_sources;
-use mianshen::internals::record::{self, Record};
+use mianshen::internals::record;
 use mianshen::internals::schema::Schema;
+use mianshen::{Decision, EvalOptions, Outcome, Record, RuleSet, Truth};
 use serde_json::{json, Value as Json};
 use std::path::PathBuf;
 

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mianshen::internals::check::Severity;
 use mianshen::internals::load::check_sources;
 use mianshen::internals::schema::Schema;
+use mianshen::Severity;
 use std::sync::OnceLock;
 
 const SCHEMA: &str = include_str!("../../rules/schema.yaml");

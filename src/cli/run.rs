@@ -1,7 +1,7 @@
 //! `mianshen run`: the batch over a population file, written to an output directory.
 
-use mianshen::internals::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
-use mianshen::internals::compile::RuleSet;
+use mianshen::internals::batch;
+use mianshen::{ChunkOutput, InputRecord, RuleSet, RunConfig, Sink, Source};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};

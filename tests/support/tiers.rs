@@ -21,14 +21,13 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
-use mianshen::internals::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::internals::compile::RuleSet;
+use mianshen::internals::batch;
 use mianshen::internals::eval::{
     evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome,
 };
 use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
-use mianshen::internals::record::{detect_subject, read_record, Record};
-use mianshen::internals::syntax::ast::Mode;
+use mianshen::internals::record::{detect_subject, read_record};
+use mianshen::{ChunkOutput, Mode, Record, RuleSet, RunConfig, Sink};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
