@@ -4,7 +4,7 @@ use crate::syntax::ast::Span;
 use crate::syntax::SourceMap;
 use serde::Serialize;
 
-/// How bad a diagnostic is.
+/// How bad a diagnostic is: an error refuses the rule set, a warning does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -17,84 +17,98 @@ pub enum Severity {
 /// One finding of the parser or the checker.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
-    /// Error or warning.
+    /// Whether the diagnostic refuses the rule set.
     pub severity: Severity,
-    /// A stable code (`unknown-field`, `type-mismatch`, ...).
+    /// A stable code (`unknown-field`, `type-mismatch`, ...): one of the constants of
+    /// [`diagnostic_code`](crate::diagnostic_code), the same in every language.
     pub code: &'static str,
-    /// What is wrong.
+    /// What is wrong, for the author of the rules.
     pub message: String,
     /// Where; `None` for problems outside the rule files (e.g. the schema).
     #[serde(skip)]
     pub span: Option<Span>,
-    /// What to do about it.
+    /// What to do about it (often a "did you mean").
     pub hint: Option<String>,
 }
 
 /// The stable codes of diagnostics, the same in every language, to match on
 /// (`match d.code { code::UNKNOWN_NAME => …, _ => … }`).
 pub mod code {
-    /// `amount-guard`
+    /// `amount-guard`: an amount rule without `when` that is not the last, or `otherwise`
+    /// not last.
     pub const AMOUNT_GUARD: &str = "amount-guard";
-    /// `arity`
+    /// `arity`: a function or built-in called with the wrong number of arguments.
     pub const ARITY: &str = "arity";
-    /// `cycle`
+    /// `cycle`: definitions, functions or `eligible`/`amount` references that go round in a
+    /// circle.
     pub const CYCLE: &str = "cycle";
-    /// `duplicate-id`
+    /// `duplicate-id`: a name defined twice (a policy, bundle, parameter or function; a
+    /// parameter step given twice).
     pub const DUPLICATE_ID: &str = "duplicate-id";
-    /// `duration-literal`
+    /// `duration-literal`: a duration added to or taken from a date that is not written
+    /// where it is used (`d + 12 months`).
     pub const DURATION_LITERAL: &str = "duration-literal";
-    /// `missing-condition`
+    /// `missing-condition`: a quantifier without its condition, value or ordering.
     pub const MISSING_CONDITION: &str = "missing-condition";
-    /// `missing-entry`
+    /// `missing-entry`: a policy without its `subject`, `mode` or `effective` entry.
     pub const MISSING_ENTRY: &str = "missing-entry";
-    /// `no-amount`
+    /// `no-amount`: an amount property declared on a policy that has no amount.
     pub const NO_AMOUNT: &str = "no-amount";
-    /// `overlapping-steps`
+    /// `overlapping-steps`: two steps of a dated parameter that start on the same day.
     pub const OVERLAPPING_STEPS: &str = "overlapping-steps";
-    /// `parameter-gap`
+    /// `parameter-gap`: a dated parameter without a value on some day a policy using it is
+    /// in force.
     pub const PARAMETER_GAP: &str = "parameter-gap";
-    /// `reserved-clause`
+    /// `reserved-clause`: a clause written as `C0`, the implicit "in force on the reference
+    /// date".
     pub const RESERVED_CLAUSE: &str = "reserved-clause";
-    /// `subject-mismatch`
+    /// `subject-mismatch`: a policy referred to (by a bundle, `eligible` or `amount`) that
+    /// is about another subject kind.
     pub const SUBJECT_MISMATCH: &str = "subject-mismatch";
-    /// `syntax`
+    /// `syntax`: text that does not follow the grammar (the first one of each file).
     pub const SYNTAX: &str = "syntax";
-    /// `too-deep`
+    /// `too-deep`: expressions, functions or policy references nested deeper than the
+    /// evaluator allows.
     pub const TOO_DEEP: &str = "too-deep";
-    /// `total-without-items`
+    /// `total-without-items`: a `total` on a policy that is not decided per item.
     pub const TOTAL_WITHOUT_ITEMS: &str = "total-without-items";
-    /// `type-mismatch`
+    /// `type-mismatch`: values of types that do not go together (`person.birth_date > 60`,
+    /// a clause that is not a condition, branches of different types).
     pub const TYPE_MISMATCH: &str = "type-mismatch";
-    /// `unknown-clause`
+    /// `unknown-clause`: a bundle overriding a clause the policy does not have.
     pub const UNKNOWN_CLAUSE: &str = "unknown-clause";
-    /// `unknown-enum-value`
+    /// `unknown-enum-value`: a value that is not one of the enumeration's.
     pub const UNKNOWN_ENUM_VALUE: &str = "unknown-enum-value";
-    /// `unknown-extra`
+    /// `unknown-extra`: a `total` summing an extra that not every amount rule states.
     pub const UNKNOWN_EXTRA: &str = "unknown-extra";
-    /// `unknown-field`
+    /// `unknown-field`: a record path that is not a field of the schema.
     pub const UNKNOWN_FIELD: &str = "unknown-field";
-    /// `unknown-function`
+    /// `unknown-function`: a call of a function that is neither built in nor defined.
     pub const UNKNOWN_FUNCTION: &str = "unknown-function";
-    /// `unknown-member`
+    /// `unknown-member`: a bundle member named that is not an earlier member of the bundle.
     pub const UNKNOWN_MEMBER: &str = "unknown-member";
-    /// `unknown-mode`
+    /// `unknown-mode`: a `mode` that is not `no_application`, `push_and_confirm` or
+    /// `apply`.
     pub const UNKNOWN_MODE: &str = "unknown-mode";
-    /// `unknown-name`
+    /// `unknown-name`: a name that is not a definition, parameter, variable or enumeration
+    /// value in scope.
     pub const UNKNOWN_NAME: &str = "unknown-name";
-    /// `unknown-parameter`
+    /// `unknown-parameter`: a parameter that is not defined.
     pub const UNKNOWN_PARAMETER: &str = "unknown-parameter";
-    /// `unknown-period`
+    /// `unknown-period`: an amount period the language does not know.
     pub const UNKNOWN_PERIOD: &str = "unknown-period";
-    /// `unknown-policy`
+    /// `unknown-policy`: a reference (`eligible`, `amount`, `excludes`, a bundle member) to
+    /// a policy that does not exist.
     pub const UNKNOWN_POLICY: &str = "unknown-policy";
-    /// `unknown-subject`
+    /// `unknown-subject`: a `subject` that is not a subject kind of the schema.
     pub const UNKNOWN_SUBJECT: &str = "unknown-subject";
-    /// `unknown-type`
+    /// `unknown-type`: a type name that is neither built in nor an enumeration of the
+    /// schema.
     pub const UNKNOWN_TYPE: &str = "unknown-type";
 }
 
 impl Diagnostic {
-    /// An error at a span.
+    /// An error of code `code` at `span` (the checker's way to make one).
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
@@ -105,13 +119,14 @@ impl Diagnostic {
         }
     }
 
-    /// Adds a hint.
+    /// The diagnostic with a hint of what to do about it.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
-    /// `file:line:column` of the diagnostic.
+    /// Where the diagnostic is, as `file:line:column` (empty for a diagnostic outside
+    /// the rule files).
     pub fn location(&self, sources: &SourceMap) -> String {
         match self.span {
             Some(span) => {

@@ -35,7 +35,8 @@ use std::cmp::Ordering;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-/// Options of one evaluation.
+/// Options of an evaluation: traces on or off, and the budget of steps per decision.
+/// The default: no traces, a budget of ten million steps.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalOptions {
     /// Produce traces (clause values and the facts read).

@@ -45,7 +45,8 @@ impl Record {
     }
 }
 
-/// How records are read.
+/// How records are read: strict or lenient about undeclared keys, and the limits of a
+/// record's text. The default is strict, 16 MiB and 64 levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Accept keys the schema does not declare: they are not read, and their paths are
@@ -310,7 +311,7 @@ pub enum RecordErrorKind {
     InvalidValue,
     /// A value outside its declared range or the schema's plausible dates.
     OutOfRange,
-    /// An error of the engine itself.
+    /// An error of the engine itself (a bug): please report it.
     Internal,
 }
 
@@ -334,17 +335,18 @@ impl RecordErrorKind {
     }
 }
 
-/// A record that does not fit the schema.
+/// A record that cannot be read against the schema: not JSON or YAML, too large or
+/// too deep, or a value that does not fit its field. Match on [`kind`](Self::kind).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("record {record}: {}", self.reason())]
 pub struct RecordError {
-    /// What kind of problem.
+    /// What kind of problem: the value to match on.
     pub kind: RecordErrorKind,
     /// The record's id, or a description of where it came from.
     pub record: String,
     /// The schema path of the offending value (empty for the whole record).
     pub path: String,
-    /// What is wrong.
+    /// What is wrong, in words for a person.
     pub message: String,
 }
 
@@ -359,7 +361,7 @@ impl RecordError {
         }
     }
 
-    /// An error about the whole record.
+    /// An error of this kind about the whole record (no path).
     pub fn whole(kind: RecordErrorKind, message: impl Into<String>) -> Self {
         RecordError {
             kind,

@@ -66,11 +66,11 @@ pub enum Constraint {
 /// Relative weights of a field's three states in generated records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mix {
-    /// A value.
+    /// Weight of a value.
     pub value: u32,
-    /// The key is left out.
+    /// Weight of the key left out.
     pub absent: u32,
-    /// The key is `null`.
+    /// Weight of the key given as `null`.
     pub null: u32,
 }
 
@@ -163,7 +163,7 @@ fn norm(path: &str) -> String {
 }
 
 impl Constraints {
-    /// Every record of the schema.
+    /// Constraints that allow every record of the schema (the default).
     pub fn new() -> Self {
         Self::default()
     }
@@ -177,7 +177,7 @@ impl Constraints {
         }
     }
 
-    /// Sets the constraint of one field.
+    /// Sets the constraint of one field, by its path.
     pub fn set(mut self, path: &str, c: Constraint) -> Self {
         self.fields.insert(norm(path), c);
         self
@@ -218,12 +218,12 @@ impl Constraints {
         self.set(path, Constraint::OneOf(values))
     }
 
-    /// Never absent or null.
+    /// A field never absent or null.
     pub fn present(self, path: &str) -> Self {
         self.set(path, Constraint::Present)
     }
 
-    /// Always absent.
+    /// A field always absent.
     pub fn absent(self, path: &str) -> Self {
         self.set(path, Constraint::Absent)
     }

@@ -41,10 +41,11 @@ pub struct Case {
     pub expected: serde_yaml::Mapping,
 }
 
-/// The result of one case.
+/// The result of one example case: its id and title, and every expectation that did
+/// not hold (none: the case passed).
 #[derive(Debug)]
 pub struct CaseResult {
-    /// File the case came from.
+    /// The case file the case came from.
     pub file: PathBuf,
     /// The case's id as written in the case file, named in failures.
     pub id: String,
@@ -54,26 +55,27 @@ pub struct CaseResult {
     pub failures: Vec<CaseFailure>,
 }
 
-/// One expectation that did not hold.
+/// One expectation of a case that did not hold: for one policy or bundle, what
+/// differs, with the expected block and the actual decision.
 #[derive(Debug)]
 pub struct CaseFailure {
-    /// The policy or bundle.
+    /// The policy or bundle id (or `case` / `record` when the case itself is wrong).
     pub target: String,
-    /// What differs.
+    /// What differs, one line each.
     pub differences: Vec<String>,
-    /// The expected block.
+    /// The case's expected block, as JSON.
     pub expected: Json,
     /// The actual decision (with trace), when there is one.
     pub actual: Option<Json>,
 }
 
-/// Why a case file could not be run.
+/// A case file that could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct CaseFileError {
-    /// The file.
+    /// The case file.
     pub path: PathBuf,
-    /// What is wrong.
+    /// What is wrong with it.
     pub message: String,
 }
 
