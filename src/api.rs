@@ -755,10 +755,11 @@ impl RuleSet {
         batch::run_json_lines(self, input, config, sink, &mut |_, _| {})
     }
 
-    /// Runs the example cases of the given case files (the layout of
-    /// `docs/citizen-schema.md`, "Example-case layout"): each case's record read
-    /// strictly and decided on its reference date, with traces, and compared with
-    /// what the case expects of each policy or bundle it names.
+    /// Runs the example cases of the given case files (the layout of `docs/language.md`
+    /// §13, "Example cases"): each case's record read strictly and decided on its
+    /// reference date, with traces, and compared with what the case expects of each
+    /// policy or bundle it names. A file that cannot be read or parsed is reported in
+    /// [`CaseReport::unreadable`] and counts as a failure.
     ///
     /// ```
     /// let rules = mianshen::RuleSet::load_dir("rules").unwrap();

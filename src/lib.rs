@@ -195,9 +195,6 @@ pub mod internals {
     pub mod check {
         pub use crate::check::*;
     }
-    pub mod compile {
-        pub use crate::compile::*;
-    }
     pub mod escape {
         pub use crate::escape::*;
     }
@@ -206,9 +203,6 @@ pub mod internals {
     }
     pub mod fast {
         pub use crate::fast::*;
-    }
-    pub mod ir {
-        pub use crate::ir::*;
     }
     pub mod load {
         pub use crate::load::*;
