@@ -150,6 +150,13 @@
 // (`get` and slice patterns instead). A few places allow one of them, each scoped to
 // the item and with a comment saying why it holds. Unit tests (cfg(test)) may unwrap.
 #![deny(unsafe_code)]
+// Built without the internals door (`--cfg mianshen_api_only`, in CI), the crate is its
+// API alone: no type of the internals may be reachable from it.
+#![cfg_attr(
+    mianshen_api_only,
+    deny(unnameable_types),
+    allow(dead_code, unused_imports)
+)]
 #![cfg_attr(
     not(test),
     deny(

@@ -39,24 +39,28 @@ impl RuleSet {
 
     /// Not part of the API: the record schema (for the project's own tools and tests).
     #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
 
     /// Not part of the API: the checked program.
     #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
     pub fn program(&self) -> &Program {
         &self.program
     }
 
     /// Not part of the API: per record type, per field, whether the rules read it.
     #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
     pub fn used_fields(&self) -> &[Vec<bool>] {
         &self.used_fields
     }
 
     /// Not part of the API: the index of the policy with this id in the program.
     #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
     pub fn policy_number(&self, id: &str) -> Option<usize> {
         self.policy_index.get(id).copied()
     }

@@ -202,8 +202,11 @@ impl Serialize for ErrorKind {
     }
 }
 
-impl From<&crate::semantics::Fault> for ErrorKind {
-    fn from(f: &crate::semantics::Fault) -> Self {
+// Not a `From` impl: that would put the semantics' internal `Fault` in the API's
+// `ErrorKind`.
+impl ErrorKind {
+    /// The kind of error a fault of the semantics is.
+    pub(crate) fn of_fault(f: &crate::semantics::Fault) -> Self {
         use crate::semantics::Fault;
         match f {
             Fault::DivisionByZero => ErrorKind::DivisionByZero,
@@ -255,7 +258,7 @@ impl Failure {
 
 impl From<crate::semantics::Fault> for Failure {
     fn from(f: crate::semantics::Fault) -> Self {
-        Failure::new(ErrorKind::from(&f), f.to_string())
+        Failure::new(ErrorKind::of_fault(&f), f.to_string())
     }
 }
 

@@ -40,6 +40,7 @@ pub struct Record {
 impl Record {
     /// Not part of the API: the index of the record's subject kind in the schema.
     #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
     pub fn subject_index(&self) -> usize {
         self.subject
     }

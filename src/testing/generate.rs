@@ -239,10 +239,7 @@ impl Constraints {
     }
 
     /// Adds values to draw more often for a field.
-    ///
-    /// Not part of the API: it takes the engine's internal values or indexes.
-    #[doc(hidden)]
-    pub fn hint(mut self, path: &str, values: Vec<Value>) -> Self {
+    pub(crate) fn hint(mut self, path: &str, values: Vec<Value>) -> Self {
         let e = self.hints.entry(norm(path)).or_default();
         for v in values {
             if !e.contains(&v) {
@@ -253,10 +250,7 @@ impl Constraints {
     }
 
     /// Adds dates relative to the reference date to draw more often for a date field.
-    ///
-    /// Not part of the API: it takes the engine's internal values or indexes.
-    #[doc(hidden)]
-    pub fn hint_relative(mut self, path: &str, values: Vec<RelDate>) -> Self {
+    pub(crate) fn hint_relative(mut self, path: &str, values: Vec<RelDate>) -> Self {
         let e = self.rel_hints.entry(norm(path)).or_default();
         for v in values {
             if !e.contains(&v) {
@@ -287,7 +281,7 @@ impl Constraints {
     /// The policy (by index) and those it excludes or is excluded by: the group a record
     /// generator aims at when it tests one policy.
     ///
-    /// Not part of the API: it takes the engine's internal values or indexes.
+    /// Not part of the API: it takes policies by their index in the program.
     #[doc(hidden)]
     pub fn policy_group(rules: &RuleSet, policy: usize) -> Vec<usize> {
         let mut group = vec![policy];
@@ -305,7 +299,7 @@ impl Constraints {
     /// Adds as hints the constants the given policies (by index) compare fields with,
     /// and the text constants of those policies as strings.
     ///
-    /// Not part of the API: it takes the engine's internal values or indexes.
+    /// Not part of the API: it takes policies by their index in the program.
     #[doc(hidden)]
     pub fn with_policy_hints(mut self, rules: &RuleSet, policies: &[usize]) -> Self {
         let mut miner = Miner {
@@ -337,19 +331,8 @@ impl Constraints {
         self
     }
 
-    /// The hints of a field.
-    ///
-    /// Not part of the API: it takes the engine's internal values or indexes.
-    #[doc(hidden)]
-    pub fn hints(&self, path: &str) -> &[Value] {
-        self.hints.get(&norm(path)).map_or(&[], |v| v.as_slice())
-    }
-
     /// Checks that every constrained path is a field of the subject.
-    ///
-    /// Not part of the API: it takes the engine's internal values or indexes.
-    #[doc(hidden)]
-    pub fn check(&self, schema: &Schema, subject: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, schema: &Schema, subject: usize) -> Result<(), String> {
         let known = field_paths(schema, subject);
         for path in self.fields.keys() {
             if resolve_key(schema, subject, path, &known).is_none() {
@@ -422,7 +405,7 @@ fn join(base: &str, name: &str) -> String {
 /// [`crate::record::read_record`].
 ///
 /// # Panics
-/// When a constrained path is not a field of the subject (see [`Constraints::check`]).
+/// When a constrained path is not a field of the subject.
 /// This is the convenience form for a host's proptest, where a panic is how a test
 /// fails; [`try_record_strategy`] returns the problem instead.
 #[allow(clippy::panic)]
