@@ -7,7 +7,8 @@ use crate::schema::Schema;
 use crate::syntax::{self, SourceMap};
 use std::path::{Path, PathBuf};
 
-/// Why a rule set could not be loaded.
+/// Why a rule set could not be loaded: a file that cannot be read or is refused, a
+/// schema that cannot be used, or rules with errors (every diagnostic).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
@@ -15,7 +16,7 @@ pub enum LoadError {
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The cause.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// A file of the rules directory is not one the engine reads: not a regular file (a
@@ -37,7 +38,7 @@ pub enum LoadError {
         line: usize,
         /// 1-based column (in characters) of the first invalid byte.
         column: usize,
-        /// The byte.
+        /// The invalid byte's value.
         byte: u8,
     },
     /// The schema is unusable.
@@ -45,15 +46,16 @@ pub enum LoadError {
     Schema {
         /// The schema file.
         path: PathBuf,
-        /// The cause.
+        /// What is wrong with it, and where.
         source: crate::schema::SchemaError,
     },
-    /// Rule files have errors.
+    /// The rule files have errors: the rule set is refused.
     #[error("the rule set has {} error(s)", .diagnostics.iter().filter(|d| d.severity == Severity::Error).count())]
     Diagnostics {
-        /// Every finding.
+        /// Every finding, errors and warnings, in file order.
         diagnostics: Vec<Diagnostic>,
-        /// The sources, to render them.
+        /// The rule files' texts, to render the diagnostics with
+        /// [`Diagnostic::render`](crate::Diagnostic::render).
         sources: SourceMap,
     },
 }

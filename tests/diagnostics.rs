@@ -11,9 +11,9 @@
 //! MIANSHEN_BLESS=1 cargo test --test diagnostics
 //! ```
 
-use mianshen::check::Severity;
-use mianshen::load::{check_sources, Checked};
-use mianshen::schema::Schema;
+use mianshen::internals::load::{check_sources, Checked};
+use mianshen::internals::schema::Schema;
+use mianshen::Severity;
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {
@@ -490,7 +490,7 @@ fn caret_under_chinese_names() {
 #[test]
 fn the_shipped_rules_check_clean() {
     let dir = root().join("rules");
-    let checked = mianshen::load::check_dir(&dir).unwrap();
+    let checked = mianshen::internals::load::check_dir(&dir).unwrap();
     assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
     assert!(checked.rules.is_some());
 }
@@ -519,7 +519,7 @@ fn too_deep_through_a_chain_of_definitions() {
 #[test]
 fn a_declaration_word_run_into_its_name_is_a_syntax_error() {
     let text = "policy p \"p\" {\n  subjectperson\n  mode no_application\n  effective from 2025-01-01\n  C1 \"c\": true\n}\n";
-    let e = mianshen::syntax::parse_rule_file(text, 0)
+    let e = mianshen::internals::syntax::parse_rule_file(text, 0)
         .map(|_| ())
         .expect_err("subjectperson is not a declaration");
     assert!(e.message.contains("`subject`"), "{}", e.message);

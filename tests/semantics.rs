@@ -8,12 +8,12 @@
 //! (so that each table holds for both tiers, not only the reference evaluator).
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::load::check_sources;
-use mianshen::record::{self, Record};
-use mianshen::schema::Schema;
+use mianshen::internals::eval;
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::load::check_sources;
+use mianshen::internals::record;
+use mianshen::internals::schema::Schema;
+use mianshen::{Decision, EvalOptions, Outcome, Record, RuleSet, Truth};
 use serde_json::{json, Value as Json};
 use std::path::PathBuf;
 
@@ -94,16 +94,15 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn record(rules: &RuleSet, value: Json) -> Record {
-    let subject = record::detect_subject(&rules.schema, &value, Some("person")).unwrap();
-    record::read_record(&rules.schema, subject, &value).expect("the test record is valid")
+    let subject = record::detect_subject(rules.schema(), &value, Some("person")).unwrap();
+    record::read_record(rules.schema(), subject, &value).expect("the test record is valid")
 }
 
 /// Decides one policy, with a trace; the fast tier must agree.
 fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
     let rec = record(rules, value.clone());
-    let index = *rules
-        .policy_index
-        .get(policy)
+    let index = rules
+        .policy_number(policy)
         .unwrap_or_else(|| panic!("no policy {policy}"));
     let d = eval::evaluate_policy(
         rules,
@@ -824,7 +823,7 @@ fn division_by_zero_is_a_decision_error_and_the_other_decisions_go_on() {
     assert_eq!(d.trace.as_ref().unwrap().clauses[1].value, Truth::Error);
     assert!(to_json(&d)["error"]["message"].is_string());
     // Hosts match on the kind; the outputs carry its stable code.
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::DivisionByZero);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::DivisionByZero);
     assert_eq!(to_json(&d)["error"]["code"], "division-by-zero");
 
     let d = decide(&r, "p-div-amount", v.clone(), ON);
@@ -865,7 +864,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     let e = d.error.expect("an error for no candidate");
     assert_eq!(e.at, "C1");
     assert!(e.message.contains("no item"), "{}", e.message);
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::NoItem);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::NoItem);
     // several
     let d = decide(
         &r,
@@ -876,7 +875,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     assert_ne!(d.outcome, Outcome::Eligible);
     let e = d.error.expect("an error for several candidates");
     assert!(e.message.contains("2 items"), "{}", e.message);
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::SeveralItems);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::SeveralItems);
     // empty list
     let d = decide(&r, "p-the", rec(json!({})), ON);
     assert!(d.error.is_some());
@@ -1062,7 +1061,7 @@ fn a_scale_at_a_date_takes_the_step_in_force_on_that_date() {
         "2031-05-05",
     );
     let e = d.error.as_ref().expect("an evaluation error");
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::ParameterWithoutValue);
+    assert_eq!(e.kind, mianshen::ErrorKind::ParameterWithoutValue);
     assert_eq!(e.message, "scale SSC has no value on 2012-12-31");
     // An unknown date or amount: unknown, with what is missing.
     let d = decide(&r, "p-at", rec(json!({"income": "9000"})), "2031-05-05");
@@ -1083,7 +1082,7 @@ fn a_scale_declared_absent_is_an_evaluation_error_or_excluded_by_the_period() {
     let d = decide(&r, "p-open", rec(json!({"income": "9000"})), "2026-01-01");
     assert_eq!(d.outcome, Outcome::Undetermined);
     let e = d.error.as_ref().expect("an evaluation error");
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::ParameterWithoutValue);
+    assert_eq!(e.kind, mianshen::ErrorKind::ParameterWithoutValue);
     assert_eq!(e.at, "amount");
     assert_eq!(
         e.message,
@@ -1166,7 +1165,7 @@ fn a_scale_overflow_is_an_overflow_error() {
         ON,
     );
     let e = d.error.as_ref().expect("an evaluation error");
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::Overflow);
+    assert_eq!(e.kind, mianshen::ErrorKind::Overflow);
     // 1 × the value fits.
     let d = decide(&r, "p-huge", rec(json!({"income": "1"})), ON);
     assert_eq!(d.outcome, Outcome::Eligible, "{d:?}");
@@ -1194,7 +1193,7 @@ fn a_parameter_declared_absent_is_an_evaluation_error_that_quotes_its_source() {
         "2025-01-01",
     );
     let e = d.error.as_ref().expect("an evaluation error");
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::ParameterWithoutValue);
+    assert_eq!(e.kind, mianshen::ErrorKind::ParameterWithoutValue);
     assert_eq!(
         e.message,
         "parameter SUB has no value on 2025-01-01: abolished from 2025-01-01 (人社部发〔2024〕x号 abolished)"
@@ -1411,7 +1410,7 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
         ("secret_color", "SECRET-purple"),
     ] {
         let v = json!({"person": {"id": "S1", field: bad}});
-        let err = record::read_record(&r.schema, 0, &v).expect_err("a bad value is an error");
+        let err = record::read_record(r.schema(), 0, &v).expect_err("a bad value is an error");
         assert_eq!(err.record, "S1");
         assert_eq!(err.path, format!("person.{field}"));
         let text = err.to_string();
@@ -1429,11 +1428,11 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
 fn a_numeric_subject_id_still_names_the_record() {
     let r = rules(&policy("p-x", "  C1 \"t\": true"));
     // The string field accepts a number as text ...
-    let ok = record::read_record(&r.schema, 0, &json!({"person": {"id": 12345}})).unwrap();
+    let ok = record::read_record(r.schema(), 0, &json!({"person": {"id": 12345}})).unwrap();
     // ... so the record is named by it, in results and in errors.
     assert_eq!(ok.id.as_deref(), Some("12345"));
     let err = record::read_record(
-        &r.schema,
+        r.schema(),
         0,
         &json!({"person": {"id": 12345, "birth_date": 12}}),
     )
@@ -1492,7 +1491,7 @@ fn record_errors_name_the_record_and_the_path() {
         ),
     ];
     for (v, path, words) in cases {
-        let err = record::read_record(&r.schema, 0, &v).expect_err(&v.to_string());
+        let err = record::read_record(r.schema(), 0, &v).expect_err(&v.to_string());
         assert_eq!(err.record, "R1", "{v}");
         assert_eq!(err.path, path, "{v}");
         let text = err.to_string();
@@ -1501,14 +1500,14 @@ fn record_errors_name_the_record_and_the_path() {
     }
     // Keys the schema does not declare are an error, unless read leniently.
     let extra = json!({"person": {"id": "R1"}, "extra": {"x": 1}});
-    let err = record::read_record(&r.schema, 0, &extra).expect_err("strict");
+    let err = record::read_record(r.schema(), 0, &extra).expect_err("strict");
     assert_eq!(err.path, "extra");
     assert!(err.message.starts_with("unknown field"), "{err}");
     let lenient = record::ReadOptions {
         lenient: true,
         ..Default::default()
     };
-    let (_, unknown) = record::read_record_with(&r.schema, 0, &extra, lenient).unwrap();
+    let (_, unknown) = record::read_record_with(r.schema(), 0, &extra, lenient).unwrap();
     assert_eq!(unknown, vec!["extra".to_string()]);
 }
 
@@ -1625,7 +1624,7 @@ fn a_bundle_override_that_fails_is_an_error_of_the_member_never_eligible() {
         .expect("the override's error is the member's");
     assert_eq!(
         (e.at.as_str(), e.kind),
-        ("C2", mianshen::eval::ErrorKind::SeveralItems)
+        ("C2", mianshen::internals::eval::ErrorKind::SeveralItems)
     );
     assert!(
         !form.errors.is_empty(),

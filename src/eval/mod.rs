@@ -35,14 +35,16 @@ use std::cmp::Ordering;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-/// Options of one evaluation.
+/// Options of an evaluation: traces on or off, and the budget of steps per decision.
+/// The default: no traces, a budget of ten million steps.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalOptions {
     /// Produce traces (clause values and the facts read).
     pub trace: bool,
     /// The most evaluation steps one decision may take (expression nodes evaluated
     /// plus list items visited); past it the decision is undetermined with the error
-    /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). [`DEFAULT_BUDGET`] by default.
+    /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). Ten million by
+    /// default (a decision of the shipped rules takes a few hundred).
     pub budget: u64,
 }
 

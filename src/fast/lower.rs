@@ -195,7 +195,7 @@ impl Ctx<'_> {
 impl Truth {
     /// A value as a truth: `true`, unknown, an error, or false (any other value).
     #[inline(always)]
-    pub fn of(c: Cell) -> Truth {
+    pub(crate) fn of(c: Cell) -> Truth {
         match c {
             Cell::Bool(true) => Truth::True,
             Cell::Unknown => Truth::Unknown,
@@ -206,7 +206,7 @@ impl Truth {
 
     /// The truth as a value.
     #[inline(always)]
-    pub fn cell(self) -> Cell {
+    pub(crate) fn cell(self) -> Cell {
         match self {
             Truth::True => Cell::Bool(true),
             Truth::False => Cell::Bool(false),

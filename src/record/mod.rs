@@ -19,22 +19,40 @@ use crate::value::{RecordNode, Slot, Value};
 use serde::de::DeserializeSeed;
 use std::sync::Arc;
 
-/// A record read against the schema, ready for evaluation.
+/// A record read against a rule set's schema, ready to be decided: every field
+/// normalised once (defaults applied, an optional field's absence a known "none", a
+/// required field's absence "missing").
+///
+/// Read one with [`RuleSet::read_json`](crate::RuleSet::read_json) (or `read_yaml`,
+/// `read_value`); its subject kind is [`RuleSet::subject_of`](crate::RuleSet::subject_of).
+/// A record belongs to the rule set that read it: decide it with that rule set only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Index of its subject kind in the schema.
-    pub subject: usize,
-    /// The subject's id, when the record has one.
+    pub(crate) subject: usize,
+    /// The subject's id (the field the schema names as the subject's `id`), when the
+    /// record has one.
     pub id: Option<String>,
     /// The root record.
-    pub root: Arc<RecordNode>,
+    pub(crate) root: Arc<RecordNode>,
 }
 
-/// How records are read.
+impl Record {
+    /// Not part of the API: the index of the record's subject kind in the schema.
+    #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
+    pub fn subject_index(&self) -> usize {
+        self.subject
+    }
+}
+
+/// How records are read: strict or lenient about undeclared keys, and the limits of a
+/// record's text. The default is strict, 16 MiB and 64 levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Accept keys the schema does not declare: they are not read, and their paths are
-    /// reported ([`read_record_with`]). Strict (`false`) by default.
+    /// reported ([`RuleSet::read_json_with`](crate::RuleSet::read_json_with)). Strict
+    /// (`false`) by default.
     pub lenient: bool,
     /// The longest record text, in bytes (a JSON line, a record file).
     pub max_bytes: usize,
@@ -294,7 +312,7 @@ pub enum RecordErrorKind {
     InvalidValue,
     /// A value outside its declared range or the schema's plausible dates.
     OutOfRange,
-    /// An error of the engine itself.
+    /// An error of the engine itself (a bug): please report it.
     Internal,
 }
 
@@ -318,17 +336,18 @@ impl RecordErrorKind {
     }
 }
 
-/// A record that does not fit the schema.
+/// A record that cannot be read against the schema: not JSON or YAML, too large or
+/// too deep, or a value that does not fit its field. Match on [`kind`](Self::kind).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("record {record}: {}", self.reason())]
 pub struct RecordError {
-    /// What kind of problem.
+    /// What kind of problem: the value to match on.
     pub kind: RecordErrorKind,
     /// The record's id, or a description of where it came from.
     pub record: String,
     /// The schema path of the offending value (empty for the whole record).
     pub path: String,
-    /// What is wrong.
+    /// What is wrong, in words for a person.
     pub message: String,
 }
 
@@ -343,7 +362,7 @@ impl RecordError {
         }
     }
 
-    /// An error about the whole record.
+    /// An error of this kind about the whole record (no path).
     pub fn whole(kind: RecordErrorKind, message: impl Into<String>) -> Self {
         RecordError {
             kind,

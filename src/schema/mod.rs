@@ -161,9 +161,9 @@ pub fn default_dates() -> (chrono::NaiveDate, chrono::NaiveDate) {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("schema: {message} (at `{path}`)")]
 pub struct SchemaError {
-    /// Where in the schema.
+    /// Where in the schema (a dotted path of its keys).
     pub path: String,
-    /// What is wrong.
+    /// What is wrong, in words for the author of the schema.
     pub message: String,
 }
 

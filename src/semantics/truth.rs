@@ -8,9 +8,9 @@ use std::ops::ControlFlow;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Truth {
-    /// true
+    /// True.
     True,
-    /// false
+    /// False.
     False,
     /// unknown (missing data)
     Unknown,

@@ -1288,7 +1288,8 @@ impl<'r> Gen<'r> {
                     return format!("{leap}-02-29");
                 }
                 let base =
-                    mianshen::semantics::calendar::add_years(r, -i64::from(years)).unwrap_or(r);
+                    mianshen::internals::semantics::calendar::add_years(r, -i64::from(years))
+                        .unwrap_or(r);
                 let shift = self.pick(&[-1i64, 0, 0, 1]);
                 (base + chrono::Duration::days(shift)).to_string()
             }
