@@ -1001,7 +1001,10 @@ fn judge(
             by: format!("case {id}"),
         };
     }
-    if opts.property_cases > 0 {
+    let equivalent = equivalence(m, reach);
+    // A mutant known to be equivalent cannot fail a property either: the generated
+    // records are spared.
+    if opts.property_cases > 0 && equivalent.is_none() {
         if let Some(p) = property_failures(rules, opts.property_cases, opts.seed)
             .into_iter()
             .next()
@@ -1009,7 +1012,5 @@ fn judge(
             return Status::Killed { by: p };
         }
     }
-    Status::Survived {
-        equivalent: equivalence(m, reach),
-    }
+    Status::Survived { equivalent }
 }
