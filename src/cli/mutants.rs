@@ -149,6 +149,8 @@ pub fn suggest(
     ));
     let mut shown = 0;
     let mut unfound = vec![];
+    // A case proposed for several mutants is printed once.
+    let mut printed: Vec<(&str, &str)> = vec![];
     for s in &found {
         let m = &s.mutant;
         if s.cases.is_empty() {
@@ -170,7 +172,16 @@ pub fn suggest(
             s.summary
         ));
         for c in &s.cases {
-            out.push_str(&c.yaml);
+            match printed.iter().find(|(content, _)| *content == c.content) {
+                Some((_, id)) => {
+                    out.push_str(&format!("  # the case {id} above kills it too\n"));
+                    break;
+                }
+                None => {
+                    printed.push((&c.content, &c.id));
+                    out.push_str(&c.yaml);
+                }
+            }
         }
     }
     if !unfound.is_empty() {

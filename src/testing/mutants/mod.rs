@@ -696,7 +696,7 @@ impl MutationReport {
             let oc = count(&mine);
             let denom = oc.valid() - oc.equivalent;
             let flag = if oc.killed() < denom {
-                format!("  {} survive", denom - oc.killed())
+                format!("  {}", survive(denom - oc.killed()))
             } else {
                 String::new()
             };
@@ -725,7 +725,7 @@ impl MutationReport {
                     continue;
                 }
                 let flag = if pc.killed() < denom {
-                    format!("  ← {} survive", denom - pc.killed())
+                    format!("  ← {}", survive(denom - pc.killed()))
                 } else {
                     String::new()
                 };
@@ -834,6 +834,14 @@ impl MutationReport {
             "passed": min_score.is_none_or(|m| c.score() + 1e-12 >= m),
             "mutants": mutants,
         })
+    }
+}
+
+fn survive(n: usize) -> String {
+    if n == 1 {
+        "1 survives".to_string()
+    } else {
+        format!("{n} survive")
     }
 }
 

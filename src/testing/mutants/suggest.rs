@@ -32,6 +32,9 @@ pub struct SuggestedCase {
     pub id: String,
     /// Whether it fails on the mutant (the other is the case across the boundary).
     pub kills: bool,
+    /// Its reference date, record and expectations (not its id or title), to tell
+    /// the same case proposed for several mutants.
+    pub content: String,
     /// The case in the case-file layout, with the decision's trace as comments, ready
     /// to paste under `cases:`.
     pub yaml: String,
@@ -121,6 +124,8 @@ fn suggest_one(
     let Some(mutant) = checked.rules.as_ref() else {
         return none("the mutant does not check");
     };
+    // A number in a label shows in the trace only: the case states the trace's texts.
+    let labels = m.category == super::Category::Label;
     for base in bases {
         let dims = dimensions(&rules.schema, base);
         for dim in &dims {
@@ -134,7 +139,7 @@ fn suggest_one(
                 let Some(mutd) = decide(mutant, policy, base.subject, &json, date, opts) else {
                     continue;
                 };
-                let expected = expected_block(&orig);
+                let expected = expected_block(&orig, labels);
                 let mut diffs = vec![];
                 compare(&expected, &decision_json(&mutd), policy, None, &mut diffs);
                 if diffs.is_empty() {
@@ -142,34 +147,53 @@ fn suggest_one(
                 }
                 // Found: this case and the one across the boundary of the rule set.
                 let mut cases = vec![];
-                let what = describe(dim, &value);
+                let (what, title) = if labels {
+                    let what = "the trace's texts as the policy words them".to_string();
+                    let title = format!(
+                        "{what} (case {} as it is): kills {} {}",
+                        base.case.id,
+                        m.id,
+                        m.change()
+                    );
+                    (what, title)
+                } else {
+                    let what = describe(dim, &value);
+                    let title = format!(
+                        "{what} (case {} moved onto the boundary): kills {} {}",
+                        base.case.id,
+                        m.id,
+                        m.change()
+                    );
+                    (what, title)
+                };
                 let killer = render_case(
                     rules,
                     base,
                     policy,
                     &format!("{}-{}", base.case.id, m.id),
-                    &format!(
-                        "{what} (case {} moved onto the boundary): kills {} {}",
-                        base.case.id,
-                        m.id,
-                        m.change()
-                    ),
+                    &title,
                     date,
                     &json,
                     &orig,
+                    labels,
                 );
                 let Some(killer) = verify(rules, mutant, killer, true, opts) else {
                     continue;
                 };
                 cases.push(killer);
-                for n in neighbours(dim, &value) {
+                let across = if labels {
+                    vec![]
+                } else {
+                    neighbours(dim, &value)
+                };
+                for n in across {
                     let Some((d2, j2)) = moved(base, dim, &n) else {
                         continue;
                     };
                     let Some(o2) = decide(rules, policy, base.subject, &j2, d2, opts) else {
                         continue;
                     };
-                    if expected_block(&o2) == expected {
+                    if expected_block(&o2, labels) == expected {
                         continue;
                     }
                     let other = render_case(
@@ -185,17 +209,22 @@ fn suggest_one(
                         d2,
                         &j2,
                         &o2,
+                        labels,
                     );
                     if let Some(c) = verify(rules, mutant, other, false, opts) {
                         cases.push(c);
                         break;
                     }
                 }
-                let summary = format!(
-                    "{what}: the rule set decides {}, the mutant {}",
-                    brief(&orig),
-                    brief(&mutd)
-                );
+                let summary = if labels {
+                    format!("{what}: the mutant's trace reads differently")
+                } else {
+                    format!(
+                        "{what}: the rule set decides {}, the mutant {}",
+                        brief(&orig),
+                        brief(&mutd)
+                    )
+                };
                 return Suggestion {
                     mutant: m.clone(),
                     summary,
@@ -221,27 +250,62 @@ fn decide(
     Some(eval::evaluate_policy(rules, pi, &rec, date, opts.eval))
 }
 
-/// What a case states of a decision: everything but the trace (and an error's text).
-fn expected_block(d: &Decision) -> Json {
+/// What a case states of a decision: everything but the trace (and an error's text);
+/// with `labels`, the texts of the trace too (the legal basis, each clause's label and
+/// citation).
+fn expected_block(d: &Decision, labels: bool) -> Json {
     let mut j = decision_json(d);
     if let Json::Object(m) = &mut j {
         m.shift_remove("policy");
-        m.shift_remove("trace");
+        let trace = m.shift_remove("trace");
         strip_error(m);
         for (_, v) in m.iter_mut() {
             if let Json::Object(items) = v {
                 for (_, it) in items.iter_mut() {
                     if let Json::Object(x) = it {
                         if x.contains_key("outcome") {
-                            x.shift_remove("trace");
+                            let t = x.shift_remove("trace");
                             strip_error(x);
+                            if let (true, Some(t)) = (labels, t) {
+                                x.insert("trace".into(), label_view(&t));
+                            }
                         }
                     }
                 }
             }
         }
+        if let (true, Some(t)) = (labels, trace) {
+            m.insert("trace".into(), label_view(&t));
+        }
     }
     j
+}
+
+/// The texts of a trace: its basis, and each clause's id, label and citation.
+fn label_view(trace: &Json) -> Json {
+    let mut out = Map::new();
+    if let Some(b) = trace.get("basis") {
+        out.insert("basis".into(), b.clone());
+    }
+    let clauses: Vec<Json> = trace
+        .get("clauses")
+        .and_then(Json::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let mut x = Map::new();
+                    for k in ["id", "label", "basis"] {
+                        if let Some(v) = c.get(k) {
+                            x.insert(k.into(), v.clone());
+                        }
+                    }
+                    Json::Object(x)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.insert("clauses".into(), Json::Array(clauses));
+    Json::Object(out)
 }
 
 fn strip_error(m: &mut Map<String, Json>) {
@@ -259,6 +323,13 @@ fn brief(d: &Decision) -> String {
     }
     if !d.failed.is_empty() {
         s.push_str(&format!(" (failed {})", d.failed.join(", ")));
+    }
+    for (k, v) in &d.reports {
+        let v = serde_json::to_value(v).unwrap_or(Json::Null);
+        s.push_str(&format!(
+            " ({k} {})",
+            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+        ));
     }
     if let Some(e) = &d.error {
         s.push_str(&format!(" (error {})", e.kind.code()));
@@ -394,6 +465,13 @@ fn around(dates: &[NaiveDate]) -> Vec<NaiveDate> {
 
 /// The values to try for one thing of a case, for one mutant: boundaries first.
 fn candidates(rules: &RuleSet, policy: &str, m: &Mutant, base: &Base, dim: &Dim) -> Vec<Json> {
+    if m.category == super::Category::Label {
+        // The case as it is: the trace's texts tell the mutant apart.
+        return match dim {
+            Dim::Ref => vec![date_json(base.date)],
+            Dim::Field(..) => vec![],
+        };
+    }
     let h = &m.hints;
     let ints: Vec<i64> = h
         .numbers
@@ -570,6 +648,7 @@ fn render_case(
     date: NaiveDate,
     json: &Json,
     d: &Decision,
+    labels: bool,
 ) -> SuggestedCase {
     let mut case = Map::new();
     case.insert("id".into(), Json::from(id));
@@ -580,16 +659,19 @@ fn render_case(
     }
     case.insert("record".into(), json.clone());
     let mut expected = Map::new();
-    expected.insert(policy.to_string(), expected_block(d));
+    expected.insert(policy.to_string(), expected_block(d, labels));
+    let expected_for_key = expected.clone();
     case.insert("expected".into(), Json::Object(expected));
     let mut yaml = indent(&to_yaml(&Json::Array(vec![Json::Object(case)])), 2);
     yaml.push_str("    # the rule set's decision (check it against the policy text):\n");
     for line in trace_lines(d) {
         yaml.push_str(&format!("    #   {line}\n"));
     }
+    let content = format!("{date} {json} {}", Json::Object(expected_for_key));
     SuggestedCase {
         id: id.to_string(),
         kills: false,
+        content,
         yaml,
     }
 }
