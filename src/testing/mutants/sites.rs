@@ -911,7 +911,7 @@ impl<'a> Sites<'a> {
             let before = k
                 .checked_sub(1)
                 .and_then(|j| code.get(j))
-                .is_some_and(|(_, c)| c.is_alphanumeric() || *c == '_');
+                .is_some_and(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.');
             let after = code
                 .get(k + n)
                 .is_some_and(|(_, c)| c.is_alphanumeric() || *c == '_');

@@ -181,11 +181,7 @@ fn suggest_one(
                     continue;
                 };
                 cases.push(killer);
-                let across = if labels {
-                    vec![]
-                } else {
-                    neighbours(dim, &value)
-                };
+                let across = if labels { vec![] } else { neighbours(&value) };
                 for n in across {
                     let Some((d2, j2)) = moved(base, dim, &n) else {
                         continue;
@@ -610,9 +606,8 @@ fn collect_dates(v: &Json, out: &mut Vec<NaiveDate>) {
 }
 
 /// The values next to a boundary value: the day before and after, one less and more.
-fn neighbours(dim: &Dim, v: &Json) -> Vec<Json> {
+fn neighbours(v: &Json) -> Vec<Json> {
     if let Some(d) = parse_date(v) {
-        let _ = dim;
         return [
             d.checked_sub_days(Days::new(1)),
             d.checked_add_days(Days::new(1)),
