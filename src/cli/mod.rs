@@ -1,5 +1,6 @@
 //! The `mianshen` command line.
 
+mod mutants;
 mod props;
 mod run;
 
@@ -170,12 +171,34 @@ enum Command {
         /// Check the built-in properties over generated records.
         #[arg(long)]
         properties: bool,
-        /// Generated cases per property (with --properties).
-        #[arg(long = "cases", value_name = "N", default_value_t = 1000)]
-        prop_cases: u32,
-        /// Seed of the generated cases (with --properties).
+        /// Generated cases per property (with --properties: default 1000; with
+        /// --mutants: default 100, for the mutants the example cases do not kill; 0
+        /// runs the example cases only).
+        #[arg(long = "cases", value_name = "N")]
+        prop_cases: Option<u32>,
+        /// Seed of the generated cases (with --properties, --mutants), and of the
+        /// sample of mutants (with --max).
         #[arg(long, value_name = "S", default_value_t = 2025)]
         seed: u64,
+        /// Test the tests: run small mutants of the rule set (a comparison flipped, a
+        /// number or a date moved by one, a clause or a set member dropped, ...)
+        /// against the example cases and properties, and report those that survive.
+        #[arg(long)]
+        mutants: bool,
+        /// With --mutants: run at most N mutants, a sample chosen by --seed.
+        #[arg(long, value_name = "N", requires = "mutants")]
+        max: Option<usize>,
+        /// With --mutants: exit with status 1 when the share of mutants killed is
+        /// below this (0 to 1).
+        #[arg(long, value_name = "F", default_value_t = 0.9, requires = "mutants")]
+        min_score: f64,
+        /// With --mutants: print the report as JSON.
+        #[arg(long, requires = "mutants")]
+        json: bool,
+        /// Propose example cases on the boundaries that would kill the surviving
+        /// mutants of this policy (printed in the case-file layout, never written).
+        #[arg(long, value_name = "POLICY", conflicts_with_all = ["mutants", "properties", "coverage"])]
+        suggest: Option<String>,
         #[command(flatten)]
         records: RecordArgs,
     },
@@ -212,14 +235,35 @@ pub fn main() -> ExitCode {
             properties,
             prop_cases,
             seed,
+            mutants,
+            max,
+            min_score,
+            json,
+            suggest,
             records,
         } => {
             let _ = RECORD_ARGS.set(records);
+            if let Some(policy) = suggest {
+                return mutants::suggest(&rules, &cases, &policy, prop_cases.unwrap_or(100), seed);
+            }
+            if mutants {
+                return mutants::mutants(
+                    &rules,
+                    &cases,
+                    mutants::Args {
+                        seed,
+                        max,
+                        min_score,
+                        json,
+                        property_cases: prop_cases.unwrap_or(100),
+                    },
+                );
+            }
             props::test(
                 &rules,
                 &cases,
                 coverage,
-                properties.then_some((prop_cases, seed)),
+                properties.then_some((prop_cases.unwrap_or(1000), seed)),
             )
         }
         Command::Prefill {

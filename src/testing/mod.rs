@@ -4,6 +4,7 @@
 pub mod coverage;
 pub mod declared;
 pub mod generate;
+pub mod mutants;
 pub mod properties;
 
 use crate::compile::RuleSet;
