@@ -4,7 +4,7 @@
 //! reads are equivalent; a seed gives the same run; and a suggested case, added to the
 //! cases, kills the mutant it was made for.
 
-use mianshen::testing::mutants::{self, Category, RunOptions, Sources, Status, Suite};
+use mianshen::internals::testing::mutants::{self, Category, RunOptions, Sources, Status, Suite};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -369,4 +369,37 @@ fn the_command_gates_on_the_score_and_reports_json() {
     );
     let out = mianshen(&["test", d, "--suggest", "allowanse"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_scales_thresholds_and_values_are_mutated_where_they_stand() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mutants-scale");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("schema.yaml"), SCHEMA).unwrap();
+    std::fs::write(
+        dir.join("tax.rules"),
+        "scale TAX \"t\" {\n  from 2020-01-01: 0 → 0.03, 3000 -> 0.10\n}\n\
+         policy tax \"Tax\" {\n  subject person\n  mode apply\n  effective from 2020-01-01\n  \
+         C1 \"income\": person.income > 0\n  amount per_month CNY: marginal(TAX, person.income)\n}\n",
+    )
+    .unwrap();
+    let sources = Sources::read_dir(&dir).unwrap();
+    let changes: Vec<(String, String)> = mutants::enumerate(&sources)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.category == Category::Parameter)
+        .map(|m| (m.original, m.mutated))
+        .collect();
+    for (original, mutated) in [
+        ("3000", "3001"),
+        ("3000", "2999"),
+        ("0.03", "0.04"),
+        ("0.10", "0.09"),
+    ] {
+        assert!(
+            changes.contains(&(original.to_string(), mutated.to_string())),
+            "{original} -> {mutated} in {changes:?}"
+        );
+    }
 }

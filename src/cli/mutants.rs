@@ -2,8 +2,8 @@
 //! that test the tests (docs/testing.md).
 
 use super::record_args;
-use mianshen::escape;
-use mianshen::testing::{self, mutants};
+use mianshen::internals::escape;
+use mianshen::internals::testing::{self, mutants};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -114,9 +114,9 @@ pub fn suggest(
         Err(c) => return c,
     };
     if rules.policy(policy).is_none() {
-        let hint =
-            mianshen::check::did_you_mean(policy, rules.policy_index.keys().map(|s| s.as_str()))
-                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+        let ids: Vec<&str> = rules.policies().map(|p| p.id()).collect();
+        let hint = mianshen::internals::check::did_you_mean(policy, ids)
+            .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
         eprintln!("error: unknown policy `{}`{hint}", escape::text(policy));
         return ExitCode::from(2);
     }

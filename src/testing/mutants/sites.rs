@@ -35,6 +35,15 @@ pub(super) fn file_mutants(file: usize, text: &str, ast: &RuleFile) -> Vec<Mutan
                     out.param_step(&owner, i, step);
                 }
             }
+            Item::Scale(sc) => {
+                let owner = Owner {
+                    kind: OwnerKind::Parameter,
+                    name: sc.name.name.clone(),
+                };
+                for (i, step) in sc.steps.iter().enumerate() {
+                    out.scale_step(&owner, i, step);
+                }
+            }
             Item::Function(f) => {
                 let owner = Owner {
                     kind: OwnerKind::Function,
@@ -125,6 +134,57 @@ struct Token<'a> {
 }
 
 impl<'a> Sites<'a> {
+    /// A scale's step: each threshold and each value moved by one in its last digit.
+    fn scale_step(&mut self, owner: &Owner, index: usize, step: &crate::syntax::ast::ScaleStep) {
+        let part = format!("step {}", index + 1);
+        for b in step.brackets.iter().flatten() {
+            let Some(pair) = self.text.get(b.span.start..b.span.end) else {
+                continue;
+            };
+            // The pair is `threshold → value` (or `->`): its two numbers, where they stand.
+            let mut numbers = vec![];
+            let mut at = None;
+            for (i, c) in pair.char_indices().chain([(pair.len(), ' ')]) {
+                let part_of_number = c.is_ascii_digit()
+                    || c == '.'
+                    || (c == '-'
+                        && at.is_none()
+                        && pair[i..].chars().nth(1).is_some_and(|d| d.is_ascii_digit()));
+                match (at, part_of_number) {
+                    (None, true) => at = Some(i),
+                    (Some(s), false) => {
+                        numbers.push((s, i));
+                        at = None;
+                    }
+                    _ => {}
+                }
+            }
+            for (k, (s, e)) in numbers.into_iter().take(2).enumerate() {
+                let Some(tok) = pair.get(s..e) else { continue };
+                let which = if k == 0 { "threshold" } else { "value" };
+                for delta in [1i64, -1] {
+                    if let Some(m) = bump_number(tok, delta) {
+                        let hints = Hints {
+                            numbers: number_of(tok).into_iter().chain(number_of(&m)).collect(),
+                            dates: [step.from].into_iter().chain(step.to).collect(),
+                            ..Hints::default()
+                        };
+                        self.push(
+                            owner,
+                            &part,
+                            b.span.start + s,
+                            b.span.start + e,
+                            Category::Parameter,
+                            m,
+                            format!("scale {} step {} {which} changed", owner.name, index + 1),
+                            hints,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -411,7 +471,7 @@ impl<'a> Sites<'a> {
         hints.dates.extend([step.from]);
         hints.dates.extend(step.to);
         match &step.value {
-            Literal::Int(_) | Literal::Decimal(_) => {
+            Some(Literal::Int(_) | Literal::Decimal(_)) => {
                 for delta in [1i64, -1] {
                     if let Some(m) = bump_number(tok.text, delta) {
                         let mut h = hints.clone();
@@ -430,7 +490,7 @@ impl<'a> Sites<'a> {
                     }
                 }
             }
-            Literal::Bool(b) => self.push(
+            Some(Literal::Bool(b)) => self.push(
                 owner,
                 &part,
                 tok.start,
@@ -440,7 +500,7 @@ impl<'a> Sites<'a> {
                 format!("parameter {} step {} value changed", owner.name, index + 1),
                 hints,
             ),
-            Literal::Date(_) => {
+            Some(Literal::Date(_)) => {
                 for (m, what) in date_variants(tok.text) {
                     let mut h = hints.clone();
                     h.dates.extend(NaiveDate::from_str(tok.text).ok());

@@ -507,7 +507,7 @@ fn candidates(rules: &RuleSet, policy: &str, m: &Mutant, base: &Base, dim: &Dim)
             if let Some((_, a, b)) = &h.param {
                 dates.extend(around(&[*a, *b]));
             }
-            if let Some(p) = rules.policy(policy) {
+            if let Some(p) = rules.policy_def(policy) {
                 dates.extend(around(&[p.from]));
                 dates.extend(p.to.map(|t| around(&[t])).unwrap_or_default());
             }
