@@ -544,28 +544,10 @@ impl Reader<'_> {
             }
         };
         if let Some(m) = map {
-            for k in m.keys() {
-                if def.field_index(k).is_none() {
-                    let at = join(full, k);
-                    if !self.lenient {
-                        let hint = crate::check::did_you_mean(
-                            k,
-                            def.fields.iter().map(|f| f.name.as_str()),
-                        )
-                        .map_or(String::new(), |s| format!("; did you mean {s}?"));
-                        return Err(self.err(
-                            &at,
-                            RecordErrorKind::UnknownField,
-                            format!("unknown field{hint}"),
-                        ));
-                    }
-                    self.unknown.borrow_mut().push(schema_path(&at));
-                }
-            }
+            self.unknown_keys(def, m, full)?;
         }
         let mut fields = Vec::with_capacity(def.fields.len());
         for (i, f) in def.fields.iter().enumerate() {
-            let fpath_full = join(full, &f.name);
             let child_path: Arc<str> = if paths_from == Some(i) {
                 Arc::from("")
             } else {
@@ -574,57 +556,97 @@ impl Reader<'_> {
             let raw = map
                 .and_then(|m| m.get(&f.name))
                 .unwrap_or(&serde_json::Value::Null);
-            let slot = if raw.is_null() {
-                match (&f.presence, &f.ty) {
-                    (Presence::Default(v), _) => Slot::Value(v.clone()),
-                    // An absent plain record is read as an empty one, so that each of
-                    // its fields takes its own default or is missing on its own.
-                    (Presence::Required, FieldType::Record(r)) => Slot::Value(Value::Record(
-                        self.record_node(*r, raw, child_path, &fpath_full, None)?,
-                    )),
-                    (Presence::Required, _) => Slot::Missing,
-                    (Presence::Optional, _) => Slot::None,
-                }
-            } else {
-                let v = self.value(&f.ty, raw, child_path, &fpath_full);
-                Slot::Value(match v {
-                    // A sensitive value is never repeated in a message.
-                    Err(e) if f.sensitive => {
-                        return Err(self.err(
-                            &e.path,
-                            e.kind,
-                            format!(
-                                "not a valid {} (value withheld: the field is sensitive)",
-                                self.schema.type_name(&f.ty)
-                            ),
-                        ))
-                    }
-                    other => {
-                        let v = other?;
-                        if let (Some((lo, hi)), Some(x)) = (f.range, v.as_decimal()) {
-                            if x < lo || x > hi {
-                                let shown = if f.sensitive {
-                                    "the value".to_string()
-                                } else {
-                                    x.to_string()
-                                };
-                                return Err(self.err(
-                                    &fpath_full,
-                                    RecordErrorKind::OutOfRange,
-                                    format!("{shown} is outside the declared range {lo} ..= {hi}"),
-                                ));
-                            }
-                        }
-                        v
-                    }
-                })
-            };
-            fields.push(slot);
+            fields.push(self.field_slot(f, raw, child_path, &join(full, &f.name))?);
         }
         Ok(Arc::new(RecordNode {
             path,
             fields: fields.into_boxed_slice(),
         }))
+    }
+
+    /// A key of the record that its schema type does not have: refused, or (lenient)
+    /// noted and skipped.
+    fn unknown_keys(
+        &self,
+        def: &crate::schema::RecordDef,
+        m: &serde_json::Map<String, serde_json::Value>,
+        full: &str,
+    ) -> Result<(), RecordError> {
+        for k in m.keys() {
+            if def.field_index(k).is_none() {
+                let at = join(full, k);
+                if !self.lenient {
+                    let hint =
+                        crate::check::did_you_mean(k, def.fields.iter().map(|f| f.name.as_str()))
+                            .map_or(String::new(), |s| format!("; did you mean {s}?"));
+                    return Err(self.err(
+                        &at,
+                        RecordErrorKind::UnknownField,
+                        format!("unknown field{hint}"),
+                    ));
+                }
+                self.unknown.borrow_mut().push(schema_path(&at));
+            }
+        }
+        Ok(())
+    }
+
+    /// One field's slot: its value read and checked against its declared range, or,
+    /// when absent or null, what its presence says (default, empty record, missing,
+    /// none).
+    fn field_slot(
+        &self,
+        f: &crate::schema::FieldDef,
+        raw: &serde_json::Value,
+        child_path: Arc<str>,
+        fpath_full: &str,
+    ) -> Result<Slot, RecordError> {
+        let slot = if raw.is_null() {
+            match (&f.presence, &f.ty) {
+                (Presence::Default(v), _) => Slot::Value(v.clone()),
+                // An absent plain record is read as an empty one, so that each of
+                // its fields takes its own default or is missing on its own.
+                (Presence::Required, FieldType::Record(r)) => Slot::Value(Value::Record(
+                    self.record_node(*r, raw, child_path, fpath_full, None)?,
+                )),
+                (Presence::Required, _) => Slot::Missing,
+                (Presence::Optional, _) => Slot::None,
+            }
+        } else {
+            let v = self.value(&f.ty, raw, child_path, fpath_full);
+            Slot::Value(match v {
+                // A sensitive value is never repeated in a message.
+                Err(e) if f.sensitive => {
+                    return Err(self.err(
+                        &e.path,
+                        e.kind,
+                        format!(
+                            "not a valid {} (value withheld: the field is sensitive)",
+                            self.schema.type_name(&f.ty)
+                        ),
+                    ))
+                }
+                other => {
+                    let v = other?;
+                    if let (Some((lo, hi)), Some(x)) = (f.range, v.as_decimal()) {
+                        if x < lo || x > hi {
+                            let shown = if f.sensitive {
+                                "the value".to_string()
+                            } else {
+                                x.to_string()
+                            };
+                            return Err(self.err(
+                                fpath_full,
+                                RecordErrorKind::OutOfRange,
+                                format!("{shown} is outside the declared range {lo} ..= {hi}"),
+                            ));
+                        }
+                    }
+                    v
+                }
+            })
+        };
+        Ok(slot)
     }
 
     fn value(
