@@ -127,6 +127,13 @@ struct Sites<'a> {
 }
 
 /// One found token: its byte range in the file and its text.
+/// A piece of rule text: one character of code, or a whole string literal (its byte
+/// range, quotes included).
+enum Piece {
+    Code(usize, char),
+    Str(usize, usize),
+}
+
 struct Token<'a> {
     start: usize,
     end: usize,
@@ -383,48 +390,6 @@ impl<'a> Sites<'a> {
                 Hints::default(),
             );
         }
-    }
-
-    /// The string literals (quotes included) in the code between two offsets.
-    fn strings_in(&self, start: usize, end: usize) -> Vec<Token<'a>> {
-        let mut out = vec![];
-        let Some(slice) = self.text.get(start..end) else {
-            return out;
-        };
-        let mut it = slice.char_indices();
-        while let Some((i, c)) = it.next() {
-            match c {
-                '#' => {
-                    for (_, c) in it.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                }
-                '"' => {
-                    while let Some((j, c)) = it.next() {
-                        match c {
-                            '\\' => {
-                                it.next();
-                            }
-                            '"' => {
-                                if let Some(text) = self.text.get(start + i..start + j + 1) {
-                                    out.push(Token {
-                                        start: start + i,
-                                        end: start + j + 1,
-                                        text,
-                                    });
-                                }
-                                break;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
     }
 
     fn param_step(&mut self, owner: &Owner, index: usize, step: &crate::syntax::ast::ParamStep) {
@@ -794,46 +759,13 @@ impl<'a> Sites<'a> {
         );
     }
 
-    /// The byte ranges of the code (not comments, not strings) between `start` and
-    /// `end`, as (offset, char) pairs.
-    fn code_chars(&self, start: usize, end: usize) -> Vec<(usize, char)> {
+    /// The text between two offsets as the rules read it: code characters and string
+    /// literals (quotes included), comments left out.
+    fn pieces(&self, start: usize, end: usize) -> Vec<Piece> {
         let mut out = vec![];
         let Some(slice) = self.text.get(start..end) else {
             return out;
         };
-        let mut it = slice.char_indices().peekable();
-        while let Some((i, c)) = it.next() {
-            match c {
-                '#' => {
-                    for (_, c) in it.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                }
-                '"' => {
-                    while let Some((_, c)) = it.next() {
-                        match c {
-                            '\\' => {
-                                it.next();
-                            }
-                            '"' => break,
-                            _ => {}
-                        }
-                    }
-                }
-                _ => out.push((start + i, c)),
-            }
-        }
-        out
-    }
-
-    /// The end of the code in `start..end`: the blanks and comments at its end left out.
-    fn code_end(&self, start: usize, end: usize) -> usize {
-        let Some(slice) = self.text.get(start..end) else {
-            return end;
-        };
-        let mut last = start;
         let mut it = slice.char_indices();
         while let Some((i, c)) = it.next() {
             match c {
@@ -851,18 +783,60 @@ impl<'a> Sites<'a> {
                                 it.next();
                             }
                             '"' => {
-                                last = start + j + 1;
+                                out.push(Piece::Str(start + i, start + j + 1));
                                 break;
                             }
                             _ => {}
                         }
                     }
                 }
-                c if c.is_whitespace() => {}
-                c => last = start + i + c.len_utf8(),
+                c => out.push(Piece::Code(start + i, c)),
             }
         }
-        last
+        out
+    }
+
+    /// The string literals (quotes included) in the code between two offsets.
+    fn strings_in(&self, start: usize, end: usize) -> Vec<Token<'a>> {
+        self.pieces(start, end)
+            .into_iter()
+            .filter_map(|p| match p {
+                Piece::Str(s, e) => Some(Token {
+                    start: s,
+                    end: e,
+                    text: self.text.get(s..e)?,
+                }),
+                Piece::Code(..) => None,
+            })
+            .collect()
+    }
+
+    /// The code (not comments, not strings) between `start` and `end`, as (offset,
+    /// char) pairs.
+    fn code_chars(&self, start: usize, end: usize) -> Vec<(usize, char)> {
+        self.pieces(start, end)
+            .into_iter()
+            .filter_map(|p| match p {
+                Piece::Code(i, c) => Some((i, c)),
+                Piece::Str(..) => None,
+            })
+            .collect()
+    }
+
+    /// The end of the code in `start..end`: the blanks and comments at its end left out.
+    fn code_end(&self, start: usize, end: usize) -> usize {
+        if self.text.get(start..end).is_none() {
+            return end;
+        }
+        self.pieces(start, end)
+            .into_iter()
+            .rev()
+            .find_map(|p| match p {
+                Piece::Str(_, e) => Some(e),
+                Piece::Code(i, c) if !c.is_whitespace() => Some(i + c.len_utf8()),
+                Piece::Code(..) => None,
+            })
+            .unwrap_or(start)
     }
 
     /// The dates written in a span (outside comments and strings), in order.
