@@ -325,6 +325,23 @@ pub fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
 
 /// Reads, parses and checks a rules directory.
 pub fn check_dir(dir: &Path) -> Result<Checked, LoadError> {
+    let texts = read_dir_texts(dir)?;
+    Ok(check_sources(texts.schema, &texts.schema_text, texts.files))
+}
+
+/// The texts of a rules directory, read safely: the schema and every rule file.
+pub struct DirTexts {
+    /// `schema.yaml`'s text.
+    pub schema_text: String,
+    /// The schema it defines.
+    pub schema: Schema,
+    /// Each rule file: its path (as shown in diagnostics) and text, in path order.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// Reads a rules directory's schema and rule files (links, FIFOs and the like refused
+/// as [`RulesDir`] does), without parsing the rules.
+pub fn read_dir_texts(dir: &Path) -> Result<DirTexts, LoadError> {
     let rd = RulesDir::new(dir)?;
     let schema_path = dir.join("schema.yaml");
     let schema_text = rd.read(&schema_path)?;
@@ -332,13 +349,17 @@ pub fn check_dir(dir: &Path) -> Result<Checked, LoadError> {
         path: schema_path.clone(),
         source,
     })?;
-    let mut texts = vec![];
+    let mut files = vec![];
     for path in rd.files(None, &["rules"])? {
         let text = rd.read(&path)?;
         let shown = path.strip_prefix(dir).map_or(path.clone(), |p| dir.join(p));
-        texts.push((shown, text));
+        files.push((shown, text));
     }
-    Ok(check_sources(schema, &schema_text, texts))
+    Ok(DirTexts {
+        schema_text,
+        schema,
+        files,
+    })
 }
 
 /// Parses and checks rule sources against a schema (no file system).

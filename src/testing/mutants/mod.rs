@@ -29,7 +29,7 @@ use super::{Case, CaseFileError};
 use crate::check::Severity;
 use crate::compile::RuleSet;
 use crate::eval::EvalOptions;
-use crate::load::{self, LoadError, RulesDir};
+use crate::load::{self, LoadError};
 use crate::record;
 use crate::schema::Schema;
 use crate::syntax::ast::{Expr, ExprKind, Item, RuleFile};
@@ -198,23 +198,11 @@ pub struct Sources {
 impl Sources {
     /// Reads a rules directory the way [`load::check_dir`] does.
     pub fn read_dir(dir: &Path) -> Result<Sources, LoadError> {
-        let rd = RulesDir::new(dir)?;
-        let schema_path = dir.join("schema.yaml");
-        let schema_text = rd.read(&schema_path)?;
-        let schema = Schema::from_yaml(&schema_text).map_err(|source| LoadError::Schema {
-            path: schema_path.clone(),
-            source,
-        })?;
-        let mut files = vec![];
-        for path in rd.files(None, &["rules"])? {
-            let text = rd.read(&path)?;
-            let shown = path.strip_prefix(dir).map_or(path.clone(), |p| dir.join(p));
-            files.push((shown, text));
-        }
+        let texts = load::read_dir_texts(dir)?;
         Ok(Sources {
-            schema_text,
-            schema,
-            files,
+            schema_text: texts.schema_text,
+            schema: texts.schema,
+            files: texts.files,
         })
     }
 
