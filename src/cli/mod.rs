@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use mianshen::internals::{check, escape, eval, load, record};
 use mianshen::{
     Decision, EvalOptions, ExtraValue, LoadError, MemberStatus, Outcome, ReadOptions, RequestError,
-    RuleSet, Severity, Truth,
+    RuleSet, Severity,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -724,12 +724,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     }
     if let Some(tr) = &d.trace {
         for c in &tr.clauses {
-            let mark = match c.value {
-                Truth::True => "✓",
-                Truth::False => "✗",
-                Truth::Unknown => "?",
-                Truth::Error => "!",
-            };
+            let mark = c.value.mark();
             let facts: Vec<String> = c
                 .facts
                 .iter()

@@ -19,6 +19,17 @@ pub enum Truth {
 }
 
 impl Truth {
+    /// The mark a trace shows for the value: `✓` true, `✗` false, `?` unknown, `!` an
+    /// evaluation error.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Truth::True => "✓",
+            Truth::False => "✗",
+            Truth::Unknown => "?",
+            Truth::Error => "!",
+        }
+    }
+
     /// A known boolean.
     #[inline(always)]
     pub fn known(b: bool) -> Truth {

@@ -14,7 +14,7 @@
 
 use super::{Mutant, RunOptions, Sources, Suite};
 use crate::compile::RuleSet;
-use crate::eval::{self, Decision, Truth};
+use crate::eval::{self, Decision};
 use crate::record;
 use crate::schema::{FieldType, RecordId, Schema};
 use crate::testing::properties::to_yaml;
@@ -681,12 +681,7 @@ pub fn trace_lines(d: &Decision) -> Vec<String> {
     let mut out = vec![format!("{} {}", d.policy, brief(d))];
     let clause_lines = |t: &eval::Trace, pad: &str, out: &mut Vec<String>| {
         for c in &t.clauses {
-            let mark = match c.value {
-                Truth::True => "✓",
-                Truth::False => "✗",
-                Truth::Unknown => "?",
-                Truth::Error => "!",
-            };
+            let mark = c.value.mark();
             let facts: Vec<String> = c
                 .facts
                 .iter()
