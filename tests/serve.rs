@@ -382,6 +382,8 @@ fn listings_health_metrics_and_documents() {
     assert!(schema["$defs"].as_object().is_some_and(|d| !d.is_empty()));
     assert!(schema["anyOf"].as_array().is_some_and(|s| s.len() >= 2));
 
+    let examples = server.get("/v1/examples").json();
+    assert!(examples["examples"][SENIOR]["record"].is_object());
     assert_eq!(server.get("/healthz").json()["status"], "ok");
     let ready = server.get("/readyz").json();
     assert_eq!(ready["version"], version.as_str());
@@ -406,6 +408,12 @@ fn listings_health_metrics_and_documents() {
     assert!(!page.body.contains("<script src"), "the page loads nothing");
     let docs = server.get("/docs");
     assert!(docs.content_type.starts_with("text/html"));
+    for (path, _) in openapi["paths"].as_object().unwrap() {
+        assert!(
+            server.get(&path.replace("{id}", SENIOR)).status != 404 || path.contains("bundles"),
+            "{path} is documented and not served"
+        );
+    }
 }
 
 #[test]

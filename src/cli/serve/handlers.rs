@@ -44,6 +44,7 @@ pub fn router(app: Arc<App>, timeout: Duration) -> Router {
         .route("/v1/bundles/{id}", get(bundle))
         .route("/v1/bundles/{id}/prefill", post(prefill))
         .route("/v1/schema", get(schema))
+        .route("/v1/examples", get(examples))
         .route("/v1/decisions", post(decisions))
         .route("/v1/admin/reload", post(reload))
         .fallback(not_found)
@@ -340,6 +341,11 @@ async fn schema(State(app): State<Arc<App>>) -> Response {
         "application/json",
         loaded.schema.clone() + "\n",
     )
+}
+
+async fn examples(State(app): State<Arc<App>>) -> Response {
+    let loaded = app.current.load();
+    json_ok(&loaded.version, loaded.examples.clone())
 }
 
 async fn policy(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {

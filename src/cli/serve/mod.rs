@@ -72,11 +72,15 @@ pub struct Loaded {
     pub policies: String,
     pub bundles: String,
     pub schema: String,
+    /// `GET /v1/examples`: for each policy and bundle, the first example case of the
+    /// rules directory that expects something of it (the staff page starts from it).
+    pub examples: String,
 }
 
 impl Loaded {
-    fn new(rules: RuleSet) -> Loaded {
+    fn new(rules: RuleSet, dir: &std::path::Path) -> Loaded {
         let version = rules.version().to_string();
+        let examples = examples_json(&version, dir);
         let policies = handlers::policies_json(&rules);
         let bundles = handlers::bundles_json(&rules);
         let schema = schema::json_schema(&rules);
@@ -86,8 +90,49 @@ impl Loaded {
             policies,
             bundles,
             schema,
+            examples,
         }
     }
+}
+
+/// The first example case of each policy and bundle, from the case files of the rules
+/// directory (none when it has none, or they cannot be read: the page does without).
+fn examples_json(version: &str, dir: &std::path::Path) -> String {
+    let mut examples = serde_json::Map::new();
+    for file in mianshen::case_files(dir).unwrap_or_default() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(doc) = serde_yaml::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let Some(cases) = doc.get("cases").and_then(|c| c.as_array()) else {
+            continue;
+        };
+        for case in cases {
+            let (Some(record), Some(date), Some(expected)) = (
+                case.get("record"),
+                case.get("reference_date").and_then(|d| d.as_str()),
+                case.get("expected").and_then(|e| e.as_object()),
+            ) else {
+                continue;
+            };
+            for id in expected.keys() {
+                if !examples.contains_key(id) {
+                    examples.insert(
+                        id.clone(),
+                        serde_json::json!({
+                            "case": case.get("id"),
+                            "date": date,
+                            "record": record,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+    let doc = serde_json::json!({"version": version, "examples": examples});
+    escape::json(&serde_json::to_string_pretty(&doc).unwrap_or_default()).into_owned() + "\n"
 }
 
 /// The service's state: the rule set in use, and what a reload needs.
@@ -120,7 +165,7 @@ impl App {
         let loaded = tokio::task::spawn_blocking(move || RuleSet::load_dir(&dir)).await;
         let outcome = match loaded {
             Ok(Ok(rules)) => {
-                let fresh = Arc::new(Loaded::new(rules));
+                let fresh = Arc::new(Loaded::new(rules, &self.dir));
                 let version = fresh.version.clone();
                 let previous = self.current.swap(fresh);
                 Reload::Swapped {
@@ -190,7 +235,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
     };
     let app = Arc::new(App {
-        current: ArcSwap::from_pointee(Loaded::new(rules)),
+        current: ArcSwap::from_pointee(Loaded::new(rules, &args.rules)),
         dir: args.rules.clone(),
         limits: Limits {
             max_body_bytes: args.max_body_bytes,
