@@ -27,7 +27,10 @@ fn main() {
     // Warm up: one pass over the bodies.
     let agent = ureq::agent();
     for b in &bodies {
-        agent.post(&url).send_string(b).expect("the service answers");
+        agent
+            .post(&url)
+            .send_string(b)
+            .expect("the service answers");
     }
     let started = Instant::now();
     let per_client = requests / clients.max(1);
