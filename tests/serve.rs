@@ -294,6 +294,27 @@ fn batches_answer_each_record_as_eval() {
 }
 
 #[test]
+fn large_batches_are_decided_off_the_workers_and_timed_out_as_json() {
+    let cases = cases(20);
+    let date = cases[0].1.clone();
+    let records: Vec<Json> = cases.iter().take(100).map(|c| c.2.clone()).collect();
+    let body = serde_json::json!({"date": date, "records": records}).to_string();
+    assert!(
+        body.len() > 8 << 10,
+        "the batch is decided on the blocking pool"
+    );
+    let server = Server::start(Path::new("rules"), &[]);
+    let r = server.post("/v1/decisions", &body);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["results"].as_array().unwrap().len(), 100);
+    // Past the time limit: 408, as JSON; the service keeps serving.
+    let slow = Server::start(Path::new("rules"), &["--timeout-ms", "1"]);
+    let r = slow.post("/v1/decisions", &body);
+    r.error(408, "timeout");
+    assert_eq!(slow.get("/healthz").status, 200);
+}
+
+#[test]
 fn prefill_is_the_bytes_of_prefill_json_and_the_form() {
     let server = Server::start(Path::new("rules"), &[]);
     let dir = scratch("prefill");

@@ -27,7 +27,7 @@ pub const VERSION_HEADER: &str = "x-mianshen-version";
 
 /// Bodies up to this size are decided on the worker that received them; larger ones
 /// (batches) on the blocking pool, where the request timeout can answer for them.
-const INLINE_BODY: usize = 64 << 10;
+const INLINE_BODY: usize = 8 << 10;
 
 /// The service's routes and layers.
 pub fn router(app: Arc<App>, timeout: Duration) -> Router {
