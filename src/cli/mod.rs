@@ -1,8 +1,11 @@
 //! The `mianshen` command line.
 
 mod mutants;
+pub mod output;
 mod props;
 mod run;
+#[cfg(feature = "serve")]
+mod serve;
 
 use clap::{Parser, Subcommand};
 // The facade wherever it suffices; the internals for what only a command line needs
@@ -202,6 +205,10 @@ enum Command {
         #[command(flatten)]
         records: RecordArgs,
     },
+    /// Serve decisions over HTTP: a JSON API, metrics and a page for policy staff
+    /// (docs/serve.md).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -278,6 +285,8 @@ pub fn main() -> ExitCode {
             let _ = RECORD_ARGS.set(records);
             prefill(&rules, &bundle, &record, &date, json, html.as_deref())
         }
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::main(args),
         Command::Run {
             rules,
             input,
@@ -522,10 +531,7 @@ fn prefill(
         }
     }
     if json {
-        println!(
-            "{}",
-            escape::json(&serde_json::to_string_pretty(&result).unwrap_or_default())
-        );
+        println!("{}", output::prefill_json(&result));
         return ExitCode::SUCCESS;
     }
     // Every value printed below may come from the record: each is escaped on its own,
@@ -656,10 +662,7 @@ fn eval_cmd(
         None => rules.decide_with(&rec, ref_date, opts),
     };
     if json {
-        println!(
-            "{}",
-            escape::json(&serde_json::to_string_pretty(&decisions).unwrap_or_default())
-        );
+        println!("{}", output::decisions_json(&decisions));
     } else {
         let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
         println!("{} on {ref_date}:", escape::text(&who));
