@@ -223,6 +223,7 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         panic_at_line: None,
         read: Default::default(),
         budget: mianshen::eval::DEFAULT_BUDGET,
+        near_miss: None,
     };
     let s = batch::run_json_lines(
         rules,

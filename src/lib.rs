@@ -84,6 +84,7 @@ pub mod check;
 pub mod eval;
 pub mod fast;
 pub mod load;
+pub mod reach;
 pub mod record;
 pub mod schema;
 pub mod semantics;

@@ -56,6 +56,7 @@ fn run(
         panic_at_line: None,
         read: Default::default(),
         budget: mianshen::eval::DEFAULT_BUDGET,
+        near_miss: None,
     };
     let summary = batch::run(&rules, input.into_iter(), &config, &mut sink, &mut |_| {}).unwrap();
     (summary, sink)
@@ -91,6 +92,7 @@ fn run_text(
         panic_at_line: None,
         read: Default::default(),
         budget: mianshen::eval::DEFAULT_BUDGET,
+        near_miss: None,
     };
     let summary = batch::run_json_lines(
         &rules,
@@ -444,6 +446,7 @@ fn faulty_config(threads: usize, chunk: usize, line: u64) -> RunConfig {
         panic_at_line: Some(line),
         read: Default::default(),
         budget: mianshen::eval::DEFAULT_BUDGET,
+        near_miss: None,
     }
 }
 

@@ -452,6 +452,7 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
             panic_at_line: None,
             read: ReadOptions::default(),
             budget: mianshen::eval::DEFAULT_BUDGET,
+            near_miss: None,
         };
         let mut sink = Collect::default();
         mianshen::batch::run_json_lines(

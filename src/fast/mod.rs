@@ -118,6 +118,14 @@ impl<'t> FastDecider<'t> {
         self.evaluator.extras(range, &self.row)
     }
 
+    /// After [`decide`](Self::decide): how many clauses of policy `policy` are false
+    /// for the record last read (every clause counted, up to `limit`); `None` when
+    /// this tier does not decide the policy clause by clause. A clause it counts false
+    /// is false for the reference evaluator too; one it cannot decide is not counted.
+    pub fn false_clauses(&mut self, policy: usize, limit: usize) -> Option<usize> {
+        self.evaluator.false_clauses(&self.row, policy, limit)
+    }
+
     /// The subject kind of the record last read.
     pub fn subject(&self) -> usize {
         self.row.subject

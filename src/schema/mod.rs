@@ -60,6 +60,10 @@ pub struct FieldDef {
     pub sensitive: bool,
     /// Used only by bundle forms.
     pub display: bool,
+    /// No one can change it (a date of birth, a place of birth): a near miss on a
+    /// clause that reads only such fields is reported as not changeable
+    /// ([`crate::reach`]). `fixed: true` in the schema.
+    pub fixed: bool,
     /// Declared bounds for numbers.
     pub range: Option<(Decimal, Decimal)>,
     /// The schema's `doc:` text for the field (`姓名`), if written.
@@ -225,6 +229,8 @@ struct RawFieldFull {
     display: bool,
     #[serde(default)]
     sensitive: bool,
+    #[serde(default)]
+    fixed: bool,
     range: Option<(serde_yaml::Value, serde_yaml::Value)>,
     doc: Option<String>,
 }
@@ -448,6 +454,7 @@ impl Schema {
             presence,
             sensitive: full.sensitive,
             display: full.display,
+            fixed: full.fixed,
             range,
             doc: full.doc.clone(),
         })

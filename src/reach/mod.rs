@@ -1,0 +1,109 @@
+//! Policies find people: who a change of the rules (or the passing of time) reaches,
+//! who is one step from eligible, and which missing data blocks decisions.
+//!
+//! * **Change impact** ([`compare`], [`change`], [`PolicyImpact`]): the decisions that
+//!   differ between two versions of the rules — two rule sets on one date, one rule set
+//!   on two dates (a parameter step, an age, an effective period crossed) — with the
+//!   clauses whose value changed and whether the subject is to be told. The batch
+//!   streams it over a population ([`crate::batch::diff_json_lines`], `mianshen diff`).
+//! * **Near misses** ([`near_misses`], [`explain_failed`]): not-eligible decisions
+//!   that fail at most `K` clauses, each failed clause with how far the record is from
+//!   it (`mianshen run --near-miss`, `mianshen eval --near-miss`).
+//! * **Missing data**: undetermined decisions counted per missing field
+//!   ([`field_of`] names the field of a missing path), in the batch's summary.
+//!
+//! ```
+//! use mianshen::reach::{self, Version};
+//! let rules = mianshen::RuleSet::load_dir("rules").unwrap();
+//! let record = rules
+//!     .read_json(r#"{"person": {"id": "P1", "birth_date": "1960-08-15", "hukou_region": "上海"}}"#)
+//!     .unwrap();
+//! let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+//! // What changes for this person between 1 July 2025 and 1 September 2025?
+//! let changes = reach::compare(
+//!     Version { rules: &rules, on: day("2025-07-01") },
+//!     &record,
+//!     Version { rules: &rules, on: day("2025-09-01") },
+//!     &record,
+//!     mianshen::eval::DEFAULT_BUDGET,
+//! );
+//! assert!(changes.iter().all(|c| c.subject == "P1"));
+//! ```
+
+mod change;
+mod near;
+mod report;
+
+pub use change::{
+    change, changed_clauses, compare, differs, notify, policy_pairs, Change, PolicyImpact,
+    Presence, Side, Version,
+};
+pub use near::{
+    explain_failed, is_near_miss, near_miss, near_misses, op_text, Miss, MissKind, NearMiss,
+};
+
+pub use report::render_report;
+
+use std::borrow::Cow;
+
+/// The field a missing path names, list items written `[]`:
+/// `household.members[M1].monthly_income` → `household.members[].monthly_income`. The
+/// fields of a rule set's schema are finitely many, so counts kept per field stay
+/// small however large the population.
+///
+/// ```
+/// assert_eq!(
+///     mianshen::reach::field_of("household.members[P1-M1].birth_date"),
+///     "household.members[].birth_date"
+/// );
+/// assert_eq!(mianshen::reach::field_of("person.birth_date"), "person.birth_date");
+/// ```
+pub fn field_of(path: &str) -> Cow<'_, str> {
+    if !path.contains('[') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        out.push_str(rest.get(..=open).unwrap_or_default());
+        let after = rest.get(open + 1..).unwrap_or_default();
+        // An item id may itself hold brackets: the item ends at the `]` that ends the
+        // path or is followed by `.` or `[`.
+        let close = after
+            .char_indices()
+            .filter(|&(i, c)| {
+                c == ']'
+                    && matches!(
+                        after.get(i + 1..).and_then(|s| s.chars().next()),
+                        None | Some('.') | Some('[')
+                    )
+            })
+            .map(|(i, _)| i)
+            .next();
+        match close {
+            Some(c) => {
+                out.push(']');
+                rest = after.get(c + 1..).unwrap_or_default();
+            }
+            None => {
+                out.push_str(after);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_items_lose_their_ids() {
+        assert_eq!(field_of("a[x].b[y].c"), "a[].b[].c");
+        assert_eq!(field_of("a[x]"), "a[]");
+        assert_eq!(field_of("a[x]y].b"), "a[].b");
+        assert_eq!(field_of("a[x"), "a[x");
+    }
+}
