@@ -151,3 +151,89 @@ impl RuleSet {
         batch::run_json_lines(self, input, config, sink, &mut |_, _| {})
     }
 }
+
+// Policies find people (issue 17): change impact and near misses for one subject.
+impl RuleSet {
+    /// What changes for one subject between this rule set on `before` and `after_rules`
+    /// on `after`: every policy about the record's subject kind decided (with traces)
+    /// under both, and the decisions whose outcome or amount differ, with the clauses
+    /// whose value changed and whether the subject is to be told
+    /// ([`crate::reach::Change`]). Pass `self` as `after_rules` to ask what the passing
+    /// of time changes ("what changes for this person on 1 July?"), or a reformed rule
+    /// set (e.g. [`crate::load::load_overlay`]) to ask what a reform changes.
+    ///
+    /// The two rule sets must read records with the same schema
+    /// ([`crate::reach::ReachError::SchemaDiffers`] otherwise: read the record with
+    /// each and call [`crate::reach::compare`]).
+    ///
+    /// ```
+    /// let rules = mianshen::RuleSet::load_dir("rules").unwrap();
+    /// let record = rules
+    ///     .read_json(r#"{"person": {"id": "P1", "birth_date": "1960-08-15", "hukou_region": "上海"}}"#)
+    ///     .unwrap();
+    /// let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    /// // P1 turns 65 on 2025-08-15: the senior allowance starts.
+    /// let changes = rules
+    ///     .compare(&rules, &record, day("2025-07-01"), day("2025-09-01"))
+    ///     .unwrap();
+    /// let senior = changes
+    ///     .iter()
+    ///     .find(|c| c.policy == "sh-senior-comprehensive-allowance")
+    ///     .unwrap();
+    /// assert_eq!(senior.after.unwrap().outcome, mianshen::Outcome::Eligible);
+    /// assert_eq!(senior.clauses, ["C2"]);
+    /// assert!(senior.notify);
+    /// ```
+    pub fn compare(
+        &self,
+        after_rules: &RuleSet,
+        record: &Record,
+        before: NaiveDate,
+        after: NaiveDate,
+    ) -> Result<Vec<crate::reach::Change>, crate::reach::ReachError> {
+        if self.schema != after_rules.schema {
+            return Err(crate::reach::ReachError::SchemaDiffers);
+        }
+        Ok(crate::reach::compare(
+            crate::reach::Version {
+                rules: self,
+                on: before,
+            },
+            record,
+            crate::reach::Version {
+                rules: after_rules,
+                on: after,
+            },
+            record,
+            eval::DEFAULT_BUDGET,
+        ))
+    }
+
+    /// The record's near misses on `on`: its not-eligible decisions that fail at least
+    /// one and at most `k` clauses (the policy in force), each failed clause with how
+    /// far the record is from it ([`crate::reach::NearMiss`]).
+    ///
+    /// ```
+    /// let rules = mianshen::RuleSet::load_dir("rules").unwrap();
+    /// let record = rules
+    ///     .read_json(r#"{"person": {"id": "P1", "birth_date": "1961-03-14", "hukou_region": "上海"}}"#)
+    ///     .unwrap();
+    /// let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+    /// let near = rules.near_misses(&record, on, 1);
+    /// let senior = near
+    ///     .iter()
+    ///     .find(|m| m.policy == "sh-senior-comprehensive-allowance")
+    ///     .unwrap();
+    /// // 年满65周岁 on 2026-03-14.
+    /// assert_eq!(senior.failed[0].clause, "C2");
+    /// assert_eq!(senior.failed[0].on.unwrap().to_string(), "2026-03-14");
+    /// ```
+    pub fn near_misses(
+        &self,
+        record: &Record,
+        on: NaiveDate,
+        k: usize,
+    ) -> Vec<crate::reach::NearMiss> {
+        crate::reach::near_misses(self, record, on, k)
+    }
+}

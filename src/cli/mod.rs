@@ -832,10 +832,13 @@ fn miss_words(m: &mianshen::reach::Miss) -> String {
             _ => "",
         };
         out.push_str(&format!(": {what}{actual}, needs {needs} {threshold}"));
+        let one = matches!(m.gap.as_deref(), Some("1" | "-1"));
         let unit = match kind {
+            MissKind::Age if one => " year",
             MissKind::Age => " years",
+            MissKind::Date if one => " day",
             MissKind::Date => " days",
-            MissKind::Number => "",
+            MissKind::Number | MissKind::Value => "",
         };
         match (&m.gap, m.on) {
             (Some(g), Some(on)) => out.push_str(&format!(" ({g}{unit}, on {on})")),

@@ -44,6 +44,15 @@ pub use near::{
 
 pub use report::render_report;
 
+/// Why two versions of the rules cannot be compared on one record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReachError {
+    /// The rule sets read records with different schemas: one [`crate::Record`] cannot
+    /// stand for the subject under both (read it with each and call [`compare`]).
+    #[error("the two rule sets read records with different schemas: read the record with each and call reach::compare")]
+    SchemaDiffers,
+}
+
 use std::borrow::Cow;
 
 /// The field a missing path names, list items written `[]`:

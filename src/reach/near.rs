@@ -17,8 +17,12 @@
 //! * an age (`age(birth) op N`): the age on the reference date, the threshold, the gap
 //!   in years, and the day the person reaches the age (`on`); an upper bound already
 //!   passed (`age(b) <= 35` at 40) can never hold again: not changeable;
-//! * a date: the actual date, the threshold date, the gap in days; when the threshold
-//!   is `ref` and the comparison will hold as time passes, the day it does (`on`).
+//! * a date: the actual date, the threshold date, the gap in days the record's date
+//!   must move; against `ref` (`ref >= retirement`) what moves is the reference date:
+//!   the gap is the days until the comparison holds (negative: it held before), and
+//!   when it will hold as time passes, the day it does (`on`).
+//!
+//! * another value (text, an enum value): the actual value and the one compared with.
 //!
 //! Any other clause is reported with its label and basis only. A clause that reads
 //! only fields the schema marks `fixed: true` (a date of birth, a hukou region), and
@@ -57,6 +61,8 @@ pub enum MissKind {
     Age,
     /// Dates; the gap is in days.
     Date,
+    /// Other values (text, an enum value, true or false): no gap.
+    Value,
 }
 
 /// One failed clause of a near miss.
@@ -245,15 +251,7 @@ struct Measured {
 /// The clause's condition as one comparison, the record's side first: (op, record
 /// side, other side). Follows a condition that is a definition.
 fn comparison<'e>(lets: &'e [LetDef], condition: &'e Expr) -> Option<(CmpOp, &'e Expr, &'e Expr)> {
-    let mut e = condition;
-    // A definition standing for the whole condition (bounded: definitions do not loop).
-    for _ in 0..8 {
-        match e {
-            Expr::Let(i) => e = &lets.get(*i)?.value,
-            _ => break,
-        }
-    }
-    let Expr::Compare(op, a, b) = e else {
+    let Expr::Compare(op, a, b) = through_lets(lets, condition) else {
         return None;
     };
     match (reads_record(lets, a, 0), reads_record(lets, b, 0)) {
@@ -261,6 +259,21 @@ fn comparison<'e>(lets: &'e [LetDef], condition: &'e Expr) -> Option<(CmpOp, &'e
         (false, true) => Some((flip(*op), b, a)),
         _ => None,
     }
+}
+
+/// The expression a definition stands for (itself when it is none).
+fn through_lets<'e>(lets: &'e [LetDef], e: &'e Expr) -> &'e Expr {
+    let mut e = e;
+    for _ in 0..8 {
+        match e {
+            Expr::Let(i) => match lets.get(*i) {
+                Some(l) => e = &l.value,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    e
 }
 
 /// Whether an expression depends on the record (or on anything but constants,
@@ -303,8 +316,9 @@ fn measure(
     let (op, side, other) = comparison(lets, &clause.condition)?;
     let value = |e| eval::value_in_policy(rules, policy, record, on, e);
     let threshold = value(other)?;
-    // An age on the reference date: the birth date, and the age reached on a day.
-    if let Expr::Call(Builtin::Age, args) = side {
+    // An age on the reference date (written in place or as a definition): the birth
+    // date, and the day the age is reached.
+    if let Expr::Call(Builtin::Age, args) = through_lets(lets, side) {
         let at_ref = match args.get(1) {
             None => true,
             Some(Expr::Ref) => true,
@@ -319,15 +333,21 @@ fn measure(
     let actual = value(side)?;
     match (&actual, &threshold) {
         (Value::Date(d), Value::Date(t)) => {
-            let days = (*t - *d).num_days();
+            // What moves is the record's date, or, against `ref`, the reference date:
+            // the gap is the days the one moving must move.
+            let other_is_ref = matches!(other, Expr::Ref);
+            let (days, step) = if other_is_ref {
+                ((*d - *t).num_days(), -1)
+            } else {
+                ((*t - *d).num_days(), 1)
+            };
             let gap = match op {
-                CmpOp::Lt => days - 1,
-                CmpOp::Gt => days + 1,
+                CmpOp::Lt => days - step,
+                CmpOp::Gt => days + step,
                 CmpOp::Ne => 0,
                 _ => days,
             };
             // `D <= ref` holds from the day `ref` reaches D (`D < ref` the day after).
-            let other_is_ref = matches!(other, Expr::Ref);
             let on_day = match op {
                 CmpOp::Le | CmpOp::Eq if other_is_ref && d > t => Some(*d),
                 CmpOp::Lt if other_is_ref && d >= t => d.succ_opt(),
@@ -340,6 +360,23 @@ fn measure(
                 threshold: t.to_string(),
                 gap: (op != CmpOp::Ne).then(|| gap.to_string()),
                 on: on_day,
+                never: false,
+            })
+        }
+        (x, t) if x.as_decimal().is_none() || t.as_decimal().is_none() => {
+            // Text, an enum value, a truth value: which value, and which is needed.
+            let shown = |v: &Value| match v {
+                Value::Enum(e, i) => Some(rules.schema.enum_value_name(*e, *i).to_string()),
+                Value::Str(_) | Value::Bool(_) => Some(render(v)),
+                _ => None,
+            };
+            Some(Measured {
+                kind: MissKind::Value,
+                op,
+                actual: shown(x)?,
+                threshold: shown(t)?,
+                gap: None,
+                on: None,
                 never: false,
             })
         }

@@ -48,7 +48,7 @@ pub enum Presence {
 }
 
 /// One field of a record type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldDef {
     /// Its key in the record.
     pub name: String,
@@ -71,7 +71,7 @@ pub struct FieldDef {
 }
 
 /// A record type: a fixed list of fields.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecordDef {
     /// Schema path of the record (`social_insurance.unemployment`, `enterprise.hires[]`).
     pub path: String,
@@ -105,7 +105,7 @@ impl RecordDef {
 }
 
 /// An enum type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnumDef {
     /// The enum type's name, as field types name it (`gender`).
     pub name: String,
@@ -126,7 +126,7 @@ impl EnumDef {
 }
 
 /// A subject kind (person, enterprise): the root record of its records.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubjectDef {
     /// The subject kind's name, as `subject` names it (`person`).
     pub name: String,
@@ -139,7 +139,7 @@ pub struct SubjectDef {
 }
 
 /// The record schema of a rule set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
     /// Enum types, indexed by [`crate::value::EnumId`].
     pub enums: Vec<EnumDef>,
