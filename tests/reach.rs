@@ -933,7 +933,7 @@ fn run_near_miss_and_report_and_eval_near_miss() {
     );
     assert!(
         r.stdout
-            .contains("C2 年满65周岁: age 64, needs >= 65 (1 year, on 2026-03-14)"),
+            .contains("✗ C2 年满65周岁: age 64, needs >= 65 (1 year, on 2026-03-14)"),
         "{}",
         r.stdout
     );

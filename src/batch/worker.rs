@@ -437,14 +437,12 @@ impl<'j> Worker<'j> {
         // Not eligible in the compiled tier with few false clauses: the reference
         // evaluator says exactly which.
         if let Some(rec) = &record {
+            let traced = eval::EvalOptions {
+                trace: true,
+                ..job.config.eval_options()
+            };
             for &i in &near {
-                let d = eval::evaluate_policy(
-                    job.rules,
-                    i,
-                    rec,
-                    job.config.ref_date,
-                    job.config.eval_options(),
-                );
+                let d = eval::evaluate_policy(job.rules, i, rec, job.config.ref_date, traced);
                 write_near(job, part, subject_id, i, &d, rec);
             }
         }

@@ -804,17 +804,24 @@ fn near_cmd(
     );
     for m in &misses {
         let title = rules.policy(&m.policy).map_or("", |p| p.title.as_str());
-        println!(
-            "
-{} {} — would be eligible if",
-            t(&m.policy),
-            t(title)
-        );
+        let when = if m.unknown.is_empty() {
+            "would be eligible if".to_string()
+        } else {
+            format!(
+                "would be eligible, once {} known true, if",
+                t(&m.unknown.join(", "))
+            )
+        };
+        println!("\n{} {} — {when}", t(&m.policy), t(title));
+        let mut bases: Vec<&str> = vec![];
         for f in &m.failed {
-            println!("  {} {}{}", t(&f.clause), t(&f.label), t(&miss_words(f)));
-            if let Some(b) = &f.basis {
-                println!("    basis: {}", t(b));
+            println!("  ✗ {} {}{}", t(&f.clause), t(&f.label), t(&miss_words(f)));
+            if let Some(b) = f.basis.as_deref().filter(|b| !bases.contains(b)) {
+                bases.push(b);
             }
+        }
+        for b in bases {
+            println!("  basis: {}", t(b));
         }
     }
     ExitCode::SUCCESS

@@ -30,7 +30,7 @@
 //! are never shown.
 
 use crate::compile::RuleSet;
-use crate::eval::{self, Decision, Outcome};
+use crate::eval::{self, Decision, Outcome, Truth};
 use crate::ir::{Builtin, ClauseDef, Expr, LetDef};
 use crate::record::Record;
 use crate::semantics::calendar;
@@ -49,6 +49,10 @@ pub struct NearMiss {
     pub policy: String,
     /// Its failed clauses, in clause order.
     pub failed: Vec<Miss>,
+    /// Its clauses that are unknown (missing data) or in error: made true, the failed
+    /// clauses leave the decision undetermined until these are known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
 
 /// What a comparison compares.
@@ -129,10 +133,33 @@ pub fn near_miss(
     if !is_near_miss(decision, k) {
         return None;
     }
+    // The clauses' values, from the decision's trace or a traced decision.
+    let traced;
+    let trace = match &decision.trace {
+        Some(t) => Some(t),
+        None => {
+            let options = eval::EvalOptions {
+                trace: true,
+                ..eval::EvalOptions::default()
+            };
+            traced = eval::evaluate_policy(rules, policy, record, on, options);
+            traced.trace.as_ref()
+        }
+    };
+    let unknown = trace
+        .map(|t| {
+            t.clauses
+                .iter()
+                .filter(|c| matches!(c.value, Truth::Unknown | Truth::Error))
+                .map(|c| c.id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     Some(NearMiss {
         subject: subject.to_string(),
         policy: decision.policy.clone(),
         failed: explain_failed(rules, policy, record, on, &decision.failed),
+        unknown,
     })
 }
 
