@@ -173,6 +173,9 @@ struct Sides<'r> {
     pairs: Vec<(String, Option<usize>, Option<usize>)>,
     /// Per pair: the later rule set's mode of the policy.
     modes: Vec<Option<Mode>>,
+    /// The two rule sets read records alike (the same schema and fields read, as one
+    /// rule set on two dates): a record is read once for both.
+    shared: bool,
 }
 
 fn pipeline<U: Unit + Send + Sync>(
@@ -196,11 +199,36 @@ fn pipeline<U: Unit + Send + Sync>(
                 .map(|p| p.mode)
         })
         .collect();
+    // Two rule sets of one schema read records with the fields either reads: a record
+    // is then read once for both.
+    let shared = std::ptr::eq(before, after) || before.schema == after.schema;
+    let (used_before, used_after) = if shared {
+        let union: Vec<Vec<bool>> = before
+            .used_fields
+            .iter()
+            .zip(&after.used_fields)
+            .map(|(x, y)| x.iter().zip(y).map(|(a, b)| *a || *b).collect())
+            .collect();
+        (union.clone(), union)
+    } else {
+        (before.used_fields.clone(), after.used_fields.clone())
+    };
     let sides = Sides {
-        before: Job::new(before, &config.run, subject_index(before, &config.run)?),
-        after: Job::new(after, &after_config, subject_index(after, &after_config)?),
+        before: Job::with_fields(
+            before,
+            &config.run,
+            subject_index(before, &config.run)?,
+            used_before,
+        ),
+        after: Job::with_fields(
+            after,
+            &after_config,
+            subject_index(after, &after_config)?,
+            used_after,
+        ),
         pairs,
         modes,
+        shared,
     };
     let mut impact = Impact {
         policies: sides
@@ -334,50 +362,79 @@ impl<'j> DiffWorker<'j> {
     /// reference path.
     fn fast(&mut self, line: u64, text: &str, part: &mut DiffPart) -> bool {
         let sides = self.sides;
-        if self.before.read(text, sides.before.subject).is_err()
-            || self.after.read(text, sides.after.subject).is_err()
-        {
+        if self.before.read(text, sides.before.subject).is_err() {
             return false;
         }
         self.before.decide();
-        self.after.decide();
+        // One rule set on two dates reads the record once.
+        let after_reads = if sides.shared {
+            self.after.decide_read_by(&self.before);
+            &self.before
+        } else {
+            if self.after.read(text, sides.after.subject).is_err() {
+                return false;
+            }
+            self.after.decide();
+            &self.after
+        };
+        let (kind_before, kind_after) = (self.before.subject(), after_reads.subject());
         let mut records = Records::default();
-        let Some(before) = fast_sides(&sides.before, &self.before, text, &mut records.before)
-        else {
+        let Some(before) = fast_sides(
+            &sides.before,
+            &self.before,
+            kind_before,
+            text,
+            &mut records.before,
+        ) else {
             return false;
         };
-        let Some(after) = fast_sides(&sides.after, &self.after, text, &mut records.after) else {
+        if sides.shared {
+            records.after.clone_from(&records.before);
+        }
+        let Some(after) = fast_sides(
+            &sides.after,
+            &self.after,
+            kind_after,
+            text,
+            &mut records.after,
+        ) else {
             return false;
         };
         let id_buf;
-        let subject = match self.after.subject_id().or(self.before.subject_id()) {
+        let subject = match after_reads.subject_id().or(self.before.subject_id()) {
             Some(id) => id,
             None => {
                 id_buf = format!("line {line}");
                 &id_buf
             }
         };
-        // The records of both versions, read the reference way when a decision changes.
-        let changed = sides
-            .pairs
-            .iter()
-            .any(|(_, b, a)| reach::differs(side(&before, *b), side(&after, *a)));
+        // The records of both versions, read the reference way when a decision changes
+        // that the two sides alone do not tell.
+        let changed = sides.pairs.iter().any(|(_, b, a)| {
+            let (sb, sa) = (side(&before, *b), side(&after, *a));
+            reach::differs(sb, sa)
+                && !(settled(&sides.before, *b, sb) && settled(&sides.after, *a, sa))
+        });
         if changed {
             if records.before.is_none() {
                 records.before = record::fast::read_json(
                     &sides.before.rules.schema,
                     &sides.before.plan,
-                    Some(self.before.subject()),
+                    Some(kind_before),
                     text,
                 );
             }
             if records.after.is_none() {
-                records.after = record::fast::read_json(
-                    &sides.after.rules.schema,
-                    &sides.after.plan,
-                    Some(self.after.subject()),
-                    text,
-                );
+                records.after = if sides.shared {
+                    records.before.clone()
+                } else {
+                    record::fast::read_json(
+                        &sides.after.rules.schema,
+                        &sides.after.plan,
+                        Some(kind_after),
+                        text,
+                    )
+                };
             }
             if records.before.is_none() || records.after.is_none() {
                 return false;
@@ -462,6 +519,7 @@ fn side(decided: &Decided, index: Option<usize>) -> Option<Side> {
 fn fast_sides(
     job: &Job<'_>,
     fast: &FastDecider<'_>,
+    subject: usize,
     text: &str,
     record: &mut Option<Record>,
 ) -> Option<Decided> {
@@ -485,8 +543,10 @@ fn fast_sides(
         })
         .collect();
     if !deferred.is_empty() {
-        let rec =
-            record::fast::read_json(&job.rules.schema, &job.plan, Some(fast.subject()), text)?;
+        let rec = match record.take() {
+            Some(rec) => rec,
+            None => record::fast::read_json(&job.rules.schema, &job.plan, Some(subject), text)?,
+        };
         let decided = eval::evaluate_policies(
             job.rules,
             &rec,
@@ -511,6 +571,50 @@ fn check_internal(i: usize, d: &Decision) {
     if let Some(e) = d.error.as_ref().filter(|e| eval::is_internal(e)) {
         internal(Some(i), &e.message);
     }
+}
+
+/// Whether a decision's clause values are known without evaluating it again: eligible
+/// under a policy decided per subject, every clause is true.
+fn settled(job: &Job<'_>, index: Option<usize>, s: Option<Side>) -> bool {
+    s.is_none_or(|s| s.outcome == Outcome::Eligible)
+        && index
+            .and_then(|i| job.rules.program.policies.get(i))
+            .is_none_or(|p| p.per_item.is_none())
+}
+
+/// The traced decision of an eligible decision of a policy decided per subject, as
+/// the reference evaluator would trace it: `C0` and every clause true.
+fn all_true(job: &Job<'_>, index: usize, s: Side) -> Option<Decision> {
+    let p = job.rules.program.policies.get(index)?;
+    let clause = |id: &str| eval::ClauseTrace {
+        id: id.to_string(),
+        label: String::new(),
+        value: eval::Truth::True,
+        basis: None,
+        facts: vec![],
+    };
+    Some(Decision {
+        policy: p.id.clone(),
+        outcome: Outcome::Eligible,
+        failed: vec![],
+        missing: vec![],
+        amount: s.amount.map(|value| eval::Amount {
+            value,
+            unit: String::new(),
+            period: String::new(),
+            extras: vec![],
+        }),
+        reports: vec![],
+        per_item: None,
+        error: None,
+        trace: Some(eval::Trace {
+            basis: None,
+            clauses: std::iter::once(clause("C0"))
+                .chain(p.clauses.iter().map(|c| clause(&c.id)))
+                .collect(),
+            amount_facts: vec![],
+        }),
+    })
 }
 
 /// Counts a record's decisions under both versions and writes the lines of those that
@@ -544,10 +648,16 @@ fn write(
             counts.count(sb, sa, false);
             continue;
         }
-        // Decided again, with traces, for the clauses; the reference decisions are the
-        // ones counted and written.
-        let db = sb.and(traced(&sides.before, *b, &records.before));
-        let da = sa.and(traced(&sides.after, *a, &records.after));
+        // Decided again, with traces, for the clauses (an eligible decision has every
+        // clause true); the reference decisions are the ones counted and written.
+        let decided =
+            |job: &Job<'_>, i: Option<usize>, s: Option<Side>, rec: &Option<Record>| match (i, s) {
+                (Some(i), Some(s)) if settled(job, Some(i), Some(s)) => all_true(job, i, s),
+                (_, Some(_)) => traced(job, i, rec),
+                (_, None) => None,
+            };
+        let db = decided(&sides.before, *b, sb, &records.before);
+        let da = decided(&sides.after, *a, sa, &records.after);
         let (sb, sa) = (db.as_ref().map(Side::of), da.as_ref().map(Side::of));
         match reach::change(subject, id, db.as_ref(), da.as_ref(), mode) {
             Some(change) => {

@@ -176,10 +176,21 @@ impl<'r> Job<'r> {
     /// The shared state of a run of `rules` with `config` (its reference date), on
     /// records of subject kind `subject` (any when `None`).
     pub(super) fn new(rules: &'r RuleSet, config: &'r RunConfig, subject: Option<usize>) -> Self {
+        Self::with_fields(rules, config, subject, rules.used_fields.clone())
+    }
+
+    /// [`new`](Self::new), records read with the fields `used` marks (at least those
+    /// the rules read).
+    pub(super) fn with_fields(
+        rules: &'r RuleSet,
+        config: &'r RunConfig,
+        subject: Option<usize>,
+        used: Vec<Vec<bool>>,
+    ) -> Self {
         Job {
             rules,
-            plan: record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone()),
-            fast: FastRules::with_budget(rules, config.ref_date, config.budget),
+            plan: record::fast::ReadPlan::new(&rules.schema, used.clone()),
+            fast: FastRules::with_fields(rules, config.ref_date, config.budget, used),
             lines: LineTemplates::new(rules),
             subject,
             config,

@@ -57,6 +57,22 @@ impl FastRules {
         }
     }
 
+    /// [`with_budget`](Self::with_budget), its rows holding the fields `used` marks
+    /// (per record type of the schema, per field; at least those the rules read,
+    /// [`RuleSet::used_fields`]): two rule sets of one schema lowered with the same
+    /// `used` lay rows out alike, so that a record read for one is decided by the other
+    /// ([`FastDecider::decide_read_by`]).
+    pub fn with_fields(
+        rules: &RuleSet,
+        ref_date: NaiveDate,
+        budget: u64,
+        used: Vec<Vec<bool>>,
+    ) -> Self {
+        FastRules {
+            compiled: lower::CompiledRules::with_fields(rules, ref_date, budget, used),
+        }
+    }
+
     /// Whether the policy with this index (rule-set order) is decided by this tier at
     /// all (otherwise the reference evaluator decides it for every record).
     pub fn is_compiled(&self, policy: usize) -> bool {
@@ -100,6 +116,13 @@ impl<'t> FastDecider<'t> {
     /// Decides every policy (rule-set order) for the record last read.
     pub fn decide(&mut self) -> &[Verdict] {
         self.evaluator.decide(&self.row)
+    }
+
+    /// Decides every policy for the record `other` last read, without reading it
+    /// again: `other`'s rows must be laid out as this one's (one schema, the same
+    /// fields held: [`FastRules::with_fields`]). The subject and id are `other`'s.
+    pub fn decide_read_by(&mut self, other: &FastDecider<'_>) -> &[Verdict] {
+        self.evaluator.decide(&other.row)
     }
 
     /// Decides every policy for the row `k` of `rows`.
