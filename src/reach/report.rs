@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}\
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
-td:first-child,th:first-child{text-align:left}.meta{color:#555}.key span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:middle}\
+td:first-child,th:first-child,.t{text-align:left}.meta{color:#555}.key span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:middle}\
 svg text{font-size:12px;font-family:sans-serif}";
 
 /// Colours of eligible, not eligible, undetermined.
@@ -87,11 +87,11 @@ fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary) {
             x += w;
         }
     }
-    h.push_str("</svg>\n<table>\n<tr><th>policy</th><th>title</th><th>eligible</th><th>not eligible</th><th>undetermined</th><th>of which errors</th></tr>\n");
+    h.push_str("</svg>\n<table>\n<tr><th>policy</th><th class=\"t\">title</th><th>eligible</th><th>not eligible</th><th>undetermined</th><th>of which errors</th></tr>\n");
     for ((id, p), errors) in s.policies.iter().zip(&s.errors) {
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{errors}</td></tr>",
+            "<tr><td>{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{errors}</td></tr>",
             esc(id),
             esc(title(rules, id)),
             p.eligible,
@@ -104,11 +104,11 @@ fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary) {
 
 /// The amounts granted or pushed per policy.
 fn amounts(h: &mut String, rules: &RuleSet, s: &Summary) {
-    h.push_str("<h2>Amounts</h2>\n<table>\n<tr><th>policy</th><th>title</th><th>eligible</th><th>total amount</th></tr>\n");
+    h.push_str("<h2>Amounts</h2>\n<table>\n<tr><th>policy</th><th class=\"t\">title</th><th>eligible</th><th>total amount</th></tr>\n");
     for (id, p) in &s.policies {
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(id),
             esc(title(rules, id)),
             p.eligible,
@@ -168,7 +168,7 @@ fn missing(h: &mut String, s: &Summary) {
             .collect();
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td></tr>",
             esc(path),
             n.alone,
             n.total,
