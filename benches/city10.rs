@@ -50,12 +50,11 @@ mod baseline;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
-use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, evaluate_policy, EvalOptions, Outcome};
-use mianshen::fast::{FastDecider, FastRows, FastRules, Verdict};
-use mianshen::load::load_dir;
-use mianshen::record::{self, fast, Record};
+use mianshen::internals::batch;
+use mianshen::internals::eval::{evaluate_all, evaluate_policy};
+use mianshen::internals::fast::{FastDecider, FastRows, FastRules, Verdict};
+use mianshen::internals::record::{self, fast};
+use mianshen::{ChunkOutput, EvalOptions, Outcome, Record, RuleSet, RunConfig, Sink};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use std::hint::black_box;
@@ -148,7 +147,7 @@ struct PolicyMap {
 impl PolicyMap {
     fn new(rules: &RuleSet) -> Self {
         let to_baseline = rules
-            .program
+            .program()
             .policies
             .iter()
             .map(|p| {
@@ -178,7 +177,7 @@ fn code(o: Outcome) -> usize {
 fn from_batch(map: &PolicyMap, rules: &RuleSet, s: &batch::Summary) -> Sum {
     let mut out = Sum::default();
     for (id, p) in &s.policies {
-        let i = map.to_baseline[rules.policy_index[id]];
+        let i = map.to_baseline[rules.policy_number(id).expect("a policy of the rule set")];
         out.counts[i] = [p.not_eligible, p.eligible, p.undetermined];
         out.amounts[i] = p.amount;
     }
@@ -225,7 +224,7 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         bundle: None,
         panic_at_line: None,
         read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
+        budget: mianshen::internals::eval::DEFAULT_BUDGET,
         near_miss: None,
     };
     let s = batch::run_json_lines(
@@ -310,7 +309,7 @@ fn engine_eval(
                             Verdict::Deferred => {
                                 let r = record.get_or_insert_with(|| {
                                     fast::read_json(
-                                        &rules.schema,
+                                        rules.schema(),
                                         &parsed.plan,
                                         Some(parsed.subject),
                                         &parsed.lines[k * CHUNK + j],
@@ -430,7 +429,7 @@ fn race(
 /// one person record, with and without traces.
 fn latency() {
     let dir = root().join("rules");
-    let rules = match load_dir(&dir) {
+    let rules = match RuleSet::load_dir(&dir) {
         Ok(r) => r,
         Err(e) => {
             println!("single-record latency: cannot load {}: {e}", dir.display());
@@ -439,17 +438,18 @@ fn latency() {
     };
     let wanted = std::env::var("MIANSHEN_BENCH_CASE").ok();
     let mut best: Option<(usize, String, String, NaiveDate, Record)> = None;
-    for file in mianshen::testing::case_files(&dir) {
-        let Ok(cf) = mianshen::testing::read_case_file(&file) else {
+    for file in mianshen::internals::testing::case_files(&dir) {
+        let Ok(cf) = mianshen::internals::testing::read_case_file(&file) else {
             continue;
         };
         for case in cf.cases {
             let json = record::yaml_to_json(&case.record);
-            let Ok(subject) = record::detect_subject(&rules.schema, &json, case.subject.as_deref())
+            let Ok(subject) =
+                record::detect_subject(rules.schema(), &json, case.subject.as_deref())
             else {
                 continue;
             };
-            if rules.schema.subjects[subject].name != "person" {
+            if rules.schema().subjects[subject].name != "person" {
                 continue;
             }
             let date_text = match &case.reference_date {
@@ -462,7 +462,7 @@ fn latency() {
             let Ok(date) = NaiveDate::parse_from_str(&date_text, "%Y-%m-%d") else {
                 continue;
             };
-            let Ok(rec) = record::read_record(&rules.schema, subject, &json) else {
+            let Ok(rec) = record::read_record(rules.schema(), subject, &json) else {
                 continue;
             };
             let size = json.to_string().len();
@@ -483,8 +483,8 @@ fn latency() {
         println!("single-record latency: no person case found in rules/cases");
         return;
     };
-    let policies = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == rec.subject)
+    let policies = (0..rules.program().policies.len())
+        .filter(|&i| rules.program().policies[i].subject == rec.subject_index())
         .count();
     let measure = |trace: bool| -> (f64, f64, usize) {
         let opts = EvalOptions {
@@ -511,7 +511,7 @@ fn latency() {
     let (med_n, p90_n, _) = measure(false);
     println!(
         "single record: rules/ ({policies} person policies of {}), case {id} ({file}, {size} bytes of JSON), ref {date}",
-        rules.program.policies.len()
+        rules.program().policies.len()
     );
     println!("  with full traces:  median {med_t:8.1} µs   p90 {p90_t:8.1} µs   ({n_t} runs)");
     println!("  without traces:    median {med_n:8.1} µs   p90 {p90_n:8.1} µs");
@@ -580,7 +580,7 @@ fn main() {
 /// alternately, on each thread count: one rule set on two dates, and a reform overlay.
 fn diff_part(min_samples: usize) {
     let dir = root().join("benches/city-10");
-    let rules = load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let rules = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let reform_dir =
         std::env::temp_dir().join(format!("mianshen-bench-reform-{}", std::process::id()));
     std::fs::create_dir_all(&reform_dir).expect("reform dir");
@@ -589,7 +589,7 @@ fn diff_part(min_samples: usize) {
         "parameter MIN_LIVING \"本市城乡最低生活保障标准（元/人·月）\": decimal {\n  from 2020-01-01 to 2026-06-30 = 1100.00 \"city-10\"\n  from 2026-07-01 = 1200.00 \"reform\"\n}\n",
     )
     .expect("reform");
-    let reformed = mianshen::load::load_overlay(&dir, &reform_dir).expect("the reform loads");
+    let reformed = RuleSet::load_dir_with_overlay(&dir, &reform_dir).expect("the reform loads");
     let _ = std::fs::remove_dir_all(&reform_dir);
     let (source, lines) = load_input();
     let n = lines.len();
@@ -680,10 +680,10 @@ fn diff_part(min_samples: usize) {
 /// The batch measurements: end to end and evaluation only, engine and baseline.
 fn batch_part(min_secs: f64, min_samples: usize) {
     let dir = root().join("benches/city-10");
-    let rules = load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let rules = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let map = PolicyMap::new(&rules);
     let subject = rules
-        .schema
+        .schema()
         .subjects
         .iter()
         .position(|s| s.name == "person")
@@ -710,7 +710,7 @@ fn batch_part(min_secs: f64, min_samples: usize) {
         s.add(&baseline::evaluate(p, ref_date()));
         s
     });
-    let plan = fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
+    let plan = fast::ReadPlan::new(rules.schema(), rules.used_fields().to_vec());
     let compiled = FastRules::new(&rules, ref_date());
     let rows: Vec<FastRows> = lines
         .par_chunks(CHUNK)

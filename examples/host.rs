@@ -6,7 +6,10 @@
 //! cargo run --release --example host
 //! ```
 
-use mianshen::{ChunkOutput, ErrorKind, LoadError, Outcome, RecordError, RuleSet, RunConfig, Sink};
+use mianshen::{
+    ChunkOutput, ErrorKind, LoadError, Mode, Outcome, RecordError, RequestError, RuleSet,
+    RunConfig, Sink,
+};
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,6 +25,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(other) => return Err(other.into()),
     };
     let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).ok_or("date")?;
+    println!("rule set {}:", rules.version());
+    for p in rules.policies().filter(|p| p.mode() == Mode::NoApplication) {
+        println!("  {} {} ({} records)", p.id(), p.title(), p.subject());
+    }
+
+    // Asking for a policy the rule set does not have is the caller's mistake, told apart.
+    let someone = rules.read_json(r#"{"person": {"id": "P0"}}"#)?;
+    match rules.decide_policy("sh-senior-comprehensive-allowanse", &someone, on) {
+        Err(e @ RequestError::UnknownPolicy { .. }) => println!("refused: {e}"),
+        Err(other) => return Err(other.into()),
+        Ok(d) => println!("{}: {}", d.policy, d.outcome.as_str()),
+    }
 
     // A rule set is Send + Sync: share it and decide from as many threads as you like.
     let records = [

@@ -3,6 +3,7 @@
 //! slots, parameters, functions and policies are indexes into the rule set.
 
 use crate::schema::RecordId;
+pub use crate::semantics::scale::{Brackets, ScaleOp};
 use crate::syntax::ast::{ArithOp, CmpOp, Mode, Quantifier, Span};
 use crate::value::{EnumId, Value};
 use chrono::NaiveDate;
@@ -137,6 +138,18 @@ pub enum Expr {
     Function(usize, Vec<Expr>),
     /// A parameter on `ref`, or on the given date.
     Param(usize, Option<Box<Expr>>),
+    /// `marginal(S, x)` / `bracket(S, x)`: a scale (index into [`Program::scales`]) in
+    /// force on `ref`, or on the date `at`, applied to the number `x`.
+    Scale {
+        /// Marginally or by the bracket reached.
+        op: ScaleOp,
+        /// The scale, by index into [`Program::scales`].
+        scale: usize,
+        /// The amount the scale is applied to.
+        x: Box<Expr>,
+        /// The date the scale is read at; `ref` when `None`.
+        at: Option<Box<Expr>>,
+    },
     /// Whether another policy is eligible (three-valued).
     PolicyRef(usize),
     /// The amount another policy decides: its value when eligible, none when not
@@ -339,6 +352,67 @@ pub enum PropertyKind {
     },
 }
 
+/// One dated step of a parameter or a scale: in force from `from` to `to` (both
+/// included; open-ended without `to`), with a value, or declared absent (the value
+/// abolished from `from` on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dated<T> {
+    /// First day in force.
+    pub from: NaiveDate,
+    /// Last day in force, open-ended when `None`.
+    pub to: Option<NaiveDate>,
+    /// The value; `None` for a step declared `absent`.
+    pub value: Option<T>,
+    /// The source of the value (document number), as written.
+    pub source: Option<String>,
+}
+
+impl<T> Dated<T> {
+    /// Whether the step is in force on `d`.
+    pub fn covers(&self, d: NaiveDate) -> bool {
+        self.from <= d && self.to.is_none_or(|t| d <= t)
+    }
+}
+
+/// The step of `steps` in force on `d`, if any (steps do not overlap).
+pub fn step_on<T>(steps: &[Dated<T>], d: NaiveDate) -> Option<&Dated<T>> {
+    steps.iter().find(|s| s.covers(d))
+}
+
+/// The first day of `[from, to]` (open-ended without `to`) on which no step is in
+/// force: neither a value nor a declared absence.
+pub fn first_uncovered<T>(
+    steps: &[Dated<T>],
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+) -> Option<NaiveDate> {
+    let mut cursor = from;
+    loop {
+        let Some(step) = step_on(steps, cursor) else {
+            return Some(cursor);
+        };
+        match (step.to, to) {
+            (None, _) => return None,
+            (Some(e), Some(t)) if e >= t => return None,
+            // The calendar's last day: nothing after it to cover.
+            (Some(e), _) => cursor = e.succ_opt()?,
+        }
+    }
+}
+
+/// The first step declared absent that is in force on some day of `[from, to]`.
+pub fn first_absent<T>(
+    steps: &[Dated<T>],
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+) -> Option<&Dated<T>> {
+    steps
+        .iter()
+        .filter(|s| s.value.is_none())
+        .filter(|s| s.to.is_none_or(|e| from <= e) && to.is_none_or(|t| s.from <= t))
+        .min_by_key(|s| s.from)
+}
+
 /// A checked parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamDef {
@@ -346,17 +420,33 @@ pub struct ParamDef {
     pub name: String,
     /// The parameter's label as written in quotes.
     pub label: String,
-    /// Dated steps, sorted, not overlapping: (from, to, value, source).
-    pub steps: Vec<(NaiveDate, Option<NaiveDate>, Value, Option<String>)>,
+    /// Dated steps, sorted, not overlapping.
+    pub steps: Vec<Dated<Value>>,
 }
 
 impl ParamDef {
-    /// The value in force on `d`.
+    /// The value in force on `d` (`None` when no step is, or the step in force
+    /// declares the value absent).
     pub fn value_on(&self, d: NaiveDate) -> Option<&Value> {
-        self.steps
-            .iter()
-            .find(|(from, to, _, _)| *from <= d && to.is_none_or(|t| d <= t))
-            .map(|(_, _, v, _)| v)
+        step_on(&self.steps, d).and_then(|s| s.value.as_ref())
+    }
+}
+
+/// A checked bracket scale (`scale NAME "label" { from DATE: 0 → 0.02, ... }`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleDef {
+    /// The scale's name, by convention UPPER_CASE.
+    pub name: String,
+    /// The scale's label as written in quotes.
+    pub label: String,
+    /// Dated steps, sorted, not overlapping.
+    pub steps: Vec<Dated<Arc<Brackets>>>,
+}
+
+impl ScaleDef {
+    /// The brackets in force on `d`.
+    pub fn brackets_on(&self, d: NaiveDate) -> Option<&Arc<Brackets>> {
+        step_on(&self.steps, d).and_then(|s| s.value.as_ref())
     }
 }
 
@@ -471,6 +561,8 @@ pub struct Program {
     pub policies: Vec<PolicyDef>,
     /// Dated parameters, indexed by [`Expr::Param`].
     pub params: Vec<ParamDef>,
+    /// Bracket scales, indexed by [`Expr::Scale`].
+    pub scales: Vec<ScaleDef>,
     /// User functions, indexed by [`Expr::Function`].
     pub functions: Vec<FunctionDef>,
 }
@@ -495,6 +587,12 @@ impl Expr {
                 args.iter().for_each(f)
             }
             Expr::Param(_, at) => {
+                if let Some(a) = at {
+                    f(a)
+                }
+            }
+            Expr::Scale { x, at, .. } => {
+                f(x);
                 if let Some(a) = at {
                     f(a)
                 }

@@ -7,7 +7,8 @@ use crate::schema::Schema;
 use crate::syntax::{self, SourceMap};
 use std::path::{Path, PathBuf};
 
-/// Why a rule set could not be loaded.
+/// Why a rule set could not be loaded: a file that cannot be read or is refused, a
+/// schema that cannot be used, or rules with errors (every diagnostic).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
@@ -15,7 +16,7 @@ pub enum LoadError {
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The cause.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// A file of the rules directory is not one the engine reads: not a regular file (a
@@ -37,7 +38,7 @@ pub enum LoadError {
         line: usize,
         /// 1-based column (in characters) of the first invalid byte.
         column: usize,
-        /// The byte.
+        /// The invalid byte's value.
         byte: u8,
     },
     /// The schema is unusable.
@@ -45,15 +46,16 @@ pub enum LoadError {
     Schema {
         /// The schema file.
         path: PathBuf,
-        /// The cause.
+        /// What is wrong with it, and where.
         source: crate::schema::SchemaError,
     },
-    /// Rule files have errors.
+    /// The rule files have errors: the rule set is refused.
     #[error("the rule set has {} error(s)", .diagnostics.iter().filter(|d| d.severity == Severity::Error).count())]
     Diagnostics {
-        /// Every finding.
+        /// Every finding, errors and warnings, in file order.
         diagnostics: Vec<Diagnostic>,
-        /// The sources, to render them.
+        /// The rule files' texts, to render the diagnostics with
+        /// [`Diagnostic::render`](crate::Diagnostic::render).
         sources: SourceMap,
     },
 }
@@ -323,6 +325,23 @@ pub fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<String, LoadError> {
 
 /// Reads, parses and checks a rules directory.
 pub fn check_dir(dir: &Path) -> Result<Checked, LoadError> {
+    let texts = read_dir_texts(dir)?;
+    Ok(check_sources(texts.schema, &texts.schema_text, texts.files))
+}
+
+/// The texts of a rules directory, read safely: the schema and every rule file.
+pub struct DirTexts {
+    /// `schema.yaml`'s text.
+    pub schema_text: String,
+    /// The schema it defines.
+    pub schema: Schema,
+    /// Each rule file: its path (as shown in diagnostics) and text, in path order.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// Reads a rules directory's schema and rule files (links, FIFOs and the like refused
+/// as [`RulesDir`] does), without parsing the rules.
+pub fn read_dir_texts(dir: &Path) -> Result<DirTexts, LoadError> {
     let rd = RulesDir::new(dir)?;
     let schema_path = dir.join("schema.yaml");
     let schema_text = rd.read(&schema_path)?;
@@ -330,13 +349,17 @@ pub fn check_dir(dir: &Path) -> Result<Checked, LoadError> {
         path: schema_path.clone(),
         source,
     })?;
-    let mut texts = vec![];
+    let mut files = vec![];
     for path in rd.files(None, &["rules"])? {
         let text = rd.read(&path)?;
         let shown = path.strip_prefix(dir).map_or(path.clone(), |p| dir.join(p));
-        texts.push((shown, text));
+        files.push((shown, text));
     }
-    Ok(check_sources(schema, &schema_text, texts))
+    Ok(DirTexts {
+        schema_text,
+        schema,
+        files,
+    })
 }
 
 /// Reads, parses and checks a rules directory with an overlay directory over it: the
@@ -403,6 +426,7 @@ fn item_key(item: &syntax::ast::Item) -> (&'static str, &str) {
         Item::Parameter(p) => ("parameter", &p.name.name),
         Item::Function(f) => ("function", &f.name.name),
         Item::Bundle(b) => ("bundle", &b.id.name),
+        Item::Scale(x) => ("scale", &x.name.name),
     }
 }
 

@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
     // Evaluation recurses as deep as the rules nest (at most MAX_EVAL_DEPTH levels,
     // enforced by the checker): run on threads whose stack holds that with room to
     // spare, the main thread's 8 MiB and rayon's 2 MiB being too tight a margin.
-    let stack = mianshen::check::EVAL_STACK;
+    let stack = mianshen::internals::check::EVAL_STACK;
     // The global pool runs the property checks; the batch builds its own pool.
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(stack)

@@ -1,7 +1,7 @@
 //! The no-application batch: oracle equality on city-10, the same output whatever the
 //! number of threads, every input line accounted for, and bad input answered.
 
-use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
+use mianshen::{BatchError, ChunkOutput, InputRecord, RuleSet, RunConfig, Sink, Source, Summary};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,21 +44,15 @@ fn run(
     day: &str,
     threads: usize,
     chunk: usize,
-) -> (batch::Summary, Collect) {
-    let rules = mianshen::load::load_dir(rules).unwrap();
+) -> (Summary, Collect) {
+    let rules = RuleSet::load_dir(rules).unwrap();
     let mut sink = Collect::default();
     let config = RunConfig {
-        ref_date: date(day),
         chunk_size: chunk,
-        subject: None,
         threads: Some(threads),
-        bundle: None,
-        panic_at_line: None,
-        read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
-        near_miss: None,
+        ..RunConfig::new(date(day))
     };
-    let summary = batch::run(&rules, input.into_iter(), &config, &mut sink, &mut |_| {}).unwrap();
+    let summary = rules.run(input, &config, &mut sink).unwrap();
     (summary, sink)
 }
 
@@ -70,7 +64,7 @@ fn run_text(
     day: &str,
     threads: usize,
     block: usize,
-) -> (batch::Summary, Collect) {
+) -> (Summary, Collect) {
     /// A reader that returns at most `block` bytes a call, to cut lines across reads.
     struct Dribble<'a>(&'a [u8], usize);
     impl std::io::Read for Dribble<'_> {
@@ -81,27 +75,15 @@ fn run_text(
             Ok(n)
         }
     }
-    let rules = mianshen::load::load_dir(rules).unwrap();
+    let rules = RuleSet::load_dir(rules).unwrap();
     let mut sink = Collect::default();
     let config = RunConfig {
-        ref_date: date(day),
-        chunk_size: 4096,
-        subject: None,
         threads: Some(threads),
-        bundle: None,
-        panic_at_line: None,
-        read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
-        near_miss: None,
+        ..RunConfig::new(date(day))
     };
-    let summary = batch::run_json_lines(
-        &rules,
-        Dribble(text, block),
-        &config,
-        &mut sink,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let summary = rules
+        .run_json_lines(Dribble(text, block), &config, &mut sink)
+        .unwrap();
     (summary, sink)
 }
 
@@ -438,21 +420,16 @@ fn city10_policy_ids() -> Vec<String> {
 
 fn faulty_config(threads: usize, chunk: usize, line: u64) -> RunConfig {
     RunConfig {
-        ref_date: date("2026-07-01"),
         chunk_size: chunk,
-        subject: None,
         threads: Some(threads),
-        bundle: None,
         panic_at_line: Some(line),
-        read: Default::default(),
-        budget: mianshen::eval::DEFAULT_BUDGET,
-        near_miss: None,
+        ..RunConfig::new(date("2026-07-01"))
     }
 }
 
-fn expect_internal(result: Result<batch::Summary, batch::BatchError>, line: u64) -> Option<String> {
+fn expect_internal(result: Result<Summary, BatchError>, line: u64) -> Option<String> {
     match result {
-        Err(batch::BatchError::Internal {
+        Err(BatchError::Internal {
             line: l,
             policy,
             message,
@@ -471,16 +448,10 @@ fn a_panic_in_a_worker_is_an_internal_error_of_run_json_lines() {
     for threads in [1, 2] {
         for line in [1, 1234, 3000] {
             let result = within_limit("run_json_lines", move || {
-                let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+                let rules = RuleSet::load_dir(root().join("benches/city-10")).unwrap();
                 let text = std::fs::read(root().join("tests/fixtures/city10-3000.jsonl")).unwrap();
                 let mut sink = Collect::default();
-                batch::run_json_lines(
-                    &rules,
-                    &text[..],
-                    &faulty_config(threads, 4096, line),
-                    &mut sink,
-                    &mut |_, _| {},
-                )
+                rules.run_json_lines(&text[..], &faulty_config(threads, 4096, line), &mut sink)
             });
             let policy = expect_internal(result, line);
             // The compiled tier panicked deciding one of the record's policies: named.
@@ -497,15 +468,9 @@ fn a_panic_in_a_worker_is_an_internal_error_of_run_with_units_in_flight() {
         let records = lines(&text);
         // Chunks of 50 records: the panic is in the 43rd unit, with others in flight.
         let result = within_limit("run", move || {
-            let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+            let rules = RuleSet::load_dir(root().join("benches/city-10")).unwrap();
             let mut sink = Collect::default();
-            let summary = batch::run(
-                &rules,
-                records.into_iter(),
-                &faulty_config(threads, 50, 2120),
-                &mut sink,
-                &mut |_| {},
-            );
+            let summary = rules.run(records, &faulty_config(threads, 50, 2120), &mut sink);
             // Only units before the failed one were handed to the sink, in order.
             assert!(sink.0.records < 2120, "{}", sink.0.records);
             summary
@@ -530,16 +495,10 @@ fn a_panic_deciding_a_record_read_the_reference_way_is_an_internal_error_too() {
             })
             .collect();
         let result = within_limit("run", move || {
-            let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+            let rules = RuleSet::load_dir(root().join("rules")).unwrap();
             let mut config = faulty_config(threads, 64, 200);
             config.ref_date = date("2025-07-01");
-            batch::run(
-                &rules,
-                records.into_iter(),
-                &config,
-                &mut Collect::default(),
-                &mut |_| {},
-            )
+            rules.run(records, &config, &mut Collect::default())
         });
         assert_eq!(expect_internal(result, 200), None);
     }
@@ -556,16 +515,11 @@ fn without_a_panic_the_fault_injection_changes_nothing() {
         2,
         500,
     );
-    let rules = mianshen::load::load_dir(&root().join("benches/city-10")).unwrap();
+    let rules = RuleSet::load_dir(root().join("benches/city-10")).unwrap();
     let mut sink = Collect::default();
-    let s2 = batch::run(
-        &rules,
-        lines(&text).into_iter(),
-        &faulty_config(2, 500, 3001),
-        &mut sink,
-        &mut |_| {},
-    )
-    .unwrap();
+    let s2 = rules
+        .run(lines(&text), &faulty_config(2, 500, 3001), &mut sink)
+        .unwrap();
     assert_eq!(s1, s2);
     assert_eq!(o1.0.grants, sink.0.grants);
     assert_eq!(o1.0.pushes, sink.0.pushes);
@@ -573,14 +527,16 @@ fn without_a_panic_the_fault_injection_changes_nothing() {
 
 #[test]
 fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking() {
-    use mianshen::eval::{self, EvalOptions, Outcome};
-    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    use mianshen::internals::eval;
+    use mianshen::{EvalOptions, Outcome};
+    let rules = RuleSet::load_dir(root().join("rules")).unwrap();
     let value: serde_json::Value = serde_json::from_str(
         r#"{"person":{"id":"P1","gender":"male","birth_date":"1940-01-01","hukou_region":"上海"}}"#,
     )
     .unwrap();
-    let subject = mianshen::record::detect_subject(&rules.schema, &value, None).unwrap();
-    let record = mianshen::record::read_record(&rules.schema, subject, &value).unwrap();
+    let subject =
+        mianshen::internals::record::detect_subject(rules.schema(), &value, None).unwrap();
+    let record = mianshen::internals::record::read_record(rules.schema(), subject, &value).unwrap();
     let day = date("2025-07-01");
     let opts = EvalOptions::default();
     let is_internal = |d: &eval::Decision| {
@@ -593,8 +549,8 @@ fn the_single_record_entry_points_answer_an_internal_error_instead_of_panicking(
     let d = eval::evaluate_policy(&rules, 9999, &record, day, opts);
     assert!(is_internal(&d), "{d:?}");
     let all = eval::evaluate_all(&rules, &record, day, opts);
-    let of_subject: Vec<usize> = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == record.subject)
+    let of_subject: Vec<usize> = (0..rules.program().policies.len())
+        .filter(|&i| rules.program().policies[i].subject == record.subject_index())
         .collect();
     let (first, second) = (of_subject[0], of_subject[1]);
     let some = eval::evaluate_policies(&rules, &record, day, opts, [first, 9999, second]);
@@ -771,13 +727,13 @@ fn cli_run_refuses_a_fault_injection_it_does_not_know() {
 
 #[test]
 fn blank_lines_are_not_records_but_are_counted() {
-    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
+    let rules = RuleSet::load_dir(root().join("rules")).unwrap();
     let input = "{\"person\":{\"id\":\"A\"}}\n   \n\n\t\r\n{\"person\":{\"id\":\"B\"}}\n";
     let config = RunConfig::new(chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap());
     let mut sink = Collect::default();
-    let summary =
-        batch::run_json_lines(&rules, input.as_bytes(), &config, &mut sink, &mut |_, _| {})
-            .unwrap();
+    let summary = rules
+        .run_json_lines(input.as_bytes(), &config, &mut sink)
+        .unwrap();
     assert_eq!((summary.read, summary.rejected), (2, 0));
     assert_eq!(summary.blank_lines, 3);
     assert_eq!(summary.to_json(None)["run"]["blank_lines"], 3);

@@ -10,9 +10,7 @@
 mod baseline;
 
 use chrono::NaiveDate;
-use mianshen::eval::{evaluate_all, EvalOptions, Outcome};
-use mianshen::load::load_dir;
-use mianshen::record::{detect_subject, read_record};
+use mianshen::{EvalOptions, LoadError, Outcome, RuleSet};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -108,8 +106,8 @@ fn assert_matches_oracle(who: &str, got: &BTreeMap<String, Line>) {
 #[test]
 fn engine_matches_oracle_on_city10() {
     let dir = root().join("benches/city-10");
-    let rules = load_dir(&dir).unwrap_or_else(|e| match &e {
-        mianshen::load::LoadError::Diagnostics { diagnostics, .. } => {
+    let rules = RuleSet::load_dir(&dir).unwrap_or_else(|e| match &e {
+        LoadError::Diagnostics { diagnostics, .. } => {
             panic!("{}: {e}: {diagnostics:#?}", dir.display())
         }
         _ => panic!("{}: {e}", dir.display()),
@@ -123,12 +121,11 @@ fn engine_matches_oracle_on_city10() {
         }
         let value: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{POPULATION}:{}: {e}", n + 1));
-        let subject = detect_subject(&rules.schema, &value, None)
-            .unwrap_or_else(|e| panic!("{POPULATION}:{}: {e}", n + 1));
-        let record = read_record(&rules.schema, subject, &value)
+        let record = rules
+            .read_value(&value, None)
             .unwrap_or_else(|e| panic!("{POPULATION}:{}: {e}", n + 1));
         records += 1;
-        for d in evaluate_all(&rules, &record, ref_date(), opts) {
+        for d in rules.decide_with(&record, ref_date(), opts) {
             if let Some(e) = &d.error {
                 panic!(
                     "{POPULATION}:{}: {}: evaluation error at {}: {}",

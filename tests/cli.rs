@@ -539,3 +539,43 @@ fn eval_unknown_subject_kind_or_a_non_mapping_record_exits_2() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("--subject"), "{r:?}");
 }
+
+// ------------------------------------------------------------------ scales
+
+/// The worked example of scales in the language reference (§5.1) is
+/// `tests/fixtures/scales/`: its rules are in the reference word for word, `eval`
+/// prints what the reference shows, and its example cases pass.
+#[test]
+fn the_scales_worked_example_runs_as_the_language_reference_shows() {
+    let doc = std::fs::read_to_string(root().join("docs/language.md")).unwrap();
+    let rules = std::fs::read_to_string(root().join("tests/fixtures/scales/tax.rules")).unwrap();
+    for block in rules.split("\n\n") {
+        assert!(
+            doc.contains(block.trim()),
+            "docs/language.md lacks this block of the fixture:\n{block}"
+        );
+    }
+    let r = run(&["check", "tests/fixtures/scales"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("1 parameters, 2 scales, 0 functions — no errors"),
+        "{r:?}"
+    );
+    let r = run(&[
+        "eval",
+        "tests/fixtures/scales",
+        "tests/fixtures/scales/p1.yaml",
+        "--date",
+        "2025-06-30",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        doc.contains(r.stdout.trim_end()),
+        "docs/language.md does not show this output:\n{}",
+        r.stdout
+    );
+    let r = run(&["test", "tests/fixtures/scales"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("5 passed, 0 failed"), "{r:?}");
+}

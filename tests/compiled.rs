@@ -17,12 +17,11 @@
 //! `examples/population.jsonl`).
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_policy, EvalOptions, ExtraValue, Outcome};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::load::load_dir;
-use mianshen::record::{detect_subject, read_record};
-use mianshen::testing::generate::{best_of, try_record_strategy, Constraints, Mix};
+use mianshen::internals::eval::evaluate_policy;
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::record::{detect_subject, read_record};
+use mianshen::internals::testing::generate::{best_of, try_record_strategy};
+use mianshen::{Constraints, EvalOptions, ExtraValue, Mix, Outcome, RuleSet};
 use proptest::strategy::{BoxedStrategy, Strategy, Union};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::Value as Json;
@@ -40,7 +39,7 @@ fn root() -> PathBuf {
 
 fn load(dir: &str) -> RuleSet {
     let p = root().join(dir);
-    load_dir(&p).unwrap_or_else(|e| panic!("cannot load {}: {e:?}", p.display()))
+    RuleSet::load_dir(&p).unwrap_or_else(|e| panic!("cannot load {}: {e:?}", p.display()))
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -93,14 +92,14 @@ impl Tally {
             .filter(|&(i, t)| {
                 // A per-item policy (`for each`) is compiled only to say "not eligible":
                 // it must not defer those, and defers the rest by design.
-                let limit = if rules.program.policies[i].per_item.is_some() {
+                let limit = if rules.program().policies[i].per_item.is_some() {
                     t.deferred_not_eligible
                 } else {
                     t.deferred_without_error
                 };
                 compiled.is_compiled(i) && limit * 20 > t.decisions
             })
-            .map(|(i, t)| (rules.program.policies[i].id.clone(), *t))
+            .map(|(i, t)| (rules.program().policies[i].id.clone(), *t))
             .collect()
     }
 }
@@ -144,7 +143,7 @@ impl<'r> Checker<'r> {
         tally: &mut Tally,
     ) -> Result<(), String> {
         let rules = self.rules;
-        let schema = &rules.schema;
+        let schema = rules.schema();
         tally.records += 1;
         if ev.read(text, subject).is_err() {
             tally.refused += 1;
@@ -173,15 +172,15 @@ impl<'r> Checker<'r> {
             )
         })?;
         let verdicts = ev.decide().to_vec();
-        if verdicts.len() != rules.program.policies.len() {
+        if verdicts.len() != rules.program().policies.len() {
             return Err(format!(
                 "{} verdicts for {} policies\nrecord: {text}",
                 verdicts.len(),
-                rules.program.policies.len()
+                rules.program().policies.len()
             ));
         }
         for (i, &verdict) in verdicts.iter().enumerate() {
-            let policy = &rules.program.policies[i];
+            let policy = &rules.program().policies[i];
             let applicable = policy.subject == ev.subject();
             if applicable == (verdict == Verdict::NotApplicable) {
                 return Err(format!(
@@ -284,10 +283,10 @@ fn rng(seed: u64, salt: &str) -> TestRng {
 /// How deep a record goes in policy `p`: its clauses that are not false, more when
 /// eligible, less on an evaluation error.
 fn depth(rules: &RuleSet, subject: usize, p: usize, ref_date: NaiveDate, json: &Json) -> i64 {
-    let Ok(record) = read_record(&rules.schema, subject, json) else {
+    let Ok(record) = read_record(rules.schema(), subject, json) else {
         return i64::MIN;
     };
-    let n = i64::try_from(rules.program.policies[p].clauses.len()).unwrap_or(0) + 1;
+    let n = i64::try_from(rules.program().policies[p].clauses.len()).unwrap_or(0) + 1;
     let d = evaluate_policy(rules, p, &record, ref_date, EvalOptions::default());
     let not_false = |failed: &[String]| n - i64::try_from(failed.len()).unwrap_or(n);
     let mut score = match &d.per_item {
@@ -314,14 +313,14 @@ fn records(
     subject: usize,
     ref_date: NaiveDate,
 ) -> BoxedStrategy<Json> {
-    let schema = &rules.schema;
+    let schema = rules.schema();
     let mut general = Constraints::new().with_hints_from(rules);
     general.anchor = ref_date;
     let strategy = |c: &Constraints| {
         try_record_strategy(schema, subject, c).unwrap_or_else(|e| panic!("generator: {e}"))
     };
-    let policies: Vec<usize> = (0..rules.program.policies.len())
-        .filter(|&i| rules.program.policies[i].subject == subject)
+    let policies: Vec<usize> = (0..rules.program().policies.len())
+        .filter(|&i| rules.program().policies[i].subject == subject)
         .collect();
     let scored = Arc::new(rules.clone());
     let mut alts = vec![(
@@ -364,8 +363,8 @@ fn records(
 /// decision in 20 that is not an evaluation error.
 fn assert_compiled(rules: &RuleSet, compiled: &FastRules, subject: usize, t: &Tally, what: &str) {
     assert!(
-        (0..rules.program.policies.len())
-            .any(|i| rules.program.policies[i].subject == subject && compiled.is_compiled(i)),
+        (0..rules.program().policies.len())
+            .any(|i| rules.program().policies[i].subject == subject && compiled.is_compiled(i)),
         "{what}: no policy of the subject kind is compiled"
     );
     let deferring = t.deferring(rules, compiled);
@@ -380,8 +379,13 @@ fn assert_compiled(rules: &RuleSet, compiled: &FastRules, subject: usize, t: &Ta
 fn check_generated(rules: &RuleSet, name: &str, ref_date: NaiveDate) -> Vec<(String, Tally)> {
     let checker = Checker::new(rules, ref_date);
     let mut tallies = vec![];
-    for (subject, s) in rules.schema.subjects.iter().enumerate() {
-        if !rules.program.policies.iter().any(|p| p.subject == subject) {
+    for (subject, s) in rules.schema().subjects.iter().enumerate() {
+        if !rules
+            .program()
+            .policies
+            .iter()
+            .any(|p| p.subject == subject)
+        {
             continue;
         }
         let config = Config {
@@ -518,9 +522,14 @@ fn check_lines(rules: &RuleSet, file: &str, ref_date: NaiveDate) -> Tally {
             .collect::<Vec<_>>()
             .join("\n\n")
     );
-    for subject in 0..rules.schema.subjects.len() {
-        if rules.program.policies.iter().any(|p| p.subject == subject) {
-            let what = format!("{file}, {} records", rules.schema.subjects[subject].name);
+    for subject in 0..rules.schema().subjects.len() {
+        if rules
+            .program()
+            .policies
+            .iter()
+            .any(|p| p.subject == subject)
+        {
+            let what = format!("{file}, {} records", rules.schema().subjects[subject].name);
             assert_compiled(rules, &checker.compiled, subject, &tally, &what);
         }
     }

@@ -1,7 +1,8 @@
 //! Declared properties (`property ...` in a policy): the shipped ones hold, and a
 //! planted bug is caught with a small counterexample.
 
-use mianshen::testing::declared;
+use mianshen::internals::testing::declared;
+use mianshen::RuleSet;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -23,8 +24,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn the_shipped_declared_properties_hold() {
-    let rules = mianshen::load::load_dir(&root().join("rules")).unwrap();
-    let results = declared::check_declared(&rules, 1000, 20261124);
+    let rules = RuleSet::load_dir(root().join("rules")).unwrap();
+    let results = rules.check_declared_properties(1000, 20261124);
     assert!(results.len() >= 10, "{}", declared::render(&results));
     let failures: Vec<_> = results
         .iter()
@@ -44,8 +45,8 @@ fn a_planted_monotonicity_bug_is_caught_with_a_counterexample() {
     let broken = text.replace("years >= 100 => 600.00", "years >= 100 => 60.00");
     assert_ne!(text, broken);
     std::fs::write(&file, broken).unwrap();
-    let rules = mianshen::load::load_dir(&dir).unwrap();
-    let results = declared::check_declared(&rules, 1000, 7);
+    let rules = RuleSet::load_dir(&dir).unwrap();
+    let results = rules.check_declared_properties(1000, 7);
     let r = results
         .iter()
         .find(|r| r.policy == "sh-senior-comprehensive-allowance" && r.name == "older_keeps")

@@ -8,7 +8,7 @@
 #[path = "support/command.rs"]
 mod command;
 use command::{run_within, Run};
-use mianshen::check::MAX_EVAL_DEPTH;
+use mianshen::internals::check::MAX_EVAL_DEPTH;
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
@@ -274,13 +274,13 @@ fn a_host_thread_with_a_small_stack_takes_every_shape_at_the_limit() {
             .spawn(move || {
                 let rules = mianshen::RuleSet::from_sources(SCHEMA, &[("p.rules", &text)])
                     .map_err(|e| e.to_string())?;
-                let _fast = mianshen::fast::FastRules::new(&rules, on);
+                let _fast = mianshen::internals::fast::FastRules::new(&rules, on);
                 let mut outcomes = vec![];
                 for r in RECORDS {
                     let record = rules.read_json(r).map_err(|e| e.to_string())?;
                     let d = rules
                         .decide_policy(&policy, &record, on)
-                        .ok_or("no such policy")?;
+                        .map_err(|e| e.to_string())?;
                     outcomes.push(d.outcome);
                 }
                 Ok::<_, String>(outcomes)

@@ -11,9 +11,9 @@
 //! MIANSHEN_BLESS=1 cargo test --test diagnostics
 //! ```
 
-use mianshen::check::Severity;
-use mianshen::load::{check_sources, Checked};
-use mianshen::schema::Schema;
+use mianshen::internals::load::{check_sources, Checked};
+use mianshen::internals::schema::Schema;
+use mianshen::Severity;
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {
@@ -490,7 +490,7 @@ fn caret_under_chinese_names() {
 #[test]
 fn the_shipped_rules_check_clean() {
     let dir = root().join("rules");
-    let checked = mianshen::load::check_dir(&dir).unwrap();
+    let checked = mianshen::internals::load::check_dir(&dir).unwrap();
     assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
     assert!(checked.rules.is_some());
 }
@@ -519,7 +519,7 @@ fn too_deep_through_a_chain_of_definitions() {
 #[test]
 fn a_declaration_word_run_into_its_name_is_a_syntax_error() {
     let text = "policy p \"p\" {\n  subjectperson\n  mode no_application\n  effective from 2025-01-01\n  C1 \"c\": true\n}\n";
-    let e = mianshen::syntax::parse_rule_file(text, 0)
+    let e = mianshen::internals::syntax::parse_rule_file(text, 0)
         .map(|_| ())
         .expect_err("subjectperson is not a declaration");
     assert!(e.message.contains("`subject`"), "{}", e.message);
@@ -546,4 +546,189 @@ fn every_diagnostic_code_is_listed_in_the_language_reference() {
         mianshen::DiagnosticCode::ALL,
         "ALL is in alphabetical order"
     );
+}
+
+// ------------------------------------------------------------------ scales
+
+const SCALE: &str = "scale TAX \"税率表（示例）\" {\n  from 2024-01-01: 0 → 0.03, 3000 → 0.10, 12000 → 0.20 \"示例\"\n}\n\n";
+
+#[test]
+fn scale_thresholds_must_ascend() {
+    let src = "scale TAX \"税率表\" {\n  from 2024-01-01 to 2025-12-31: 0 → 0.03, 12000 → 0.20, 3000 → 0.10 \"示例\"\n  from 2026-01-01: 0 → 0.03, 0 -> 0.04\n}\n";
+    let c = case(
+        "scale_unordered_thresholds",
+        &[("tax.rules", src)],
+        &[
+            ("unordered-thresholds", "tax.rules:2:58"),
+            ("unordered-thresholds", "tax.rules:3:30"),
+        ],
+    );
+    assert!(c.diagnostics[0]
+        .message
+        .contains("3000 is not above the threshold before it (12000)"));
+    assert!(hint_of(&c, "unordered-thresholds").contains("lowest threshold"));
+}
+
+#[test]
+fn unknown_scale_with_did_you_mean() {
+    let src = format!(
+        "{SCALE}{}",
+        policy(
+            "tax",
+            "  C1 \"t\": marginal(TAXX, housing_fund.balance) > 0\n"
+        )
+    );
+    let c = case(
+        "scale_unknown",
+        &[("tax.rules", &src)],
+        &[("unknown-scale", "tax.rules:9:20")],
+    );
+    assert_eq!(hint_of(&c, "unknown-scale"), "did you mean `TAX`?");
+}
+
+#[test]
+fn scale_misuses_are_type_errors_with_a_way_out() {
+    let param = "parameter RATE \"rate\": decimal {\n  from 2024-01-01 = 0.1\n}\n";
+    let body = "  C1 \"as a value\": TAX > 0\n  C2 \"called\": TAX(ref) > 0\n  C3 \"of a date\": marginal(TAX, person.birth_date) > 0\n  C4 \"a parameter\": bracket(RATE, housing_fund.balance) > 0\n  C5 \"no name\": bracket(1, housing_fund.balance) > 0\n  C6 \"arity\": marginal(TAX) > 0\n  C7 \"date\": marginal(TAX, 1, 5) > 0\n";
+    let src = format!("{SCALE}{param}{}", policy("tax", body));
+    let checked = check(&[("tax.rules", &src)]);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "type-mismatch",
+            "type-mismatch",
+            "type-mismatch",
+            "type-mismatch",
+            "type-mismatch",
+            "arity",
+            "type-mismatch"
+        ],
+        "{}",
+        render(&checked)
+    );
+    let messages: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(messages[0], "`TAX` is a scale, not a value");
+    assert!(checked.diagnostics[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("marginal(TAX, x)"));
+    assert!(messages[2].contains("must be a number, and this is date"));
+    assert_eq!(messages[3], "`RATE` is a parameter, not a scale");
+    assert!(messages[4].contains("must name a scale"));
+    assert!(messages[6].contains("the date a scale is read at"));
+    assert!(checked.rules.is_none());
+}
+
+#[test]
+fn scale_steps_must_not_overlap_and_need_brackets() {
+    let src = "scale TAX \"税率表\" {\n  from 2024-01-01: 0 → 0.03\n  from 2024-06-01: absent \"abolished\"\n  from 2025-01-01: \"nothing\"\n}\nscale TAX \"again\" {\n  from 2024-01-01: 0 → 1\n}\nparameter TAX \"a parameter\": int {\n  from 2024-01-01 = 1\n}\n";
+    let checked = check(&[("tax.rules", src)]);
+    let got: Vec<(&str, String)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), d.location(&checked.sources)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("empty-scale", "tax.rules:4:3".to_string()),
+            ("overlapping-steps", "tax.rules:3:3".to_string()),
+            ("overlapping-steps", "tax.rules:4:3".to_string()),
+            ("duplicate-id", "tax.rules:6:7".to_string()),
+            ("duplicate-id", "tax.rules:9:11".to_string()),
+        ],
+        "{}",
+        render(&checked)
+    );
+}
+
+#[test]
+fn a_scale_read_on_ref_must_cover_the_period() {
+    let src = format!(
+        "{SCALE}policy tax \"tax\" {{\n  subject person\n  mode no_application\n  effective from 2023-01-01\n  C1 \"t\": bracket(TAX, housing_fund.balance) > 0\n  C2 \"at a date\": marginal(TAX, 1, 2024-01-01) > 0\n}}\n"
+    );
+    let checked = check(&[("tax.rules", &src)]);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["parameter-gap"], "{}", render(&checked));
+    assert!(checked.diagnostics[0]
+        .message
+        .starts_with("scale `TAX` has no value on 2023-01-01"));
+}
+
+const ABOLISHED: &str = "parameter SUB \"补贴\": decimal {\n  from 2020-01-01 to 2024-12-31 = 100.00 \"old\"\n  from 2025-01-01 = absent \"人社部发〔2024〕x号\"\n}\n\n";
+
+#[test]
+fn a_value_abolished_inside_the_period_is_a_warning_not_a_gap() {
+    let src = format!(
+        "{ABOLISHED}policy sub \"sub\" {{\n  subject person\n  mode no_application\n  effective from 2020-01-01\n  C1 \"t\": SUB > 0\n}}\n"
+    );
+    let checked = check(&[("sub.rules", &src)]);
+    let got: Vec<(&str, Severity, String)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| (d.code.as_str(), d.severity, d.location(&checked.sources)))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "parameter-abolished",
+            Severity::Warning,
+            "sub.rules:9:3".to_string()
+        )],
+        "{}",
+        render(&checked)
+    );
+    assert!(checked.diagnostics[0].message.contains("from 2025-01-01"));
+    assert!(hint_of(&checked, "parameter-abolished").contains("to 2024-12-31"));
+    // A warning: the rule set is usable.
+    assert!(checked.rules.is_some());
+    // A period that ends before the abolition, or an accepted gap: nothing to say.
+    for head in [
+        "effective 2020-01-01 to 2024-12-31",
+        "effective from 2020-01-01\n  accept gap in SUB \"abolished in 2025\"",
+    ] {
+        let src = format!(
+            "{ABOLISHED}policy sub \"sub\" {{\n  subject person\n  mode no_application\n  {head}\n  C1 \"t\": SUB > 0\n}}\n"
+        );
+        let checked = check(&[("sub.rules", &src)]);
+        assert!(checked.diagnostics.is_empty(), "{}", render(&checked));
+    }
+    // A period that starts while the value is abolished.
+    let src = format!(
+        "{ABOLISHED}policy sub \"sub\" {{\n  subject person\n  mode no_application\n  effective from 2025-02-01\n  C1 \"t\": SUB > 0\n}}\n"
+    );
+    let checked = check(&[("sub.rules", &src)]);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["parameter-abolished"], "{}", render(&checked));
+    assert!(checked.diagnostics[0]
+        .message
+        .contains("absent from 2025-01-01, before the effective period of `sub` begins"));
+    assert!(hint_of(&checked, "parameter-abolished").contains("must end before 2025-01-01"));
+    // An absent step overlapping a value is an overlap like any other.
+    let src = "parameter SUB \"补贴\": decimal {\n  from 2020-01-01 = 100.00\n  from 2025-01-01 = absent\n}\n";
+    let checked = check(&[("sub.rules", src)]);
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["overlapping-steps"], "{}", render(&checked));
 }

@@ -39,9 +39,9 @@ mod tiers;
 
 use chrono::NaiveDate;
 use gen::{Gen, Guard, RuleSetSpec};
-use mianshen::compile::RuleSet;
-use mianshen::load::check_sources;
-use mianshen::schema::Schema;
+use mianshen::internals::load::check_sources;
+use mianshen::internals::schema::Schema;
+use mianshen::RuleSet;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -177,7 +177,7 @@ fn run_case_inline(case: &Case, stage: &mut dyn FnMut(&str, Option<&[Failure]>))
         stage(&format!("lowering for {date}"), None);
         match tiers::lower(&rules, date) {
             Ok(compiled) => {
-                let n = rules.program.policies.len();
+                let n = rules.program().policies.len();
                 tally.policies += n as u64;
                 tally.compiled += (0..n).filter(|&i| compiled.is_compiled(i)).count() as u64;
                 for (i, t) in texts.iter().enumerate() {
@@ -508,6 +508,11 @@ fn simpler_specs(s: &RuleSetSpec) -> Vec<RuleSetSpec> {
     for i in 0..s.params.len() {
         push(&|c| {
             c.params.remove(i);
+        });
+    }
+    for i in 0..s.scales.len() {
+        push(&|c| {
+            c.scales.remove(i);
         });
     }
     for (i, p) in s.policies.iter().enumerate() {
@@ -890,7 +895,7 @@ fn write_failure(name: &str, case: &Case, failure: &Failure) -> String {
 const ONLY_ENV: &str = "MIANSHEN_DIFF_ONLY";
 
 /// Constructs the generated rule sets use, counted over the accepted ones.
-const CONSTRUCTS: [(&str, &str); 34] = [
+const CONSTRUCTS: [(&str, &str); 37] = [
     ("let (policy)", "\n  let d"),
     ("let chain (d1 = … d0 …)", "let d1"),
     ("function", "function "),
@@ -919,6 +924,9 @@ const CONSTRUCTS: [(&str, &str); 34] = [
     ("within_last", "within_last("),
     ("date shift", " years)"),
     ("parameter at a date", "RATE("),
+    ("absent step", "absent"),
+    ("marginal", "marginal("),
+    ("bracket", "bracket("),
     ("for each", "for each"),
     ("eligible(…)", "eligible("),
     ("amount guard", " when "),
@@ -951,7 +959,13 @@ fn regression_nested_function_definitions_agree() {
     };
     let rules = build(&case.schema, &case.rules).expect("the regression rules check");
     let rec = tiers::reference_record(&rules, &case.records[0].to_string()).expect("record");
-    let d = mianshen::eval::evaluate_policy(&rules, 0, &rec, case.dates[0], Default::default());
+    let d = mianshen::internals::eval::evaluate_policy(
+        &rules,
+        0,
+        &rec,
+        case.dates[0],
+        Default::default(),
+    );
     assert_eq!(
         d.amount.as_ref().map(|a| a.value.normalize().to_string()),
         Some("76".to_string()),
@@ -1131,11 +1145,11 @@ fn random_rule_sets_agree_across_tiers() {
 #[test]
 fn shipped_example_cases_agree_across_tiers() {
     let dir = root().join("rules");
-    let rules = mianshen::load::load_dir(&dir).expect("the shipped rules check");
+    let rules = mianshen::RuleSet::load_dir(&dir).expect("the shipped rules check");
     let mut failures = vec![];
     let mut checked = 0;
-    for file in mianshen::testing::case_files(&dir) {
-        let cases = mianshen::testing::read_case_file(&file).expect("a case file");
+    for file in mianshen::internals::testing::case_files(&dir) {
+        let cases = mianshen::internals::testing::read_case_file(&file).expect("a case file");
         for case in &cases.cases {
             let Some(date) = case
                 .reference_date
@@ -1246,7 +1260,7 @@ fn leap_day_ages_agree_across_tiers() {
     let mut births = std::collections::BTreeSet::new();
     for r in &dates {
         for k in KS {
-            let base = mianshen::semantics::calendar::add_years(*r, -k).expect("a date");
+            let base = mianshen::internals::semantics::calendar::add_years(*r, -k).expect("a date");
             for shift in -2..=2 {
                 births.insert(base + chrono::Duration::days(shift));
             }

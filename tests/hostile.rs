@@ -68,7 +68,7 @@ fn assert_clean(what: &str, out: &str) {
             continue;
         }
         assert!(
-            !mianshen::escape::is_dangerous(c),
+            !mianshen::internals::escape::is_dangerous(c),
             "{what}: raw U+{:04X} in the output:\n{out}",
             c as u32
         );

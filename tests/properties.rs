@@ -4,29 +4,26 @@
 //! CI uses.
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_policy, EvalOptions, Outcome};
-use mianshen::load::load_dir;
-use mianshen::record::read_record;
-use mianshen::testing::coverage::case_coverage;
-use mianshen::testing::generate::{record_strategy, Constraints};
-use mianshen::testing::properties::{
-    generated_coverage, run_properties, run_properties_with, Property, PropertyOptions,
-    PropertyReport,
+// The API wherever it suffices; coverage reports and single cases read from text are
+// the command line's, behind the internals door.
+use mianshen::internals::testing::coverage::case_coverage;
+use mianshen::internals::testing::properties::generated_coverage;
+use mianshen::internals::testing::{case_files, run_case, CaseFile};
+use mianshen::{
+    Constraints, EvalOptions, Outcome, Property, PropertyOptions, PropertyReport, RuleSet,
 };
-use mianshen::testing::{case_files, run_case, CaseFile};
 use std::path::{Path, PathBuf};
 
 const SEED: u64 = 2025;
 const CASES: u32 = 1000;
 
 fn shipped() -> RuleSet {
-    load_dir(Path::new("rules")).expect("shipped rules load")
+    RuleSet::load_dir("rules").expect("shipped rules load")
 }
 
 #[test]
 fn shipped_rules_hold_the_builtin_properties() {
-    let report = run_properties(&shipped(), CASES, SEED);
+    let report = shipped().check_properties(&PropertyOptions::new(CASES, SEED));
     println!("{}", report.render());
     assert!(report.passed(), "{}", report.render());
     // Every property ran for both subject kinds.
@@ -41,8 +38,8 @@ fn property_runs_are_reproducible() {
         properties: vec![Property::Excludes, Property::Amounts],
         ..PropertyOptions::new(200, 7)
     };
-    let a = run_properties_with(&rules, &opts);
-    let b = run_properties_with(&rules, &opts);
+    let a = rules.check_properties(&opts);
+    let b = rules.check_properties(&opts);
     let strip = |r: &PropertyReport| {
         r.results
             .iter()
@@ -120,7 +117,7 @@ impl Planted {
     }
 
     fn rules(&self) -> RuleSet {
-        load_dir(&self.dir).expect("planted rules load")
+        RuleSet::load_dir(&self.dir).expect("planted rules load")
     }
 }
 
@@ -137,7 +134,7 @@ fn caught(rules: &RuleSet, property: Property) -> String {
         properties: vec![property],
         ..PropertyOptions::new(CASES, SEED)
     };
-    let report = run_properties_with(rules, &opts);
+    let report = rules.check_properties(&opts);
     println!("{}", report.render());
     let failure = report
         .results
@@ -242,30 +239,26 @@ fn planted_always_true_clause_is_caught_by_coverage() {
 fn host_ci_example() {
     use proptest::prelude::*;
 
-    let rules = load_dir(Path::new("rules")).unwrap();
-    let person = rules
-        .schema
-        .subjects
-        .iter()
-        .position(|s| s.name == "person")
-        .unwrap();
+    let rules = RuleSet::load_dir("rules").unwrap();
     let on = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
-    let pension = rules.policy_index["employee-pension-retirement"];
     // Persons aged 55–70 with 100–300 months of contributions.
-    let people = record_strategy(
-        &rules.schema,
-        person,
-        &Constraints::new()
-            .aged("person.birth_date", 55, 70, on)
-            .int_range(
-                "social_insurance.employee_pension.contribution_months",
-                100,
-                300,
-            ),
-    );
+    let people = rules
+        .record_strategy(
+            "person",
+            &Constraints::new()
+                .aged("person.birth_date", 55, 70, on)
+                .int_range(
+                    "social_insurance.employee_pension.contribution_months",
+                    100,
+                    300,
+                ),
+        )
+        .unwrap();
     proptest!(ProptestConfig::with_cases(500), |(json in people)| {
-        let record = read_record(&rules.schema, person, &json).unwrap();
-        let d = evaluate_policy(&rules, pension, &record, on, EvalOptions::default());
+        let record = rules.read_value(&json, Some("person")).unwrap();
+        let d = rules
+            .decide_policy_with("employee-pension-retirement", &record, on, EvalOptions::default())
+            .unwrap();
         let months = json["social_insurance"]["employee_pension"]["contribution_months"]
             .as_i64()
             .unwrap();

@@ -10,8 +10,10 @@
 mod command;
 
 use chrono::NaiveDate;
-use mianshen::batch::{self, ChunkOutput, DiffConfig, InputRecord, RunConfig, Sink, Source};
-use mianshen::{Decision, Outcome, RuleSet, Truth};
+use mianshen::{
+    ChunkOutput, Decision, DiffConfig, Impact, InputRecord, Outcome, RuleSet, RunConfig, Sink,
+    Source, Summary, Truth,
+};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -192,10 +194,10 @@ struct Expected {
 /// The expectation of diffing `text` between `b` on `bd` and `a` on `ad`, from the
 /// reference decisions of every record.
 fn expected(b: &RuleSet, bd: NaiveDate, a: &RuleSet, ad: NaiveDate, text: &str) -> Expected {
-    let mut ids: Vec<String> = b.policies().iter().map(|p| p.id.clone()).collect();
+    let mut ids: Vec<String> = b.policies().map(|p| p.id().to_string()).collect();
     for p in a.policies() {
-        if !ids.contains(&p.id) {
-            ids.push(p.id.clone());
+        if !ids.iter().any(|id| id == p.id()) {
+            ids.push(p.id().to_string());
         }
     }
     let mut e = Expected {
@@ -264,7 +266,7 @@ fn expected(b: &RuleSet, bd: NaiveDate, a: &RuleSet, ad: NaiveDate, text: &str) 
                     c.amount_down += 1;
                 }
             }
-            let mode = a.policy(id).map(|p| p.mode.as_str());
+            let mode = a.policy(id).map(|p| p.mode().as_str());
             let notify = eligible(na)
                 && (!eligible(nb) || nb.1 != na.1)
                 && matches!(mode, Some("no_application" | "push_and_confirm"));
@@ -302,7 +304,7 @@ fn diff_lib(
     ad: NaiveDate,
     text: &str,
     threads: usize,
-) -> (batch::Impact, Collect) {
+) -> (Impact, Collect) {
     let config = DiffConfig {
         run: RunConfig {
             threads: Some(threads),
@@ -311,8 +313,9 @@ fn diff_lib(
         after_date: ad,
     };
     let mut sink = Collect::default();
-    let impact =
-        batch::diff_json_lines(b, a, text.as_bytes(), &config, &mut sink, &mut |_, _| {}).unwrap();
+    let impact = b
+        .diff_json_lines(a, text.as_bytes(), &config, &mut sink)
+        .unwrap();
     (impact, sink)
 }
 
@@ -428,7 +431,7 @@ fn a_reform_overlay_reaches_exactly_whom_the_reference_decisions_say() {
     let text = population();
     let on = day("2025-07-01");
     for (what, dir) in overlays() {
-        let reformed = mianshen::load::load_overlay(&root().join("rules"), &dir).unwrap();
+        let reformed = RuleSet::load_dir_with_overlay(root().join("rules"), &dir).unwrap();
         let e = expected(&base, on, &reformed, on, &text);
         assert!(
             !e.changes.is_empty(),
@@ -512,15 +515,7 @@ fn a_diff_is_the_same_on_any_number_of_threads_and_through_csv_values() {
         after_date: d2,
     };
     let mut sink = Collect::default();
-    let i3 = batch::diff(
-        &rules,
-        &rules,
-        records.into_iter(),
-        &config,
-        &mut sink,
-        &mut |_| {},
-    )
-    .unwrap();
+    let i3 = rules.diff(&rules, records, &config, &mut sink).unwrap();
     assert_eq!(i3.policies, i1.policies);
     assert_eq!(sink.0.changes, o1.0.changes);
 }
@@ -549,7 +544,7 @@ fn an_overlay_replaces_items_by_name_and_keeps_the_schema() {
         "o-schema",
         &[("schema.yaml", "subjects: {}\n"), ("x.rules", "")],
     );
-    let err = mianshen::load::load_overlay(&root().join("rules"), &dir).unwrap_err();
+    let err = RuleSet::load_dir_with_overlay(root().join("rules"), &dir).unwrap_err();
     assert!(err.to_string().contains("schema.yaml"), "{err}");
     // The same schema text is accepted; a parameter replaced keeps one definition.
     std::fs::copy(root().join("rules/schema.yaml"), dir.join("schema.yaml")).unwrap();
@@ -558,29 +553,24 @@ fn an_overlay_replaces_items_by_name_and_keeps_the_schema() {
         "parameter BJ_DIBAO \"北京城乡低保标准\": decimal {\n  from 2024-07-01 to 2026-06-30 = 1500.00\n}\n",
     )
     .unwrap();
-    let rules = mianshen::load::load_overlay(&root().join("rules"), &dir).unwrap();
+    let rules = RuleSet::load_dir_with_overlay(root().join("rules"), &dir).unwrap();
     let base = RuleSet::load_dir(root().join("rules")).unwrap();
-    assert_eq!(rules.program.params.len(), base.program.params.len());
-    assert_ne!(rules.version, base.version);
+    assert_eq!(rules.program().params.len(), base.program().params.len());
+    assert_ne!(rules.version(), base.version());
 }
 
 // ------------------------------------------------------------------ near misses
 
-fn run_near(rules: &RuleSet, on: NaiveDate, k: usize, threads: usize) -> (batch::Summary, Collect) {
+fn run_near(rules: &RuleSet, on: NaiveDate, k: usize, threads: usize) -> (Summary, Collect) {
     let config = RunConfig {
         threads: Some(threads),
         near_miss: Some(k),
         ..RunConfig::new(on)
     };
     let mut sink = Collect::default();
-    let summary = batch::run_json_lines(
-        rules,
-        population().as_bytes(),
-        &config,
-        &mut sink,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let summary = rules
+        .run_json_lines(population().as_bytes(), &config, &mut sink)
+        .unwrap();
     (summary, sink)
 }
 
@@ -756,14 +746,13 @@ policy household-low "家庭收入低" {
     ]
     .join("\n");
     let mut sink = Collect::default();
-    let summary = batch::run_json_lines(
-        &rules,
-        text.as_bytes(),
-        &RunConfig::new(day("2025-07-01")),
-        &mut sink,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let summary = rules
+        .run_json_lines(
+            text.as_bytes(),
+            &RunConfig::new(day("2025-07-01")),
+            &mut sink,
+        )
+        .unwrap();
     let m = summary.to_json(None)["missing_fields"].clone();
     assert_eq!(
         m["overall"],
@@ -791,7 +780,7 @@ fn the_diff_command_writes_what_the_reference_decisions_say() {
     let base = RuleSet::load_dir(root().join("rules")).unwrap();
     let text = population();
     let (_, dir) = overlays().into_iter().next().unwrap();
-    let reformed = mianshen::load::load_overlay(&root().join("rules"), &dir).unwrap();
+    let reformed = RuleSet::load_dir_with_overlay(root().join("rules"), &dir).unwrap();
     let out = scratch("cli-diff");
     let r = mianshen(&[
         "diff",

@@ -2,8 +2,7 @@
 //! and the library; strict reading; bounded work. Drives the built binary with a time
 //! limit, as a careless data supplier or an attacker would.
 
-use mianshen::batch::{ChunkOutput, RunConfig, Sink};
-use mianshen::record::{self, ReadOptions};
+use mianshen::{ChunkOutput, RuleSet, RunConfig, Sink};
 use serde_json::{json, Value as Json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -427,7 +426,7 @@ fn mutations(v: &Json, seed: u64) -> Vec<String> {
 #[test]
 fn the_reference_reader_and_the_batch_judge_every_record_alike() {
     for dir in ["rules", "benches/city-10"] {
-        let rules = mianshen::load::load_dir(&root().join(dir)).unwrap();
+        let rules = RuleSet::load_dir(root().join(dir)).unwrap();
         let source = if dir == "rules" {
             "examples/population.jsonl"
         } else {
@@ -444,25 +443,14 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
         }
         let input = lines.join("\n") + "\n";
         let config = RunConfig {
-            ref_date: chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
             chunk_size: 64,
-            subject: None,
             threads: Some(2),
-            bundle: None,
-            panic_at_line: None,
-            read: ReadOptions::default(),
-            budget: mianshen::eval::DEFAULT_BUDGET,
-            near_miss: None,
+            ..RunConfig::new(chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap())
         };
         let mut sink = Collect::default();
-        mianshen::batch::run_json_lines(
-            &rules,
-            input.as_bytes(),
-            &config,
-            &mut sink,
-            &mut |_, _| {},
-        )
-        .unwrap();
+        rules
+            .run_json_lines(input.as_bytes(), &config, &mut sink)
+            .unwrap();
         let rejected: std::collections::HashMap<u64, String> = sink
             .0
             .lines()
@@ -476,12 +464,8 @@ fn the_reference_reader_and_the_batch_judge_every_record_alike() {
             .collect();
         let (mut accepted, mut refused) = (0, 0);
         for (i, line) in lines.iter().enumerate() {
-            let reference = record::parse_json(line, &ReadOptions::default()).and_then(|v| {
-                let s = record::detect_subject(&rules.schema, &v, None).map_err(|m| {
-                    record::RecordError::whole(record::RecordErrorKind::SubjectKind, m)
-                })?;
-                record::read_record(&rules.schema, s, &v)
-            });
+            // The reference reader: parse strictly, tell the subject kind, read.
+            let reference = rules.read_json(line);
             let batch = rejected.get(&(i as u64 + 1));
             match (&reference, batch) {
                 (Ok(_), None) => accepted += 1,

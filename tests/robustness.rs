@@ -12,13 +12,12 @@
 //! run with a larger value locally, e.g. 20000, and see `fuzz/` for cargo-fuzz).
 
 use chrono::NaiveDate;
-use mianshen::check::Severity;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{self, EvalOptions};
-use mianshen::load;
-use mianshen::record;
-use mianshen::schema::Schema;
-use mianshen::testing::generate::{record_strategy, Constraints};
+use mianshen::internals::eval;
+use mianshen::internals::load;
+use mianshen::internals::record;
+use mianshen::internals::schema::Schema;
+use mianshen::internals::testing::generate::record_strategy;
+use mianshen::{Constraints, EvalOptions, RuleSet, Severity};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value as Json;
@@ -73,7 +72,7 @@ fn shipped() -> &'static Shipped {
         Shipped {
             schema_text: std::fs::read_to_string(dir.join("schema.yaml")).expect("schema"),
             files,
-            rules: load::load_dir(dir).expect("shipped rules load"),
+            rules: RuleSet::load_dir(dir).expect("shipped rules load"),
         }
     })
 }
@@ -462,9 +461,9 @@ fn any_date() -> impl Strategy<Value = NaiveDate> {
 /// no panic, and the same bytes.
 fn read_and_evaluate(json: &Json, date: NaiveDate) -> Result<(), TestCaseError> {
     let rules = &shipped().rules;
-    let _ = record::detect_subject(&rules.schema, json, None);
-    for subject in 0..rules.schema.subjects.len() {
-        let Ok(rec) = record::read_record(&rules.schema, subject, json) else {
+    let _ = record::detect_subject(rules.schema(), json, None);
+    for subject in 0..rules.schema().subjects.len() {
+        let Ok(rec) = record::read_record(rules.schema(), subject, json) else {
             continue;
         };
         let a = eval::evaluate_all(
@@ -505,7 +504,7 @@ fn evaluator_survives_arbitrary_json() {
 
 #[test]
 fn evaluator_survives_damaged_records() {
-    let n = shipped().rules.schema.subjects.len();
+    let n = shipped().rules.schema().subjects.len();
     for subject in 0..n {
         runner(4 + u8::try_from(subject).unwrap_or(0))
             .run(&(damaged_record(subject), any_date()), |(j, d)| {
@@ -517,9 +516,9 @@ fn evaluator_survives_damaged_records() {
 
 #[test]
 fn same_rules_record_and_date_same_bytes_across_loads() {
-    let again = load::load_dir(Path::new("rules")).expect("rules load");
+    let again = RuleSet::load_dir(Path::new("rules")).expect("rules load");
     let first = &shipped().rules;
-    assert_eq!(first.version, again.version);
+    assert_eq!(first.version(), again.version());
     let schema = schema();
     for subject in 0..schema.subjects.len() {
         runner(9)
@@ -530,8 +529,8 @@ fn same_rules_record_and_date_same_bytes_across_loads() {
                 ),
                 |(j, d)| {
                     let (Ok(r1), Ok(r2)) = (
-                        record::read_record(&first.schema, subject, &j),
-                        record::read_record(&again.schema, subject, &j),
+                        record::read_record(first.schema(), subject, &j),
+                        record::read_record(again.schema(), subject, &j),
                     ) else {
                         return Err(TestCaseError::fail("a generated record is rejected"));
                     };
@@ -566,7 +565,7 @@ fn same_rules_record_and_date_same_bytes_across_loads() {
 
 /// Every number and date of the subject's records free to take extreme values.
 fn extreme_constraints(schema: &Schema, subject: usize) -> Constraints {
-    use mianshen::schema::FieldType;
+    use mianshen::internals::schema::FieldType;
     // Build the constraints path by path (a flat list is simpler than threading).
     let mut out = Constraints::new();
     let mut stack = vec![(schema.subjects[subject].root, String::new())];
@@ -683,7 +682,7 @@ fn accepted_records_never_get_negative_amounts() {
             .run(
                 &(record_strategy(&schema, subject, &c), any_date()),
                 |(j, d)| {
-                    let Ok(rec) = record::read_record(&rules.schema, subject, &j) else {
+                    let Ok(rec) = record::read_record(rules.schema(), subject, &j) else {
                         return Ok(());
                     };
                     for dec in eval::evaluate_all(rules, &rec, d, EvalOptions::default()) {
@@ -752,16 +751,16 @@ fn apply(text: &str, ds: &[Damage]) -> String {
 
 #[test]
 fn row_reader_accepts_only_what_the_reference_path_reads() {
-    use mianshen::fast::{FastDecider, FastRules};
+    use mianshen::internals::fast::{FastDecider, FastRules};
     let rules = &shipped().rules;
     let on = NaiveDate::from_ymd_opt(2025, 7, 1).expect("date");
     let compiled = FastRules::new(rules, on);
-    let plan = record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone());
-    let n = rules.schema.subjects.len();
+    let plan = record::fast::ReadPlan::new(rules.schema(), rules.used_fields().to_vec());
+    let n = rules.schema().subjects.len();
     for subject in 0..n {
         let lines = (
             prop_oneof![
-                record_strategy(&rules.schema, subject, &Constraints::new()),
+                record_strategy(rules.schema(), subject, &Constraints::new()),
                 damaged_record(subject)
             ],
             proptest::collection::vec(damage(), 0..4),
@@ -781,7 +780,7 @@ fn row_reader_accepts_only_what_the_reference_path_reads() {
                     );
                     prop_assert!(
                         record::fast::read_json(
-                            &rules.schema,
+                            rules.schema(),
                             &plan,
                             Some(reader.subject()),
                             &text

@@ -8,12 +8,12 @@
 //! (so that each table holds for both tiers, not only the reference evaluator).
 
 use chrono::NaiveDate;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::load::check_sources;
-use mianshen::record::{self, Record};
-use mianshen::schema::Schema;
+use mianshen::internals::eval;
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::load::check_sources;
+use mianshen::internals::record;
+use mianshen::internals::schema::Schema;
+use mianshen::{Decision, EvalOptions, Outcome, Record, RuleSet, Truth};
 use serde_json::{json, Value as Json};
 use std::path::PathBuf;
 
@@ -94,16 +94,15 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn record(rules: &RuleSet, value: Json) -> Record {
-    let subject = record::detect_subject(&rules.schema, &value, Some("person")).unwrap();
-    record::read_record(&rules.schema, subject, &value).expect("the test record is valid")
+    let subject = record::detect_subject(rules.schema(), &value, Some("person")).unwrap();
+    record::read_record(rules.schema(), subject, &value).expect("the test record is valid")
 }
 
 /// Decides one policy, with a trace; the fast tier must agree.
 fn decide(rules: &RuleSet, policy: &str, value: Json, on: &str) -> Decision {
     let rec = record(rules, value.clone());
-    let index = *rules
-        .policy_index
-        .get(policy)
+    let index = rules
+        .policy_number(policy)
         .unwrap_or_else(|| panic!("no policy {policy}"));
     let d = eval::evaluate_policy(
         rules,
@@ -824,7 +823,7 @@ fn division_by_zero_is_a_decision_error_and_the_other_decisions_go_on() {
     assert_eq!(d.trace.as_ref().unwrap().clauses[1].value, Truth::Error);
     assert!(to_json(&d)["error"]["message"].is_string());
     // Hosts match on the kind; the outputs carry its stable code.
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::DivisionByZero);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::DivisionByZero);
     assert_eq!(to_json(&d)["error"]["code"], "division-by-zero");
 
     let d = decide(&r, "p-div-amount", v.clone(), ON);
@@ -865,7 +864,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     let e = d.error.expect("an error for no candidate");
     assert_eq!(e.at, "C1");
     assert!(e.message.contains("no item"), "{}", e.message);
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::NoItem);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::NoItem);
     // several
     let d = decide(
         &r,
@@ -876,7 +875,7 @@ fn the_with_zero_or_several_items_is_a_decision_error() {
     assert_ne!(d.outcome, Outcome::Eligible);
     let e = d.error.expect("an error for several candidates");
     assert!(e.message.contains("2 items"), "{}", e.message);
-    assert_eq!(e.kind, mianshen::eval::ErrorKind::SeveralItems);
+    assert_eq!(e.kind, mianshen::internals::eval::ErrorKind::SeveralItems);
     // empty list
     let d = decide(&r, "p-the", rec(json!({})), ON);
     assert!(d.error.is_some());
@@ -959,6 +958,259 @@ fn a_date_outside_every_step_is_an_error_on_that_decision() {
     assert_eq!(
         decide(&r, "p-early", rec(json!({})), "2024-06-01").outcome,
         Outcome::Eligible
+    );
+}
+
+// ------------------------------------------------------------------ scales
+
+/// A bracket scale with two dated steps (the second starting above zero) and an
+/// abolition, written with both arrows.
+const SSC: &str = "scale SSC \"缴费比例（示例）\" {\n  from 2013-01-01 to 2024-12-31: 0 → 0.02, 6000 → 0.06, 12000 → 0.12 \"first\"\n  from 2025-01-01 to 2025-12-31:\n      5000 -> 0.03,\n      8000 -> 0.10,\n      20000 -> 0.20\n      \"second\"\n  from 2026-01-01: absent \"abolished by 示例〔2025〕9号\"\n}\n";
+
+fn scale_rules() -> RuleSet {
+    rules(&format!(
+        "{SSC}policy p-scale \"scale\" {{\n  subject person\n  mode no_application\n  effective 2020-01-01 to 2025-12-31\n  C1 \"t\": income >= -1000000\n  amount per_month CNY: round(marginal(SSC, income), 2)\n    with top = bracket(SSC, income), raw = marginal(SSC, income)\n}}\n"
+    ))
+}
+
+#[test]
+fn marginal_applies_each_bracket_to_its_part_and_bracket_gives_the_value_reached() {
+    let r = scale_rules();
+    // (date, income, marginal rounded, bracket): computed by hand.
+    let cases = [
+        // 6000 × 0.02 + 4000 × 0.06
+        ("2024-06-30", "10000", "360.00", "0.06"),
+        // exactly at a threshold: the bracket it opens is reached, but has no part yet
+        ("2024-06-30", "6000", "120.00", "0.06"),
+        // 5999.99 × 0.02 = 119.9998
+        ("2024-06-30", "5999.99", "120.00", "0.02"),
+        // 6000 × 0.02 + 6000 × 0.06 + 3000 × 0.12
+        ("2024-06-30", "15000", "840.00", "0.12"),
+        ("2024-06-30", "0", "0.00", "0.02"),
+        // below the first threshold: nothing is taxed, no bracket is reached (0)
+        ("2024-06-30", "-100", "0.00", "0"),
+        // the second step: from 5000
+        ("2025-01-01", "4000", "0.00", "0"),
+        ("2025-06-30", "5000", "0.00", "0.03"),
+        // 3000 × 0.03 + 1000 × 0.10
+        ("2025-06-30", "9000", "190.00", "0.10"),
+        // 3000 × 0.03 + 12000 × 0.10 + 5000 × 0.20
+        ("2025-12-31", "25000", "2290.00", "0.20"),
+        // the last day of the first step
+        ("2024-12-31", "9000", "300.00", "0.06"),
+    ];
+    for (on, income, amount, top) in cases {
+        let d = decide(&r, "p-scale", rec(json!({"income": income})), on);
+        assert_eq!(d.outcome, Outcome::Eligible, "{on} {income}: {d:?}");
+        let j = to_json(&d);
+        assert_eq!(j["amount"]["value"], json!(amount), "{on} {income}");
+        let got: rust_decimal::Decimal = j["amount"]["top"].as_str().unwrap().parse().unwrap();
+        assert_eq!(got, top.parse().unwrap(), "{on} {income}");
+    }
+    // Exact and unrounded: the policy rounds.
+    let d = decide(
+        &r,
+        "p-scale",
+        rec(json!({"income": "5999.99"})),
+        "2024-06-30",
+    );
+    assert_eq!(to_json(&d)["amount"]["raw"], json!("119.9998"));
+}
+
+#[test]
+fn a_scale_read_is_in_the_trace_with_its_date_and_brackets() {
+    let r = scale_rules();
+    let d = decide(&r, "p-scale", rec(json!({"income": "9000"})), "2025-06-30");
+    let t = d.trace.unwrap();
+    let fact = t
+        .amount_facts
+        .iter()
+        .find(|f| f.path.starts_with("SSC@"))
+        .unwrap();
+    assert_eq!(fact.path, "SSC@2025-06-30");
+    assert_eq!(fact.value, "5000 → 0.03, 8000 → 0.10, 20000 → 0.20");
+}
+
+#[test]
+fn a_scale_at_a_date_takes_the_step_in_force_on_that_date() {
+    let src = format!(
+        "{SSC}policy p-at \"at\" {{\n  subject person\n  mode no_application\n  effective from 2020-01-01\n  C1 \"t\": true\n  amount one_time CNY: round(marginal(SSC, income, start), 2)\n    with top = bracket(SSC, income, start)\n}}\n"
+    );
+    let r = rules(&src);
+    let cases = [
+        ("2024-12-31", "300.00", "0.06"),
+        ("2025-01-01", "190.00", "0.10"),
+        ("2013-01-01", "300.00", "0.06"),
+    ];
+    for (start, amount, top) in cases {
+        let d = decide(
+            &r,
+            "p-at",
+            rec(json!({"income": "9000", "start": start})),
+            "2031-05-05",
+        );
+        assert_eq!(d.outcome, Outcome::Eligible, "{start}: {d:?}");
+        assert_eq!(to_json(&d)["amount"]["value"], json!(amount), "{start}");
+        assert_eq!(to_json(&d)["amount"]["top"], json!(top), "{start}");
+    }
+    // Before the first step: no value, an evaluation error naming scale and date.
+    let d = decide(
+        &r,
+        "p-at",
+        rec(json!({"income": "9000", "start": "2012-12-31"})),
+        "2031-05-05",
+    );
+    let e = d.error.as_ref().expect("an evaluation error");
+    assert_eq!(e.kind, mianshen::ErrorKind::ParameterWithoutValue);
+    assert_eq!(e.message, "scale SSC has no value on 2012-12-31");
+    // An unknown date or amount: unknown, with what is missing.
+    let d = decide(&r, "p-at", rec(json!({"income": "9000"})), "2031-05-05");
+    assert_eq!(d.outcome, Outcome::Undetermined);
+    assert_eq!(strs(&d.missing), ["start"]);
+    assert!(d.error.is_none(), "{d:?}");
+    let d = decide(&r, "p-at", rec(json!({})), "2031-05-05");
+    assert_eq!(strs(&d.missing), ["income", "start"]);
+    assert!(d.error.is_none(), "{d:?}");
+}
+
+#[test]
+fn a_scale_declared_absent_is_an_evaluation_error_or_excluded_by_the_period() {
+    let src = format!(
+        "{SSC}policy p-open \"open\" {{\n  subject person\n  mode no_application\n  effective from 2020-01-01\n  accept gap in SSC \"abolished from 2026\"\n  C1 \"t\": true\n  amount per_month CNY: round(marginal(SSC, income), 2)\n}}\npolicy p-closed \"closed\" {{\n  subject person\n  mode no_application\n  effective 2020-01-01 to 2025-12-31\n  C1 \"t\": true\n  amount per_month CNY: round(marginal(SSC, income), 2)\n}}\n"
+    );
+    let r = rules(&src);
+    let d = decide(&r, "p-open", rec(json!({"income": "9000"})), "2026-01-01");
+    assert_eq!(d.outcome, Outcome::Undetermined);
+    let e = d.error.as_ref().expect("an evaluation error");
+    assert_eq!(e.kind, mianshen::ErrorKind::ParameterWithoutValue);
+    assert_eq!(e.at, "amount");
+    assert_eq!(
+        e.message,
+        "scale SSC has no value on 2026-01-01: abolished from 2026-01-01 (abolished by 示例〔2025〕9号)"
+    );
+    // The policy whose period ends before the abolition is simply not in force.
+    let d = decide(&r, "p-closed", rec(json!({"income": "9000"})), "2026-01-01");
+    assert_eq!(d.outcome, Outcome::NotEligible);
+    assert_eq!(strs(&d.failed), ["C0"]);
+    // A missing amount is still unknown (strict), not the abolition's error.
+    let d = decide(&r, "p-open", rec(json!({})), "2026-01-01");
+    assert_eq!(d.outcome, Outcome::Undetermined);
+    assert_eq!(strs(&d.missing), ["income"]);
+}
+
+#[test]
+fn a_scale_of_none_is_none_and_of_unknown_is_unknown() {
+    let src = format!(
+        "{SSC}{}",
+        policy(
+            "p-none",
+            "  C1 \"none in, none out\": marginal(SSC, opt_income) is none and bracket(SSC, opt_months) is none\n  C2 \"known\": marginal(SSC, income) > 100"
+        )
+    );
+    let r = rules(&src);
+    let d = decide(
+        &r,
+        "p-none",
+        rec(json!({"income": "6000.01"})),
+        "2024-06-30",
+    );
+    assert_eq!(d.outcome, Outcome::Eligible, "{d:?}");
+    let d = decide(&r, "p-none", rec(json!({"opt_income": 5})), "2024-06-30");
+    assert_eq!(d.outcome, Outcome::NotEligible, "{d:?}");
+    assert_eq!(strs(&d.failed), ["C1"]);
+    let d = decide(&r, "p-none", rec(json!({})), "2024-06-30");
+    assert_eq!(d.outcome, Outcome::Undetermined, "{d:?}");
+    assert_eq!(strs(&d.missing), ["income"]);
+}
+
+#[test]
+fn scales_with_negative_thresholds_and_values_and_whole_numbers() {
+    let src = "scale NEG \"neg\" {\n  from 2020-01-01: -1000 → -0.5, 0 → 0.1, 100.5 → 2\n}\nscale FLAT \"flat amounts\" {\n  from 2020-01-01: 0 → 100, 3 → 250, 10 → 400\n}\n"
+        .to_string()
+        + &policy(
+            "p-neg",
+            "  C1 \"t\": true\n  report m = marginal(NEG, income)\n  report b = bracket(NEG, income)\n  report f = bracket(FLAT, months)\n  report fm = marginal(FLAT, months)",
+        );
+    let r = rules(&src);
+    // (income, marginal, bracket): by hand.
+    let cases = [
+        // 600 × −0.5
+        ("-400", "-300.00", "-0.50"),
+        // 1000 × −0.5 + 100.5 × 0.1 + 99.5 × 2
+        ("200", "-290.95", "2.00"),
+        ("100.5", "-489.95", "2.00"),
+        ("-1000", "0.00", "-0.50"),
+        ("-1000.01", "0.00", "0.00"),
+    ];
+    for (income, m, b) in cases {
+        let d = decide(&r, "p-neg", rec(json!({"income": income, "months": 4})), ON);
+        let num = |j: Json| -> rust_decimal::Decimal { j.as_str().unwrap().parse().unwrap() };
+        assert_eq!(num(report(&d, "m")), m.parse().unwrap(), "{income}");
+        assert_eq!(num(report(&d, "b")), b.parse().unwrap(), "{income}");
+        // whole numbers: 3 × 100 + 1 × 250
+        assert_eq!(num(report(&d, "fm")), "550".parse().unwrap());
+        assert_eq!(num(report(&d, "f")), "250".parse().unwrap());
+    }
+}
+
+#[test]
+fn a_scale_overflow_is_an_overflow_error() {
+    let src = "scale HUGE \"huge\" {\n  from 2020-01-01: 0 → 9000000000000000000\n}\n".to_string()
+        + &policy("p-huge", "  C1 \"t\": marginal(HUGE, income) > 0");
+    let r = rules(&src);
+    let d = decide(
+        &r,
+        "p-huge",
+        rec(json!({"income": "90000000000000000000"})),
+        ON,
+    );
+    let e = d.error.as_ref().expect("an evaluation error");
+    assert_eq!(e.kind, mianshen::ErrorKind::Overflow);
+    // 1 × the value fits.
+    let d = decide(&r, "p-huge", rec(json!({"income": "1"})), ON);
+    assert_eq!(d.outcome, Outcome::Eligible, "{d:?}");
+}
+
+#[test]
+fn a_parameter_declared_absent_is_an_evaluation_error_that_quotes_its_source() {
+    let src = "parameter SUB \"补贴标准\": decimal {\n  from 2020-01-01 to 2024-12-31 = 100.00 \"old\"\n  from 2025-01-01 to 2025-06-30 = absent \"人社部发〔2024〕x号 abolished\"\n  from 2025-07-01 = 120.00 \"restored\"\n}\n"
+        .to_string()
+        + &policy("p-sub", "  accept gap in SUB \"abolished for half a year\"\n  C1 \"t\": true\n  amount per_month CNY: SUB + 0\n    with on_start = SUB(start)");
+    let r = rules(&src);
+    let j = |on: &str, start: &str| to_json(&decide(&r, "p-sub", rec(json!({"start": start})), on));
+    assert_eq!(
+        j("2024-12-31", "2020-01-01")["amount"]["value"],
+        json!("100.00")
+    );
+    assert_eq!(
+        j("2025-07-01", "2025-07-01")["amount"]["value"],
+        json!("120.00")
+    );
+    let d = decide(
+        &r,
+        "p-sub",
+        rec(json!({"start": "2020-01-01"})),
+        "2025-01-01",
+    );
+    let e = d.error.as_ref().expect("an evaluation error");
+    assert_eq!(e.kind, mianshen::ErrorKind::ParameterWithoutValue);
+    assert_eq!(
+        e.message,
+        "parameter SUB has no value on 2025-01-01: abolished from 2025-01-01 (人社部发〔2024〕x号 abolished)"
+    );
+    // Read at a date inside the abolished step: the same error, naming that date.
+    let d = decide(
+        &r,
+        "p-sub",
+        rec(json!({"start": "2025-06-30"})),
+        "2025-07-01",
+    );
+    let e = d.error.as_ref().expect("an evaluation error");
+    assert!(
+        e.message
+            .contains("on 2025-06-30: abolished from 2025-01-01"),
+        "{}",
+        e.message
     );
 }
 
@@ -1158,7 +1410,7 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
         ("secret_color", "SECRET-purple"),
     ] {
         let v = json!({"person": {"id": "S1", field: bad}});
-        let err = record::read_record(&r.schema, 0, &v).expect_err("a bad value is an error");
+        let err = record::read_record(r.schema(), 0, &v).expect_err("a bad value is an error");
         assert_eq!(err.record, "S1");
         assert_eq!(err.path, format!("person.{field}"));
         let text = err.to_string();
@@ -1176,11 +1428,11 @@ fn sensitive_values_are_not_echoed_in_record_errors() {
 fn a_numeric_subject_id_still_names_the_record() {
     let r = rules(&policy("p-x", "  C1 \"t\": true"));
     // The string field accepts a number as text ...
-    let ok = record::read_record(&r.schema, 0, &json!({"person": {"id": 12345}})).unwrap();
+    let ok = record::read_record(r.schema(), 0, &json!({"person": {"id": 12345}})).unwrap();
     // ... so the record is named by it, in results and in errors.
     assert_eq!(ok.id.as_deref(), Some("12345"));
     let err = record::read_record(
-        &r.schema,
+        r.schema(),
         0,
         &json!({"person": {"id": 12345, "birth_date": 12}}),
     )
@@ -1239,7 +1491,7 @@ fn record_errors_name_the_record_and_the_path() {
         ),
     ];
     for (v, path, words) in cases {
-        let err = record::read_record(&r.schema, 0, &v).expect_err(&v.to_string());
+        let err = record::read_record(r.schema(), 0, &v).expect_err(&v.to_string());
         assert_eq!(err.record, "R1", "{v}");
         assert_eq!(err.path, path, "{v}");
         let text = err.to_string();
@@ -1248,14 +1500,14 @@ fn record_errors_name_the_record_and_the_path() {
     }
     // Keys the schema does not declare are an error, unless read leniently.
     let extra = json!({"person": {"id": "R1"}, "extra": {"x": 1}});
-    let err = record::read_record(&r.schema, 0, &extra).expect_err("strict");
+    let err = record::read_record(r.schema(), 0, &extra).expect_err("strict");
     assert_eq!(err.path, "extra");
     assert!(err.message.starts_with("unknown field"), "{err}");
     let lenient = record::ReadOptions {
         lenient: true,
         ..Default::default()
     };
-    let (_, unknown) = record::read_record_with(&r.schema, 0, &extra, lenient).unwrap();
+    let (_, unknown) = record::read_record_with(r.schema(), 0, &extra, lenient).unwrap();
     assert_eq!(unknown, vec!["extra".to_string()]);
 }
 
@@ -1372,7 +1624,7 @@ fn a_bundle_override_that_fails_is_an_error_of_the_member_never_eligible() {
         .expect("the override's error is the member's");
     assert_eq!(
         (e.at.as_str(), e.kind),
-        ("C2", mianshen::eval::ErrorKind::SeveralItems)
+        ("C2", mianshen::internals::eval::ErrorKind::SeveralItems)
     );
     assert!(
         !form.errors.is_empty(),

@@ -5,9 +5,7 @@
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, EvalOptions};
-use mianshen::record::{detect_subject, read_record};
+use mianshen::{EvalOptions, RuleSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -15,7 +13,7 @@ fn rules() -> &'static RuleSet {
     static R: OnceLock<RuleSet> = OnceLock::new();
     R.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
-        mianshen::load::load_dir(&dir).expect("the shipped rules load")
+        RuleSet::load_dir(dir).expect("the shipped rules load")
     })
 }
 
@@ -33,17 +31,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let rules = rules();
-    let _ = detect_subject(&rules.schema, &json, None);
-    for subject in 0..rules.schema.subjects.len() {
-        let Ok(record) = read_record(&rules.schema, subject, &json) else {
+    let _ = rules.read_value(&json, None);
+    for subject in rules.subjects() {
+        let Ok(record) = rules.read_value(&json, Some(subject)) else {
             continue;
         };
         let opts = EvalOptions {
             trace: true,
             ..EvalOptions::default()
         };
-        let a = evaluate_all(rules, &record, date, opts);
-        let b = evaluate_all(rules, &record, date, opts);
+        let a = rules.decide_with(&record, date, opts);
+        let b = rules.decide_with(&record, date, opts);
         assert_eq!(
             serde_json::to_string(&a).expect("decisions serialise"),
             serde_json::to_string(&b).expect("decisions serialise"),

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mianshen::check::Severity;
-use mianshen::load::check_sources;
-use mianshen::schema::Schema;
+use mianshen::internals::load::check_sources;
+use mianshen::internals::schema::Schema;
+use mianshen::Severity;
 use std::sync::OnceLock;
 
 const SCHEMA: &str = include_str!("../../rules/schema.yaml");

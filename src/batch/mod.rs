@@ -38,24 +38,46 @@ pub struct InputRecord {
     pub source: Source,
 }
 
-/// The content of an input record.
+impl InputRecord {
+    /// A record given as JSON text (one object), on input line `line`.
+    pub fn json(line: u64, text: impl Into<String>) -> Self {
+        InputRecord {
+            line,
+            source: Source::Json(text.into()),
+        }
+    }
+
+    /// A record given as a serde value, on input line (or row) `line`.
+    pub fn value(line: u64, value: serde_json::Value) -> Self {
+        InputRecord {
+            line,
+            source: Source::Value(value),
+        }
+    }
+}
+
+/// The content of an input record: text to parse, a value already built, or a line
+/// that could not be read (it becomes a rejected record).
 #[derive(Debug, Clone)]
 pub enum Source {
     /// A JSON object as text (JSON Lines).
     Json(String),
-    /// A value already built (from CSV).
+    /// A value already built (from CSV, a database, a host's own parser).
     Value(serde_json::Value),
     /// The line could not be read at all.
     Unreadable(String),
 }
 
-/// Settings of a run.
+/// Settings of a batch run: the reference date, the parallelism, the subject kind, the
+/// reading limits and the budget. [`RunConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// The reference date.
+    /// The reference date every record is decided on.
     pub ref_date: NaiveDate,
-    /// Records decided together (and held in memory at once) by [`run`], the record
-    /// iterator (CSV) path; [`run_json_lines`] reads blocks of text instead.
+    /// Records decided together (and held in memory at once) by
+    /// [`RuleSet::run`](crate::RuleSet::run), the record iterator (CSV) path;
+    /// [`RuleSet::run_json_lines`](crate::RuleSet::run_json_lines) reads blocks of text
+    /// instead.
     pub chunk_size: usize,
     /// The subject kind of the records; recognised per record when `None`.
     pub subject: Option<String>,
@@ -71,7 +93,7 @@ pub struct RunConfig {
     pub budget: u64,
     /// Also write the near misses (`near.jsonl`): every not-eligible decision that
     /// fails at least one and at most this many clauses, the policy being in force
-    /// ([`crate::reach::near_miss`]). `None`: no near misses.
+    /// ([`crate::NearMiss`]). `None`: no near misses.
     pub near_miss: Option<usize>,
     /// Testing only: deciding the record on this input line panics (in the compiled
     /// tier, when it reads the record), so that tests can see a panic end the run with
@@ -116,11 +138,13 @@ pub trait Sink {
 /// The outputs of one chunk, as JSON Lines text.
 #[derive(Debug, Default, Clone)]
 pub struct ChunkOutput {
-    /// grants.jsonl lines.
+    /// `grants.jsonl` lines: one per eligible decision of a `no_application` policy.
     pub grants: String,
-    /// pushes.jsonl lines.
+    /// `pushes.jsonl` lines: eligible or undetermined decisions of the other policies,
+    /// to be confirmed by the citizen.
     pub pushes: String,
-    /// rejected.jsonl lines.
+    /// `rejected.jsonl` lines: records that could not be read, with the line, the
+    /// reason and its code.
     pub rejected: String,
     /// forms.jsonl lines (pre-filled bundle forms), when a bundle is asked for.
     pub forms: String,
@@ -128,22 +152,22 @@ pub struct ChunkOutput {
     pub errors: String,
     /// near.jsonl lines: near misses, when asked for ([`RunConfig::near_miss`]).
     pub near: String,
-    /// changes.jsonl lines of a diff ([`diff`]).
+    /// changes.jsonl lines of a diff (`RuleSet::diff`): one [`crate::Change`] a line.
     pub changes: String,
-    /// Records in the chunk.
+    /// Input records in the chunk (read = evaluated + rejected).
     pub records: u64,
 }
 
 /// Per-policy counts and the exact sum of the eligible amounts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PolicySummary {
-    /// Eligible subjects.
+    /// Subjects decided eligible.
     pub eligible: u64,
-    /// Not eligible subjects.
+    /// Subjects decided not eligible.
     pub not_eligible: u64,
-    /// Undetermined subjects.
+    /// Subjects left undetermined (missing data or an evaluation error).
     pub undetermined: u64,
-    /// Sum of the eligible amounts.
+    /// The exact sum of the eligible subjects' amounts.
     #[serde(serialize_with = "two_places")]
     pub amount: Decimal,
 }
@@ -152,20 +176,21 @@ fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(&crate::value::money(*d).to_string())
 }
 
-/// The summary of a run.
+/// The summary of a batch run: per-policy counts and sums, and every input record
+/// accounted for (read = evaluated + rejected).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// Policy ids with their summaries, in rule-set order.
     pub policies: Vec<(String, PolicySummary)>,
-    /// Records read.
+    /// Input records read (blank lines are not records).
     pub read: u64,
-    /// Records evaluated.
+    /// Records decided.
     pub evaluated: u64,
-    /// Records rejected.
+    /// Records that could not be read (lines of `rejected.jsonl`).
     pub rejected: u64,
-    /// Rule-set version hash.
+    /// The rule set's version ([`RuleSet::version`](crate::RuleSet::version)).
     pub rule_set: String,
-    /// Reference date.
+    /// The reference date of the run.
     pub reference_date: NaiveDate,
     /// Per policy (same order): undetermined decisions that are evaluation errors.
     pub errors: Vec<u64>,
@@ -242,7 +267,8 @@ impl Summary {
     }
 
     /// The `missing_fields` block: overall and per policy (policies with none left
-    /// out), each ranked ([`rank_missing`]).
+    /// out), each ranked: the most decisions blocked alone first, then the most
+    /// decisions missing it, then by path.
     pub fn missing_json(&self) -> serde_json::Value {
         let ranked = |fields: &MissingFields| {
             rank_missing(fields)
@@ -310,16 +336,17 @@ impl Summary {
     }
 }
 
-/// Why a run could not go on.
+/// Why a batch run could not go on. A record that cannot be read is not one: it is a
+/// rejected record, and the run goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    /// Writing an output failed.
+    /// The sink failed: its error.
     #[error("writing the outputs failed: {0}")]
     Output(#[from] std::io::Error),
-    /// Reading the input failed.
+    /// Reading the input failed: the reader's error.
     #[error("reading the input failed: {0}")]
     Input(std::io::Error),
-    /// The subject kind is unknown.
+    /// [`RunConfig::subject`] names no subject kind of the schema.
     #[error("{0}")]
     Subject(String),
     /// The worker threads could not be started.
@@ -337,7 +364,7 @@ pub enum BatchError {
         line: Option<u64>,
         /// The id of the policy being decided, when it could be found.
         policy: Option<String>,
-        /// The panic's message.
+        /// The panic's message, to report.
         message: String,
     },
 }

@@ -4,7 +4,7 @@ use crate::syntax::ast::Span;
 use crate::syntax::SourceMap;
 use serde::Serialize;
 
-/// How bad a diagnostic is.
+/// How bad a diagnostic is: an error refuses the rule set, a warning does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -17,16 +17,16 @@ pub enum Severity {
 /// One finding of the parser or the checker.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
-    /// Error or warning.
+    /// Whether the diagnostic refuses the rule set.
     pub severity: Severity,
     /// Its stable code (`unknown-field`, `type-mismatch`, ...).
     pub code: Code,
-    /// What is wrong.
+    /// What is wrong, for the author of the rules.
     pub message: String,
     /// Where; `None` for problems outside the rule files (e.g. the schema).
     #[serde(skip)]
     pub span: Option<Span>,
-    /// What to do about it.
+    /// What to do about it (often a "did you mean").
     pub hint: Option<String>,
 }
 
@@ -36,81 +36,105 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Code {
-    /// `amount-guard`
+    /// `amount-guard`: an amount rule without `when` that is not the last, or `otherwise`
+    /// not last.
     AmountGuard,
-    /// `arity`
+    /// `arity`: a function or built-in called with the wrong number of arguments.
     Arity,
-    /// `cycle`
+    /// `cycle`: definitions, functions or `eligible`/`amount` references that go round in a
+    /// circle.
     Cycle,
-    /// `duplicate-id`
+    /// `duplicate-id`: a name defined twice (a policy, bundle, parameter or function; a
+    /// parameter step given twice).
     DuplicateId,
-    /// `duration-literal`
+    /// `duration-literal`: a duration added to or taken from a date that is not written
+    /// where it is used (`d + 12 months`).
     DurationLiteral,
+    /// `empty-scale`: a step of a scale without brackets.
+    EmptyScale,
     /// `item-choice`: `for x` names no item of the policy's per-item list.
     ItemChoice,
-    /// `missing-condition`
+    /// `missing-condition`: a quantifier without its condition, value or ordering.
     MissingCondition,
-    /// `missing-entry`
+    /// `missing-entry`: a policy without its `subject`, `mode` or `effective` entry.
     MissingEntry,
-    /// `no-amount`
+    /// `no-amount`: an amount property declared on a policy that has no amount.
     NoAmount,
-    /// `overlapping-steps`
+    /// `overlapping-steps`: two steps of a dated parameter that start on the same day.
     OverlappingSteps,
-    /// `parameter-gap`
+    /// `parameter-abolished` (a warning): a parameter or scale a policy reads on `ref`
+    /// is declared absent on some days of the policy's effective period.
+    ParameterAbolished,
+    /// `parameter-gap`: a dated parameter without a value on some day a policy using it is
+    /// in force.
     ParameterGap,
-    /// `reserved-clause`
+    /// `reserved-clause`: a clause written as `C0`, the implicit "in force on the reference
+    /// date".
     ReservedClause,
-    /// `subject-mismatch`
+    /// `subject-mismatch`: a policy referred to (by a bundle, `eligible` or `amount`) that
+    /// is about another subject kind.
     SubjectMismatch,
-    /// `syntax`
+    /// `syntax`: text that does not follow the grammar (the first one of each file).
     Syntax,
-    /// `too-deep`
+    /// `too-deep`: expressions, functions or policy references nested deeper than the
+    /// evaluator allows.
     TooDeep,
-    /// `total-without-items`
+    /// `total-without-items`: a `total` on a policy that is not decided per item.
     TotalWithoutItems,
-    /// `type-mismatch`
+    /// `type-mismatch`: values of types that do not go together (`person.birth_date > 60`,
+    /// a clause that is not a condition, branches of different types).
     TypeMismatch,
-    /// `unknown-clause`
+    /// `unknown-clause`: a bundle overriding a clause the policy does not have.
     UnknownClause,
-    /// `unknown-enum-value`
+    /// `unknown-enum-value`: a value that is not one of the enumeration's.
     UnknownEnumValue,
-    /// `unknown-extra`
+    /// `unknown-extra`: a `total` summing an extra that not every amount rule states.
     UnknownExtra,
-    /// `unknown-field`
+    /// `unknown-field`: a record path that is not a field of the schema.
     UnknownField,
-    /// `unknown-function`
+    /// `unknown-function`: a call of a function that is neither built in nor defined.
     UnknownFunction,
-    /// `unknown-member`
+    /// `unknown-member`: a bundle member named that is not an earlier member of the bundle.
     UnknownMember,
-    /// `unknown-mode`
+    /// `unknown-mode`: a `mode` that is not `no_application`, `push_and_confirm` or
+    /// `apply`.
     UnknownMode,
-    /// `unknown-name`
+    /// `unknown-name`: a name that is not a definition, parameter, variable or enumeration
+    /// value in scope.
     UnknownName,
-    /// `unknown-parameter`
+    /// `unknown-parameter`: a parameter that is not defined.
     UnknownParameter,
-    /// `unknown-period`
+    /// `unknown-period`: an amount period the language does not know.
     UnknownPeriod,
-    /// `unknown-policy`
+    /// `unknown-policy`: a reference (`eligible`, `amount`, `excludes`, a bundle member) to
+    /// a policy that does not exist.
     UnknownPolicy,
-    /// `unknown-subject`
+    /// `unknown-scale`: `marginal` / `bracket` of a name that is no scale.
+    UnknownScale,
+    /// `unknown-subject`: a `subject` that is not a subject kind of the schema.
     UnknownSubject,
-    /// `unknown-type`
+    /// `unknown-type`: a type name that is neither built in nor an enumeration of the
+    /// schema.
     UnknownType,
+    /// `unordered-thresholds`: the thresholds of a scale's step do not strictly ascend.
+    UnorderedThresholds,
 }
 
 impl Code {
     /// Every code, in alphabetical order of its text.
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 34] = [
         Code::AmountGuard,
         Code::Arity,
         Code::Cycle,
         Code::DuplicateId,
         Code::DurationLiteral,
+        Code::EmptyScale,
         Code::ItemChoice,
         Code::MissingCondition,
         Code::MissingEntry,
         Code::NoAmount,
         Code::OverlappingSteps,
+        Code::ParameterAbolished,
         Code::ParameterGap,
         Code::ReservedClause,
         Code::SubjectMismatch,
@@ -129,8 +153,10 @@ impl Code {
         Code::UnknownParameter,
         Code::UnknownPeriod,
         Code::UnknownPolicy,
+        Code::UnknownScale,
         Code::UnknownSubject,
         Code::UnknownType,
+        Code::UnorderedThresholds,
     ];
 
     /// The code as written in diagnostics and JSON (`unknown-name`).
@@ -141,11 +167,13 @@ impl Code {
             Code::Cycle => "cycle",
             Code::DuplicateId => "duplicate-id",
             Code::DurationLiteral => "duration-literal",
+            Code::EmptyScale => "empty-scale",
             Code::ItemChoice => "item-choice",
             Code::MissingCondition => "missing-condition",
             Code::MissingEntry => "missing-entry",
             Code::NoAmount => "no-amount",
             Code::OverlappingSteps => "overlapping-steps",
+            Code::ParameterAbolished => "parameter-abolished",
             Code::ParameterGap => "parameter-gap",
             Code::ReservedClause => "reserved-clause",
             Code::SubjectMismatch => "subject-mismatch",
@@ -164,8 +192,10 @@ impl Code {
             Code::UnknownParameter => "unknown-parameter",
             Code::UnknownPeriod => "unknown-period",
             Code::UnknownPolicy => "unknown-policy",
+            Code::UnknownScale => "unknown-scale",
             Code::UnknownSubject => "unknown-subject",
             Code::UnknownType => "unknown-type",
+            Code::UnorderedThresholds => "unordered-thresholds",
         }
     }
 }
@@ -192,66 +222,88 @@ impl PartialEq<&str> for Code {
 pub mod code {
     use super::Code;
 
-    /// `amount-guard`
+    /// `amount-guard`: an amount rule without `when` that is not the last, or `otherwise`
+    /// not last.
     pub const AMOUNT_GUARD: Code = Code::AmountGuard;
-    /// `arity`
+    /// `arity`: a function or built-in called with the wrong number of arguments.
     pub const ARITY: Code = Code::Arity;
-    /// `cycle`
+    /// `cycle`: definitions, functions or `eligible`/`amount` references that go round in a
+    /// circle.
     pub const CYCLE: Code = Code::Cycle;
-    /// `duplicate-id`
+    /// `duplicate-id`: a name defined twice (a policy, bundle, parameter or function; a
+    /// parameter step given twice).
     pub const DUPLICATE_ID: Code = Code::DuplicateId;
-    /// `duration-literal`
+    /// `duration-literal`: a duration added to or taken from a date that is not written
+    /// where it is used (`d + 12 months`).
     pub const DURATION_LITERAL: Code = Code::DurationLiteral;
+    /// `empty-scale`: a step of a scale without brackets.
+    pub const EMPTY_SCALE: Code = Code::EmptyScale;
     /// `item-choice`: `for x` names no item of the policy's per-item list.
     pub const ITEM_CHOICE: Code = Code::ItemChoice;
-    /// `missing-condition`
+    /// `missing-condition`: a quantifier without its condition, value or ordering.
     pub const MISSING_CONDITION: Code = Code::MissingCondition;
-    /// `missing-entry`
+    /// `missing-entry`: a policy without its `subject`, `mode` or `effective` entry.
     pub const MISSING_ENTRY: Code = Code::MissingEntry;
-    /// `no-amount`
+    /// `no-amount`: an amount property declared on a policy that has no amount.
     pub const NO_AMOUNT: Code = Code::NoAmount;
-    /// `overlapping-steps`
+    /// `overlapping-steps`: two steps of a dated parameter that start on the same day.
     pub const OVERLAPPING_STEPS: Code = Code::OverlappingSteps;
-    /// `parameter-gap`
+    /// `parameter-abolished` (a warning): a parameter or scale a policy reads on `ref`
+    /// is declared absent on some days of the policy's effective period.
+    pub const PARAMETER_ABOLISHED: Code = Code::ParameterAbolished;
+    /// `parameter-gap`: a dated parameter without a value on some day a policy using it is
+    /// in force.
     pub const PARAMETER_GAP: Code = Code::ParameterGap;
-    /// `reserved-clause`
+    /// `reserved-clause`: a clause written as `C0`, the implicit "in force on the reference
+    /// date".
     pub const RESERVED_CLAUSE: Code = Code::ReservedClause;
-    /// `subject-mismatch`
+    /// `subject-mismatch`: a policy referred to (by a bundle, `eligible` or `amount`) that
+    /// is about another subject kind.
     pub const SUBJECT_MISMATCH: Code = Code::SubjectMismatch;
-    /// `syntax`
+    /// `syntax`: text that does not follow the grammar (the first one of each file).
     pub const SYNTAX: Code = Code::Syntax;
-    /// `too-deep`
+    /// `too-deep`: expressions, functions or policy references nested deeper than the
+    /// evaluator allows.
     pub const TOO_DEEP: Code = Code::TooDeep;
-    /// `total-without-items`
+    /// `total-without-items`: a `total` on a policy that is not decided per item.
     pub const TOTAL_WITHOUT_ITEMS: Code = Code::TotalWithoutItems;
-    /// `type-mismatch`
+    /// `type-mismatch`: values of types that do not go together (`person.birth_date > 60`,
+    /// a clause that is not a condition, branches of different types).
     pub const TYPE_MISMATCH: Code = Code::TypeMismatch;
-    /// `unknown-clause`
+    /// `unknown-clause`: a bundle overriding a clause the policy does not have.
     pub const UNKNOWN_CLAUSE: Code = Code::UnknownClause;
-    /// `unknown-enum-value`
+    /// `unknown-enum-value`: a value that is not one of the enumeration's.
     pub const UNKNOWN_ENUM_VALUE: Code = Code::UnknownEnumValue;
-    /// `unknown-extra`
+    /// `unknown-extra`: a `total` summing an extra that not every amount rule states.
     pub const UNKNOWN_EXTRA: Code = Code::UnknownExtra;
-    /// `unknown-field`
+    /// `unknown-field`: a record path that is not a field of the schema.
     pub const UNKNOWN_FIELD: Code = Code::UnknownField;
-    /// `unknown-function`
+    /// `unknown-function`: a call of a function that is neither built in nor defined.
     pub const UNKNOWN_FUNCTION: Code = Code::UnknownFunction;
-    /// `unknown-member`
+    /// `unknown-member`: a bundle member named that is not an earlier member of the bundle.
     pub const UNKNOWN_MEMBER: Code = Code::UnknownMember;
-    /// `unknown-mode`
+    /// `unknown-mode`: a `mode` that is not `no_application`, `push_and_confirm` or
+    /// `apply`.
     pub const UNKNOWN_MODE: Code = Code::UnknownMode;
-    /// `unknown-name`
+    /// `unknown-name`: a name that is not a definition, parameter, variable or enumeration
+    /// value in scope.
     pub const UNKNOWN_NAME: Code = Code::UnknownName;
-    /// `unknown-parameter`
+    /// `unknown-parameter`: a parameter that is not defined.
     pub const UNKNOWN_PARAMETER: Code = Code::UnknownParameter;
-    /// `unknown-period`
+    /// `unknown-period`: an amount period the language does not know.
     pub const UNKNOWN_PERIOD: Code = Code::UnknownPeriod;
-    /// `unknown-policy`
+    /// `unknown-policy`: a reference (`eligible`, `amount`, `excludes`, a bundle member) to
+    /// a policy that does not exist.
     pub const UNKNOWN_POLICY: Code = Code::UnknownPolicy;
-    /// `unknown-subject`
+    /// `unknown-scale`: `marginal` / `bracket` of a name that is no scale.
+    pub const UNKNOWN_SCALE: Code = Code::UnknownScale;
+    /// `unknown-subject`: a `subject` that is not a subject kind of the schema.
     pub const UNKNOWN_SUBJECT: Code = Code::UnknownSubject;
-    /// `unknown-type`
+    /// `unknown-type`: a type name that is neither built in nor an enumeration of the
+    /// schema.
     pub const UNKNOWN_TYPE: Code = Code::UnknownType;
+    /// `unordered-thresholds`: the thresholds of a scale's step do not strictly ascend.
+    pub const UNORDERED_THRESHOLDS: Code = Code::UnorderedThresholds;
 }
 
 impl Diagnostic {
@@ -263,6 +315,14 @@ impl Diagnostic {
             message: message.into(),
             span: Some(span),
             hint: None,
+        }
+    }
+
+    /// A warning at a span: worth a look, but the rule set can be used.
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
         }
     }
 

@@ -53,6 +53,7 @@ pub fn check(files: &[CheckedFile], schema: &Schema) -> (Option<ir::Program>, Ve
         bundles,
         policies,
         params: cx.params.iter().map(|p| p.def.clone()).collect(),
+        scales: cx.scales.iter().map(|s| s.def.clone()).collect(),
         functions: cx
             .functions
             .iter()
@@ -79,7 +80,10 @@ fn placeholder_fn(name: &str) -> ir::FunctionDef {
 struct ParamEntry {
     def: ir::ParamDef,
     ty: Ty,
-    span: Span,
+}
+
+struct ScaleEntry {
+    def: ir::ScaleDef,
 }
 
 struct FunctionEntry<'a> {
@@ -89,6 +93,7 @@ struct FunctionEntry<'a> {
     def: Option<ir::FunctionDef>,
     calls: HashSet<usize>,
     params_used: HashSet<usize>,
+    scales_used: HashSet<usize>,
 }
 
 struct PolicyEntry<'a> {
@@ -113,6 +118,8 @@ struct Checker<'a> {
     diags: Vec<Diagnostic>,
     params: Vec<ParamEntry>,
     param_index: HashMap<String, usize>,
+    scales: Vec<ScaleEntry>,
+    scale_index: HashMap<String, usize>,
     functions: Vec<FunctionEntry<'a>>,
     function_index: HashMap<String, usize>,
     policies: Vec<PolicyEntry<'a>>,
@@ -144,6 +151,8 @@ struct Body<'b> {
     let_exprs: Vec<Option<ir::Expr>>,
     calls: HashSet<usize>,
     params_used: HashSet<usize>,
+    /// Scales read on `ref` (`marginal(S, x)` without a date).
+    scales_used: HashSet<usize>,
     policy_refs: Vec<(usize, Span)>,
     /// Inside a bundle: the members declared so far (key, is a policy).
     members: Vec<(String, bool)>,
@@ -162,6 +171,7 @@ impl<'b> Body<'b> {
             let_exprs: vec![None; lets.len()],
             calls: HashSet::new(),
             params_used: HashSet::new(),
+            scales_used: HashSet::new(),
             policy_refs: vec![],
             members: vec![],
         }
@@ -198,6 +208,8 @@ impl<'a> Checker<'a> {
             diags: vec![],
             params: vec![],
             param_index: HashMap::new(),
+            scales: vec![],
+            scale_index: HashMap::new(),
             functions: vec![],
             function_index: HashMap::new(),
             policies: vec![],
@@ -319,6 +331,7 @@ impl<'a> Checker<'a> {
             for item in &f.file.items {
                 match item {
                     ast::Item::Parameter(p) => self.collect_param(p),
+                    ast::Item::Scale(sc) => self.collect_scale(sc),
                     ast::Item::Function(func) => {
                         if let Some(&prev) = self.function_index.get(&func.name.name) {
                             let prev_span = self
@@ -343,6 +356,7 @@ impl<'a> Checker<'a> {
                             def: None,
                             calls: HashSet::new(),
                             params_used: HashSet::new(),
+                            scales_used: HashSet::new(),
                         });
                     }
                     ast::Item::Bundle(_) => {}
@@ -377,22 +391,44 @@ impl<'a> Checker<'a> {
         );
     }
 
+    /// Whether `name` is already a parameter or a scale (they share one namespace: both
+    /// are dated values named in rules); reports the duplicate if so.
+    fn dated_name_taken(&mut self, what: &str, name: &ast::Ident) -> bool {
+        let other = if self.param_index.contains_key(&name.name) {
+            "parameter"
+        } else if self.scale_index.contains_key(&name.name) {
+            "scale"
+        } else {
+            return false;
+        };
+        if other == what {
+            self.dup(what, name, name.span);
+        } else {
+            self.error(
+                code::DUPLICATE_ID,
+                name.span,
+                format!("{what} `{}` has the name of a {other}", name.name),
+                "parameters and scales share one set of names: rename one of them",
+            );
+        }
+        true
+    }
+
     fn collect_param(&mut self, p: &ast::Parameter) {
-        if let Some(&prev) = self.param_index.get(&p.name.name) {
-            let prev_span = self.params.get(prev).map_or(p.name.span, |q| q.span);
-            self.dup("parameter", &p.name, prev_span);
+        if self.dated_name_taken("parameter", &p.name) {
             return;
         }
         let ty = self.resolve_type(&p.ty);
-        let mut steps: Vec<(NaiveDate, Option<NaiveDate>, Value, Option<String>)> = vec![];
+        let mut steps: Vec<ir::Dated<Value>> = vec![];
         for step in &p.steps {
             let v = match (&ty, &step.value) {
-                (Ty::Decimal, Literal::Decimal(d)) => Value::Decimal(*d),
-                (Ty::Decimal, Literal::Int(i)) => Value::Decimal((*i).into()),
-                (Ty::Int, Literal::Int(i)) => Value::Int(*i),
-                (Ty::Bool, Literal::Bool(b)) => Value::Bool(*b),
-                (Ty::Str, Literal::Str(s)) => Value::Str(Arc::from(s.as_str())),
-                (Ty::Date, Literal::Date(d)) => Value::Date(*d),
+                (_, None) => None,
+                (Ty::Decimal, Some(Literal::Decimal(d))) => Some(Value::Decimal(*d)),
+                (Ty::Decimal, Some(Literal::Int(i))) => Some(Value::Decimal((*i).into())),
+                (Ty::Int, Some(Literal::Int(i))) => Some(Value::Int(*i)),
+                (Ty::Bool, Some(Literal::Bool(b))) => Some(Value::Bool(*b)),
+                (Ty::Str, Some(Literal::Str(s))) => Some(Value::Str(Arc::from(s.as_str()))),
+                (Ty::Date, Some(Literal::Date(d))) => Some(Value::Date(*d)),
                 (Ty::NoneLit, _) => continue,
                 _ => {
                     let tn = self.ty_name(&ty);
@@ -405,30 +441,16 @@ impl<'a> Checker<'a> {
                     continue;
                 }
             };
-            steps.push((step.from, step.to, v, step.source.clone()));
+            steps.push(ir::Dated {
+                from: step.from,
+                to: step.to,
+                value: v,
+                source: step.source.clone(),
+            });
         }
-        steps.sort_by_key(|s| s.0);
-        for pair in steps.windows(2) {
-            let [(_, prev_end, ..), (from, ..)] = pair else {
-                continue;
-            };
-            if prev_end.is_none_or(|e| e >= *from) {
-                let span = p
-                    .steps
-                    .iter()
-                    .find(|s| s.from == *from)
-                    .map_or(p.span, |s| s.span);
-                self.error(
-                    code::OVERLAPPING_STEPS,
-                    span,
-                    format!(
-                        "parameter `{}` has two values in force on {from}",
-                        p.name.name
-                    ),
-                    "give each step an end date (`to`) before the next step starts",
-                );
-            }
-        }
+        steps.sort_by_key(|s| s.from);
+        let spans = p.steps.iter().map(|s| (s.from, s.to, s.span)).collect();
+        self.check_overlaps("parameter", &p.name.name, spans);
         self.param_index
             .insert(p.name.name.clone(), self.params.len());
         self.params.push(ParamEntry {
@@ -438,8 +460,127 @@ impl<'a> Checker<'a> {
                 steps,
             },
             ty,
-            span: p.name.span,
         });
+    }
+
+    /// Two steps of a parameter or a scale in force on the same day (a value or a
+    /// declared absence alike) are an error.
+    fn check_overlaps(
+        &mut self,
+        what: &str,
+        name: &str,
+        mut steps: Vec<(NaiveDate, Option<NaiveDate>, Span)>,
+    ) {
+        steps.sort_by_key(|s| s.0);
+        for pair in steps.windows(2) {
+            let [(_, prev_end, _), (from, _, span)] = pair else {
+                continue;
+            };
+            if prev_end.is_none_or(|e| e >= *from) {
+                self.error(
+                    code::OVERLAPPING_STEPS,
+                    *span,
+                    format!("{what} `{name}` has two steps in force on {from}"),
+                    "give each step an end date (`to`) before the next step starts",
+                );
+            }
+        }
+    }
+
+    fn collect_scale(&mut self, sc: &ast::Scale) {
+        if self.dated_name_taken("scale", &sc.name) {
+            return;
+        }
+        let name = &sc.name.name;
+        let mut steps: Vec<ir::Dated<Arc<ir::Brackets>>> = vec![];
+        for step in &sc.steps {
+            let value = match &step.brackets {
+                None => None,
+                Some(list) => match self.scale_brackets(name, step, list) {
+                    Some(b) => Some(Arc::new(b)),
+                    None => continue,
+                },
+            };
+            steps.push(ir::Dated {
+                from: step.from,
+                to: step.to,
+                value,
+                source: step.source.clone(),
+            });
+        }
+        steps.sort_by_key(|s| s.from);
+        let spans = sc.steps.iter().map(|s| (s.from, s.to, s.span)).collect();
+        self.check_overlaps("scale", name, spans);
+        self.scale_index.insert(name.clone(), self.scales.len());
+        self.scales.push(ScaleEntry {
+            def: ir::ScaleDef {
+                name: name.clone(),
+                label: sc.label.clone(),
+                steps,
+            },
+        });
+    }
+
+    /// The brackets of one step of a scale: at least one, each two numbers, thresholds
+    /// strictly ascending; `None` after reporting what is wrong.
+    fn scale_brackets(
+        &mut self,
+        name: &str,
+        step: &ast::ScaleStep,
+        list: &[ast::BracketDef],
+    ) -> Option<ir::Brackets> {
+        if list.is_empty() {
+            self.error(
+                code::EMPTY_SCALE,
+                step.span,
+                format!("this step of scale `{name}` has no brackets"),
+                "write `THRESHOLD → VALUE` pairs after the colon (`0 → 0.03, 36000 → 0.10`), or `absent` when the scale has no value from this date on",
+            );
+            return None;
+        }
+        let number = |l: &Literal| match l {
+            Literal::Int(i) => Some(rust_decimal::Decimal::from(*i)),
+            Literal::Decimal(d) => Some(*d),
+            _ => None,
+        };
+        let mut pairs = vec![];
+        let mut ok = true;
+        for b in list {
+            match (number(&b.threshold), number(&b.value)) {
+                (Some(t), Some(v)) => pairs.push((t, v)),
+                _ => {
+                    ok = false;
+                    self.error(
+                        code::TYPE_MISMATCH,
+                        b.span,
+                        format!("a bracket of scale `{name}` must be two numbers"),
+                        "write `THRESHOLD → VALUE` with whole or decimal numbers (`6000 → 0.06`; a negative number as `-3`)",
+                    );
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        for (pair, b) in pairs.windows(2).zip(list.iter().skip(1)) {
+            if let [(lower, _), (t, _)] = pair {
+                if t <= lower {
+                    ok = false;
+                    self.error(
+                        code::UNORDERED_THRESHOLDS,
+                        b.span,
+                        format!(
+                            "the thresholds of scale `{name}` must ascend, and {t} is not above the threshold before it ({lower})"
+                        ),
+                        "write the brackets from the lowest threshold to the highest, each threshold once",
+                    );
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        ir::Brackets::new(pairs).ok()
     }
 
     // ------------------------------------------------------------ functions
@@ -478,6 +619,7 @@ impl<'a> Checker<'a> {
             };
             entry.calls = body.calls.clone();
             entry.params_used = body.params_used.clone();
+            entry.scales_used = body.scales_used.clone();
             entry.def = Some(ir::FunctionDef {
                 name: func.name.name.clone(),
                 params: func.params.len(),
@@ -918,43 +1060,105 @@ impl<'a> Checker<'a> {
         (t.period.name.clone(), t.of.name.clone())
     }
 
-    /// Parameters read on `ref` (by the policy or the functions it calls) must have a
-    /// value on every day of the effective period, unless the policy accepts the gap;
-    /// an accepted gap must name a parameter.
+    /// Parameters and scales read on `ref` (by the policy or the functions it calls)
+    /// must have a step on every day of the effective period, unless the policy
+    /// accepts the gap; an accepted gap must name a parameter or a scale. A step
+    /// declared `absent` is not a gap, but a value abolished inside the period is worth
+    /// a warning: every decision on those days is an evaluation error.
     fn check_parameter_gaps(&mut self, p: &ast::Policy, effective: &ast::Effective, body: &Body) {
-        let mut used: HashSet<usize> = body.params_used.clone();
+        let mut params: HashSet<usize> = body.params_used.clone();
+        let mut scales: HashSet<usize> = body.scales_used.clone();
         let mut seen_fns = HashSet::new();
         let mut stack: Vec<usize> = body.calls.iter().copied().collect();
         while let Some(f) = stack.pop() {
             if let Some(func) = self.functions.get(f).filter(|_| seen_fns.insert(f)) {
-                used.extend(func.params_used.iter().copied());
+                params.extend(func.params_used.iter().copied());
+                scales.extend(func.scales_used.iter().copied());
                 stack.extend(func.calls.iter().copied());
             }
         }
-        let mut used: Vec<usize> = used.into_iter().collect();
-        used.sort_unstable();
-        for pi in used {
-            let Some(param) = self.params.get(pi) else {
-                continue;
-            };
-            let name = param.def.name.clone();
+        let (from, to) = (effective.from, effective.to);
+        // (kind, name, first day without a step, the first absent step in the period)
+        type Absent = Option<(NaiveDate, Option<NaiveDate>)>;
+        let mut found: Vec<(&str, String, Option<NaiveDate>, Absent)> = vec![];
+        let mut params: Vec<usize> = params.into_iter().collect();
+        params.sort_unstable();
+        for def in params
+            .iter()
+            .filter_map(|&i| self.params.get(i))
+            .map(|e| &e.def)
+        {
+            let absent = ir::first_absent(&def.steps, from, to).map(|s| (s.from, s.to));
+            let gap = ir::first_uncovered(&def.steps, from, to);
+            found.push(("parameter", def.name.clone(), gap, absent));
+        }
+        let mut scales: Vec<usize> = scales.into_iter().collect();
+        scales.sort_unstable();
+        for def in scales
+            .iter()
+            .filter_map(|&i| self.scales.get(i))
+            .map(|e| &e.def)
+        {
+            let absent = ir::first_absent(&def.steps, from, to).map(|s| (s.from, s.to));
+            let gap = ir::first_uncovered(&def.steps, from, to);
+            found.push(("scale", def.name.clone(), gap, absent));
+        }
+        for (kind, name, gap, absent) in found {
             if p.accepted_gaps.iter().any(|(g, _)| g.name == name) {
                 continue;
             }
-            if let Some(gap) = coverage_gap(&param.def, effective.from, effective.to) {
+            if let Some(gap) = gap {
                 self.error(
                     code::PARAMETER_GAP,
                     effective.span,
                     format!(
-                        "parameter `{name}` has no value on {gap}, inside the effective period of `{}`",
+                        "{kind} `{name}` has no value on {gap}, inside the effective period of `{}`",
                         p.id.name
                     ),
                     format!("add a step to `{name}` that covers {gap}, shorten the period, or write `accept gap in {name} \"why\"` in the policy"),
                 );
             }
+            if let Some((day, until)) = absent {
+                let accept = format!(
+                    "or write `accept gap in {name} \"why\"` in the policy when that is intended"
+                );
+                let (message, hint) = if day > from {
+                    let to = day
+                        .pred_opt()
+                        .map_or_else(String::new, |d| format!(" (`to {d}`)"));
+                    (
+                        format!("{kind} `{name}` is declared absent from {day}, inside the effective period of `{}`", p.id.name),
+                        format!("end the policy's period before {day}{to}, {accept}"),
+                    )
+                } else {
+                    let hint = match until {
+                        Some(t) => format!("start the policy's period after {t}, when the value is in force again, {accept}"),
+                        None => {
+                            let at = if kind == "scale" {
+                                format!("marginal({name}, x, date)")
+                            } else {
+                                format!("{name}(date)")
+                            };
+                            format!("a policy that reads `{name}` on `ref` must end before {day}; read it at a date of its own (`{at}`), {accept}")
+                        }
+                    };
+                    (
+                        format!("{kind} `{name}` is declared absent from {day}, before the effective period of `{}` begins", p.id.name),
+                        hint,
+                    )
+                };
+                self.diags.push(
+                    Diagnostic::warning(
+                        code::PARAMETER_ABOLISHED,
+                        effective.span,
+                        format!("{message}: a decision on those days is an evaluation error"),
+                    )
+                    .with_hint(hint),
+                );
+            }
         }
         for (g, _) in &p.accepted_gaps {
-            if !self.param_index.contains_key(&g.name) {
+            if !self.param_index.contains_key(&g.name) && !self.scale_index.contains_key(&g.name) {
                 self.unknown_param(g);
             }
         }
@@ -1318,9 +1522,10 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_param(&mut self, id: &ast::Ident) {
-        let hint = match did_you_mean(&id.name, self.param_index.keys().map(|s| s.as_str())) {
+        let names = self.param_index.keys().chain(self.scale_index.keys());
+        let hint = match did_you_mean(&id.name, names.map(|s| s.as_str())) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => "name a parameter defined in this rule set".into(),
+            None => "name a parameter or a scale defined in this rule set".into(),
         };
         self.error(
             code::UNKNOWN_PARAMETER,
@@ -1900,7 +2105,8 @@ impl<'a> Checker<'a> {
                 .root
                 .and_then(|r| self.schema.record(r))
                 .is_some_and(|r| r.field_index(&id.name).is_some())
-            || self.param_index.contains_key(&id.name))
+            || self.param_index.contains_key(&id.name)
+            || self.scale_index.contains_key(&id.name))
     }
 
     fn join(&mut self, a: &Ty, b: &Ty, span: Span, what: &str) -> Ty {
@@ -1957,6 +2163,10 @@ impl<'a> Checker<'a> {
             let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
             return (ir::Expr::Param(p, None), ty);
         }
+        if self.scale_index.contains_key(&id.name) {
+            self.scale_as_value(id, false);
+            return poison();
+        }
         if let Some((e, def)) = expected.and_then(|t| match t {
             Ty::Enum(e) => Some((e, self.schema.enum_def(*e)?)),
             _ => None,
@@ -2002,6 +2212,121 @@ impl<'a> Checker<'a> {
             hint,
         );
         poison()
+    }
+
+    /// A scale named where a value is expected (`SSC`, `SSC(d)`).
+    fn scale_as_value(&mut self, id: &ast::Ident, called: bool) {
+        let at = if called { ", d" } else { "" };
+        self.error(
+            code::TYPE_MISMATCH,
+            id.span,
+            format!("`{}` is a scale, not a value", id.name),
+            format!(
+                "apply it to an amount: `marginal({0}, x{at})` taxes each part of x at its bracket's value, `bracket({0}, x{at})` gives the value of the bracket x reaches",
+                id.name
+            ),
+        );
+    }
+
+    /// `marginal(S, x [, d])` / `bracket(S, x [, d])`: `S` names a scale, `x` is a
+    /// number, `d` a date (`ref` when not given); the result is a decimal.
+    fn scale_call(
+        &mut self,
+        body: &mut Body,
+        op: ir::ScaleOp,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Typed {
+        let name = op.name();
+        let (s, x, at) = match args {
+            [s, x] => (s, x, None),
+            [s, x, d] => (s, x, Some(d)),
+            _ => {
+                self.error(
+                    code::ARITY,
+                    span,
+                    format!(
+                        "`{name}` takes a scale, an amount and optionally a date, and {} argument(s) are given",
+                        args.len()
+                    ),
+                    format!("write `{name}(SCALE, amount)`, or `{name}(SCALE, amount, date)` for the scale in force on another date"),
+                );
+                return poison();
+            }
+        };
+        let scale = match &s.kind {
+            ExprKind::Name(id) => match self.scale_index.get(&id.name) {
+                Some(&i) => Some(i),
+                None => {
+                    self.unknown_scale(id, name);
+                    None
+                }
+            },
+            _ => {
+                self.error(
+                    code::TYPE_MISMATCH,
+                    s.span,
+                    format!("the first argument of `{name}` must name a scale"),
+                    format!("write the scale's name: `{name}(SSC, amount)`"),
+                );
+                None
+            }
+        };
+        let (x_e, xt) = self.expr(body, x, None);
+        let mut ok = scale.is_some();
+        if !(xt.is_numeric() || xt == Ty::NoneLit) {
+            ok = false;
+            let tn = self.ty_name(&xt);
+            self.error(
+                code::TYPE_MISMATCH,
+                x.span,
+                format!("the amount a scale is applied to must be a number, and this is {tn}"),
+                format!("give `{name}` a whole or decimal number (an income, a contribution base)"),
+            );
+        }
+        let at = at.map(|d| {
+            let (d_e, dt) = self.expr(body, d, Some(&Ty::Date));
+            self.expect_ty(&dt, &Ty::Date, d.span, "the date a scale is read at");
+            Box::new(d_e)
+        });
+        let Some(scale) = scale.filter(|_| ok) else {
+            return poison();
+        };
+        if at.is_none() {
+            body.scales_used.insert(scale);
+        }
+        (
+            ir::Expr::Scale {
+                op,
+                scale,
+                x: Box::new(x_e),
+                at,
+            },
+            Ty::Decimal,
+        )
+    }
+
+    /// The first argument of `marginal` / `bracket` that names no scale.
+    fn unknown_scale(&mut self, id: &ast::Ident, op: &str) {
+        if self.param_index.contains_key(&id.name) {
+            self.error(
+                code::TYPE_MISMATCH,
+                id.span,
+                format!("`{}` is a parameter, not a scale", id.name),
+                format!("`{op}` reads a scale (`scale NAME \"label\" {{ from DATE: THRESHOLD → VALUE, ... }}`); a parameter is read by its name"),
+            );
+            return;
+        }
+        let hint = match did_you_mean(&id.name, self.scale_index.keys().map(|s| s.as_str())) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "name a scale defined in this rule set (`scale NAME \"label\" { ... }`)".into(),
+        };
+        self.error(
+            code::UNKNOWN_SCALE,
+            id.span,
+            format!("unknown scale `{}`", id.name),
+            hint,
+        );
     }
 
     fn arith(
@@ -2289,6 +2614,10 @@ impl<'a> Checker<'a> {
             let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
             return (ir::Expr::Param(p, Some(Box::new(d))), ty);
         }
+        if self.scale_index.contains_key(&name.name) {
+            self.scale_as_value(name, true);
+            return poison();
+        }
         let function = self.function_index.get(&name.name).and_then(|&f| {
             let entry = self.functions.get(f)?;
             Some((f, entry.ast, entry.params.clone(), entry.result.clone()))
@@ -2324,8 +2653,12 @@ impl<'a> Checker<'a> {
             body.calls.insert(f);
             return (ir::Expr::Function(f, out), result);
         }
+        if let Some(op) = ir::ScaleOp::named(&name.name) {
+            return self.scale_call(body, op, args, span);
+        }
         let Some(b) = builtin(&name.name) else {
             let mut names: Vec<&str> = BUILTINS.iter().map(|(n, _)| *n).collect();
+            names.extend(["marginal", "bracket"]);
             names.extend(self.function_index.keys().map(|s| s.as_str()));
             names.extend(self.param_index.keys().map(|s| s.as_str()));
             let hint = match did_you_mean(&name.name, names) {
@@ -2516,24 +2849,5 @@ fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
         (Ty::List(x), Ty::List(y)) => unify(x, y).map(|t| Ty::List(Box::new(t))),
         (x, y) if x == y => Some(x.clone()),
         _ => None,
-    }
-}
-
-/// The first day of `[from, to]` on which the parameter has no value, if any.
-fn coverage_gap(p: &ir::ParamDef, from: NaiveDate, to: Option<NaiveDate>) -> Option<String> {
-    let mut cursor = from;
-    loop {
-        let Some((_, end, _, _)) = p
-            .steps
-            .iter()
-            .find(|(f, t, _, _)| *f <= cursor && t.is_none_or(|t| cursor <= t))
-        else {
-            return Some(cursor.to_string());
-        };
-        match (end, to) {
-            (None, _) => return None,
-            (Some(e), Some(t)) if *e >= t => return None,
-            (Some(e), _) => cursor = e.succ_opt()?,
-        }
     }
 }

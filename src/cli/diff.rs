@@ -5,7 +5,7 @@ use super::run::{
     bad_input, failed_run, open_input, progress_bar, quiet_worker_panics, tmp_name, write_json,
     RunArgs,
 };
-use mianshen::batch::{self, ChunkOutput, DiffConfig, Impact, RunConfig, Sink};
+use mianshen::internals::batch::{self, ChunkOutput, DiffConfig, Impact, RunConfig, Sink};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -229,14 +229,14 @@ fn table(impact: &Impact) -> String {
         .policies
         .iter()
         .map(|(id, p)| {
-            let money = |d| mianshen::value::money(d).to_string();
+            let money = |d| mianshen::internals::value::money(d).to_string();
             let id = match p.presence {
-                mianshen::reach::Presence::Both => id.clone(),
-                mianshen::reach::Presence::New => format!("{id} (new)"),
-                mianshen::reach::Presence::Gone => format!("{id} (gone)"),
+                mianshen::internals::reach::Presence::Both => id.clone(),
+                mianshen::internals::reach::Presence::New => format!("{id} (new)"),
+                mianshen::internals::reach::Presence::Gone => format!("{id} (gone)"),
             };
             [
-                mianshen::escape::text(&id).into_owned(),
+                mianshen::internals::escape::text(&id).into_owned(),
                 p.newly_eligible.to_string(),
                 p.no_longer_eligible.to_string(),
                 p.newly_undetermined.to_string(),

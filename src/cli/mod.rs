@@ -1,17 +1,19 @@
 //! The `mianshen` command line.
 
 mod diff;
+mod mutants;
 mod props;
 mod run;
 
 use clap::{Parser, Subcommand};
-use mianshen::check::Severity;
-use mianshen::compile::RuleSet;
-use mianshen::escape;
-use mianshen::eval::{self, Decision, EvalOptions, Outcome, Truth};
-use mianshen::load::{self, LoadError};
-use mianshen::record;
-use mianshen::testing;
+// The facade wherever it suffices; the internals for what only a command line needs
+// (diagnostics of a rule set that loads, the fast tier's coverage, record files read
+// with their own messages, escaping for the terminal).
+use mianshen::internals::{check, escape, eval, load, record};
+use mianshen::{
+    Decision, EvalOptions, ExtraValue, LoadError, MemberStatus, Outcome, ReadOptions, RequestError,
+    RuleSet, Severity,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -48,8 +50,8 @@ struct RecordArgs {
 }
 
 impl RecordArgs {
-    fn read(&self) -> record::ReadOptions {
-        record::ReadOptions {
+    fn read(&self) -> ReadOptions {
+        ReadOptions {
             lenient: self.lenient,
             max_bytes: self.max_record_bytes,
             max_depth: self.max_record_depth,
@@ -227,12 +229,34 @@ enum Command {
         /// Check the built-in properties over generated records.
         #[arg(long)]
         properties: bool,
-        /// Generated cases per property (with --properties).
-        #[arg(long = "cases", value_name = "N", default_value_t = 1000)]
-        prop_cases: u32,
-        /// Seed of the generated cases (with --properties).
+        /// Generated cases per property (with --properties: default 1000; with
+        /// --mutants: default 100, for the mutants the example cases do not kill; 0
+        /// runs the example cases only).
+        #[arg(long = "cases", value_name = "N")]
+        prop_cases: Option<u32>,
+        /// Seed of the generated cases (with --properties, --mutants), and of the
+        /// sample of mutants (with --max).
         #[arg(long, value_name = "S", default_value_t = 2025)]
         seed: u64,
+        /// Test the tests: run small mutants of the rule set (a comparison flipped, a
+        /// number or a date moved by one, a clause or a set member dropped, ...)
+        /// against the example cases and properties, and report those that survive.
+        #[arg(long)]
+        mutants: bool,
+        /// With --mutants: run at most N mutants, a sample chosen by --seed.
+        #[arg(long, value_name = "N", requires = "mutants")]
+        max: Option<usize>,
+        /// With --mutants: exit with status 1 when the share of mutants killed is
+        /// below this (0 to 1).
+        #[arg(long, value_name = "F", default_value_t = 0.9, requires = "mutants")]
+        min_score: f64,
+        /// With --mutants: print the report as JSON.
+        #[arg(long, requires = "mutants")]
+        json: bool,
+        /// Propose example cases on the boundaries that would kill the surviving
+        /// mutants of this policy (printed in the case-file layout, never written).
+        #[arg(long, value_name = "POLICY", conflicts_with_all = ["mutants", "properties", "coverage"])]
+        suggest: Option<String>,
         #[command(flatten)]
         records: RecordArgs,
     },
@@ -273,14 +297,35 @@ pub fn main() -> ExitCode {
             properties,
             prop_cases,
             seed,
+            mutants,
+            max,
+            min_score,
+            json,
+            suggest,
             records,
         } => {
             let _ = RECORD_ARGS.set(records);
+            if let Some(policy) = suggest {
+                return mutants::suggest(&rules, &cases, &policy, prop_cases.unwrap_or(100), seed);
+            }
+            if mutants {
+                return mutants::mutants(
+                    &rules,
+                    &cases,
+                    mutants::Args {
+                        seed,
+                        max,
+                        min_score,
+                        json,
+                        property_cases: prop_cases.unwrap_or(100),
+                    },
+                );
+            }
             props::test(
                 &rules,
                 &cases,
                 coverage,
-                properties.then_some((prop_cases, seed)),
+                properties.then_some((prop_cases.unwrap_or(1000), seed)),
             )
         }
         Command::Prefill {
@@ -377,14 +422,19 @@ fn check(dir: &Path) -> ExitCode {
         .count();
     match &checked.rules {
         Some(r) if errors == 0 => {
+            // Scales are counted only in a rule set that has some.
+            let scales = match r.program().scales.len() {
+                0 => String::new(),
+                n => format!(", {n} scales"),
+            };
             println!(
-                "{}: {} policies, {} bundles, {} parameters, {} functions — no errors (version {})",
+                "{}: {} policies, {} bundles, {} parameters{scales}, {} functions — no errors (version {})",
                 dir.display(),
-                r.program.policies.len(),
-                r.program.bundles.len(),
-                r.program.params.len(),
-                r.program.functions.len(),
-                r.version
+                r.policies().len(),
+                r.bundles().len(),
+                r.program().params.len(),
+                r.program().functions.len(),
+                r.version()
             );
             println!("{}", batch_coverage(r));
             ExitCode::SUCCESS
@@ -400,17 +450,17 @@ fn check(dir: &Path) -> ExitCode {
 /// the reference evaluator (they are decided all the same, only more slowly).
 fn batch_coverage(rules: &RuleSet) -> String {
     // What compiles does not depend on the date; any date the policies know will do.
-    let Some(on) = rules.program.policies.iter().map(|p| p.from).min() else {
+    let Some(on) = rules.program().policies.iter().map(|p| p.from).min() else {
         return "batch: no policies".into();
     };
-    let compiled = mianshen::fast::FastRules::new(rules, on);
-    let n = rules.program.policies.len();
+    let compiled = mianshen::internals::fast::FastRules::new(rules, on);
+    let n = rules.program().policies.len();
     let left: Vec<String> = (0..n)
         .filter(|&i| !compiled.is_compiled(i))
         .map(|i| {
             format!(
                 "{} ({})",
-                rules.program.policies[i].id,
+                rules.program().policies[i].id,
                 compiled.uncompiled_reason(i).unwrap_or("?")
             )
         })
@@ -428,7 +478,7 @@ fn batch_coverage(rules: &RuleSet) -> String {
 
 /// Loads a rule set or prints why not.
 pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
-    load::load_dir(dir).map_err(|e| {
+    RuleSet::load_dir(dir).map_err(|e| {
         match &e {
             LoadError::Diagnostics {
                 diagnostics,
@@ -515,7 +565,7 @@ fn load_record(
         eprintln!("error: {}", escape::text(&m));
         ExitCode::from(2)
     })?;
-    let subject = record::detect_subject(&rules.schema, &value, subject).map_err(|m| {
+    let subject = record::detect_subject(rules.schema(), &value, subject).map_err(|m| {
         eprintln!(
             "error: record {}: {}",
             escape::text(&path.display().to_string()),
@@ -523,7 +573,7 @@ fn load_record(
         );
         ExitCode::from(2)
     })?;
-    record::read_record_with(&rules.schema, subject, &value, record_args().read())
+    record::read_record_with(rules.schema(), subject, &value, record_args().read())
         .map(|(r, unknown)| {
             for k in unknown {
                 eprintln!(
@@ -560,33 +610,35 @@ fn prefill(
         Ok(d) => d,
         Err(c) => return c,
     };
-    let Some(b) = rules.bundle_index(bundle) else {
-        let hint = mianshen::check::did_you_mean(
-            bundle,
-            rules.program.bundles.iter().map(|b| b.id.as_str()),
-        )
-        .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+    if rules.bundle(bundle).is_none() {
+        let hint = check::did_you_mean(bundle, rules.bundles().map(|b| b.id()))
+            .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
         eprintln!("error: unknown bundle `{bundle}`{hint}");
         return ExitCode::from(2);
-    };
+    }
     let rec = match load_record(&rules, record_path, None) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let def = &rules.program.bundles[b];
-    if def.subject != rec.subject {
-        eprintln!(
-            "error: bundle {bundle} is for records of kind `{}`, and {} is of kind `{}`",
-            rules.schema.subjects[def.subject].name,
-            record_path.display(),
-            rules.schema.subjects[rec.subject].name
-        );
-        return ExitCode::from(2);
-    }
-    let result = eval::prefill(&rules, b, &rec, ref_date, record_args().eval(true));
+    let result = match rules.prefill_with(bundle, &rec, ref_date, record_args().eval(true)) {
+        Ok(r) => r,
+        Err(RequestError::WrongSubject {
+            expected, found, ..
+        }) => {
+            eprintln!(
+                "error: bundle {bundle} is for records of kind `{expected}`, and {} is of kind `{found}`",
+                record_path.display(),
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {}", escape::text(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
     let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
     if let Some(path) = html {
-        let page = mianshen::bundle::render_html(&result, &who, ref_date);
+        let page = mianshen::internals::bundle::render_html(&result, &who, ref_date);
         if let Err(e) = std::fs::write(path, page) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
@@ -611,7 +663,7 @@ fn prefill(
     println!("\nmembers:");
     for (key, label, m) in &result.members {
         let status = match m {
-            eval::MemberStatus::Procedural { status, missing } => {
+            MemberStatus::Procedural { status, missing } => {
                 let s = match status {
                     Outcome::Eligible => "available".to_string(),
                     Outcome::NotEligible => "not_available".to_string(),
@@ -624,7 +676,7 @@ fn prefill(
                 };
                 s
             }
-            eval::MemberStatus::Policy { decision: d, item } => {
+            MemberStatus::Policy { decision: d, item } => {
                 let mut s = d.outcome.as_str().to_string();
                 if let Some(item) = item {
                     s.push_str(&format!(" (for {})", t(item)));
@@ -728,25 +780,18 @@ fn eval_cmd(args: EvalArgs<'_>) -> ExitCode {
     };
     let opts = record_args().eval(true);
     let decisions: Vec<Decision> = match policy {
-        Some(id) => match rules.policy_index.get(id) {
-            Some(&i) => {
-                if rules.program.policies[i].subject != rec.subject {
-                    eprintln!("error: policy {id} is about another subject kind than this record");
-                    return ExitCode::from(2);
-                }
-                vec![eval::evaluate_policy(&rules, i, &rec, ref_date, opts)]
+        Some(id) => match rules.decide_policy_with(id, &rec, ref_date, opts) {
+            Ok(d) => vec![d],
+            Err(RequestError::WrongSubject { .. }) => {
+                eprintln!("error: policy {id} is about another subject kind than this record");
+                return ExitCode::from(2);
             }
-            None => {
-                let hint = mianshen::check::did_you_mean(
-                    id,
-                    rules.policy_index.keys().map(|s| s.as_str()),
-                )
-                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
-                eprintln!("error: unknown policy `{id}`{hint}");
+            Err(e) => {
+                eprintln!("error: {}", escape::text(&e.to_string()));
                 return ExitCode::from(2);
             }
         },
-        None => eval::evaluate_all(&rules, &rec, ref_date, opts),
+        None => rules.decide_with(&rec, ref_date, opts),
     };
     if let Some(k) = near_miss {
         return near_cmd(&rules, &rec, ref_date, &decisions, k, json);
@@ -777,11 +822,11 @@ fn near_cmd(
     json: bool,
 ) -> ExitCode {
     let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
-    let misses: Vec<mianshen::reach::NearMiss> = decisions
+    let misses: Vec<mianshen::internals::reach::NearMiss> = decisions
         .iter()
         .filter_map(|d| {
-            let i = *rules.policy_index.get(&d.policy)?;
-            mianshen::reach::near_miss(rules, i, rec, on, d, k, &who)
+            let i = rules.policy_number(&d.policy)?;
+            mianshen::internals::reach::near_miss(rules, i, rec, on, d, k, &who)
         })
         .collect();
     if json {
@@ -803,7 +848,7 @@ fn near_cmd(
         misses.len()
     );
     for m in &misses {
-        let title = rules.policy(&m.policy).map_or("", |p| p.title.as_str());
+        let title = rules.policy(&m.policy).map_or("", |p| p.title());
         let when = if m.unknown.is_empty() {
             "would be eligible if".to_string()
         } else {
@@ -828,8 +873,8 @@ fn near_cmd(
 }
 
 /// How far a failed clause is, in words: `: 170, needs >= 180 (gap 10)`.
-fn miss_words(m: &mianshen::reach::Miss) -> String {
-    use mianshen::reach::MissKind;
+fn miss_words(m: &mianshen::internals::reach::Miss) -> String {
+    use mianshen::internals::reach::MissKind;
     let mut out = String::new();
     if let (Some(kind), Some(needs), Some(actual), Some(threshold)) =
         (m.kind, m.needs, &m.actual, &m.threshold)
@@ -865,15 +910,15 @@ fn miss_words(m: &mianshen::reach::Miss) -> String {
 /// line of its own or reach the terminal as a control sequence.
 pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     let t = |s: &str| escape::text(s).into_owned();
-    let shown = |x: &eval::ExtraValue| {
+    let shown = |x: &ExtraValue| {
         t(&serde_json::to_value(x)
             .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
             .unwrap_or_default())
     };
-    let title = rules.policy(&d.policy).map_or("", |p| p.title.as_str());
+    let title = rules.policy(&d.policy).map_or("", |p| p.title());
     let mut out = format!("\n{} {} — {}\n", t(&d.policy), t(title), d.outcome.as_str());
     if let Some(a) = &d.amount {
-        let v = mianshen::value::money(a.value);
+        let v = mianshen::internals::value::money(a.value);
         let extras: Vec<String> = a
             .extras
             .iter()
@@ -914,12 +959,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     }
     if let Some(tr) = &d.trace {
         for c in &tr.clauses {
-            let mark = match c.value {
-                Truth::True => "✓",
-                Truth::False => "✗",
-                Truth::Unknown => "?",
-                Truth::Error => "!",
-            };
+            let mark = c.value.mark();
             let facts: Vec<String> = c
                 .facts
                 .iter()
@@ -950,7 +990,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
                 out.push_str(&format!(" (missing {})", t(&item.missing.join(", "))));
             }
             if let Some(a) = &item.amount {
-                let v = mianshen::value::money(a.value);
+                let v = mianshen::internals::value::money(a.value);
                 out.push_str(&format!(" {v} {} {}", t(&a.unit), t(&a.period)));
             }
             out.push('\n');
@@ -965,7 +1005,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
         Err(c) => return c,
     };
     let files: Vec<PathBuf> = if files.is_empty() {
-        match testing::try_case_files(dir) {
+        match mianshen::case_files(dir) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: {}", escape::text(&e.to_string()));
@@ -975,58 +1015,39 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     } else {
         files.to_vec()
     };
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for f in &files {
-        let file = match testing::read_case_file(f) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {}", escape::text(&e.to_string()));
-                failed += 1;
-                continue;
+    let report = rules.run_cases_with(&files, &record_args().read(), record_args().eval(true));
+    for e in &report.unreadable {
+        eprintln!("error: {}", escape::text(&e.to_string()));
+    }
+    // JSON text is escaped as JSON ([`escape::json`]): no raw control or bidi character
+    // is printed.
+    let json = |v: &serde_json::Value| {
+        escape::json(&serde_json::to_string(v).unwrap_or_default()).into_owned()
+    };
+    for r in report.failures() {
+        println!(
+            "FAIL {} {} ({})",
+            escape::text(&r.id),
+            escape::text(r.title.as_deref().unwrap_or("")),
+            escape::text(&r.file.display().to_string())
+        );
+        for fl in &r.failures {
+            for d in &fl.differences {
+                println!("  {}", escape::text(&d.to_string()));
             }
-        };
-        for case in &file.cases {
-            let r = testing::run_case_with(
-                &rules,
-                f,
-                case,
-                record_args().read(),
-                record_args().eval(true),
-            );
-            if r.failures.is_empty() {
-                passed += 1;
-                continue;
-            }
-            failed += 1;
-            println!(
-                "FAIL {} {} ({})",
-                escape::text(&r.id),
-                escape::text(r.title.as_deref().unwrap_or("")),
-                escape::text(&f.display().to_string())
-            );
-            // JSON text is escaped as JSON ([`escape::json`]): no raw control or bidi
-            // character is printed.
-            let json = |v: &serde_json::Value| {
-                escape::json(&serde_json::to_string(v).unwrap_or_default()).into_owned()
-            };
-            for fl in &r.failures {
-                for d in &fl.differences {
-                    println!("  {}", escape::text(&d.to_string()));
-                }
-                println!("  expected: {}", json(&fl.expected));
-                if let Some(a) = &fl.actual {
-                    let mut brief = a.clone();
-                    let trace = brief.as_object_mut().and_then(|m| m.remove("trace"));
-                    println!("  actual:   {}", json(&brief));
-                    if let Some(t) = trace {
-                        println!("  trace:    {}", json(&t));
-                    }
+            println!("  expected: {}", json(&fl.expected));
+            if let Some(a) = &fl.actual {
+                let mut brief = a.clone();
+                let trace = brief.as_object_mut().and_then(|m| m.remove("trace"));
+                println!("  actual:   {}", json(&brief));
+                if let Some(t) = trace {
+                    println!("  trace:    {}", json(&t));
                 }
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
+    println!("{} passed, {} failed", report.passed(), report.failed());
+    if report.is_success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

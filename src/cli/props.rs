@@ -1,7 +1,8 @@
 //! `mianshen test --coverage` and `mianshen test --properties`: clause coverage of the
 //! example cases, and the built-in properties over generated records.
 
-use mianshen::testing::{self, coverage, declared, properties};
+use mianshen::internals::testing::{self, coverage, declared, properties};
+use mianshen::PropertyOptions;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ pub fn test(
         }
     }
     if let Some((cases, seed)) = properties {
-        let report = properties::run_properties(&rules, cases, seed);
+        let report = rules.check_properties(&PropertyOptions::new(cases, seed));
         print!("\n{}", report.render());
         // How far the generated records reach into each policy.
         let reach = properties::generated_coverage(&rules, cases.min(1000), seed);
@@ -48,7 +49,7 @@ pub fn test(
             );
         }
         // The properties the rule files declare (amount bounds, monotonicity).
-        let declared = declared::check_declared(&rules, cases, seed);
+        let declared = rules.check_declared_properties(cases, seed);
         if !declared.is_empty() {
             print!("\ndeclared properties:\n{}", declared::render(&declared));
         }

@@ -1,7 +1,7 @@
 //! `mianshen run`: the batch over a population file, written to an output directory.
 
-use mianshen::batch::{self, ChunkOutput, InputRecord, RunConfig, Sink, Source};
-use mianshen::compile::RuleSet;
+use mianshen::internals::batch;
+use mianshen::{ChunkOutput, InputRecord, RuleSet, RunConfig, Sink, Source};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -95,10 +95,10 @@ impl DirSink {
 }
 
 /// Writes JSON Lines text with the characters `serde_json` leaves raw (C1 controls,
-/// bidi controls, U+2028/U+2029) escaped ([`mianshen::escape::json`]).
+/// bidi controls, U+2028/U+2029) escaped ([`mianshen::internals::escape::json`]).
 pub(super) fn write_json(to: &mut BufWriter<File>, text: &str) -> std::io::Result<()> {
-    if mianshen::escape::json_may_need(text.as_bytes()) {
-        to.write_all(mianshen::escape::json(text).as_bytes())
+    if mianshen::internals::escape::json_may_need(text.as_bytes()) {
+        to.write_all(mianshen::internals::escape::json(text).as_bytes())
     } else {
         to.write_all(text.as_bytes())
     }
@@ -236,7 +236,7 @@ fn csv_records<'a, R: Read + 'a>(
             Ok(row) => {
                 let cells: Vec<(&str, &str)> =
                     headers.iter().map(String::as_str).zip(row.iter()).collect();
-                match mianshen::record::from_flat(&rules.schema, subject, &cells) {
+                match mianshen::internals::record::from_flat(rules.schema(), subject, &cells) {
                     Ok(v) => Source::Value(v),
                     Err(m) => Source::Unreadable(m),
                 }
@@ -388,7 +388,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         ))
     })?;
     if let Some(path) = args.report {
-        let page = mianshen::reach::render_report(&rules, &summary);
+        let page = mianshen::internals::reach::render_report(&rules, &summary);
         std::fs::write(path, page)
             .map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
     }
@@ -431,7 +431,7 @@ pub(super) fn open_input<'r>(
     if !csv {
         // Checked here so that a wrong name is a usage error before anything runs.
         if let Some(s) = args.subject {
-            if !rules.schema.subjects.iter().any(|d| d.name == s) {
+            if !rules.schema().subjects.iter().any(|d| d.name == s) {
                 return Err(bad_input(format!("unknown subject kind `{s}`")));
             }
         }
@@ -439,12 +439,12 @@ pub(super) fn open_input<'r>(
     }
     let subject = match args.subject {
         Some(s) => rules
-            .schema
+            .schema()
             .subjects
             .iter()
             .position(|d| d.name == s)
             .ok_or_else(|| bad_input(format!("unknown subject kind `{s}`")))?,
-        None if rules.schema.subjects.len() == 1 => 0,
+        None if rules.schema().subjects.len() == 1 => 0,
         None => {
             return Err(bad_input(
                 "CSV input needs --subject (person, enterprise, ...)",
@@ -480,7 +480,7 @@ pub(super) fn progress_bar(quiet: bool, total: Option<u64>) -> Option<indicatif:
 /// (a panic deciding a record), 2 for bad input or output.
 pub(super) fn failed_run(e: &batch::BatchError, out: &Path) -> ExitCode {
     let text = e.to_string();
-    let message = mianshen::escape::text(&text);
+    let message = mianshen::internals::escape::text(&text);
     if !matches!(e, batch::BatchError::Internal { .. }) {
         return bad_input(message);
     }

@@ -12,36 +12,56 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     /// The record schema.
-    pub schema: Schema,
+    pub(crate) schema: Schema,
     /// The program.
-    pub program: Program,
+    pub(crate) program: Program,
     /// Policy id → index.
-    pub policy_index: HashMap<String, usize>,
+    pub(crate) policy_index: HashMap<String, usize>,
     /// Content hash of the rule files and schema (hex), the rule-set version.
-    pub version: String,
+    pub(crate) version: String,
     /// Per record type, per field: whether the rules read it (a batch reader may skip
     /// the others).
-    pub used_fields: Vec<Vec<bool>>,
+    pub(crate) used_fields: Vec<Vec<bool>>,
     /// Which outputs derive from sensitive fields, to be masked.
-    pub taint: crate::check::taint::Taint,
+    pub(crate) taint: crate::check::taint::Taint,
 }
 
+// The public methods of a rule set (loading, reading, deciding, listing) are in
+// `crate::api`; these are the crate's own, and the hidden door's.
 impl RuleSet {
-    /// The policy with this id.
-    pub fn policy(&self, id: &str) -> Option<&ir::PolicyDef> {
+    /// The checked policy with this id.
+    pub(crate) fn policy_def(&self, id: &str) -> Option<&ir::PolicyDef> {
         self.policy_index
             .get(id)
             .and_then(|&i| self.program.policies.get(i))
     }
 
-    /// The index of the bundle with this id.
-    pub fn bundle_index(&self, id: &str) -> Option<usize> {
-        self.program.bundles.iter().position(|b| b.id == id)
+    /// Not part of the API: the record schema (for the project's own tools and tests).
+    #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
+    pub fn schema(&self) -> &Schema {
+        &self.schema
     }
 
-    /// All policies, in rule-set order.
-    pub fn policies(&self) -> &[ir::PolicyDef] {
-        &self.program.policies
+    /// Not part of the API: the checked program.
+    #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Not part of the API: per record type, per field, whether the rules read it.
+    #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
+    pub fn used_fields(&self) -> &[Vec<bool>] {
+        &self.used_fields
+    }
+
+    /// Not part of the API: the index of the policy with this id in the program.
+    #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
+    pub fn policy_number(&self, id: &str) -> Option<usize> {
+        self.policy_index.get(id).copied()
     }
 }
 
@@ -194,6 +214,12 @@ fn fold(e: &mut Expr) {
             fold(b);
         }
         Expr::Call(_, args) | Expr::Function(_, args) => args.iter_mut().for_each(fold),
+        Expr::Scale { x, at, .. } => {
+            fold(x);
+            if let Some(a) = at {
+                fold(a);
+            }
+        }
         _ => {}
     }
 }

@@ -10,15 +10,16 @@ use chrono::NaiveDate;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-/// A member's status.
+/// A bundle member's status for the subject: a procedural matter's availability, or a
+/// policy member's full decision.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberStatus {
     /// A procedural matter: available / not_available / undetermined, with the missing
     /// fields when undetermined.
     Procedural {
-        /// Outcome mapped to availability.
+        /// Available (eligible), not available (not eligible) or undetermined.
         status: Outcome,
-        /// Missing fields.
+        /// The fields to ask for, when undetermined.
         missing: Vec<String>,
     },
     /// A policy member: its full decision for the bundle's subject, or, for a member
@@ -83,12 +84,13 @@ impl Serialize for MemberStatus {
     }
 }
 
-/// A field the government already knows.
+/// A field of the bundle's form that the government already knows, with where its
+/// value came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrefilledField {
-    /// Key.
+    /// The field's key in the form (`bank_account`).
     pub key: String,
-    /// Label.
+    /// The field's label as the form shows it (`姓名`).
     pub label: String,
     /// The value, as the form shows it (sensitive values included: the form needs them).
     pub value: serde_json::Value,
@@ -99,25 +101,28 @@ pub struct PrefilledField {
     pub display: Option<String>,
 }
 
-/// A material, deduplicated across members.
+/// A material the citizen may have to provide, listed once with every member that
+/// needs it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MaterialLine {
-    /// Key.
+    /// The material's key (`id_card`).
     pub key: String,
-    /// Label.
+    /// The material's label as the form shows it.
     pub label: String,
     /// Held by the government: not to be submitted.
     pub held: bool,
-    /// The members that need it.
+    /// The keys of the members that need it.
     pub members: Vec<String>,
 }
 
-/// The pre-filled bundle for one subject.
+/// A "one thing" bundle pre-filled for one subject on one date: each member's status,
+/// the form's known fields with their sources, the fields left to enter, and the
+/// materials to provide. Serialises to the JSON `mianshen prefill --json` prints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleResult {
-    /// Bundle id.
+    /// The bundle's id.
     pub bundle: String,
-    /// Bundle title.
+    /// The bundle's title, as the form shows it.
     pub title: String,
     /// Each member: key, label, status.
     pub members: Vec<(String, String, MemberStatus)>,

@@ -13,12 +13,13 @@ pub enum Outcome {
     Eligible,
     /// At least one clause is false.
     NotEligible,
-    /// The data cannot decide: see `missing`.
+    /// The data cannot decide: `missing` names the fields to ask for (or the decision
+    /// carries an evaluation error).
     Undetermined,
 }
 
 impl Outcome {
-    /// The word used in outputs.
+    /// The word the JSON outputs use: `eligible`, `not_eligible`, `undetermined`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Eligible => "eligible",
@@ -38,7 +39,7 @@ pub enum ExtraValue {
     Decimal(Decimal),
     /// Text, a date or an enum value, as written.
     Text(String),
-    /// true / false
+    /// A truth value.
     Bool(bool),
 }
 
@@ -58,11 +59,13 @@ impl Serialize for ExtraValue {
 pub struct Amount {
     /// The amount, exact; two decimal places.
     pub value: Decimal,
-    /// Currency.
+    /// The currency (`CNY`).
     pub unit: String,
-    /// per_month, per_year, one_time, total_entitlement, max_principal.
+    /// The period the amount is for: `per_month`, `per_year`, `one_time`,
+    /// `total_entitlement` or `max_principal`.
     pub period: String,
-    /// Extras stated with the amount.
+    /// Values the rules state with the amount, by name (`months`, `monthly`, `ratio`,
+    /// …), in the order written.
     pub extras: Vec<(String, ExtraValue)>,
 }
 
@@ -82,7 +85,7 @@ impl Serialize for Amount {
 /// A fact a clause read: a record path and its value (masked where sensitive).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fact {
-    /// Schema path.
+    /// The record path read (`person.birth_date`, `household.members[M1].income`).
     pub path: String,
     /// The value as text: `missing`, `none`, or the value (`***` when sensitive).
     pub value: String,
@@ -91,29 +94,30 @@ pub struct Fact {
 /// A clause's value in a trace: the one three-valued truth of the semantics.
 pub use crate::semantics::Truth;
 
-/// One clause in a trace.
+/// One clause of a decision's trace: its value and the facts it read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClauseTrace {
-    /// `C1`
+    /// The clause's id (`C1`; `C0` is "in force on the reference date").
     pub id: String,
-    /// Its label.
+    /// The clause's label as written in the rules (`年满65周岁`).
     pub label: String,
-    /// Its value.
+    /// What the clause evaluated to: true, false, unknown (missing data) or an error.
     pub value: Truth,
-    /// Its legal citation.
+    /// The clause's own legal citation, when the rules give one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
-    /// The facts it read.
+    /// The record facts the clause read, with their values (masked where sensitive).
     pub facts: Vec<Fact>,
 }
 
-/// Why a decision is what it is.
+/// Why a decision is what it is: every clause with its value and the facts it read,
+/// asked for with [`EvalOptions::trace`](crate::EvalOptions::trace).
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Trace {
     /// The policy's legal basis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
-    /// Each clause (C0 first).
+    /// Every clause, `C0` first.
     pub clauses: Vec<ClauseTrace>,
     /// The facts the amount read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -130,7 +134,7 @@ pub struct EvalError {
     pub kind: ErrorKind,
     /// The clause (or `amount`, or a definition's name) being evaluated.
     pub at: String,
-    /// What happened, for a person.
+    /// What happened, in words for a person (not to match on: match on `kind`).
     pub message: String,
 }
 
@@ -139,7 +143,7 @@ pub struct EvalError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Division by zero.
+    /// A division by zero.
     DivisionByZero,
     /// A number out of range (whole-number or decimal overflow, a number too large
     /// for a whole number).
@@ -152,7 +156,8 @@ pub enum ErrorKind {
     SeveralItems,
     /// `latest`/`earliest` with a tie for the deciding value.
     Tie,
-    /// A parameter has no value on the date asked.
+    /// A parameter or a scale has no value on the date asked: no step is in force
+    /// there, or the step in force declares the value `absent` (abolished).
     ParameterWithoutValue,
     /// No amount rule applies, or the amount formula gives no number.
     NoAmount,
@@ -198,8 +203,11 @@ impl Serialize for ErrorKind {
     }
 }
 
-impl From<&crate::semantics::Fault> for ErrorKind {
-    fn from(f: &crate::semantics::Fault) -> Self {
+// Not a `From` impl: that would put the semantics' internal `Fault` in the API's
+// `ErrorKind`.
+impl ErrorKind {
+    /// The kind of error a fault of the semantics is.
+    pub(crate) fn of_fault(f: &crate::semantics::Fault) -> Self {
         use crate::semantics::Fault;
         match f {
             Fault::DivisionByZero => ErrorKind::DivisionByZero,
@@ -251,7 +259,7 @@ impl Failure {
 
 impl From<crate::semantics::Fault> for Failure {
     fn from(f: crate::semantics::Fault) -> Self {
-        Failure::new(ErrorKind::from(&f), f.to_string())
+        Failure::new(ErrorKind::of_fault(&f), f.to_string())
     }
 }
 
@@ -265,26 +273,26 @@ impl From<&str> for Failure {
 /// The decision for one sub-subject (a hire, a child).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemDecision {
-    /// Outcome.
+    /// The item's outcome.
     pub outcome: Outcome,
-    /// False clauses.
+    /// Every false clause (not eligible only).
     pub failed: Vec<String>,
-    /// Missing paths.
+    /// Every missing field (undetermined only).
     pub missing: Vec<String>,
-    /// Amount when eligible.
+    /// The item's amount, when eligible.
     pub amount: Option<Amount>,
-    /// Evaluation error.
+    /// An evaluation error, when the rule text leaves the item's case undefined.
     pub error: Option<EvalError>,
-    /// Trace.
+    /// The item's trace, when asked for.
     pub trace: Option<Trace>,
 }
 
 /// The decision of one policy for one subject on one date.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
-    /// Policy id.
+    /// The policy's id.
     pub policy: String,
-    /// Outcome.
+    /// Eligible, not eligible or undetermined.
     pub outcome: Outcome,
     /// Every false clause, ascending (not_eligible only).
     pub failed: Vec<String>,
@@ -298,7 +306,7 @@ pub struct Decision {
     pub per_item: Option<(String, Vec<(String, ItemDecision)>)>,
     /// An evaluation error, when the text leaves the case undefined.
     pub error: Option<EvalError>,
-    /// The trace, when asked for.
+    /// The trace, when asked for ([`EvalOptions::trace`](crate::EvalOptions::trace)).
     pub trace: Option<Trace>,
 }
 

@@ -18,7 +18,7 @@ pub use decision::{
 };
 
 use crate::compile::RuleSet;
-use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, LetDef, Pat, PolicyDef, Ty};
+use crate::ir::{AmountGuard, Builtin, DateUnit, Dated, Expr, LetDef, Pat, PolicyDef, ScaleOp, Ty};
 use crate::record::Record;
 use crate::semantics::calendar;
 use crate::semantics::number::{self, Fault};
@@ -35,14 +35,16 @@ use std::cmp::Ordering;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-/// Options of one evaluation.
+/// Options of an evaluation: traces on or off, and the budget of steps per decision.
+/// The default: no traces, a budget of ten million steps.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalOptions {
     /// Produce traces (clause values and the facts read).
     pub trace: bool,
     /// The most evaluation steps one decision may take (expression nodes evaluated
     /// plus list items visited); past it the decision is undetermined with the error
-    /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). [`DEFAULT_BUDGET`] by default.
+    /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). Ten million by
+    /// default (a decision of the shipped rules takes a few hundred).
     pub budget: u64,
 }
 
@@ -974,6 +976,7 @@ impl<'r> Evaluator<'r> {
             Expr::Call(b, args) => self.builtin(*b, args, frame)?,
             Expr::Function(f, args) => self.call(f, args, frame)?,
             Expr::Param(p, at) => self.parameter(p, at, frame)?,
+            Expr::Scale { op, scale, x, at } => self.scale(*op, *scale, x, at, frame)?,
             Expr::PolicyRef(p) => self.policy_ref(*p)?,
             Expr::PolicyAmount(p) => self.policy_amount(*p)?,
             Expr::PolicyItem { policy, item, read } => {
@@ -1158,27 +1161,58 @@ impl<'r> Evaluator<'r> {
             .params
             .get(*p)
             .ok_or("internal: no such parameter")?;
-        Ok(match def.value_on(date) {
-            Some(v) => {
-                if let Some(f) = &mut self.facts {
-                    let path = format!("{}@{}", def.name, date);
-                    f.add(Fact {
-                        path,
-                        value: match v {
-                            Value::Decimal(d) => format_decimal(*d),
-                            other => format!("{other:?}"),
-                        },
-                    });
-                }
-                Val::Known(v.clone())
-            }
-            None => {
-                return Err(Failure::new(
-                    ErrorKind::ParameterWithoutValue,
-                    format!("parameter {} has no value on {date}", def.name),
-                ))
-            }
-        })
+        let v = in_force("parameter", &def.name, &def.steps, date)?;
+        if let Some(f) = &mut self.facts {
+            let path = format!("{}@{}", def.name, date);
+            f.add(Fact {
+                path,
+                value: match v {
+                    Value::Decimal(d) => format_decimal(*d),
+                    other => format!("{other:?}"),
+                },
+            });
+        }
+        Ok(Val::Known(v.clone()))
+    }
+
+    /// `marginal(S, x [, d])` / `bracket(S, x [, d])`: strict in `x` and the date
+    /// (unknown when either is, else none when either is), then the scale in force on
+    /// the date applied to `x` ([`crate::semantics::scale`]).
+    fn scale(
+        &mut self,
+        op: ScaleOp,
+        s: usize,
+        x: &'r Expr,
+        at: &'r Option<Box<Expr>>,
+        frame: &mut Frame<'r>,
+    ) -> R<Val> {
+        let x = self.eval(x, frame)?;
+        let date = match at {
+            None => Val::Known(Value::Date(self.ref_date)),
+            Some(d) => self.eval(d, frame)?,
+        };
+        let (x, date) = match strict2(x, date) {
+            Ok((x, Value::Date(d))) => (x, d),
+            Ok(_) => return Err("internal: scale date".into()),
+            Err(v) => return Ok(v),
+        };
+        let x = x
+            .as_decimal()
+            .ok_or("internal: a scale applied to a non-number")?;
+        let def = self
+            .rules
+            .program
+            .scales
+            .get(s)
+            .ok_or("internal: no such scale")?;
+        let brackets = in_force("scale", &def.name, &def.steps, date)?;
+        if let Some(f) = &mut self.facts {
+            f.add(Fact {
+                path: format!("{}@{}", def.name, date),
+                value: brackets.describe(),
+            });
+        }
+        Ok(Val::Known(Value::Decimal(op.apply(brackets, x)?)))
     }
 
     /// `v in {a, b}`.
@@ -1652,6 +1686,27 @@ fn truth_of(v: &Val) -> Truth {
         Val::Known(Value::Bool(true)) => Truth::True,
         Val::Known(_) | Val::None => Truth::False,
         Val::Unknown(_) => Truth::Unknown,
+    }
+}
+
+/// The value of a parameter's or a scale's step in force on `date`, or the error of
+/// reading it there: no step, or a step that declares the value absent.
+fn in_force<'s, T>(kind: &str, name: &str, steps: &'s [Dated<T>], date: NaiveDate) -> R<&'s T> {
+    match crate::ir::step_on(steps, date) {
+        Some(Dated { value: Some(v), .. }) => Ok(v),
+        Some(Dated { from, source, .. }) => Err(Failure::new(
+            ErrorKind::ParameterWithoutValue,
+            match source {
+                Some(src) => {
+                    format!("{kind} {name} has no value on {date}: abolished from {from} ({src})")
+                }
+                None => format!("{kind} {name} has no value on {date}: abolished from {from}"),
+            },
+        )),
+        None => Err(Failure::new(
+            ErrorKind::ParameterWithoutValue,
+            format!("{kind} {name} has no value on {date}"),
+        )),
     }
 }
 

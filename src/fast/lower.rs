@@ -16,7 +16,7 @@ use super::row::{
     date_parts, pack_date, unpack_date, value_cell, Cell, PackedDecimal, RowLayout, RowRef,
 };
 use crate::compile::RuleSet;
-use crate::ir::{AmountGuard, Builtin, DateUnit, Expr, Pat, Ty};
+use crate::ir::{AmountGuard, Brackets, Builtin, DateUnit, Expr, Pat, ScaleOp, Ty};
 use crate::semantics::calendar;
 use crate::semantics::number;
 use crate::semantics::quantifier::{Aggregate, Aggregated, Quantified, Quantify, Step, Values};
@@ -195,7 +195,7 @@ impl Ctx<'_> {
 impl Truth {
     /// A value as a truth: `true`, unknown, an error, or false (any other value).
     #[inline(always)]
-    pub fn of(c: Cell) -> Truth {
+    pub(crate) fn of(c: Cell) -> Truth {
         match c {
             Cell::Bool(true) => Truth::True,
             Cell::Unknown => Truth::Unknown,
@@ -206,7 +206,7 @@ impl Truth {
 
     /// The truth as a value.
     #[inline(always)]
-    pub fn cell(self) -> Cell {
+    pub(crate) fn cell(self) -> Cell {
         match self {
             Truth::True => Cell::Bool(true),
             Truth::False => Cell::Bool(false),
@@ -830,12 +830,13 @@ impl Lower<'_> {
                     .get(*p)?
                     .steps
                     .iter()
-                    .map(|(from, to, v, _)| {
-                        let to = match to {
-                            Some(t) => Some(pack_date(*t)?),
-                            None => None,
+                    .map(|s| {
+                        // A step declared absent reads as an error, as no step does.
+                        let v = match &s.value {
+                            Some(v) => value_cell(v)?,
+                            None => Cell::Error,
                         };
-                        Some((pack_date(*from)?, to, value_cell(v)?))
+                        Some((pack_date(s.from)?, packed_end(s.to)?, v))
                     })
                     .collect::<Option<Vec<(i32, Option<i32>, Cell)>>>()?;
                 let d = self.expr(d, sc)?;
@@ -847,6 +848,7 @@ impl Lower<'_> {
                     other => strict_one(other),
                 })
             }
+            Expr::Scale { op, scale, x, at } => self.scale(*op, *scale, x, at.as_deref(), sc)?,
             Expr::PolicyAmount(_) => return self.unsupported("amount() of another policy"),
             Expr::PolicyItem { .. } => {
                 return self.unsupported("one item's decision of another policy")
@@ -959,6 +961,54 @@ impl Lower<'_> {
             Expr::Match(s, arms) => self.match_node(s, arms, sc)?,
             Expr::Cases(arms, default) => self.cases(arms, default, sc)?,
         })
+    }
+
+    /// `marginal(S, x [, d])` / `bracket(S, x [, d])`: the steps of the scale are
+    /// found once here (on `ref`, the one in force), and the shared semantics
+    /// ([`crate::semantics::scale`]) apply them, as in the reference evaluator.
+    fn scale(
+        &mut self,
+        op: ScaleOp,
+        scale: usize,
+        x: &Expr,
+        at: Option<&Expr>,
+        sc: &Scope<'_>,
+    ) -> Option<Node> {
+        let def = self.rules.program.scales.get(scale)?;
+        let x = self.expr(x, sc)?;
+        let Some(at) = at else {
+            // On `ref`: the brackets in force, or an error for every known `x`.
+            let brackets = def.brackets_on(self.ref_date).cloned();
+            return Some(Node::new(move |c| match x.eval(c) {
+                v @ (Cell::Error | Cell::Unknown | Cell::None) => v,
+                v => match (&brackets, v.decimal()) {
+                    (Some(b), Some(x)) => scaled(op, b, x),
+                    _ => Cell::Error,
+                },
+            }));
+        };
+        // The dated steps, packed once: (from, to, brackets or absent).
+        type Steps = Vec<(i32, Option<i32>, Option<Arc<Brackets>>)>;
+        let steps = def
+            .steps
+            .iter()
+            .map(|s| Some((pack_date(s.from)?, packed_end(s.to)?, s.value.clone())))
+            .collect::<Option<Steps>>()?;
+        let at = self.expr(at, sc)?;
+        Some(Node::new(move |c| {
+            let (v, d) = (x.eval(c), at.eval(c));
+            if let Some(s) = strict(v, d) {
+                return s;
+            }
+            let (Cell::Date(d), Some(v)) = (d, v.decimal()) else {
+                return Cell::Error;
+            };
+            let brackets = steps
+                .iter()
+                .find(|(from, to, _)| *from <= d && to.is_none_or(|t| d <= t))
+                .and_then(|s| s.2.as_ref());
+            brackets.map_or(Cell::Error, |b| scaled(op, b, v))
+        }))
     }
 
     /// `v in lo..hi`: constant bounds in one node, any others read as operands.
@@ -1931,6 +1981,20 @@ fn operands(c: &mut Ctx<'_>, a: &Operand, b: &Operand) -> Result<(Cell, Cell), C
 
 fn konst(v: Cell) -> Node {
     Node::new(move |_| v)
+}
+
+/// A scale applied to a known number, as a cell (an error on overflow).
+fn scaled(op: ScaleOp, b: &Brackets, x: rust_decimal::Decimal) -> Cell {
+    op.apply(b, x).map_or(Cell::Error, Cell::dec)
+}
+
+/// The packed last day of a step: `Some(None)` for an open-ended step, `None` when the
+/// date does not pack.
+fn packed_end(to: Option<NaiveDate>) -> Option<Option<i32>> {
+    match to {
+        Some(t) => Some(Some(pack_date(t)?)),
+        None => Some(None),
+    }
 }
 
 /// The value a strict one-argument operation gives for a special argument.

@@ -95,8 +95,9 @@ impl PackedDecimal {
         PackedDecimal(p)
     }
 
-    /// A decimal of a mantissa that fits in 63 bits and a scale up to 28.
-    #[inline]
+    /// A decimal of a mantissa that fits in 63 bits and a scale up to 28 (the unit
+    /// tests' way to build one).
+    #[cfg(test)]
     pub fn from_small(mantissa: i64, scale: u32) -> Self {
         let m = mantissa.unsigned_abs();
         let mut p = [0u8; 13];

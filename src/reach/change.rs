@@ -283,7 +283,7 @@ pub enum Presence {
 /// before, not after), `newly_undetermined` (undetermined after, not before),
 /// `amount_up` / `amount_down` (eligible on both sides, the amount higher / lower),
 /// `unchanged` (same outcome and amount), `changed` (the others: the lines of
-/// `changes.jsonl`), `notify` (changes to tell the subject about, [`notify`]).
+/// `changes.jsonl`), `notify` (changes to tell the subject about, [`Change::notify`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PolicyImpact {
     /// In both rule sets, or one only.

@@ -12,23 +12,9 @@
 //! * **Missing data**: undetermined decisions counted per missing field
 //!   ([`field_of`] names the field of a missing path), in the batch's summary.
 //!
-//! ```
-//! use mianshen::reach::{self, Version};
-//! let rules = mianshen::RuleSet::load_dir("rules").unwrap();
-//! let record = rules
-//!     .read_json(r#"{"person": {"id": "P1", "birth_date": "1960-08-15", "hukou_region": "上海"}}"#)
-//!     .unwrap();
-//! let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-//! // What changes for this person between 1 July 2025 and 1 September 2025?
-//! let changes = reach::compare(
-//!     Version { rules: &rules, on: day("2025-07-01") },
-//!     &record,
-//!     Version { rules: &rules, on: day("2025-09-01") },
-//!     &record,
-//!     mianshen::eval::DEFAULT_BUDGET,
-//! );
-//! assert!(changes.iter().all(|c| c.subject == "P1"));
-//! ```
+//! A host reaches them through [`crate::RuleSet::compare`],
+//! [`crate::RuleSet::near_misses`], [`crate::RuleSet::diff_json_lines`] and
+//! [`crate::Summary::missing`].
 
 mod change;
 mod near;
@@ -48,7 +34,7 @@ pub use report::render_report;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReachError {
     /// The rule sets read records with different schemas: one [`crate::Record`] cannot
-    /// stand for the subject under both (read it with each and call [`compare`]).
+    /// stand for the subject under both.
     #[error("the two rule sets read records with different schemas: read the record with each and call reach::compare")]
     SchemaDiffers,
 }
@@ -62,10 +48,11 @@ use std::borrow::Cow;
 ///
 /// ```
 /// assert_eq!(
-///     mianshen::reach::field_of("household.members[P1-M1].birth_date"),
+///     mianshen::internals::reach::field_of("household.members[P1-M1].birth_date"),
 ///     "household.members[].birth_date"
 /// );
-/// assert_eq!(mianshen::reach::field_of("person.birth_date"), "person.birth_date");
+/// use mianshen::internals::reach::field_of;
+/// assert_eq!(field_of("person.birth_date"), "person.birth_date");
 /// ```
 pub fn field_of(path: &str) -> Cow<'_, str> {
     if !path.contains('[') {

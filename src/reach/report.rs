@@ -47,7 +47,7 @@ pub fn render_report(rules: &RuleSet, summary: &Summary) -> String {
 }
 
 fn title<'r>(rules: &'r RuleSet, id: &str) -> &'r str {
-    rules.policy(id).map_or("", |p| p.title.as_str())
+    rules.policy_def(id).map_or("", |p| p.title.as_str())
 }
 
 /// Outcomes per policy: a stacked bar each, and the table.

@@ -3,7 +3,7 @@
 //! skipped, and numbers keep their exact decimal text.
 //!
 //! It does not check the fields it skips: the batch uses it only for records the row
-//! reader ([`crate::fast`]) has read, which checks every field as the reference reader
+//! reader (`crate::fast`) has read, which checks every field as the reference reader
 //! does. Anything else is read by [`super::parse_json`] and [`super::read_record_with`].
 
 use super::Record;

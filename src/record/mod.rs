@@ -19,22 +19,40 @@ use crate::value::{RecordNode, Slot, Value};
 use serde::de::DeserializeSeed;
 use std::sync::Arc;
 
-/// A record read against the schema, ready for evaluation.
+/// A record read against a rule set's schema, ready to be decided: every field
+/// normalised once (defaults applied, an optional field's absence a known "none", a
+/// required field's absence "missing").
+///
+/// Read one with [`RuleSet::read_json`](crate::RuleSet::read_json) (or `read_yaml`,
+/// `read_value`); its subject kind is [`RuleSet::subject_of`](crate::RuleSet::subject_of).
+/// A record belongs to the rule set that read it: decide it with that rule set only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Index of its subject kind in the schema.
-    pub subject: usize,
-    /// The subject's id, when the record has one.
+    pub(crate) subject: usize,
+    /// The subject's id (the field the schema names as the subject's `id`), when the
+    /// record has one.
     pub id: Option<String>,
     /// The root record.
-    pub root: Arc<RecordNode>,
+    pub(crate) root: Arc<RecordNode>,
 }
 
-/// How records are read.
+impl Record {
+    /// Not part of the API: the index of the record's subject kind in the schema.
+    #[doc(hidden)]
+    #[cfg(not(mianshen_api_only))]
+    pub fn subject_index(&self) -> usize {
+        self.subject
+    }
+}
+
+/// How records are read: strict or lenient about undeclared keys, and the limits of a
+/// record's text. The default is strict, 16 MiB and 64 levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadOptions {
     /// Accept keys the schema does not declare: they are not read, and their paths are
-    /// reported ([`read_record_with`]). Strict (`false`) by default.
+    /// reported ([`RuleSet::read_json_with`](crate::RuleSet::read_json_with)). Strict
+    /// (`false`) by default.
     pub lenient: bool,
     /// The longest record text, in bytes (a JSON line, a record file).
     pub max_bytes: usize,
@@ -294,7 +312,7 @@ pub enum RecordErrorKind {
     InvalidValue,
     /// A value outside its declared range or the schema's plausible dates.
     OutOfRange,
-    /// An error of the engine itself.
+    /// An error of the engine itself (a bug): please report it.
     Internal,
 }
 
@@ -318,17 +336,18 @@ impl RecordErrorKind {
     }
 }
 
-/// A record that does not fit the schema.
+/// A record that cannot be read against the schema: not JSON or YAML, too large or
+/// too deep, or a value that does not fit its field. Match on [`kind`](Self::kind).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("record {record}: {}", self.reason())]
 pub struct RecordError {
-    /// What kind of problem.
+    /// What kind of problem: the value to match on.
     pub kind: RecordErrorKind,
     /// The record's id, or a description of where it came from.
     pub record: String,
     /// The schema path of the offending value (empty for the whole record).
     pub path: String,
-    /// What is wrong.
+    /// What is wrong, in words for a person.
     pub message: String,
 }
 
@@ -343,7 +362,7 @@ impl RecordError {
         }
     }
 
-    /// An error about the whole record.
+    /// An error of this kind about the whole record (no path).
     pub fn whole(kind: RecordErrorKind, message: impl Into<String>) -> Self {
         RecordError {
             kind,
@@ -525,28 +544,10 @@ impl Reader<'_> {
             }
         };
         if let Some(m) = map {
-            for k in m.keys() {
-                if def.field_index(k).is_none() {
-                    let at = join(full, k);
-                    if !self.lenient {
-                        let hint = crate::check::did_you_mean(
-                            k,
-                            def.fields.iter().map(|f| f.name.as_str()),
-                        )
-                        .map_or(String::new(), |s| format!("; did you mean {s}?"));
-                        return Err(self.err(
-                            &at,
-                            RecordErrorKind::UnknownField,
-                            format!("unknown field{hint}"),
-                        ));
-                    }
-                    self.unknown.borrow_mut().push(schema_path(&at));
-                }
-            }
+            self.unknown_keys(def, m, full)?;
         }
         let mut fields = Vec::with_capacity(def.fields.len());
         for (i, f) in def.fields.iter().enumerate() {
-            let fpath_full = join(full, &f.name);
             let child_path: Arc<str> = if paths_from == Some(i) {
                 Arc::from("")
             } else {
@@ -555,57 +556,97 @@ impl Reader<'_> {
             let raw = map
                 .and_then(|m| m.get(&f.name))
                 .unwrap_or(&serde_json::Value::Null);
-            let slot = if raw.is_null() {
-                match (&f.presence, &f.ty) {
-                    (Presence::Default(v), _) => Slot::Value(v.clone()),
-                    // An absent plain record is read as an empty one, so that each of
-                    // its fields takes its own default or is missing on its own.
-                    (Presence::Required, FieldType::Record(r)) => Slot::Value(Value::Record(
-                        self.record_node(*r, raw, child_path, &fpath_full, None)?,
-                    )),
-                    (Presence::Required, _) => Slot::Missing,
-                    (Presence::Optional, _) => Slot::None,
-                }
-            } else {
-                let v = self.value(&f.ty, raw, child_path, &fpath_full);
-                Slot::Value(match v {
-                    // A sensitive value is never repeated in a message.
-                    Err(e) if f.sensitive => {
-                        return Err(self.err(
-                            &e.path,
-                            e.kind,
-                            format!(
-                                "not a valid {} (value withheld: the field is sensitive)",
-                                self.schema.type_name(&f.ty)
-                            ),
-                        ))
-                    }
-                    other => {
-                        let v = other?;
-                        if let (Some((lo, hi)), Some(x)) = (f.range, v.as_decimal()) {
-                            if x < lo || x > hi {
-                                let shown = if f.sensitive {
-                                    "the value".to_string()
-                                } else {
-                                    x.to_string()
-                                };
-                                return Err(self.err(
-                                    &fpath_full,
-                                    RecordErrorKind::OutOfRange,
-                                    format!("{shown} is outside the declared range {lo} ..= {hi}"),
-                                ));
-                            }
-                        }
-                        v
-                    }
-                })
-            };
-            fields.push(slot);
+            fields.push(self.field_slot(f, raw, child_path, &join(full, &f.name))?);
         }
         Ok(Arc::new(RecordNode {
             path,
             fields: fields.into_boxed_slice(),
         }))
+    }
+
+    /// A key of the record that its schema type does not have: refused, or (lenient)
+    /// noted and skipped.
+    fn unknown_keys(
+        &self,
+        def: &crate::schema::RecordDef,
+        m: &serde_json::Map<String, serde_json::Value>,
+        full: &str,
+    ) -> Result<(), RecordError> {
+        for k in m.keys() {
+            if def.field_index(k).is_none() {
+                let at = join(full, k);
+                if !self.lenient {
+                    let hint =
+                        crate::check::did_you_mean(k, def.fields.iter().map(|f| f.name.as_str()))
+                            .map_or(String::new(), |s| format!("; did you mean {s}?"));
+                    return Err(self.err(
+                        &at,
+                        RecordErrorKind::UnknownField,
+                        format!("unknown field{hint}"),
+                    ));
+                }
+                self.unknown.borrow_mut().push(schema_path(&at));
+            }
+        }
+        Ok(())
+    }
+
+    /// One field's slot: its value read and checked against its declared range, or,
+    /// when absent or null, what its presence says (default, empty record, missing,
+    /// none).
+    fn field_slot(
+        &self,
+        f: &crate::schema::FieldDef,
+        raw: &serde_json::Value,
+        child_path: Arc<str>,
+        fpath_full: &str,
+    ) -> Result<Slot, RecordError> {
+        let slot = if raw.is_null() {
+            match (&f.presence, &f.ty) {
+                (Presence::Default(v), _) => Slot::Value(v.clone()),
+                // An absent plain record is read as an empty one, so that each of
+                // its fields takes its own default or is missing on its own.
+                (Presence::Required, FieldType::Record(r)) => Slot::Value(Value::Record(
+                    self.record_node(*r, raw, child_path, fpath_full, None)?,
+                )),
+                (Presence::Required, _) => Slot::Missing,
+                (Presence::Optional, _) => Slot::None,
+            }
+        } else {
+            let v = self.value(&f.ty, raw, child_path, fpath_full);
+            Slot::Value(match v {
+                // A sensitive value is never repeated in a message.
+                Err(e) if f.sensitive => {
+                    return Err(self.err(
+                        &e.path,
+                        e.kind,
+                        format!(
+                            "not a valid {} (value withheld: the field is sensitive)",
+                            self.schema.type_name(&f.ty)
+                        ),
+                    ))
+                }
+                other => {
+                    let v = other?;
+                    if let (Some((lo, hi)), Some(x)) = (f.range, v.as_decimal()) {
+                        if x < lo || x > hi {
+                            let shown = if f.sensitive {
+                                "the value".to_string()
+                            } else {
+                                x.to_string()
+                            };
+                            return Err(self.err(
+                                fpath_full,
+                                RecordErrorKind::OutOfRange,
+                                format!("{shown} is outside the declared range {lo} ..= {hi}"),
+                            ));
+                        }
+                    }
+                    v
+                }
+            })
+        };
+        Ok(slot)
     }
 
     fn value(

@@ -62,7 +62,7 @@ pub struct FieldDef {
     pub display: bool,
     /// No one can change it (a date of birth, a place of birth): a near miss on a
     /// clause that reads only such fields is reported as not changeable
-    /// ([`crate::reach`]). `fixed: true` in the schema.
+    /// (`mianshen run --near-miss`). `fixed: true` in the schema.
     pub fixed: bool,
     /// Declared bounds for numbers.
     pub range: Option<(Decimal, Decimal)>,
@@ -165,9 +165,9 @@ pub fn default_dates() -> (chrono::NaiveDate, chrono::NaiveDate) {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("schema: {message} (at `{path}`)")]
 pub struct SchemaError {
-    /// Where in the schema.
+    /// Where in the schema (a dotted path of its keys).
     pub path: String,
-    /// What is wrong.
+    /// What is wrong, in words for the author of the schema.
     pub message: String,
 }
 

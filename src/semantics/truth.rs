@@ -8,9 +8,9 @@ use std::ops::ControlFlow;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Truth {
-    /// true
+    /// True.
     True,
-    /// false
+    /// False.
     False,
     /// unknown (missing data)
     Unknown,
@@ -19,6 +19,17 @@ pub enum Truth {
 }
 
 impl Truth {
+    /// The mark a trace shows for the value: `✓` true, `✗` false, `?` unknown, `!` an
+    /// evaluation error.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Truth::True => "✓",
+            Truth::False => "✗",
+            Truth::Unknown => "?",
+            Truth::Error => "!",
+        }
+    }
+
     /// A known boolean.
     #[inline(always)]
     pub fn known(b: bool) -> Truth {

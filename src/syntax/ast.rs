@@ -27,7 +27,7 @@ pub struct Ident {
 /// One parsed rule file.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RuleFile {
-    /// Policies, parameters and functions in source order.
+    /// Policies, bundles, parameters, scales and functions in source order.
     pub items: Vec<Item>,
 }
 
@@ -38,6 +38,8 @@ pub enum Item {
     Policy(Box<Policy>),
     /// `parameter NAME "label": type { from ... = value }`
     Parameter(Parameter),
+    /// `scale NAME "label" { from ...: threshold → value, ... }`
+    Scale(Scale),
     /// `function name(params): type = expr`
     Function(Function),
     /// `bundle id "title" { ... }`: a "one thing" (一件事) bundle.
@@ -326,11 +328,50 @@ pub struct ParamStep {
     pub from: NaiveDate,
     /// In force until (inclusive), open-ended when absent.
     pub to: Option<NaiveDate>,
-    /// The value.
-    pub value: Literal,
+    /// The value; `None` for `absent` (the value abolished from `from` on).
+    pub value: Option<Literal>,
     /// The source of the value.
     pub source: Option<String>,
     /// Where the step stands.
+    pub span: Span,
+}
+
+/// A bracket scale with dated steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    /// Its name.
+    pub name: Ident,
+    /// Its label.
+    pub label: String,
+    /// Its dated steps.
+    pub steps: Vec<ScaleStep>,
+    /// The whole block.
+    pub span: Span,
+}
+
+/// One dated step of a scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleStep {
+    /// In force from.
+    pub from: NaiveDate,
+    /// In force until (inclusive), open-ended when absent.
+    pub to: Option<NaiveDate>,
+    /// The brackets in order as written; `None` for `absent`.
+    pub brackets: Option<Vec<BracketDef>>,
+    /// The source of the step.
+    pub source: Option<String>,
+    /// Where the step stands.
+    pub span: Span,
+}
+
+/// `threshold → value` in a scale step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BracketDef {
+    /// Where the bracket starts (included).
+    pub threshold: Literal,
+    /// The bracket's rate or amount.
+    pub value: Literal,
+    /// Where the pair stands.
     pub span: Span,
 }
 
@@ -677,7 +718,7 @@ impl RuleFile {
                         }
                     }
                 }
-                Item::Parameter(_) => {}
+                Item::Parameter(_) | Item::Scale(_) => {}
             }
         }
         out

@@ -15,12 +15,12 @@ pub struct SourceMap {
     files: Vec<SourceFile>,
 }
 
-/// One source file.
+/// One rule file: its path and text.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     /// Its path as given (relative to the rules directory where possible).
     pub path: PathBuf,
-    /// Its text.
+    /// Its text, as read.
     pub text: String,
 }
 
@@ -37,7 +37,7 @@ impl SourceMap {
         self.files.get(index)
     }
 
-    /// All files.
+    /// Every file, in the order they were added.
     pub fn files(&self) -> &[SourceFile] {
         &self.files
     }

@@ -25,13 +25,14 @@ pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
     for pair in pairs.flatten().filter(|p| {
         matches!(
             p.as_rule(),
-            Rule::policy | Rule::parameter | Rule::function | Rule::bundle
+            Rule::policy | Rule::parameter | Rule::scale | Rule::function | Rule::bundle
         )
     }) {
         items.push(match pair.as_rule() {
             Rule::policy => Item::Policy(Box::new(b.policy(pair)?)),
             Rule::bundle => Item::Bundle(Box::new(b.bundle(pair)?)),
             Rule::parameter => Item::Parameter(b.parameter(pair)?),
+            Rule::scale => Item::Scale(b.scale(pair)?),
             _ => Item::Function(b.function(pair)?),
         });
     }
@@ -53,6 +54,7 @@ fn rule_name(rule: &Rule) -> &'static str {
     match rule {
         Rule::policy => "`policy`",
         Rule::parameter => "`parameter`",
+        Rule::scale => "`scale`",
         Rule::function => "`function`",
         Rule::bundle => "`bundle`",
         Rule::EOI => "end of file",
@@ -73,6 +75,13 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::amount_decl => "`amount`",
         Rule::effective_decl => "`effective`",
         Rule::param_step => "`from <date> [to <date>] = <value>`",
+        Rule::scale_step => "`from <date> [to <date>]: <threshold> → <value>, ...`",
+        Rule::bracket_def => "`<threshold> → <value>`",
+        Rule::step_colon => "`:` after the step's dates (`from 2025-01-01: 0 → 0.03, ...`)",
+        Rule::bracket_comma => "`,` between brackets",
+        Rule::arrow => "`→` (or `->`) between a threshold and its value",
+        Rule::signed_literal => "a value",
+        Rule::absent => "`absent`",
         Rule::hw_policy => "`policy`",
         Rule::hw_subject => "`subject`",
         Rule::hw_mode => "`mode`",
@@ -81,6 +90,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::hw_report => "`report`",
         Rule::hw_property => "`property`",
         Rule::hw_parameter => "`parameter`",
+        Rule::hw_scale => "`scale`",
         Rule::hw_function => "`function`",
         Rule::hw_material => "`material`",
         Rule::hw_field => "`field`",
@@ -320,7 +330,7 @@ fn from_pest_raw(e: pest::error::Error<Rule>, file: usize) -> SyntaxError {
             let hint = if !negatives.is_empty() {
                 Some("a reserved word (and, or, not, in, if, then, else, ...) cannot be used as a name".to_string())
             } else if positives.contains(&Rule::EOI) {
-                Some("a rule file holds `policy`, `parameter` and `function` blocks; check for a missing `{` or an extra `}` above".to_string())
+                Some("a rule file holds `policy`, `parameter`, `scale`, `function` and `bundle` blocks; check for a missing `{` or an extra `}` above".to_string())
             } else {
                 Some("check the line against the language reference (docs/language.md)".to_string())
             };
@@ -786,32 +796,25 @@ impl Builder {
         let mut steps = vec![];
         for step in parts {
             let sspan = self.span(&step);
-            let mut s = self.children(step.clone());
-            let from = self.date(&s.required()?)?;
-            let mut to = None;
+            let (from, to, rest) = self.dated(step)?;
             let mut value = None;
+            let mut absent = false;
             let mut source = None;
-            for part in s {
+            for part in rest {
                 match part.as_rule() {
-                    Rule::date => to = Some(self.date(&part)?),
                     Rule::signed_literal => value = Some(self.signed_literal(part)?),
+                    Rule::absent => absent = true,
                     Rule::string => source = Some(unquote(&part)),
                     _ => {}
                 }
             }
-            if let Some(t) = to {
-                if t < from {
-                    return Err(self.err(
-                        &step,
-                        "this step ends before it starts",
-                        "write `from FROM to UNTIL` with FROM on or before UNTIL",
-                    ));
-                }
+            if value.is_none() && !absent {
+                return Err(internal(sspan, "step value"));
             }
             steps.push(ParamStep {
                 from,
                 to,
-                value: value.ok_or_else(|| internal(sspan, "step value"))?,
+                value,
                 source,
                 span: sspan,
             });
@@ -820,6 +823,89 @@ impl Builder {
             name,
             label,
             ty,
+            steps,
+            span,
+        })
+    }
+
+    /// The `from <date> [to <date>]` of a parameter's or a scale's step, checked, and
+    /// the step's other parts.
+    fn dated<'i>(
+        &self,
+        step: Pair<'i, Rule>,
+    ) -> Result<(NaiveDate, Option<NaiveDate>, Vec<Pair<'i, Rule>>)> {
+        let mut s = self.children(step.clone());
+        let from = self.date(&s.required()?)?;
+        let mut to = None;
+        let mut rest = vec![];
+        for part in s {
+            match part.as_rule() {
+                Rule::date => to = Some(self.date(&part)?),
+                _ => rest.push(part),
+            }
+        }
+        if let Some(t) = to {
+            if t < from {
+                return Err(self.err(
+                    &step,
+                    "this step ends before it starts",
+                    "write `from FROM to UNTIL` with FROM on or before UNTIL",
+                ));
+            }
+        }
+        Ok((from, to, rest))
+    }
+
+    fn scale(&self, pair: Pair<Rule>) -> Result<Scale> {
+        let span = self.span(&pair);
+        let mut parts = self.children(pair);
+        let name = self.ident(parts.required()?);
+        let label = unquote(&parts.required()?);
+        let mut steps = vec![];
+        for step in parts {
+            let sspan = self.span(&step);
+            let (from, to, rest) = self.dated(step)?;
+            // No brackets at all is a step the checker reports (`empty-scale`).
+            let mut brackets = Some(vec![]);
+            let mut source = None;
+            for part in rest {
+                match part.as_rule() {
+                    Rule::absent => brackets = None,
+                    Rule::string => source = Some(unquote(&part)),
+                    Rule::brackets => {
+                        let mut list = vec![];
+                        for b in part
+                            .into_inner()
+                            .filter(|b| b.as_rule() == Rule::bracket_def)
+                        {
+                            let bspan = self.span(&b);
+                            let mut pair = self.children(b);
+                            let threshold =
+                                self.signed_literal(pair.required_rule(Rule::signed_literal)?)?;
+                            let value =
+                                self.signed_literal(pair.required_rule(Rule::signed_literal)?)?;
+                            list.push(BracketDef {
+                                threshold,
+                                value,
+                                span: bspan,
+                            });
+                        }
+                        brackets = Some(list);
+                    }
+                    _ => {}
+                }
+            }
+            steps.push(ScaleStep {
+                from,
+                to,
+                brackets,
+                source,
+                span: sspan,
+            });
+        }
+        Ok(Scale {
+            name,
+            label,
             steps,
             span,
         })
@@ -1318,6 +1404,7 @@ fn is_header_word(p: &Pair<Rule>) -> bool {
             | Rule::hw_report
             | Rule::hw_property
             | Rule::hw_parameter
+            | Rule::hw_scale
             | Rule::hw_function
             | Rule::hw_material
             | Rule::hw_field

@@ -73,7 +73,8 @@ impl CoverageReport {
     /// An empty report with a row for every clause of every policy.
     pub fn new(rules: &RuleSet) -> Self {
         let policies = rules
-            .policies()
+            .program
+            .policies
             .iter()
             .map(|p| {
                 let mut clauses = vec![ClauseCoverage {

@@ -17,14 +17,15 @@ use rust_decimal::Decimal;
 use serde_json::Value as Json;
 use std::str::FromStr;
 
-/// The result of one declared property.
+/// The result of one property a policy declares (`property …`), checked on generated
+/// records.
 #[derive(Debug, Clone)]
 pub struct DeclaredResult {
-    /// Policy id.
+    /// The policy that declares it.
     pub policy: String,
-    /// Property name.
+    /// The property's name, unique within the policy.
     pub name: String,
-    /// Property label.
+    /// The property's label, as written in quotes.
     pub label: String,
     /// Generated cases that were tried.
     pub cases: u32,
@@ -35,11 +36,11 @@ pub struct DeclaredResult {
 /// A record on which a declared property does not hold.
 #[derive(Debug, Clone)]
 pub struct DeclaredCounterexample {
-    /// What went wrong.
+    /// What does not hold.
     pub message: String,
     /// The reference date.
     pub reference_date: NaiveDate,
-    /// The subject kind.
+    /// The subject kind of the record.
     pub subject: String,
     /// The record, as YAML in the case layout.
     pub record_yaml: String,

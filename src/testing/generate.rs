@@ -66,11 +66,11 @@ pub enum Constraint {
 /// Relative weights of a field's three states in generated records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mix {
-    /// A value.
+    /// Weight of a value.
     pub value: u32,
-    /// The key is left out.
+    /// Weight of the key left out.
     pub absent: u32,
-    /// The key is `null`.
+    /// Weight of the key given as `null`.
     pub null: u32,
 }
 
@@ -95,8 +95,9 @@ pub struct Constraints {
     /// Fields the rules test with `is none`: `true` = drawn absent more often.
     none_hints: BTreeMap<String, bool>,
     /// The date that dates "relative to the reference date" are counted from when a
-    /// record is generated without one (see [`case_strategy`] for records generated
-    /// with their reference date).
+    /// record is generated without one (see
+    /// [`RuleSet::case_strategy`](crate::RuleSet::case_strategy) for records generated with
+    /// their reference date).
     pub anchor: NaiveDate,
     /// State mix of required fields (absent or null = missing data).
     pub required: Mix,
@@ -162,7 +163,7 @@ fn norm(path: &str) -> String {
 }
 
 impl Constraints {
-    /// Every record of the schema.
+    /// Constraints that allow every record of the schema (the default).
     pub fn new() -> Self {
         Self::default()
     }
@@ -176,7 +177,7 @@ impl Constraints {
         }
     }
 
-    /// Sets the constraint of one field.
+    /// Sets the constraint of one field, by its path.
     pub fn set(mut self, path: &str, c: Constraint) -> Self {
         self.fields.insert(norm(path), c);
         self
@@ -217,12 +218,12 @@ impl Constraints {
         self.set(path, Constraint::OneOf(values))
     }
 
-    /// Never absent or null.
+    /// A field never absent or null.
     pub fn present(self, path: &str) -> Self {
         self.set(path, Constraint::Present)
     }
 
-    /// Always absent.
+    /// A field always absent.
     pub fn absent(self, path: &str) -> Self {
         self.set(path, Constraint::Absent)
     }
@@ -238,7 +239,7 @@ impl Constraints {
     }
 
     /// Adds values to draw more often for a field.
-    pub fn hint(mut self, path: &str, values: Vec<Value>) -> Self {
+    pub(crate) fn hint(mut self, path: &str, values: Vec<Value>) -> Self {
         let e = self.hints.entry(norm(path)).or_default();
         for v in values {
             if !e.contains(&v) {
@@ -249,7 +250,7 @@ impl Constraints {
     }
 
     /// Adds dates relative to the reference date to draw more often for a date field.
-    pub fn hint_relative(mut self, path: &str, values: Vec<RelDate>) -> Self {
+    pub(crate) fn hint_relative(mut self, path: &str, values: Vec<RelDate>) -> Self {
         let e = self.rel_hints.entry(norm(path)).or_default();
         for v in values {
             if !e.contains(&v) {
@@ -279,6 +280,9 @@ impl Constraints {
 
     /// The policy (by index) and those it excludes or is excluded by: the group a record
     /// generator aims at when it tests one policy.
+    ///
+    /// Not part of the API: it takes policies by their index in the program.
+    #[doc(hidden)]
     pub fn policy_group(rules: &RuleSet, policy: usize) -> Vec<usize> {
         let mut group = vec![policy];
         let Some(def) = rules.program.policies.get(policy) else {
@@ -294,6 +298,9 @@ impl Constraints {
 
     /// Adds as hints the constants the given policies (by index) compare fields with,
     /// and the text constants of those policies as strings.
+    ///
+    /// Not part of the API: it takes policies by their index in the program.
+    #[doc(hidden)]
     pub fn with_policy_hints(mut self, rules: &RuleSet, policies: &[usize]) -> Self {
         let mut miner = Miner {
             rules,
@@ -324,13 +331,8 @@ impl Constraints {
         self
     }
 
-    /// The hints of a field.
-    pub fn hints(&self, path: &str) -> &[Value] {
-        self.hints.get(&norm(path)).map_or(&[], |v| v.as_slice())
-    }
-
     /// Checks that every constrained path is a field of the subject.
-    pub fn check(&self, schema: &Schema, subject: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, schema: &Schema, subject: usize) -> Result<(), String> {
         let known = field_paths(schema, subject);
         for path in self.fields.keys() {
             if resolve_key(schema, subject, path, &known).is_none() {
@@ -403,7 +405,7 @@ fn join(base: &str, name: &str) -> String {
 /// [`crate::record::read_record`].
 ///
 /// # Panics
-/// When a constrained path is not a field of the subject (see [`Constraints::check`]).
+/// When a constrained path is not a field of the subject.
 /// This is the convenience form for a host's proptest, where a panic is how a test
 /// fails; [`try_record_strategy`] returns the problem instead.
 #[allow(clippy::panic)]
@@ -1190,17 +1192,29 @@ pub fn ref_date_strategy(rules: &RuleSet, focus: Option<usize>) -> BoxedStrategy
             }
         }
     }
-    // The windows of the parameters in force inside the period: an amount may need one.
+    // The windows of the parameters' and scales' values in force inside the period: an
+    // amount may need one. A step declared absent is a window of errors: only its
+    // edges are marked.
     let mut windows = vec![];
-    for par in &rules.program.params {
-        for (from, to, _, _) in &par.steps {
-            let (a, b) = ((*from).max(lo), to.unwrap_or(hi).min(hi));
-            if a <= b {
+    let params = rules
+        .program
+        .params
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.from, s.to, s.value.is_some())));
+    let scales = rules
+        .program
+        .scales
+        .iter()
+        .flat_map(|p| p.steps.iter().map(|s| (s.from, s.to, s.value.is_some())));
+    for (from, to, valued) in params.chain(scales) {
+        let (a, b) = (from.max(lo), to.unwrap_or(hi).min(hi));
+        if a <= b {
+            if valued {
                 windows.push((a, b));
-                mark(*from);
-                if let Some(t) = to {
-                    mark(*t);
-                }
+            }
+            mark(from);
+            if let Some(t) = to {
+                mark(t);
             }
         }
     }
@@ -1541,8 +1555,8 @@ impl<'r> Miner<'r> {
                     .params
                     .get(*p)?
                     .steps
-                    .first()
-                    .map(|s| s.2.clone())
+                    .iter()
+                    .find_map(|s| s.value.clone())
             }
             _ => None,
         }
@@ -1672,6 +1686,31 @@ impl<'r> Miner<'r> {
                 self.within_last(xs, env);
                 for x in xs {
                     self.walk(x, env, None);
+                }
+            }
+            Expr::Scale { scale, x, at, .. } => {
+                // The amount a scale is applied to: every threshold of every step, and
+                // the numbers next to them (a bracket's edges).
+                let p = self.paths(x, env, 0);
+                if !p.is_empty() {
+                    let mut vals = vec![];
+                    let steps = self.rules.program.scales.get(*scale).map(|s| &s.steps);
+                    for b in steps.into_iter().flatten().filter_map(|s| s.value.as_ref()) {
+                        for &(t, _) in b.pairs() {
+                            let t = Value::Decimal(t);
+                            vals.extend(
+                                [step(&t, false, 1), step(&t, true, 1)]
+                                    .into_iter()
+                                    .flatten(),
+                            );
+                            vals.push(t);
+                        }
+                    }
+                    self.add(&p, &vals);
+                }
+                self.walk(x, env, None);
+                if let Some(a) = at {
+                    self.walk(a, env, None);
                 }
             }
             Expr::IsNone(x, negated) => {
@@ -2222,6 +2261,31 @@ mod tests {
             .iter()
             .position(|s| s.name == name)
             .expect("subject")
+    }
+
+    #[test]
+    fn a_scale_s_thresholds_are_hints_for_the_amount_it_is_applied_to() {
+        let rules = crate::load::check_sources(
+            schema(),
+            include_str!("../../rules/schema.yaml"),
+            vec![(
+                std::path::PathBuf::from("scale.rules"),
+                "scale T \"t\" {\n  from 2020-01-01: 0 → 0.03, 3000 → 0.10\n}\npolicy p \"p\" {\n  subject person\n  mode no_application\n  effective 2020-01-01 to 2020-12-31\n  C1 \"t\": marginal(T, housing_fund.balance) > 5\n}\n"
+                    .into(),
+            )],
+        )
+        .rules
+        .expect("the rules check");
+        let c = Constraints::new().with_hints_from(&rules);
+        let hints = c
+            .hints
+            .get("housing_fund.balance")
+            .cloned()
+            .unwrap_or_default();
+        for v in ["0", "3000", "2999.99", "3000.01"] {
+            let want = Value::Decimal(v.parse().expect("a number"));
+            assert!(hints.contains(&want), "{v} in {hints:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod coverage;
 pub mod declared;
 pub mod generate;
+pub mod mutants;
 pub mod properties;
 
 use crate::compile::RuleSet;
@@ -41,10 +42,11 @@ pub struct Case {
     pub expected: serde_yaml::Mapping,
 }
 
-/// The result of one case.
+/// The result of one example case: its id and title, and every expectation that did
+/// not hold (none: the case passed).
 #[derive(Debug)]
 pub struct CaseResult {
-    /// File the case came from.
+    /// The case file the case came from.
     pub file: PathBuf,
     /// The case's id as written in the case file, named in failures.
     pub id: String,
@@ -54,26 +56,27 @@ pub struct CaseResult {
     pub failures: Vec<CaseFailure>,
 }
 
-/// One expectation that did not hold.
+/// One expectation of a case that did not hold: for one policy or bundle, what
+/// differs, with the expected block and the actual decision.
 #[derive(Debug)]
 pub struct CaseFailure {
-    /// The policy or bundle.
+    /// The policy or bundle id (or `case` / `record` when the case itself is wrong).
     pub target: String,
-    /// What differs.
+    /// What differs, one line each.
     pub differences: Vec<String>,
-    /// The expected block.
+    /// The case's expected block, as JSON.
     pub expected: Json,
     /// The actual decision (with trace), when there is one.
     pub actual: Option<Json>,
 }
 
-/// Why a case file could not be run.
+/// A case file that could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct CaseFileError {
-    /// The file.
+    /// The case file.
     pub path: PathBuf,
-    /// What is wrong.
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -287,6 +290,60 @@ pub fn run_case_with(
         }
     }
     result
+}
+
+/// The outcome of running example cases: every case run, and the case files that could
+/// not be read.
+#[derive(Debug, Default)]
+pub struct CaseReport {
+    /// Every case of the files that could be read, in file order then case order.
+    pub cases: Vec<CaseResult>,
+    /// The case files that could not be read or parsed (each counts as one failure).
+    pub unreadable: Vec<CaseFileError>,
+}
+
+impl CaseReport {
+    /// Cases whose every expectation held.
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.failures.is_empty()).count()
+    }
+
+    /// Cases with a failed expectation, plus the files that could not be read.
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed() + self.unreadable.len()
+    }
+
+    /// Whether every case passed and every file could be read.
+    pub fn is_success(&self) -> bool {
+        self.failed() == 0
+    }
+
+    /// The cases with a failed expectation.
+    pub fn failures(&self) -> impl Iterator<Item = &CaseResult> {
+        self.cases.iter().filter(|c| !c.failures.is_empty())
+    }
+}
+
+/// Runs every case of the given case files, records read with `read` and decided with
+/// `opts`.
+pub fn run_case_files(
+    rules: &RuleSet,
+    files: &[PathBuf],
+    read: record::ReadOptions,
+    opts: EvalOptions,
+) -> CaseReport {
+    let mut report = CaseReport::default();
+    for f in files {
+        match read_case_file(f) {
+            Ok(file) => report.cases.extend(
+                file.cases
+                    .iter()
+                    .map(|case| run_case_with(rules, f, case, read, opts)),
+            ),
+            Err(e) => report.unreadable.push(e),
+        }
+    }
+    report
 }
 
 /// A decision as JSON, exactly as `eval --json` prints it.

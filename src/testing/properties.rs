@@ -44,7 +44,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A built-in property.
+/// A built-in property: an invariant every rule set must hold, checked on generated
+/// records by [`RuleSet::check_properties`](crate::RuleSet::check_properties).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Property {
     /// Amounts are never negative.
@@ -65,7 +66,7 @@ pub enum Property {
 }
 
 impl Property {
-    /// Every built-in property.
+    /// Every built-in property, in report order.
     pub const ALL: [Property; 7] = [
         Property::Amounts,
         Property::Determinism,
@@ -76,7 +77,7 @@ impl Property {
         Property::EligibleClauses,
     ];
 
-    /// Its name in reports.
+    /// Its stable name in reports (`amounts-non-negative`, `determinism`, …).
     pub fn name(self) -> &'static str {
         match self {
             Property::Amounts => "amounts-non-negative",
@@ -125,16 +126,16 @@ impl Property {
     }
 }
 
-/// Options of a property run.
+/// Options of a property run: how many cases, from which seed, which properties.
 #[derive(Debug, Clone)]
 pub struct PropertyOptions {
     /// Generated cases per property and subject kind.
     pub cases: u32,
     /// The seed: the same seed gives the same cases.
     pub seed: u64,
-    /// The properties to run.
+    /// The properties to run (all by default).
     pub properties: Vec<Property>,
-    /// Most shrinking steps for a failure.
+    /// The most shrinking steps spent on a failure.
     pub max_shrink_iters: u32,
 }
 
@@ -150,16 +151,17 @@ impl PropertyOptions {
     }
 }
 
-/// A shrunk counterexample.
+/// A record on which a property does not hold, shrunk as small as it would go, with
+/// the case to paste into a case file and the decisions' traces.
 #[derive(Debug, Clone)]
 pub struct Counterexample {
     /// What does not hold.
     pub message: String,
-    /// The policies concerned.
+    /// The ids of the policies concerned.
     pub policies: Vec<String>,
-    /// The reference date.
+    /// The reference date of the case.
     pub reference_date: NaiveDate,
-    /// The record, as generated.
+    /// The record, as generated (JSON).
     pub record: Json,
     /// The record with fields filled in (soundness, missing-*), when that matters.
     pub filled: Option<Json>,
@@ -173,11 +175,11 @@ pub struct Counterexample {
 /// The result of one property for one subject kind.
 #[derive(Debug, Clone)]
 pub struct PropertyResult {
-    /// The property.
+    /// Which property.
     pub property: Property,
-    /// The subject kind.
+    /// The subject kind of the records it ran on.
     pub subject: String,
-    /// Cases run.
+    /// Generated cases run.
     pub cases: u32,
     /// How long it took.
     pub elapsed: Duration,
@@ -187,10 +189,11 @@ pub struct PropertyResult {
     pub aborted: Option<String>,
 }
 
-/// The result of a property run.
+/// The result of a property run: one result per property and subject kind.
+/// [`render`](Self::render) gives the report `mianshen test --properties` prints.
 #[derive(Debug, Clone)]
 pub struct PropertyReport {
-    /// The seed.
+    /// The seed the cases were generated from.
     pub seed: u64,
     /// Cases per property and subject kind.
     pub cases: u32,
@@ -266,7 +269,7 @@ pub fn run_properties_with(rules: &RuleSet, opts: &PropertyOptions) -> PropertyR
     let rules = Arc::new(rules.clone());
     let mut jobs = vec![];
     for subject in 0..rules.schema.subjects.len() {
-        if rules.policies().iter().any(|p| p.subject == subject) {
+        if rules.program.policies.iter().any(|p| p.subject == subject) {
             jobs.extend(opts.properties.iter().map(|&p| (subject, p)));
         }
     }
@@ -297,7 +300,7 @@ pub fn generated_coverage(
     let mut report = super::coverage::CoverageReport::new(rules);
     let rules = &Arc::new(rules.clone());
     for subject in 0..rules.schema.subjects.len() {
-        if !rules.policies().iter().any(|p| p.subject == subject) {
+        if !rules.program.policies.iter().any(|p| p.subject == subject) {
             continue;
         }
         let gen = CaseGen::new(rules, subject);
@@ -774,7 +777,7 @@ fn excludes_hold(t: &Trial) -> Result<(), Failure> {
         if d.outcome != Outcome::Eligible {
             continue;
         }
-        let Some(p) = rules.policy(&d.policy) else {
+        let Some(p) = rules.policy_def(&d.policy) else {
             continue;
         };
         for other in &p.excludes {
@@ -1087,7 +1090,8 @@ fn counterexample(
     let date = case.reference_date;
     let policies: Vec<String> = if f.policies.is_empty() {
         rules
-            .policies()
+            .program
+            .policies
             .iter()
             .filter(|p| p.subject == subject)
             .map(|p| p.id.clone())

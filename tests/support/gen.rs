@@ -272,6 +272,8 @@ pub struct RuleSetSpec {
     pub schema: SchemaSpec,
     /// Rendered parameter blocks, with their name and type.
     pub params: Vec<(String, Ty, String)>,
+    /// Rendered scale blocks, with their name.
+    pub scales: Vec<(String, String)>,
     pub functions: Vec<FnSpec>,
     pub policies: Vec<PolicySpec>,
 }
@@ -281,6 +283,10 @@ impl RuleSetSpec {
     pub fn render_rules(&self) -> String {
         let mut s = String::new();
         for (_, _, p) in &self.params {
+            s.push_str(p);
+            s.push('\n');
+        }
+        for (_, p) in &self.scales {
             s.push_str(p);
             s.push('\n');
         }
@@ -322,6 +328,8 @@ struct Scope {
     policies: Vec<String>,
     /// Parameters (name, type).
     params: Vec<(String, Ty)>,
+    /// Scales (`marginal(S, x)`, `bracket(S, x)`).
+    scales: Vec<String>,
 }
 
 impl Scope {
@@ -776,6 +784,18 @@ impl<'r> Gen<'r> {
             }
             12 => format!("abs({})", self.expr(Ty::Dec, sc, schema, d)),
             13 => self.expr(Ty::Int, sc, schema, d),
+            14 if !sc.scales.is_empty() => {
+                let s = self.pick(&sc.scales);
+                let f = self.pick(&["marginal", "marginal", "bracket"]);
+                let t = self.pick_num();
+                let x = self.expr(t, sc, schema, d);
+                if self.chance(0.3) {
+                    let on = self.date_expr(sc, schema, d.min(1));
+                    format!("{f}({s}, {x}, {on})")
+                } else {
+                    format!("{f}({s}, {x})")
+                }
+            }
             _ => self.leaf(Ty::Dec, sc, schema),
         }
     }
@@ -885,25 +905,14 @@ impl<'r> Gen<'r> {
     fn params(&mut self) -> Vec<(String, Ty, String)> {
         let mut out = vec![];
         for (name, ty) in [("RATE", Ty::Dec), ("LIMIT", Ty::Int)] {
-            let mut cuts: Vec<&str> = (0..1 + self.below(3))
-                .map(|_| {
-                    self.pick(&[
-                        "2024-02-28",
-                        "2024-02-29",
-                        "2025-02-28",
-                        "2024-12-31",
-                        "2025-01-31",
-                        "2025-04-30",
-                        "2010-06-30",
-                    ])
-                })
-                .collect();
-            cuts.sort();
-            cuts.dedup();
+            let cuts = self.cuts();
             let mut text = format!("parameter {name} \"{name}\": {} {{\n", ty.name());
             let mut from = "2000-01-01".to_string();
             for cut in cuts {
-                let v = if ty == Ty::Dec {
+                // Now and then a value abolished for a while (declared absent).
+                let v = if from != "2000-01-01" && self.chance(0.15) {
+                    "absent".to_string()
+                } else if ty == Ty::Dec {
                     self.dec_lit()
                 } else {
                     self.int_lit()
@@ -915,13 +924,99 @@ impl<'r> Gen<'r> {
                     .expect("a next day");
                 from = next.to_string();
             }
-            let v = if ty == Ty::Dec {
+            let v = if from != "2000-01-01" && self.chance(0.15) {
+                "absent".to_string()
+            } else if ty == Ty::Dec {
                 self.dec_lit()
             } else {
                 self.int_lit()
             };
             let _ = writeln!(text, "  from {from} = {v} \"s\"\n}}");
             out.push((name.to_string(), ty, text));
+        }
+        out
+    }
+
+    /// The steps' cut dates of a parameter or scale: leap days, month and year ends.
+    fn cuts(&mut self) -> Vec<&'static str> {
+        let mut cuts: Vec<&str> = (0..1 + self.below(3))
+            .map(|_| {
+                self.pick(&[
+                    "2024-02-28",
+                    "2024-02-29",
+                    "2025-02-28",
+                    "2024-12-31",
+                    "2025-01-31",
+                    "2025-04-30",
+                    "2010-06-30",
+                ])
+            })
+            .collect();
+        cuts.sort();
+        cuts.dedup();
+        cuts
+    }
+
+    /// The brackets of a scale step: ascending thresholds (whole or decimal, sometimes
+    /// negative) with rates or amounts (sometimes negative), the thresholds among the
+    /// constants the records aim at.
+    fn brackets(&mut self) -> String {
+        let mut t: i64 = match self.below(4) {
+            0 => 0,
+            1 => -self.rng.random_range(1..500),
+            _ => self.rng.random_range(0..3000),
+        };
+        let mut out = vec![];
+        for _ in 0..1 + self.below(4) {
+            let threshold = if self.chance(0.3) {
+                let d = format!("{t}.{:02}", self.rng.random_range(0..100));
+                self.decs.push(d.clone());
+                d
+            } else {
+                self.ints.push(t);
+                self.decs.push(format!("{t}.00"));
+                t.to_string()
+            };
+            let value = match self.below(5) {
+                0 => self.int_lit(),
+                1 => format!("-{}", self.dec_lit()),
+                _ => format!("0.{:02}", self.rng.random_range(0..40)),
+            };
+            let arrow = self.pick(&["→", "->"]);
+            out.push(format!("{threshold} {arrow} {value}"));
+            t += self.rng.random_range(1..6000);
+        }
+        out.join(", ")
+    }
+
+    /// Scales: one or two, from 2000-01-01 with dated steps (on leap days and month
+    /// ends), some declared absent (and so read as an evaluation error).
+    fn scales(&mut self) -> Vec<(String, String)> {
+        let mut out = vec![];
+        for name in ["TAX", "BAND"].into_iter().take(self.below(3)) {
+            let mut text = format!("scale {name} \"{name}\" {{\n");
+            let mut from = "2000-01-01".to_string();
+            let cuts = self.cuts();
+            let last = cuts.len();
+            for (i, cut) in cuts.into_iter().chain(["open"]).enumerate() {
+                let body = if from != "2000-01-01" && self.chance(0.2) {
+                    "absent".to_string()
+                } else {
+                    self.brackets()
+                };
+                if i == last {
+                    let _ = writeln!(text, "  from {from}: {body} \"s\"");
+                } else {
+                    let _ = writeln!(text, "  from {from} to {cut}: {body} \"s\"");
+                    let next = chrono::NaiveDate::parse_from_str(cut, "%Y-%m-%d")
+                        .expect("a date")
+                        .succ_opt()
+                        .expect("a next day");
+                    from = next.to_string();
+                }
+            }
+            text.push_str("}\n");
+            out.push((name.to_string(), text));
         }
         out
     }
@@ -940,7 +1035,13 @@ impl<'r> Gen<'r> {
 
     /// Functions; each may call the ones before it (so there is no recursion), with
     /// block bodies of chained lets.
-    fn functions(&mut self, schema: &SchemaSpec, params: &[(String, Ty)], n: usize) -> Vec<FnSpec> {
+    fn functions(
+        &mut self,
+        schema: &SchemaSpec,
+        params: &[(String, Ty)],
+        scales: &[String],
+        n: usize,
+    ) -> Vec<FnSpec> {
         let mut fns: Vec<FnSpec> = vec![];
         for i in 0..n {
             let nparams = 1 + self.below(3);
@@ -967,6 +1068,7 @@ impl<'r> Gen<'r> {
                     })
                     .collect(),
                 params: params.to_vec(),
+                scales: scales.to_vec(),
                 ..Scope::default()
             };
             // Prefer calling the previous function, to get chains of calls.
@@ -1019,8 +1121,10 @@ impl<'r> Gen<'r> {
         let schema = self.schema();
         let params = self.params();
         let pnames: Vec<(String, Ty)> = params.iter().map(|(n, t, _)| (n.clone(), *t)).collect();
+        let scales = self.scales();
+        let snames: Vec<String> = scales.iter().map(|(n, _)| n.clone()).collect();
         let nfns = self.below(5);
-        let functions = self.functions(&schema, &pnames, nfns);
+        let functions = self.functions(&schema, &pnames, &snames, nfns);
         let fsigs: Vec<(String, Vec<Ty>, Ty)> = functions
             .iter()
             .map(|f| {
@@ -1038,6 +1142,7 @@ impl<'r> Gen<'r> {
                 policy: true,
                 fns: fsigs.clone(),
                 params: pnames.clone(),
+                scales: snames.clone(),
                 policies: policies.iter().map(|p| p.id.clone()).collect(),
                 ..Scope::default()
             };
@@ -1155,6 +1260,7 @@ impl<'r> Gen<'r> {
         RuleSetSpec {
             schema,
             params,
+            scales,
             functions,
             policies,
         }
@@ -1182,7 +1288,8 @@ impl<'r> Gen<'r> {
                     return format!("{leap}-02-29");
                 }
                 let base =
-                    mianshen::semantics::calendar::add_years(r, -i64::from(years)).unwrap_or(r);
+                    mianshen::internals::semantics::calendar::add_years(r, -i64::from(years))
+                        .unwrap_or(r);
                 let shift = self.pick(&[-1i64, 0, 0, 1]);
                 (base + chrono::Duration::days(shift)).to_string()
             }

@@ -21,12 +21,13 @@
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
-use mianshen::batch::{self, ChunkOutput, RunConfig, Sink};
-use mianshen::compile::RuleSet;
-use mianshen::eval::{evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome};
-use mianshen::fast::{FastDecider, FastRules, Verdict};
-use mianshen::record::{detect_subject, read_record, Record};
-use mianshen::syntax::ast::Mode;
+use mianshen::internals::batch;
+use mianshen::internals::eval::{
+    evaluate_all, evaluate_policy, Decision, EvalOptions, ExtraValue, Outcome,
+};
+use mianshen::internals::fast::{FastDecider, FastRules, Verdict};
+use mianshen::internals::record::{detect_subject, read_record};
+use mianshen::{ChunkOutput, Mode, Record, RuleSet, RunConfig, Sink};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -112,8 +113,8 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 /// Reads a record the reference way, as the batch would (subject from the record).
 pub fn reference_record(rules: &RuleSet, text: &str) -> Result<Record, String> {
     let value: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let subject = detect_subject(&rules.schema, &value, None)?;
-    read_record(&rules.schema, subject, &value).map_err(|e| format!("{}: {}", e.path, e.message))
+    let subject = detect_subject(rules.schema(), &value, None)?;
+    read_record(rules.schema(), subject, &value).map_err(|e| format!("{}: {}", e.path, e.message))
 }
 
 /// Lowers `rules` for `date`, catching a panic.
@@ -202,7 +203,7 @@ pub fn check_record_counting(
             )]
         }
     };
-    if record.subject != subject {
+    if record.subject_index() != subject {
         return vec![fail(
             Kind::Reader,
             "the readers disagree on the subject kind".into(),
@@ -210,7 +211,7 @@ pub fn check_record_counting(
     }
     let mut out = vec![];
     for (i, verdict) in verdicts.iter().enumerate() {
-        let policy = &rules.program.policies[i];
+        let policy = &rules.program().policies[i];
         if (policy.subject == subject) == (*verdict == Verdict::NotApplicable) {
             out.push(fail(
                 Kind::Verdict("NotApplicable".into()),
@@ -363,7 +364,7 @@ fn expected_line(
     subject: &str,
     d: &Decision,
 ) -> Option<(&'static str, Json)> {
-    let policy = &rules.program.policies[i];
+    let policy = &rules.program().policies[i];
     let mut line = json!({"subject": subject, "policy": d.policy});
     let m = line.as_object_mut()?;
     let file = match (d.outcome, policy.mode) {
@@ -453,7 +454,7 @@ pub fn check_batch(rules: &RuleSet, date: NaiveDate, records: &[String]) -> Vec<
     parse_lines("pushes", &out.pushes, &mut actual);
     parse_lines("errors", &out.errors, &mut actual);
     let mut expected: BTreeMap<(String, String), Vec<(&'static str, Json)>> = BTreeMap::new();
-    let n = rules.program.policies.len();
+    let n = rules.program().policies.len();
     let mut counts = vec![[0u64; 3]; n];
     let mut sums = vec![rust_decimal::Decimal::ZERO; n];
     let mut failures = vec![];
@@ -479,7 +480,7 @@ pub fn check_batch(rules: &RuleSet, date: NaiveDate, records: &[String]) -> Vec<
             }
         };
         for d in &decisions {
-            let Some(&i) = rules.policy_index.get(&d.policy) else {
+            let Some(i) = rules.policy_number(&d.policy) else {
                 continue;
             };
             let slot = match d.outcome {
