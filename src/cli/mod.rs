@@ -165,8 +165,8 @@ enum Command {
         rules: PathBuf,
         /// The later rules (default: the same rules).
         new_rules: Option<PathBuf>,
-        /// An overlay directory over the later rules: its parameters, policies,
-        /// bundles and functions replace those of the same name.
+        /// An overlay directory over the later rules: its parameters, scales,
+        /// policies, bundles and functions replace those of the same name.
         #[arg(long, value_name = "DIR")]
         overlay: Option<PathBuf>,
         /// The population, as for `run`.
