@@ -35,7 +35,10 @@
 //!   until a sample lasts ≥ 50 ms).
 //! * `MIANSHEN_BENCH_CASE`: the case id for the latency figure (default: the person
 //!   case with the largest record).
-//! * `MIANSHEN_BENCH_ONLY`: `batch` or `latency` to run one part only;
+//! * `MIANSHEN_BENCH_ONLY`: `batch`, `latency` or `diff` to run one part only (`diff`
+//!   runs only when asked: `mianshen diff` beside `mianshen run` on the same input —
+//!   one rule set on 2026-07-01 and 2027-01-01, and a reform overlay raising
+//!   `MIN_LIVING` — their wall and CPU time and peak memory);
 //!   `MIANSHEN_BENCH_THREADS`: the thread counts, comma-separated (default `1,2`).
 
 #[allow(dead_code)]
@@ -222,6 +225,7 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         panic_at_line: None,
         read: Default::default(),
         budget: mianshen::internals::eval::DEFAULT_BUDGET,
+        near_miss: None,
     };
     let s = batch::run_json_lines(
         rules,
@@ -552,6 +556,10 @@ fn main() {
     let min_samples = env_f64("MIANSHEN_BENCH_SAMPLES", 3.0).max(1.0) as usize;
     let started = Instant::now();
     let only = std::env::var("MIANSHEN_BENCH_ONLY").unwrap_or_default();
+    if only == "diff" {
+        diff_part(min_samples);
+        return;
+    }
     if only != "latency" {
         batch_part(min_secs, min_samples);
         println!();
@@ -565,6 +573,108 @@ fn main() {
         started.elapsed().as_secs_f64(),
         loadavg()
     );
+}
+
+/// `MIANSHEN_BENCH_ONLY=diff`: the change-impact batch (`batch::diff_json_lines`, as
+/// `mianshen diff` runs it) beside the run (`batch::run_json_lines`) on the same text,
+/// alternately, on each thread count: one rule set on two dates, and a reform overlay.
+fn diff_part(min_samples: usize) {
+    let dir = root().join("benches/city-10");
+    let rules = RuleSet::load_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let reform_dir =
+        std::env::temp_dir().join(format!("mianshen-bench-reform-{}", std::process::id()));
+    std::fs::create_dir_all(&reform_dir).expect("reform dir");
+    std::fs::write(
+        reform_dir.join("reform.rules"),
+        "parameter MIN_LIVING \"本市城乡最低生活保障标准（元/人·月）\": decimal {\n  from 2020-01-01 to 2026-06-30 = 1100.00 \"city-10\"\n  from 2026-07-01 = 1200.00 \"reform\"\n}\n",
+    )
+    .expect("reform");
+    let reformed = RuleSet::load_dir_with_overlay(&dir, &reform_dir).expect("the reform loads");
+    let _ = std::fs::remove_dir_all(&reform_dir);
+    let (source, lines) = load_input();
+    let n = lines.len();
+    let text: String = lines.iter().flat_map(|l| [l.as_str(), "\n"]).collect();
+    println!(
+        "city-10 diff beside run: {n} records from {source}; load average {}",
+        loadavg()
+    );
+    let after = NaiveDate::from_ymd_opt(2027, 1, 1).expect("date");
+    let thread_counts: Vec<usize> = std::env::var("MIANSHEN_BENCH_THREADS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1, 2]);
+    println!(
+        "{:<22} {:>7} {:>9} {:>9} {:>7} {:>10}",
+        "mode", "threads", "median s", "cpu s", "× run", "peak MiB"
+    );
+    for threads in thread_counts {
+        let config = RunConfig {
+            threads: Some(threads),
+            subject: Some("person".into()),
+            ..RunConfig::new(ref_date())
+        };
+        let run = || {
+            let s = batch::run_json_lines(
+                &rules,
+                text.as_bytes(),
+                &config,
+                &mut NullSink,
+                &mut |_, _| {},
+            )
+            .expect("run");
+            assert_eq!(s.read, n as u64);
+        };
+        let diff = |b: &RuleSet, a: &RuleSet, to: NaiveDate| {
+            let dc = batch::DiffConfig {
+                run: config.clone(),
+                after_date: to,
+            };
+            let i =
+                batch::diff_json_lines(b, a, text.as_bytes(), &dc, &mut NullSink, &mut |_, _| {})
+                    .expect("diff");
+            assert_eq!(i.read, n as u64);
+            assert!(i.changes() > 0, "the change reaches someone");
+        };
+        let modes: [(&str, &dyn Fn()); 3] = [
+            ("run", &run),
+            ("diff, two dates", &|| diff(&rules, &rules, after)),
+            ("diff, reform overlay", &|| {
+                diff(&rules, &reformed, ref_date())
+            }),
+        ];
+        let mut samples: Vec<Samples> = (0..modes.len()).map(|_| Samples::default()).collect();
+        for _ in 0..min_samples.max(3) {
+            for ((_, f), s) in modes.iter().zip(samples.iter_mut()) {
+                reset_peak();
+                let c = cpu_secs();
+                let t = Instant::now();
+                f();
+                s.secs.push(t.elapsed().as_secs_f64());
+                s.cpu += cpu_secs() - c;
+                s.reps = 1;
+                s.peak_kib = s.peak_kib.max(peak_kib());
+            }
+        }
+        let base = samples[0].median();
+        let base_cpu = samples[0].cpu;
+        for ((name, _), s) in modes.iter().zip(&samples) {
+            println!(
+                "{:<22} {:>7} {:>9.3} {:>9.2} {:>7} {:>10.0}",
+                name,
+                threads,
+                s.median(),
+                s.cpu / s.secs.len() as f64,
+                format!("{:.2}", s.median() / base),
+                mib(s.peak_kib)
+            );
+        }
+        println!(
+            "  CPU time over run's: two dates {:.2}x, reform {:.2}x",
+            samples[1].cpu / base_cpu,
+            samples[2].cpu / base_cpu
+        );
+    }
 }
 
 /// The batch measurements: end to end and evaluation only, engine and baseline.

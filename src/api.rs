@@ -9,12 +9,13 @@
 //! reference date: the library never reads the clock, the environment or the file
 //! system except in [`RuleSet::load_dir`], [`case_files`] and [`RuleSet::run_cases`].
 
-use crate::batch::{self, BatchError, InputRecord, RunConfig, Sink, Summary};
+use crate::batch::{self, BatchError, DiffConfig, Impact, InputRecord, RunConfig, Sink, Summary};
 use crate::check::did_you_mean;
 use crate::compile::RuleSet;
 use crate::eval::{self, BundleResult, Decision, EvalOptions};
 use crate::ir::{BundleDef, PolicyDef};
 use crate::load::{self, LoadError};
+use crate::reach::{self, Change, NearMiss, ReachError};
 use crate::record::{self, ReadOptions, Record, RecordError, RecordErrorKind};
 use crate::schema::Schema;
 use crate::syntax::ast::Mode;
@@ -888,5 +889,173 @@ impl RuleSet {
                 name: name.to_string(),
                 known: self.subjects().map(str::to_string).collect(),
             })
+    }
+}
+
+// Policies find people (issue 17): who a change of the rules reaches, near misses, the
+// managers' report.
+impl RuleSet {
+    /// Loads a rules directory with an overlay directory over it: the overlay's
+    /// parameters, scales, policies, bundles and functions replace the base's items of
+    /// the same name (a new one is added), so that a reform is written as a few items.
+    /// The schema is the base's (an overlay's `schema.yaml`, if any, must be the same);
+    /// the overlay's cases are not read.
+    ///
+    /// ```
+    /// let base = mianshen::RuleSet::load_dir("rules").unwrap();
+    /// let reformed = mianshen::RuleSet::load_dir_with_overlay("rules", "examples/reform").unwrap();
+    /// assert_ne!(base.version(), reformed.version());
+    /// ```
+    pub fn load_dir_with_overlay(
+        base: impl AsRef<Path>,
+        overlay: impl AsRef<Path>,
+    ) -> Result<RuleSet, LoadError> {
+        load::load_overlay(base.as_ref(), overlay.as_ref())
+    }
+
+    /// What changes for one subject between this rule set on `before` and `after_rules`
+    /// on `after`: every policy about the record's subject kind decided (with traces)
+    /// under both, and the decisions whose outcome or amount differ, with the clauses
+    /// whose value changed and whether the subject is to be told ([`Change`]). Pass
+    /// `self` as `after_rules` to ask what the passing of time changes ("what changes
+    /// for this person on 1 July?"), or a reformed rule set
+    /// ([`RuleSet::load_dir_with_overlay`]) to ask what a reform changes.
+    ///
+    /// The two rule sets must read records with the same schema
+    /// ([`ReachError::SchemaDiffers`] otherwise).
+    ///
+    /// ```
+    /// let rules = mianshen::RuleSet::load_dir("rules").unwrap();
+    /// let record = rules
+    ///     .read_json(r#"{"person": {"id": "P1", "birth_date": "1960-08-15", "hukou_region": "上海"}}"#)
+    ///     .unwrap();
+    /// let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    /// // P1 turns 65 on 2025-08-15: the senior allowance starts.
+    /// let changes = rules
+    ///     .compare(&rules, &record, day("2025-07-01"), day("2025-09-01"))
+    ///     .unwrap();
+    /// let senior = changes
+    ///     .iter()
+    ///     .find(|c| c.policy == "sh-senior-comprehensive-allowance")
+    ///     .unwrap();
+    /// assert_eq!(senior.after.unwrap().outcome, mianshen::Outcome::Eligible);
+    /// assert_eq!(senior.clauses, ["C2"]);
+    /// assert!(senior.notify);
+    /// ```
+    pub fn compare(
+        &self,
+        after_rules: &RuleSet,
+        record: &Record,
+        before: NaiveDate,
+        after: NaiveDate,
+    ) -> Result<Vec<Change>, ReachError> {
+        if self.schema != after_rules.schema {
+            return Err(ReachError::SchemaDiffers);
+        }
+        Ok(reach::compare(
+            reach::Version {
+                rules: self,
+                on: before,
+            },
+            record,
+            reach::Version {
+                rules: after_rules,
+                on: after,
+            },
+            record,
+            eval::DEFAULT_BUDGET,
+        ))
+    }
+
+    /// The record's near misses on `on`: its not-eligible decisions that fail at least
+    /// one and at most `k` clauses (the policy in force, decided per subject), each
+    /// failed clause with how far the record is from it ([`NearMiss`], [`Miss`](crate::Miss)).
+    ///
+    /// ```
+    /// let rules = mianshen::RuleSet::load_dir("rules").unwrap();
+    /// let record = rules
+    ///     .read_json(r#"{"person": {"id": "P1", "birth_date": "1961-03-14", "hukou_region": "上海"}}"#)
+    ///     .unwrap();
+    /// let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+    /// let near = rules.near_misses(&record, on, 1);
+    /// let senior = near
+    ///     .iter()
+    ///     .find(|m| m.policy == "sh-senior-comprehensive-allowance")
+    ///     .unwrap();
+    /// // 年满65周岁 on 2026-03-14.
+    /// assert_eq!(senior.failed[0].clause, "C2");
+    /// assert_eq!(senior.failed[0].on.unwrap().to_string(), "2026-03-14");
+    /// ```
+    pub fn near_misses(&self, record: &Record, on: NaiveDate, k: usize) -> Vec<NearMiss> {
+        reach::near_misses(self, record, on, k)
+    }
+
+    /// Diffs a population between this rule set on `config.run.ref_date` and
+    /// `after_rules` on `config.after_date`, over any iterator of records: every
+    /// record decided under both, the decisions that differ written to `sink` as
+    /// [`ChunkOutput::changes`](crate::ChunkOutput::changes) lines ([`Change`] as JSON), the records either version
+    /// cannot read as [`ChunkOutput::rejected`](crate::ChunkOutput::rejected); the counts per policy come back
+    /// ([`Impact`]). Streams as [`RuleSet::run`] does.
+    pub fn diff<I>(
+        &self,
+        after_rules: &RuleSet,
+        records: I,
+        config: &DiffConfig,
+        sink: &mut dyn Sink,
+    ) -> Result<Impact, BatchError>
+    where
+        I: IntoIterator<Item = InputRecord>,
+    {
+        batch::diff(
+            self,
+            after_rules,
+            records.into_iter(),
+            config,
+            sink,
+            &mut |_| {},
+        )
+    }
+
+    /// [`RuleSet::diff`] over JSON Lines (as `mianshen diff`).
+    ///
+    /// ```
+    /// use mianshen::{ChunkOutput, DiffConfig, RunConfig, Sink};
+    /// let rules = mianshen::RuleSet::load_dir("rules").unwrap();
+    ///
+    /// #[derive(Default)]
+    /// struct Changes(String);
+    /// impl Sink for Changes {
+    ///     fn write(&mut self, chunk: &ChunkOutput) -> std::io::Result<()> {
+    ///         self.0.push_str(&chunk.changes);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let day = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    /// let lines = r#"{"person": {"id": "P1", "birth_date": "1960-08-15", "hukou_region": "上海"}}"#;
+    /// let config = DiffConfig {
+    ///     run: RunConfig::new(day("2025-07-01")),
+    ///     after_date: day("2025-09-01"),
+    /// };
+    /// let mut sink = Changes::default();
+    /// let impact = rules.diff_json_lines(&rules, lines.as_bytes(), &config, &mut sink).unwrap();
+    /// assert_eq!(impact.changes(), sink.0.lines().count() as u64);
+    /// assert!(sink.0.contains(r#""policy":"sh-senior-comprehensive-allowance""#));
+    /// ```
+    pub fn diff_json_lines<R: std::io::Read>(
+        &self,
+        after_rules: &RuleSet,
+        input: R,
+        config: &DiffConfig,
+        sink: &mut dyn Sink,
+    ) -> Result<Impact, BatchError> {
+        batch::diff_json_lines(self, after_rules, input, config, sink, &mut |_, _| {})
+    }
+
+    /// The managers' report of a batch run of this rule set, as one self-contained HTML
+    /// page (inline SVG charts and tables, no script): outcomes per policy, amounts,
+    /// the missing fields that block decisions ([`Summary::missing`]), near misses.
+    pub fn report_html(&self, summary: &Summary) -> String {
+        reach::render_report(self, summary)
     }
 }

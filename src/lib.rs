@@ -37,6 +37,9 @@
 //! | decide | [`RuleSet::decide`] (every policy about the record's subject kind), [`RuleSet::decide_policy`] (one); the `_with` forms take [`EvalOptions`] (traces, budget). A [`Decision`] has an [`Outcome`], the false clauses or the missing fields, an [`Amount`], an [`EvalError`] when the rule text leaves the case undefined, and a [`Trace`] |
 //! | pre-fill a "one thing" bundle | [`RuleSet::prefill`] → [`BundleResult`] (members' [`MemberStatus`], [`PrefilledField`]s with their sources, fields to enter, [`MaterialLine`]s) |
 //! | run a batch | [`RuleSet::run`] over any iterator of [`InputRecord`]s, [`RuleSet::run_json_lines`] over JSON Lines; outputs go to your [`Sink`] as [`ChunkOutput`]s; [`RunConfig`] sets the date, threads and limits; a [`Summary`] comes back |
+//! | find whom a change reaches | [`RuleSet::compare`] (one record: the [`Change`]s between two rule sets, or one rule set on two dates), [`RuleSet::diff`] / [`RuleSet::diff_json_lines`] (a population, streamed: [`ChunkOutput::changes`] lines and an [`Impact`] per policy, set by a [`DiffConfig`]), [`RuleSet::load_dir_with_overlay`] (a reform as a few items over a rules directory) |
+//! | find who is one step away | [`RuleSet::near_misses`] ([`NearMiss`]: each failed clause as a [`Miss`], with the record's value, the threshold, the gap, the day time closes it); in a batch, [`RunConfig::near_miss`] ([`ChunkOutput::near`]) |
+//! | see where the data is thin | [`Summary::missing`] (per policy, the missing fields and the decisions each blocks alone, [`MissingCount`]); [`RuleSet::report_html`] (the managers' report of a run) |
 //! | test a rule set | [`case_files`] and [`RuleSet::run_cases`] → [`CaseReport`] (example cases); [`RuleSet::check_properties`] → [`PropertyReport`] (built-in properties on generated records); [`RuleSet::check_declared_properties`] → [`DeclaredResult`]s |
 //! | property-test your own code | [`RuleSet::record_strategy`] and [`RuleSet::case_strategy`]: proptest strategies of records for the rule set's schema, shaped by [`Constraints`] |
 //!
@@ -177,6 +180,7 @@ pub(crate) mod eval;
 pub(crate) mod fast;
 pub(crate) mod ir;
 pub(crate) mod load;
+pub(crate) mod reach;
 pub(crate) mod record;
 pub(crate) mod schema;
 pub(crate) mod semantics;
@@ -214,6 +218,9 @@ pub mod internals {
     pub mod load {
         pub use crate::load::*;
     }
+    pub mod reach {
+        pub use crate::reach::*;
+    }
     pub mod record {
         pub use crate::record::*;
     }
@@ -237,7 +244,8 @@ pub mod internals {
 // The API: everything a host needs, at the crate root.
 pub use api::{case_files, BundleInfo, PolicyInfo, RequestError};
 pub use batch::{
-    BatchError, ChunkOutput, InputRecord, PolicySummary, RunConfig, Sink, Source, Summary,
+    BatchError, ChunkOutput, DiffConfig, Impact, InputRecord, MissingCount, PolicySummary,
+    RunConfig, Sink, Source, Summary,
 };
 pub use check::{code as diagnostic_code, Code as DiagnosticCode, Diagnostic, Severity};
 pub use compile::RuleSet;
@@ -246,6 +254,7 @@ pub use eval::{
     Fact, ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
 };
 pub use load::LoadError;
+pub use reach::{Change, Miss, MissKind, NearMiss, PolicyImpact, Presence, ReachError, Side};
 pub use record::{ReadOptions, Record, RecordError, RecordErrorKind};
 pub use schema::SchemaError;
 pub use syntax::ast::{Mode, Span};

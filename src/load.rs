@@ -362,11 +362,117 @@ pub fn read_dir_texts(dir: &Path) -> Result<DirTexts, LoadError> {
     })
 }
 
+/// Reads, parses and checks a rules directory with an overlay directory over it: the
+/// overlay's parameters, policies, bundles and functions replace the base's items of
+/// the same kind and name (a new one is added), so that a reform is written as a few
+/// items rather than a copy of the whole rule set.
+///
+/// The schema is the base's: an overlay that has a `schema.yaml` must have the same
+/// text (records are read one way). Only the overlay's `*.rules` files are read (its
+/// cases are not); both directories are read with the safety of [`check_dir`]. The
+/// version hash covers the base's and the overlay's files.
+pub fn check_overlay(base: &Path, overlay: &Path) -> Result<Checked, LoadError> {
+    let rd = RulesDir::new(base)?;
+    let od = RulesDir::new(overlay)?;
+    let schema_path = base.join("schema.yaml");
+    let schema_text = rd.read(&schema_path)?;
+    let schema = Schema::from_yaml(&schema_text).map_err(|source| LoadError::Schema {
+        path: schema_path.clone(),
+        source,
+    })?;
+    let overlay_schema = overlay.join("schema.yaml");
+    if std::fs::symlink_metadata(&overlay_schema).is_ok() {
+        let text = od.read(&overlay_schema)?;
+        if text.trim_end() != schema_text.trim_end() {
+            return Err(LoadError::Refused {
+                path: overlay_schema,
+                reason: format!(
+                    "an overlay changes rules, not records: its schema.yaml must be the same as {} (or left out)",
+                    schema_path.display()
+                ),
+            });
+        }
+    }
+    let read = |dir: &Path, rd: &RulesDir| -> Result<Vec<(PathBuf, String)>, LoadError> {
+        let mut texts = vec![];
+        for path in rd.files(None, &["rules"])? {
+            let text = rd.read(&path)?;
+            let shown = path.strip_prefix(dir).map_or(path.clone(), |p| dir.join(p));
+            texts.push((shown, text));
+        }
+        Ok(texts)
+    };
+    let layers = vec![read(base, &rd)?, read(overlay, &od)?];
+    Ok(check_layers(schema, &schema_text, layers))
+}
+
+/// Loads a rules directory with an overlay over it ([`check_overlay`]).
+pub fn load_overlay(base: &Path, overlay: &Path) -> Result<RuleSet, LoadError> {
+    let checked = check_overlay(base, overlay)?;
+    match checked.rules {
+        Some(r) => Ok(r),
+        None => Err(LoadError::Diagnostics {
+            diagnostics: checked.diagnostics,
+            sources: checked.sources,
+        }),
+    }
+}
+
+/// The kind and name of a top-level item, as an overlay replaces it.
+fn item_key(item: &syntax::ast::Item) -> (&'static str, &str) {
+    use syntax::ast::Item;
+    match item {
+        Item::Policy(p) => ("policy", &p.id.name),
+        Item::Parameter(p) => ("parameter", &p.name.name),
+        Item::Function(f) => ("function", &f.name.name),
+        Item::Bundle(b) => ("bundle", &b.id.name),
+        Item::Scale(x) => ("scale", &x.name.name),
+    }
+}
+
 /// Parses and checks rule sources against a schema (no file system).
 pub fn check_sources(schema: Schema, schema_text: &str, texts: Vec<(PathBuf, String)>) -> Checked {
+    check_layers(schema, schema_text, vec![texts])
+}
+
+/// Parses and checks layers of rule sources against a schema: an item of a later layer
+/// replaces the items of the same kind and name of the earlier ones.
+fn check_layers(schema: Schema, schema_text: &str, layers: Vec<Vec<(PathBuf, String)>>) -> Checked {
     let mut sources = SourceMap::default();
-    let mut parsed = vec![];
+    let mut parsed: Vec<(String, syntax::ast::RuleFile)> = vec![];
     let mut diagnostics = vec![];
+    for texts in layers {
+        let first = parsed.len();
+        parse_layer(texts, &mut sources, &mut parsed, &mut diagnostics);
+        let (earlier, later) = parsed.split_at_mut(first);
+        let replaced: std::collections::HashSet<(&str, String)> = later
+            .iter()
+            .flat_map(|(_, f)| f.items.iter())
+            .map(|i| {
+                let (kind, name) = item_key(i);
+                (kind, name.to_string())
+            })
+            .collect();
+        if replaced.is_empty() {
+            continue;
+        }
+        for (_, file) in earlier.iter_mut() {
+            file.items.retain(|i| {
+                let (kind, name) = item_key(i);
+                !replaced.contains(&(kind, name.to_string()))
+            });
+        }
+    }
+    check_parsed(schema, schema_text, sources, parsed, diagnostics)
+}
+
+/// Parses one layer's files into `parsed`, syntax errors into `diagnostics`.
+fn parse_layer(
+    texts: Vec<(PathBuf, String)>,
+    sources: &mut SourceMap,
+    parsed: &mut Vec<(String, syntax::ast::RuleFile)>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for (path, text) in texts {
         let name = path.display().to_string();
         let idx = sources.add(path, text);
@@ -384,6 +490,16 @@ pub fn check_sources(schema: Schema, schema_text: &str, texts: Vec<(PathBuf, Str
             }),
         }
     }
+}
+
+/// Checks parsed rule files and compiles them when there are no errors.
+fn check_parsed(
+    schema: Schema,
+    schema_text: &str,
+    sources: SourceMap,
+    parsed: Vec<(String, syntax::ast::RuleFile)>,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Checked {
     let files: Vec<CheckedFile> = parsed
         .iter()
         .map(|(name, file)| CheckedFile {

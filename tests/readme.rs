@@ -78,6 +78,13 @@ fn workspace() -> PathBuf {
         &dir.join("tests/fixtures/forms"),
     );
     std::fs::write(dir.join("person.yaml"), saved_file("person.yaml")).expect("write");
+    std::fs::write(dir.join("near.yaml"), saved_file("near.yaml")).expect("write");
+    copy_dir(&root.join("examples/reform"), &dir.join("examples/reform"));
+    std::fs::copy(
+        root.join("examples/population.jsonl"),
+        dir.join("examples/population.jsonl"),
+    )
+    .expect("copy");
     copy_dir(&root.join("rules"), &dir.join("broken"));
     let typo = dir.join("broken/unemployment-insurance/ui-stable-employment-refund.rules");
     let text = std::fs::read_to_string(&typo).expect("the rule file of the diagnostic");

@@ -11,12 +11,14 @@
 //! (missing data to name, an evaluation error) or the record must be read the
 //! reference way (to explain why it does not fit the schema).
 
+mod diff;
 mod input;
 mod lines;
 mod worker;
 
+pub use diff::{diff, diff_json_lines, DiffConfig, Impact};
+
 use crate::compile::RuleSet;
-use crate::fast::FastRules;
 use crate::record;
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -89,6 +91,10 @@ pub struct RunConfig {
     pub read: record::ReadOptions,
     /// The budget of evaluation steps per decision ([`crate::eval::EvalOptions::budget`]).
     pub budget: u64,
+    /// Also write the near misses (`near.jsonl`): every not-eligible decision that
+    /// fails at least one and at most this many clauses, the policy being in force
+    /// ([`crate::NearMiss`]). `None`: no near misses.
+    pub near_miss: Option<usize>,
     /// Testing only: deciding the record on this input line panics (in the compiled
     /// tier, when it reads the record), so that tests can see a panic end the run with
     /// [`BatchError::Internal`]. `None` in a real run.
@@ -109,6 +115,7 @@ impl RunConfig {
             bundle: None,
             read: record::ReadOptions::default(),
             budget: crate::eval::DEFAULT_BUDGET,
+            near_miss: None,
             panic_at_line: None,
         }
     }
@@ -143,6 +150,10 @@ pub struct ChunkOutput {
     pub forms: String,
     /// errors.jsonl lines: decisions the rule text leaves undefined.
     pub errors: String,
+    /// near.jsonl lines: near misses, when asked for ([`RunConfig::near_miss`]).
+    pub near: String,
+    /// changes.jsonl lines of a diff (`RuleSet::diff`): one [`crate::Change`] a line.
+    pub changes: String,
     /// Input records in the chunk (read = evaluated + rejected).
     pub records: u64,
 }
@@ -188,6 +199,49 @@ pub struct Summary {
     pub unknown_fields: std::collections::BTreeMap<String, u64>,
     /// Input lines with nothing but white space (not records, so not in `read`).
     pub blank_lines: u64,
+    /// Per policy (same order): the missing field paths of its undetermined decisions
+    /// (list items as `[]`), with how many decisions each blocks alone.
+    pub missing: Vec<MissingFields>,
+    /// Per policy (same order): its near misses (`--near-miss`, [`RunConfig::near_miss`]).
+    pub near_misses: Vec<u64>,
+    /// The `K` of the near misses looked for, `None` when they were not.
+    pub near_miss: Option<usize>,
+}
+
+/// Per missing field path (list items written `[]`, [`crate::reach::field_of`]): the
+/// undetermined decisions it blocks.
+pub type MissingFields = std::collections::BTreeMap<String, MissingCount>;
+
+/// How many undetermined decisions a missing field blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MissingCount {
+    /// Decisions in which it is the only missing field: knowing it alone would decide
+    /// them.
+    pub alone: u64,
+    /// Decisions in which it is missing, alone or with other fields.
+    pub total: u64,
+}
+
+impl MissingCount {
+    /// Adds the counts of `other`.
+    pub fn add(&mut self, other: MissingCount) {
+        self.alone += other.alone;
+        self.total += other.total;
+    }
+}
+
+/// Missing fields ranked: the most decisions blocked alone first, then the most
+/// decisions missing it, then by path.
+pub fn rank_missing(fields: &MissingFields) -> Vec<(&str, MissingCount)> {
+    let mut ranked: Vec<(&str, MissingCount)> =
+        fields.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    ranked.sort_by(|a, b| {
+        b.1.alone
+            .cmp(&a.1.alone)
+            .then(b.1.total.cmp(&a.1.total))
+            .then(a.0.cmp(b.0))
+    });
+    ranked
 }
 
 impl Summary {
@@ -200,8 +254,60 @@ impl Summary {
         serde_json::Value::Object(map)
     }
 
+    /// The missing fields of every policy together (each decision counted once per
+    /// path, as in the policies').
+    pub fn missing_overall(&self) -> MissingFields {
+        let mut all = MissingFields::new();
+        for fields in &self.missing {
+            for (path, n) in fields {
+                all.entry(path.clone()).or_default().add(*n);
+            }
+        }
+        all
+    }
+
+    /// The `missing_fields` block: overall and per policy (policies with none left
+    /// out), each ranked: the most decisions blocked alone first, then the most
+    /// decisions missing it, then by path.
+    pub fn missing_json(&self) -> serde_json::Value {
+        let ranked = |fields: &MissingFields| {
+            rank_missing(fields)
+                .into_iter()
+                .map(|(path, n)| json!({"path": path, "blocks_alone": n.alone, "missing_in": n.total}))
+                .collect::<Vec<_>>()
+        };
+        let policies: serde_json::Map<String, serde_json::Value> = self
+            .policies
+            .iter()
+            .zip(&self.missing)
+            .filter(|(_, m)| !m.is_empty())
+            .map(|((id, _), m)| (id.clone(), json!(ranked(m))))
+            .collect();
+        json!({"overall": ranked(&self.missing_overall()), "policies": policies})
+    }
+
     /// The whole summary file; `elapsed_seconds` is the caller's measurement.
     pub fn to_json(&self, elapsed_seconds: Option<f64>) -> serde_json::Value {
+        let mut out = self.run_json(elapsed_seconds);
+        if let Some(map) = out.as_object_mut() {
+            map.insert("missing_fields".into(), self.missing_json());
+            if let Some(k) = self.near_miss {
+                let counts: serde_json::Map<String, serde_json::Value> = self
+                    .policies
+                    .iter()
+                    .zip(&self.near_misses)
+                    .map(|((id, _), n)| (id.clone(), json!(n)))
+                    .collect();
+                map.insert(
+                    "near_misses".into(),
+                    json!({"max_failed": k, "policies": counts}),
+                );
+            }
+        }
+        out
+    }
+
+    fn run_json(&self, elapsed_seconds: Option<f64>) -> serde_json::Value {
         json!({
             "policies": self.policies_json(),
             "run": {
@@ -320,20 +426,7 @@ pub fn run_json_lines<R: std::io::Read>(
             .par_chunks(PART_SIZE)
             .map_init(
                 || Worker::new(job),
-                |w, lines| {
-                    w.decide_part(lines.iter().map(|&(line, start, end)| {
-                        let input = if start == input::TOO_LONG {
-                            Input::TooLong(end)
-                        } else {
-                            match block.text.get(start..end).map(std::str::from_utf8) {
-                                Some(Ok(text)) => Input::Json(text),
-                                Some(Err(_)) => Input::Unreadable("the line is not valid UTF-8"),
-                                None => Input::Unreadable("the line lies outside its block"),
-                            }
-                        };
-                        (line, input)
-                    }))
-                },
+                |w, lines| w.decide_part(lines.iter().map(|l| block_input(block, l))),
             )
             .collect()
     };
@@ -346,6 +439,23 @@ pub fn run_json_lines<R: std::io::Read>(
         blank_lines: blank,
         ..s
     })
+}
+
+/// A line of a block as a worker gets it: its number and its text (or why not).
+fn block_input<'b>(
+    block: &'b input::Block,
+    &(line, start, end): &(u64, usize, usize),
+) -> (u64, Input<'b>) {
+    let input = if start == input::TOO_LONG {
+        Input::TooLong(end)
+    } else {
+        match block.text.get(start..end).map(std::str::from_utf8) {
+            Some(Ok(text)) => Input::Json(text),
+            Some(Err(_)) => Input::Unreadable("the line is not valid UTF-8"),
+            None => Input::Unreadable("the line lies outside its block"),
+        }
+    };
+    (line, input)
 }
 
 /// The bytes of input a unit of work covers (for progress).
@@ -370,22 +480,12 @@ impl Unit for input::Block {
 fn pipeline<U: Unit + Send + Sync>(
     rules: &RuleSet,
     config: &RunConfig,
-    mut next: impl FnMut(Option<U>) -> Result<Option<U>, BatchError>,
+    next: impl FnMut(Option<U>) -> Result<Option<U>, BatchError>,
     decide: impl Fn(&Job<'_>, &U) -> Result<Vec<Part>, Stopped> + Sync,
     sink: &mut dyn Sink,
     progress: &mut dyn FnMut(&Summary, u64),
 ) -> Result<Summary, BatchError> {
-    let subject = match &config.subject {
-        Some(s) => Some(
-            rules
-                .schema
-                .subjects
-                .iter()
-                .position(|d| &d.name == s)
-                .ok_or_else(|| BatchError::Subject(format!("unknown subject kind `{s}`")))?,
-        ),
-        None => None,
-    };
+    let subject = subject_index(rules, config)?;
     let n = rules.program.policies.len();
     let mut summary = Summary {
         policies: rules
@@ -402,33 +502,74 @@ fn pipeline<U: Unit + Send + Sync>(
         errors: vec![0; n],
         unknown_fields: Default::default(),
         blank_lines: 0,
+        missing: vec![Default::default(); n],
+        near_misses: vec![0; n],
+        near_miss: config.near_miss,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
+    let pool = thread_pool(config)?;
+    let job = Job::new(rules, config, subject);
+    stream(
+        &pool,
+        &job,
+        next,
+        |unit| decide(&job, unit),
+        |parts, unit| {
+            emit(parts, &mut summary, sink)?;
+            progress(&summary, unit.bytes());
+            Ok(())
+        },
+    )?;
+    Ok(summary)
+}
+
+/// The index of the subject kind `config` names, `None` when it names none (records
+/// of any kind).
+fn subject_index(rules: &RuleSet, config: &RunConfig) -> Result<Option<usize>, BatchError> {
+    match &config.subject {
+        Some(s) => Ok(Some(
+            rules
+                .schema
+                .subjects
+                .iter()
+                .position(|d| &d.name == s)
+                .ok_or_else(|| BatchError::Subject(format!("unknown subject kind `{s}`")))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The worker threads of a run.
+fn thread_pool(config: &RunConfig) -> Result<rayon::ThreadPool, BatchError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads.unwrap_or(0))
         .stack_size(crate::check::EVAL_STACK)
         .build()
-        .map_err(|e| BatchError::Threads(e.to_string()))?;
-    let job = Job {
-        rules,
-        plan: record::fast::ReadPlan::new(&rules.schema, rules.used_fields.clone()),
-        fast: FastRules::with_budget(rules, config.ref_date, config.budget),
-        lines: lines::LineTemplates::new(rules),
-        subject,
-        config,
-        stopped: Default::default(),
-        fault: Default::default(),
-    };
+        .map_err(|e| BatchError::Threads(e.to_string()))
+}
+
+/// Streams units of input through the pool: `next` reads a unit (reusing a spent one),
+/// `decide` decides it into parts on the pool, `emit` takes the parts of each unit in
+/// input order on this thread. A few units are in flight at once, so memory stays flat;
+/// a panic deciding a unit fails the run through `job` (its stop flag and fault).
+fn stream<U: Send + Sync, P: Send>(
+    pool: &rayon::ThreadPool,
+    job: &Job<'_>,
+    mut next: impl FnMut(Option<U>) -> Result<Option<U>, BatchError>,
+    decide: impl Fn(&U) -> Result<Vec<P>, Stopped> + Sync,
+    mut emit: impl FnMut(Vec<P>, &U) -> Result<(), BatchError>,
+) -> Result<(), BatchError> {
+    let rules = job.rules;
     // Units are decided on the pool, a few in flight, while this thread reads the next
     // ones and writes the outputs of finished ones in input order; no unit waits for
     // another to finish before it starts. Every unit sent is answered, even when its
     // deciding panics, so this thread never waits for an answer that will not come; a
     // unit that failed ends the run, and the units in flight stop at their next part.
-    type Done<U> = (u64, Result<Vec<Part>, Stopped>, U);
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<U>>();
+    type Done<U, P> = (u64, Result<Vec<P>, Stopped>, U);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Done<U, P>>();
     let mut spare: Vec<U> = vec![];
-    let mut finished: std::collections::BTreeMap<u64, (Vec<Part>, U)> = Default::default();
-    let outcome = pool.in_place_scope(|scope| -> Result<(), BatchError> {
-        let (job, decide) = (&job, &decide);
+    let mut finished: std::collections::BTreeMap<u64, (Vec<P>, U)> = Default::default();
+    pool.in_place_scope(|scope| -> Result<(), BatchError> {
+        let decide = &decide;
         let (mut sent, mut written) = (0u64, 0u64);
         let mut input_done = false;
         let mut run = || -> Result<(), BatchError> {
@@ -440,7 +581,7 @@ fn pipeline<U: Unit + Send + Sync>(
                             let k = sent;
                             scope.spawn(move |_| {
                                 // A panic outside the parts (they catch their own).
-                                let parts = catch_unwind(AssertUnwindSafe(|| decide(job, &unit)))
+                                let parts = catch_unwind(AssertUnwindSafe(|| decide(&unit)))
                                     .unwrap_or_else(|payload| {
                                         job.fail(worker::Fault {
                                             line: None,
@@ -468,8 +609,7 @@ fn pipeline<U: Unit + Send + Sync>(
                 };
                 finished.insert(k, (parts, unit));
                 while let Some((parts, unit)) = finished.remove(&written) {
-                    emit(parts, &mut summary, sink)?;
-                    progress(&summary, unit.bytes());
+                    emit(parts, &unit)?;
                     spare.push(unit);
                     written += 1;
                 }
@@ -481,9 +621,7 @@ fn pipeline<U: Unit + Send + Sync>(
             job.stop();
         }
         outcome
-    });
-    outcome?;
-    Ok(summary)
+    })
 }
 
 /// The error of a failed run.
@@ -516,6 +654,14 @@ fn emit(parts: Vec<Part>, summary: &mut Summary, sink: &mut dyn Sink) -> Result<
         summary.rejected += part.rejected;
         for (k, n) in std::mem::take(&mut part.unknown) {
             *summary.unknown_fields.entry(k).or_default() += n;
+        }
+        for (total, fields) in summary.missing.iter_mut().zip(&mut part.missing) {
+            for (k, n) in std::mem::take(fields) {
+                total.entry(k).or_default().add(n);
+            }
+        }
+        for (total, n) in summary.near_misses.iter_mut().zip(&part.near_misses) {
+            *total += n;
         }
         // Parts and the summary have one entry per policy.
         let totals = summary.policies.iter_mut().zip(summary.errors.iter_mut());

@@ -2,7 +2,7 @@
 //! leaves open, and the rejection of records that do not fit the schema.
 
 use super::lines::{write_outputs, LineTemplates};
-use super::{ChunkOutput, PolicySummary, RunConfig, Source};
+use super::{ChunkOutput, MissingFields, PolicySummary, RunConfig, Source};
 use crate::compile::RuleSet;
 use crate::eval::{self, Decision, Outcome};
 use crate::fast::{FastDecider, FastRules, Verdict};
@@ -49,6 +49,10 @@ pub(super) struct Part {
     pub(super) rejected: u64,
     /// Lenient reading: records per undeclared key path.
     pub(super) unknown: std::collections::BTreeMap<String, u64>,
+    /// Per policy: the missing field paths of its undetermined decisions.
+    pub(super) missing: Vec<MissingFields>,
+    /// Per policy: its near misses written (`--near-miss`).
+    pub(super) near_misses: Vec<u64>,
 }
 
 impl Part {
@@ -61,6 +65,31 @@ impl Part {
             evaluated: 0,
             rejected: 0,
             unknown: Default::default(),
+            missing: vec![MissingFields::default(); policies],
+            near_misses: vec![0; policies],
+        }
+    }
+
+    /// Counts the missing fields of an undetermined decision of `policy`: each field
+    /// (list items as `[]`) once, and as blocking it alone when it is the only one.
+    fn count_missing(&mut self, policy: usize, missing: &[String]) {
+        let Some(fields) = self.missing.get_mut(policy) else {
+            return;
+        };
+        let mut paths: SmallVec<[std::borrow::Cow<'_, str>; 4]> =
+            missing.iter().map(|m| crate::reach::field_of(m)).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let alone = paths.len() == 1;
+        for path in paths {
+            let n = match fields.get_mut(path.as_ref()) {
+                Some(n) => n,
+                None => fields.entry(path.into_owned()).or_default(),
+            };
+            n.total += 1;
+            if alone {
+                n.alone += 1;
+            }
         }
     }
 
@@ -126,7 +155,50 @@ struct InternalDecision {
     message: String,
 }
 
-impl Job<'_> {
+/// The fault of a panic caught deciding the record on `line`: the internal error the
+/// reference evaluator answered with ([`internal`]), or any other panic.
+pub(super) fn fault_of(payload: Box<dyn std::any::Any + Send>, line: Option<u64>) -> Fault {
+    match payload.downcast::<InternalDecision>() {
+        Ok(d) => Fault {
+            line,
+            policy: d.policy,
+            message: d.message,
+        },
+        Err(payload) => Fault {
+            line,
+            policy: None,
+            message: eval::panic_message(&*payload),
+        },
+    }
+}
+
+impl<'r> Job<'r> {
+    /// The shared state of a run of `rules` with `config` (its reference date), on
+    /// records of subject kind `subject` (any when `None`).
+    pub(super) fn new(rules: &'r RuleSet, config: &'r RunConfig, subject: Option<usize>) -> Self {
+        Self::with_fields(rules, config, subject, rules.used_fields.clone())
+    }
+
+    /// [`new`](Self::new), records read with the fields `used` marks (at least those
+    /// the rules read).
+    pub(super) fn with_fields(
+        rules: &'r RuleSet,
+        config: &'r RunConfig,
+        subject: Option<usize>,
+        used: Vec<Vec<bool>>,
+    ) -> Self {
+        Job {
+            rules,
+            plan: record::fast::ReadPlan::new(&rules.schema, used.clone()),
+            fast: FastRules::with_fields(rules, config.ref_date, config.budget, used),
+            lines: LineTemplates::new(rules),
+            subject,
+            config,
+            stopped: Default::default(),
+            fault: Default::default(),
+        }
+    }
+
     pub(super) fn stop(&self) {
         self.stopped.store(true, Ordering::Relaxed);
     }
@@ -267,6 +339,29 @@ impl<'j> Worker<'j> {
         }
     }
 
+    /// The policies the compiled tier found not eligible for the record last decided
+    /// with at least one and at most `k` false clauses: the candidate near misses
+    /// (a clause the tier counts false is false for the reference evaluator too, so
+    /// no near miss is left out).
+    fn near_candidates(&mut self, k: usize) -> SmallVec<[usize; 8]> {
+        let not_eligible: SmallVec<[usize; 16]> = self
+            .fast
+            .verdicts()
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v, Verdict::NotEligible))
+            .map(|(i, _)| i)
+            .collect();
+        not_eligible
+            .into_iter()
+            .filter(|&i| {
+                self.fast
+                    .false_clauses(i, k.saturating_add(1))
+                    .is_some_and(|n| n >= 1 && n <= k)
+            })
+            .collect()
+    }
+
     /// Decides a record with the compiled rules; `false` (with nothing written) when
     /// the record is left to the reference path.
     fn fast(&mut self, line: u64, text: &str, part: &mut Part) -> bool {
@@ -275,6 +370,10 @@ impl<'j> Worker<'j> {
             return false;
         }
         self.fast.decide();
+        let near = match job.config.near_miss {
+            Some(k) => self.near_candidates(k),
+            None => SmallVec::new(),
+        };
         let fast = &self.fast;
         let subject = fast.subject();
         let verdicts = fast.verdicts();
@@ -290,7 +389,7 @@ impl<'j> Worker<'j> {
             .config
             .bundle
             .filter(|&b| bundle_of(job.rules, b, subject));
-        let record = if undecided.is_empty() && form.is_none() {
+        let record = if undecided.is_empty() && form.is_none() && near.is_empty() {
             None
         } else {
             match record::fast::read_json(&job.rules.schema, &job.plan, Some(subject), text) {
@@ -339,8 +438,23 @@ impl<'j> Worker<'j> {
                 Verdict::Unknown | Verdict::Deferred => {
                     if let Some((_, d)) = reference.next() {
                         write_decision(job, part, subject_id, i, &d);
+                        if let Some(rec) = &record {
+                            write_near(job, part, subject_id, i, &d, rec);
+                        }
                     }
                 }
+            }
+        }
+        // Not eligible in the compiled tier with few false clauses: the reference
+        // evaluator says exactly which.
+        if let Some(rec) = &record {
+            let traced = eval::EvalOptions {
+                trace: true,
+                ..job.config.eval_options()
+            };
+            for &i in &near {
+                let d = eval::evaluate_policy(job.rules, i, rec, job.config.ref_date, traced);
+                write_near(job, part, subject_id, i, &d, rec);
             }
         }
         if let (Some(b), Some(rec)) = (form, &record) {
@@ -351,7 +465,7 @@ impl<'j> Worker<'j> {
 }
 
 /// Writes the line of a rejected record: `{"line", "subject", "code", "reason"}`.
-fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, e: &record::RecordError) {
+pub(super) fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, e: &record::RecordError) {
     let rejected = serde_json::to_string(&json!({
         "line": line,
         "subject": id,
@@ -364,69 +478,11 @@ fn reject(part: &mut ChunkOutput, line: u64, id: Option<&str>, e: &record::Recor
 }
 
 /// Decides a record the reference way; `false` when it is rejected.
-fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) -> bool {
-    let (rules, subject, config) = (job.rules, job.subject, job.config);
+pub(super) fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) -> bool {
+    let (rules, config) = (job.rules, job.config);
     let ref_date = config.ref_date;
-    // The reference reader judges every record the fast reader refused: it reads it
-    // or says why not, with the same words as `eval`.
-    let parsed;
-    let value = match input {
-        Input::Json(text) => match record::parse_json(text, &config.read) {
-            Ok(v) => {
-                parsed = v;
-                &parsed
-            }
-            Err(e) => {
-                reject(&mut part.out, line, None, &e);
-                return false;
-            }
-        },
-        Input::Value(value) => value,
-        Input::Unreadable(why) => {
-            let e = record::RecordError::whole(record::RecordErrorKind::Syntax, why);
-            reject(&mut part.out, line, None, &e);
-            return false;
-        }
-        Input::TooLong(bytes) => {
-            reject(
-                &mut part.out,
-                line,
-                None,
-                &record::too_long(bytes, &config.read),
-            );
-            return false;
-        }
-    };
-    let rec = {
-        {
-            let subject = match subject {
-                Some(s) => s,
-                None => match record::detect_subject(&rules.schema, value, None) {
-                    Ok(s) => s,
-                    Err(m) => {
-                        let e = record::RecordError::whole(record::RecordErrorKind::SubjectKind, m);
-                        reject(&mut part.out, line, None, &e);
-                        return false;
-                    }
-                },
-            };
-            match record::read_record_with(&rules.schema, subject, value, config.read) {
-                Ok((r, unknown)) => {
-                    let mut unknown = unknown;
-                    unknown.sort_unstable();
-                    unknown.dedup();
-                    for k in unknown {
-                        *part.unknown.entry(k).or_default() += 1;
-                    }
-                    r
-                }
-                Err(e) => {
-                    let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
-                    reject(&mut part.out, line, id, &e);
-                    return false;
-                }
-            }
-        }
+    let Some(rec) = read_reference(job, line, input, &mut part.out, &mut part.unknown) else {
+        return false;
     };
     let subject_id = rec.id.clone().unwrap_or_else(|| format!("line {}", line));
     if let Some(b) = config.bundle {
@@ -445,8 +501,100 @@ fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &mut Part) ->
         eval::evaluate_policies(rules, &rec, ref_date, job.config.eval_options(), of_subject);
     for (i, d) in &decisions {
         write_decision(job, part, &subject_id, *i, d);
+        write_near(job, part, &subject_id, *i, d, &rec);
     }
     true
+}
+
+/// Writes the near miss of a reference decision, when it is one ([`RunConfig::near_miss`]).
+fn write_near(
+    job: &Job<'_>,
+    part: &mut Part,
+    subject_id: &str,
+    i: usize,
+    d: &Decision,
+    rec: &record::Record,
+) {
+    let Some(k) = job.config.near_miss else {
+        return;
+    };
+    let Some(miss) =
+        crate::reach::near_miss(job.rules, i, rec, job.config.ref_date, d, k, subject_id)
+    else {
+        return;
+    };
+    if let Some(n) = part.near_misses.get_mut(i) {
+        *n += 1;
+    }
+    if let Ok(line) = serde_json::to_string(&miss) {
+        part.out.near.push_str(&line);
+        part.out.near.push('\n');
+    }
+}
+
+/// Reads a record the reference way, as `job`'s rule set reads it; `None`, with its
+/// rejected line written to `out`, when it cannot be read. A lenient reading counts
+/// the undeclared keys in `unknown`.
+pub(super) fn read_reference(
+    job: &Job<'_>,
+    line: u64,
+    input: Input<'_>,
+    out: &mut ChunkOutput,
+    unknown: &mut std::collections::BTreeMap<String, u64>,
+) -> Option<record::Record> {
+    let (rules, subject, config) = (job.rules, job.subject, job.config);
+    // The reference reader judges every record the fast reader refused: it reads it
+    // or says why not, with the same words as `eval`.
+    let parsed;
+    let value = match input {
+        Input::Json(text) => match record::parse_json(text, &config.read) {
+            Ok(v) => {
+                parsed = v;
+                &parsed
+            }
+            Err(e) => {
+                reject(out, line, None, &e);
+                return None;
+            }
+        },
+        Input::Value(value) => value,
+        Input::Unreadable(why) => {
+            let e = record::RecordError::whole(record::RecordErrorKind::Syntax, why);
+            reject(out, line, None, &e);
+            return None;
+        }
+        Input::TooLong(bytes) => {
+            reject(out, line, None, &record::too_long(bytes, &config.read));
+            return None;
+        }
+    };
+    let subject = match subject {
+        Some(s) => s,
+        None => match record::detect_subject(&rules.schema, value, None) {
+            Ok(s) => s,
+            Err(m) => {
+                let e = record::RecordError::whole(record::RecordErrorKind::SubjectKind, m);
+                reject(out, line, None, &e);
+                return None;
+            }
+        },
+    };
+    match record::read_record_with(&rules.schema, subject, value, config.read) {
+        Ok((r, keys)) => {
+            let mut keys = keys;
+            keys.sort_unstable();
+            keys.dedup();
+            for k in keys {
+                *unknown.entry(k).or_default() += 1;
+            }
+            Some(r)
+        }
+        Err(e) => {
+            let id = (!e.record.starts_with('(')).then_some(e.record.as_str());
+            reject(out, line, id, &e);
+            None
+        }
+    }
 }
 
 /// Whether bundle `b` is one of subject kind `subject`.
@@ -465,6 +613,9 @@ fn write_decision(job: &Job<'_>, part: &mut Part, subject_id: &str, i: usize, d:
     }
     let amount = d.amount.as_ref().map(|a| a.value);
     part.count(i, d.outcome, amount, d.error.is_some());
+    if d.outcome == Outcome::Undetermined && d.error.is_none() {
+        part.count_missing(i, &d.missing);
+    }
     let Some(policy) = job.rules.program.policies.get(i) else {
         internal(Some(i), "no such policy");
     };
@@ -499,7 +650,7 @@ fn write_form(job: &Job<'_>, part: &mut Part, b: usize, rec: &record::Record, su
 /// panic that [`Worker::decide_part`] catches (without running the panic hook again).
 #[cold]
 #[inline(never)]
-fn internal(policy: Option<usize>, message: &str) -> ! {
+pub(super) fn internal(policy: Option<usize>, message: &str) -> ! {
     let message = message.strip_prefix("internal error: ").unwrap_or(message);
     resume_unwind(Box::new(InternalDecision {
         policy,

@@ -1,5 +1,6 @@
 //! The `mianshen` command line.
 
+mod diff;
 mod mutants;
 pub mod output;
 mod props;
@@ -105,6 +106,13 @@ enum Command {
         /// Print a JSON array of decisions, with traces.
         #[arg(long)]
         json: bool,
+        /// Only the not-eligible decisions that fail at least one and at most K
+        /// clauses (default 1), each failed clause with how far the record is from it.
+        #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "1")]
+        near_miss: Option<usize>,
+        /// An overlay directory whose items replace the rules' items of the same name.
+        #[arg(long, value_name = "DIR")]
+        overlay: Option<PathBuf>,
         #[command(flatten)]
         records: RecordArgs,
     },
@@ -138,6 +146,56 @@ enum Command {
         /// least one member is available (forms.jsonl).
         #[arg(long)]
         bundle: Option<String>,
+        /// Also write near.jsonl: every not-eligible decision that fails at least one
+        /// and at most K clauses (default 1), with how far the record is from each.
+        #[arg(long, value_name = "K", num_args = 0..=1, default_missing_value = "1")]
+        near_miss: Option<usize>,
+        /// Also write a self-contained HTML report for managers: outcomes, amounts,
+        /// the missing fields that block decisions, near misses.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+        /// An overlay directory whose items replace the rules' items of the same name.
+        #[arg(long, value_name = "DIR")]
+        overlay: Option<PathBuf>,
+        #[command(flatten)]
+        records: RecordArgs,
+    },
+    /// Who a change reaches: every record decided under two versions of the rules
+    /// (OLD_RULES and NEW_RULES, RULES with --overlay, or RULES on --date and
+    /// --to-date); writes changes.jsonl, impact.json and rejected.jsonl.
+    Diff {
+        /// The rules (the earlier version).
+        rules: PathBuf,
+        /// The later rules (default: the same rules).
+        new_rules: Option<PathBuf>,
+        /// An overlay directory over the later rules: its parameters, scales,
+        /// policies, bundles and functions replace those of the same name.
+        #[arg(long, value_name = "DIR")]
+        overlay: Option<PathBuf>,
+        /// The population, as for `run`.
+        #[arg(long)]
+        input: String,
+        /// The reference date, YYYY-MM-DD (of both versions, or the earlier).
+        #[arg(long)]
+        date: String,
+        /// The later version's reference date (default: --date).
+        #[arg(long, value_name = "DATE")]
+        to_date: Option<String>,
+        /// The output directory (changes.jsonl, impact.json, rejected.jsonl).
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// The subject kind of the records (needed for CSV when the schema has several).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Input format: jsonl or csv (default: from the file name).
+        #[arg(long)]
+        format: Option<String>,
         #[command(flatten)]
         records: RecordArgs,
     },
@@ -223,17 +281,21 @@ pub fn main() -> ExitCode {
             policy,
             subject,
             json,
+            near_miss,
+            overlay,
             records,
         } => {
             let _ = RECORD_ARGS.set(records);
-            eval_cmd(
-                &rules,
-                &record,
-                &date,
-                policy.as_deref(),
-                subject.as_deref(),
+            eval_cmd(EvalArgs {
+                dir: &rules,
+                overlay: overlay.as_deref(),
+                record_path: &record,
+                date: &date,
+                policy: policy.as_deref(),
+                subject: subject.as_deref(),
                 json,
-            )
+                near_miss,
+            })
         }
         Command::Test {
             rules,
@@ -297,6 +359,9 @@ pub fn main() -> ExitCode {
             subject,
             format,
             bundle,
+            near_miss,
+            report,
+            overlay,
             records,
         } => {
             let _ = RECORD_ARGS.set(records);
@@ -310,6 +375,38 @@ pub fn main() -> ExitCode {
                 subject: subject.as_deref(),
                 format: format.as_deref(),
                 bundle: bundle.as_deref(),
+                overlay: overlay.as_deref(),
+                near_miss,
+                report: report.as_deref(),
+            })
+        }
+        Command::Diff {
+            rules,
+            new_rules,
+            overlay,
+            input,
+            date,
+            to_date,
+            out,
+            threads,
+            quiet,
+            subject,
+            format,
+            records,
+        } => {
+            let _ = RECORD_ARGS.set(records);
+            diff::diff(diff::DiffArgs {
+                rules: &rules,
+                new_rules: new_rules.as_deref(),
+                overlay: overlay.as_deref(),
+                input: &input,
+                date: &date,
+                to_date: to_date.as_deref(),
+                out: &out,
+                threads,
+                quiet,
+                subject: subject.as_deref(),
+                format: format.as_deref(),
             })
         }
     }
@@ -403,6 +500,32 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
                     "error: {}: {e}; run `mianshen check {}`",
                     dir.display(),
                     dir.display()
+                );
+            }
+            other => eprintln!("error: {}", escape::text(&other.to_string())),
+        }
+        ExitCode::from(1)
+    })
+}
+
+/// Loads a rule set, with an overlay over it when one is given, or prints why not.
+pub fn load_rules_with(dir: &Path, overlay: Option<&Path>) -> Result<RuleSet, ExitCode> {
+    let Some(overlay) = overlay else {
+        return load_rules(dir);
+    };
+    load::load_overlay(dir, overlay).map_err(|e| {
+        match &e {
+            LoadError::Diagnostics {
+                diagnostics,
+                sources,
+            } => {
+                for d in diagnostics {
+                    eprint!("{}", escape::lines(&d.render(sources)));
+                }
+                eprintln!(
+                    "error: {} with the overlay {}: {e}",
+                    dir.display(),
+                    overlay.display()
                 );
             }
             other => eprintln!("error: {}", escape::text(&other.to_string())),
@@ -626,15 +749,30 @@ fn prefill(
     ExitCode::SUCCESS
 }
 
-fn eval_cmd(
-    dir: &Path,
-    record_path: &Path,
-    date: &str,
-    policy: Option<&str>,
-    subject: Option<&str>,
+/// Options of `mianshen eval`.
+struct EvalArgs<'a> {
+    dir: &'a Path,
+    overlay: Option<&'a Path>,
+    record_path: &'a Path,
+    date: &'a str,
+    policy: Option<&'a str>,
+    subject: Option<&'a str>,
     json: bool,
-) -> ExitCode {
-    let rules = match load_rules(dir) {
+    near_miss: Option<usize>,
+}
+
+fn eval_cmd(args: EvalArgs<'_>) -> ExitCode {
+    let EvalArgs {
+        dir,
+        overlay,
+        record_path,
+        date,
+        policy,
+        subject,
+        json,
+        near_miss,
+    } = args;
+    let rules = match load_rules_with(dir, overlay) {
         Ok(r) => r,
         Err(c) => return c,
     };
@@ -661,6 +799,9 @@ fn eval_cmd(
         },
         None => rules.decide_with(&rec, ref_date, opts),
     };
+    if let Some(k) = near_miss {
+        return near_cmd(&rules, &rec, ref_date, &decisions, k, json);
+    }
     if json {
         println!("{}", output::decisions_json(&decisions));
     } else {
@@ -671,6 +812,100 @@ fn eval_cmd(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `eval --near-miss K`: the decisions one (to K) steps from eligible, and what each
+/// failed clause would need.
+fn near_cmd(
+    rules: &RuleSet,
+    rec: &record::Record,
+    on: chrono::NaiveDate,
+    decisions: &[Decision],
+    k: usize,
+    json: bool,
+) -> ExitCode {
+    let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
+    let misses: Vec<mianshen::internals::reach::NearMiss> = decisions
+        .iter()
+        .filter_map(|d| {
+            let i = rules.policy_number(&d.policy)?;
+            mianshen::internals::reach::near_miss(rules, i, rec, on, d, k, &who)
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            escape::json(&serde_json::to_string_pretty(&misses).unwrap_or_default())
+        );
+        return ExitCode::SUCCESS;
+    }
+    let t = |s: &str| escape::text(s).into_owned();
+    let steps = if k == 1 {
+        "one step".to_string()
+    } else {
+        format!("at most {k} steps")
+    };
+    println!(
+        "{} on {on}: {} not-eligible decision(s) {steps} away",
+        t(&who),
+        misses.len()
+    );
+    for m in &misses {
+        let title = rules.policy(&m.policy).map_or("", |p| p.title());
+        let when = if m.unknown.is_empty() {
+            "would be eligible if".to_string()
+        } else {
+            format!(
+                "would be eligible, once {} known true, if",
+                t(&m.unknown.join(", "))
+            )
+        };
+        println!("\n{} {} — {when}", t(&m.policy), t(title));
+        let mut bases: Vec<&str> = vec![];
+        for f in &m.failed {
+            println!("  ✗ {} {}{}", t(&f.clause), t(&f.label), t(&miss_words(f)));
+            if let Some(b) = f.basis.as_deref().filter(|b| !bases.contains(b)) {
+                bases.push(b);
+            }
+        }
+        for b in bases {
+            println!("  basis: {}", t(b));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// How far a failed clause is, in words: `: 170, needs >= 180 (gap 10)`.
+fn miss_words(m: &mianshen::internals::reach::Miss) -> String {
+    use mianshen::internals::reach::MissKind;
+    let mut out = String::new();
+    if let (Some(kind), Some(needs), Some(actual), Some(threshold)) =
+        (m.kind, m.needs, &m.actual, &m.threshold)
+    {
+        let what = match kind {
+            MissKind::Age => "age ",
+            _ => "",
+        };
+        out.push_str(&format!(": {what}{actual}, needs {needs} {threshold}"));
+        let one = matches!(m.gap.as_deref(), Some("1" | "-1"));
+        let unit = match kind {
+            MissKind::Age if one => " year",
+            MissKind::Age => " years",
+            MissKind::Date if one => " day",
+            MissKind::Date => " days",
+            MissKind::Number | MissKind::Value => "",
+        };
+        match (&m.gap, m.on) {
+            (Some(g), Some(on)) => out.push_str(&format!(" ({g}{unit}, on {on})")),
+            (Some(g), None) => out.push_str(&format!(" (gap {g}{unit})")),
+            (None, Some(on)) => out.push_str(&format!(" (on {on})")),
+            (None, None) => {}
+        }
+    }
+    if !m.changeable {
+        out.push_str(" — cannot change");
+    }
+    out
 }
 
 /// A decision in words, with the clauses and the facts they read. Every piece of text

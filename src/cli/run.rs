@@ -16,6 +16,7 @@ struct DirSink {
     rejected: BufWriter<File>,
     errors: BufWriter<File>,
     forms: Option<BufWriter<File>>,
+    near: Option<BufWriter<File>>,
 }
 
 const OUTPUTS: [&str; 4] = [
@@ -25,16 +26,17 @@ const OUTPUTS: [&str; 4] = [
     "errors.jsonl",
 ];
 const FORMS: &str = "forms.jsonl";
+const NEAR: &str = "near.jsonl";
 
-fn tmp_name(dir: &Path, name: &str) -> PathBuf {
+pub(super) fn tmp_name(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!(".{name}.partial"))
 }
 
 impl DirSink {
-    fn create(dir: &Path, forms: bool) -> std::io::Result<Self> {
+    fn create(dir: &Path, forms: bool, near: bool) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         // Outputs of an earlier run must not be mistaken for this one's.
-        for name in OUTPUTS.iter().chain([&"summary.json", &FORMS]) {
+        for name in OUTPUTS.iter().chain([&"summary.json", &FORMS, &NEAR]) {
             let p = dir.join(name);
             if p.exists() {
                 std::fs::remove_file(p)?;
@@ -48,6 +50,7 @@ impl DirSink {
             rejected: open(OUTPUTS[2])?,
             errors: open(OUTPUTS[3])?,
             forms: if forms { Some(open(FORMS)?) } else { None },
+            near: if near { Some(open(NEAR)?) } else { None },
         })
     }
 
@@ -55,8 +58,13 @@ impl DirSink {
     fn abandon(self) {
         let dir = self.dir.clone();
         let forms = self.forms.is_some();
+        let near = self.near.is_some();
         drop(self);
-        for name in OUTPUTS.iter().chain(forms.then_some(&FORMS)) {
+        for name in OUTPUTS
+            .iter()
+            .chain(forms.then_some(&FORMS))
+            .chain(near.then_some(&NEAR))
+        {
             let _ = std::fs::remove_file(tmp_name(&dir, name));
         }
     }
@@ -69,6 +77,10 @@ impl DirSink {
         if let Some(f) = &mut self.forms {
             f.flush()?;
             std::fs::rename(tmp_name(&self.dir, FORMS), self.dir.join(FORMS))?;
+        }
+        if let Some(f) = &mut self.near {
+            f.flush()?;
+            std::fs::rename(tmp_name(&self.dir, NEAR), self.dir.join(NEAR))?;
         }
         let tmp = tmp_name(&self.dir, "summary.json");
         std::fs::write(
@@ -84,7 +96,7 @@ impl DirSink {
 
 /// Writes JSON Lines text with the characters `serde_json` leaves raw (C1 controls,
 /// bidi controls, U+2028/U+2029) escaped ([`mianshen::internals::escape::json`]).
-fn write_json(to: &mut BufWriter<File>, text: &str) -> std::io::Result<()> {
+pub(super) fn write_json(to: &mut BufWriter<File>, text: &str) -> std::io::Result<()> {
     if mianshen::internals::escape::json_may_need(text.as_bytes()) {
         to.write_all(mianshen::internals::escape::json(text).as_bytes())
     } else {
@@ -100,6 +112,9 @@ impl Sink for DirSink {
         write_json(&mut self.errors, &chunk.errors)?;
         if let Some(f) = &mut self.forms {
             write_json(f, &chunk.forms)?;
+        }
+        if let Some(f) = &mut self.near {
+            write_json(f, &chunk.near)?;
         }
         Ok(())
     }
@@ -243,6 +258,9 @@ pub struct RunArgs<'a> {
     pub subject: Option<&'a str>,
     pub format: Option<&'a str>,
     pub bundle: Option<&'a str>,
+    pub overlay: Option<&'a Path>,
+    pub near_miss: Option<usize>,
+    pub report: Option<&'a Path>,
 }
 
 /// Where the first panic of the process happened (file:line:column), to report with
@@ -252,7 +270,7 @@ static PANICKED_AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// Replaces the default panic hook by one that keeps where the first panic happened and
 /// prints nothing for a panic in a worker thread: the batch catches those and the run
 /// reports them as its error. Elsewhere the default hook prints as before.
-fn quiet_worker_panics() {
+pub(super) fn quiet_worker_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Some(at) = info.location() {
@@ -266,7 +284,7 @@ fn quiet_worker_panics() {
 
 /// `MIANSHEN_FAULT_INJECT=panic-at-line:N`, for tests only: deciding the record on
 /// input line N panics, as a bug of the engine would.
-fn fault_injection() -> Result<Option<u64>, ExitCode> {
+pub(super) fn fault_injection() -> Result<Option<u64>, ExitCode> {
     let Some(spec) = std::env::var_os("MIANSHEN_FAULT_INJECT") else {
         return Ok(None);
     };
@@ -294,18 +312,18 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 /// Says what is wrong with the command's input or output: exit status 2.
-fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+pub(super) fn bad_input(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
 
 /// Where the records come from: CSV rows made records one by one, or JSON Lines the
 /// batch reads in blocks.
-type Input<'r> = Result<Box<dyn Iterator<Item = InputRecord> + 'r>, Box<dyn Read>>;
+pub(super) type Input<'r> = Result<Box<dyn Iterator<Item = InputRecord> + 'r>, Box<dyn Read>>;
 
 fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
     let panic_at_line = fault_injection()?;
-    let rules = super::load_rules(args.rules)?;
+    let rules = super::load_rules_with(args.rules, args.overlay)?;
     let ref_date = super::parse_date(args.date)?;
     let (input, total) = open_input(args, &rules)?;
     let bundle = match args.bundle {
@@ -316,7 +334,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         ),
         None => None,
     };
-    let mut sink = DirSink::create(args.out, bundle.is_some())
+    let mut sink = DirSink::create(args.out, bundle.is_some(), args.near_miss.is_some())
         .map_err(|e| bad_input(format!("cannot write to {}: {e}", args.out.display())))?;
     let config = RunConfig {
         subject: args.subject.map(str::to_string),
@@ -325,6 +343,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         panic_at_line,
         read: super::record_args().read(),
         budget: super::record_args().budget,
+        near_miss: args.near_miss,
         ..RunConfig::new(ref_date)
     };
     let bar = progress_bar(args.quiet, total);
@@ -368,13 +387,26 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
             args.out.display()
         ))
     })?;
+    if let Some(path) = args.report {
+        let page = mianshen::internals::reach::render_report(&rules, &summary);
+        std::fs::write(path, page)
+            .map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
+    }
     print_report(&summary, elapsed, args.out, bundle.is_some());
+    if args.near_miss.is_some() {
+        let out = args.out.display().to_string();
+        let total: u64 = summary.near_misses.iter().sum();
+        println!("{total} near misses → {}/{NEAR}", out.trim_end_matches('/'));
+    }
+    if let Some(path) = args.report {
+        println!("report → {}", path.display());
+    }
     Ok(())
 }
 
 /// The input named by `--input` (`-`: standard input) in its format, with its size in
 /// bytes when known (for the progress bar).
-fn open_input<'r>(
+pub(super) fn open_input<'r>(
     args: &RunArgs,
     rules: &'r RuleSet,
 ) -> Result<(Input<'r>, Option<u64>), ExitCode> {
@@ -427,7 +459,7 @@ fn open_input<'r>(
 
 /// A progress bar on a terminal, unless `--quiet`: by bytes read when the input's size
 /// is known, a spinner otherwise.
-fn progress_bar(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
+pub(super) fn progress_bar(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
     if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return None;
     }
@@ -446,7 +478,7 @@ fn progress_bar(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBa
 
 /// The exit status of a run that failed, having said why: 3 for a bug of the engine
 /// (a panic deciding a record), 2 for bad input or output.
-fn failed_run(e: &batch::BatchError, out: &Path) -> ExitCode {
+pub(super) fn failed_run(e: &batch::BatchError, out: &Path) -> ExitCode {
     let text = e.to_string();
     let message = mianshen::internals::escape::text(&text);
     if !matches!(e, batch::BatchError::Internal { .. }) {

@@ -217,6 +217,28 @@ fn outcome_truth(d: &Decision) -> Val {
     }
 }
 
+/// The value of `expr`, an expression of policy `policy`'s body (an operand of one of
+/// its clauses), for a record on `ref_date`, outside any decision: what the near-miss
+/// report ([`crate::reach`]) reads of a failed comparison. `None` when it has no known
+/// value (unknown, none, an evaluation error, or a panic, which is caught).
+pub(crate) fn value_in_policy<'r>(
+    rules: &'r RuleSet,
+    policy: usize,
+    record: &Record,
+    ref_date: NaiveDate,
+    expr: &'r Expr,
+) -> Option<Value> {
+    let p = rules.program.policies.get(policy)?;
+    let mut ev = Evaluator::new(rules, record, ref_date, EvalOptions::default());
+    let mut frame = Frame::new(p.locals, &p.lets);
+    let value =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.eval(expr, &mut frame)));
+    match value {
+        Ok(Ok(Val::Known(v))) => Some(v),
+        _ => None,
+    }
+}
+
 /// Evaluates one policy (by index) for a record.
 pub fn evaluate_policy(
     rules: &RuleSet,

@@ -214,6 +214,49 @@ impl<'c> RowEvaluator<'c> {
         })
     }
 
+    /// After [`decide`](Self::decide) on `row`: how many clauses of policy `policy` are
+    /// false, counting every clause (not only up to the first false one) and stopping
+    /// at `limit`; `None` when this tier does not decide the policy clause by clause
+    /// (left to the reference evaluator, not in force, per item, about another
+    /// subject kind). A clause this tier cannot decide is not counted.
+    pub fn false_clauses<'r>(
+        &mut self,
+        row: impl Into<RowRef<'r>>,
+        policy: usize,
+        limit: usize,
+    ) -> Option<usize> {
+        let row: RowRef<'r> = row.into();
+        if self.current != Some(row.subject) {
+            return None;
+        }
+        let compiled = self.compiled;
+        let p = compiled.policies.get(policy)?.as_ref()?;
+        if !p.in_force
+            || p.per_item.is_some()
+            || compiled.subjects.get(policy) != Some(&row.subject)
+        {
+            return None;
+        }
+        let mut ctx = Ctx {
+            row,
+            lets: &compiled.lets,
+            memo: &mut self.memo,
+            locals: &mut self.locals,
+            truths: &mut self.truths,
+            steps: 0,
+        };
+        let mut n = 0;
+        for c in &p.clauses {
+            if n >= limit {
+                break;
+            }
+            if c.truth(&mut ctx) == Truth::False {
+                n += 1;
+            }
+        }
+        Some(n)
+    }
+
     /// Testing only: the next [`decide`](Self::decide) (or
     /// [`policy_at_fault`](Self::policy_at_fault), in its first policy) panics.
     pub(crate) fn inject_fault(&mut self) {

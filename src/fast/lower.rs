@@ -367,6 +367,17 @@ impl CompiledRules {
 
     /// Lowers `rules` for `ref_date`, for the budget of evaluation steps per decision.
     pub fn with_budget(rules: &RuleSet, ref_date: NaiveDate, budget: u64) -> Self {
+        Self::with_fields(rules, ref_date, budget, rules.used_fields.clone())
+    }
+
+    /// [`with_budget`](Self::with_budget), rows holding the fields `used` marks (per
+    /// record type, per field: at least those the rules read).
+    pub fn with_fields(
+        rules: &RuleSet,
+        ref_date: NaiveDate,
+        budget: u64,
+        used: Vec<Vec<bool>>,
+    ) -> Self {
         let inline_sizes = inline_sizes(rules);
         let total: u64 = rules
             .program
@@ -375,7 +386,7 @@ impl CompiledRules {
             .map(|p| policy_size(p, &inline_sizes))
             .fold(0u64, u64::saturating_add);
         let limit = budget.saturating_sub(total);
-        let layout = RowLayout::new(&rules.schema, rules.used_fields.clone());
+        let layout = RowLayout::new(&rules.schema, used);
         let n = rules.program.policies.len();
         let mut out = CompiledRules {
             layout,

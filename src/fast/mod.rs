@@ -57,6 +57,22 @@ impl FastRules {
         }
     }
 
+    /// [`with_budget`](Self::with_budget), its rows holding the fields `used` marks
+    /// (per record type of the schema, per field; at least those the rules read,
+    /// [`RuleSet::used_fields`]): two rule sets of one schema lowered with the same
+    /// `used` lay rows out alike, so that a record read for one is decided by the other
+    /// ([`FastDecider::decide_read_by`]).
+    pub fn with_fields(
+        rules: &RuleSet,
+        ref_date: NaiveDate,
+        budget: u64,
+        used: Vec<Vec<bool>>,
+    ) -> Self {
+        FastRules {
+            compiled: lower::CompiledRules::with_fields(rules, ref_date, budget, used),
+        }
+    }
+
     /// Whether the policy with this index (rule-set order) is decided by this tier at
     /// all (otherwise the reference evaluator decides it for every record).
     pub fn is_compiled(&self, policy: usize) -> bool {
@@ -102,6 +118,13 @@ impl<'t> FastDecider<'t> {
         self.evaluator.decide(&self.row)
     }
 
+    /// Decides every policy for the record `other` last read, without reading it
+    /// again: `other`'s rows must be laid out as this one's (one schema, the same
+    /// fields held: [`FastRules::with_fields`]). The subject and id are `other`'s.
+    pub fn decide_read_by(&mut self, other: &FastDecider<'_>) -> &[Verdict] {
+        self.evaluator.decide(&other.row)
+    }
+
     /// Decides every policy for the row `k` of `rows`.
     pub fn decide_stored(&mut self, rows: &FastRows, k: usize) -> &[Verdict] {
         self.evaluator.decide(rows.0.get(k))
@@ -116,6 +139,14 @@ impl<'t> FastDecider<'t> {
     /// them: (index of the extra in its amount rule, value).
     pub fn extras(&self, range: (u32, u32)) -> Vec<(usize, ExtraValue)> {
         self.evaluator.extras(range, &self.row)
+    }
+
+    /// After [`decide`](Self::decide): how many clauses of policy `policy` are false
+    /// for the record last read (every clause counted, up to `limit`); `None` when
+    /// this tier does not decide the policy clause by clause. A clause it counts false
+    /// is false for the reference evaluator too; one it cannot decide is not counted.
+    pub fn false_clauses(&mut self, policy: usize, limit: usize) -> Option<usize> {
+        self.evaluator.false_clauses(&self.row, policy, limit)
     }
 
     /// The subject kind of the record last read.

@@ -48,7 +48,7 @@ pub enum Presence {
 }
 
 /// One field of a record type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldDef {
     /// Its key in the record.
     pub name: String,
@@ -60,6 +60,10 @@ pub struct FieldDef {
     pub sensitive: bool,
     /// Used only by bundle forms.
     pub display: bool,
+    /// No one can change it (a date of birth, a place of birth): a near miss on a
+    /// clause that reads only such fields is reported as not changeable
+    /// (`mianshen run --near-miss`). `fixed: true` in the schema.
+    pub fixed: bool,
     /// Declared bounds for numbers.
     pub range: Option<(Decimal, Decimal)>,
     /// The schema's `doc:` text for the field (`姓名`), if written.
@@ -67,7 +71,7 @@ pub struct FieldDef {
 }
 
 /// A record type: a fixed list of fields.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecordDef {
     /// Schema path of the record (`social_insurance.unemployment`, `enterprise.hires[]`).
     pub path: String,
@@ -101,7 +105,7 @@ impl RecordDef {
 }
 
 /// An enum type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EnumDef {
     /// The enum type's name, as field types name it (`gender`).
     pub name: String,
@@ -122,7 +126,7 @@ impl EnumDef {
 }
 
 /// A subject kind (person, enterprise): the root record of its records.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubjectDef {
     /// The subject kind's name, as `subject` names it (`person`).
     pub name: String,
@@ -135,7 +139,7 @@ pub struct SubjectDef {
 }
 
 /// The record schema of a rule set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
     /// Enum types, indexed by [`crate::value::EnumId`].
     pub enums: Vec<EnumDef>,
@@ -225,6 +229,8 @@ struct RawFieldFull {
     display: bool,
     #[serde(default)]
     sensitive: bool,
+    #[serde(default)]
+    fixed: bool,
     range: Option<(serde_yaml::Value, serde_yaml::Value)>,
     doc: Option<String>,
 }
@@ -448,6 +454,7 @@ impl Schema {
             presence,
             sensitive: full.sensitive,
             display: full.display,
+            fixed: full.fixed,
             range,
             doc: full.doc.clone(),
         })
