@@ -177,6 +177,7 @@ pub(crate) mod eval;
 pub(crate) mod fast;
 pub(crate) mod ir;
 pub(crate) mod load;
+pub(crate) mod messages;
 pub(crate) mod record;
 pub(crate) mod schema;
 pub(crate) mod semantics;
@@ -214,6 +215,9 @@ pub mod internals {
     pub mod load {
         pub use crate::load::*;
     }
+    pub mod messages {
+        pub use crate::messages::*;
+    }
     pub mod record {
         pub use crate::record::*;
     }
@@ -246,6 +250,7 @@ pub use eval::{
     Fact, ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
 };
 pub use load::LoadError;
+pub use messages::Lang;
 pub use record::{ReadOptions, Record, RecordError, RecordErrorKind};
 pub use schema::SchemaError;
 pub use syntax::ast::{Mode, Span};

@@ -522,7 +522,7 @@ fn a_declaration_word_run_into_its_name_is_a_syntax_error() {
     let e = mianshen::internals::syntax::parse_rule_file(text, 0)
         .map(|_| ())
         .expect_err("subjectperson is not a declaration");
-    assert!(e.message.contains("`subject`"), "{}", e.message);
+    assert!(e.message.to_string().contains("`subject`"), "{}", e.message);
 }
 
 #[test]

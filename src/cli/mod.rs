@@ -1,5 +1,6 @@
 //! The `mianshen` command line.
 
+mod lang;
 mod props;
 mod run;
 
@@ -7,6 +8,7 @@ use clap::{Parser, Subcommand};
 // The facade wherever it suffices; the internals for what only a command line needs
 // (diagnostics of a rule set that loads, the fast tier's coverage, record files read
 // with their own messages, escaping for the terminal).
+use lang::t;
 use mianshen::internals::{check, escape, eval, load, record};
 use mianshen::{
     Decision, EvalOptions, ExtraValue, LoadError, MemberStatus, Outcome, ReadOptions, RequestError,
@@ -22,6 +24,10 @@ use std::process::ExitCode;
     about = "免申 — a rules-as-code engine for public services"
 )]
 struct Cli {
+    /// The language of messages: en or zh (default: from LC_ALL, LC_MESSAGES or LANG;
+    /// English when unset). Codes and JSON output are the same in every language.
+    #[arg(long, global = true, value_enum, value_name = "LANG")]
+    lang: Option<lang::LangArg>,
     #[command(subcommand)]
     command: Command,
 }
@@ -184,6 +190,7 @@ enum Command {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    lang::init(cli.lang);
     match cli.command {
         Command::Check { rules } => check(&rules),
         Command::Eval {
@@ -266,12 +273,15 @@ fn check(dir: &Path) -> ExitCode {
     let checked = match load::check_dir(dir) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {}", escape::text(&e.to_string()));
+            eprintln!("{}", error_line(&load_error_text(&e)));
             return ExitCode::from(1);
         }
     };
     for d in &checked.diagnostics {
-        eprint!("{}", escape::lines(&d.render(&checked.sources)));
+        eprint!(
+            "{}",
+            escape::lines(&d.render_in(&checked.sources, lang::lang()))
+        );
         eprintln!();
     }
     let errors = checked
@@ -284,22 +294,37 @@ fn check(dir: &Path) -> ExitCode {
             // Scales are counted only in a rule set that has some.
             let scales = match r.program().scales.len() {
                 0 => String::new(),
-                n => format!(", {n} scales"),
+                n => t("cli-check--scales", &[("n", &n.to_string())]),
             };
             println!(
-                "{}: {} policies, {} bundles, {} parameters{scales}, {} functions — no errors (version {})",
-                dir.display(),
-                r.policies().len(),
-                r.bundles().len(),
-                r.program().params.len(),
-                r.program().functions.len(),
-                r.version()
+                "{}",
+                t(
+                    "cli-check--ok",
+                    &[
+                        ("dir", &dir.display().to_string()),
+                        ("policies", &r.policies().len().to_string()),
+                        ("bundles", &r.bundles().len().to_string()),
+                        ("parameters", &r.program().params.len().to_string()),
+                        ("scales", &scales),
+                        ("functions", &r.program().functions.len().to_string()),
+                        ("version", r.version()),
+                    ]
+                )
             );
             println!("{}", batch_coverage(r));
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("{}: {errors} error(s)", dir.display());
+            eprintln!(
+                "{}",
+                t(
+                    "cli-check--errors",
+                    &[
+                        ("dir", &dir.display().to_string()),
+                        ("n", &errors.to_string())
+                    ]
+                )
+            );
             ExitCode::from(1)
         }
     }
@@ -310,7 +335,7 @@ fn check(dir: &Path) -> ExitCode {
 fn batch_coverage(rules: &RuleSet) -> String {
     // What compiles does not depend on the date; any date the policies know will do.
     let Some(on) = rules.program().policies.iter().map(|p| p.from).min() else {
-        return "batch: no policies".into();
+        return t("cli-batch--no-policies", &[]);
     };
     let compiled = mianshen::internals::fast::FastRules::new(rules, on);
     let n = rules.program().policies.len();
@@ -325,14 +350,27 @@ fn batch_coverage(rules: &RuleSet) -> String {
         })
         .collect();
     if left.is_empty() {
-        format!("batch: all {n} policies compiled")
+        t("cli-batch--all-compiled", &[("n", &n.to_string())])
     } else {
-        format!(
-            "batch: {} of {n} policies compiled; decided by the reference evaluator: {}",
-            n - left.len(),
-            left.join(", ")
+        t(
+            "cli-batch--some-compiled",
+            &[
+                ("compiled", &(n - left.len()).to_string()),
+                ("n", &n.to_string()),
+                ("left", &left.join(", ")),
+            ],
         )
     }
+}
+
+/// `error: …` in this run's language; `message` is escaped for the terminal.
+pub fn error_line(message: &str) -> String {
+    t("cli--error", &[("message", &escape::text(message))])
+}
+
+/// A load error in this run's language.
+fn load_error_text(e: &LoadError) -> String {
+    e.message_in(lang::lang())
 }
 
 /// Loads a rule set or prints why not.
@@ -344,15 +382,20 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
                 sources,
             } => {
                 for d in diagnostics {
-                    eprint!("{}", escape::lines(&d.render(sources)));
+                    eprint!("{}", escape::lines(&d.render_in(sources, lang::lang())));
                 }
                 eprintln!(
-                    "error: {}: {e}; run `mianshen check {}`",
-                    dir.display(),
-                    dir.display()
+                    "{}",
+                    t(
+                        "cli--rules-refused",
+                        &[
+                            ("dir", &dir.display().to_string()),
+                            ("error", &load_error_text(&e)),
+                        ]
+                    )
                 );
             }
-            other => eprintln!("error: {}", escape::text(&other.to_string())),
+            other => eprintln!("{}", error_line(&load_error_text(other))),
         }
         ExitCode::from(1)
     })
@@ -361,7 +404,15 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
 /// Reads a record file (JSON or YAML) as a JSON value.
 pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
     let options = record_args().read();
-    let fail = |e: record::RecordError| format!("record {}: {}", path.display(), e.reason());
+    let fail = |e: record::RecordError| {
+        t(
+            "cli--record-error",
+            &[
+                ("path", &path.display().to_string()),
+                ("error", &e.reason()),
+            ],
+        )
+    };
     // A file over the limit is refused before it is read.
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.len() > options.max_bytes as u64 {
@@ -371,8 +422,15 @@ pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
             )));
         }
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        t(
+            "cli--cannot-read",
+            &[
+                ("path", &path.display().to_string()),
+                ("error", &e.to_string()),
+            ],
+        )
+    })?;
     let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if is_yaml {
         record::parse_yaml(&text, &options).map_err(fail)
@@ -383,7 +441,7 @@ pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
 
 pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, ExitCode> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        eprintln!("error: --date `{s}` is not a date: write YYYY-MM-DD");
+        eprintln!("{}", t("cli--bad-date", &[("date", s)]));
         ExitCode::from(2)
     })
 }
@@ -395,14 +453,16 @@ fn load_record(
     subject: Option<&str>,
 ) -> Result<record::Record, ExitCode> {
     let value = read_record_file(path).map_err(|m| {
-        eprintln!("error: {}", escape::text(&m));
+        eprintln!("{}", error_line(&m));
         ExitCode::from(2)
     })?;
     let subject = record::detect_subject(rules.schema(), &value, subject).map_err(|m| {
         eprintln!(
-            "error: record {}: {}",
-            escape::text(&path.display().to_string()),
-            escape::text(&m)
+            "{}",
+            error_line(&t(
+                "cli--record-error",
+                &[("path", &path.display().to_string()), ("error", &m)]
+            ))
         );
         ExitCode::from(2)
     })?;
@@ -410,18 +470,28 @@ fn load_record(
         .map(|(r, unknown)| {
             for k in unknown {
                 eprintln!(
-                    "warning: record {}: {}: unknown field (read leniently, ignored)",
-                    escape::text(&path.display().to_string()),
-                    escape::text(&k)
+                    "{}",
+                    t(
+                        "cli--unknown-field-ignored",
+                        &[
+                            ("path", &escape::text(&path.display().to_string())),
+                            ("field", &escape::text(&k)),
+                        ]
+                    )
                 );
             }
             r
         })
         .map_err(|e| {
             eprintln!(
-                "error: {} ({})",
-                escape::text(&e.to_string()),
-                escape::text(&path.display().to_string())
+                "{}",
+                t(
+                    "cli--record-invalid",
+                    &[
+                        ("error", &escape::text(&e.to_string())),
+                        ("path", &escape::text(&path.display().to_string())),
+                    ]
+                )
             );
             ExitCode::from(2)
         })
