@@ -321,3 +321,57 @@ cli--cannot-read = cannot read { $path }: { $error }
 cli--bad-date = error: --date `{ $date }` is not a date: write YYYY-MM-DD
 cli--unknown-field-ignored = warning: record { $path }: { $field }: unknown field (read leniently, ignored)
 cli--record-invalid = error: { $error } ({ $path })
+
+## The trace's fixed words.
+
+trace--c0-from = 在有效期内 (in force from { $from })
+trace--c0-period = 在有效期内 (in force { $from } – { $to })
+
+## The command line: eval, prefill, test.
+
+outcome--eligible = eligible
+outcome--not-eligible = not_eligible
+outcome--undetermined = undetermined
+cli--no-id = (no id)
+cli--did-you-mean = {" "}(did you mean `{ $name }`?)
+cli--unknown-bundle = error: unknown bundle `{ $bundle }`{ $hint }
+cli--bundle-wrong-subject = error: bundle { $bundle } is for records of kind `{ $expected }`, and { $path } is of kind `{ $found }`
+cli--policy-wrong-subject = error: policy { $policy } is about another subject kind than this record
+cli--cannot-write = cannot write { $path }: { $error }
+cli--eval-error = error[{ $code }] at { $at }: { $message }
+cli-eval--header = { $who } on { $date }:
+cli-eval--amount = {"  "}amount: { $value } { $unit } { $period }{ $extras }
+cli-eval--failed = {"  "}failed: { $clauses }
+cli-eval--missing = {"  "}missing: { $fields }
+cli-eval--basis = {"  "}basis: { $basis }
+cli-prefill--header = { $bundle } { $title } for { $who } on { $date }
+cli-prefill--members = members:
+cli-prefill--available = available
+cli-prefill--not-available = not_available
+cli-prefill--undetermined-see-errors = undetermined (see errors)
+cli-prefill--undetermined-missing = undetermined (missing { $missing })
+cli-prefill--for-item = {" "}(for { $item })
+cli-prefill--failed = {" "}(failed { $clauses })
+cli-prefill--missing = {" "}(missing { $fields })
+cli-prefill--error = {" "}(error[{ $code }] at { $at }: { $message })
+cli-prefill--prefilled = prefilled:
+cli-prefill--to-enter = to enter:
+cli-prefill--materials = materials:
+cli-prefill--material = {"  "}[{ $status }] { $label } ({ $key }) — for { $members }
+cli-prefill--held = held
+cli-prefill--submit = submit
+cli-prefill--form-written = form written to { $path }
+cli-test--fail = FAIL { $id } { $title } ({ $file })
+cli-test--expected = {"  "}expected: { $json }
+cli-test--actual = {"  "}actual:   { $json }
+cli-test--trace = {"  "}trace:    { $json }
+cli-test--summary = { $passed } passed, { $failed } failed
+
+## The command line: run.
+
+cli-run--panicked = error: { $message } (panicked at { $at })
+cli-run--stopped = the run stopped: no outputs were written to { $out }; this is a bug of mianshen, please report it
+cli-run--read = { $read } records read: { $evaluated } evaluated, { $rejected } rejected, in { $seconds } s ({ $rate } records/s)
+cli-run--blank-lines = { $n } blank line(s) skipped (not records)
+cli-run--outputs = grants → { $out }/grants.jsonl, pushes → { $out }/pushes.jsonl, rejected → { $out }/rejected.jsonl, evaluation errors → { $out }/errors.jsonl, summary → { $out }/summary.json
+cli-run--forms = pre-filled forms → { $out }/{ $file }

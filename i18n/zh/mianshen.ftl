@@ -321,3 +321,57 @@ cli--cannot-read = 无法读取 { $path }：{ $error }
 cli--bad-date = 错误：--date `{ $date }` 不是日期：请写作 YYYY-MM-DD
 cli--unknown-field-ignored = 警告：记录 { $path }：{ $field }：未知字段（宽松读取，已忽略）
 cli--record-invalid = 错误：{ $error }（{ $path }）
+
+## 判定记录中的固定用语。
+
+trace--c0-from = 在有效期内（自 { $from } 起）
+trace--c0-period = 在有效期内（{ $from } 至 { $to }）
+
+## 命令行：eval、prefill、test。
+
+outcome--eligible = 可办理
+outcome--not-eligible = 不可办理
+outcome--undetermined = 待补充材料
+cli--no-id = （无标识）
+cli--did-you-mean = （是否应为 `{ $name }`？）
+cli--unknown-bundle = 错误：未知的一件事 `{ $bundle }`{ $hint }
+cli--bundle-wrong-subject = 错误：一件事 { $bundle } 适用于对象类型为 `{ $expected }` 的记录，而 { $path } 的对象类型是 `{ $found }`
+cli--policy-wrong-subject = 错误：政策 { $policy } 的对象类型与这条记录不同
+cli--cannot-write = 无法写入 { $path }：{ $error }
+cli--eval-error = 评估错误[{ $code }]，位于 { $at }：{ $message }
+cli-eval--header = { $who }，基准日 { $date }：
+cli-eval--amount = {"  "}金额：{ $value } { $unit } { $period }{ $extras }
+cli-eval--failed = {"  "}不满足的条款：{ $clauses }
+cli-eval--missing = {"  "}缺少的数据：{ $fields }
+cli-eval--basis = {"  "}依据：{ $basis }
+cli-prefill--header = { $bundle } { $title }，办理对象 { $who }，基准日 { $date }
+cli-prefill--members = 事项：
+cli-prefill--available = 可办理
+cli-prefill--not-available = 不可办理
+cli-prefill--undetermined-see-errors = 待补充材料（见下方错误）
+cli-prefill--undetermined-missing = 待补充材料（缺少 { $missing }）
+cli-prefill--for-item = （针对 { $item }）
+cli-prefill--failed = （不满足 { $clauses }）
+cli-prefill--missing = （缺少 { $fields }）
+cli-prefill--error = （评估错误[{ $code }]，位于 { $at }：{ $message }）
+cli-prefill--prefilled = 已预填：
+cli-prefill--to-enter = 需填写：
+cli-prefill--materials = 材料：
+cli-prefill--material = {"  "}[{ $status }] { $label }（{ $key }）——用于 { $members }
+cli-prefill--held = 已掌握
+cli-prefill--submit = 需提交
+cli-prefill--form-written = 表单已写入 { $path }
+cli-test--fail = 未通过 { $id } { $title }（{ $file }）
+cli-test--expected = {"  "}期望：{ $json }
+cli-test--actual = {"  "}实际：{ $json }
+cli-test--trace = {"  "}判定记录：{ $json }
+cli-test--summary = { $passed } 个通过，{ $failed } 个未通过
+
+## 命令行：run。
+
+cli-run--panicked = 错误：{ $message }（panicked at { $at }）
+cli-run--stopped = 运行已停止：没有向 { $out } 写入任何输出；这是 mianshen 的缺陷，请报告
+cli-run--read = 读取记录 { $read } 条：判定 { $evaluated } 条，拒收 { $rejected } 条，用时 { $seconds } 秒（每秒 { $rate } 条）
+cli-run--blank-lines = 跳过空行 { $n } 行（不是记录）
+cli-run--outputs = 兑现 → { $out }/grants.jsonl，推送 → { $out }/pushes.jsonl，拒收 → { $out }/rejected.jsonl，评估错误 → { $out }/errors.jsonl，汇总 → { $out }/summary.json
+cli-run--forms = 预填表单 → { $out }/{ $file }

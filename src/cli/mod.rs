@@ -66,6 +66,7 @@ impl RecordArgs {
         EvalOptions {
             trace,
             budget: self.budget,
+            ..EvalOptions::default()
         }
     }
 }
@@ -515,35 +516,63 @@ fn prefill(
     };
     if rules.bundle(bundle).is_none() {
         let hint = check::did_you_mean(bundle, rules.bundles().map(|b| b.id()))
-            .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
-        eprintln!("error: unknown bundle `{bundle}`{hint}");
+            .map_or(String::new(), |s| t("cli--did-you-mean", &[("name", &s)]));
+        eprintln!(
+            "{}",
+            t(
+                "cli--unknown-bundle",
+                &[("bundle", bundle), ("hint", &hint)]
+            )
+        );
         return ExitCode::from(2);
     }
     let rec = match load_record(&rules, record_path, None) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let result = match rules.prefill_with(bundle, &rec, ref_date, record_args().eval(true)) {
+    // The text output's trace words in this run's language; JSON and the form as ever.
+    let mut opts = record_args().eval(true);
+    if !json && html.is_none() {
+        opts.lang = lang::lang();
+    }
+    let result = match rules.prefill_with(bundle, &rec, ref_date, opts) {
         Ok(r) => r,
         Err(RequestError::WrongSubject {
             expected, found, ..
         }) => {
             eprintln!(
-                "error: bundle {bundle} is for records of kind `{expected}`, and {} is of kind `{found}`",
-                record_path.display(),
+                "{}",
+                t(
+                    "cli--bundle-wrong-subject",
+                    &[
+                        ("bundle", bundle),
+                        ("expected", &expected),
+                        ("path", &record_path.display().to_string()),
+                        ("found", &found),
+                    ]
+                )
             );
             return ExitCode::from(2);
         }
         Err(e) => {
-            eprintln!("error: {}", escape::text(&e.to_string()));
+            eprintln!("{}", error_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
-    let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
+    let who = rec.id.clone().unwrap_or_else(|| t("cli--no-id", &[]));
     if let Some(path) = html {
         let page = mianshen::internals::bundle::render_html(&result, &who, ref_date);
         if let Err(e) = std::fs::write(path, page) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            eprintln!(
+                "{}",
+                error_line(&t(
+                    "cli--cannot-write",
+                    &[
+                        ("path", &path.display().to_string()),
+                        ("error", &e.to_string())
+                    ]
+                ))
+            );
             return ExitCode::from(2);
         }
     }
@@ -557,45 +586,58 @@ fn prefill(
     // Every value printed below may come from the record: each is escaped on its own,
     // so that no value can start a line of its own ([`escape::text`]).
     let t = |s: &str| escape::text(s).into_owned();
+    let word = |id: &'static str, args: &[(&'static str, &str)]| lang::t(id, args);
     println!(
-        "{} {} for {} on {ref_date}",
-        t(&result.bundle),
-        t(&result.title),
-        t(&who)
+        "{}",
+        word(
+            "cli-prefill--header",
+            &[
+                ("bundle", &t(&result.bundle)),
+                ("title", &t(&result.title)),
+                ("who", &t(&who)),
+                ("date", &ref_date.to_string()),
+            ]
+        )
     );
-    println!("\nmembers:");
+    println!("\n{}", word("cli-prefill--members", &[]));
     for (key, label, m) in &result.members {
         let status = match m {
-            MemberStatus::Procedural { status, missing } => {
-                let s = match status {
-                    Outcome::Eligible => "available".to_string(),
-                    Outcome::NotEligible => "not_available".to_string(),
-                    Outcome::Undetermined if missing.is_empty() => {
-                        "undetermined (see errors)".to_string()
-                    }
-                    Outcome::Undetermined => {
-                        format!("undetermined (missing {})", t(&missing.join(", ")))
-                    }
-                };
-                s
-            }
+            MemberStatus::Procedural { status, missing } => match status {
+                Outcome::Eligible => word("cli-prefill--available", &[]),
+                Outcome::NotEligible => word("cli-prefill--not-available", &[]),
+                Outcome::Undetermined if missing.is_empty() => {
+                    word("cli-prefill--undetermined-see-errors", &[])
+                }
+                Outcome::Undetermined => word(
+                    "cli-prefill--undetermined-missing",
+                    &[("missing", &t(&missing.join(", ")))],
+                ),
+            },
             MemberStatus::Policy { decision: d, item } => {
-                let mut s = d.outcome.as_str().to_string();
+                let mut s = outcome_word(d.outcome);
                 if let Some(item) = item {
-                    s.push_str(&format!(" (for {})", t(item)));
+                    s.push_str(&word("cli-prefill--for-item", &[("item", &t(item))]));
                 }
                 if !d.failed.is_empty() {
-                    s.push_str(&format!(" (failed {})", t(&d.failed.join(", "))));
+                    s.push_str(&word(
+                        "cli-prefill--failed",
+                        &[("clauses", &t(&d.failed.join(", ")))],
+                    ));
                 }
                 if !d.missing.is_empty() {
-                    s.push_str(&format!(" (missing {})", t(&d.missing.join(", "))));
+                    s.push_str(&word(
+                        "cli-prefill--missing",
+                        &[("fields", &t(&d.missing.join(", ")))],
+                    ));
                 }
                 if let Some(e) = &d.error {
-                    s.push_str(&format!(
-                        " (error[{}] at {}: {})",
-                        e.kind.code(),
-                        t(&e.at),
-                        t(&e.message)
+                    s.push_str(&word(
+                        "cli-prefill--error",
+                        &[
+                            ("code", e.kind.code()),
+                            ("at", &t(&e.at)),
+                            ("message", &t(&e.message)),
+                        ],
                     ));
                 }
                 s
@@ -603,7 +645,7 @@ fn prefill(
         };
         println!("  {} {}: {status}", t(key), t(label));
     }
-    println!("\nprefilled:");
+    println!("\n{}", word("cli-prefill--prefilled", &[]));
     for f in &result.prefilled {
         let v = match (&f.display, &f.value) {
             (Some(d), _) => d.clone(),
@@ -618,30 +660,56 @@ fn prefill(
             t(&f.source)
         );
     }
-    println!("\nto enter:");
+    println!("\n{}", word("cli-prefill--to-enter", &[]));
     for (k, l) in &result.to_enter {
         println!("  {} {}", t(k), t(l));
     }
-    println!("\nmaterials:");
+    println!("\n{}", word("cli-prefill--materials", &[]));
     for m in &result.materials {
         println!(
-            "  [{}] {} ({}) — for {}",
-            if m.held { "held" } else { "submit" },
-            t(&m.label),
-            t(&m.key),
-            t(&m.members.join(", "))
+            "{}",
+            word(
+                "cli-prefill--material",
+                &[
+                    (
+                        "status",
+                        &word(
+                            if m.held {
+                                "cli-prefill--held"
+                            } else {
+                                "cli-prefill--submit"
+                            },
+                            &[]
+                        )
+                    ),
+                    ("label", &t(&m.label)),
+                    ("key", &t(&m.key)),
+                    ("members", &t(&m.members.join(", "))),
+                ]
+            )
         );
     }
     for e in &result.errors {
         println!(
-            "\nerror[{}] at {}: {}",
-            e.kind.code(),
-            t(&e.at),
-            t(&e.message)
+            "\n{}",
+            word(
+                "cli--eval-error",
+                &[
+                    ("code", e.kind.code()),
+                    ("at", &t(&e.at)),
+                    ("message", &t(&e.message)),
+                ]
+            )
         );
     }
     if let Some(path) = html {
-        println!("\nform written to {}", t(&path.display().to_string()));
+        println!(
+            "\n{}",
+            word(
+                "cli-prefill--form-written",
+                &[("path", &t(&path.display().to_string()))]
+            )
+        );
     }
     ExitCode::SUCCESS
 }
@@ -666,16 +734,20 @@ fn eval_cmd(
         Ok(r) => r,
         Err(c) => return c,
     };
-    let opts = record_args().eval(true);
+    // The text output's trace words in this run's language; JSON as ever.
+    let mut opts = record_args().eval(true);
+    if !json {
+        opts.lang = lang::lang();
+    }
     let decisions: Vec<Decision> = match policy {
         Some(id) => match rules.decide_policy_with(id, &rec, ref_date, opts) {
             Ok(d) => vec![d],
             Err(RequestError::WrongSubject { .. }) => {
-                eprintln!("error: policy {id} is about another subject kind than this record");
+                eprintln!("{}", t("cli--policy-wrong-subject", &[("policy", id)]));
                 return ExitCode::from(2);
             }
             Err(e) => {
-                eprintln!("error: {}", escape::text(&e.to_string()));
+                eprintln!("{}", error_line(&e.to_string()));
                 return ExitCode::from(2);
             }
         },
@@ -687,8 +759,17 @@ fn eval_cmd(
             escape::json(&serde_json::to_string_pretty(&decisions).unwrap_or_default())
         );
     } else {
-        let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
-        println!("{} on {ref_date}:", escape::text(&who));
+        let who = rec.id.clone().unwrap_or_else(|| t("cli--no-id", &[]));
+        println!(
+            "{}",
+            t(
+                "cli-eval--header",
+                &[
+                    ("who", &escape::text(&who)),
+                    ("date", &ref_date.to_string())
+                ]
+            )
+        );
         for d in &decisions {
             print!("{}", explain(&rules, d));
         }
@@ -706,8 +787,14 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
             .unwrap_or_default())
     };
+    let word = |id: &'static str, args: &[(&'static str, &str)]| lang::t(id, args);
     let title = rules.policy(&d.policy).map_or("", |p| p.title());
-    let mut out = format!("\n{} {} — {}\n", t(&d.policy), t(title), d.outcome.as_str());
+    let mut out = format!(
+        "\n{} {} — {}\n",
+        t(&d.policy),
+        t(title),
+        outcome_word(d.outcome)
+    );
     if let Some(a) = &d.amount {
         let v = mianshen::internals::value::money(a.value);
         let extras: Vec<String> = a
@@ -715,38 +802,57 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             .iter()
             .map(|(k, x)| format!("{} {}", t(k), shown(x)))
             .collect();
-        out.push_str(&format!(
-            "  amount: {v} {} {}{}\n",
-            t(&a.unit),
-            t(&a.period),
-            if extras.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", extras.join(", "))
-            }
+        out.push_str(&word(
+            "cli-eval--amount",
+            &[
+                ("value", &v.to_string()),
+                ("unit", &t(&a.unit)),
+                ("period", &t(&a.period)),
+                (
+                    "extras",
+                    &if extras.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", extras.join(", "))
+                    },
+                ),
+            ],
         ));
+        out.push('\n');
     }
     for (k, v) in &d.reports {
         out.push_str(&format!("  {}: {}\n", t(k), shown(v)));
     }
     match d.outcome {
         Outcome::NotEligible if !d.failed.is_empty() => {
-            out.push_str(&format!("  failed: {}\n", t(&d.failed.join(", "))))
+            out.push_str(&word(
+                "cli-eval--failed",
+                &[("clauses", &t(&d.failed.join(", ")))],
+            ));
+            out.push('\n');
         }
         // An undetermined decision for an evaluation error has no missing facts: the
         // error, printed below, says why.
         Outcome::Undetermined if !d.missing.is_empty() => {
-            out.push_str(&format!("  missing: {}\n", t(&d.missing.join(", "))))
+            out.push_str(&word(
+                "cli-eval--missing",
+                &[("fields", &t(&d.missing.join(", ")))],
+            ));
+            out.push('\n');
         }
         _ => {}
     }
     if let Some(e) = &d.error {
-        out.push_str(&format!(
-            "  error[{}] at {}: {}\n",
-            e.kind.code(),
-            t(&e.at),
-            t(&e.message)
+        out.push_str("  ");
+        out.push_str(&word(
+            "cli--eval-error",
+            &[
+                ("code", e.kind.code()),
+                ("at", &t(&e.at)),
+                ("message", &t(&e.message)),
+            ],
         ));
+        out.push('\n');
     }
     if let Some(tr) = &d.trace {
         for c in &tr.clauses {
@@ -768,7 +874,8 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             out.push('\n');
         }
         if let Some(b) = &tr.basis {
-            out.push_str(&format!("  basis: {}\n", t(b)));
+            out.push_str(&word("cli-eval--basis", &[("basis", &t(b))]));
+            out.push('\n');
         }
     }
     if let Some((key, items)) = &d.per_item {
@@ -777,13 +884,19 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
                 "  {} {}: {}",
                 t(key),
                 t(id),
-                item.outcome.as_str()
+                outcome_word(item.outcome)
             ));
             if !item.failed.is_empty() {
-                out.push_str(&format!(" (failed {})", t(&item.failed.join(", "))));
+                out.push_str(&word(
+                    "cli-prefill--failed",
+                    &[("clauses", &t(&item.failed.join(", ")))],
+                ));
             }
             if !item.missing.is_empty() {
-                out.push_str(&format!(" (missing {})", t(&item.missing.join(", "))));
+                out.push_str(&word(
+                    "cli-prefill--missing",
+                    &[("fields", &t(&item.missing.join(", ")))],
+                ));
             }
             if let Some(a) = &item.amount {
                 let v = mianshen::internals::value::money(a.value);
@@ -795,6 +908,19 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     out
 }
 
+/// An outcome as shown to people: `eligible`, `not_eligible`, `undetermined` in
+/// English; 可办理, 不可办理, 待补充材料 in Chinese (JSON keeps the English words).
+fn outcome_word(o: Outcome) -> String {
+    t(
+        match o {
+            Outcome::Eligible => "outcome--eligible",
+            Outcome::NotEligible => "outcome--not-eligible",
+            Outcome::Undetermined => "outcome--undetermined",
+        },
+        &[],
+    )
+}
+
 fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     let rules = match load_rules(dir) {
         Ok(r) => r,
@@ -804,7 +930,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
         match mianshen::case_files(dir) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {}", escape::text(&e.to_string()));
+                eprintln!("{}", error_line(&e.to_string()));
                 return ExitCode::from(1);
             }
         }
@@ -813,7 +939,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     };
     let report = rules.run_cases_with(&files, &record_args().read(), record_args().eval(true));
     for e in &report.unreadable {
-        eprintln!("error: {}", escape::text(&e.to_string()));
+        eprintln!("{}", error_line(&e.to_string()));
     }
     // JSON text is escaped as JSON ([`escape::json`]): no raw control or bidi character
     // is printed.
@@ -822,27 +948,44 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     };
     for r in report.failures() {
         println!(
-            "FAIL {} {} ({})",
-            escape::text(&r.id),
-            escape::text(r.title.as_deref().unwrap_or("")),
-            escape::text(&r.file.display().to_string())
+            "{}",
+            t(
+                "cli-test--fail",
+                &[
+                    ("id", &escape::text(&r.id)),
+                    ("title", &escape::text(r.title.as_deref().unwrap_or(""))),
+                    ("file", &escape::text(&r.file.display().to_string())),
+                ]
+            )
         );
         for fl in &r.failures {
             for d in &fl.differences {
                 println!("  {}", escape::text(&d.to_string()));
             }
-            println!("  expected: {}", json(&fl.expected));
+            println!(
+                "{}",
+                t("cli-test--expected", &[("json", &json(&fl.expected))])
+            );
             if let Some(a) = &fl.actual {
                 let mut brief = a.clone();
                 let trace = brief.as_object_mut().and_then(|m| m.remove("trace"));
-                println!("  actual:   {}", json(&brief));
-                if let Some(t) = trace {
-                    println!("  trace:    {}", json(&t));
+                println!("{}", t("cli-test--actual", &[("json", &json(&brief))]));
+                if let Some(trace) = trace {
+                    println!("{}", t("cli-test--trace", &[("json", &json(&trace))]));
                 }
             }
         }
     }
-    println!("{} passed, {} failed", report.passed(), report.failed());
+    println!(
+        "{}",
+        t(
+            "cli-test--summary",
+            &[
+                ("passed", &report.passed().to_string()),
+                ("failed", &report.failed().to_string()),
+            ]
+        )
+    );
     if report.is_success() {
         ExitCode::SUCCESS
     } else {
