@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 /// assert_eq!(Lang::from_locale("C"), Lang::En);
 /// assert_eq!("zh".parse::<Lang>(), Ok(Lang::Zh));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[non_exhaustive]
 pub enum Lang {
     /// English.
@@ -190,7 +190,7 @@ impl Message {
     }
 }
 
-/// Builds a [`Message`]: `msg!("unknown-field--no-field", record = what, field = name)`.
+/// Builds a [`Message`]: `msg!("unknown-enum-value", name = value, enum = enum_name)`.
 macro_rules! msg {
     ($id:expr $(, $name:ident = $value:expr)* $(,)?) => {
         $crate::messages::Message::new($id)$(.arg(stringify!($name), $value))*

@@ -308,7 +308,6 @@ load--diagnostics = the rule set has { $errors } error(s)
 ## The command line.
 
 cli--error = error: { $message }
-cli--warning = warning: { $message }
 cli-check--scales = , { $n } scales
 cli-check--ok = { $dir }: { $policies } policies, { $bundles } bundles, { $parameters } parameters{ $scales }, { $functions } functions — no errors (version { $version })
 cli-check--errors = { $dir }: { $n } error(s)

@@ -308,7 +308,6 @@ load--diagnostics = 规则集有 { $errors } 个错误
 ## 命令行。
 
 cli--error = 错误：{ $message }
-cli--warning = 警告：{ $message }
 cli-check--scales = 、刻度表 { $n } 个
 cli-check--ok = { $dir }：政策 { $policies } 项、一件事 { $bundles } 件、参数 { $parameters } 个{ $scales }、函数 { $functions } 个——没有错误（版本 { $version }）
 cli-check--errors = { $dir }：{ $n } 个错误
