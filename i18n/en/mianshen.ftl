@@ -374,3 +374,9 @@ cli-run--read = { $read } records read: { $evaluated } evaluated, { $rejected } 
 cli-run--blank-lines = { $n } blank line(s) skipped (not records)
 cli-run--outputs = grants → { $out }/grants.jsonl, pushes → { $out }/pushes.jsonl, rejected → { $out }/rejected.jsonl, evaluation errors → { $out }/errors.jsonl, summary → { $out }/summary.json
 cli-run--forms = pre-filled forms → { $out }/{ $file }
+
+## The command line: test --coverage, --properties.
+
+cli-props--generated = generated records per policy (eligible / not_eligible / undetermined):
+cli-props--declared = declared properties:
+cli-props--failed = properties failed; rerun with `mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`

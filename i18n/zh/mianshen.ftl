@@ -374,3 +374,9 @@ cli-run--read = 读取记录 { $read } 条：判定 { $evaluated } 条，拒收 
 cli-run--blank-lines = 跳过空行 { $n } 行（不是记录）
 cli-run--outputs = 兑现 → { $out }/grants.jsonl，推送 → { $out }/pushes.jsonl，拒收 → { $out }/rejected.jsonl，评估错误 → { $out }/errors.jsonl，汇总 → { $out }/summary.json
 cli-run--forms = 预填表单 → { $out }/{ $file }
+
+## 命令行：test --coverage、--properties。
+
+cli-props--generated = 各项政策的生成记录数（可办理 / 不可办理 / 待补充材料）：
+cli-props--declared = 声明的性质：
+cli-props--failed = 性质检查未通过；重新运行：`mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
