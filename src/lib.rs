@@ -75,7 +75,7 @@
 //!
 //! | What failed | Error | Match on |
 //! |---|---|---|
-//! | loading a rule set | [`LoadError`] | its variants; for [`LoadError::Diagnostics`], each [`Diagnostic`]'s [`Severity`] and [`DiagnosticCode`] (match on its variants, or the constants of [`diagnostic_code`]; its text is the stable code); [`Diagnostic::render`] shows one with its source line |
+//! | loading a rule set | [`LoadError`] | its variants; for [`LoadError::Diagnostics`], each [`Diagnostic`]'s [`Severity`] and [`DiagnosticCode`] (match on its variants, or the constants of [`diagnostic_code`]; its text is the stable code); [`Diagnostic::render`] shows one with its source line, [`Diagnostic::render_in`] in Chinese ([`Lang`]) |
 //! | reading a record | [`RecordError`] | [`RecordError::kind`] ([`RecordErrorKind`], [`RecordErrorKind::code`]), with the field's path |
 //! | deciding | not an `Err`: the [`Decision`] is undetermined and carries an [`EvalError`] | [`EvalError::kind`] ([`ErrorKind`], [`ErrorKind::code`]), with the clause it was at |
 //! | asking for an unknown policy, bundle or subject kind, or a record of another kind | [`RequestError`] | its variants |
