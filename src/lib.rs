@@ -78,7 +78,7 @@
 //!
 //! | What failed | Error | Match on |
 //! |---|---|---|
-//! | loading a rule set | [`LoadError`] | its variants; for [`LoadError::Diagnostics`], each [`Diagnostic`]'s [`Severity`] and [`DiagnosticCode`] (match on its variants, or the constants of [`diagnostic_code`]; its text is the stable code); [`Diagnostic::render`] shows one with its source line |
+//! | loading a rule set | [`LoadError`] | its variants; for [`LoadError::Diagnostics`], each [`Diagnostic`]'s [`Severity`] and [`DiagnosticCode`] (match on its variants, or the constants of [`diagnostic_code`]; its text is the stable code); [`Diagnostic::render`] shows one with its source line, [`Diagnostic::render_in`] in Chinese ([`Lang`]) |
 //! | reading a record | [`RecordError`] | [`RecordError::kind`] ([`RecordErrorKind`], [`RecordErrorKind::code`]), with the field's path |
 //! | deciding | not an `Err`: the [`Decision`] is undetermined and carries an [`EvalError`] | [`EvalError::kind`] ([`ErrorKind`], [`ErrorKind::code`]), with the clause it was at |
 //! | asking for an unknown policy, bundle or subject kind, or a record of another kind | [`RequestError`] | its variants |
@@ -180,6 +180,7 @@ pub(crate) mod eval;
 pub(crate) mod fast;
 pub(crate) mod ir;
 pub(crate) mod load;
+pub(crate) mod messages;
 pub(crate) mod reach;
 pub(crate) mod record;
 pub(crate) mod schema;
@@ -221,6 +222,9 @@ pub mod internals {
     pub mod reach {
         pub use crate::reach::*;
     }
+    pub mod messages {
+        pub use crate::messages::*;
+    }
     pub mod record {
         pub use crate::record::*;
     }
@@ -254,6 +258,7 @@ pub use eval::{
     Fact, ItemDecision, MaterialLine, MemberStatus, Outcome, PrefilledField, Trace, Truth,
 };
 pub use load::LoadError;
+pub use messages::Lang;
 pub use reach::{Change, Miss, MissKind, NearMiss, PolicyImpact, Presence, ReachError, Side};
 pub use record::{ReadOptions, Record, RecordError, RecordErrorKind};
 pub use schema::SchemaError;

@@ -3,6 +3,7 @@
 
 use crate::check::{self, code, CheckedFile, Diagnostic, Severity};
 use crate::compile::{self, RuleSet};
+use crate::messages::{msg, Lang};
 use crate::schema::Schema;
 use crate::syntax::{self, SourceMap};
 use std::path::{Path, PathBuf};
@@ -58,6 +59,58 @@ pub enum LoadError {
         /// [`Diagnostic::render`](crate::Diagnostic::render).
         sources: SourceMap,
     },
+}
+
+impl LoadError {
+    /// The error in `lang` (its [`Display`](std::fmt::Display) is English). What comes
+    /// from outside the engine — the operating system's error, the schema's and a
+    /// refused file's reason — is shown as it is.
+    ///
+    /// ```
+    /// use mianshen::{Lang, RuleSet};
+    /// let e = RuleSet::load_dir("no/such/dir").unwrap_err();
+    /// assert!(e.message_in(Lang::En).starts_with("cannot read no/such/dir: "));
+    /// assert!(e.message_in(Lang::Zh).starts_with("无法读取 no/such/dir："));
+    /// ```
+    pub fn message_in(&self, lang: Lang) -> String {
+        let m = match self {
+            LoadError::Io { path, source } => msg!(
+                "load--io",
+                path = path.display().to_string(),
+                error = source.to_string()
+            ),
+            LoadError::Refused { path, reason } => msg!(
+                "load--refused",
+                path = path.display().to_string(),
+                reason = reason
+            ),
+            LoadError::Encoding {
+                path,
+                line,
+                column,
+                byte,
+            } => msg!(
+                "load--encoding",
+                path = path.display().to_string(),
+                line = *line,
+                column = *column,
+                byte = format!("{byte:02x}")
+            ),
+            LoadError::Schema { path, source } => msg!(
+                "load--schema",
+                path = path.display().to_string(),
+                error = source.to_string()
+            ),
+            LoadError::Diagnostics { diagnostics, .. } => msg!(
+                "load--diagnostics",
+                errors = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count()
+            ),
+        };
+        m.render(lang)
+    }
 }
 
 /// The result of checking a rules directory: the rule set when it is usable, and all
@@ -481,13 +534,13 @@ fn parse_layer(
         };
         match syntax::parse_rule_file(text, idx) {
             Ok(file) => parsed.push((name, file)),
-            Err(e) => diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                code: code::SYNTAX,
-                message: e.message,
-                span: Some(e.span),
-                hint: e.hint,
-            }),
+            Err(e) => {
+                let d = Diagnostic::error(code::SYNTAX, e.span, e.message);
+                diagnostics.push(match e.hint {
+                    Some(h) => d.with_hint(h),
+                    None => d,
+                });
+            }
         }
     }
 }

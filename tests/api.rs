@@ -348,6 +348,7 @@ fn evaluation_errors_are_on_the_decision_with_a_stable_code() {
     let tiny = EvalOptions {
         trace: false,
         budget: 1,
+        ..EvalOptions::default()
     };
     let record = rules
         .read_json(r#"{"person": {"id": "P1", "income": 1500, "members": 3}}"#)

@@ -1,6 +1,7 @@
 //! Golden diagnostics: small broken rule files checked against the shipped schema
 //! (`rules/schema.yaml`) with `load::check_sources`, each diagnostic rendered with
-//! `Diagnostic::render` and compared with `tests/golden/<name>.txt`.
+//! `Diagnostic::render` and compared with `tests/golden/<name>.txt`, and in Chinese
+//! (`Diagnostic::render_in`) with `tests/golden/<name>.zh.txt`.
 //!
 //! Besides the golden text, every case asserts the codes and `file:line:column`
 //! locations it expects, so a blessed golden file cannot hide a wrong location.
@@ -13,7 +14,7 @@
 
 use mianshen::internals::load::{check_sources, Checked};
 use mianshen::internals::schema::Schema;
-use mianshen::Severity;
+use mianshen::{Lang, Severity};
 use std::path::{Path, PathBuf};
 
 fn root() -> &'static Path {
@@ -35,6 +36,15 @@ fn render(checked: &Checked) -> String {
         .diagnostics
         .iter()
         .map(|d| d.render(&checked.sources))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn render_zh(checked: &Checked) -> String {
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| d.render_in(&checked.sources, Lang::Zh))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -89,6 +99,7 @@ fn case(name: &str, files: &[(&str, &str)], expected: &[(&str, &str)]) -> Checke
         );
     }
     golden(name, &render(&checked));
+    golden(&format!("{name}.zh"), &render_zh(&checked));
     checked
 }
 
@@ -522,7 +533,7 @@ fn a_declaration_word_run_into_its_name_is_a_syntax_error() {
     let e = mianshen::internals::syntax::parse_rule_file(text, 0)
         .map(|_| ())
         .expect_err("subjectperson is not a declaration");
-    assert!(e.message.contains("`subject`"), "{}", e.message);
+    assert!(e.message.to_string().contains("`subject`"), "{}", e.message);
 }
 
 #[test]

@@ -471,8 +471,12 @@ fn matches(shown: &[String], actual: &[String]) -> bool {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Vec<String> {
+    // The language is the command's (`--lang`), not the locale of the machine.
     let out = Command::new(env!("CARGO_BIN_EXE_mianshen"))
         .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .current_dir(dir)
         .output()
         .expect("the binary runs");

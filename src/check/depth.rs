@@ -10,6 +10,7 @@
 
 use super::code;
 use super::Diagnostic;
+use crate::messages::{msg, Arg, Message};
 use crate::syntax::ast::{self, Expr, ExprKind, Span};
 use std::collections::HashMap;
 
@@ -228,23 +229,24 @@ impl<'a> Graph<'a> {
         (w.depth, w.via)
     }
 
-    fn via_text(&self, via: Option<usize>) -> String {
+    fn via_text(&self, via: Option<usize>) -> Arg {
         let Some((n, node)) = via.and_then(|n| Some((n, self.nodes.get(n)?))) else {
-            return String::new();
+            return "".into();
         };
+        let name = node.name.as_str();
         if n < self.functions.len() {
-            format!(" (through a call of function `{}`)", node.name)
+            msg!("too-deep--via-function", name = name).into()
         } else if n < self.policy_base.saturating_add(self.policies.len()) {
-            format!(" (through `eligible({})`)", node.name)
+            msg!("too-deep--via-policy", name = name).into()
         } else {
-            format!(" (through definition `{}`)", node.name)
+            msg!("too-deep--via-definition", name = name).into()
         }
     }
 }
 
 /// One part of a body to measure: what it is called in a message, where, what.
 struct Part<'a> {
-    what: String,
+    what: Message,
     span: Span,
     exprs: Vec<&'a Expr>,
     /// A member policy of a bundle: its depth counts one level more.
@@ -265,7 +267,7 @@ fn policy_parts(p: &ast::Policy) -> Vec<Part<'_>> {
         let mut exprs = vec![&pi.list];
         exprs.extend(pi.filter.iter());
         parts.push(Part {
-            what: "the item list".into(),
+            what: msg!("too-deep--item-list"),
             span: pi.list.span,
             exprs,
             policy: None,
@@ -273,7 +275,7 @@ fn policy_parts(p: &ast::Policy) -> Vec<Part<'_>> {
     }
     for c in &p.clauses {
         parts.push(Part {
-            what: format!("clause {}", c.id.name),
+            what: msg!("too-deep--clause", name = &c.id.name),
             span: c.condition.span,
             exprs: vec![&c.condition],
             policy: None,
@@ -286,7 +288,7 @@ fn policy_parts(p: &ast::Policy) -> Vec<Part<'_>> {
         }
         exprs.extend(a.extras.iter().map(|x| &x.value));
         parts.push(Part {
-            what: "the amount".into(),
+            what: msg!("too-deep--amount"),
             span: a.value.span,
             exprs,
             policy: None,
@@ -294,7 +296,7 @@ fn policy_parts(p: &ast::Policy) -> Vec<Part<'_>> {
     }
     for r in &p.reports {
         parts.push(Part {
-            what: format!("report `{}`", r.name.name),
+            what: msg!("too-deep--report", name = &r.name.name),
             span: r.value.span,
             exprs: vec![&r.value],
             policy: None,
@@ -353,7 +355,7 @@ pub(super) fn measure(
     let mut out = TooDeep::default();
     for (f, (scope, lets)) in functions.iter().zip(&fn_scopes) {
         let parts = vec![Part {
-            what: format!("the result of function `{}`", f.name.name),
+            what: msg!("too-deep--function-result", name = &f.name.name),
             span: f.body.span,
             exprs: vec![&f.body],
             policy: None,
@@ -372,7 +374,7 @@ pub(super) fn measure(
         for m in &b.members {
             match &m.kind {
                 ast::MemberKind::Available(e) => parts.push(Part {
-                    what: format!("member `{}`", m.key.name),
+                    what: msg!("too-deep--member", name = &m.key.name),
                     span: e.span,
                     exprs: vec![e],
                     policy: None,
@@ -382,7 +384,7 @@ pub(super) fn measure(
                     item,
                     overrides,
                 } => parts.push(Part {
-                    what: format!("member `{}`", m.key.name),
+                    what: msg!("too-deep--member", name = &m.key.name),
                     span: m.key.span,
                     exprs: item
                         .iter()
@@ -394,7 +396,7 @@ pub(super) fn measure(
         }
         for f in &b.fields {
             parts.push(Part {
-                what: format!("field `{}`", f.key.name),
+                what: msg!("too-deep--field", name = &f.key.name),
                 span: f
                     .value
                     .as_ref()
@@ -407,7 +409,7 @@ pub(super) fn measure(
         for m in &b.materials {
             if let Some(Some(e)) = &m.held {
                 parts.push(Part {
-                    what: format!("material `{}`", m.key.name),
+                    what: msg!("too-deep--material", name = &m.key.name),
                     span: e.span,
                     exprs: vec![e],
                     policy: None,
@@ -429,7 +431,7 @@ fn too_deep<'a>(
     let_asts: &[ast::Let],
     scope: usize,
 ) -> Option<Diagnostic> {
-    let mut found: Option<(String, Span, usize, Option<usize>)> = None;
+    let mut found: Option<(Message, Span, usize, Option<usize>)> = None;
     for part in parts {
         let (mut d, mut via) = g.depth_of(&part.exprs, scope);
         if let Some(p) = part.policy {
@@ -453,7 +455,12 @@ fn too_deep<'a>(
             if let State::Done(d, via) = g.state(n) {
                 let d = d.saturating_add(1);
                 if d > MAX_EVAL_DEPTH && found.as_ref().is_none_or(|f| d > f.2) {
-                    found = Some((format!("definition `{}`", l.name.name), let_span(l), d, via));
+                    found = Some((
+                        msg!("too-deep--definition", name = &l.name.name),
+                        let_span(l),
+                        d,
+                        via,
+                    ));
                 }
             }
         }
@@ -463,16 +470,14 @@ fn too_deep<'a>(
         Diagnostic::error(
             code::TOO_DEEP,
             span,
-            format!(
-                "{what} evaluates {depth} levels deep{}, beyond the limit of {MAX_EVAL_DEPTH}",
-                g.via_text(via)
+            msg!(
+                "too-deep",
+                what = what,
+                depth = depth,
+                via = g.via_text(via),
+                limit = MAX_EVAL_DEPTH
             ),
         )
-        .with_hint(
-            "every definition, function call and `eligible(...)` counts with the depth of \
-                 what it stands for, so more definitions do not help: compute in fewer chained \
-                 steps (e.g. one `sum`/`count` over a list, a `cases` table, or one longer \
-                 expression instead of a chain of definitions each building on the last)",
-        ),
+        .with_hint(msg!("too-deep--hint")),
     )
 }

@@ -1,5 +1,6 @@
 //! Diagnostics: what is wrong, where, and what to do.
 
+use crate::messages::{msg, Lang, Message};
 use crate::syntax::ast::Span;
 use crate::syntax::SourceMap;
 use serde::Serialize;
@@ -21,13 +22,21 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// Its stable code (`unknown-field`, `type-mismatch`, ...).
     pub code: Code,
-    /// What is wrong, for the author of the rules.
+    /// What is wrong, for the author of the rules, in English
+    /// ([`Diagnostic::message_in`] for another language).
     pub message: String,
     /// Where; `None` for problems outside the rule files (e.g. the schema).
     #[serde(skip)]
     pub span: Option<Span>,
-    /// What to do about it (often a "did you mean").
+    /// What to do about it (often a "did you mean"), in English
+    /// ([`Diagnostic::hint_in`] for another language).
     pub hint: Option<String>,
+    /// The message, from the catalogue, to render in any language.
+    #[serde(skip)]
+    text: Message,
+    /// The hint, from the catalogue.
+    #[serde(skip)]
+    hint_text: Option<Message>,
 }
 
 /// The stable code of a diagnostic, the same in every language: what a host matches on
@@ -308,18 +317,20 @@ pub mod code {
 
 impl Diagnostic {
     /// An error at a span.
-    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
+    pub(crate) fn error(code: Code, span: Span, message: Message) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
-            message: message.into(),
+            message: message.render(Lang::En),
             span: Some(span),
             hint: None,
+            text: message,
+            hint_text: None,
         }
     }
 
     /// A warning at a span: worth a look, but the rule set can be used.
-    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(code: Code, span: Span, message: Message) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, span, message)
@@ -327,9 +338,45 @@ impl Diagnostic {
     }
 
     /// Adds a hint.
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+    pub(crate) fn with_hint(mut self, hint: Message) -> Self {
+        self.hint = Some(hint.render(Lang::En));
+        self.hint_text = Some(hint);
         self
+    }
+
+    /// What is wrong, in `lang` ([`Diagnostic::message`] in English).
+    ///
+    /// ```
+    /// use mianshen::{Lang, LoadError, RuleSet};
+    /// let schema = "subjects:\n  person:\n    id: person.id\n    fields:\n      person:\n        fields:\n          id: {type: string}\n";
+    /// let policy = "policy p \"p\" {\n  subject person\n  mode apply\n  effective from 2025-01-01\n  C1 \"c\": person.idd == \"1\"\n}\n";
+    /// let Err(LoadError::Diagnostics { diagnostics, .. }) =
+    ///     RuleSet::from_sources(schema, &[("p.rules", policy)])
+    /// else {
+    ///     panic!("a broken rule set")
+    /// };
+    /// let d = &diagnostics[0];
+    /// assert_eq!(d.code.as_str(), "unknown-field");
+    /// assert_eq!(d.message_in(Lang::En), "record `person` has no field `idd`");
+    /// assert_eq!(d.message_in(Lang::Zh), "记录 `person`中没有字段 `idd`");
+    /// assert_eq!(d.hint_in(Lang::Zh).as_deref(), Some("是否应为 `id`？"));
+    /// ```
+    pub fn message_in(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.message.clone(),
+            _ => self.text.render(lang),
+        }
+    }
+
+    /// What to do about it, in `lang` ([`Diagnostic::hint`] in English).
+    pub fn hint_in(&self, lang: Lang) -> Option<String> {
+        match lang {
+            Lang::En => self.hint.clone(),
+            _ => match &self.hint_text {
+                Some(h) => Some(h.render(lang)),
+                None => self.hint.clone(),
+            },
+        }
     }
 
     /// `file:line:column` of the diagnostic.
@@ -346,14 +393,28 @@ impl Diagnostic {
         }
     }
 
-    /// Renders the diagnostic like a compiler: location, message, the source line with
-    /// a caret under the offending text, and the hint.
+    /// Renders the diagnostic like a compiler, in English: location, message, the
+    /// source line with a caret under the offending text, and the hint.
     pub fn render(&self, sources: &SourceMap) -> String {
+        self.render_in(sources, Lang::En)
+    }
+
+    /// Renders the diagnostic in `lang`: in Chinese, the label reads
+    /// `错误[unknown-enum-value]：…` and the hint `  = 提示：…`; the code is the same in
+    /// every language.
+    pub fn render_in(&self, sources: &SourceMap, lang: Lang) -> String {
         let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+            Severity::Error => msg!("diagnostic--error"),
+            Severity::Warning => msg!("diagnostic--warning"),
         };
-        let mut out = format!("{sev}[{}]: {}\n", self.code, self.message);
+        let mut out = msg!(
+            "diagnostic--label",
+            severity = sev,
+            code = self.code.as_str(),
+            message = self.message_in(lang)
+        )
+        .render(lang);
+        out.push('\n');
         if let Some(span) = self.span {
             out.push_str(&format!("  --> {}\n", self.location(sources)));
             if let Some(file) = sources.file(span.file) {
@@ -392,8 +453,9 @@ impl Diagnostic {
                 }
             }
         }
-        if let Some(hint) = &self.hint {
-            out.push_str(&format!("  = help: {hint}\n"));
+        if let Some(hint) = self.hint_in(lang) {
+            out.push_str(&msg!("diagnostic--help", hint = hint).render(lang));
+            out.push('\n');
         }
         out
     }
@@ -463,7 +525,7 @@ mod tests {
         let mut sources = SourceMap::default();
         let file = sources.add(PathBuf::from("a.policy"), "年龄 >= 18\n".into());
         for (start, end) in [(1, 2), (5, 1), (100, 200), (0, usize::MAX)] {
-            let d = Diagnostic::error(Code::Syntax, Span { file, start, end }, "m");
+            let d = Diagnostic::error(Code::Syntax, Span { file, start, end }, msg!("m"));
             assert!(d.render(&sources).contains("a.policy:"));
         }
         let elsewhere = Diagnostic::error(
@@ -473,7 +535,7 @@ mod tests {
                 start: 0,
                 end: 1,
             },
-            "m",
+            msg!("m"),
         );
         assert!(elsewhere.render(&sources).starts_with("error[syntax]"));
     }

@@ -13,6 +13,7 @@ pub use depth::{EVAL_STACK, MAX_EVAL_DEPTH, STACK_GROWTH, STACK_RED_ZONE};
 pub use diagnostic::{code, did_you_mean, Code, Diagnostic, Severity};
 
 use crate::ir::{self, Builtin, DateUnit, Pat, Ty};
+use crate::messages::{msg, Arg, Message};
 use crate::schema::{FieldType, Schema};
 use crate::syntax::ast::{self, ArithOp, CmpOp, ExprKind, Literal, Mode, Quantifier, Span};
 use crate::value::Value;
@@ -242,18 +243,14 @@ impl<'a> Checker<'a> {
         self.too_deep = deep;
     }
 
-    fn error(
-        &mut self,
-        code: Code,
-        span: Span,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) {
+    fn error(&mut self, code: Code, span: Span, message: Message, hint: Message) {
         self.diags
             .push(Diagnostic::error(code, span, message).with_hint(hint));
     }
 
-    fn ty_name(&self, ty: &Ty) -> String {
+    /// The name of a type in messages: the language's word for it (`int`, `date`), or
+    /// a text of the catalogue (`record `person.household``).
+    fn ty_name(&self, ty: &Ty) -> Arg {
         match ty {
             Ty::Bool => "bool".into(),
             Ty::Int => "int".into(),
@@ -261,17 +258,18 @@ impl<'a> Checker<'a> {
             Ty::Str => "string".into(),
             Ty::Date => "date".into(),
             Ty::Duration => "duration".into(),
-            Ty::Enum(e) => format!(
-                "enum {}",
-                self.schema.enum_def(*e).map_or("?", |d| d.name.as_str())
-            ),
-            Ty::List(t) => format!("list<{}>", self.ty_name(t)),
+            Ty::Enum(e) => msg!(
+                "ty--enum",
+                name = self.schema.enum_def(*e).map_or("?", |d| d.name.as_str())
+            )
+            .into(),
+            Ty::List(t) => msg!("ty--list", item = self.ty_name(t)).into(),
             Ty::Record(r) => {
                 let p = self.schema.record(*r).map_or("", |d| d.path.as_str());
                 if p.is_empty() {
-                    "the subject's record".into()
+                    msg!("ty--subject-record").into()
                 } else {
-                    format!("record `{p}`")
+                    msg!("ty--record", path = p).into()
                 }
             }
             Ty::NoneLit => "none".into(),
@@ -308,13 +306,13 @@ impl<'a> Checker<'a> {
                             .chain(self.schema.enums.iter().map(|e| e.name.as_str()))
                             .collect();
                         let hint = match did_you_mean(other, names) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "use bool, int, decimal, string, date, list<T> or an enum of the schema".into(),
+                            Some(s) => msg!("hint--did-you-mean", name = s),
+                            None => msg!("unknown-type--hint"),
                         };
                         self.error(
                             code::UNKNOWN_TYPE,
                             id.span,
-                            format!("unknown type `{other}`"),
+                            msg!("unknown-type", name = other),
                             hint,
                         );
                         Ty::NoneLit
@@ -338,7 +336,7 @@ impl<'a> Checker<'a> {
                                 .functions
                                 .get(prev)
                                 .map_or(func.name.span, |f| f.ast.name.span);
-                            self.dup("function", &func.name, prev_span);
+                            self.dup("kind--function", &func.name, prev_span);
                             continue;
                         }
                         let params = func
@@ -364,7 +362,7 @@ impl<'a> Checker<'a> {
                         if let Some(&prev) = self.policy_index.get(&p.id.name) {
                             let prev_span =
                                 self.policies.get(prev).map_or(p.id.span, |q| q.ast.id.span);
-                            self.dup("policy", &p.id, prev_span);
+                            self.dup("kind--policy", &p.id, prev_span);
                             continue;
                         }
                         self.policy_index
@@ -382,22 +380,28 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn dup(&mut self, what: &str, id: &ast::Ident, _prev: Span) {
+    /// A name defined twice; `what` is the message of its kind (`kind--policy`).
+    fn dup(&mut self, what: &'static str, id: &ast::Ident, _prev: Span) {
         self.error(
             code::DUPLICATE_ID,
             id.span,
-            format!("{what} `{}` is defined more than once", id.name),
-            format!("{what} names are global across the rule set: rename or remove one of them"),
+            msg!(
+                "duplicate-id--global",
+                what = Message::new(what),
+                name = &id.name
+            ),
+            msg!("duplicate-id--global-hint", what = Message::new(what)),
         );
     }
 
     /// Whether `name` is already a parameter or a scale (they share one namespace: both
-    /// are dated values named in rules); reports the duplicate if so.
-    fn dated_name_taken(&mut self, what: &str, name: &ast::Ident) -> bool {
+    /// are dated values named in rules); reports the duplicate if so. `what` is the
+    /// message of its kind (`kind--parameter`, `kind--scale`).
+    fn dated_name_taken(&mut self, what: &'static str, name: &ast::Ident) -> bool {
         let other = if self.param_index.contains_key(&name.name) {
-            "parameter"
+            "kind--parameter"
         } else if self.scale_index.contains_key(&name.name) {
-            "scale"
+            "kind--scale"
         } else {
             return false;
         };
@@ -407,15 +411,20 @@ impl<'a> Checker<'a> {
             self.error(
                 code::DUPLICATE_ID,
                 name.span,
-                format!("{what} `{}` has the name of a {other}", name.name),
-                "parameters and scales share one set of names: rename one of them",
+                msg!(
+                    "duplicate-id--dated-name",
+                    what = Message::new(what),
+                    name = &name.name,
+                    other = Message::new(other)
+                ),
+                msg!("duplicate-id--dated-name-hint"),
             );
         }
         true
     }
 
     fn collect_param(&mut self, p: &ast::Parameter) {
-        if self.dated_name_taken("parameter", &p.name) {
+        if self.dated_name_taken("kind--parameter", &p.name) {
             return;
         }
         let ty = self.resolve_type(&p.ty);
@@ -435,8 +444,8 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::TYPE_MISMATCH,
                         step.span,
-                        format!("this value does not fit the parameter's type {tn}"),
-                        format!("write a {tn} literal"),
+                        msg!("type-mismatch--parameter-value", ty = tn.clone()),
+                        msg!("type-mismatch--parameter-value-hint", ty = tn),
                     );
                     continue;
                 }
@@ -450,7 +459,7 @@ impl<'a> Checker<'a> {
         }
         steps.sort_by_key(|s| s.from);
         let spans = p.steps.iter().map(|s| (s.from, s.to, s.span)).collect();
-        self.check_overlaps("parameter", &p.name.name, spans);
+        self.check_overlaps("kind--parameter", &p.name.name, spans);
         self.param_index
             .insert(p.name.name.clone(), self.params.len());
         self.params.push(ParamEntry {
@@ -467,7 +476,7 @@ impl<'a> Checker<'a> {
     /// declared absence alike) are an error.
     fn check_overlaps(
         &mut self,
-        what: &str,
+        what: &'static str,
         name: &str,
         mut steps: Vec<(NaiveDate, Option<NaiveDate>, Span)>,
     ) {
@@ -480,15 +489,20 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::OVERLAPPING_STEPS,
                     *span,
-                    format!("{what} `{name}` has two steps in force on {from}"),
-                    "give each step an end date (`to`) before the next step starts",
+                    msg!(
+                        "overlapping-steps",
+                        what = Message::new(what),
+                        name = name,
+                        from = from.to_string()
+                    ),
+                    msg!("overlapping-steps--hint"),
                 );
             }
         }
     }
 
     fn collect_scale(&mut self, sc: &ast::Scale) {
-        if self.dated_name_taken("scale", &sc.name) {
+        if self.dated_name_taken("kind--scale", &sc.name) {
             return;
         }
         let name = &sc.name.name;
@@ -510,7 +524,7 @@ impl<'a> Checker<'a> {
         }
         steps.sort_by_key(|s| s.from);
         let spans = sc.steps.iter().map(|s| (s.from, s.to, s.span)).collect();
-        self.check_overlaps("scale", name, spans);
+        self.check_overlaps("kind--scale", name, spans);
         self.scale_index.insert(name.clone(), self.scales.len());
         self.scales.push(ScaleEntry {
             def: ir::ScaleDef {
@@ -533,8 +547,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::EMPTY_SCALE,
                 step.span,
-                format!("this step of scale `{name}` has no brackets"),
-                "write `THRESHOLD → VALUE` pairs after the colon (`0 → 0.03, 36000 → 0.10`), or `absent` when the scale has no value from this date on",
+                msg!("empty-scale", name = name),
+                msg!("empty-scale--hint"),
             );
             return None;
         }
@@ -553,8 +567,8 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::TYPE_MISMATCH,
                         b.span,
-                        format!("a bracket of scale `{name}` must be two numbers"),
-                        "write `THRESHOLD → VALUE` with whole or decimal numbers (`6000 → 0.06`; a negative number as `-3`)",
+                        msg!("type-mismatch--bracket", name = name),
+                        msg!("type-mismatch--bracket-hint"),
                     );
                 }
             }
@@ -569,10 +583,13 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::UNORDERED_THRESHOLDS,
                         b.span,
-                        format!(
-                            "the thresholds of scale `{name}` must ascend, and {t} is not above the threshold before it ({lower})"
+                        msg!(
+                            "unordered-thresholds",
+                            name = name,
+                            threshold = t.to_string(),
+                            lower = lower.to_string()
                         ),
-                        "write the brackets from the lowest threshold to the highest, each threshold once",
+                        msg!("unordered-thresholds--hint"),
                     );
                 }
             }
@@ -602,8 +619,8 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::DUPLICATE_ID,
                         name.span,
-                        format!("parameter `{}` is given twice", name.name),
-                        "rename one of them",
+                        msg!("duplicate-id--function-parameter", name = &name.name),
+                        msg!("duplicate-id--function-parameter-hint"),
                     );
                 }
                 body.bind(&name.name, ty);
@@ -611,7 +628,7 @@ impl<'a> Checker<'a> {
             body.base_locals = body.locals.len();
             self.index_lets(&mut body, &func.lets);
             let (expr, ty) = self.expr(&mut body, &func.body, Some(&result));
-            self.expect_ty(&ty, &result, func.body.span, "the function's result");
+            self.expect_ty(&ty, &result, func.body.span, "what--function-result");
             self.finish_lets(&mut body);
             let lets = self.take_lets(&mut body);
             let Some(entry) = self.functions.get_mut(i) else {
@@ -638,8 +655,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::DUPLICATE_ID,
                     l.name.span,
-                    format!("`{}` is defined more than once here", l.name.name),
-                    "rename one of the definitions",
+                    msg!("duplicate-id--definition", name = &l.name.name),
+                    msg!("duplicate-id--definition-hint"),
                 );
                 continue;
             }
@@ -681,8 +698,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::CYCLE,
                     use_span,
-                    format!("`{}` is defined in terms of itself", ast_let.name.name),
-                    "definitions must not refer to themselves, directly or through others",
+                    msg!("cycle--definition", name = &ast_let.name.name),
+                    msg!("cycle--definition-hint"),
                 );
                 Ty::NoneLit
             }
@@ -720,14 +737,18 @@ impl<'a> Checker<'a> {
         &mut self,
         subject: Option<&ast::Ident>,
         owner: &ast::Ident,
-        what: &str,
+        what: &'static str,
     ) -> Option<usize> {
         let Some(s) = subject else {
             self.error(
                 code::MISSING_ENTRY,
                 owner.span,
-                format!("{what} `{}` does not say its subject", owner.name),
-                "add `subject person` (or another subject kind of the schema)",
+                msg!(
+                    "missing-entry--subject",
+                    what = Message::new(what),
+                    name = &owner.name
+                ),
+                msg!("missing-entry--subject-hint"),
             );
             return None;
         };
@@ -742,8 +763,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::UNKNOWN_SUBJECT,
                 s.span,
-                format!("unknown subject kind `{}`", s.name),
-                format!("the schema declares: {}", names.join(", ")),
+                msg!("unknown-subject", name = &s.name),
+                msg!("unknown-subject--hint", names = names.join(", ")),
             );
         }
         found
@@ -752,7 +773,7 @@ impl<'a> Checker<'a> {
     fn check_policy(&mut self, index: usize) -> Option<ir::PolicyDef> {
         let entry = self.policies.get(index)?;
         let (p, source) = (entry.ast, entry.source.clone());
-        let subject = self.resolve_subject(p.subject.as_ref(), &p.id, "policy");
+        let subject = self.resolve_subject(p.subject.as_ref(), &p.id, "kind--policy");
         if let Some(entry) = self.policies.get_mut(index) {
             entry.subject = subject;
         }
@@ -761,8 +782,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::MISSING_ENTRY,
                 p.id.span,
-                format!("policy `{}` has no effective period", p.id.name),
-                "add `effective 2025-01-01 to 2025-12-31` or `effective from 2016-01-01`; clause C0 is read from it",
+                msg!("missing-entry--effective", name = &p.id.name),
+                msg!("missing-entry--effective-hint"),
             );
             return None;
         };
@@ -846,8 +867,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::UNKNOWN_MODE,
                     span,
-                    format!("unknown mode `{other}`"),
-                    "use no_application (免申即享), push_and_confirm (政策找人) or apply",
+                    msg!("unknown-mode", name = other),
+                    msg!("unknown-mode--hint"),
                 );
                 Mode::Apply
             }
@@ -855,8 +876,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::MISSING_ENTRY,
                     p.id.span,
-                    format!("policy `{}` does not say its mode", p.id.name),
-                    "add `mode no_application`, `mode push_and_confirm` or `mode apply`",
+                    msg!("missing-entry--mode", name = &p.id.name),
+                    msg!("missing-entry--mode-hint"),
                 );
                 Mode::Apply
             }
@@ -876,8 +897,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     pi.list.span,
-                    format!("`for each` needs a list, and this is {tn}"),
-                    "name a list of the record, e.g. enterprise.hires",
+                    msg!("type-mismatch--for-each", ty = tn),
+                    msg!("type-mismatch--for-each-hint"),
                 );
                 Ty::NoneLit
             }
@@ -895,7 +916,7 @@ impl<'a> Checker<'a> {
     fn check_per_item_filter(&mut self, body: &mut Body, pi: &ast::PerItem) -> Option<ir::Expr> {
         pi.filter.as_ref().map(|f| {
             let (e, t) = self.expr(body, f, Some(&Ty::Bool));
-            self.expect_ty(&t, &Ty::Bool, f.span, "a `where` filter");
+            self.expect_ty(&t, &Ty::Bool, f.span, "what--where-filter");
             e
         })
     }
@@ -909,8 +930,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::RESERVED_CLAUSE,
                     c.id.span,
-                    "C0 is the policy's effective period and is not written as a clause",
-                    "give the period with `effective ...`; number the other clauses from C1",
+                    msg!("reserved-clause"),
+                    msg!("reserved-clause--hint"),
                 );
                 continue;
             }
@@ -918,15 +939,12 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::DUPLICATE_ID,
                     c.id.span,
-                    format!(
-                        "clause {} is defined more than once in this policy",
-                        c.id.name
-                    ),
-                    "number each clause once, as in the policy text",
+                    msg!("duplicate-id--clause", name = &c.id.name),
+                    msg!("duplicate-id--clause-hint"),
                 );
             }
             let (e, t) = self.expr(body, &c.condition, Some(&Ty::Bool));
-            self.expect_ty(&t, &Ty::Bool, c.condition.span, "a clause");
+            self.expect_ty(&t, &Ty::Bool, c.condition.span, "what--clause");
             out.push(ir::ClauseDef {
                 id: c.id.name.clone(),
                 label: c.label.clone(),
@@ -959,8 +977,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     a.value.span,
-                    format!("an amount is a number, and this is {tn}"),
-                    "write the amount as a decimal expression",
+                    msg!("type-mismatch--amount", ty = tn),
+                    msg!("type-mismatch--amount-hint"),
                 );
             }
             let mut extras = vec![];
@@ -988,8 +1006,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::UNKNOWN_PERIOD,
                 period.span,
-                format!("unknown amount period `{}`", period.name),
-                format!("use one of {}", PERIODS.join(", ")),
+                msg!("unknown-period", name = &period.name),
+                msg!("unknown-period--hint", periods = PERIODS.join(", ")),
             );
         }
     }
@@ -1007,8 +1025,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::AMOUNT_GUARD,
                     a.span,
-                    "an amount rule without `when` must be the last one",
-                    "add `when <condition>` to this rule, or `otherwise` to the last one",
+                    msg!("amount-guard--without-when"),
+                    msg!("amount-guard--without-when-hint"),
                 );
                 ir::AmountGuard::Always
             }
@@ -1018,15 +1036,15 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::AMOUNT_GUARD,
                         a.span,
-                        "`otherwise` belongs to the last amount rule",
-                        "move this rule to the end",
+                        msg!("amount-guard--otherwise"),
+                        msg!("amount-guard--otherwise-hint"),
                     );
                 }
                 ir::AmountGuard::Always
             }
             ast::Guard::When(c) => {
                 let (e, t) = self.expr(body, c, Some(&Ty::Bool));
-                self.expect_ty(&t, &Ty::Bool, c.span, "an amount's `when`");
+                self.expect_ty(&t, &Ty::Bool, c.span, "what--amount-when");
                 ir::AmountGuard::When(e)
             }
         }
@@ -1040,8 +1058,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::TOTAL_WITHOUT_ITEMS,
                 t.period.span,
-                "`total` adds up per-item amounts, and this policy has no `for each`",
-                "remove `total`, or evaluate per item with `for each ...`",
+                msg!("total-without-items"),
+                msg!("total-without-items--hint"),
             );
         }
         if t.of.name != "value"
@@ -1053,8 +1071,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::UNKNOWN_EXTRA,
                 t.of.span,
-                format!("not every amount rule states `{}`", t.of.name),
-                "sum `value`, or state this extra in every amount rule",
+                msg!("unknown-extra", name = &t.of.name),
+                msg!("unknown-extra--hint"),
             );
         }
         (t.period.name.clone(), t.of.name.clone())
@@ -1090,7 +1108,7 @@ impl<'a> Checker<'a> {
         {
             let absent = ir::first_absent(&def.steps, from, to).map(|s| (s.from, s.to));
             let gap = ir::first_uncovered(&def.steps, from, to);
-            found.push(("parameter", def.name.clone(), gap, absent));
+            found.push(("kind--parameter", def.name.clone(), gap, absent));
         }
         let mut scales: Vec<usize> = scales.into_iter().collect();
         scales.sort_unstable();
@@ -1101,7 +1119,7 @@ impl<'a> Checker<'a> {
         {
             let absent = ir::first_absent(&def.steps, from, to).map(|s| (s.from, s.to));
             let gap = ir::first_uncovered(&def.steps, from, to);
-            found.push(("scale", def.name.clone(), gap, absent));
+            found.push(("kind--scale", def.name.clone(), gap, absent));
         }
         for (kind, name, gap, absent) in found {
             if p.accepted_gaps.iter().any(|(g, _)| g.name == name) {
@@ -1111,47 +1129,67 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::PARAMETER_GAP,
                     effective.span,
-                    format!(
-                        "{kind} `{name}` has no value on {gap}, inside the effective period of `{}`",
-                        p.id.name
+                    msg!(
+                        "parameter-gap",
+                        what = Message::new(kind),
+                        name = &name,
+                        gap = gap.to_string(),
+                        policy = &p.id.name
                     ),
-                    format!("add a step to `{name}` that covers {gap}, shorten the period, or write `accept gap in {name} \"why\"` in the policy"),
+                    msg!("parameter-gap--hint", name = &name, gap = gap.to_string()),
                 );
             }
             if let Some((day, until)) = absent {
-                let accept = format!(
-                    "or write `accept gap in {name} \"why\"` in the policy when that is intended"
-                );
+                let accept = msg!("parameter-abolished--accept", name = &name);
                 let (message, hint) = if day > from {
-                    let to = day
-                        .pred_opt()
-                        .map_or_else(String::new, |d| format!(" (`to {d}`)"));
+                    let to: Arg = match day.pred_opt() {
+                        Some(d) => msg!("parameter-abolished--to", day = d.to_string()).into(),
+                        None => "".into(),
+                    };
                     (
-                        format!("{kind} `{name}` is declared absent from {day}, inside the effective period of `{}`", p.id.name),
-                        format!("end the policy's period before {day}{to}, {accept}"),
+                        "parameter-abolished--inside",
+                        msg!(
+                            "parameter-abolished--end-hint",
+                            day = day.to_string(),
+                            to = to,
+                            accept = accept
+                        ),
                     )
                 } else {
                     let hint = match until {
-                        Some(t) => format!("start the policy's period after {t}, when the value is in force again, {accept}"),
+                        Some(t) => msg!(
+                            "parameter-abolished--start-hint",
+                            after = t.to_string(),
+                            accept = accept
+                        ),
                         None => {
-                            let at = if kind == "scale" {
+                            let at = if kind == "kind--scale" {
                                 format!("marginal({name}, x, date)")
                             } else {
                                 format!("{name}(date)")
                             };
-                            format!("a policy that reads `{name}` on `ref` must end before {day}; read it at a date of its own (`{at}`), {accept}")
+                            msg!(
+                                "parameter-abolished--read-at-hint",
+                                name = &name,
+                                day = day.to_string(),
+                                at = at,
+                                accept = accept
+                            )
                         }
                     };
-                    (
-                        format!("{kind} `{name}` is declared absent from {day}, before the effective period of `{}` begins", p.id.name),
-                        hint,
-                    )
+                    ("parameter-abolished--before", hint)
                 };
                 self.diags.push(
                     Diagnostic::warning(
                         code::PARAMETER_ABOLISHED,
                         effective.span,
-                        format!("{message}: a decision on those days is an evaluation error"),
+                        msg!(
+                            message,
+                            what = Message::new(kind),
+                            name = &name,
+                            day = day.to_string(),
+                            policy = &p.id.name
+                        ),
                     )
                     .with_hint(hint),
                 );
@@ -1179,7 +1217,7 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 if seen.contains_key(&b.id.name) || self.policy_index.contains_key(&b.id.name) {
-                    self.dup("bundle", &b.id, b.id.span);
+                    self.dup("kind--bundle", &b.id, b.id.span);
                     continue;
                 }
                 seen.insert(b.id.name.clone(), b.id.span);
@@ -1192,7 +1230,7 @@ impl<'a> Checker<'a> {
     }
 
     fn check_bundle(&mut self, b: &ast::Bundle) -> Option<ir::BundleDef> {
-        let subject = self.resolve_subject(b.subject.as_ref(), &b.id, "bundle");
+        let subject = self.resolve_subject(b.subject.as_ref(), &b.id, "kind--bundle");
         let root = subject
             .and_then(|s| self.schema.subjects.get(s))
             .map(|d| d.root);
@@ -1204,15 +1242,15 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::DUPLICATE_ID,
                     m.key.span,
-                    format!("member `{}` is listed twice", m.key.name),
-                    "list each member once",
+                    msg!("duplicate-id--member", name = &m.key.name),
+                    msg!("duplicate-id--member-hint"),
                 );
                 continue;
             }
             let kind = match &m.kind {
                 ast::MemberKind::Available(c) => {
                     let (e, t) = self.expr(&mut body, c, Some(&Ty::Bool));
-                    self.expect_ty(&t, &Ty::Bool, c.span, "a member's condition");
+                    self.expect_ty(&t, &Ty::Bool, c.span, "what--member-condition");
                     ir::MemberKind::Procedural(e)
                 }
                 ast::MemberKind::Policy {
@@ -1286,11 +1324,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::SUBJECT_MISMATCH,
                 policy.span,
-                format!(
-                    "policy `{}` is about another subject kind than the bundle",
-                    policy.name
-                ),
-                "a bundle's policies are about the bundle's subject",
+                msg!("subject-mismatch--bundle", name = &policy.name),
+                msg!("subject-mismatch--bundle-hint"),
             );
         }
         let mut outs = vec![];
@@ -1300,12 +1335,16 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::UNKNOWN_CLAUSE,
                     clause.span,
-                    format!("policy `{}` has no clause {}", policy.name, clause.name),
-                    format!("its clauses are {}", ids.join(", ")),
+                    msg!(
+                        "unknown-clause",
+                        policy = &policy.name,
+                        clause = &clause.name
+                    ),
+                    msg!("unknown-clause--hint", clauses = ids.join(", ")),
                 );
             }
             let (e, t) = self.expr(body, value, Some(&Ty::Bool));
-            self.expect_ty(&t, &Ty::Bool, value.span, "a clause's value");
+            self.expect_ty(&t, &Ty::Bool, value.span, "what--clause-value");
             outs.push((clause.name.clone(), e));
         }
         let item = item.map(|x| self.item_choice(body, pi, x));
@@ -1325,14 +1364,14 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::DUPLICATE_ID,
                     f.key.span,
-                    format!("form field `{}` is listed twice", f.key.name),
-                    "list each field once",
+                    msg!("duplicate-id--form-field", name = &f.key.name),
+                    msg!("duplicate-id--form-field-hint"),
                 );
             }
             let value = f.value.as_ref().map(|v| self.expr(body, v, None).0);
             let when = f.when.as_ref().map(|w| {
                 let (e, t) = self.expr(body, w, Some(&Ty::Bool));
-                self.expect_ty(&t, &Ty::Bool, w.span, "a field's `when`");
+                self.expect_ty(&t, &Ty::Bool, w.span, "what--field-when");
                 e
             });
             fields.push(ir::FormFieldDef {
@@ -1362,13 +1401,13 @@ impl<'a> Checker<'a> {
                             &k.name,
                             body.members.iter().map(|(n, _)| n.as_str()),
                         ) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "name a member of this bundle".into(),
+                            Some(s) => msg!("hint--did-you-mean", name = s),
+                            None => msg!("unknown-member--material-hint"),
                         };
                         self.error(
                             code::UNKNOWN_MEMBER,
                             k.span,
-                            format!("no member `{}` in this bundle", k.name),
+                            msg!("unknown-member--material", name = &k.name),
                             hint,
                         );
                     }
@@ -1377,7 +1416,7 @@ impl<'a> Checker<'a> {
             let held = m.held.as_ref().map(|h| {
                 h.as_ref().map(|c| {
                     let (e, t) = self.expr(body, c, Some(&Ty::Bool));
-                    self.expect_ty(&t, &Ty::Bool, c.span, "a material's `held when`");
+                    self.expect_ty(&t, &Ty::Bool, c.span, "what--material-held-when");
                     e
                 })
             });
@@ -1407,8 +1446,8 @@ impl<'a> Checker<'a> {
                             self.error(
                                 code::TYPE_MISMATCH,
                                 *span,
-                                "an amount is bounded by a number",
-                                "write e.g. `amount <= 2000.00`",
+                                msg!("type-mismatch--amount-bound"),
+                                msg!("type-mismatch--amount-bound-hint"),
                             );
                             continue;
                         }
@@ -1417,8 +1456,8 @@ impl<'a> Checker<'a> {
                         self.error(
                             code::NO_AMOUNT,
                             *span,
-                            format!("policy `{}` has no amount to bound", p.id.name),
-                            "remove the property, or give the policy an `amount`",
+                            msg!("no-amount", name = &p.id.name),
+                            msg!("no-amount--hint"),
                         );
                     }
                     ir::PropertyKind::AmountBound(*op, bound)
@@ -1449,13 +1488,13 @@ impl<'a> Checker<'a> {
                                     .flat_map(|d| d.fields.iter())
                                     .map(|f| f.name.as_str()),
                             ) {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => "name a field path of the subject's record".into(),
+                                Some(s) => msg!("hint--did-you-mean", name = s),
+                                None => msg!("unknown-field--property-path-hint"),
                             };
                             self.error(
                                 code::UNKNOWN_FIELD,
                                 *span,
-                                format!("no field `{name}` on this path"),
+                                msg!("unknown-field--property-path", name = name),
                                 hint,
                             );
                             ok = false;
@@ -1484,8 +1523,8 @@ impl<'a> Checker<'a> {
                             self.error(
                                 code::TYPE_MISMATCH,
                                 *span,
-                                format!("`{path}` does not lead to a number or a date"),
-                                "a monotone property varies a number or a date; mark lists with [] (members[].income)",
+                                msg!("type-mismatch--monotone-path", path = path),
+                                msg!("type-mismatch--monotone-path-hint"),
                             );
                             break;
                         }
@@ -1510,13 +1549,13 @@ impl<'a> Checker<'a> {
 
     fn unknown_policy(&mut self, id: &ast::Ident) {
         let hint = match did_you_mean(&id.name, self.policy_index.keys().map(|s| s.as_str())) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => "name a policy defined in this rule set".into(),
+            Some(s) => msg!("hint--did-you-mean", name = s),
+            None => msg!("unknown-policy--hint"),
         };
         self.error(
             code::UNKNOWN_POLICY,
             id.span,
-            format!("unknown policy `{}`", id.name),
+            msg!("unknown-policy", name = &id.name),
             hint,
         );
     }
@@ -1524,13 +1563,13 @@ impl<'a> Checker<'a> {
     fn unknown_param(&mut self, id: &ast::Ident) {
         let names = self.param_index.keys().chain(self.scale_index.keys());
         let hint = match did_you_mean(&id.name, names.map(|s| s.as_str())) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => "name a parameter or a scale defined in this rule set".into(),
+            Some(s) => msg!("hint--did-you-mean", name = s),
+            None => msg!("unknown-parameter--hint"),
         };
         self.error(
             code::UNKNOWN_PARAMETER,
             id.span,
-            format!("unknown parameter `{}`", id.name),
+            msg!("unknown-parameter", name = &id.name),
             hint,
         );
     }
@@ -1593,11 +1632,9 @@ impl<'a> Checker<'a> {
                         Diagnostic::error(
                             code::CYCLE,
                             id.span,
-                            format!("function `{}` calls itself", id.name),
+                            msg!("cycle--function", name = &id.name),
                         )
-                        .with_hint(
-                            "the language has no recursion: write the computation without the call",
-                        ),
+                        .with_hint(msg!("cycle--function-hint")),
                     );
                     break;
                 }
@@ -1621,12 +1658,9 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     code::CYCLE,
                     span,
-                    format!(
-                        "policy `{id}` depends on its own decision: {} (through `eligible(...)` or `amount(...)`)",
-                        names.join(" → ")
-                    ),
+                    msg!("cycle--policy", name = id, path = names.join(" → ")),
                 )
-                .with_hint("break the circle: one of the policies must decide without the other"),
+                .with_hint(msg!("cycle--policy-hint")),
             );
         }
         // A policy may refer only to policies of the same subject kind.
@@ -1643,12 +1677,9 @@ impl<'a> Checker<'a> {
                         Diagnostic::error(
                             code::SUBJECT_MISMATCH,
                             span,
-                            format!(
-                                "policy `{}` is about another subject kind",
-                                other.ast.id.name
-                            ),
+                            msg!("subject-mismatch--reference", name = &other.ast.id.name),
                         )
-                        .with_hint("a policy can only refer to policies about the same subject"),
+                        .with_hint(msg!("subject-mismatch--reference-hint")),
                     );
                 }
             }
@@ -1658,19 +1689,23 @@ impl<'a> Checker<'a> {
 
     // ------------------------------------------------------------ expressions
 
-    fn expect_ty(&mut self, got: &Ty, want: &Ty, span: Span, what: &str) {
+    /// A value of type `got` where `want` is needed; `what` is the message naming the
+    /// place (`what--clause`).
+    fn expect_ty(&mut self, got: &Ty, want: &Ty, span: Span, what: &'static str) {
         if unify(got, want).is_none() {
             let (g, w) = (self.ty_name(got), self.ty_name(want));
             self.error(
                 code::TYPE_MISMATCH,
                 span,
-                format!("{what} must be {w}, and this is {g}"),
+                msg!(
+                    "type-mismatch--expected",
+                    what = Message::new(what),
+                    want = w.clone(),
+                    got = g
+                ),
                 match want {
-                    Ty::Bool => {
-                        "write a condition: a comparison, `in`, `and`/`or`, or a true/false field"
-                            .to_string()
-                    }
-                    _ => format!("change the expression so that it gives {w}"),
+                    Ty::Bool => msg!("type-mismatch--expected-condition-hint"),
+                    _ => msg!("type-mismatch--expected-hint", want = w),
                 },
             );
         }
@@ -1713,14 +1748,14 @@ impl<'a> Checker<'a> {
             ExprKind::Neg(x) => {
                 let (x, t) = self.expr(body, x, expected);
                 if !t.is_numeric() && t != Ty::NoneLit {
-                    self.expect_ty(&t, &Ty::Decimal, span, "the operand of `-`");
+                    self.expect_ty(&t, &Ty::Decimal, span, "what--operand-minus");
                 }
                 (ir::Expr::Neg(Box::new(x)), t)
             }
             ExprKind::Arith(op, a, b) => self.arith(body, *op, a, b, span),
             ExprKind::Not(x) => {
                 let (x, t) = self.expr(body, x, Some(&Ty::Bool));
-                self.expect_ty(&t, &Ty::Bool, span, "the operand of `not`");
+                self.expect_ty(&t, &Ty::Bool, span, "what--operand-not");
                 (ir::Expr::Not(Box::new(x)), Ty::Bool)
             }
             ExprKind::And(xs) => (ir::Expr::And(self.operands(body, xs)), Ty::Bool),
@@ -1744,10 +1779,10 @@ impl<'a> Checker<'a> {
             }
             ExprKind::If(c, a, b) => {
                 let (c, ct) = self.expr(body, c, Some(&Ty::Bool));
-                self.expect_ty(&ct, &Ty::Bool, span, "the condition of `if`");
+                self.expect_ty(&ct, &Ty::Bool, span, "what--if-condition");
                 let (a_e, at) = self.expr(body, a, expected);
                 let (b_e, bt) = self.expr(body, b, Some(&at));
-                let ty = self.join(&at, &bt, b.span, "both branches of `if`");
+                let ty = self.join(&at, &bt, b.span, "what--if-branches");
                 (ir::Expr::If(Box::new(c), Box::new(a_e), Box::new(b_e)), ty)
             }
             ExprKind::Quantified {
@@ -1794,10 +1829,11 @@ impl<'a> Checker<'a> {
                             &field.name,
                             rec.fields.iter().map(|f| f.name.as_str()),
                         ) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "its fields are: {}",
-                                rec.fields
+                            Some(s) => msg!("hint--did-you-mean", name = s),
+                            None => msg!(
+                                "unknown-field--hint",
+                                fields = rec
+                                    .fields
                                     .iter()
                                     .map(|f| f.name.as_str())
                                     .collect::<Vec<_>>()
@@ -1808,7 +1844,7 @@ impl<'a> Checker<'a> {
                         self.error(
                             code::UNKNOWN_FIELD,
                             field.span,
-                            format!("{what} has no field `{}`", field.name),
+                            msg!("unknown-field", record = what, name = &field.name),
                             hint,
                         );
                         poison()
@@ -1820,8 +1856,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     field.span,
-                    format!("`.{}` is read from a list, not from one record", field.name),
-                    "use a quantifier over the list: any x in LIST: x.field, sum x in LIST: x.field, the x in LIST where ...",
+                    msg!("type-mismatch--field-of-list", name = &field.name),
+                    msg!("type-mismatch--field-of-list-hint"),
                 );
                 poison()
             }
@@ -1830,8 +1866,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     field.span,
-                    format!("`.{}` is read from {tn}, which has no fields", field.name),
-                    "only records have fields",
+                    msg!("type-mismatch--field-of-value", name = &field.name, ty = tn),
+                    msg!("type-mismatch--field-of-value-hint"),
                 );
                 poison()
             }
@@ -1846,16 +1882,16 @@ impl<'a> Checker<'a> {
         }
         if available {
             let hint = match did_you_mean(&id.name, body.members.iter().map(|(k, _)| k.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
+                Some(s) => msg!("hint--did-you-mean", name = s),
                 None if body.root.is_some() && body.members.is_empty() => {
-                    "`available(...)` names an earlier member of the same bundle".into()
+                    msg!("unknown-member--available-first-hint")
                 }
-                None => "name a member declared above this one in the bundle".into(),
+                None => msg!("unknown-member--available-hint"),
             };
             self.error(
                 code::UNKNOWN_MEMBER,
                 id.span,
-                format!("no earlier member `{}` in this bundle", id.name),
+                msg!("unknown-member--available", name = &id.name),
                 hint,
             );
             return poison();
@@ -1916,8 +1952,8 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::ITEM_CHOICE,
                         choice.span,
-                        format!("policy `{id}` is decided once per subject, not per item"),
-                        format!("remove `for …`: `{id}` has no `for each` to choose an item of"),
+                        msg!("item-choice--not-per-item", name = &id),
+                        msg!("item-choice--not-per-item-hint", name = &id),
                     );
                 }
                 continue;
@@ -1928,8 +1964,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::ITEM_CHOICE,
                     choice.span,
-                    format!("policy `{id}` decides items of type {want}, and this is {got}"),
-                    "name one item of the policy's `for each` list, e.g. a definition `let newborn = the c in person.children where …`",
+                    msg!("item-choice--type", name = &id, want = want, got = got),
+                    msg!("item-choice--type-hint"),
                 );
             }
         }
@@ -1940,7 +1976,7 @@ impl<'a> Checker<'a> {
         let mut out = vec![];
         for x in xs {
             let (e, t) = self.expr(body, x, Some(&Ty::Bool));
-            self.expect_ty(&t, &Ty::Bool, x.span, "each operand of `and`/`or`");
+            self.expect_ty(&t, &Ty::Bool, x.span, "what--and-or-operand");
             out.push(e);
         }
         out
@@ -1964,16 +2000,16 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     span,
-                    format!("{tn} values have no order"),
-                    "compare numbers or dates with <, <=, >, >=; other values with == or !=",
+                    msg!("type-mismatch--unordered", ty = tn),
+                    msg!("type-mismatch--unordered-hint"),
                 );
             }
             if matches!(t, Ty::List(_) | Ty::Record(_)) {
                 self.error(
                     code::TYPE_MISMATCH,
                     span,
-                    "lists and records cannot be compared",
-                    "compare one of their fields, or use a quantifier",
+                    msg!("type-mismatch--compare-list"),
+                    msg!("type-mismatch--compare-list-hint"),
                 );
             }
         }
@@ -1999,7 +2035,7 @@ impl<'a> Checker<'a> {
             }
             let (ve, vt) = self.expr(body, value, result.as_ref().or(expected));
             result = Some(match &result {
-                Some(r) => self.join(r, &vt, value.span, "every arm of `match`"),
+                Some(r) => self.join(r, &vt, value.span, "what--match-arms"),
                 None => vt,
             });
             out_arms.push((out_pats, ve));
@@ -2016,14 +2052,14 @@ impl<'a> Checker<'a> {
             ast::Pattern::Wildcard => Pat::Any,
             ast::Pattern::Value(v) => {
                 let (ve, vt) = self.expr(body, v, Some(st));
-                self.join(st, &vt, v.span, "a pattern and the matched value");
+                self.join(st, &vt, v.span, "what--match-pattern");
                 Pat::Eq(ve)
             }
             ast::Pattern::Range(lo, hi) => {
                 let (l, lt) = self.expr(body, lo, Some(st));
                 let (h, ht) = self.expr(body, hi, Some(st));
-                self.join(st, &lt, lo.span, "a range and the matched value");
-                self.join(st, &ht, hi.span, "a range and the matched value");
+                self.join(st, &lt, lo.span, "what--match-range");
+                self.join(st, &ht, hi.span, "what--match-range");
                 Pat::Range(l, h)
             }
         }
@@ -2042,10 +2078,10 @@ impl<'a> Checker<'a> {
         let mut result: Option<Ty> = None;
         for (c, v) in arms {
             let (ce, ct) = self.expr(body, c, Some(&Ty::Bool));
-            self.expect_ty(&ct, &Ty::Bool, c.span, "a `cases` condition");
+            self.expect_ty(&ct, &Ty::Bool, c.span, "what--cases-condition");
             let (ve, vt) = self.expr(body, v, result.as_ref().or(expected));
             result = Some(match &result {
-                Some(r) => self.join(r, &vt, v.span, "every value of `cases`"),
+                Some(r) => self.join(r, &vt, v.span, "what--cases-values"),
                 None => vt,
             });
             out.push((ce, ve));
@@ -2053,7 +2089,7 @@ impl<'a> Checker<'a> {
         let d = default.map(|d| {
             let (de, dt) = self.expr(body, d, result.as_ref().or(expected));
             result = Some(match &result {
-                Some(r) => self.join(r, &dt, d.span, "every value of `cases`"),
+                Some(r) => self.join(r, &dt, d.span, "what--cases-values"),
                 None => dt,
             });
             Box::new(de)
@@ -2088,8 +2124,8 @@ impl<'a> Checker<'a> {
                     start: a.span.start,
                     end: b.span.end,
                 },
-                format!("cannot compare {x} with {y}"),
-                "both sides must have the same type (int and decimal mix freely)",
+                msg!("type-mismatch--compare", left = x, right = y),
+                msg!("type-mismatch--compare-hint"),
             );
         }
         (ae, be, ty)
@@ -2109,7 +2145,9 @@ impl<'a> Checker<'a> {
             || self.scale_index.contains_key(&id.name))
     }
 
-    fn join(&mut self, a: &Ty, b: &Ty, span: Span, what: &str) -> Ty {
+    /// The one type of two values that must agree; `what` is the message naming them
+    /// (`what--if-branches`).
+    fn join(&mut self, a: &Ty, b: &Ty, span: Span, what: &'static str) -> Ty {
         match unify(a, b) {
             Some(t) => t,
             None => {
@@ -2117,8 +2155,13 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     span,
-                    format!("{what} must have the same type: {x} and {y}"),
-                    "make the values the same type",
+                    msg!(
+                        "type-mismatch--join",
+                        what = Message::new(what),
+                        left = x,
+                        right = y
+                    ),
+                    msg!("type-mismatch--join-hint"),
                 );
                 a.clone()
             }
@@ -2175,13 +2218,17 @@ impl<'a> Checker<'a> {
                 return (ir::Expr::Const(Some(Value::Enum(*e, ix))), Ty::Enum(*e));
             }
             let hint = match did_you_mean(&id.name, def.values.iter().map(|s| s.as_str())) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("the values of {} are: {}", def.name, def.values.join(", ")),
+                Some(s) => msg!("hint--did-you-mean", name = s),
+                None => msg!(
+                    "unknown-enum-value--hint",
+                    enum = &def.name,
+                    values = def.values.join(", ")
+                ),
             };
             self.error(
                 code::UNKNOWN_ENUM_VALUE,
                 id.span,
-                format!("`{}` is not a value of {}", id.name, def.name),
+                msg!("unknown-enum-value", name = &id.name, enum = &def.name),
                 hint,
             );
             return poison();
@@ -2199,16 +2246,14 @@ impl<'a> Checker<'a> {
         }
         candidates.extend(self.param_index.keys().map(|s| s.as_str()));
         let hint = match did_you_mean(&id.name, candidates) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None if body.root.is_none() => {
-                "a function sees only its parameters, its own definitions and the rule set's parameters".into()
-            }
-            None => "a name is a `let` definition, a field of the record, a parameter, or an enum value compared with an enum field".into(),
+            Some(s) => msg!("hint--did-you-mean", name = s),
+            None if body.root.is_none() => msg!("unknown-name--function-hint"),
+            None => msg!("unknown-name--hint"),
         };
         self.error(
             code::UNKNOWN_NAME,
             id.span,
-            format!("unknown name `{}`", id.name),
+            msg!("unknown-name", name = &id.name),
             hint,
         );
         poison()
@@ -2220,10 +2265,11 @@ impl<'a> Checker<'a> {
         self.error(
             code::TYPE_MISMATCH,
             id.span,
-            format!("`{}` is a scale, not a value", id.name),
-            format!(
-                "apply it to an amount: `marginal({0}, x{at})` taxes each part of x at its bracket's value, `bracket({0}, x{at})` gives the value of the bracket x reaches",
-                id.name
+            msg!("type-mismatch--scale-as-value", name = &id.name),
+            msg!(
+                "type-mismatch--scale-as-value-hint",
+                name = &id.name,
+                at = at
             ),
         );
     }
@@ -2245,11 +2291,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::ARITY,
                     span,
-                    format!(
-                        "`{name}` takes a scale, an amount and optionally a date, and {} argument(s) are given",
-                        args.len()
-                    ),
-                    format!("write `{name}(SCALE, amount)`, or `{name}(SCALE, amount, date)` for the scale in force on another date"),
+                    msg!("arity--scale", name = name, given = args.len()),
+                    msg!("arity--scale-hint", name = name),
                 );
                 return poison();
             }
@@ -2266,8 +2309,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     s.span,
-                    format!("the first argument of `{name}` must name a scale"),
-                    format!("write the scale's name: `{name}(SSC, amount)`"),
+                    msg!("type-mismatch--scale-argument", name = name),
+                    msg!("type-mismatch--scale-argument-hint", name = name),
                 );
                 None
             }
@@ -2280,13 +2323,13 @@ impl<'a> Checker<'a> {
             self.error(
                 code::TYPE_MISMATCH,
                 x.span,
-                format!("the amount a scale is applied to must be a number, and this is {tn}"),
-                format!("give `{name}` a whole or decimal number (an income, a contribution base)"),
+                msg!("type-mismatch--scale-amount", ty = tn),
+                msg!("type-mismatch--scale-amount-hint", name = name),
             );
         }
         let at = at.map(|d| {
             let (d_e, dt) = self.expr(body, d, Some(&Ty::Date));
-            self.expect_ty(&dt, &Ty::Date, d.span, "the date a scale is read at");
+            self.expect_ty(&dt, &Ty::Date, d.span, "what--scale-date");
             Box::new(d_e)
         });
         let Some(scale) = scale.filter(|_| ok) else {
@@ -2312,19 +2355,19 @@ impl<'a> Checker<'a> {
             self.error(
                 code::TYPE_MISMATCH,
                 id.span,
-                format!("`{}` is a parameter, not a scale", id.name),
-                format!("`{op}` reads a scale (`scale NAME \"label\" {{ from DATE: THRESHOLD → VALUE, ... }}`); a parameter is read by its name"),
+                msg!("type-mismatch--parameter-as-scale", name = &id.name),
+                msg!("type-mismatch--parameter-as-scale-hint", op = op),
             );
             return;
         }
         let hint = match did_you_mean(&id.name, self.scale_index.keys().map(|s| s.as_str())) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None => "name a scale defined in this rule set (`scale NAME \"label\" { ... }`)".into(),
+            Some(s) => msg!("hint--did-you-mean", name = s),
+            None => msg!("unknown-scale--hint"),
         };
         self.error(
             code::UNKNOWN_SCALE,
             id.span,
-            format!("unknown scale `{}`", id.name),
+            msg!("unknown-scale", name = &id.name),
             hint,
         );
     }
@@ -2347,8 +2390,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::DURATION_LITERAL,
                     b.span,
-                    "a duration is written where it is used",
-                    "write the duration itself here (`d + 12 months`), or use add_months(d, n) with a number",
+                    msg!("duration-literal"),
+                    msg!("duration-literal--hint"),
                 );
                 return poison();
             }
@@ -2363,8 +2406,8 @@ impl<'a> Checker<'a> {
             self.error(
                 code::TYPE_MISMATCH,
                 span,
-                format!("arithmetic needs numbers, and this combines {x} and {y}"),
-                "add or subtract durations to dates (`d + 12 months`); use month_diff(a, b) or age(b, d) for date differences",
+                msg!("type-mismatch--arithmetic", left = x, right = y),
+                msg!("type-mismatch--arithmetic-hint"),
             );
             return poison();
         }
@@ -2414,7 +2457,7 @@ impl<'a> Checker<'a> {
                 let mut out = vec![];
                 for it in items {
                     let (ie, it_ty) = self.expr(body, it, Some(&vt));
-                    self.join(&vt, &it_ty, it.span, "a value and the members of its set");
+                    self.join(&vt, &it_ty, it.span, "what--set-members");
                     out.push(ie);
                 }
                 ir::Expr::InSet(Box::new(v), out, negated)
@@ -2422,14 +2465,14 @@ impl<'a> Checker<'a> {
             ast::InTarget::Range(lo, hi) => {
                 let (l, lt) = self.expr(body, lo, Some(&vt));
                 let (h, ht) = self.expr(body, hi, Some(&vt));
-                self.join(&vt, &lt, lo.span, "a value and its range");
-                self.join(&vt, &ht, hi.span, "a value and its range");
+                self.join(&vt, &lt, lo.span, "what--range");
+                self.join(&vt, &ht, hi.span, "what--range");
                 if !(vt.is_numeric() || vt == Ty::Date || vt == Ty::NoneLit) {
                     self.error(
                         code::TYPE_MISMATCH,
                         span,
-                        "ranges are for numbers and dates",
-                        "use a set `{a, b}` for other values",
+                        msg!("type-mismatch--range"),
+                        msg!("type-mismatch--range-hint"),
                     );
                 }
                 ir::Expr::InRange(Box::new(v), Box::new(l), Box::new(h), negated)
@@ -2438,7 +2481,7 @@ impl<'a> Checker<'a> {
                 let (l, lt) = self.expr(body, list, None);
                 match &lt {
                     Ty::List(elem) => {
-                        self.join(&vt, elem, span, "a value and the items of the list");
+                        self.join(&vt, elem, span, "what--list-items");
                     }
                     Ty::NoneLit => {}
                     other => {
@@ -2446,8 +2489,8 @@ impl<'a> Checker<'a> {
                         self.error(
                             code::TYPE_MISMATCH,
                             list.span,
-                            format!("`in` needs a set, a range or a list, and this is {tn}"),
-                            "write `x in {a, b, c}`, `x in 1..3` or `x in some.list`",
+                            msg!("type-mismatch--in", ty = tn),
+                            msg!("type-mismatch--in-hint"),
                         );
                     }
                 }
@@ -2477,8 +2520,8 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::TYPE_MISMATCH,
                     list.span,
-                    format!("a quantifier ranges over a list, and this is {tn}"),
-                    "name a list field of the record",
+                    msg!("type-mismatch--quantifier-list", ty = tn),
+                    msg!("type-mismatch--quantifier-list-hint"),
                 );
                 Ty::NoneLit
             }
@@ -2486,7 +2529,7 @@ impl<'a> Checker<'a> {
         let slot = body.bind(&var.name, item_ty.clone());
         let f = filter.map(|f| {
             let (fe, ft) = self.expr(body, f, Some(&Ty::Bool));
-            self.expect_ty(&ft, &Ty::Bool, f.span, "a `where` filter");
+            self.expect_ty(&ft, &Ty::Bool, f.span, "what--where-filter");
             Box::new(fe)
         });
         let b = qbody.map(|b| {
@@ -2503,13 +2546,13 @@ impl<'a> Checker<'a> {
         let result = match q {
             Quantifier::Any | Quantifier::All | Quantifier::No | Quantifier::Count => {
                 if let Some((_, bt, bspan)) = &b {
-                    self.expect_ty(bt, &Ty::Bool, *bspan, "the condition of a quantifier");
+                    self.expect_ty(bt, &Ty::Bool, *bspan, "what--quantifier-condition");
                 } else if f.is_none() && q != Quantifier::Count {
                     self.error(
                         code::MISSING_CONDITION,
                         span,
-                        "this quantifier has no condition",
-                        "write `any x in LIST: condition`",
+                        msg!("missing-condition--quantifier"),
+                        msg!("missing-condition--quantifier-hint"),
                     );
                 }
                 if q == Quantifier::Count {
@@ -2528,8 +2571,8 @@ impl<'a> Checker<'a> {
                         self.error(
                             code::TYPE_MISMATCH,
                             *bspan,
-                            format!("this aggregates numbers, and the value is {tn}"),
-                            "aggregate a number (or, for min/max, a date)",
+                            msg!("type-mismatch--aggregate", ty = tn),
+                            msg!("type-mismatch--aggregate-hint"),
                         );
                     }
                     bt.clone()
@@ -2541,8 +2584,8 @@ impl<'a> Checker<'a> {
                     self.error(
                         code::MISSING_CONDITION,
                         span,
-                        "say what to add up: `sum x in LIST: x.amount`",
-                        "write the value after a colon",
+                        msg!("missing-condition--sum"),
+                        msg!("missing-condition--sum-hint"),
                     );
                     Ty::NoneLit
                 }
@@ -2559,18 +2602,16 @@ impl<'a> Checker<'a> {
                             self.error(
                                 code::TYPE_MISMATCH,
                                 *bspan,
-                                format!(
-                                    "items are ordered by a date or a number, and this is {tn}"
-                                ),
-                                "write `latest x in LIST: x.some_date`",
+                                msg!("type-mismatch--ordering", ty = tn),
+                                msg!("type-mismatch--ordering-hint"),
                             );
                         }
                     }
                     None => self.error(
                         code::MISSING_CONDITION,
                         span,
-                        "say what orders the items: `latest x in LIST: x.date`",
-                        "write the ordering value after a colon",
+                        msg!("missing-condition--ordering"),
+                        msg!("missing-condition--ordering-hint"),
                     ),
                 }
                 item_ty.clone()
@@ -2601,16 +2642,13 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::ARITY,
                     span,
-                    format!(
-                        "parameter `{}` is read at one date: `{}(date)`",
-                        name.name, name.name
-                    ),
-                    "give one date, or write the name alone for its value on `ref`",
+                    msg!("arity--parameter", name = &name.name),
+                    msg!("arity--parameter-hint"),
                 );
                 return poison();
             };
             let (d, dt) = self.expr(body, arg, Some(&Ty::Date));
-            self.expect_ty(&dt, &Ty::Date, arg.span, "the date a parameter is read at");
+            self.expect_ty(&dt, &Ty::Date, arg.span, "what--parameter-date");
             let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
             return (ir::Expr::Param(p, Some(Box::new(d))), ty);
         }
@@ -2627,15 +2665,16 @@ impl<'a> Checker<'a> {
                 self.error(
                     code::ARITY,
                     span,
-                    format!(
-                        "`{}` takes {} argument(s), and {} are given",
-                        name.name,
-                        want.len(),
-                        args.len()
+                    msg!(
+                        "arity--function",
+                        name = &name.name,
+                        takes = want.len(),
+                        given = args.len()
                     ),
-                    format!(
-                        "its parameters: {}",
-                        func.params
+                    msg!(
+                        "arity--function-hint",
+                        params = func
+                            .params
                             .iter()
                             .map(|(n, _)| n.name.as_str())
                             .collect::<Vec<_>>()
@@ -2647,7 +2686,7 @@ impl<'a> Checker<'a> {
             let mut out = vec![];
             for (a, t) in args.iter().zip(&want) {
                 let (e, at) = self.expr(body, a, Some(t));
-                self.expect_ty(&at, t, a.span, "this argument");
+                self.expect_ty(&at, t, a.span, "what--argument");
                 out.push(e);
             }
             body.calls.insert(f);
@@ -2662,13 +2701,13 @@ impl<'a> Checker<'a> {
             names.extend(self.function_index.keys().map(|s| s.as_str()));
             names.extend(self.param_index.keys().map(|s| s.as_str()));
             let hint = match did_you_mean(&name.name, names) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "call a built-in (age, add_months, month_diff, year, min, max, round, ...), a `function` of the rule set, or a parameter at a date".into(),
+                Some(s) => msg!("hint--did-you-mean", name = s),
+                None => msg!("unknown-function--hint"),
             };
             self.error(
                 code::UNKNOWN_FUNCTION,
                 name.span,
-                format!("unknown function `{}`", name.name),
+                msg!("unknown-function", name = &name.name),
                 hint,
             );
             return poison();
@@ -2693,7 +2732,7 @@ impl<'a> Checker<'a> {
             };
             typed.push(self.expr(body, a, want.as_ref()));
         }
-        let sig: Result<Ty, String> = {
+        let sig: Result<Ty, Arg> = {
             let tys: Vec<&Ty> = typed.iter().map(|(_, t)| t).collect();
             let is = |t: &Ty, want: &Ty| unify(t, want).is_some();
             let num = |t: &Ty| t.is_numeric() || *t == Ty::NoneLit;
@@ -2701,13 +2740,13 @@ impl<'a> Checker<'a> {
                 Builtin::Age => match tys.as_slice() {
                     [d] if is(d, &Ty::Date) => Ok(Ty::Int),
                     [d, on] if is(d, &Ty::Date) && is(on, &Ty::Date) => Ok(Ty::Int),
-                    _ => Err("age(birth_date) or age(birth_date, on_date)".into()),
+                    _ => Err(msg!("usage--age").into()),
                 },
                 Builtin::AddDays | Builtin::AddMonths | Builtin::AddYears => match tys.as_slice() {
                     [d, n] if is(d, &Ty::Date) && is(n, &Ty::Int) && **n != Ty::Decimal => {
                         Ok(Ty::Date)
                     }
-                    _ => Err(format!("{}(date, whole number)", name.name)),
+                    _ => Err(msg!("usage--add", name = &name.name).into()),
                 },
                 Builtin::MonthDiff => match tys.as_slice() {
                     [a, c] if is(a, &Ty::Date) && is(c, &Ty::Date) => Ok(Ty::Int),
@@ -2715,7 +2754,7 @@ impl<'a> Checker<'a> {
                 },
                 Builtin::Year | Builtin::Month | Builtin::Day => match tys.as_slice() {
                     [d] if is(d, &Ty::Date) => Ok(Ty::Int),
-                    _ => Err(format!("{}(date)", name.name)),
+                    _ => Err(format!("{}(date)", name.name).into()),
                 },
                 Builtin::MakeDate => match tys.as_slice() {
                     [y, m, d]
@@ -2739,7 +2778,7 @@ impl<'a> Checker<'a> {
                 },
                 Builtin::Min | Builtin::Max => {
                     if tys.is_empty() {
-                        Err(format!("{}(a, b, ...)", name.name))
+                        Err(format!("{}(a, b, ...)", name.name).into())
                     } else if tys.iter().all(|t| num(t)) {
                         Ok(if tys.iter().any(|t| **t == Ty::Decimal) {
                             Ty::Decimal
@@ -2749,17 +2788,17 @@ impl<'a> Checker<'a> {
                     } else if tys.iter().all(|t| is(t, &Ty::Date)) {
                         Ok(Ty::Date)
                     } else {
-                        Err(format!("{}(a, b, ...) of numbers or of dates", name.name))
+                        Err(msg!("usage--min-max", name = &name.name).into())
                     }
                 }
                 Builtin::Round | Builtin::RoundHalfEven => match tys.as_slice() {
                     [x] if num(x) => Ok(Ty::Decimal),
                     [x, p] if num(x) && is(p, &Ty::Int) && **p != Ty::Decimal => Ok(Ty::Decimal),
-                    _ => Err(format!("{}(number, decimal_places)", name.name)),
+                    _ => Err(format!("{}(number, decimal_places)", name.name).into()),
                 },
                 Builtin::Floor | Builtin::Ceil => match tys.as_slice() {
                     [x] if num(x) => Ok(Ty::Int),
-                    _ => Err(format!("{}(number)", name.name)),
+                    _ => Err(format!("{}(number)", name.name).into()),
                 },
                 Builtin::Abs => match tys.as_slice() {
                     [x] if num(x) => Ok((*x).clone()),
@@ -2777,12 +2816,16 @@ impl<'a> Checker<'a> {
                 t,
             ),
             Err(usage) => {
-                let got: Vec<String> = typed.iter().map(|(_, t)| self.ty_name(t)).collect();
+                let got: Vec<Arg> = typed.iter().map(|(_, t)| self.ty_name(t)).collect();
                 self.error(
                     code::TYPE_MISMATCH,
                     span,
-                    format!("`{}` cannot take ({})", name.name, got.join(", ")),
-                    format!("write {usage}"),
+                    msg!(
+                        "type-mismatch--builtin",
+                        name = &name.name,
+                        got = Arg::List(got, "sep--comma")
+                    ),
+                    msg!("type-mismatch--builtin-hint", usage = usage),
                 );
                 poison()
             }

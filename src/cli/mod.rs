@@ -1,6 +1,7 @@
 //! The `mianshen` command line.
 
 mod diff;
+mod lang;
 mod mutants;
 pub mod output;
 mod props;
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 // The facade wherever it suffices; the internals for what only a command line needs
 // (diagnostics of a rule set that loads, the fast tier's coverage, record files read
 // with their own messages, escaping for the terminal).
+use lang::t;
 use mianshen::internals::{check, escape, eval, load, record};
 use mianshen::{
     Decision, EvalOptions, ExtraValue, LoadError, MemberStatus, Outcome, ReadOptions, RequestError,
@@ -27,6 +29,10 @@ use std::process::ExitCode;
     about = "免申 — a rules-as-code engine for public services"
 )]
 struct Cli {
+    /// The language of messages: en or zh (default: from LC_ALL, LC_MESSAGES or LANG;
+    /// English when unset). Codes and JSON output are the same in every language.
+    #[arg(long, global = true, value_enum, value_name = "LANG")]
+    lang: Option<lang::LangArg>,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +71,7 @@ impl RecordArgs {
         EvalOptions {
             trace,
             budget: self.budget,
+            ..EvalOptions::default()
         }
     }
 }
@@ -272,6 +279,7 @@ enum Command {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    lang::init(cli.lang);
     match cli.command {
         Command::Check { rules } => check(&rules),
         Command::Eval {
@@ -416,12 +424,15 @@ fn check(dir: &Path) -> ExitCode {
     let checked = match load::check_dir(dir) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {}", escape::text(&e.to_string()));
+            eprintln!("{}", error_line(&load_error_text(&e)));
             return ExitCode::from(1);
         }
     };
     for d in &checked.diagnostics {
-        eprint!("{}", escape::lines(&d.render(&checked.sources)));
+        eprint!(
+            "{}",
+            escape::lines(&d.render_in(&checked.sources, lang::lang()))
+        );
         eprintln!();
     }
     let errors = checked
@@ -434,22 +445,37 @@ fn check(dir: &Path) -> ExitCode {
             // Scales are counted only in a rule set that has some.
             let scales = match r.program().scales.len() {
                 0 => String::new(),
-                n => format!(", {n} scales"),
+                n => t("cli-check--scales", &[("n", &n.to_string())]),
             };
             println!(
-                "{}: {} policies, {} bundles, {} parameters{scales}, {} functions — no errors (version {})",
-                dir.display(),
-                r.policies().len(),
-                r.bundles().len(),
-                r.program().params.len(),
-                r.program().functions.len(),
-                r.version()
+                "{}",
+                t(
+                    "cli-check--ok",
+                    &[
+                        ("dir", &dir.display().to_string()),
+                        ("policies", &r.policies().len().to_string()),
+                        ("bundles", &r.bundles().len().to_string()),
+                        ("parameters", &r.program().params.len().to_string()),
+                        ("scales", &scales),
+                        ("functions", &r.program().functions.len().to_string()),
+                        ("version", r.version()),
+                    ]
+                )
             );
             println!("{}", batch_coverage(r));
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("{}: {errors} error(s)", dir.display());
+            eprintln!(
+                "{}",
+                t(
+                    "cli-check--errors",
+                    &[
+                        ("dir", &dir.display().to_string()),
+                        ("n", &errors.to_string())
+                    ]
+                )
+            );
             ExitCode::from(1)
         }
     }
@@ -460,7 +486,7 @@ fn check(dir: &Path) -> ExitCode {
 fn batch_coverage(rules: &RuleSet) -> String {
     // What compiles does not depend on the date; any date the policies know will do.
     let Some(on) = rules.program().policies.iter().map(|p| p.from).min() else {
-        return "batch: no policies".into();
+        return t("cli-batch--no-policies", &[]);
     };
     let compiled = mianshen::internals::fast::FastRules::new(rules, on);
     let n = rules.program().policies.len();
@@ -475,14 +501,27 @@ fn batch_coverage(rules: &RuleSet) -> String {
         })
         .collect();
     if left.is_empty() {
-        format!("batch: all {n} policies compiled")
+        t("cli-batch--all-compiled", &[("n", &n.to_string())])
     } else {
-        format!(
-            "batch: {} of {n} policies compiled; decided by the reference evaluator: {}",
-            n - left.len(),
-            left.join(", ")
+        t(
+            "cli-batch--some-compiled",
+            &[
+                ("compiled", &(n - left.len()).to_string()),
+                ("n", &n.to_string()),
+                ("left", &left.join(", ")),
+            ],
         )
     }
+}
+
+/// `error: …` in this run's language; `message` is escaped for the terminal.
+pub fn error_line(message: &str) -> String {
+    t("cli--error", &[("message", &escape::text(message))])
+}
+
+/// A load error in this run's language.
+fn load_error_text(e: &LoadError) -> String {
+    e.message_in(lang::lang())
 }
 
 /// Loads a rule set or prints why not.
@@ -494,15 +533,20 @@ pub fn load_rules(dir: &Path) -> Result<RuleSet, ExitCode> {
                 sources,
             } => {
                 for d in diagnostics {
-                    eprint!("{}", escape::lines(&d.render(sources)));
+                    eprint!("{}", escape::lines(&d.render_in(sources, lang::lang())));
                 }
                 eprintln!(
-                    "error: {}: {e}; run `mianshen check {}`",
-                    dir.display(),
-                    dir.display()
+                    "{}",
+                    t(
+                        "cli--rules-refused",
+                        &[
+                            ("dir", &dir.display().to_string()),
+                            ("error", &load_error_text(&e)),
+                        ]
+                    )
                 );
             }
-            other => eprintln!("error: {}", escape::text(&other.to_string())),
+            other => eprintln!("{}", error_line(&load_error_text(other))),
         }
         ExitCode::from(1)
     })
@@ -537,7 +581,15 @@ pub fn load_rules_with(dir: &Path, overlay: Option<&Path>) -> Result<RuleSet, Ex
 /// Reads a record file (JSON or YAML) as a JSON value.
 pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
     let options = record_args().read();
-    let fail = |e: record::RecordError| format!("record {}: {}", path.display(), e.reason());
+    let fail = |e: record::RecordError| {
+        t(
+            "cli--record-error",
+            &[
+                ("path", &path.display().to_string()),
+                ("error", &e.reason()),
+            ],
+        )
+    };
     // A file over the limit is refused before it is read.
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.len() > options.max_bytes as u64 {
@@ -547,8 +599,15 @@ pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
             )));
         }
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        t(
+            "cli--cannot-read",
+            &[
+                ("path", &path.display().to_string()),
+                ("error", &e.to_string()),
+            ],
+        )
+    })?;
     let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     if is_yaml {
         record::parse_yaml(&text, &options).map_err(fail)
@@ -559,7 +618,7 @@ pub fn read_record_file(path: &Path) -> Result<serde_json::Value, String> {
 
 pub fn parse_date(s: &str) -> Result<chrono::NaiveDate, ExitCode> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        eprintln!("error: --date `{s}` is not a date: write YYYY-MM-DD");
+        eprintln!("{}", t("cli--bad-date", &[("date", s)]));
         ExitCode::from(2)
     })
 }
@@ -571,14 +630,16 @@ fn load_record(
     subject: Option<&str>,
 ) -> Result<record::Record, ExitCode> {
     let value = read_record_file(path).map_err(|m| {
-        eprintln!("error: {}", escape::text(&m));
+        eprintln!("{}", error_line(&m));
         ExitCode::from(2)
     })?;
     let subject = record::detect_subject(rules.schema(), &value, subject).map_err(|m| {
         eprintln!(
-            "error: record {}: {}",
-            escape::text(&path.display().to_string()),
-            escape::text(&m)
+            "{}",
+            error_line(&t(
+                "cli--record-error",
+                &[("path", &path.display().to_string()), ("error", &m)]
+            ))
         );
         ExitCode::from(2)
     })?;
@@ -586,18 +647,28 @@ fn load_record(
         .map(|(r, unknown)| {
             for k in unknown {
                 eprintln!(
-                    "warning: record {}: {}: unknown field (read leniently, ignored)",
-                    escape::text(&path.display().to_string()),
-                    escape::text(&k)
+                    "{}",
+                    t(
+                        "cli--unknown-field-ignored",
+                        &[
+                            ("path", &escape::text(&path.display().to_string())),
+                            ("field", &escape::text(&k)),
+                        ]
+                    )
                 );
             }
             r
         })
         .map_err(|e| {
             eprintln!(
-                "error: {} ({})",
-                escape::text(&e.to_string()),
-                escape::text(&path.display().to_string())
+                "{}",
+                t(
+                    "cli--record-invalid",
+                    &[
+                        ("error", &escape::text(&e.to_string())),
+                        ("path", &escape::text(&path.display().to_string())),
+                    ]
+                )
             );
             ExitCode::from(2)
         })
@@ -621,35 +692,63 @@ fn prefill(
     };
     if rules.bundle(bundle).is_none() {
         let hint = check::did_you_mean(bundle, rules.bundles().map(|b| b.id()))
-            .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
-        eprintln!("error: unknown bundle `{bundle}`{hint}");
+            .map_or(String::new(), |s| t("cli--did-you-mean", &[("name", &s)]));
+        eprintln!(
+            "{}",
+            t(
+                "cli--unknown-bundle",
+                &[("bundle", bundle), ("hint", &hint)]
+            )
+        );
         return ExitCode::from(2);
     }
     let rec = match load_record(&rules, record_path, None) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let result = match rules.prefill_with(bundle, &rec, ref_date, record_args().eval(true)) {
+    // The text output's trace words in this run's language; JSON and the form as ever.
+    let mut opts = record_args().eval(true);
+    if !json && html.is_none() {
+        opts.lang = lang::lang();
+    }
+    let result = match rules.prefill_with(bundle, &rec, ref_date, opts) {
         Ok(r) => r,
         Err(RequestError::WrongSubject {
             expected, found, ..
         }) => {
             eprintln!(
-                "error: bundle {bundle} is for records of kind `{expected}`, and {} is of kind `{found}`",
-                record_path.display(),
+                "{}",
+                t(
+                    "cli--bundle-wrong-subject",
+                    &[
+                        ("bundle", bundle),
+                        ("expected", &expected),
+                        ("path", &record_path.display().to_string()),
+                        ("found", &found),
+                    ]
+                )
             );
             return ExitCode::from(2);
         }
         Err(e) => {
-            eprintln!("error: {}", escape::text(&e.to_string()));
+            eprintln!("{}", error_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
-    let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
+    let who = rec.id.clone().unwrap_or_else(|| t("cli--no-id", &[]));
     if let Some(path) = html {
         let page = mianshen::internals::bundle::render_html(&result, &who, ref_date);
         if let Err(e) = std::fs::write(path, page) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            eprintln!(
+                "{}",
+                error_line(&t(
+                    "cli--cannot-write",
+                    &[
+                        ("path", &path.display().to_string()),
+                        ("error", &e.to_string())
+                    ]
+                ))
+            );
             return ExitCode::from(2);
         }
     }
@@ -660,45 +759,58 @@ fn prefill(
     // Every value printed below may come from the record: each is escaped on its own,
     // so that no value can start a line of its own ([`escape::text`]).
     let t = |s: &str| escape::text(s).into_owned();
+    let word = |id: &'static str, args: &[(&'static str, &str)]| lang::t(id, args);
     println!(
-        "{} {} for {} on {ref_date}",
-        t(&result.bundle),
-        t(&result.title),
-        t(&who)
+        "{}",
+        word(
+            "cli-prefill--header",
+            &[
+                ("bundle", &t(&result.bundle)),
+                ("title", &t(&result.title)),
+                ("who", &t(&who)),
+                ("date", &ref_date.to_string()),
+            ]
+        )
     );
-    println!("\nmembers:");
+    println!("\n{}", word("cli-prefill--members", &[]));
     for (key, label, m) in &result.members {
         let status = match m {
-            MemberStatus::Procedural { status, missing } => {
-                let s = match status {
-                    Outcome::Eligible => "available".to_string(),
-                    Outcome::NotEligible => "not_available".to_string(),
-                    Outcome::Undetermined if missing.is_empty() => {
-                        "undetermined (see errors)".to_string()
-                    }
-                    Outcome::Undetermined => {
-                        format!("undetermined (missing {})", t(&missing.join(", ")))
-                    }
-                };
-                s
-            }
+            MemberStatus::Procedural { status, missing } => match status {
+                Outcome::Eligible => word("cli-prefill--available", &[]),
+                Outcome::NotEligible => word("cli-prefill--not-available", &[]),
+                Outcome::Undetermined if missing.is_empty() => {
+                    word("cli-prefill--undetermined-see-errors", &[])
+                }
+                Outcome::Undetermined => word(
+                    "cli-prefill--undetermined-missing",
+                    &[("missing", &t(&missing.join(", ")))],
+                ),
+            },
             MemberStatus::Policy { decision: d, item } => {
-                let mut s = d.outcome.as_str().to_string();
+                let mut s = outcome_word(d.outcome);
                 if let Some(item) = item {
-                    s.push_str(&format!(" (for {})", t(item)));
+                    s.push_str(&word("cli-prefill--for-item", &[("item", &t(item))]));
                 }
                 if !d.failed.is_empty() {
-                    s.push_str(&format!(" (failed {})", t(&d.failed.join(", "))));
+                    s.push_str(&word(
+                        "cli-prefill--failed",
+                        &[("clauses", &t(&d.failed.join(", ")))],
+                    ));
                 }
                 if !d.missing.is_empty() {
-                    s.push_str(&format!(" (missing {})", t(&d.missing.join(", "))));
+                    s.push_str(&word(
+                        "cli-prefill--missing",
+                        &[("fields", &t(&d.missing.join(", ")))],
+                    ));
                 }
                 if let Some(e) = &d.error {
-                    s.push_str(&format!(
-                        " (error[{}] at {}: {})",
-                        e.kind.code(),
-                        t(&e.at),
-                        t(&e.message)
+                    s.push_str(&word(
+                        "cli-prefill--error",
+                        &[
+                            ("code", e.kind.code()),
+                            ("at", &t(&e.at)),
+                            ("message", &t(&e.message)),
+                        ],
                     ));
                 }
                 s
@@ -706,7 +818,7 @@ fn prefill(
         };
         println!("  {} {}: {status}", t(key), t(label));
     }
-    println!("\nprefilled:");
+    println!("\n{}", word("cli-prefill--prefilled", &[]));
     for f in &result.prefilled {
         let v = match (&f.display, &f.value) {
             (Some(d), _) => d.clone(),
@@ -721,30 +833,56 @@ fn prefill(
             t(&f.source)
         );
     }
-    println!("\nto enter:");
+    println!("\n{}", word("cli-prefill--to-enter", &[]));
     for (k, l) in &result.to_enter {
         println!("  {} {}", t(k), t(l));
     }
-    println!("\nmaterials:");
+    println!("\n{}", word("cli-prefill--materials", &[]));
     for m in &result.materials {
         println!(
-            "  [{}] {} ({}) — for {}",
-            if m.held { "held" } else { "submit" },
-            t(&m.label),
-            t(&m.key),
-            t(&m.members.join(", "))
+            "{}",
+            word(
+                "cli-prefill--material",
+                &[
+                    (
+                        "status",
+                        &word(
+                            if m.held {
+                                "cli-prefill--held"
+                            } else {
+                                "cli-prefill--submit"
+                            },
+                            &[]
+                        )
+                    ),
+                    ("label", &t(&m.label)),
+                    ("key", &t(&m.key)),
+                    ("members", &t(&m.members.join(", "))),
+                ]
+            )
         );
     }
     for e in &result.errors {
         println!(
-            "\nerror[{}] at {}: {}",
-            e.kind.code(),
-            t(&e.at),
-            t(&e.message)
+            "\n{}",
+            word(
+                "cli--eval-error",
+                &[
+                    ("code", e.kind.code()),
+                    ("at", &t(&e.at)),
+                    ("message", &t(&e.message)),
+                ]
+            )
         );
     }
     if let Some(path) = html {
-        println!("\nform written to {}", t(&path.display().to_string()));
+        println!(
+            "\n{}",
+            word(
+                "cli-prefill--form-written",
+                &[("path", &t(&path.display().to_string()))]
+            )
+        );
     }
     ExitCode::SUCCESS
 }
@@ -784,16 +922,20 @@ fn eval_cmd(args: EvalArgs<'_>) -> ExitCode {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let opts = record_args().eval(true);
+    // The text output's trace words in this run's language; JSON as ever.
+    let mut opts = record_args().eval(true);
+    if !json {
+        opts.lang = lang::lang();
+    }
     let decisions: Vec<Decision> = match policy {
         Some(id) => match rules.decide_policy_with(id, &rec, ref_date, opts) {
             Ok(d) => vec![d],
             Err(RequestError::WrongSubject { .. }) => {
-                eprintln!("error: policy {id} is about another subject kind than this record");
+                eprintln!("{}", t("cli--policy-wrong-subject", &[("policy", id)]));
                 return ExitCode::from(2);
             }
             Err(e) => {
-                eprintln!("error: {}", escape::text(&e.to_string()));
+                eprintln!("{}", error_line(&e.to_string()));
                 return ExitCode::from(2);
             }
         },
@@ -805,8 +947,17 @@ fn eval_cmd(args: EvalArgs<'_>) -> ExitCode {
     if json {
         println!("{}", output::decisions_json(&decisions));
     } else {
-        let who = rec.id.clone().unwrap_or_else(|| "(no id)".into());
-        println!("{} on {ref_date}:", escape::text(&who));
+        let who = rec.id.clone().unwrap_or_else(|| t("cli--no-id", &[]));
+        println!(
+            "{}",
+            t(
+                "cli-eval--header",
+                &[
+                    ("who", &escape::text(&who)),
+                    ("date", &ref_date.to_string())
+                ]
+            )
+        );
         for d in &decisions {
             print!("{}", explain(&rules, d));
         }
@@ -918,8 +1069,14 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             .map(|j| j.as_str().map_or(j.to_string(), str::to_string))
             .unwrap_or_default())
     };
+    let word = |id: &'static str, args: &[(&'static str, &str)]| lang::t(id, args);
     let title = rules.policy(&d.policy).map_or("", |p| p.title());
-    let mut out = format!("\n{} {} — {}\n", t(&d.policy), t(title), d.outcome.as_str());
+    let mut out = format!(
+        "\n{} {} — {}\n",
+        t(&d.policy),
+        t(title),
+        outcome_word(d.outcome)
+    );
     if let Some(a) = &d.amount {
         let v = mianshen::internals::value::money(a.value);
         let extras: Vec<String> = a
@@ -927,38 +1084,57 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             .iter()
             .map(|(k, x)| format!("{} {}", t(k), shown(x)))
             .collect();
-        out.push_str(&format!(
-            "  amount: {v} {} {}{}\n",
-            t(&a.unit),
-            t(&a.period),
-            if extras.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", extras.join(", "))
-            }
+        out.push_str(&word(
+            "cli-eval--amount",
+            &[
+                ("value", &v.to_string()),
+                ("unit", &t(&a.unit)),
+                ("period", &t(&a.period)),
+                (
+                    "extras",
+                    &if extras.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", extras.join(", "))
+                    },
+                ),
+            ],
         ));
+        out.push('\n');
     }
     for (k, v) in &d.reports {
         out.push_str(&format!("  {}: {}\n", t(k), shown(v)));
     }
     match d.outcome {
         Outcome::NotEligible if !d.failed.is_empty() => {
-            out.push_str(&format!("  failed: {}\n", t(&d.failed.join(", "))))
+            out.push_str(&word(
+                "cli-eval--failed",
+                &[("clauses", &t(&d.failed.join(", ")))],
+            ));
+            out.push('\n');
         }
         // An undetermined decision for an evaluation error has no missing facts: the
         // error, printed below, says why.
         Outcome::Undetermined if !d.missing.is_empty() => {
-            out.push_str(&format!("  missing: {}\n", t(&d.missing.join(", "))))
+            out.push_str(&word(
+                "cli-eval--missing",
+                &[("fields", &t(&d.missing.join(", ")))],
+            ));
+            out.push('\n');
         }
         _ => {}
     }
     if let Some(e) = &d.error {
-        out.push_str(&format!(
-            "  error[{}] at {}: {}\n",
-            e.kind.code(),
-            t(&e.at),
-            t(&e.message)
+        out.push_str("  ");
+        out.push_str(&word(
+            "cli--eval-error",
+            &[
+                ("code", e.kind.code()),
+                ("at", &t(&e.at)),
+                ("message", &t(&e.message)),
+            ],
         ));
+        out.push('\n');
     }
     if let Some(tr) = &d.trace {
         for c in &tr.clauses {
@@ -975,7 +1151,8 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             out.push('\n');
         }
         if let Some(b) = &tr.basis {
-            out.push_str(&format!("  basis: {}\n", t(b)));
+            out.push_str(&word("cli-eval--basis", &[("basis", &t(b))]));
+            out.push('\n');
         }
     }
     if let Some((key, items)) = &d.per_item {
@@ -984,13 +1161,19 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
                 "  {} {}: {}",
                 t(key),
                 t(id),
-                item.outcome.as_str()
+                outcome_word(item.outcome)
             ));
             if !item.failed.is_empty() {
-                out.push_str(&format!(" (failed {})", t(&item.failed.join(", "))));
+                out.push_str(&word(
+                    "cli-prefill--failed",
+                    &[("clauses", &t(&item.failed.join(", ")))],
+                ));
             }
             if !item.missing.is_empty() {
-                out.push_str(&format!(" (missing {})", t(&item.missing.join(", "))));
+                out.push_str(&word(
+                    "cli-prefill--missing",
+                    &[("fields", &t(&item.missing.join(", ")))],
+                ));
             }
             if let Some(a) = &item.amount {
                 let v = mianshen::internals::value::money(a.value);
@@ -1002,6 +1185,19 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
     out
 }
 
+/// An outcome as shown to people: `eligible`, `not_eligible`, `undetermined` in
+/// English; 可办理, 不可办理, 待补充材料 in Chinese (JSON keeps the English words).
+fn outcome_word(o: Outcome) -> String {
+    t(
+        match o {
+            Outcome::Eligible => "outcome--eligible",
+            Outcome::NotEligible => "outcome--not-eligible",
+            Outcome::Undetermined => "outcome--undetermined",
+        },
+        &[],
+    )
+}
+
 fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     let rules = match load_rules(dir) {
         Ok(r) => r,
@@ -1011,7 +1207,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
         match mianshen::case_files(dir) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {}", escape::text(&e.to_string()));
+                eprintln!("{}", error_line(&e.to_string()));
                 return ExitCode::from(1);
             }
         }
@@ -1020,7 +1216,7 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     };
     let report = rules.run_cases_with(&files, &record_args().read(), record_args().eval(true));
     for e in &report.unreadable {
-        eprintln!("error: {}", escape::text(&e.to_string()));
+        eprintln!("{}", error_line(&e.to_string()));
     }
     // JSON text is escaped as JSON ([`escape::json`]): no raw control or bidi character
     // is printed.
@@ -1029,27 +1225,44 @@ fn test(dir: &Path, files: &[PathBuf]) -> ExitCode {
     };
     for r in report.failures() {
         println!(
-            "FAIL {} {} ({})",
-            escape::text(&r.id),
-            escape::text(r.title.as_deref().unwrap_or("")),
-            escape::text(&r.file.display().to_string())
+            "{}",
+            t(
+                "cli-test--fail",
+                &[
+                    ("id", &escape::text(&r.id)),
+                    ("title", &escape::text(r.title.as_deref().unwrap_or(""))),
+                    ("file", &escape::text(&r.file.display().to_string())),
+                ]
+            )
         );
         for fl in &r.failures {
             for d in &fl.differences {
                 println!("  {}", escape::text(&d.to_string()));
             }
-            println!("  expected: {}", json(&fl.expected));
+            println!(
+                "{}",
+                t("cli-test--expected", &[("json", &json(&fl.expected))])
+            );
             if let Some(a) = &fl.actual {
                 let mut brief = a.clone();
                 let trace = brief.as_object_mut().and_then(|m| m.remove("trace"));
-                println!("  actual:   {}", json(&brief));
-                if let Some(t) = trace {
-                    println!("  trace:    {}", json(&t));
+                println!("{}", t("cli-test--actual", &[("json", &json(&brief))]));
+                if let Some(trace) = trace {
+                    println!("{}", t("cli-test--trace", &[("json", &json(&trace))]));
                 }
             }
         }
     }
-    println!("{} passed, {} failed", report.passed(), report.failed());
+    println!(
+        "{}",
+        t(
+            "cli-test--summary",
+            &[
+                ("passed", &report.passed().to_string()),
+                ("failed", &report.failed().to_string()),
+            ]
+        )
+    );
     if report.is_success() {
         ExitCode::SUCCESS
     } else {

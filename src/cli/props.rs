@@ -1,6 +1,7 @@
 //! `mianshen test --coverage` and `mianshen test --properties`: clause coverage of the
 //! example cases, and the built-in properties over generated records.
 
+use super::lang::t;
 use mianshen::internals::testing::{self, coverage, declared, properties};
 use mianshen::PropertyOptions;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ pub fn test(
         match coverage::case_coverage(&rules, &files) {
             Ok(report) => print!("\n{}", report.render()),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("{}", super::error_line(&e.to_string()));
                 code = ExitCode::from(1);
             }
         }
@@ -41,7 +42,7 @@ pub fn test(
         print!("\n{}", report.render());
         // How far the generated records reach into each policy.
         let reach = properties::generated_coverage(&rules, cases.min(1000), seed);
-        println!("\ngenerated records per policy (eligible / not_eligible / undetermined):");
+        println!("\n{}", t("cli-props--generated", &[]));
         for p in &reach.policies {
             println!(
                 "  {:36} {:>5} / {:>5} / {:>5}",
@@ -51,13 +52,24 @@ pub fn test(
         // The properties the rule files declare (amount bounds, monotonicity).
         let declared = rules.check_declared_properties(cases, seed);
         if !declared.is_empty() {
-            print!("\ndeclared properties:\n{}", declared::render(&declared));
+            print!(
+                "\n{}\n{}",
+                t("cli-props--declared", &[]),
+                declared::render(&declared)
+            );
         }
         let declared_ok = declared.iter().all(|r| r.counterexample.is_none());
         if !report.passed() || !declared_ok {
             println!(
-                "\nproperties failed; rerun with `mianshen test {} --properties --cases {cases} --seed {seed}`",
-                dir.display()
+                "\n{}",
+                t(
+                    "cli-props--failed",
+                    &[
+                        ("dir", &dir.display().to_string()),
+                        ("cases", &cases.to_string()),
+                        ("seed", &seed.to_string()),
+                    ]
+                )
             );
             code = ExitCode::from(1);
         }

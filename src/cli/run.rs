@@ -1,5 +1,6 @@
 //! `mianshen run`: the batch over a population file, written to an output directory.
 
+use super::lang::t;
 use mianshen::internals::batch;
 use mianshen::{ChunkOutput, InputRecord, RuleSet, RunConfig, Sink, Source};
 use std::fs::File;
@@ -313,7 +314,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 
 /// Says what is wrong with the command's input or output: exit status 2.
 pub(super) fn bad_input(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
+    eprintln!("{}", super::error_line(&message.to_string()));
     ExitCode::from(2)
 }
 
@@ -485,12 +486,15 @@ pub(super) fn failed_run(e: &batch::BatchError, out: &Path) -> ExitCode {
         return bad_input(message);
     }
     match PANICKED_AT.get() {
-        Some(at) => eprintln!("error: {message} (panicked at {at})"),
-        None => eprintln!("error: {message}"),
+        Some(at) => eprintln!(
+            "{}",
+            t("cli-run--panicked", &[("message", &message), ("at", at)])
+        ),
+        None => eprintln!("{}", super::error_line(&text)),
     }
     eprintln!(
-        "the run stopped: no outputs were written to {}; this is a bug of mianshen, please report it",
-        out.display()
+        "{}",
+        t("cli-run--stopped", &[("out", &out.display().to_string())])
     );
     ExitCode::from(INTERNAL_ERROR)
 }
@@ -504,21 +508,32 @@ fn print_report(summary: &batch::Summary, elapsed: f64, out: &Path, forms: bool)
     let out = out.display().to_string();
     let out = out.trim_end_matches('/');
     println!(
-        "{} records read: {} evaluated, {} rejected, in {:.2} s ({:.0} records/s)",
-        summary.read,
-        summary.evaluated,
-        summary.rejected,
-        elapsed,
-        summary.read as f64 / elapsed.max(1e-9)
+        "{}",
+        t(
+            "cli-run--read",
+            &[
+                ("read", &summary.read.to_string()),
+                ("evaluated", &summary.evaluated.to_string()),
+                ("rejected", &summary.rejected.to_string()),
+                ("seconds", &format!("{elapsed:.2}")),
+                (
+                    "rate",
+                    &format!("{:.0}", summary.read as f64 / elapsed.max(1e-9)),
+                ),
+            ]
+        )
     );
     if summary.blank_lines > 0 {
         println!(
-            "{} blank line(s) skipped (not records)",
-            summary.blank_lines
+            "{}",
+            t(
+                "cli-run--blank-lines",
+                &[("n", &summary.blank_lines.to_string())]
+            )
         );
     }
-    println!("grants → {out}/grants.jsonl, pushes → {out}/pushes.jsonl, rejected → {out}/rejected.jsonl, evaluation errors → {out}/errors.jsonl, summary → {out}/summary.json");
+    println!("{}", t("cli-run--outputs", &[("out", out)]));
     if forms {
-        println!("pre-filled forms → {out}/{FORMS}");
+        println!("{}", t("cli-run--forms", &[("out", out), ("file", FORMS)]));
     }
 }

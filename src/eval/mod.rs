@@ -46,6 +46,11 @@ pub struct EvalOptions {
     /// "budget of N steps exceeded" ([`ErrorKind::BudgetExceeded`]). Ten million by
     /// default (a decision of the shipped rules takes a few hundred).
     pub budget: u64,
+    /// The language of the trace's fixed words: the label of clause C0 (the effective
+    /// period) reads `在有效期内 (in force from 2024-01-01)` in English (the default) and
+    /// `在有效期内（自 2024-01-01 起）` in Chinese. Outcomes, codes and everything else a
+    /// decision holds are the same in every language.
+    pub lang: crate::messages::Lang,
 }
 
 /// The default budget of evaluation steps per decision: ten million (a decision of the
@@ -57,6 +62,7 @@ impl Default for EvalOptions {
         EvalOptions {
             trace: false,
             budget: DEFAULT_BUDGET,
+            lang: crate::messages::Lang::En,
         }
     }
 }
@@ -476,9 +482,14 @@ impl<'r> Evaluator<'r> {
         ClauseTrace {
             id: "C0".into(),
             label: match p.to {
-                Some(t) => format!("在有效期内 (in force {} – {})", p.from, t),
-                None => format!("在有效期内 (in force from {})", p.from),
-            },
+                Some(t) => crate::messages::msg!(
+                    "trace--c0-period",
+                    from = p.from.to_string(),
+                    to = t.to_string()
+                ),
+                None => crate::messages::msg!("trace--c0-from", from = p.from.to_string()),
+            }
+            .render(self.opts.lang),
             value: Truth::True,
             basis: None,
             facts: vec![Fact {

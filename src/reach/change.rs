@@ -224,6 +224,7 @@ pub fn compare(
     let opts = EvalOptions {
         trace: true,
         budget,
+        ..EvalOptions::default()
     };
     let decide = |v: Version<'_>, rec: &Record| -> Vec<Option<Decision>> {
         let of_subject = (0..v.rules.program.policies.len()).filter(|&i| {

@@ -65,11 +65,11 @@ impl SourceMap {
 #[error("{message}")]
 pub struct SyntaxError {
     /// What is wrong.
-    pub message: String,
+    pub message: crate::messages::Message,
     /// The source text the error points at.
     pub span: ast::Span,
     /// What to do about it.
-    pub hint: Option<String>,
+    pub hint: Option<crate::messages::Message>,
 }
 
 #[cfg(test)]

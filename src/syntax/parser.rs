@@ -2,6 +2,7 @@
 
 use super::ast::*;
 use super::SyntaxError;
+use crate::messages::{msg, Arg, Message};
 use chrono::NaiveDate;
 use pest::iterators::{Pair, Pairs};
 use pest::Parser;
@@ -41,69 +42,71 @@ pub fn parse_rule_file(text: &str, file: usize) -> Result<RuleFile> {
     for e in file_ast.expressions() {
         if e.depth() > MAX_DEPTH {
             return Err(SyntaxError {
-                message: "this expression is nested too deeply".into(),
+                message: msg!("syntax--nested-too-deeply"),
                 span: e.span,
-                hint: Some("split it into `let` definitions".into()),
+                hint: Some(msg!("syntax--split-into-lets-hint")),
             });
         }
     }
     Ok(file_ast)
 }
 
-fn rule_name(rule: &Rule) -> &'static str {
+/// What the parser expected, in an "expected …" message: a keyword or sign as written
+/// (the same in every language), or a message of the catalogue.
+fn rule_name(rule: &Rule) -> Option<Arg> {
     match rule {
-        Rule::policy => "`policy`",
-        Rule::parameter => "`parameter`",
-        Rule::scale => "`scale`",
-        Rule::function => "`function`",
-        Rule::bundle => "`bundle`",
-        Rule::EOI => "end of file",
-        Rule::ident => "a name",
-        Rule::policy_id => "a policy id (kebab-case, e.g. ui-unemployment-benefit)",
-        Rule::clause_id => "a clause id (C1, C2, ...)",
-        Rule::string => "a quoted string",
-        Rule::date => "a date (YYYY-MM-DD)",
+        Rule::policy => Some("`policy`".into()),
+        Rule::parameter => Some("`parameter`".into()),
+        Rule::scale => Some("`scale`".into()),
+        Rule::function => Some("`function`".into()),
+        Rule::bundle => Some("`bundle`".into()),
+        Rule::EOI => Some(msg!("syntax-rule--end-of-file").into()),
+        Rule::ident => Some(msg!("syntax-rule--name").into()),
+        Rule::policy_id => Some(msg!("syntax-rule--policy-id").into()),
+        Rule::clause_id => Some(msg!("syntax-rule--clause-id").into()),
+        Rule::string => Some(msg!("syntax-rule--string").into()),
+        Rule::date => Some(msg!("syntax-rule--date").into()),
         Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr => {
-            "an expression"
+            Some(msg!("syntax-rule--expression").into())
         }
-        Rule::type_name => "a type (bool, int, decimal, string, date, an enum, list<T>)",
-        Rule::cmp_op => "a comparison (==, !=, <, <=, >, >=)",
-        Rule::subject_decl => "`subject`",
-        Rule::mode_decl => "`mode`",
-        Rule::let_decl => "`let`",
-        Rule::clause => "a clause",
-        Rule::amount_decl => "`amount`",
-        Rule::effective_decl => "`effective`",
-        Rule::param_step => "`from <date> [to <date>] = <value>`",
-        Rule::scale_step => "`from <date> [to <date>]: <threshold> → <value>, ...`",
-        Rule::bracket_def => "`<threshold> → <value>`",
-        Rule::step_colon => "`:` after the step's dates (`from 2025-01-01: 0 → 0.03, ...`)",
-        Rule::bracket_comma => "`,` between brackets",
-        Rule::arrow => "`→` (or `->`) between a threshold and its value",
-        Rule::signed_literal => "a value",
-        Rule::absent => "`absent`",
-        Rule::hw_policy => "`policy`",
-        Rule::hw_subject => "`subject`",
-        Rule::hw_mode => "`mode`",
-        Rule::hw_amount => "`amount`",
-        Rule::hw_total => "`total`",
-        Rule::hw_report => "`report`",
-        Rule::hw_property => "`property`",
-        Rule::hw_parameter => "`parameter`",
-        Rule::hw_scale => "`scale`",
-        Rule::hw_function => "`function`",
-        Rule::hw_material => "`material`",
-        Rule::hw_field => "`field`",
-        Rule::hw_member => "`member`",
-        Rule::hw_bundle => "`bundle`",
-        Rule::hw_excludes => "`excludes`",
-        Rule::hw_effective => "`effective`",
-        Rule::hw_for => "`for`",
-        Rule::hw_each => "`each`",
-        Rule::kw_then => "`then`",
-        Rule::kw_else => "`else`",
-        Rule::kw_in => "`in`",
-        _ => "",
+        Rule::type_name => Some(msg!("syntax-rule--type").into()),
+        Rule::cmp_op => Some(msg!("syntax-rule--comparison").into()),
+        Rule::subject_decl => Some("`subject`".into()),
+        Rule::mode_decl => Some("`mode`".into()),
+        Rule::let_decl => Some("`let`".into()),
+        Rule::clause => Some(msg!("syntax-rule--clause").into()),
+        Rule::amount_decl => Some("`amount`".into()),
+        Rule::effective_decl => Some("`effective`".into()),
+        Rule::param_step => Some("`from <date> [to <date>] = <value>`".into()),
+        Rule::scale_step => Some("`from <date> [to <date>]: <threshold> → <value>, ...`".into()),
+        Rule::bracket_def => Some("`<threshold> → <value>`".into()),
+        Rule::step_colon => Some(msg!("syntax-rule--step-colon").into()),
+        Rule::bracket_comma => Some(msg!("syntax-rule--bracket-comma").into()),
+        Rule::arrow => Some(msg!("syntax-rule--arrow").into()),
+        Rule::signed_literal => Some(msg!("syntax-rule--value").into()),
+        Rule::absent => Some("`absent`".into()),
+        Rule::hw_policy => Some("`policy`".into()),
+        Rule::hw_subject => Some("`subject`".into()),
+        Rule::hw_mode => Some("`mode`".into()),
+        Rule::hw_amount => Some("`amount`".into()),
+        Rule::hw_total => Some("`total`".into()),
+        Rule::hw_report => Some("`report`".into()),
+        Rule::hw_property => Some("`property`".into()),
+        Rule::hw_parameter => Some("`parameter`".into()),
+        Rule::hw_scale => Some("`scale`".into()),
+        Rule::hw_function => Some("`function`".into()),
+        Rule::hw_material => Some("`material`".into()),
+        Rule::hw_field => Some("`field`".into()),
+        Rule::hw_member => Some("`member`".into()),
+        Rule::hw_bundle => Some("`bundle`".into()),
+        Rule::hw_excludes => Some("`excludes`".into()),
+        Rule::hw_effective => Some("`effective`".into()),
+        Rule::hw_for => Some("`for`".into()),
+        Rule::hw_each => Some("`each`".into()),
+        Rule::kw_then => Some("`then`".into()),
+        Rule::kw_else => Some("`else`".into()),
+        Rule::kw_in => Some("`in`".into()),
+        _ => None,
     }
 }
 
@@ -155,14 +158,14 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
     let mut depth = 0usize;
     let mut conditionals = 0usize;
     let bytes = text.as_bytes();
-    let too_deep = |at: usize, message: &str, hint: &str| SyntaxError {
-        message: message.into(),
+    let too_deep = |at: usize, message: &'static str, hint: &'static str| SyntaxError {
+        message: Message::new(message),
         span: Span {
             file,
             start: at,
             end: at.saturating_add(1),
         },
-        hint: Some(hint.into()),
+        hint: Some(Message::new(hint)),
     };
     for (i, c) in code_chars(text) {
         match c {
@@ -171,8 +174,8 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
                 if depth > MAX_NESTING {
                     return Err(too_deep(
                         i,
-                        "brackets are nested too deeply",
-                        "split the expression into `let` definitions",
+                        "syntax--brackets-too-deep",
+                        "syntax--brackets-too-deep-hint",
                     ));
                 }
             }
@@ -198,8 +201,8 @@ fn check_nesting(text: &str, file: usize) -> Result<()> {
                     if conditionals > MAX_CONDITIONALS_PER_BLOCK {
                         return Err(too_deep(
                             i,
-                            "too many conditionals in one block",
-                            "split the block, or use a `cases` table",
+                            "syntax--too-many-conditionals",
+                            "syntax--too-many-conditionals-hint",
                         ));
                     }
                 }
@@ -265,11 +268,9 @@ fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxErro
     if let Some((start, end)) = unclosed_string(text) {
         if start <= err.span.start {
             return SyntaxError {
-                message: "this string is not closed: a `\"` is missing".into(),
+                message: msg!("syntax--unclosed-string"),
                 span: Span { file, start, end },
-                hint: Some(
-                    "the file ends inside a string; close the string where its text ends".into(),
-                ),
+                hint: Some(msg!("syntax--unclosed-string-hint")),
             };
         }
     }
@@ -277,13 +278,13 @@ fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxErro
     if err.span.start >= text.trim_end().len() {
         if let Some(at) = unclosed_brace(text) {
             return SyntaxError {
-                message: "this `{` is never closed".into(),
+                message: msg!("syntax--unclosed-brace"),
                 span: Span {
                     file,
                     start: at,
                     end: at.saturating_add(1),
                 },
-                hint: Some("add the missing `}` at the end of the block".into()),
+                hint: Some(msg!("syntax--unclosed-brace-hint")),
             };
         }
     }
@@ -292,15 +293,15 @@ fn from_pest(e: pest::error::Error<Rule>, text: &str, file: usize) -> SyntaxErro
         .get(..err.span.start.min(text.len()))
         .unwrap_or_default()
         .trim_end();
-    if before.ends_with('"') && !err.message.starts_with("expected") {
+    if before.ends_with('"') && err.message.id() != "syntax--expected" {
         let at = before.len();
-        err.message = "expected `:` after the quoted label".into();
+        err.message = msg!("syntax--expected-colon");
         err.span = Span {
             file,
             start: at,
             end: at,
         };
-        err.hint = Some("a clause is written `C1 \"label\": condition`".into());
+        err.hint = Some(msg!("syntax--expected-colon-hint"));
     }
     err
 }
@@ -316,27 +317,24 @@ fn from_pest_raw(e: pest::error::Error<Rule>, file: usize) -> SyntaxError {
             positives,
             negatives,
         } => {
-            let mut want: Vec<&str> = positives
-                .iter()
-                .map(rule_name)
-                .filter(|s| !s.is_empty())
-                .collect();
+            let mut want: Vec<Arg> = positives.iter().filter_map(rule_name).collect();
             want.dedup();
             let msg = if want.is_empty() {
-                "unexpected text here".to_string()
+                msg!("syntax--unexpected")
             } else {
-                format!("expected {}", want.join(" or "))
+                msg!("syntax--expected", want = Arg::List(want, "sep--or"))
             };
             let hint = if !negatives.is_empty() {
-                Some("a reserved word (and, or, not, in, if, then, else, ...) cannot be used as a name".to_string())
+                msg!("syntax--reserved-word-hint")
             } else if positives.contains(&Rule::EOI) {
-                Some("a rule file holds `policy`, `parameter`, `scale`, `function` and `bundle` blocks; check for a missing `{` or an extra `}` above".to_string())
+                msg!("syntax--end-of-file-hint")
             } else {
-                Some("check the line against the language reference (docs/language.md)".to_string())
+                msg!("syntax--check-line-hint")
             };
-            (msg, hint)
+            (msg, Some(hint))
         }
-        ErrorVariant::CustomError { message } => (message.clone(), None),
+        // The parser's own text, in English, inside a sentence of the catalogue.
+        ErrorVariant::CustomError { message } => (msg!("syntax--custom", message = message), None),
     };
     SyntaxError {
         message,
@@ -397,11 +395,11 @@ impl Builder {
         }
     }
 
-    fn err(&self, pair: &Pair<Rule>, message: impl Into<String>, hint: &str) -> SyntaxError {
+    fn err(&self, pair: &Pair<Rule>, message: Message, hint: &'static str) -> SyntaxError {
         SyntaxError {
-            message: message.into(),
+            message,
             span: self.span(pair),
-            hint: Some(hint.to_string()),
+            hint: Some(Message::new(hint)),
         }
     }
 
@@ -433,8 +431,8 @@ impl Builder {
         NaiveDate::parse_from_str(pair.as_str(), "%Y-%m-%d").map_err(|_| {
             self.err(
                 pair,
-                format!("`{}` is not a calendar date", pair.as_str()),
-                "write dates as YYYY-MM-DD with a real month and day",
+                msg!("syntax--not-a-date", text = pair.as_str()),
+                "syntax--not-a-date-hint",
             )
         })
     }
@@ -470,8 +468,8 @@ impl Builder {
             let dup = |what: &str| {
                 self.err(
                     &entry,
-                    format!("`{what}` is given twice in this policy"),
-                    "keep one of them",
+                    msg!("syntax--given-twice", what = what),
+                    "syntax--given-twice-hint",
                 )
             };
             match rule {
@@ -506,8 +504,8 @@ impl Builder {
                         if t < from {
                             return Err(self.err(
                                 &e,
-                                "the effective period ends before it starts",
-                                "write `effective FROM to UNTIL` with FROM on or before UNTIL",
+                                msg!("syntax--effective-backwards"),
+                                "syntax--effective-backwards-hint",
                             ));
                         }
                     }
@@ -848,8 +846,8 @@ impl Builder {
             if t < from {
                 return Err(self.err(
                     &step,
-                    "this step ends before it starts",
-                    "write `from FROM to UNTIL` with FROM on or before UNTIL",
+                    msg!("syntax--step-backwards"),
+                    "syntax--step-backwards-hint",
                 ));
             }
         }
@@ -995,15 +993,15 @@ impl Builder {
             Rule::decimal => Literal::Decimal(Decimal::from_str(pair.as_str()).map_err(|_| {
                 self.err(
                     &pair,
-                    "this number is too large or too precise",
-                    "use at most 28 digits",
+                    msg!("syntax--number-too-large"),
+                    "syntax--number-too-large-hint",
                 )
             })?),
             Rule::int => Literal::Int(pair.as_str().parse().map_err(|_| {
                 self.err(
                     &pair,
-                    "this whole number is too large",
-                    "use a number below 2^63",
+                    msg!("syntax--int-too-large"),
+                    "syntax--int-too-large-hint",
                 )
             })?),
             Rule::string => Literal::Str(unquote(&pair)),
@@ -1012,7 +1010,11 @@ impl Builder {
             Rule::duration => {
                 let mut parts = self.children(pair.clone());
                 let n: i64 = parts.required()?.as_str().parse().map_err(|_| {
-                    self.err(&pair, "this duration is too large", "use a smaller number")
+                    self.err(
+                        &pair,
+                        msg!("syntax--duration-too-large"),
+                        "syntax--duration-too-large-hint",
+                    )
                 })?;
                 let unit = match parts.required()?.as_str() {
                     "day" | "days" => DurationUnit::Days,
@@ -1182,11 +1184,11 @@ impl Builder {
         &self,
         pair: &Pair<Rule>,
         limit: usize,
-        message: &str,
-        hint: &str,
+        message: &'static str,
+        hint: &'static str,
     ) -> Result<()> {
         if pair.clone().into_inner().count() > limit {
-            return Err(self.err(pair, message, hint));
+            return Err(self.err(pair, Message::new(message), hint));
         }
         Ok(())
     }
@@ -1206,8 +1208,8 @@ impl Builder {
         self.chain_limit(
             &pair,
             2 * MAX_CHAIN + 1,
-            "this expression is too long",
-            "split it into `let` definitions",
+            "syntax--expression-too-long",
+            "syntax--split-into-lets-hint",
         )?;
         let mut operands = self.operands(pair);
         let mut acc = self.expr(operands.required()?)?;
@@ -1227,8 +1229,8 @@ impl Builder {
         self.chain_limit(
             &pair,
             2 * MAX_CHAIN + 1,
-            "this expression is too long",
-            "split it into `let` definitions",
+            "syntax--expression-too-long",
+            "syntax--split-into-lets-hint",
         )?;
         let mut inner = self.children(pair);
         let mut acc = self.expr(inner.required()?)?;
@@ -1254,8 +1256,8 @@ impl Builder {
         self.chain_limit(
             &pair,
             MAX_CHAIN,
-            "this field path is too long",
-            "no record is nested this deeply",
+            "syntax--path-too-long",
+            "syntax--path-too-long-hint",
         )?;
         let mut inner = self.children(pair);
         let mut acc = self.expr(inner.required()?)?;
@@ -1477,9 +1479,9 @@ impl<'i> Children<'i> {
 /// not in the input, reported at the place it happened rather than panicking.
 fn internal(span: Span, what: &str) -> SyntaxError {
     SyntaxError {
-        message: format!("internal error: the parser found no {what} here"),
+        message: msg!("syntax--internal", what = what),
         span,
-        hint: Some("this is a bug in mianshen, not in the rule file; please report it".into()),
+        hint: Some(msg!("syntax--internal-hint")),
     }
 }
 

@@ -679,6 +679,7 @@ fn decide_request(
     let options = EvalOptions {
         trace: ask.trace,
         budget: limits.budget,
+        ..EvalOptions::default()
     };
     let subject = ask.subject.as_deref();
     match &ask.records {
@@ -801,6 +802,7 @@ fn prefill_request(
     let options = EvalOptions {
         trace: true,
         budget: limits.budget,
+        ..EvalOptions::default()
     };
     let result = loaded
         .rules
