@@ -2638,19 +2638,7 @@ impl<'a> Checker<'a> {
         span: Span,
     ) -> Typed {
         if let Some(&p) = self.param_index.get(&name.name) {
-            let [arg] = args else {
-                self.error(
-                    code::ARITY,
-                    span,
-                    msg!("arity--parameter", name = &name.name),
-                    msg!("arity--parameter-hint"),
-                );
-                return poison();
-            };
-            let (d, dt) = self.expr(body, arg, Some(&Ty::Date));
-            self.expect_ty(&dt, &Ty::Date, arg.span, "what--parameter-date");
-            let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
-            return (ir::Expr::Param(p, Some(Box::new(d))), ty);
+            return self.parameter_at(body, p, name, args, span);
         }
         if self.scale_index.contains_key(&name.name) {
             self.scale_as_value(name, true);
@@ -2661,36 +2649,7 @@ impl<'a> Checker<'a> {
             Some((f, entry.ast, entry.params.clone(), entry.result.clone()))
         });
         if let Some((f, func, want, result)) = function {
-            if want.len() != args.len() {
-                self.error(
-                    code::ARITY,
-                    span,
-                    msg!(
-                        "arity--function",
-                        name = &name.name,
-                        takes = want.len(),
-                        given = args.len()
-                    ),
-                    msg!(
-                        "arity--function-hint",
-                        params = func
-                            .params
-                            .iter()
-                            .map(|(n, _)| n.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
-                return poison();
-            }
-            let mut out = vec![];
-            for (a, t) in args.iter().zip(&want) {
-                let (e, at) = self.expr(body, a, Some(t));
-                self.expect_ty(&at, t, a.span, "what--argument");
-                out.push(e);
-            }
-            body.calls.insert(f);
-            return (ir::Expr::Function(f, out), result);
+            return self.function_call(body, (f, func, &want, result), name, args, span);
         }
         if let Some(op) = ir::ScaleOp::named(&name.name) {
             return self.scale_call(body, op, args, span);
@@ -2712,6 +2671,18 @@ impl<'a> Checker<'a> {
             );
             return poison();
         };
+        self.builtin_call(body, b, name, args, span)
+    }
+
+    /// A built-in function: its arguments typed, then held to its signature.
+    fn builtin_call(
+        &mut self,
+        body: &mut Body,
+        b: Builtin,
+        name: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Typed {
         let mut typed = vec![];
         for a in args {
             let want = match b {
@@ -2732,84 +2703,7 @@ impl<'a> Checker<'a> {
             };
             typed.push(self.expr(body, a, want.as_ref()));
         }
-        let sig: Result<Ty, Arg> = {
-            let tys: Vec<&Ty> = typed.iter().map(|(_, t)| t).collect();
-            let is = |t: &Ty, want: &Ty| unify(t, want).is_some();
-            let num = |t: &Ty| t.is_numeric() || *t == Ty::NoneLit;
-            match b {
-                Builtin::Age => match tys.as_slice() {
-                    [d] if is(d, &Ty::Date) => Ok(Ty::Int),
-                    [d, on] if is(d, &Ty::Date) && is(on, &Ty::Date) => Ok(Ty::Int),
-                    _ => Err(msg!("usage--age").into()),
-                },
-                Builtin::AddDays | Builtin::AddMonths | Builtin::AddYears => match tys.as_slice() {
-                    [d, n] if is(d, &Ty::Date) && is(n, &Ty::Int) && **n != Ty::Decimal => {
-                        Ok(Ty::Date)
-                    }
-                    _ => Err(msg!("usage--add", name = &name.name).into()),
-                },
-                Builtin::MonthDiff => match tys.as_slice() {
-                    [a, c] if is(a, &Ty::Date) && is(c, &Ty::Date) => Ok(Ty::Int),
-                    _ => Err("month_diff(from_date, to_date)".into()),
-                },
-                Builtin::Year | Builtin::Month | Builtin::Day => match tys.as_slice() {
-                    [d] if is(d, &Ty::Date) => Ok(Ty::Int),
-                    _ => Err(format!("{}(date)", name.name).into()),
-                },
-                Builtin::MakeDate => match tys.as_slice() {
-                    [y, m, d]
-                        if [y, m, d]
-                            .iter()
-                            .all(|t| is(t, &Ty::Int) && ***t != Ty::Decimal) =>
-                    {
-                        Ok(Ty::Date)
-                    }
-                    _ => Err("date(year, month, day)".into()),
-                },
-                Builtin::WithinLast => match tys.as_slice() {
-                    [d, k]
-                        if is(d, &Ty::Date)
-                            && is(k, &Ty::Duration)
-                            && matches!(typed.get(1), Some((ir::Expr::Duration(..), _))) =>
-                    {
-                        Ok(Ty::Bool)
-                    }
-                    _ => Err("within_last(date, 24 months)".into()),
-                },
-                Builtin::Min | Builtin::Max => {
-                    if tys.is_empty() {
-                        Err(format!("{}(a, b, ...)", name.name).into())
-                    } else if tys.iter().all(|t| num(t)) {
-                        Ok(if tys.iter().any(|t| **t == Ty::Decimal) {
-                            Ty::Decimal
-                        } else {
-                            Ty::Int
-                        })
-                    } else if tys.iter().all(|t| is(t, &Ty::Date)) {
-                        Ok(Ty::Date)
-                    } else {
-                        Err(msg!("usage--min-max", name = &name.name).into())
-                    }
-                }
-                Builtin::Round | Builtin::RoundHalfEven => match tys.as_slice() {
-                    [x] if num(x) => Ok(Ty::Decimal),
-                    [x, p] if num(x) && is(p, &Ty::Int) && **p != Ty::Decimal => Ok(Ty::Decimal),
-                    _ => Err(format!("{}(number, decimal_places)", name.name).into()),
-                },
-                Builtin::Floor | Builtin::Ceil => match tys.as_slice() {
-                    [x] if num(x) => Ok(Ty::Int),
-                    _ => Err(format!("{}(number)", name.name).into()),
-                },
-                Builtin::Abs => match tys.as_slice() {
-                    [x] if num(x) => Ok((*x).clone()),
-                    _ => Err("abs(number)".into()),
-                },
-                Builtin::Len => match tys.as_slice() {
-                    [Ty::List(_)] | [Ty::NoneLit] => Ok(Ty::Int),
-                    _ => Err("len(list)".into()),
-                },
-            }
-        };
+        let sig = builtin_signature(b, &name.name, &typed);
         match sig {
             Ok(t) => (
                 ir::Expr::Call(b, typed.into_iter().map(|(e, _)| e).collect()),
@@ -2830,6 +2724,151 @@ impl<'a> Checker<'a> {
                 poison()
             }
         }
+    }
+
+    /// `P(date)`: a parameter read at a date.
+    fn parameter_at(
+        &mut self,
+        body: &mut Body,
+        p: usize,
+        name: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Typed {
+        let [arg] = args else {
+            self.error(
+                code::ARITY,
+                span,
+                msg!("arity--parameter", name = &name.name),
+                msg!("arity--parameter-hint"),
+            );
+            return poison();
+        };
+        let (d, dt) = self.expr(body, arg, Some(&Ty::Date));
+        self.expect_ty(&dt, &Ty::Date, arg.span, "what--parameter-date");
+        let ty = self.params.get(p).map_or(Ty::NoneLit, |q| q.ty.clone());
+        (ir::Expr::Param(p, Some(Box::new(d))), ty)
+    }
+
+    /// A call of a rule-set `function`: as many arguments as parameters, each of its
+    /// parameter's type.
+    fn function_call(
+        &mut self,
+        body: &mut Body,
+        (f, func, want, result): (usize, &ast::Function, &[Ty], Ty),
+        name: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Typed {
+        if want.len() != args.len() {
+            self.error(
+                code::ARITY,
+                span,
+                msg!(
+                    "arity--function",
+                    name = &name.name,
+                    takes = want.len(),
+                    given = args.len()
+                ),
+                msg!(
+                    "arity--function-hint",
+                    params = func
+                        .params
+                        .iter()
+                        .map(|(n, _)| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            return poison();
+        }
+        let mut out = vec![];
+        for (a, t) in args.iter().zip(want) {
+            let (e, at) = self.expr(body, a, Some(t));
+            self.expect_ty(&at, t, a.span, "what--argument");
+            out.push(e);
+        }
+        body.calls.insert(f);
+        (ir::Expr::Function(f, out), result)
+    }
+}
+
+/// The type a built-in gives for its typed arguments, or how it is called (for the
+/// diagnostic) when they do not fit.
+fn builtin_signature(b: Builtin, name: &str, typed: &[Typed]) -> Result<Ty, Arg> {
+    let tys: Vec<&Ty> = typed.iter().map(|(_, t)| t).collect();
+    let is = |t: &Ty, want: &Ty| unify(t, want).is_some();
+    let num = |t: &Ty| t.is_numeric() || *t == Ty::NoneLit;
+    match b {
+        Builtin::Age => match tys.as_slice() {
+            [d] if is(d, &Ty::Date) => Ok(Ty::Int),
+            [d, on] if is(d, &Ty::Date) && is(on, &Ty::Date) => Ok(Ty::Int),
+            _ => Err(msg!("usage--age").into()),
+        },
+        Builtin::AddDays | Builtin::AddMonths | Builtin::AddYears => match tys.as_slice() {
+            [d, n] if is(d, &Ty::Date) && is(n, &Ty::Int) && **n != Ty::Decimal => Ok(Ty::Date),
+            _ => Err(msg!("usage--add", name = name).into()),
+        },
+        Builtin::MonthDiff => match tys.as_slice() {
+            [a, c] if is(a, &Ty::Date) && is(c, &Ty::Date) => Ok(Ty::Int),
+            _ => Err("month_diff(from_date, to_date)".into()),
+        },
+        Builtin::Year | Builtin::Month | Builtin::Day => match tys.as_slice() {
+            [d] if is(d, &Ty::Date) => Ok(Ty::Int),
+            _ => Err(format!("{}(date)", name).into()),
+        },
+        Builtin::MakeDate => match tys.as_slice() {
+            [y, m, d]
+                if [y, m, d]
+                    .iter()
+                    .all(|t| is(t, &Ty::Int) && ***t != Ty::Decimal) =>
+            {
+                Ok(Ty::Date)
+            }
+            _ => Err("date(year, month, day)".into()),
+        },
+        Builtin::WithinLast => match tys.as_slice() {
+            [d, k]
+                if is(d, &Ty::Date)
+                    && is(k, &Ty::Duration)
+                    && matches!(typed.get(1), Some((ir::Expr::Duration(..), _))) =>
+            {
+                Ok(Ty::Bool)
+            }
+            _ => Err("within_last(date, 24 months)".into()),
+        },
+        Builtin::Min | Builtin::Max => {
+            if tys.is_empty() {
+                Err(format!("{}(a, b, ...)", name).into())
+            } else if tys.iter().all(|t| num(t)) {
+                Ok(if tys.iter().any(|t| **t == Ty::Decimal) {
+                    Ty::Decimal
+                } else {
+                    Ty::Int
+                })
+            } else if tys.iter().all(|t| is(t, &Ty::Date)) {
+                Ok(Ty::Date)
+            } else {
+                Err(msg!("usage--min-max", name = name).into())
+            }
+        }
+        Builtin::Round | Builtin::RoundHalfEven => match tys.as_slice() {
+            [x] if num(x) => Ok(Ty::Decimal),
+            [x, p] if num(x) && is(p, &Ty::Int) && **p != Ty::Decimal => Ok(Ty::Decimal),
+            _ => Err(format!("{}(number, decimal_places)", name).into()),
+        },
+        Builtin::Floor | Builtin::Ceil => match tys.as_slice() {
+            [x] if num(x) => Ok(Ty::Int),
+            _ => Err(format!("{}(number)", name).into()),
+        },
+        Builtin::Abs => match tys.as_slice() {
+            [x] if num(x) => Ok((*x).clone()),
+            _ => Err("abs(number)".into()),
+        },
+        Builtin::Len => match tys.as_slice() {
+            [Ty::List(_)] | [Ty::NoneLit] => Ok(Ty::Int),
+            _ => Err("len(list)".into()),
+        },
     }
 }
 
