@@ -462,7 +462,6 @@ impl Builder {
             properties: vec![],
         };
         for entry in inner {
-            let espan = self.span(&entry);
             let rule = entry.as_rule();
             let mut parts = self.children(entry.clone());
             let dup = |what: &str| {
@@ -493,69 +492,16 @@ impl Builder {
                     if p.effective.is_some() {
                         return Err(dup("effective"));
                     }
-                    let e = parts.required()?;
-                    let mut dates = self.children(e.clone());
-                    let from = self.date(&dates.required()?)?;
-                    let to = match dates.next() {
-                        Some(d) => Some(self.date(&d)?),
-                        None => None,
-                    };
-                    if let Some(t) = to {
-                        if t < from {
-                            return Err(self.err(
-                                &e,
-                                msg!("syntax--effective-backwards"),
-                                "syntax--effective-backwards-hint",
-                            ));
-                        }
-                    }
-                    p.effective = Some(Effective {
-                        from,
-                        to,
-                        span: espan,
-                    });
+                    p.effective = Some(self.effective(entry)?);
                 }
                 Rule::per_item_decl => {
                     if p.per_item.is_some() {
                         return Err(dup("for each"));
                     }
-                    let kind = self.ident(parts.required()?);
-                    let var = self.ident(parts.required()?);
-                    let mut rest = parts.filter(|x| !is_token(x));
-                    let list = self.expr(rest.next().ok_or_else(|| internal(espan, "list"))?)?;
-                    let filter = match rest.next() {
-                        Some(f) => Some(self.expr(f)?),
-                        None => None,
-                    };
-                    p.per_item = Some(PerItem {
-                        kind,
-                        var,
-                        list,
-                        filter,
-                    });
+                    p.per_item = Some(self.per_item(entry)?);
                 }
                 Rule::let_decl => p.lets.push(self.let_decl(entry)?),
-                Rule::clause => {
-                    let id = self.ident(parts.required()?);
-                    let label = unquote(&parts.required()?);
-                    let mut basis = None;
-                    let mut cond = None;
-                    for part in parts {
-                        match part.as_rule() {
-                            Rule::clause_basis => {
-                                basis = Some(unquote(&self.children(part).required()?))
-                            }
-                            _ => cond = Some(self.expr(part)?),
-                        }
-                    }
-                    p.clauses.push(Clause {
-                        id,
-                        label,
-                        basis,
-                        condition: cond.ok_or_else(|| internal(espan, "clause condition"))?,
-                        span: espan,
-                    });
-                }
+                Rule::clause => p.clauses.push(self.clause(entry)?),
                 Rule::amount_decl => p.amounts.push(self.amount(entry)?),
                 Rule::total_decl => {
                     let period = self.ident(parts.required()?);
@@ -568,48 +514,7 @@ impl Builder {
                     p.reports.push(Extra { name, value });
                 }
                 Rule::excludes_decl => p.excludes.extend(parts.map(|x| self.ident(x))),
-                Rule::property_decl => {
-                    let name = self.ident(parts.required()?);
-                    let mut label = None;
-                    let mut kind = None;
-                    for part in parts {
-                        match part.as_rule() {
-                            Rule::string => label = Some(unquote(&part)),
-                            Rule::monotone_prop => {
-                                let mut increasing = true;
-                                let mut path = None;
-                                for q in part.into_inner() {
-                                    match q.as_rule() {
-                                        Rule::direction => increasing = q.as_str() == "increasing",
-                                        Rule::field_path => {
-                                            path = Some((q.as_str().to_string(), self.span(&q)))
-                                        }
-                                        _ => {}
-                                    }
-                                }
-                                let (path, span) =
-                                    path.ok_or_else(|| internal(espan, "property path"))?;
-                                kind = Some(PropertyKind::Monotone {
-                                    increasing,
-                                    path,
-                                    span,
-                                });
-                            }
-                            _ => {
-                                let sp = self.span(&part);
-                                let mut q = self.children(part);
-                                let op = cmp_op(q.required()?.as_str());
-                                let lit = self.signed_literal(q.required()?)?;
-                                kind = Some(PropertyKind::AmountBound(op, lit, sp));
-                            }
-                        }
-                    }
-                    p.properties.push(Property {
-                        name,
-                        label,
-                        kind: kind.ok_or_else(|| internal(espan, "property"))?,
-                    });
-                }
+                Rule::property_decl => p.properties.push(self.property(entry)?),
                 Rule::gap_decl => {
                     let name = self.ident(parts.required()?);
                     let why = unquote(&parts.required()?);
@@ -619,6 +524,121 @@ impl Builder {
             }
         }
         Ok(p)
+    }
+
+    /// `effective FROM [to TO]`: the period, never backwards.
+    fn effective(&self, entry: Pair<Rule>) -> Result<Effective> {
+        let espan = self.span(&entry);
+        let mut parts = self.children(entry);
+        let e = parts.required()?;
+        let mut dates = self.children(e.clone());
+        let from = self.date(&dates.required()?)?;
+        let to = match dates.next() {
+            Some(d) => Some(self.date(&d)?),
+            None => None,
+        };
+        if let Some(t) = to {
+            if t < from {
+                return Err(self.err(
+                    &e,
+                    msg!("syntax--effective-backwards"),
+                    "syntax--effective-backwards-hint",
+                ));
+            }
+        }
+        Ok(Effective {
+            from,
+            to,
+            span: espan,
+        })
+    }
+
+    /// `for each KIND VAR in LIST [where FILTER]`.
+    fn per_item(&self, entry: Pair<Rule>) -> Result<PerItem> {
+        let espan = self.span(&entry);
+        let mut parts = self.children(entry);
+        let kind = self.ident(parts.required()?);
+        let var = self.ident(parts.required()?);
+        let mut rest = parts.filter(|x| !is_token(x));
+        let list = self.expr(rest.next().ok_or_else(|| internal(espan, "list"))?)?;
+        let filter = match rest.next() {
+            Some(f) => Some(self.expr(f)?),
+            None => None,
+        };
+        Ok(PerItem {
+            kind,
+            var,
+            list,
+            filter,
+        })
+    }
+
+    /// `C1 "label" [basis "…"]: condition`.
+    fn clause(&self, entry: Pair<Rule>) -> Result<Clause> {
+        let espan = self.span(&entry);
+        let mut parts = self.children(entry);
+        let id = self.ident(parts.required()?);
+        let label = unquote(&parts.required()?);
+        let mut basis = None;
+        let mut cond = None;
+        for part in parts {
+            match part.as_rule() {
+                Rule::clause_basis => basis = Some(unquote(&self.children(part).required()?)),
+                _ => cond = Some(self.expr(part)?),
+            }
+        }
+        Ok(Clause {
+            id,
+            label,
+            basis,
+            condition: cond.ok_or_else(|| internal(espan, "clause condition"))?,
+            span: espan,
+        })
+    }
+
+    /// `property NAME ["label"]: monotone … | amount OP literal`.
+    fn property(&self, entry: Pair<Rule>) -> Result<Property> {
+        let espan = self.span(&entry);
+        let mut parts = self.children(entry);
+        let name = self.ident(parts.required()?);
+        let mut label = None;
+        let mut kind = None;
+        for part in parts {
+            match part.as_rule() {
+                Rule::string => label = Some(unquote(&part)),
+                Rule::monotone_prop => {
+                    let mut increasing = true;
+                    let mut path = None;
+                    for q in part.into_inner() {
+                        match q.as_rule() {
+                            Rule::direction => increasing = q.as_str() == "increasing",
+                            Rule::field_path => {
+                                path = Some((q.as_str().to_string(), self.span(&q)))
+                            }
+                            _ => {}
+                        }
+                    }
+                    let (path, span) = path.ok_or_else(|| internal(espan, "property path"))?;
+                    kind = Some(PropertyKind::Monotone {
+                        increasing,
+                        path,
+                        span,
+                    });
+                }
+                _ => {
+                    let sp = self.span(&part);
+                    let mut q = self.children(part);
+                    let op = cmp_op(q.required()?.as_str());
+                    let lit = self.signed_literal(q.required()?)?;
+                    kind = Some(PropertyKind::AmountBound(op, lit, sp));
+                }
+            }
+        }
+        Ok(Property {
+            name,
+            label,
+            kind: kind.ok_or_else(|| internal(espan, "property"))?,
+        })
     }
 
     fn bundle(&self, pair: Pair<Rule>) -> Result<Bundle> {
