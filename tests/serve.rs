@@ -437,6 +437,101 @@ fn listings_health_metrics_and_documents() {
     }
 }
 
+/// Every route of the router, with its method and the statuses it answers with.
+const ROUTES: &[(&str, &str, &[&str])] = &[
+    ("/", "get", &["200"]),
+    ("/healthz", "get", &["200"]),
+    ("/readyz", "get", &["200"]),
+    ("/metrics", "get", &["200"]),
+    ("/openapi.json", "get", &["200"]),
+    ("/docs", "get", &["200"]),
+    ("/v1/policies", "get", &["200"]),
+    ("/v1/policies/{id}", "get", &["200", "404"]),
+    ("/v1/bundles", "get", &["200"]),
+    ("/v1/bundles/{id}", "get", &["200", "404"]),
+    (
+        "/v1/bundles/{id}/prefill",
+        "post",
+        &["200", "400", "404", "408", "413", "422"],
+    ),
+    ("/v1/schema", "get", &["200"]),
+    ("/v1/examples", "get", &["200"]),
+    (
+        "/v1/decisions",
+        "post",
+        &["200", "400", "404", "408", "413", "422"],
+    ),
+    ("/v1/admin/reload", "post", &["200", "401", "404", "409"]),
+];
+
+#[test]
+fn the_generated_document_lists_every_route_with_its_methods_and_statuses() {
+    let server = Server::start(Path::new("rules"), &[]);
+    let doc = server.get("/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), ROUTES.len(), "documented: {:?}", paths.keys());
+    for (path, method, statuses) in ROUTES {
+        let op = &doc["paths"][path];
+        let methods: Vec<&String> = op.as_object().unwrap().keys().collect();
+        assert_eq!(methods, [method], "{path}");
+        let responses = op[method]["responses"].as_object().unwrap();
+        let documented: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(documented, *statuses, "{method} {path}");
+        for (status, r) in responses {
+            assert!(r["description"].is_string(), "{method} {path} {status}");
+            if status != "200" {
+                assert_eq!(
+                    r["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+    // The schemas are the handlers' types: the listings answer with what they describe.
+    let schemas = &doc["components"]["schemas"];
+    let policy = schemas["Policy"]["properties"].as_object().unwrap();
+    let listed = server.get("/v1/policies").json();
+    let first = listed["policies"][0].as_object().unwrap();
+    assert_eq!(
+        policy.keys().collect::<Vec<_>>(),
+        first.keys().collect::<Vec<_>>()
+    );
+    let error = schemas["ErrorDetail"]["properties"].as_object().unwrap();
+    let e = server.get("/v1/policies/nope").error(404, "unknown-policy");
+    for key in e.as_object().unwrap().keys() {
+        assert!(error.contains_key(key), "{key} is not documented");
+    }
+    assert!(schemas["Decision"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("§11.2"));
+    assert_eq!(
+        doc["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/DecisionRequest"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    // Served whole from the routes: a route not in the list is not answered.
+    for (path, method, _) in ROUTES {
+        let url = path.replace("{id}", SENIOR);
+        let status = if *method == "get" {
+            server.get(&url).status
+        } else {
+            server.post(&url, "{}").status
+        };
+        assert_ne!(status, 405, "{method} {path}");
+        assert!(
+            status != 404 || path.contains("{id}") || path.contains("admin"),
+            "{method} {path} is documented and not served"
+        );
+    }
+}
+
 #[test]
 fn every_error_is_json_with_its_status_and_the_service_keeps_serving() {
     let server = Server::start(Path::new("rules"), &["--max-body-bytes", "4096"]);
