@@ -70,6 +70,14 @@ impl Server {
         reply(ureq::post(&self.url(path)).send_string(body))
     }
 
+    fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut r = ureq::get(&self.url(path));
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        reply(r.call())
+    }
+
     fn post_with(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
         let mut r = ureq::post(&self.url(path));
         for (k, v) in headers {
@@ -530,6 +538,59 @@ fn the_generated_document_lists_every_route_with_its_methods_and_statuses() {
             "{method} {path} is documented and not served"
         );
     }
+}
+
+#[test]
+fn the_staff_page_speaks_the_language_of_the_request_else_the_services_and_json_never_changes() {
+    let zh = Server::start(Path::new("rules"), &["--lang", "zh"]);
+    let en = Server::start(Path::new("rules"), &["--lang", "en"]);
+    let chinese = |r: &Reply| {
+        assert_eq!(r.status, 200);
+        assert!(r.content_type.starts_with("text/html"));
+        assert!(
+            r.body.contains("<html lang=\"zh-CN\">"),
+            "{}",
+            &r.body[..200]
+        );
+        assert!(r.body.contains("基准日期") && r.body.contains("\"decide\":\"判定\""));
+        assert!(!r.body.contains("Reference date"));
+    };
+    let english = |r: &Reply| {
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("<html lang=\"en\">"), "{}", &r.body[..200]);
+        assert!(r.body.contains("Reference date") && r.body.contains("\"decide\":\"Decide\""));
+        assert!(!r.body.contains("基准日期"));
+    };
+    // The service's language when the request names none of ours.
+    chinese(&zh.get("/"));
+    english(&en.get("/"));
+    chinese(&zh.get_with("/", &[("Accept-Language", "fr-FR,fr;q=0.9")]));
+    // The request's first language when it is Chinese or English.
+    english(&zh.get_with("/", &[("Accept-Language", "en-US,en;q=0.9,zh;q=0.8")]));
+    chinese(&en.get_with("/", &[("Accept-Language", "zh-CN,zh;q=0.9")]));
+    chinese(&en.get_with("/", &[("Accept-Language", "zh")]));
+    // No placeholder or message id left.
+    for r in [zh.get("/"), en.get("/")] {
+        assert!(!r.body.contains("{{") && !r.body.contains("serve-page--"));
+        assert!(!r.body.contains("<script src"), "the page loads nothing");
+    }
+    // JSON answers and error messages are the same in every language.
+    let record = r#"{"date": "2025-07-01", "record": {"person": {"id": "P"}}}"#;
+    for (path, body) in [
+        ("/v1/decisions", Some(record)),
+        ("/v1/decisions", Some("{")),
+        ("/v1/policies", None),
+        ("/v1/bundles", None),
+        ("/v1/policies/nope", None),
+    ] {
+        let [a, b] = [&zh, &en].map(|s| match body {
+            Some(b) => s.post_with(path, &[("Accept-Language", "zh-CN")], b),
+            None => s.get_with(path, &[("Accept-Language", "zh-CN")]),
+        });
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{path}");
+    }
+    let e = zh.get("/v1/policies/nope").error(404, "unknown-policy");
+    assert!(e["message"].as_str().unwrap().starts_with("unknown policy"));
 }
 
 #[test]

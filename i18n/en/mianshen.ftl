@@ -380,3 +380,34 @@ cli-run--forms = pre-filled forms → { $out }/{ $file }
 cli-props--generated = generated records per policy (eligible / not_eligible / undetermined):
 cli-props--declared = declared properties:
 cli-props--failed = properties failed; rerun with `mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
+
+## The decision service: the staff page (GET /).
+
+serve-page--html-lang = en
+serve-page--title = mianshen — 免申 decisions
+serve-page--pick = Policy or bundle
+serve-page--record = Record
+serve-page--date = Reference date
+serve-page--decide = Decide
+serve-page--prefill = Pre-fill
+serve-page--record-json = Record (JSON)
+serve-page--rule-set = rule set
+serve-page--in-force = in force
+serve-page--amount-in = amount in
+serve-page--clause = Clause
+serve-page--condition = Condition
+serve-page--member = Member
+serve-page--form = Form:
+serve-page--example = example case
+serve-page--at = at
+serve-page--eligible = eligible
+serve-page--not-eligible = not eligible
+serve-page--undetermined = undetermined
+serve-page--amount = Amount:
+serve-page--failed = Failed:
+serve-page--missing = Missing facts:
+serve-page--facts = Facts read
+serve-page--not-json = the record is not JSON:
+serve-page--form-title = pre-filled form
+serve-page--policies = Policies
+serve-page--bundles = Bundles (一件事)

@@ -380,3 +380,34 @@ cli-run--forms = 预填表单 → { $out }/{ $file }
 cli-props--generated = 各项政策的生成记录数（可办理 / 不可办理 / 待补充材料）：
 cli-props--declared = 声明的性质：
 cli-props--failed = 性质检查未通过；重新运行：`mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
+
+## 判定服务：工作人员页面（GET /）。
+
+serve-page--html-lang = zh-CN
+serve-page--title = 免申即享 — 判定
+serve-page--pick = 政策或一件事
+serve-page--record = 记录
+serve-page--date = 基准日期
+serve-page--decide = 判定
+serve-page--prefill = 预填
+serve-page--record-json = 记录（JSON）
+serve-page--rule-set = 规则集
+serve-page--in-force = 有效期
+serve-page--amount-in = 金额单位
+serve-page--clause = 条款
+serve-page--condition = 条件
+serve-page--member = 事项
+serve-page--form = 表单：
+serve-page--example = 示例用例
+serve-page--at = 位置
+serve-page--eligible = 可办理
+serve-page--not-eligible = 不可办理
+serve-page--undetermined = 待补充材料
+serve-page--amount = 金额：
+serve-page--failed = 未满足：
+serve-page--missing = 缺少的事实：
+serve-page--facts = 读取的事实
+serve-page--not-json = 记录不是 JSON：
+serve-page--form-title = 预填表单
+serve-page--policies = 政策
+serve-page--bundles = 一件事

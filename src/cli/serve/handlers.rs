@@ -215,15 +215,28 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     path = "/",
     tag = "service",
     summary = "The page for policy staff",
+    description = "Its fixed words in the language of the first language of Accept-Language \
+        when it is zh or en, else in the language the service was started with (--lang, else \
+        the locale). The JSON answers are the same in every language.",
     responses((status = 200, description = "HTML", body = String, content_type = "text/html"))
 )]
-pub(super) async fn page(State(app): State<Arc<App>>) -> Response {
-    respond(
+pub(super) async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let asked = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = super::page::lang_of(asked, crate::cli::lang::lang());
+    let mut r = respond(
         StatusCode::OK,
         &app.current.load().version,
         "text/html; charset=utf-8",
-        include_str!("page.html").to_string(),
-    )
+        super::page::page(lang).to_string(),
+    );
+    let h = r.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-language"));
+    if let Ok(v) = HeaderValue::from_str(&super::page::content_language(lang)) {
+        h.insert(header::CONTENT_LANGUAGE, v);
+    }
+    r
 }
 
 #[utoipa::path(
