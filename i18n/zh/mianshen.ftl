@@ -411,3 +411,30 @@ serve-page--not-json = 记录不是 JSON：
 serve-page--form-title = 预填表单
 serve-page--policies = 政策
 serve-page--bundles = 一件事
+
+## 批量判定的 HTML 报告（run --report）。
+
+report--html-lang = zh-CN
+report--title = 免申即享 批量判定报告 { $date }
+report--heading = 免申即享 · 批量判定报告
+report--meta = 基准日期 { $date } · 规则集 { $version } · 读取 { $read } 条记录，判定 { $evaluated } 条，拒收 { $rejected } 条
+report--outcomes = 各政策的判定结果
+report--eligible = 可办理
+report--not-eligible = 不可办理
+report--undetermined = 待补充材料
+report--policy = 政策
+report--policy-title = 名称
+report--errors = 其中出错
+report--amounts = 金额
+report--total-amount = 总金额
+report--thin = 数据缺口
+report--thin-meta = 缺失字段按其单独阻碍的待补充材料判定数排序（补齐它即可作出判定），再按它缺失的全部判定数排序。
+report--no-missing = 没有因缺少数据而待补充材料的判定。
+report--missing-fields = 缺失字段
+report--field = 字段
+report--blocks-alone = 单独阻碍
+report--missing-in = 缺失于
+report--policies = 政策
+report--near = 一步之遥
+report--near-meta = 不可办理的判定中，政策有效、未满足的条款至少 1 条、至多 { $k } 条的判定。
+report--near-misses = 差一步的判定
