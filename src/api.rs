@@ -15,6 +15,7 @@ use crate::compile::RuleSet;
 use crate::eval::{self, BundleResult, Decision, EvalOptions};
 use crate::ir::{BundleDef, PolicyDef};
 use crate::load::{self, LoadError};
+use crate::messages::Lang;
 use crate::reach::{self, Change, NearMiss, ReachError};
 use crate::record::{self, ReadOptions, Record, RecordError, RecordErrorKind};
 use crate::schema::Schema;
@@ -1055,7 +1056,14 @@ impl RuleSet {
     /// The managers' report of a batch run of this rule set, as one self-contained HTML
     /// page (inline SVG charts and tables, no script): outcomes per policy, amounts,
     /// the missing fields that block decisions ([`Summary::missing`]), near misses.
+    /// Its fixed words in English ([`RuleSet::report_html_in`] for another language).
     pub fn report_html(&self, summary: &Summary) -> String {
-        reach::render_report(self, summary)
+        reach::render_report(self, summary, Lang::En)
+    }
+
+    /// [`RuleSet::report_html`] with its fixed words (headings, table headers, the
+    /// outcomes) in `lang`; the rules' own words (titles) as written.
+    pub fn report_html_in(&self, summary: &Summary, lang: Lang) -> String {
+        reach::render_report(self, summary, lang)
     }
 }

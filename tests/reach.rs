@@ -927,3 +927,54 @@ fn run_near_miss_and_report_and_eval_near_miss() {
         r.stdout
     );
 }
+
+#[test]
+fn the_report_speaks_the_language_of_the_run() {
+    let out = scratch("cli-report-lang");
+    let report = |lang: &str| {
+        let file = out.join(format!("report.{lang}.html"));
+        let r = mianshen(&[
+            "run",
+            "rules/",
+            "--input",
+            "examples/population.jsonl",
+            "--date",
+            "2025-07-01",
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--near-miss",
+            "--lang",
+            lang,
+            "--report",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "{r:?}");
+        std::fs::read_to_string(&file).unwrap()
+    };
+    let zh = report("zh");
+    let en = report("en");
+    assert!(zh.contains("<html lang=\"zh-CN\">") && en.contains("<html lang=\"en\">"));
+    for word in [
+        "各政策的判定结果",
+        "数据缺口",
+        "一步之遥",
+        "基准日期 2025-07-01",
+    ] {
+        assert!(zh.contains(word), "{word}");
+        assert!(!en.contains(word), "{word}");
+    }
+    for word in [
+        "Outcomes per policy",
+        "Where the data is thin",
+        "One step away",
+    ] {
+        assert!(en.contains(word), "{word}");
+        assert!(!zh.contains(word), "{word}");
+    }
+    assert!(!zh.contains("report--") && !en.contains("report--"));
+    // The same numbers and charts in both: only the words differ.
+    let bars = |page: &str| page.matches("<rect").count();
+    assert_eq!(bars(&zh), bars(&en));
+    assert!(zh.contains("person.birth_date") && en.contains("person.birth_date"));
+}

@@ -70,6 +70,14 @@ impl Server {
         reply(ureq::post(&self.url(path)).send_string(body))
     }
 
+    fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut r = ureq::get(&self.url(path));
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        reply(r.call())
+    }
+
     fn post_with(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
         let mut r = ureq::post(&self.url(path));
         for (k, v) in headers {
@@ -435,6 +443,154 @@ fn listings_health_metrics_and_documents() {
             "{path} is documented and not served"
         );
     }
+}
+
+/// Every route of the router, with its method and the statuses it answers with.
+const ROUTES: &[(&str, &str, &[&str])] = &[
+    ("/", "get", &["200"]),
+    ("/healthz", "get", &["200"]),
+    ("/readyz", "get", &["200"]),
+    ("/metrics", "get", &["200"]),
+    ("/openapi.json", "get", &["200"]),
+    ("/docs", "get", &["200"]),
+    ("/v1/policies", "get", &["200"]),
+    ("/v1/policies/{id}", "get", &["200", "404"]),
+    ("/v1/bundles", "get", &["200"]),
+    ("/v1/bundles/{id}", "get", &["200", "404"]),
+    (
+        "/v1/bundles/{id}/prefill",
+        "post",
+        &["200", "400", "404", "408", "413", "422"],
+    ),
+    ("/v1/schema", "get", &["200"]),
+    ("/v1/examples", "get", &["200"]),
+    (
+        "/v1/decisions",
+        "post",
+        &["200", "400", "404", "408", "413", "422"],
+    ),
+    ("/v1/admin/reload", "post", &["200", "401", "404", "409"]),
+];
+
+#[test]
+fn the_generated_document_lists_every_route_with_its_methods_and_statuses() {
+    let server = Server::start(Path::new("rules"), &[]);
+    let doc = server.get("/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), ROUTES.len(), "documented: {:?}", paths.keys());
+    for (path, method, statuses) in ROUTES {
+        let op = &doc["paths"][path];
+        let methods: Vec<&String> = op.as_object().unwrap().keys().collect();
+        assert_eq!(methods, [method], "{path}");
+        let responses = op[method]["responses"].as_object().unwrap();
+        let documented: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(documented, *statuses, "{method} {path}");
+        for (status, r) in responses {
+            assert!(r["description"].is_string(), "{method} {path} {status}");
+            if status != "200" {
+                assert_eq!(
+                    r["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+    // The schemas are the handlers' types: the listings answer with what they describe.
+    let schemas = &doc["components"]["schemas"];
+    let policy = schemas["Policy"]["properties"].as_object().unwrap();
+    let listed = server.get("/v1/policies").json();
+    let first = listed["policies"][0].as_object().unwrap();
+    assert_eq!(
+        policy.keys().collect::<Vec<_>>(),
+        first.keys().collect::<Vec<_>>()
+    );
+    let error = schemas["ErrorDetail"]["properties"].as_object().unwrap();
+    let e = server.get("/v1/policies/nope").error(404, "unknown-policy");
+    for key in e.as_object().unwrap().keys() {
+        assert!(error.contains_key(key), "{key} is not documented");
+    }
+    assert!(schemas["Decision"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("§11.2"));
+    assert_eq!(
+        doc["paths"]["/v1/decisions"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/DecisionRequest"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    // Served whole from the routes: a route not in the list is not answered.
+    for (path, method, _) in ROUTES {
+        let url = path.replace("{id}", SENIOR);
+        let status = if *method == "get" {
+            server.get(&url).status
+        } else {
+            server.post(&url, "{}").status
+        };
+        assert_ne!(status, 405, "{method} {path}");
+        assert!(
+            status != 404 || path.contains("{id}") || path.contains("admin"),
+            "{method} {path} is documented and not served"
+        );
+    }
+}
+
+#[test]
+fn the_staff_page_speaks_the_language_of_the_request_else_the_services_and_json_never_changes() {
+    let zh = Server::start(Path::new("rules"), &["--lang", "zh"]);
+    let en = Server::start(Path::new("rules"), &["--lang", "en"]);
+    let chinese = |r: &Reply| {
+        assert_eq!(r.status, 200);
+        assert!(r.content_type.starts_with("text/html"));
+        assert!(
+            r.body.contains("<html lang=\"zh-CN\">"),
+            "{}",
+            &r.body[..200]
+        );
+        assert!(r.body.contains("基准日期") && r.body.contains("\"decide\":\"判定\""));
+        assert!(!r.body.contains("Reference date"));
+    };
+    let english = |r: &Reply| {
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains("<html lang=\"en\">"), "{}", &r.body[..200]);
+        assert!(r.body.contains("Reference date") && r.body.contains("\"decide\":\"Decide\""));
+        assert!(!r.body.contains("基准日期"));
+    };
+    // The service's language when the request names none of ours.
+    chinese(&zh.get("/"));
+    english(&en.get("/"));
+    chinese(&zh.get_with("/", &[("Accept-Language", "fr-FR,fr;q=0.9")]));
+    // The request's first language when it is Chinese or English.
+    english(&zh.get_with("/", &[("Accept-Language", "en-US,en;q=0.9,zh;q=0.8")]));
+    chinese(&en.get_with("/", &[("Accept-Language", "zh-CN,zh;q=0.9")]));
+    chinese(&en.get_with("/", &[("Accept-Language", "zh")]));
+    // No placeholder or message id left.
+    for r in [zh.get("/"), en.get("/")] {
+        assert!(!r.body.contains("{{") && !r.body.contains("serve-page--"));
+        assert!(!r.body.contains("<script src"), "the page loads nothing");
+    }
+    // JSON answers and error messages are the same in every language.
+    let record = r#"{"date": "2025-07-01", "record": {"person": {"id": "P"}}}"#;
+    for (path, body) in [
+        ("/v1/decisions", Some(record)),
+        ("/v1/decisions", Some("{")),
+        ("/v1/policies", None),
+        ("/v1/bundles", None),
+        ("/v1/policies/nope", None),
+    ] {
+        let [a, b] = [&zh, &en].map(|s| match body {
+            Some(b) => s.post_with(path, &[("Accept-Language", "zh-CN")], b),
+            None => s.get_with(path, &[("Accept-Language", "zh-CN")]),
+        });
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{path}");
+    }
+    let e = zh.get("/v1/policies/nope").error(404, "unknown-policy");
+    assert!(e["message"].as_str().unwrap().starts_with("unknown policy"));
 }
 
 #[test]

@@ -380,3 +380,61 @@ cli-run--forms = pre-filled forms → { $out }/{ $file }
 cli-props--generated = generated records per policy (eligible / not_eligible / undetermined):
 cli-props--declared = declared properties:
 cli-props--failed = properties failed; rerun with `mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
+
+## The decision service: the staff page (GET /).
+
+serve-page--html-lang = en
+serve-page--title = mianshen — 免申 decisions
+serve-page--pick = Policy or bundle
+serve-page--record = Record
+serve-page--date = Reference date
+serve-page--decide = Decide
+serve-page--prefill = Pre-fill
+serve-page--record-json = Record (JSON)
+serve-page--rule-set = rule set
+serve-page--in-force = in force
+serve-page--amount-in = amount in
+serve-page--clause = Clause
+serve-page--condition = Condition
+serve-page--member = Member
+serve-page--form = Form:
+serve-page--example = example case
+serve-page--at = at
+serve-page--eligible = eligible
+serve-page--not-eligible = not eligible
+serve-page--undetermined = undetermined
+serve-page--amount = Amount:
+serve-page--failed = Failed:
+serve-page--missing = Missing facts:
+serve-page--facts = Facts read
+serve-page--not-json = the record is not JSON:
+serve-page--form-title = pre-filled form
+serve-page--policies = Policies
+serve-page--bundles = Bundles (一件事)
+
+## The batch's HTML report (run --report).
+
+report--html-lang = en
+report--title = 免申即享 batch report { $date }
+report--heading = 免申即享 · batch report
+report--meta = reference date { $date } · rule set { $version } · { $read } records read, { $evaluated } evaluated, { $rejected } rejected
+report--outcomes = Outcomes per policy
+report--eligible = eligible
+report--not-eligible = not eligible
+report--undetermined = undetermined
+report--policy = policy
+report--policy-title = title
+report--errors = of which errors
+report--amounts = Amounts
+report--total-amount = total amount
+report--thin = Where the data is thin
+report--thin-meta = Missing fields ranked by the undetermined decisions each blocks alone (collecting it would decide them), then by all the decisions it is missing in.
+report--no-missing = No decision is undetermined for missing data.
+report--missing-fields = missing fields
+report--field = field
+report--blocks-alone = blocks alone
+report--missing-in = missing in
+report--policies = policies
+report--near = One step away
+report--near-meta = Not-eligible decisions that fail at least one and at most { $k } clause(s), the policy in force.
+report--near-misses = near misses

@@ -380,3 +380,61 @@ cli-run--forms = 预填表单 → { $out }/{ $file }
 cli-props--generated = 各项政策的生成记录数（可办理 / 不可办理 / 待补充材料）：
 cli-props--declared = 声明的性质：
 cli-props--failed = 性质检查未通过；重新运行：`mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
+
+## 判定服务：工作人员页面（GET /）。
+
+serve-page--html-lang = zh-CN
+serve-page--title = 免申即享 — 判定
+serve-page--pick = 政策或一件事
+serve-page--record = 记录
+serve-page--date = 基准日期
+serve-page--decide = 判定
+serve-page--prefill = 预填
+serve-page--record-json = 记录（JSON）
+serve-page--rule-set = 规则集
+serve-page--in-force = 有效期
+serve-page--amount-in = 金额单位
+serve-page--clause = 条款
+serve-page--condition = 条件
+serve-page--member = 事项
+serve-page--form = 表单：
+serve-page--example = 示例用例
+serve-page--at = 位置
+serve-page--eligible = 可办理
+serve-page--not-eligible = 不可办理
+serve-page--undetermined = 待补充材料
+serve-page--amount = 金额：
+serve-page--failed = 未满足：
+serve-page--missing = 缺少的事实：
+serve-page--facts = 读取的事实
+serve-page--not-json = 记录不是 JSON：
+serve-page--form-title = 预填表单
+serve-page--policies = 政策
+serve-page--bundles = 一件事
+
+## 批量判定的 HTML 报告（run --report）。
+
+report--html-lang = zh-CN
+report--title = 免申即享 批量判定报告 { $date }
+report--heading = 免申即享 · 批量判定报告
+report--meta = 基准日期 { $date } · 规则集 { $version } · 读取 { $read } 条记录，判定 { $evaluated } 条，拒收 { $rejected } 条
+report--outcomes = 各政策的判定结果
+report--eligible = 可办理
+report--not-eligible = 不可办理
+report--undetermined = 待补充材料
+report--policy = 政策
+report--policy-title = 名称
+report--errors = 其中出错
+report--amounts = 金额
+report--total-amount = 总金额
+report--thin = 数据缺口
+report--thin-meta = 缺失字段按其单独阻碍的待补充材料判定数排序（补齐它即可作出判定），再按它缺失的全部判定数排序。
+report--no-missing = 没有因缺少数据而待补充材料的判定。
+report--missing-fields = 缺失字段
+report--field = 字段
+report--blocks-alone = 单独阻碍
+report--missing-in = 缺失于
+report--policies = 政策
+report--near = 一步之遥
+report--near-meta = 不可办理的判定中，政策有效、未满足的条款至少 1 条、至多 { $k } 条的判定。
+report--near-misses = 差一步的判定

@@ -389,7 +389,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         ))
     })?;
     if let Some(path) = args.report {
-        let page = mianshen::internals::reach::render_report(&rules, &summary);
+        let page = mianshen::internals::reach::render_report(&rules, &summary, super::lang::lang());
         std::fs::write(path, page)
             .map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
     }

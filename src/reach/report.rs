@@ -1,11 +1,13 @@
 //! The batch's report for the platform's managers (`mianshen run --report FILE.html`):
 //! one self-contained HTML page — outcomes per policy, amounts, the missing fields
 //! that block decisions, near misses — as inline SVG charts and tables. No script,
-//! no style sheet or font from elsewhere; every text is escaped.
+//! no style sheet or font from elsewhere; every text is escaped. Its fixed words come
+//! from the message catalogue (`report--…`), in the language asked for.
 
 use crate::batch::{rank_missing, Summary};
 use crate::compile::RuleSet;
 use crate::escape::html as esc;
+use crate::messages::{text, Lang};
 use std::fmt::Write as _;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;max-width:1100px}\
@@ -20,28 +22,54 @@ const COLOURS: [&str; 3] = ["#2e7d32", "#bdbdbd", "#f9a825"];
 /// Rows shown of the missing fields.
 const TOP: usize = 15;
 
-/// The report of a batch run of `rules`.
-pub fn render_report(rules: &RuleSet, summary: &Summary) -> String {
+/// The words of the report in one language, escaped for HTML.
+#[derive(Clone, Copy)]
+struct Words(Lang);
+
+impl Words {
+    fn get(self, id: &'static str) -> String {
+        esc(&text(self.0, id, &[]))
+    }
+
+    fn with(self, id: &'static str, args: &[(&'static str, &str)]) -> String {
+        esc(&text(self.0, id, args))
+    }
+}
+
+/// The report of a batch run of `rules`, its fixed words in `lang`.
+pub fn render_report(rules: &RuleSet, summary: &Summary, lang: Lang) -> String {
+    let w = Words(lang);
     let mut h = String::new();
-    h.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = write!(
         h,
-        "<title>免申即享 batch report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        summary.reference_date
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n",
+        w.get("report--html-lang")
+    );
+    let date = summary.reference_date.to_string();
+    let _ = write!(
+        h,
+        "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        w.with("report--title", &[("date", &date)])
     );
     let _ = write!(
         h,
-        "<h1>免申即享 · batch report</h1>\n<p class=\"meta\">reference date {} · rule set {} · {} records read, {} evaluated, {} rejected</p>\n",
-        summary.reference_date,
-        esc(&summary.rule_set),
-        summary.read,
-        summary.evaluated,
-        summary.rejected
+        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n",
+        w.get("report--heading"),
+        w.with(
+            "report--meta",
+            &[
+                ("date", &date),
+                ("version", &summary.rule_set),
+                ("read", &summary.read.to_string()),
+                ("evaluated", &summary.evaluated.to_string()),
+                ("rejected", &summary.rejected.to_string()),
+            ]
+        )
     );
-    outcomes(&mut h, rules, summary);
-    amounts(&mut h, rules, summary);
-    missing(&mut h, summary);
-    near(&mut h, summary);
+    outcomes(&mut h, rules, summary, w);
+    amounts(&mut h, rules, summary, w);
+    missing(&mut h, summary, w);
+    near(&mut h, summary, w);
     h.push_str("</body>\n</html>\n");
     h
 }
@@ -51,12 +79,15 @@ fn title<'r>(rules: &'r RuleSet, id: &str) -> &'r str {
 }
 
 /// Outcomes per policy: a stacked bar each, and the table.
-fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary) {
-    h.push_str("<h2>Outcomes per policy</h2>\n<p class=\"key\">");
-    for (label, colour) in ["eligible", "not eligible", "undetermined"]
-        .iter()
-        .zip(COLOURS)
-    {
+fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary, w: Words) {
+    let heading = w.get("report--outcomes");
+    let _ = write!(h, "<h2>{heading}</h2>\n<p class=\"key\">");
+    let labels = [
+        w.get("report--eligible"),
+        w.get("report--not-eligible"),
+        w.get("report--undetermined"),
+    ];
+    for (label, colour) in labels.iter().zip(COLOURS) {
         let _ = write!(h, "<span style=\"background:{colour}\"></span>{label}");
     }
     h.push_str("</p>\n");
@@ -64,7 +95,7 @@ fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary) {
     let height = row_h * s.policies.len() as f64 + 4.0;
     let _ = writeln!(
         h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"outcomes per policy\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"{heading}\">",
         label_w + bar_w + 10.0
     );
     for (k, (id, p)) in s.policies.iter().enumerate() {
@@ -87,7 +118,16 @@ fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary) {
             x += w;
         }
     }
-    h.push_str("</svg>\n<table>\n<tr><th>policy</th><th class=\"t\">title</th><th>eligible</th><th>not eligible</th><th>undetermined</th><th>of which errors</th></tr>\n");
+    let _ = writeln!(
+        h,
+        "</svg>\n<table>\n<tr><th>{}</th><th class=\"t\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        w.get("report--policy"),
+        w.get("report--policy-title"),
+        labels[0],
+        labels[1],
+        labels[2],
+        w.get("report--errors")
+    );
     for ((id, p), errors) in s.policies.iter().zip(&s.errors) {
         let _ = writeln!(
             h,
@@ -103,8 +143,16 @@ fn outcomes(h: &mut String, rules: &RuleSet, s: &Summary) {
 }
 
 /// The amounts granted or pushed per policy.
-fn amounts(h: &mut String, rules: &RuleSet, s: &Summary) {
-    h.push_str("<h2>Amounts</h2>\n<table>\n<tr><th>policy</th><th class=\"t\">title</th><th>eligible</th><th>total amount</th></tr>\n");
+fn amounts(h: &mut String, rules: &RuleSet, s: &Summary, w: Words) {
+    let _ = writeln!(
+        h,
+        "<h2>{}</h2>\n<table>\n<tr><th>{}</th><th class=\"t\">{}</th><th>{}</th><th>{}</th></tr>",
+        w.get("report--amounts"),
+        w.get("report--policy"),
+        w.get("report--policy-title"),
+        w.get("report--eligible"),
+        w.get("report--total-amount")
+    );
     for (id, p) in &s.policies {
         let _ = writeln!(
             h,
@@ -119,12 +167,17 @@ fn amounts(h: &mut String, rules: &RuleSet, s: &Summary) {
 }
 
 /// The missing fields that block the most decisions alone, as bars and a table.
-fn missing(h: &mut String, s: &Summary) {
-    h.push_str("<h2>Where the data is thin</h2>\n<p class=\"meta\">Missing fields ranked by the undetermined decisions each blocks alone (collecting it would decide them), then by all the decisions it is missing in.</p>\n");
+fn missing(h: &mut String, s: &Summary, w: Words) {
+    let _ = writeln!(
+        h,
+        "<h2>{}</h2>\n<p class=\"meta\">{}</p>",
+        w.get("report--thin"),
+        w.get("report--thin-meta")
+    );
     let all = s.missing_overall();
     let ranked: Vec<_> = rank_missing(&all).into_iter().take(TOP).collect();
     if ranked.is_empty() {
-        h.push_str("<p>No decision is undetermined for missing data.</p>\n");
+        let _ = writeln!(h, "<p>{}</p>", w.get("report--no-missing"));
         return;
     }
     let most = ranked
@@ -136,9 +189,10 @@ fn missing(h: &mut String, s: &Summary) {
     let (label_w, bar_w, row_h) = (360.0, 500.0, 22.0);
     let _ = writeln!(
         h,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"missing fields\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"{}\">",
         label_w + bar_w + 60.0,
-        row_h * ranked.len() as f64 + 4.0
+        row_h * ranked.len() as f64 + 4.0,
+        w.get("report--missing-fields")
     );
     for (k, (path, n)) in ranked.iter().enumerate() {
         let y = row_h * k as f64 + 2.0;
@@ -157,7 +211,14 @@ fn missing(h: &mut String, s: &Summary) {
             n.total
         );
     }
-    h.push_str("</svg>\n<table>\n<tr><th>field</th><th>blocks alone</th><th>missing in</th><th>policies</th></tr>\n");
+    let _ = writeln!(
+        h,
+        "</svg>\n<table>\n<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        w.get("report--field"),
+        w.get("report--blocks-alone"),
+        w.get("report--missing-in"),
+        w.get("report--policies")
+    );
     for (path, n) in &ranked {
         let policies: Vec<&str> = s
             .policies
@@ -179,13 +240,17 @@ fn missing(h: &mut String, s: &Summary) {
 }
 
 /// Near-miss counts per policy, when the run looked for them.
-fn near(h: &mut String, s: &Summary) {
+fn near(h: &mut String, s: &Summary, w: Words) {
     let Some(k) = s.near_miss else {
         return;
     };
     let _ = writeln!(
         h,
-        "<h2>One step away</h2>\n<p class=\"meta\">Not-eligible decisions that fail at least one and at most {k} clause(s), the policy in force.</p>\n<table>\n<tr><th>policy</th><th>near misses</th></tr>"
+        "<h2>{}</h2>\n<p class=\"meta\">{}</p>\n<table>\n<tr><th>{}</th><th>{}</th></tr>",
+        w.get("report--near"),
+        w.with("report--near-meta", &[("k", &k.to_string())]),
+        w.get("report--policy"),
+        w.get("report--near-misses")
     );
     for ((id, _), n) in s.policies.iter().zip(&s.near_misses) {
         let _ = writeln!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(id));

@@ -1,6 +1,11 @@
 //! The routes of the decision service, its JSON errors and the middleware that logs,
 //! counts and stamps every answer with the rule-set version.
 
+use super::openapi::{
+    AmountUnit, Bundle, BundleList, DecisionQuery, DecisionRequest, DecisionsAnswer, Effective,
+    ErrorBody, ErrorDetail, Examples, FormField, Health, Labelled, Policy, PolicyList,
+    PrefillQuery, Prefilled, Ready, Reloaded,
+};
 use super::{App, Limits, Loaded, Reload};
 use crate::cli::output;
 use axum::body::Bytes;
@@ -17,7 +22,6 @@ use mianshen::{
     Decision, EvalOptions, Record, RecordError, RecordErrorKind, RequestError, RuleSet,
 };
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,14 +94,16 @@ impl ApiError {
 
     /// The answer, stamped with the version of the rule set.
     pub fn response(self, version: &str) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message, "path": self.path});
-        if let (Some(d), Value::Object(m)) = (self.diagnostics, &mut error) {
-            m.insert("diagnostics".into(), json!(d));
-        }
-        let body = escape::json(
-            &serde_json::to_string_pretty(&json!({ "error": error })).unwrap_or_default(),
-        )
-        .into_owned();
+        let error = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                path: self.path,
+                diagnostics: self.diagnostics,
+            },
+        };
+        let body =
+            escape::json(&serde_json::to_string_pretty(&error).unwrap_or_default()).into_owned();
         respond(self.status, version, "application/json", body + "\n")
     }
 }
@@ -204,31 +210,78 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     response
 }
 
-async fn page(State(app): State<Arc<App>>) -> Response {
-    respond(
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "service",
+    summary = "The page for policy staff",
+    description = "Its fixed words in the language of the first language of Accept-Language \
+        when it is zh or en, else in the language the service was started with (--lang, else \
+        the locale). The JSON answers are the same in every language.",
+    responses((status = 200, description = "HTML", body = String, content_type = "text/html"))
+)]
+pub(super) async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let asked = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = super::page::lang_of(asked, crate::cli::lang::lang());
+    let mut r = respond(
         StatusCode::OK,
         &app.current.load().version,
         "text/html; charset=utf-8",
-        include_str!("page.html").to_string(),
+        super::page::page(lang).to_string(),
+    );
+    let h = r.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-language"));
+    if let Ok(v) = HeaderValue::from_str(&super::page::content_language(lang)) {
+        h.insert(header::CONTENT_LANGUAGE, v);
+    }
+    r
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    summary = "Alive",
+    responses((status = 200, description = "Alive", body = Health))
+)]
+pub(super) async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let body = Health {
+        status: "ok".into(),
+    };
+    json_ok(
+        &app.current.load().version,
+        serde_json::to_string(&body).unwrap_or_default() + "\n",
     )
 }
 
-async fn healthz(State(app): State<Arc<App>>) -> Response {
-    json_ok(&app.current.load().version, "{\"status\": \"ok\"}\n".into())
-}
-
-async fn readyz(State(app): State<Arc<App>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "service",
+    summary = "Ready, with the rule-set version",
+    responses((status = 200, description = "Ready", body = Ready))
+)]
+pub(super) async fn readyz(State(app): State<Arc<App>>) -> Response {
     let loaded = app.current.load();
-    let body = json!({
-        "status": "ready",
-        "version": loaded.version,
-        "policies": loaded.rules.policies().len(),
-        "bundles": loaded.rules.bundles().len(),
-    });
+    let body = Ready {
+        status: "ready".into(),
+        version: loaded.version.clone(),
+        policies: loaded.rules.policies().len(),
+        bundles: loaded.rules.bundles().len(),
+    };
     json_ok(&loaded.version, pretty(&body))
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics: requests, latencies, decisions by outcome, reloads",
+    responses((status = 200, description = "The text exposition format", body = String, content_type = "text/plain"))
+)]
+pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
     respond(
         StatusCode::OK,
         &app.current.load().version,
@@ -246,94 +299,136 @@ async fn not_found(State(app): State<Arc<App>>) -> Response {
     .response(&app.current.load().version)
 }
 
-fn pretty(v: &Value) -> String {
+fn pretty(v: &impl serde::Serialize) -> String {
     escape::json(&serde_json::to_string_pretty(v).unwrap_or_default()).into_owned() + "\n"
 }
 
 /// A policy as the listing shows it.
-fn policy_value(rules: &RuleSet, id: &str) -> Option<Value> {
+fn policy_value(rules: &RuleSet, id: &str) -> Option<Policy> {
     let p = rules.policy(id)?;
     let def = rules.program().policies.iter().find(|d| d.id == id)?;
-    let clauses: Vec<Value> = p
+    let clauses = p
         .clauses()
-        .map(|(id, label)| json!({"id": id, "label": label}))
+        .map(|(id, label)| Labelled {
+            id: id.into(),
+            label: label.into(),
+        })
         .collect();
-    let mut amounts: Vec<Value> = vec![];
+    let mut amounts: Vec<AmountUnit> = vec![];
     for a in &def.amounts {
-        let v = json!({"unit": a.unit, "period": a.period});
+        let v = AmountUnit {
+            unit: a.unit.to_string(),
+            period: a.period.to_string(),
+        };
         if !amounts.contains(&v) {
             amounts.push(v);
         }
     }
-    Some(json!({
-        "id": p.id(),
-        "title": p.title(),
-        "subject": p.subject(),
-        "mode": p.mode().as_str(),
-        "authority": p.authority(),
-        "basis": p.basis(),
-        "effective": {
-            "from": p.effective_from().to_string(),
-            "to": p.effective_to().map(|d| d.to_string()),
+    Some(Policy {
+        id: p.id().into(),
+        title: p.title().into(),
+        subject: p.subject().into(),
+        mode: p.mode().as_str().into(),
+        authority: p.authority().map(str::to_string),
+        basis: p.basis().map(str::to_string),
+        effective: Effective {
+            from: p.effective_from().to_string(),
+            to: p.effective_to().map(|d| d.to_string()),
         },
-        "clauses": clauses,
-        "amount": amounts.first(),
-        "amounts": amounts,
-        "per_item": def.per_item.as_ref().map(|i| i.key.as_str()),
-        "excludes": p.excludes(),
-        "source": p.source(),
-    }))
+        clauses,
+        amount: amounts.first().map(|a| AmountUnit {
+            unit: a.unit.clone(),
+            period: a.period.clone(),
+        }),
+        amounts,
+        per_item: def.per_item.as_ref().map(|i| i.key.to_string()),
+        excludes: p.excludes().to_vec(),
+        source: p.source().into(),
+    })
 }
 
 /// `GET /v1/policies`, made once per load.
 pub fn policies_json(rules: &RuleSet) -> String {
-    let list: Vec<Value> = rules
+    let policies = rules
         .policies()
         .filter_map(|p| policy_value(rules, p.id()))
         .collect();
-    pretty(&json!({"version": rules.version(), "policies": list}))
+    pretty(&PolicyList {
+        version: rules.version().to_string(),
+        policies,
+    })
 }
 
-fn bundle_value(rules: &RuleSet, id: &str) -> Option<Value> {
+fn bundle_value(rules: &RuleSet, id: &str) -> Option<Bundle> {
     let b = rules.bundle(id)?;
-    let members: Vec<Value> = b
+    let members = b
         .members()
-        .map(|(id, label)| json!({"id": id, "label": label}))
+        .map(|(id, label)| Labelled {
+            id: id.into(),
+            label: label.into(),
+        })
         .collect();
-    let fields: Vec<Value> = b
+    let form_fields = b
         .form_fields()
-        .map(|(key, label)| json!({"key": key, "label": label}))
+        .map(|(key, label)| FormField {
+            key: key.into(),
+            label: label.into(),
+        })
         .collect();
-    Some(json!({
-        "id": b.id(),
-        "title": b.title(),
-        "subject": b.subject(),
-        "basis": b.basis(),
-        "members": members,
-        "form_fields": fields,
-    }))
+    Some(Bundle {
+        id: b.id().into(),
+        title: b.title().into(),
+        subject: b.subject().into(),
+        basis: b.basis().map(str::to_string),
+        members,
+        form_fields,
+    })
 }
 
 /// `GET /v1/bundles`, made once per load.
 pub fn bundles_json(rules: &RuleSet) -> String {
-    let list: Vec<Value> = rules
+    let bundles = rules
         .bundles()
         .filter_map(|b| bundle_value(rules, b.id()))
         .collect();
-    pretty(&json!({"version": rules.version(), "bundles": list}))
+    pretty(&BundleList {
+        version: rules.version().to_string(),
+        bundles,
+    })
 }
 
-async fn policies(State(app): State<Arc<App>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/policies",
+    tag = "listings",
+    summary = "The policies: id, title, subject, mode, authority, basis, effective period, clauses, amount unit and period",
+    responses((status = 200, description = "The list", body = PolicyList))
+)]
+pub(super) async fn policies(State(app): State<Arc<App>>) -> Response {
     let loaded = app.current.load();
     json_ok(&loaded.version, loaded.policies.clone())
 }
 
-async fn bundles(State(app): State<Arc<App>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/bundles",
+    tag = "listings",
+    summary = "The bundles (一件事): members and form fields",
+    responses((status = 200, description = "The list", body = BundleList))
+)]
+pub(super) async fn bundles(State(app): State<Arc<App>>) -> Response {
     let loaded = app.current.load();
     json_ok(&loaded.version, loaded.bundles.clone())
 }
 
-async fn schema(State(app): State<Arc<App>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/schema",
+    tag = "listings",
+    summary = "The record schema as JSON Schema (2020-12)",
+    responses((status = 200, description = "The schema", body = Object))
+)]
+pub(super) async fn schema(State(app): State<Arc<App>>) -> Response {
     let loaded = app.current.load();
     respond(
         StatusCode::OK,
@@ -343,12 +438,30 @@ async fn schema(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-async fn examples(State(app): State<Arc<App>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/examples",
+    tag = "listings",
+    summary = "For each policy and bundle, the first example case of the rules directory",
+    responses((status = 200, description = "The examples", body = Examples))
+)]
+pub(super) async fn examples(State(app): State<Arc<App>>) -> Response {
     let loaded = app.current.load();
     json_ok(&loaded.version, loaded.examples.clone())
 }
 
-async fn policy(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/policies/{id}",
+    tag = "listings",
+    summary = "One policy",
+    params(("id" = String, Path, description = "The policy id")),
+    responses(
+        (status = 200, description = "The policy", body = Policy),
+        (status = 404, description = "An unknown policy (unknown-policy)", body = ErrorBody),
+    )
+)]
+pub(super) async fn policy(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let loaded = app.current.load();
     match policy_value(&loaded.rules, &id) {
         Some(v) => json_ok(&loaded.version, pretty(&v)),
@@ -356,7 +469,18 @@ async fn policy(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
     }
 }
 
-async fn bundle(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/v1/bundles/{id}",
+    tag = "listings",
+    summary = "One bundle",
+    params(("id" = String, Path, description = "The bundle id")),
+    responses(
+        (status = 200, description = "The bundle", body = Bundle),
+        (status = 404, description = "An unknown bundle (unknown-bundle)", body = ErrorBody),
+    )
+)]
+pub(super) async fn bundle(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let loaded = app.current.load();
     match bundle_value(&loaded.rules, &id) {
         Some(v) => json_ok(&loaded.version, pretty(&v)),
@@ -737,7 +861,27 @@ async fn run<T: Send + 'static>(
     })
 }
 
-async fn decisions(
+#[utoipa::path(
+    post,
+    path = "/v1/decisions",
+    tag = "decisions",
+    summary = "Decide every policy (or the ones named) for one record, or for a list of records",
+    description = "The body is either the envelope {date, record | records, policies, subject, trace}, \
+        or the record itself with date, policy, subject and trace in the query string. One record: \
+        the JSON array that `mianshen eval --json` prints, byte for byte (trace defaults to true, \
+        as in eval). Several: {version, results: [array per record]}.",
+    params(DecisionQuery),
+    request_body(content = DecisionRequest, description = "The envelope, or the record itself", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decisions", body = DecisionsAnswer),
+        (status = 400, description = "A malformed request or record (the message eval gives)", body = ErrorBody),
+        (status = 404, description = "An unknown policy", body = ErrorBody),
+        (status = 408, description = "Past the request time limit", body = ErrorBody),
+        (status = 413, description = "Past the body limit, the record size limit or the records limit", body = ErrorBody),
+        (status = 422, description = "A record of another subject kind than the policy", body = ErrorBody),
+    )
+)]
+pub(super) async fn decisions(
     State(app): State<Arc<App>>,
     RawQuery(query): RawQuery,
     body: Result<Bytes, BytesRejection>,
@@ -818,7 +962,28 @@ fn prefill_request(
     }
 }
 
-async fn prefill(
+#[utoipa::path(
+    post,
+    path = "/v1/bundles/{id}/prefill",
+    tag = "decisions",
+    summary = "Pre-fill a bundle (一件事) for one record",
+    description = "The JSON that `mianshen prefill --json` prints, byte for byte; with \
+        Accept: text/html, the printable form.",
+    params(("id" = String, Path, description = "The bundle id"), PrefillQuery),
+    request_body(content = DecisionRequest, description = "The envelope (one `record`), or the record itself", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The pre-filled bundle", content(
+            (Prefilled = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "A malformed request or record (the message eval gives)", body = ErrorBody),
+        (status = 404, description = "An unknown bundle", body = ErrorBody),
+        (status = 408, description = "Past the request time limit", body = ErrorBody),
+        (status = 413, description = "Past the body limit or the record size limit", body = ErrorBody),
+        (status = 422, description = "A record of another subject kind than the bundle", body = ErrorBody),
+    )
+)]
+pub(super) async fn prefill(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
@@ -858,7 +1023,20 @@ fn same_token(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
-async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+#[utoipa::path(
+    post,
+    path = "/v1/admin/reload",
+    tag = "admin",
+    summary = "Check the rules directory again and swap it in (needs the admin token)",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Swapped", body = Reloaded),
+        (status = 401, description = "The admin token is missing or wrong (unauthorized)", body = ErrorBody),
+        (status = 404, description = "Reloading over HTTP is disabled (disabled)", body = ErrorBody),
+        (status = 409, description = "The rule set has errors; the old one keeps serving (rules-rejected; error.diagnostics lists them)", body = ErrorBody),
+    )
+)]
+pub(super) async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let version = app.current.load().version.clone();
     let Some(token) = &app.admin_token else {
         return ApiError::new(
@@ -887,7 +1065,11 @@ async fn reload(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     match app.reload().await {
         Reload::Swapped { previous, version } => json_ok(
             &version,
-            pretty(&json!({"status": "reloaded", "version": version, "previous": previous})),
+            pretty(&Reloaded {
+                status: "reloaded".into(),
+                version: version.clone(),
+                previous,
+            }),
         ),
         Reload::Refused {
             message,

@@ -9,6 +9,7 @@
 mod handlers;
 mod metrics;
 mod openapi;
+mod page;
 mod schema;
 
 use arc_swap::ArcSwap;
