@@ -598,3 +598,34 @@ fn the_test_summary_is_in_the_language_of_the_run() {
     let last = zh.lines().last().unwrap_or_default();
     assert!(last.ends_with(" 个通过，0 个未通过"), "{last}");
 }
+
+#[test]
+fn every_kind_of_evaluation_error_is_described_in_both_languages() {
+    use mianshen::{ErrorKind, Lang};
+    let kinds = [
+        ErrorKind::DivisionByZero,
+        ErrorKind::Overflow,
+        ErrorKind::InvalidDate,
+        ErrorKind::NoItem,
+        ErrorKind::SeveralItems,
+        ErrorKind::Tie,
+        ErrorKind::ParameterWithoutValue,
+        ErrorKind::NoAmount,
+        ErrorKind::AmountPrecision,
+        ErrorKind::InvalidArgument,
+        ErrorKind::TooDeep,
+        ErrorKind::BudgetExceeded,
+        ErrorKind::Internal,
+    ];
+    for k in kinds {
+        let (en, zh) = (k.describe(Lang::En), k.describe(Lang::Zh));
+        assert!(
+            !en.is_empty() && !en.starts_with("error-kind"),
+            "{k:?}: {en}"
+        );
+        assert!(
+            zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{k:?} in Chinese: {zh}"
+        );
+    }
+}

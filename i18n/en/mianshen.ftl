@@ -438,3 +438,18 @@ report--policies = policies
 report--near = One step away
 report--near-meta = Not-eligible decisions that fail at least one and at most { $k } clause(s), the policy in force.
 report--near-misses = near misses
+
+## What each kind of evaluation error means (the code stays the same).
+error-kind--division-by-zero = division by zero
+error-kind--overflow = a number or date beyond the range that can be computed
+error-kind--invalid-date = not a calendar date
+error-kind--no-item = no item to choose from
+error-kind--several-items = several items where exactly one is expected
+error-kind--tie = several items share the deciding value
+error-kind--parameter-without-value = a parameter without a value on the date
+error-kind--no-amount = no amount for an eligible decision
+error-kind--amount-precision = an amount not rounded to the cent
+error-kind--invalid-argument = an argument a built-in function does not accept
+error-kind--too-deep = an evaluation nested too deeply
+error-kind--budget-exceeded = more evaluation steps than the budget allows
+error-kind--internal = an internal error of the engine (please report it)

@@ -438,3 +438,18 @@ report--policies = 政策
 report--near = 一步之遥
 report--near-meta = 不可办理的判定中，政策有效、未满足的条款至少 1 条、至多 { $k } 条的判定。
 report--near-misses = 差一步的判定
+
+## 各类评估错误的含义（代码不变）。
+error-kind--division-by-zero = 除数为零
+error-kind--overflow = 数值或日期超出可计算的范围
+error-kind--invalid-date = 不是有效的日历日期
+error-kind--no-item = 没有可选的项目
+error-kind--several-items = 应当只有一项，但有多项符合
+error-kind--tie = 多个项目的判定值并列，无法确定选哪一个
+error-kind--parameter-without-value = 参数在该日期没有取值
+error-kind--no-amount = 可办理，但没有可适用的金额
+error-kind--amount-precision = 金额未舍入到分
+error-kind--invalid-argument = 内置函数不接受的参数
+error-kind--too-deep = 计算嵌套过深
+error-kind--budget-exceeded = 计算步数超出上限
+error-kind--internal = 引擎内部错误（请报告）

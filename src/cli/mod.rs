@@ -809,7 +809,7 @@ fn prefill(
                         &[
                             ("code", e.kind.code()),
                             ("at", &t(&e.at)),
-                            ("message", &t(&e.message)),
+                            ("message", &t(&e.message_in(lang::lang()))),
                         ],
                     ));
                 }
@@ -870,7 +870,7 @@ fn prefill(
                 &[
                     ("code", e.kind.code()),
                     ("at", &t(&e.at)),
-                    ("message", &t(&e.message)),
+                    ("message", &t(&e.message_in(lang::lang()))),
                 ]
             )
         );
@@ -1131,7 +1131,7 @@ pub fn explain(rules: &RuleSet, d: &Decision) -> String {
             &[
                 ("code", e.kind.code()),
                 ("at", &t(&e.at)),
-                ("message", &t(&e.message)),
+                ("message", &t(&e.message_in(lang::lang()))),
             ],
         ));
         out.push('\n');

@@ -197,6 +197,39 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// What this kind of error means, in `lang` (the catalogue's `error-kind--…`).
+    pub fn describe(self, lang: crate::Lang) -> String {
+        let id = match self {
+            ErrorKind::DivisionByZero => "error-kind--division-by-zero",
+            ErrorKind::Overflow => "error-kind--overflow",
+            ErrorKind::InvalidDate => "error-kind--invalid-date",
+            ErrorKind::NoItem => "error-kind--no-item",
+            ErrorKind::SeveralItems => "error-kind--several-items",
+            ErrorKind::Tie => "error-kind--tie",
+            ErrorKind::ParameterWithoutValue => "error-kind--parameter-without-value",
+            ErrorKind::NoAmount => "error-kind--no-amount",
+            ErrorKind::AmountPrecision => "error-kind--amount-precision",
+            ErrorKind::InvalidArgument => "error-kind--invalid-argument",
+            ErrorKind::TooDeep => "error-kind--too-deep",
+            ErrorKind::BudgetExceeded => "error-kind--budget-exceeded",
+            ErrorKind::Internal => "error-kind--internal",
+        };
+        crate::messages::text(lang, id, &[])
+    }
+}
+
+impl EvalError {
+    /// The message for people in `lang`: the engine's message itself in English; in
+    /// Chinese, what the kind of error means, then the engine's detail.
+    pub fn message_in(&self, lang: crate::Lang) -> String {
+        match lang {
+            crate::Lang::En => self.message.clone(),
+            crate::Lang::Zh => format!("{}（{}）", self.kind.describe(lang), self.message),
+        }
+    }
+}
+
 impl Serialize for ErrorKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.code())
