@@ -380,3 +380,18 @@ cli-run--forms = pre-filled forms → { $out }/{ $file }
 cli-props--generated = generated records per policy (eligible / not_eligible / undetermined):
 cli-props--declared = declared properties:
 cli-props--failed = properties failed; rerun with `mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
+
+## Visit lists (run --visits-by).
+
+visits--title = Visit list · { $group }
+visits--no-group = no group
+visits--meta = reference date { $date } · rule set { $version } · { $subjects } subject(s) to visit
+visits--settles = settles { $decisions } decision(s)
+visits--at-stake = amount at stake: { $amount }
+visits--fact = Fact to collect
+visits--unlocks = Policies it unlocks
+visits--amount = Amount at stake
+visits--value = Value collected
+visits--near = Close to eligible (worth telling):
+visits--from = {" "}from { $date }
+visits--empty = No one to visit.

@@ -380,3 +380,18 @@ cli-run--forms = 预填表单 → { $out }/{ $file }
 cli-props--generated = 各项政策的生成记录数（可办理 / 不可办理 / 待补充材料）：
 cli-props--declared = 声明的性质：
 cli-props--failed = 性质检查未通过；重新运行：`mianshen test { $dir } --properties --cases { $cases } --seed { $seed }`
+
+## 走访清单（run --visits-by）。
+
+visits--title = 走访清单 · { $group }
+visits--no-group = 未分网格
+visits--meta = 判定日期 { $date } · 规则集 { $version } · 待走访 { $subjects } 人
+visits--settles = 可确定 { $decisions } 项判定
+visits--at-stake = 涉及金额：{ $amount }
+visits--fact = 待采集信息
+visits--unlocks = 可确定的政策
+visits--amount = 涉及金额
+visits--value = 采集结果
+visits--near = 接近符合条件（可告知本人）：
+visits--from = {" "}自 { $date } 起
+visits--empty = 无需走访。
