@@ -13,6 +13,7 @@ mod command;
 
 use chrono::NaiveDate;
 use mianshen::{Outcome, RuleSet};
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -254,6 +255,17 @@ fn visit_lists_name_exactly_the_missing_facts_of_each_group() {
                 .map(|d| d.policy)
                 .collect();
             assert_eq!(r[7].split(';').collect::<Vec<_>>(), want_policies, "{r:?}");
+            // The amounts at stake: the constant amounts, known before the visit; none
+            // for a policy without an amount.
+            let amounts: Vec<&str> = want_policies
+                .iter()
+                .map(|p| match p.as_str() {
+                    "low-income" => "100.00",
+                    "senior" => "75.00",
+                    _ => "",
+                })
+                .collect();
+            assert_eq!(r[8].split(';').collect::<Vec<_>>(), amounts, "{r:?}");
             // Decisions settled: the subject's undetermined decisions.
             let settled = rules
                 .decide(&rec, on)
@@ -263,22 +275,37 @@ fn visit_lists_name_exactly_the_missing_facts_of_each_group() {
             assert_eq!(r[4], settled.to_string(), "{r:?}");
         }
 
-        // Ordered by the decisions a visit settles, then by subject (no amount is
-        // known before the visit here); the order numbers count the subjects.
-        let mut seen: Vec<(usize, usize, String)> = vec![];
+        // Ordered by the decisions a visit settles, then by the amount at stake, then
+        // by subject; the order numbers count the subjects.
+        let mut seen: Vec<(usize, usize, Decimal, String)> = vec![];
         for r in &rows {
-            let key = (r[0].parse().unwrap(), r[4].parse().unwrap(), r[1].clone());
+            let stake: Decimal = if r[5].is_empty() {
+                Decimal::ZERO
+            } else {
+                r[5].parse().unwrap()
+            };
+            let key = (
+                r[0].parse().unwrap(),
+                r[4].parse().unwrap(),
+                stake,
+                r[1].clone(),
+            );
             if seen.last() != Some(&key) {
                 seen.push(key);
             }
         }
         for (i, w) in seen.windows(2).enumerate() {
             assert_eq!(w[1].0, w[0].0 + 1, "order numbers at {i}");
+            let (a, b) = (&w[0], &w[1]);
             assert!(
-                w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].2 < w[1].2),
+                a.1 > b.1 || (a.1 == b.1 && (a.2 > b.2 || (a.2 == b.2 && a.3 < b.3))),
                 "{group}: out of order: {w:?}"
             );
         }
+        assert!(
+            seen.windows(2).any(|w| w[0].1 == w[1].1 && w[0].2 > w[1].2) || seen.len() < 3,
+            "{group}: the amounts never break a tie: {seen:?}"
+        );
         assert_eq!(seen.len(), subjects.len());
 
         // Masking: the contact fields in full, the phone (sensitive) never.

@@ -35,7 +35,7 @@ pub use near::{
 pub use report::render_report;
 pub use visit::{
     contact_paths, group_file_name, json_at, order, render_csv, render_html, schema_field,
-    visit_plan, Visit, VisitFact, VisitNear, VisitStake,
+    visit_plan, Visit, VisitFact, VisitNear, VisitStake, WORTH_TELLING_DAYS,
 };
 
 /// Why two versions of the rules cannot be compared on one record.

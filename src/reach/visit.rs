@@ -2,14 +2,20 @@
 //! undetermined decisions, the facts to collect — the missing fields of every
 //! undetermined decision, merged across the policies and deduplicated, so that one
 //! visit settles them all — with the policies each fact unlocks, and the near misses
-//! (one failed clause that can change) worth telling the person about.
+//! worth telling the person about: one failed clause that can change, and that time
+//! alone, if it is what makes the clause hold, makes hold within a year
+//! ([`WORTH_TELLING_DAYS`]).
 //!
 //! A subject is on the list when at least one of its decisions is undetermined for
 //! missing data (an evaluation error is a fault of the rules, not a fact to collect).
 //! Lists are ordered by the decisions a visit settles, then by the amounts at stake,
-//! then by subject id ([`order`]). The amount at stake of a policy is the amount of its
-//! undetermined decision when the evaluator could compute it; an amount that depends on
-//! the missing facts is not computable before the visit, and is left empty.
+//! then by subject id ([`order`]). The amount at stake of a policy is the amount its
+//! undetermined decision would have, when the amount formula reads none of the missing
+//! facts ([`crate::eval::EvalOptions::pending_amounts`]); an amount that depends on the
+//! missing facts is not computable before the visit, and is left empty. A visit's
+//! amount at stake is the sum of the known amounts of its policies, whatever their
+//! periods (a monthly and a one-time amount add up as numbers: an ordering key, not a
+//! sum of money).
 //!
 //! What the list shows of the record: the subject's id, the group, and the fields the
 //! schema marks `contact: true` (what the worker needs to find the person: a name, an
@@ -27,6 +33,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// A near miss that time alone resolves is on the list when it resolves within this
+/// many days of the reference date.
+pub const WORTH_TELLING_DAYS: u64 = 366;
 
 /// One subject to visit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,6 +193,10 @@ pub fn visit_plan(
         .enumerate()
         .filter(|(_, p)| p.subject == subject)
         .map(|(i, _)| i);
+    let options = eval::EvalOptions {
+        pending_amounts: true,
+        ..options
+    };
     let decisions = eval::evaluate_policies(rules, record, on, options, of_subject);
     let mut facts: BTreeMap<String, Vec<VisitStake>> = BTreeMap::new();
     let mut settled = 0;
@@ -208,7 +222,11 @@ pub fn visit_plan(
                 });
             }
         } else if let Some(m) = super::near_miss(rules, *i, record, on, d, 1, &id) {
-            for f in m.failed.into_iter().filter(|f| f.changeable) {
+            // Worth telling: a clause that can change, and, when time alone makes it
+            // hold, within a year (an age reached in ten years is no news for a visit).
+            let soon = on.checked_add_days(chrono::Days::new(WORTH_TELLING_DAYS));
+            let worth = |f: &super::Miss| f.changeable && f.on.is_none_or(|d| Some(d) <= soon);
+            for f in m.failed.into_iter().filter(worth) {
                 near.push(VisitNear {
                     policy: m.policy.clone(),
                     clause: f.label,
