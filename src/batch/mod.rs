@@ -95,7 +95,7 @@ pub struct RunConfig {
     /// fails at least one and at most this many clauses, the policy being in force
     /// ([`crate::NearMiss`]). `None`: no near misses.
     pub near_miss: Option<usize>,
-    /// Also write a visit line ([`crate::reach::Visit`], [`ChunkOutput::visits`]) for
+    /// Also write a visit line ([`crate::Visit`], [`ChunkOutput::visits`]) for
     /// every subject with a decision undetermined for missing data, grouped by the
     /// value at this dotted path of the record (`person.grid`). `None`: no visits.
     pub visits_by: Option<String>,
@@ -158,7 +158,7 @@ pub struct ChunkOutput {
     /// near.jsonl lines: near misses, when asked for ([`RunConfig::near_miss`]).
     pub near: String,
     /// Visit lines, when asked for ([`RunConfig::visits_by`]): one
-    /// [`crate::reach::Visit`] as JSON a line, in input order.
+    /// [`crate::Visit`] as JSON a line, in input order.
     pub visits: String,
     /// changes.jsonl lines of a diff (`RuleSet::diff`): one [`crate::Change`] a line.
     pub changes: String,

@@ -241,7 +241,7 @@ pub fn visit_plan(
     if settled == 0 {
         return None;
     }
-    let schema = rules.schema();
+    let schema = &rules.schema;
     let group = match (raw, by) {
         (Some(raw), Some(by)) => json_at(raw, by).and_then(scalar_text),
         _ => None,
@@ -420,7 +420,7 @@ th{background:#eee}td.v{width:25%}ul{margin:.3em 0 0 1.2em;padding:0}\
 
 /// The label of a schema path: the field's `doc:` text and the path.
 fn field_label(rules: &RuleSet, path: &str) -> String {
-    let schema = rules.schema();
+    let schema = &rules.schema;
     let doc = (0..schema.subjects.len())
         .find_map(|s| schema_field(schema, s, path))
         .and_then(|f| f.doc.clone());
