@@ -226,6 +226,7 @@ fn engine_e2e(rules: &RuleSet, map: &PolicyMap, text: &str, lines: usize, thread
         read: Default::default(),
         budget: mianshen::internals::eval::DEFAULT_BUDGET,
         near_miss: None,
+        visits_by: None,
     };
     let s = batch::run_json_lines(
         rules,

@@ -1480,7 +1480,19 @@ fn gen_person(seed: u64, i: usize, n: usize) -> Person {
     if age >= 16 {
         p.insert("phone".into(), json!(phone(&mut r)));
     }
-    p.insert("address".into(), json!(address(&mut r, &hukou)));
+    let home = address(&mut r, &hukou);
+    // The grid (网格) of the community worker who visits the person: drawn from its
+    // own stream, so that every other field is as before; a few records have none.
+    let mut g = Rng::new(seed, 4, i as u64);
+    if !g.chance(0.03) {
+        let district = home
+            .split_once('市')
+            .and_then(|(_, rest)| rest.split_once('区'))
+            .map_or("外", |(d, _)| d);
+        let grid = format!("{district}区第{}网格", g.range(1, 4));
+        p.insert("grid".into(), json!(grid));
+    }
+    p.insert("address".into(), json!(home));
     if !has("gender") {
         p.insert(
             "gender".into(),

@@ -991,6 +991,35 @@ impl RuleSet {
         reach::near_misses(self, record, on, k)
     }
 
+    /// The visit a grid worker makes to one subject on date `on`, as a line of the visit
+    /// lists of `mianshen run --visits-by` ([`crate::Visit`]): every fact missing from
+    /// its undetermined decisions, merged across the policies, with the policies each
+    /// unlocks, and its near misses (one failed clause that can change). `None` when no
+    /// decision is undetermined for missing data. `raw` is the record as JSON, for the
+    /// group (the value at the dotted path `by`) and the schema's `contact: true` fields.
+    ///
+    /// ```
+    /// # use mianshen::RuleSet;
+    /// let rules = RuleSet::load_dir("rules")?;
+    /// let text = r#"{"person": {"id": "P1", "name": "王芳", "grid": "普陀区第2网格", "hukou_region": "上海"}}"#;
+    /// let rec = rules.read_json(text)?;
+    /// let raw: serde_json::Value = serde_json::from_str(text)?;
+    /// let on = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
+    /// let visit = rules.visit_plan(&rec, on, Some(&raw), Some("person.grid")).unwrap();
+    /// assert_eq!(visit.group.as_deref(), Some("普陀区第2网格"));
+    /// assert!(visit.facts.iter().any(|f| f.path == "person.birth_date"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn visit_plan(
+        &self,
+        record: &Record,
+        on: NaiveDate,
+        raw: Option<&serde_json::Value>,
+        by: Option<&str>,
+    ) -> Option<crate::Visit> {
+        reach::visit_plan(self, record, on, EvalOptions::default(), raw, by)
+    }
+
     /// Diffs a population between this rule set on `config.run.ref_date` and
     /// `after_rules` on `config.after_date`, over any iterator of records: every
     /// record decided under both, the decisions that differ written to `sink` as

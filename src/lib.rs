@@ -259,7 +259,10 @@ pub use eval::{
 };
 pub use load::LoadError;
 pub use messages::Lang;
-pub use reach::{Change, Miss, MissKind, NearMiss, PolicyImpact, Presence, ReachError, Side};
+pub use reach::{
+    Change, Miss, MissKind, NearMiss, PolicyImpact, Presence, ReachError, Side, Visit, VisitFact,
+    VisitNear, VisitStake,
+};
 pub use record::{ReadOptions, Record, RecordError, RecordErrorKind};
 pub use schema::SchemaError;
 pub use syntax::ast::{Mode, Span};

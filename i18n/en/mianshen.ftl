@@ -453,3 +453,18 @@ error-kind--invalid-argument = an argument a built-in function does not accept
 error-kind--too-deep = an evaluation nested too deeply
 error-kind--budget-exceeded = more evaluation steps than the budget allows
 error-kind--internal = an internal error of the engine (please report it)
+
+## Visit lists (run --visits-by).
+
+visits--title = Visit list · { $group }
+visits--no-group = no group
+visits--meta = reference date { $date } · rule set { $version } · { $subjects } subject(s) to visit
+visits--settles = settles { $decisions } decision(s)
+visits--at-stake = amount at stake: { $amount }
+visits--fact = Fact to collect
+visits--unlocks = Policies it unlocks
+visits--amount = Amount at stake
+visits--value = Value collected
+visits--near = Close to eligible (worth telling):
+visits--from = {" "}from { $date }
+visits--empty = No one to visit.

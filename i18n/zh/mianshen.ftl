@@ -453,3 +453,18 @@ error-kind--invalid-argument = 内置函数不接受的参数
 error-kind--too-deep = 计算嵌套过深
 error-kind--budget-exceeded = 计算步数超出上限
 error-kind--internal = 引擎内部错误（请报告）
+
+## 走访清单（run --visits-by）。
+
+visits--title = 走访清单 · { $group }
+visits--no-group = 未分网格
+visits--meta = 判定日期 { $date } · 规则集 { $version } · 待走访 { $subjects } 人
+visits--settles = 可确定 { $decisions } 项判定
+visits--at-stake = 涉及金额：{ $amount }
+visits--fact = 待采集信息
+visits--unlocks = 可确定的政策
+visits--amount = 涉及金额
+visits--value = 采集结果
+visits--near = 接近符合条件（可告知本人）：
+visits--from = {" "}自 { $date } 起
+visits--empty = 无需走访。

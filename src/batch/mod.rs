@@ -95,6 +95,10 @@ pub struct RunConfig {
     /// fails at least one and at most this many clauses, the policy being in force
     /// ([`crate::NearMiss`]). `None`: no near misses.
     pub near_miss: Option<usize>,
+    /// Also write a visit line ([`crate::Visit`], [`ChunkOutput::visits`]) for
+    /// every subject with a decision undetermined for missing data, grouped by the
+    /// value at this dotted path of the record (`person.grid`). `None`: no visits.
+    pub visits_by: Option<String>,
     /// Testing only: deciding the record on this input line panics (in the compiled
     /// tier, when it reads the record), so that tests can see a panic end the run with
     /// [`BatchError::Internal`]. `None` in a real run.
@@ -116,6 +120,7 @@ impl RunConfig {
             read: record::ReadOptions::default(),
             budget: crate::eval::DEFAULT_BUDGET,
             near_miss: None,
+            visits_by: None,
             panic_at_line: None,
         }
     }
@@ -152,6 +157,9 @@ pub struct ChunkOutput {
     pub errors: String,
     /// near.jsonl lines: near misses, when asked for ([`RunConfig::near_miss`]).
     pub near: String,
+    /// Visit lines, when asked for ([`RunConfig::visits_by`]): one
+    /// [`crate::Visit`] as JSON a line, in input order.
+    pub visits: String,
     /// changes.jsonl lines of a diff (`RuleSet::diff`): one [`crate::Change`] a line.
     pub changes: String,
     /// Input records in the chunk (read = evaluated + rejected).

@@ -416,6 +416,7 @@ impl<'j> Worker<'j> {
                 &id_buf
             }
         };
+        let mut to_visit = false;
         for (i, v) in verdicts.iter().enumerate() {
             match *v {
                 Verdict::NotApplicable => {}
@@ -437,6 +438,7 @@ impl<'j> Worker<'j> {
                 // Decided the reference way above, in the same order.
                 Verdict::Unknown | Verdict::Deferred => {
                     if let Some((_, d)) = reference.next() {
+                        to_visit |= needs_visit(&d);
                         write_decision(job, part, subject_id, i, &d);
                         if let Some(rec) = &record {
                             write_near(job, part, subject_id, i, &d, rec);
@@ -459,6 +461,9 @@ impl<'j> Worker<'j> {
         }
         if let (Some(b), Some(rec)) = (form, &record) {
             write_form(job, part, b, rec, subject_id);
+        }
+        if let (true, Some(rec)) = (to_visit, &record) {
+            write_visit(job, part, rec, Input::Json(text));
         }
         true
     }
@@ -503,7 +508,49 @@ pub(super) fn decide_record(job: &Job<'_>, line: u64, input: Input<'_>, part: &m
         write_decision(job, part, &subject_id, *i, d);
         write_near(job, part, &subject_id, *i, d, &rec);
     }
+    if decisions.iter().any(|(_, d)| needs_visit(d)) {
+        write_visit(job, part, &rec, input);
+    }
     true
+}
+
+/// Whether a decision puts its subject on a visit list: undetermined for missing data.
+fn needs_visit(d: &Decision) -> bool {
+    d.outcome == Outcome::Undetermined && d.error.is_none() && !d.missing.is_empty()
+}
+
+/// Writes the visit line of a record ([`RunConfig::visits_by`]): its facts to collect
+/// across every policy, with the group and contact fields read from the input as given.
+fn write_visit(job: &Job<'_>, part: &mut Part, rec: &record::Record, input: Input<'_>) {
+    let Some(by) = job.config.visits_by.as_deref() else {
+        return;
+    };
+    let parsed;
+    let raw = match input {
+        Input::Json(text) => {
+            parsed = serde_json::from_str::<serde_json::Value>(text).ok();
+            parsed.as_ref()
+        }
+        Input::Value(v) => Some(v),
+        Input::Unreadable(_) | Input::TooLong(_) => None,
+    };
+    let Some(mut visit) = crate::reach::visit_plan(
+        job.rules,
+        rec,
+        job.config.ref_date,
+        job.config.eval_options(),
+        raw,
+        Some(by),
+    ) else {
+        return;
+    };
+    if visit.subject.is_empty() {
+        visit.subject = rec.id.clone().unwrap_or_default();
+    }
+    if let Ok(line) = serde_json::to_string(&visit) {
+        part.out.visits.push_str(&line);
+        part.out.visits.push('\n');
+    }
 }
 
 /// Writes the near miss of a reference decision, when it is one ([`RunConfig::near_miss`]).

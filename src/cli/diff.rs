@@ -125,6 +125,7 @@ fn diff_checked(args: &DiffArgs) -> Result<(), ExitCode> {
         overlay: None,
         near_miss: None,
         report: None,
+        visits_by: None,
     };
     let (input, total) = open_input(&run_args, &before)?;
     let mut sink = DiffSink::create(args.out)

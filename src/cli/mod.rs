@@ -161,6 +161,11 @@ enum Command {
         /// the missing fields that block decisions, near misses.
         #[arg(long, value_name = "FILE.html")]
         report: Option<PathBuf>,
+        /// Also write visit lists for grid workers, one per value of this schema field
+        /// (`person.grid`): OUT/visits/<group>.csv and .html, every subject with an
+        /// undetermined decision and the facts a visit must collect.
+        #[arg(long, value_name = "PATH")]
+        visits_by: Option<String>,
         /// An overlay directory whose items replace the rules' items of the same name.
         #[arg(long, value_name = "DIR")]
         overlay: Option<PathBuf>,
@@ -369,6 +374,7 @@ pub fn main() -> ExitCode {
             bundle,
             near_miss,
             report,
+            visits_by,
             overlay,
             records,
         } => {
@@ -386,6 +392,7 @@ pub fn main() -> ExitCode {
                 overlay: overlay.as_deref(),
                 near_miss,
                 report: report.as_deref(),
+                visits_by: visits_by.as_deref(),
             })
         }
         Command::Diff {

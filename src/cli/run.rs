@@ -18,6 +18,102 @@ struct DirSink {
     errors: BufWriter<File>,
     forms: Option<BufWriter<File>>,
     near: Option<BufWriter<File>>,
+    visits: Option<VisitGroups>,
+}
+
+/// Visit lines sorted into one temporary JSON Lines file per group as the records
+/// stream (`DIR/.visits.partial/<group>.jsonl`); at the end each group's file is read
+/// alone, ordered and written as its CSV and HTML list. Memory holds one group at a
+/// time, never the population.
+struct VisitGroups {
+    tmp: PathBuf,
+    open: std::collections::HashMap<String, BufWriter<File>>,
+    /// Group file name → the group's value (`None`: records without the field).
+    groups: std::collections::BTreeMap<String, Option<String>>,
+}
+
+/// Group files kept open at once; beyond, they are closed and reopened to append.
+const OPEN_GROUPS: usize = 64;
+const VISITS: &str = "visits";
+
+impl VisitGroups {
+    fn write(&mut self, lines: &str) -> std::io::Result<()> {
+        for line in lines.lines() {
+            let visit: mianshen::internals::reach::Visit = serde_json::from_str(line)
+                .map_err(|e| std::io::Error::other(format!("a visit line: {e}")))?;
+            let name = mianshen::internals::reach::group_file_name(visit.group.as_deref());
+            if !self.open.contains_key(&name) {
+                if self.open.len() >= OPEN_GROUPS {
+                    for (_, mut f) in self.open.drain() {
+                        f.flush()?;
+                    }
+                }
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.tmp.join(format!("{name}.jsonl")))?;
+                self.groups.insert(name.clone(), visit.group.clone());
+                self.open.insert(name.clone(), BufWriter::new(f));
+            }
+            if let Some(f) = self.open.get_mut(&name) {
+                writeln!(f, "{line}")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every group's lists into `dir/visits` (replacing an earlier run's).
+    fn finish(
+        mut self,
+        dir: &Path,
+        rules: &RuleSet,
+        on: chrono::NaiveDate,
+    ) -> std::io::Result<usize> {
+        for (_, mut f) in self.open.drain() {
+            f.flush()?;
+        }
+        let contact_of =
+            |subject: usize| mianshen::internals::reach::contact_paths(rules.schema(), subject);
+        let subjects = rules.schema().subjects.len();
+        let mut contact: Vec<String> = vec![];
+        for s in 0..subjects {
+            for p in contact_of(s) {
+                if !contact.contains(&p) {
+                    contact.push(p);
+                }
+            }
+        }
+        let out = tmp_name(dir, VISITS);
+        std::fs::create_dir_all(&out)?;
+        for (name, group) in &self.groups {
+            let path = self.tmp.join(format!("{name}.jsonl"));
+            let text = std::fs::read_to_string(&path)?;
+            let mut visits = Vec::new();
+            for line in text.lines() {
+                let v: mianshen::internals::reach::Visit = serde_json::from_str(line)
+                    .map_err(|e| std::io::Error::other(format!("a visit line: {e}")))?;
+                visits.push(v);
+            }
+            mianshen::internals::reach::order(&mut visits);
+            let csv = mianshen::internals::reach::render_csv(&contact, &visits);
+            std::fs::write(out.join(format!("{name}.csv")), csv)?;
+            let html = mianshen::internals::reach::render_html(
+                rules,
+                group.as_deref(),
+                on,
+                &visits,
+                super::lang::lang(),
+            );
+            std::fs::write(out.join(format!("{name}.html")), html)?;
+        }
+        let _ = std::fs::remove_dir_all(&self.tmp);
+        let done = dir.join(VISITS);
+        if done.exists() {
+            std::fs::remove_dir_all(&done)?;
+        }
+        std::fs::rename(out, done)?;
+        Ok(self.groups.len())
+    }
 }
 
 const OUTPUTS: [&str; 4] = [
@@ -34,8 +130,24 @@ pub(super) fn tmp_name(dir: &Path, name: &str) -> PathBuf {
 }
 
 impl DirSink {
-    fn create(dir: &Path, forms: bool, near: bool) -> std::io::Result<Self> {
+    fn create(dir: &Path, forms: bool, near: bool, visits: bool) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        let visits = if visits {
+            for stale in [tmp_name(dir, VISITS), tmp_name(dir, "visits-groups")] {
+                if stale.exists() {
+                    std::fs::remove_dir_all(&stale)?;
+                }
+            }
+            let tmp = tmp_name(dir, "visits-groups");
+            std::fs::create_dir_all(&tmp)?;
+            Some(VisitGroups {
+                tmp,
+                open: Default::default(),
+                groups: Default::default(),
+            })
+        } else {
+            None
+        };
         // Outputs of an earlier run must not be mistaken for this one's.
         for name in OUTPUTS.iter().chain([&"summary.json", &FORMS, &NEAR]) {
             let p = dir.join(name);
@@ -52,6 +164,7 @@ impl DirSink {
             errors: open(OUTPUTS[3])?,
             forms: if forms { Some(open(FORMS)?) } else { None },
             near: if near { Some(open(NEAR)?) } else { None },
+            visits,
         })
     }
 
@@ -60,6 +173,9 @@ impl DirSink {
         let dir = self.dir.clone();
         let forms = self.forms.is_some();
         let near = self.near.is_some();
+        if let Some(v) = &self.visits {
+            let _ = std::fs::remove_dir_all(&v.tmp);
+        }
         drop(self);
         for name in OUTPUTS
             .iter()
@@ -116,6 +232,9 @@ impl Sink for DirSink {
         }
         if let Some(f) = &mut self.near {
             write_json(f, &chunk.near)?;
+        }
+        if let Some(v) = &mut self.visits {
+            v.write(&chunk.visits)?;
         }
         Ok(())
     }
@@ -262,6 +381,7 @@ pub struct RunArgs<'a> {
     pub overlay: Option<&'a Path>,
     pub near_miss: Option<usize>,
     pub report: Option<&'a Path>,
+    pub visits_by: Option<&'a str>,
 }
 
 /// Where the first panic of the process happened (file:line:column), to report with
@@ -335,8 +455,31 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         ),
         None => None,
     };
-    let mut sink = DirSink::create(args.out, bundle.is_some(), args.near_miss.is_some())
-        .map_err(|e| bad_input(format!("cannot write to {}: {e}", args.out.display())))?;
+    if let Some(by) = args.visits_by {
+        let schema = rules.schema();
+        let field = (0..schema.subjects.len())
+            .find_map(|s| mianshen::internals::reach::schema_field(schema, s, by));
+        match field {
+            Some(f)
+                if !matches!(
+                    f.ty,
+                    mianshen::internals::schema::FieldType::List(_)
+                        | mianshen::internals::schema::FieldType::Record(_)
+                ) && !by.contains('[') => {}
+            _ => {
+                return Err(bad_input(format!(
+                    "--visits-by: `{by}` is no field of the schema outside lists"
+                )))
+            }
+        }
+    }
+    let mut sink = DirSink::create(
+        args.out,
+        bundle.is_some(),
+        args.near_miss.is_some(),
+        args.visits_by.is_some(),
+    )
+    .map_err(|e| bad_input(format!("cannot write to {}: {e}", args.out.display())))?;
     let config = RunConfig {
         subject: args.subject.map(str::to_string),
         threads: args.threads,
@@ -345,6 +488,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         read: super::record_args().read(),
         budget: super::record_args().budget,
         near_miss: args.near_miss,
+        visits_by: args.visits_by.map(str::to_string),
         ..RunConfig::new(ref_date)
     };
     let bar = progress_bar(args.quiet, total);
@@ -382,6 +526,15 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
     };
     let elapsed = started.elapsed().as_secs_f64();
     let json = summary.to_json(Some(elapsed));
+    let visit_groups = match sink.visits.take() {
+        Some(v) => Some(v.finish(args.out, &rules, ref_date).map_err(|e| {
+            bad_input(format!(
+                "cannot write the visit lists to {}: {e}",
+                args.out.display()
+            ))
+        })?),
+        None => None,
+    };
     sink.finish(&json).map_err(|e| {
         bad_input(format!(
             "cannot write the outputs to {}: {e}",
@@ -398,6 +551,13 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         let out = args.out.display().to_string();
         let total: u64 = summary.near_misses.iter().sum();
         println!("{total} near misses → {}/{NEAR}", out.trim_end_matches('/'));
+    }
+    if let Some(n) = visit_groups {
+        let out = args.out.display().to_string();
+        println!(
+            "{n} visit lists → {}/{VISITS}/<group>.csv and .html",
+            out.trim_end_matches('/')
+        );
     }
     if let Some(path) = args.report {
         println!("report → {}", path.display());

@@ -51,6 +51,11 @@ pub struct EvalOptions {
     /// `在有效期内（自 2024-01-01 起）` in Chinese. Outcomes, codes and everything else a
     /// decision holds are the same in every language.
     pub lang: crate::messages::Lang,
+    /// Keep the amount of a decision undetermined for missing data when the amount
+    /// itself reads none of the missing data: the amount at stake until the facts are
+    /// known (the visit lists of `mianshen run --visits-by`). Off by default: an
+    /// undetermined decision has no amount.
+    pub pending_amounts: bool,
 }
 
 /// The default budget of evaluation steps per decision: ten million (a decision of the
@@ -63,6 +68,7 @@ impl Default for EvalOptions {
             trace: false,
             budget: DEFAULT_BUDGET,
             lang: crate::messages::Lang::En,
+            pending_amounts: false,
         }
     }
 }
@@ -732,7 +738,9 @@ impl<'r> Evaluator<'r> {
             // even when it names no missing field.
             let undecided = matches!(res.whole, Truth::Unknown | Truth::Error);
             out.outcome = if out.error.is_some() || !missing.is_empty() || undecided {
-                out.amount = None;
+                if !self.opts.pending_amounts || out.error.is_some() {
+                    out.amount = None;
+                }
                 Outcome::Undetermined
             } else {
                 Outcome::Eligible

@@ -11,6 +11,9 @@
 //!   it (`mianshen run --near-miss`, `mianshen eval --near-miss`).
 //! * **Missing data**: undetermined decisions counted per missing field
 //!   ([`field_of`] names the field of a missing path), in the batch's summary.
+//! * **Visit lists** ([`visit_plan`], [`Visit`]): per subject, the facts to collect
+//!   that settle every undetermined decision, grouped for grid workers
+//!   (`mianshen run --visits-by PATH`).
 //!
 //! A host reaches them through [`crate::RuleSet::compare`],
 //! [`crate::RuleSet::near_misses`], [`crate::RuleSet::diff_json_lines`] and
@@ -19,6 +22,7 @@
 mod change;
 mod near;
 mod report;
+mod visit;
 
 pub use change::{
     change, changed_clauses, compare, differs, notify, policy_pairs, Change, PolicyImpact,
@@ -29,6 +33,10 @@ pub use near::{
 };
 
 pub use report::render_report;
+pub use visit::{
+    contact_paths, group_file_name, json_at, order, render_csv, render_html, schema_field,
+    visit_plan, Visit, VisitFact, VisitNear, VisitStake, WORTH_TELLING_DAYS,
+};
 
 /// Why two versions of the rules cannot be compared on one record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -64,6 +64,10 @@ pub struct FieldDef {
     /// clause that reads only such fields is reported as not changeable
     /// (`mianshen run --near-miss`). `fixed: true` in the schema.
     pub fixed: bool,
+    /// Shown unmasked on visit lists (`mianshen run --visits-by`): what a grid worker
+    /// needs to find the person (a name, an address), even when `sensitive`.
+    /// `contact: true` in the schema.
+    pub contact: bool,
     /// Declared bounds for numbers.
     pub range: Option<(Decimal, Decimal)>,
     /// The schema's `doc:` text for the field (`姓名`), if written.
@@ -231,6 +235,8 @@ struct RawFieldFull {
     sensitive: bool,
     #[serde(default)]
     fixed: bool,
+    #[serde(default)]
+    contact: bool,
     range: Option<(serde_yaml::Value, serde_yaml::Value)>,
     doc: Option<String>,
 }
@@ -455,6 +461,7 @@ impl Schema {
             sensitive: full.sensitive,
             display: full.display,
             fixed: full.fixed,
+            contact: full.contact,
             range,
             doc: full.doc.clone(),
         })
