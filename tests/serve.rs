@@ -825,3 +825,87 @@ fn sigterm_stops_the_service() {
         }
     }
 }
+
+/// The installed headless browser, if any (`.ci/install-browser` installs one).
+fn browser() -> Option<PathBuf> {
+    let fixed = PathBuf::from("/usr/bin/chromium");
+    if fixed.exists() {
+        return Some(fixed);
+    }
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("chromium"))
+            .find(|c| c.exists())
+    })
+}
+
+/// Runs the browser headless on `url` with `extra` arguments; its standard output.
+fn headless(browser: &Path, url: &str, profile: &Path, extra: &[String]) -> String {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1600",
+            // Lets the page's requests to the service and its rendering finish.
+            "--virtual-time-budget=15000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the browser runs");
+    assert!(
+        out.status.success(),
+        "the browser failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_staff_page_decides_an_example_record_in_a_headless_browser() {
+    let Some(chromium) = browser() else {
+        println!("skipped: no chromium installed");
+        return;
+    };
+    let server = Server::start(Path::new("rules"), &[]);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("serve-page-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    // The page loads its policies, picks the first, fills in its example case and
+    // shows the decision the service gives for it.
+    let dom = headless(
+        &chromium,
+        &server.url("/"),
+        &dir.join("dom"),
+        &["--dump-dom".into()],
+    );
+    assert!(
+        dom.contains("<option value=\"policy:"),
+        "the policies are listed:\n{dom}"
+    );
+    assert!(
+        dom.contains("class=\"outcome "),
+        "a decision is shown for the example record:\n{dom}"
+    );
+    assert!(dom.contains("C0"), "with its trace:\n{dom}");
+    let png = dir.join("page.png");
+    headless(
+        &chromium,
+        &server.url("/"),
+        &dir.join("shot"),
+        &[format!("--screenshot={}", png.display())],
+    );
+    let bytes = std::fs::read(&png).expect("the screenshot was written");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+        "a real screenshot"
+    );
+}
