@@ -232,6 +232,10 @@ fn fresh_dir(name: &str) -> PathBuf {
 
 fn mianshen(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .current_dir(root())
         .args(args)
         .output()
@@ -349,6 +353,10 @@ fn cli_run_reads_standard_input_and_matches_the_oracle() {
     let dir = fresh_dir("batch-stdin");
     let out = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .args([
             "run",
             "benches/city-10",
@@ -605,6 +613,10 @@ fn assert_no_outputs(out: &Path) {
 
 fn faulty_command(input: &str, out: &Path, threads: usize, line: u64) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mianshen"));
+    // Messages in the default language, whatever the machine's locale.
+    c.env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG");
     c.current_dir(root())
         .args([
             "run",
@@ -707,6 +719,10 @@ fn cli_run_on_standard_input_stops_on_a_panic_while_input_keeps_coming() {
 #[test]
 fn cli_run_refuses_a_fault_injection_it_does_not_know() {
     let o = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .current_dir(root())
         .args([
             "run",

@@ -39,6 +39,10 @@ fn scratch(tag: &str) -> PathBuf {
 fn render(bundle: &str, record: &str, date: &str, dir: &Path) -> (Json, String, PathBuf) {
     let html_path = dir.join(format!("{bundle}.html"));
     let out = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .args([
             "prefill", "rules/", "--bundle", bundle, record, "--date", date,
         ])

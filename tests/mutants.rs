@@ -307,6 +307,10 @@ fn a_suggested_case_kills_the_mutant_once_added() {
 
 fn mianshen(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .args(args)
         .output()
         .unwrap()

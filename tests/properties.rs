@@ -274,6 +274,10 @@ fn host_ci_example() {
 #[test]
 fn cli_test_with_coverage_and_properties() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .args([
             "test",
             "rules",
@@ -308,6 +312,10 @@ fn cli_properties_fail_with_a_counterexample() {
         "ref >= retirement",
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .arg("test")
         .arg(&p.dir)
         .args(["--properties", "--cases", "300"])

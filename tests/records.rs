@@ -38,6 +38,9 @@ struct Out {
 /// `limit`.
 fn mianshen(args: &[&str], limit: Duration) -> Out {
     let out = Command::new("timeout")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .arg(limit.as_secs().to_string())
         .arg(env!("CARGO_BIN_EXE_mianshen"))
         .args(args)

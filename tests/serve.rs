@@ -30,6 +30,10 @@ struct Server {
 impl Server {
     fn start(rules: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+            // Messages in the default language, whatever the machine's locale.
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANG")
             .arg("serve")
             .arg(rules)
             .args(["--addr", "127.0.0.1:0"])

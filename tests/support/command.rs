@@ -32,6 +32,10 @@ impl std::fmt::Debug for Run {
 #[allow(dead_code)] // Not every test file uses every helper.
 pub fn run_within(args: &[&str], limit: Duration) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        // Messages in the default language, whatever the machine's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
         .stdin(Stdio::null())
