@@ -763,6 +763,18 @@ fn prefill(
         println!("{}", output::prefill_json(&result));
         return ExitCode::SUCCESS;
     }
+    print_form(&result, &who, ref_date, html);
+    ExitCode::SUCCESS
+}
+
+/// The pre-filled form as text: members, fields, what to enter, materials, errors, and
+/// where the printable page went.
+fn print_form(
+    result: &mianshen::BundleResult,
+    who: &str,
+    ref_date: chrono::NaiveDate,
+    html: Option<&Path>,
+) {
     // Every value printed below may come from the record: each is escaped on its own,
     // so that no value can start a line of its own ([`escape::text`]).
     let t = |s: &str| escape::text(s).into_owned();
@@ -774,55 +786,14 @@ fn prefill(
             &[
                 ("bundle", &t(&result.bundle)),
                 ("title", &t(&result.title)),
-                ("who", &t(&who)),
+                ("who", &t(who)),
                 ("date", &ref_date.to_string()),
             ]
         )
     );
     println!("\n{}", word("cli-prefill--members", &[]));
     for (key, label, m) in &result.members {
-        let status = match m {
-            MemberStatus::Procedural { status, missing } => match status {
-                Outcome::Eligible => word("cli-prefill--available", &[]),
-                Outcome::NotEligible => word("cli-prefill--not-available", &[]),
-                Outcome::Undetermined if missing.is_empty() => {
-                    word("cli-prefill--undetermined-see-errors", &[])
-                }
-                Outcome::Undetermined => word(
-                    "cli-prefill--undetermined-missing",
-                    &[("missing", &t(&missing.join(", ")))],
-                ),
-            },
-            MemberStatus::Policy { decision: d, item } => {
-                let mut s = outcome_word(d.outcome);
-                if let Some(item) = item {
-                    s.push_str(&word("cli-prefill--for-item", &[("item", &t(item))]));
-                }
-                if !d.failed.is_empty() {
-                    s.push_str(&word(
-                        "cli-prefill--failed",
-                        &[("clauses", &t(&d.failed.join(", ")))],
-                    ));
-                }
-                if !d.missing.is_empty() {
-                    s.push_str(&word(
-                        "cli-prefill--missing",
-                        &[("fields", &t(&d.missing.join(", ")))],
-                    ));
-                }
-                if let Some(e) = &d.error {
-                    s.push_str(&word(
-                        "cli-prefill--error",
-                        &[
-                            ("code", e.kind.code()),
-                            ("at", &t(&e.at)),
-                            ("message", &t(&e.message_in(lang::lang()))),
-                        ],
-                    ));
-                }
-                s
-            }
-        };
+        let status = member_status_text(m);
         println!("  {} {}: {status}", t(key), t(label));
     }
     println!("\n{}", word("cli-prefill--prefilled", &[]));
@@ -891,7 +862,54 @@ fn prefill(
             )
         );
     }
-    ExitCode::SUCCESS
+}
+
+/// A member's status as the text form shows it.
+fn member_status_text(m: &MemberStatus) -> String {
+    let t = |s: &str| escape::text(s).into_owned();
+    let word = |id: &'static str, args: &[(&'static str, &str)]| lang::t(id, args);
+    match m {
+        MemberStatus::Procedural { status, missing } => match status {
+            Outcome::Eligible => word("cli-prefill--available", &[]),
+            Outcome::NotEligible => word("cli-prefill--not-available", &[]),
+            Outcome::Undetermined if missing.is_empty() => {
+                word("cli-prefill--undetermined-see-errors", &[])
+            }
+            Outcome::Undetermined => word(
+                "cli-prefill--undetermined-missing",
+                &[("missing", &t(&missing.join(", ")))],
+            ),
+        },
+        MemberStatus::Policy { decision: d, item } => {
+            let mut s = outcome_word(d.outcome);
+            if let Some(item) = item {
+                s.push_str(&word("cli-prefill--for-item", &[("item", &t(item))]));
+            }
+            if !d.failed.is_empty() {
+                s.push_str(&word(
+                    "cli-prefill--failed",
+                    &[("clauses", &t(&d.failed.join(", ")))],
+                ));
+            }
+            if !d.missing.is_empty() {
+                s.push_str(&word(
+                    "cli-prefill--missing",
+                    &[("fields", &t(&d.missing.join(", ")))],
+                ));
+            }
+            if let Some(e) = &d.error {
+                s.push_str(&word(
+                    "cli-prefill--error",
+                    &[
+                        ("code", e.kind.code()),
+                        ("at", &t(&e.at)),
+                        ("message", &t(&e.message_in(lang::lang()))),
+                    ],
+                ));
+            }
+            s
+        }
+    }
 }
 
 /// Options of `mianshen eval`.
