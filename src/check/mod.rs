@@ -2543,11 +2543,37 @@ impl<'a> Checker<'a> {
             (be, bt, b.span)
         });
         body.locals.pop();
-        let result = match q {
+        let typed_body = b.as_ref().map(|(_, bt, bspan)| (bt, *bspan));
+        let result = self.quantified_type(q, &item_ty, typed_body, f.is_some(), span);
+        (
+            ir::Expr::Quant {
+                quantifier: q,
+                var: slot,
+                list: Box::new(l),
+                filter: f,
+                body: b.map(|(be, _, _)| Box::new(be)),
+                span,
+            },
+            result,
+        )
+    }
+
+    /// The type of a quantifier or aggregate over items of `item_ty`, with its body's
+    /// type and span when it has one; a body of the wrong type, or a missing one where
+    /// the form needs it, is reported.
+    fn quantified_type(
+        &mut self,
+        q: Quantifier,
+        item_ty: &Ty,
+        b: Option<(&Ty, Span)>,
+        has_filter: bool,
+        span: Span,
+    ) -> Ty {
+        match q {
             Quantifier::Any | Quantifier::All | Quantifier::No | Quantifier::Count => {
-                if let Some((_, bt, bspan)) = &b {
-                    self.expect_ty(bt, &Ty::Bool, *bspan, "what--quantifier-condition");
-                } else if f.is_none() && q != Quantifier::Count {
+                if let Some((bt, bspan)) = b {
+                    self.expect_ty(bt, &Ty::Bool, bspan, "what--quantifier-condition");
+                } else if !has_filter && q != Quantifier::Count {
                     self.error(
                         code::MISSING_CONDITION,
                         span,
@@ -2561,8 +2587,8 @@ impl<'a> Checker<'a> {
                     Ty::Bool
                 }
             }
-            Quantifier::Sum | Quantifier::Min | Quantifier::Max => match &b {
-                Some((_, bt, bspan)) => {
+            Quantifier::Sum | Quantifier::Min | Quantifier::Max => match b {
+                Some((bt, bspan)) => {
                     let ok = bt.is_numeric()
                         || *bt == Ty::NoneLit
                         || (q != Quantifier::Sum && *bt == Ty::Date);
@@ -2570,14 +2596,14 @@ impl<'a> Checker<'a> {
                         let tn = self.ty_name(bt);
                         self.error(
                             code::TYPE_MISMATCH,
-                            *bspan,
+                            bspan,
                             msg!("type-mismatch--aggregate", ty = tn),
                             msg!("type-mismatch--aggregate-hint"),
                         );
                     }
                     bt.clone()
                 }
-                None if item_ty.is_numeric() || (q != Quantifier::Sum && item_ty == Ty::Date) => {
+                None if item_ty.is_numeric() || (q != Quantifier::Sum && *item_ty == Ty::Date) => {
                     item_ty.clone()
                 }
                 None => {
@@ -2590,18 +2616,18 @@ impl<'a> Checker<'a> {
                     Ty::NoneLit
                 }
             },
-            Quantifier::The => match &b {
-                Some((_, bt, _)) => bt.clone(),
+            Quantifier::The => match b {
+                Some((bt, _)) => bt.clone(),
                 None => item_ty.clone(),
             },
             Quantifier::Latest | Quantifier::Earliest => {
-                match &b {
-                    Some((_, bt, bspan)) => {
+                match b {
+                    Some((bt, bspan)) => {
                         if !(bt.is_numeric() || *bt == Ty::Date || *bt == Ty::NoneLit) {
                             let tn = self.ty_name(bt);
                             self.error(
                                 code::TYPE_MISMATCH,
-                                *bspan,
+                                bspan,
                                 msg!("type-mismatch--ordering", ty = tn),
                                 msg!("type-mismatch--ordering-hint"),
                             );
@@ -2616,18 +2642,7 @@ impl<'a> Checker<'a> {
                 }
                 item_ty.clone()
             }
-        };
-        (
-            ir::Expr::Quant {
-                quantifier: q,
-                var: slot,
-                list: Box::new(l),
-                filter: f,
-                body: b.map(|(be, _, _)| Box::new(be)),
-                span,
-            },
-            result,
-        )
+        }
     }
 
     fn call(
