@@ -106,6 +106,15 @@ struct PolicyEntry<'a> {
     item_ty: Option<Ty>,
 }
 
+/// A parameter or scale a body reads: its kind's message id, its name, the first day of
+/// the policy's period without a step, and the first step declared absent in it.
+type DatedRead = (
+    &'static str,
+    String,
+    Option<NaiveDate>,
+    Option<(NaiveDate, Option<NaiveDate>)>,
+);
+
 /// `P for x` somewhere: x must be an item of the kind P decides one by one, which is
 /// known only once P is checked (policies may name each other in any order).
 struct ItemChoice {
@@ -1084,6 +1093,40 @@ impl<'a> Checker<'a> {
     /// declared `absent` is not a gap, but a value abolished inside the period is worth
     /// a warning: every decision on those days is an evaluation error.
     fn check_parameter_gaps(&mut self, p: &ast::Policy, effective: &ast::Effective, body: &Body) {
+        let (from, to) = (effective.from, effective.to);
+        for (kind, name, gap, absent) in self.dated_reads(body, from, to) {
+            if p.accepted_gaps.iter().any(|(g, _)| g.name == name) {
+                continue;
+            }
+            if let Some(gap) = gap {
+                self.error(
+                    code::PARAMETER_GAP,
+                    effective.span,
+                    msg!(
+                        "parameter-gap",
+                        what = Message::new(kind),
+                        name = &name,
+                        gap = gap.to_string(),
+                        policy = &p.id.name
+                    ),
+                    msg!("parameter-gap--hint", name = &name, gap = gap.to_string()),
+                );
+            }
+            if let Some((day, until)) = absent {
+                self.warn_abolished(p, effective, kind, &name, day, until);
+            }
+        }
+        for (g, _) in &p.accepted_gaps {
+            if !self.param_index.contains_key(&g.name) && !self.scale_index.contains_key(&g.name) {
+                self.unknown_param(g);
+            }
+        }
+    }
+
+    /// The parameters and scales a body reads, directly or through the functions it
+    /// calls, each with the first day of `from..=to` no step covers and the first step
+    /// declared absent there.
+    fn dated_reads(&self, body: &Body, from: NaiveDate, to: Option<NaiveDate>) -> Vec<DatedRead> {
         let mut params: HashSet<usize> = body.params_used.clone();
         let mut scales: HashSet<usize> = body.scales_used.clone();
         let mut seen_fns = HashSet::new();
@@ -1095,10 +1138,7 @@ impl<'a> Checker<'a> {
                 stack.extend(func.calls.iter().copied());
             }
         }
-        let (from, to) = (effective.from, effective.to);
-        // (kind, name, first day without a step, the first absent step in the period)
-        type Absent = Option<(NaiveDate, Option<NaiveDate>)>;
-        let mut found: Vec<(&str, String, Option<NaiveDate>, Absent)> = vec![];
+        let mut found: Vec<DatedRead> = vec![];
         let mut params: Vec<usize> = params.into_iter().collect();
         params.sort_unstable();
         for def in params
@@ -1121,85 +1161,73 @@ impl<'a> Checker<'a> {
             let gap = ir::first_uncovered(&def.steps, from, to);
             found.push(("kind--scale", def.name.clone(), gap, absent));
         }
-        for (kind, name, gap, absent) in found {
-            if p.accepted_gaps.iter().any(|(g, _)| g.name == name) {
-                continue;
-            }
-            if let Some(gap) = gap {
-                self.error(
-                    code::PARAMETER_GAP,
-                    effective.span,
+        found
+    }
+
+    /// `parameter-abolished`: a policy's period reaches into a step declared absent.
+    fn warn_abolished(
+        &mut self,
+        p: &ast::Policy,
+        effective: &ast::Effective,
+        kind: &'static str,
+        name: &str,
+        day: NaiveDate,
+        until: Option<NaiveDate>,
+    ) {
+        let from = effective.from;
+        let accept = msg!("parameter-abolished--accept", name = name);
+        let (message, hint) = if day > from {
+            let to: Arg = match day.pred_opt() {
+                Some(d) => msg!("parameter-abolished--to", day = d.to_string()).into(),
+                None => "".into(),
+            };
+            (
+                "parameter-abolished--inside",
+                msg!(
+                    "parameter-abolished--end-hint",
+                    day = day.to_string(),
+                    to = to,
+                    accept = accept
+                ),
+            )
+        } else {
+            let hint = match until {
+                Some(t) => msg!(
+                    "parameter-abolished--start-hint",
+                    after = t.to_string(),
+                    accept = accept
+                ),
+                None => {
+                    let at = if kind == "kind--scale" {
+                        format!("marginal({name}, x, date)")
+                    } else {
+                        format!("{name}(date)")
+                    };
                     msg!(
-                        "parameter-gap",
-                        what = Message::new(kind),
-                        name = &name,
-                        gap = gap.to_string(),
-                        policy = &p.id.name
-                    ),
-                    msg!("parameter-gap--hint", name = &name, gap = gap.to_string()),
-                );
-            }
-            if let Some((day, until)) = absent {
-                let accept = msg!("parameter-abolished--accept", name = &name);
-                let (message, hint) = if day > from {
-                    let to: Arg = match day.pred_opt() {
-                        Some(d) => msg!("parameter-abolished--to", day = d.to_string()).into(),
-                        None => "".into(),
-                    };
-                    (
-                        "parameter-abolished--inside",
-                        msg!(
-                            "parameter-abolished--end-hint",
-                            day = day.to_string(),
-                            to = to,
-                            accept = accept
-                        ),
+                        "parameter-abolished--read-at-hint",
+                        name = name,
+                        day = day.to_string(),
+                        at = at,
+                        accept = accept
                     )
-                } else {
-                    let hint = match until {
-                        Some(t) => msg!(
-                            "parameter-abolished--start-hint",
-                            after = t.to_string(),
-                            accept = accept
-                        ),
-                        None => {
-                            let at = if kind == "kind--scale" {
-                                format!("marginal({name}, x, date)")
-                            } else {
-                                format!("{name}(date)")
-                            };
-                            msg!(
-                                "parameter-abolished--read-at-hint",
-                                name = &name,
-                                day = day.to_string(),
-                                at = at,
-                                accept = accept
-                            )
-                        }
-                    };
-                    ("parameter-abolished--before", hint)
-                };
-                self.diags.push(
-                    Diagnostic::warning(
-                        code::PARAMETER_ABOLISHED,
-                        effective.span,
-                        msg!(
-                            message,
-                            what = Message::new(kind),
-                            name = &name,
-                            day = day.to_string(),
-                            policy = &p.id.name
-                        ),
-                    )
-                    .with_hint(hint),
-                );
-            }
-        }
-        for (g, _) in &p.accepted_gaps {
-            if !self.param_index.contains_key(&g.name) && !self.scale_index.contains_key(&g.name) {
-                self.unknown_param(g);
-            }
-        }
+                }
+            };
+            ("parameter-abolished--before", hint)
+        };
+        self.diags.push(
+            Diagnostic::warning(
+                code::PARAMETER_ABOLISHED,
+                effective.span,
+                msg!(
+                    message,
+                    what = Message::new(kind),
+                    name = name,
+                    day = day.to_string(),
+                    policy = &p.id.name
+                ),
+            )
+            .with_hint(hint),
+        );
     }
 
     // ------------------------------------------------------------ bundles
