@@ -1495,71 +1495,9 @@ impl<'a> Checker<'a> {
                     path,
                     span,
                 } => {
-                    let Some(mut rec) = subject
-                        .and_then(|s| self.schema.subjects.get(s))
-                        .map(|d| d.root)
-                    else {
+                    let Some(segments) = self.monotone_path(subject, path, *span) else {
                         continue;
                     };
-                    let segments: Vec<String> = path.split('.').map(str::to_string).collect();
-                    let mut ok = true;
-                    for (i, seg) in segments.iter().enumerate() {
-                        let (name, list) = match seg.strip_suffix("[]") {
-                            Some(n) => (n, true),
-                            None => (seg.as_str(), false),
-                        };
-                        let def = self.schema.record(rec);
-                        let Some((_, field)) = def.and_then(|d| d.field_named(name)) else {
-                            let hint = match did_you_mean(
-                                name,
-                                def.into_iter()
-                                    .flat_map(|d| d.fields.iter())
-                                    .map(|f| f.name.as_str()),
-                            ) {
-                                Some(s) => msg!("hint--did-you-mean", name = s),
-                                None => msg!("unknown-field--property-path-hint"),
-                            };
-                            self.error(
-                                code::UNKNOWN_FIELD,
-                                *span,
-                                msg!("unknown-field--property-path", name = name),
-                                hint,
-                            );
-                            ok = false;
-                            break;
-                        };
-                        let last = i + 1 == segments.len();
-                        match (&field.ty, list, last) {
-                            (FieldType::Record(r), false, false) => rec = *r,
-                            (FieldType::List(t), true, false) => match &**t {
-                                FieldType::Record(r) => rec = *r,
-                                _ => ok = false,
-                            },
-                            (
-                                FieldType::Int | FieldType::Decimal | FieldType::Date,
-                                false,
-                                true,
-                            ) => {}
-                            (FieldType::List(t), true, true)
-                                if matches!(
-                                    **t,
-                                    FieldType::Int | FieldType::Decimal | FieldType::Date
-                                ) => {}
-                            _ => ok = false,
-                        }
-                        if !ok {
-                            self.error(
-                                code::TYPE_MISMATCH,
-                                *span,
-                                msg!("type-mismatch--monotone-path", path = path),
-                                msg!("type-mismatch--monotone-path-hint"),
-                            );
-                            break;
-                        }
-                    }
-                    if !ok {
-                        continue;
-                    }
                     ir::PropertyKind::Monotone {
                         increasing: *increasing,
                         path: segments,
@@ -1573,6 +1511,70 @@ impl<'a> Checker<'a> {
             });
         }
         out
+    }
+
+    /// The path of a `monotone` property, as segments, when it leads from the subject
+    /// through records (and lists of records, `[]`) to a number or a date; a diagnostic
+    /// otherwise.
+    fn monotone_path(
+        &mut self,
+        subject: Option<usize>,
+        path: &str,
+        span: Span,
+    ) -> Option<Vec<String>> {
+        let mut rec = subject
+            .and_then(|s| self.schema.subjects.get(s))
+            .map(|d| d.root)?;
+        let segments: Vec<String> = path.split('.').map(str::to_string).collect();
+        let mut ok = true;
+        for (i, seg) in segments.iter().enumerate() {
+            let (name, list) = match seg.strip_suffix("[]") {
+                Some(n) => (n, true),
+                None => (seg.as_str(), false),
+            };
+            let def = self.schema.record(rec);
+            let Some((_, field)) = def.and_then(|d| d.field_named(name)) else {
+                let hint = match did_you_mean(
+                    name,
+                    def.into_iter()
+                        .flat_map(|d| d.fields.iter())
+                        .map(|f| f.name.as_str()),
+                ) {
+                    Some(s) => msg!("hint--did-you-mean", name = s),
+                    None => msg!("unknown-field--property-path-hint"),
+                };
+                self.error(
+                    code::UNKNOWN_FIELD,
+                    span,
+                    msg!("unknown-field--property-path", name = name),
+                    hint,
+                );
+                ok = false;
+                break;
+            };
+            let last = i + 1 == segments.len();
+            match (&field.ty, list, last) {
+                (FieldType::Record(r), false, false) => rec = *r,
+                (FieldType::List(t), true, false) => match &**t {
+                    FieldType::Record(r) => rec = *r,
+                    _ => ok = false,
+                },
+                (FieldType::Int | FieldType::Decimal | FieldType::Date, false, true) => {}
+                (FieldType::List(t), true, true)
+                    if matches!(**t, FieldType::Int | FieldType::Decimal | FieldType::Date) => {}
+                _ => ok = false,
+            }
+            if !ok {
+                self.error(
+                    code::TYPE_MISMATCH,
+                    span,
+                    msg!("type-mismatch--monotone-path", path = path),
+                    msg!("type-mismatch--monotone-path-hint"),
+                );
+                break;
+            }
+        }
+        ok.then_some(segments)
     }
 
     fn unknown_policy(&mut self, id: &ast::Ident) {
