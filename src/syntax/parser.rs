@@ -664,96 +664,108 @@ impl Builder {
                 Rule::subject_decl => b.subject = Some(self.ident(parts.required()?)),
                 Rule::basis_decl => b.basis = Some(unquote(&parts.required()?)),
                 Rule::let_decl => b.lets.push(self.let_decl(entry)?),
-                Rule::member_decl => {
-                    let parts_span = self.span(&entry);
-                    let key = self.ident(parts.required()?);
-                    let mut label = None;
-                    let mut kind = None;
-                    for part in parts {
-                        match part.as_rule() {
-                            Rule::string => label = Some(unquote(&part)),
-                            Rule::member_available => {
-                                let e = self.children(part).required_rule(Rule::expr)?;
-                                kind = Some(MemberKind::Available(self.expr(e)?));
-                            }
-                            _ => {
-                                let mut q = self.operands(part);
-                                let policy = self.ident(q.required()?);
-                                let mut item = None;
-                                let mut overrides = vec![];
-                                for o in q {
-                                    if o.as_rule() == Rule::item_choice {
-                                        item = Some(self.item_choice(o)?);
-                                        continue;
-                                    }
-                                    let mut r = self.children(o);
-                                    let clause = self.ident(r.required()?);
-                                    let value = self.expr(r.required()?)?;
-                                    overrides.push((clause, value));
-                                }
-                                kind = Some(MemberKind::Policy {
-                                    policy,
-                                    item,
-                                    overrides,
-                                });
-                            }
-                        }
-                    }
-                    b.members.push(Member {
-                        key,
-                        label,
-                        kind: kind.ok_or_else(|| internal(parts_span, "member kind"))?,
-                    });
-                }
-                Rule::field_decl => {
-                    let key = self.ident(parts.required()?);
-                    let label = unquote(&parts.required()?);
-                    let mut value = None;
-                    let mut when = None;
-                    for part in parts.filter(|x| !is_token(x)) {
-                        match part.as_rule() {
-                            Rule::entered => {}
-                            _ if value.is_none() => value = Some(self.expr(part)?),
-                            _ => when = Some(self.expr(part)?),
-                        }
-                    }
-                    b.fields.push(FormField {
-                        key,
-                        label,
-                        value,
-                        when,
-                    });
-                }
-                Rule::material_decl => {
-                    let key = self.ident(parts.required()?);
-                    let label = unquote(&parts.required()?);
-                    let mut members = vec![];
-                    let mut held = None;
-                    for part in parts {
-                        match part.as_rule() {
-                            Rule::policy_id => members.push(self.ident(part)),
-                            Rule::held => {
-                                let cond = part
-                                    .into_inner()
-                                    .find(|x| x.as_rule() == Rule::expr)
-                                    .map(|e| self.expr(e))
-                                    .transpose()?;
-                                held = Some(cond);
-                            }
-                            _ => {}
-                        }
-                    }
-                    b.materials.push(Material {
-                        key,
-                        label,
-                        members,
-                        held,
-                    });
-                }
+                Rule::member_decl => b.members.push(self.member(entry)?),
+                Rule::field_decl => b.fields.push(self.form_field(entry)?),
+                Rule::material_decl => b.materials.push(self.material(entry)?),
                 _ => {}
             }
         }
         Ok(b)
+    }
+
+    /// `member KEY ["label"]: available when … | policy P [for x] [with C2 = …]`.
+    fn member(&self, entry: Pair<Rule>) -> Result<Member> {
+        let espan = self.span(&entry);
+        let mut parts = self.children(entry);
+        let key = self.ident(parts.required()?);
+        let mut label = None;
+        let mut kind = None;
+        for part in parts {
+            match part.as_rule() {
+                Rule::string => label = Some(unquote(&part)),
+                Rule::member_available => {
+                    let e = self.children(part).required_rule(Rule::expr)?;
+                    kind = Some(MemberKind::Available(self.expr(e)?));
+                }
+                _ => {
+                    let mut q = self.operands(part);
+                    let policy = self.ident(q.required()?);
+                    let mut item = None;
+                    let mut overrides = vec![];
+                    for o in q {
+                        if o.as_rule() == Rule::item_choice {
+                            item = Some(self.item_choice(o)?);
+                            continue;
+                        }
+                        let mut r = self.children(o);
+                        let clause = self.ident(r.required()?);
+                        let value = self.expr(r.required()?)?;
+                        overrides.push((clause, value));
+                    }
+                    kind = Some(MemberKind::Policy {
+                        policy,
+                        item,
+                        overrides,
+                    });
+                }
+            }
+        }
+        Ok(Member {
+            key,
+            label,
+            kind: kind.ok_or_else(|| internal(espan, "member kind"))?,
+        })
+    }
+
+    /// `field KEY "label": entered | EXPR [when COND]`.
+    fn form_field(&self, entry: Pair<Rule>) -> Result<FormField> {
+        let mut parts = self.children(entry);
+        let key = self.ident(parts.required()?);
+        let label = unquote(&parts.required()?);
+        let mut value = None;
+        let mut when = None;
+        for part in parts.filter(|x| !is_token(x)) {
+            match part.as_rule() {
+                Rule::entered => {}
+                _ if value.is_none() => value = Some(self.expr(part)?),
+                _ => when = Some(self.expr(part)?),
+            }
+        }
+        Ok(FormField {
+            key,
+            label,
+            value,
+            when,
+        })
+    }
+
+    /// `material KEY "label" for MEMBER, … [: held [when COND]]`.
+    fn material(&self, entry: Pair<Rule>) -> Result<Material> {
+        let mut parts = self.children(entry);
+        let key = self.ident(parts.required()?);
+        let label = unquote(&parts.required()?);
+        let mut members = vec![];
+        let mut held = None;
+        for part in parts {
+            match part.as_rule() {
+                Rule::policy_id => members.push(self.ident(part)),
+                Rule::held => {
+                    let cond = part
+                        .into_inner()
+                        .find(|x| x.as_rule() == Rule::expr)
+                        .map(|e| self.expr(e))
+                        .transpose()?;
+                    held = Some(cond);
+                }
+                _ => {}
+            }
+        }
+        Ok(Material {
+            key,
+            label,
+            members,
+            held,
+        })
     }
 
     fn let_decl(&self, pair: Pair<Rule>) -> Result<Let> {
