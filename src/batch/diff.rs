@@ -337,7 +337,7 @@ impl<'j> DiffWorker<'j> {
         match decided {
             Ok(()) => Ok(part),
             Err(payload) => {
-                job.fail(fault_of(payload, current));
+                job.fail(fault_of(payload, current, || None));
                 Err(Stopped)
             }
         }

@@ -156,8 +156,13 @@ struct InternalDecision {
 }
 
 /// The fault of a panic caught deciding the record on `line`: the internal error the
-/// reference evaluator answered with ([`internal`]), or any other panic.
-pub(super) fn fault_of(payload: Box<dyn std::any::Any + Send>, line: Option<u64>) -> Fault {
+/// reference evaluator answered with ([`internal`]), or any other panic, whose policy
+/// `locate` finds when it can.
+pub(super) fn fault_of(
+    payload: Box<dyn std::any::Any + Send>,
+    line: Option<u64>,
+    locate: impl FnOnce() -> Option<usize>,
+) -> Fault {
     match payload.downcast::<InternalDecision>() {
         Ok(d) => Fault {
             line,
@@ -166,8 +171,8 @@ pub(super) fn fault_of(payload: Box<dyn std::any::Any + Send>, line: Option<u64>
         },
         Err(payload) => Fault {
             line,
-            policy: None,
             message: eval::panic_message(&*payload),
+            policy: locate(),
         },
     }
 }
@@ -268,19 +273,9 @@ impl<'j> Worker<'j> {
             Ok(()) => Ok(part),
             Err(payload) => {
                 let line = current.map(|(line, _)| line);
-                let fault = match payload.downcast::<InternalDecision>() {
-                    Ok(d) => Fault {
-                        line,
-                        policy: d.policy,
-                        message: d.message,
-                    },
-                    Err(payload) => Fault {
-                        line,
-                        message: eval::panic_message(&*payload),
-                        policy: current.and_then(|(line, input)| self.locate(line, input)),
-                    },
-                };
-                job.fail(fault);
+                job.fail(fault_of(payload, line, || {
+                    current.and_then(|(line, input)| self.locate(line, input))
+                }));
                 Err(Stopped)
             }
         }

@@ -2,8 +2,7 @@
 //! population, written to an output directory.
 
 use super::run::{
-    bad_input, failed_run, open_input, progress_bar, quiet_worker_panics, tmp_name, write_json,
-    RunArgs,
+    bad_input, failed_run, open_input, quiet_worker_panics, tmp_name, write_json, Progress, RunArgs,
 };
 use mianshen::internals::batch::{self, ChunkOutput, DiffConfig, Impact, RunConfig, Sink};
 use std::fs::File;
@@ -140,21 +139,9 @@ fn diff_checked(args: &DiffArgs) -> Result<(), ExitCode> {
         },
         after_date: to_date,
     };
-    let bar = progress_bar(args.quiet, total);
+    let shown = Progress::start(args.quiet, total);
     quiet_worker_panics();
-    let started = std::time::Instant::now();
-    let progress = |done: u64, bytes: Option<u64>| {
-        if let Some(bar) = &bar {
-            if let Some(b) = bytes {
-                bar.set_position(b);
-            }
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "{done} records, {:.0} records/s",
-                done as f64 / secs
-            ));
-        }
-    };
+    let progress = |done: u64, bytes: Option<u64>| shown.update(done, bytes);
     let result = match input {
         Ok(rows) => batch::diff(&before, after_rules, rows, &config, &mut sink, &mut |d| {
             progress(d, None)
@@ -168,9 +155,7 @@ fn diff_checked(args: &DiffArgs) -> Result<(), ExitCode> {
             &mut |d, b| progress(d, Some(b)),
         ),
     };
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    shown.finish();
     let impact = match result {
         Ok(i) => i,
         Err(e) => {
@@ -178,7 +163,7 @@ fn diff_checked(args: &DiffArgs) -> Result<(), ExitCode> {
             return Err(failed_run(&e, args.out));
         }
     };
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = shown.elapsed();
     sink.finish(&impact.to_json(Some(elapsed))).map_err(|e| {
         bad_input(format!(
             "cannot write the outputs to {}: {e}",

@@ -37,6 +37,23 @@ struct Cli {
     command: Command,
 }
 
+/// How a batch goes through its population: the options `run` and `diff` share.
+#[derive(clap::Args, Debug)]
+struct StreamArgs {
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// The subject kind of the records (needed for CSV when the schema has several).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Input format: jsonl or csv (default: from the file name).
+    #[arg(long)]
+    format: Option<String>,
+}
+
 /// How records are read and how much work a decision may take: the options of `eval`,
 /// `run`, `test` and `prefill` (docs/records.md lists the limits and the errors).
 #[derive(clap::Args, Debug, Clone, Copy)]
@@ -137,18 +154,8 @@ enum Command {
         /// The output directory (grants.jsonl, pushes.jsonl, rejected.jsonl, summary.json).
         #[arg(long)]
         out: PathBuf,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-        /// The subject kind of the records (needed for CSV when the schema has several).
-        #[arg(long)]
-        subject: Option<String>,
-        /// Input format: jsonl or csv (default: from the file name).
-        #[arg(long)]
-        format: Option<String>,
+        #[command(flatten)]
+        stream: StreamArgs,
         /// Also write a pre-filled form of this bundle for every subject for whom at
         /// least one member is available (forms.jsonl).
         #[arg(long)]
@@ -196,18 +203,8 @@ enum Command {
         /// The output directory (changes.jsonl, impact.json, rejected.jsonl).
         #[arg(long)]
         out: PathBuf,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-        /// The subject kind of the records (needed for CSV when the schema has several).
-        #[arg(long)]
-        subject: Option<String>,
-        /// Input format: jsonl or csv (default: from the file name).
-        #[arg(long)]
-        format: Option<String>,
+        #[command(flatten)]
+        stream: StreamArgs,
         #[command(flatten)]
         records: RecordArgs,
     },
@@ -367,10 +364,7 @@ pub fn main() -> ExitCode {
             input,
             date,
             out,
-            threads,
-            quiet,
-            subject,
-            format,
+            stream,
             bundle,
             near_miss,
             report,
@@ -384,10 +378,10 @@ pub fn main() -> ExitCode {
                 input: &input,
                 date: &date,
                 out: &out,
-                threads,
-                quiet,
-                subject: subject.as_deref(),
-                format: format.as_deref(),
+                threads: stream.threads,
+                quiet: stream.quiet,
+                subject: stream.subject.as_deref(),
+                format: stream.format.as_deref(),
                 bundle: bundle.as_deref(),
                 overlay: overlay.as_deref(),
                 near_miss,
@@ -403,10 +397,7 @@ pub fn main() -> ExitCode {
             date,
             to_date,
             out,
-            threads,
-            quiet,
-            subject,
-            format,
+            stream,
             records,
         } => {
             let _ = RECORD_ARGS.set(records);
@@ -418,10 +409,10 @@ pub fn main() -> ExitCode {
                 date: &date,
                 to_date: to_date.as_deref(),
                 out: &out,
-                threads,
-                quiet,
-                subject: subject.as_deref(),
-                format: format.as_deref(),
+                threads: stream.threads,
+                quiet: stream.quiet,
+                subject: stream.subject.as_deref(),
+                format: stream.format.as_deref(),
             })
         }
     }

@@ -491,21 +491,9 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
         visits_by: args.visits_by.map(str::to_string),
         ..RunConfig::new(ref_date)
     };
-    let bar = progress_bar(args.quiet, total);
+    let shown = Progress::start(args.quiet, total);
     quiet_worker_panics();
-    let started = std::time::Instant::now();
-    let progress = |done: u64, bytes: Option<u64>| {
-        if let Some(bar) = &bar {
-            if let Some(b) = bytes {
-                bar.set_position(b);
-            }
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "{done} records, {:.0} records/s",
-                done as f64 / secs
-            ));
-        }
-    };
+    let progress = |done: u64, bytes: Option<u64>| shown.update(done, bytes);
     let result = match input {
         Ok(input) => batch::run(&rules, input, &config, &mut sink, &mut |d| {
             progress(d, None)
@@ -514,9 +502,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
             progress(d, Some(b))
         }),
     };
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    shown.finish();
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
@@ -524,7 +510,7 @@ fn run_checked(args: &RunArgs) -> Result<(), ExitCode> {
             return Err(failed_run(&e, args.out));
         }
     };
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = shown.elapsed();
     let json = summary.to_json(Some(elapsed));
     let visit_groups = match sink.visits.take() {
         Some(v) => Some(v.finish(args.out, &rules, ref_date).map_err(|e| {
@@ -618,23 +604,61 @@ pub(super) fn open_input<'r>(
     Ok((Ok(rows), None))
 }
 
-/// A progress bar on a terminal, unless `--quiet`: by bytes read when the input's size
-/// is known, a spinner otherwise.
-pub(super) fn progress_bar(quiet: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
-    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return None;
+/// A batch's progress on a terminal, unless `--quiet`: a bar by bytes read when the
+/// input's size is known, a spinner otherwise, with the records done and the rate; and
+/// the time since the start.
+pub(super) struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    pub(super) fn start(quiet: bool, total: Option<u64>) -> Progress {
+        let shown = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = shown.then(|| {
+            let bar = match total {
+                Some(t) => indicatif::ProgressBar::new(t),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            started: std::time::Instant::now(),
+        }
     }
-    let bar = match total {
-        Some(t) => indicatif::ProgressBar::new(t),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {msg} ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    Some(bar)
+
+    /// `done` records decided, `bytes` of the input read (when counted).
+    pub(super) fn update(&self, done: u64, bytes: Option<u64>) {
+        if let Some(bar) = &self.bar {
+            if let Some(b) = bytes {
+                bar.set_position(b);
+            }
+            let secs = self.elapsed().max(1e-9);
+            bar.set_message(format!(
+                "{done} records, {:.0} records/s",
+                done as f64 / secs
+            ));
+        }
+    }
+
+    /// Clears the bar.
+    pub(super) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Seconds since the start.
+    pub(super) fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
 }
 
 /// The exit status of a run that failed, having said why: 3 for a bug of the engine
