@@ -185,6 +185,7 @@ pub(crate) mod reach;
 pub(crate) mod record;
 pub(crate) mod schema;
 pub(crate) mod semantics;
+pub(crate) mod sql;
 pub(crate) mod syntax;
 pub(crate) mod testing;
 pub(crate) mod value;
@@ -233,6 +234,9 @@ pub mod internals {
     }
     pub mod semantics {
         pub use crate::semantics::*;
+    }
+    pub mod sql {
+        pub use crate::sql::*;
     }
     pub mod syntax {
         pub use crate::syntax::*;
