@@ -6,6 +6,7 @@ mod mutants;
 pub mod output;
 mod props;
 mod run;
+mod sql;
 #[cfg(feature = "serve")]
 mod serve;
 
@@ -272,6 +273,13 @@ enum Command {
         #[command(flatten)]
         records: RecordArgs,
     },
+    /// The rule set compiled to one SQL script for PostgreSQL or Spark: reads the
+    /// subject tables and writes a `decisions` table (docs/sql.md); with --ddl, the
+    /// tables it reads.
+    Sql(sql::SqlArgs),
+    /// Write a population (JSON Lines) in the tables' layout: CSV files with a psql
+    /// load script, or Parquet.
+    Export(sql::ExportArgs),
     /// Serve decisions over HTTP: a JSON API, metrics and a page for policy staff
     /// (docs/serve.md).
     #[cfg(feature = "serve")]
@@ -284,6 +292,8 @@ pub fn main() -> ExitCode {
     lang::init(cli.lang);
     match cli.command {
         Command::Check { rules } => check(&rules),
+        Command::Sql(args) => sql::sql(args),
+        Command::Export(args) => sql::export(args),
         Command::Eval {
             rules,
             record,
