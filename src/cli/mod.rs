@@ -6,9 +6,9 @@ mod mutants;
 pub mod output;
 mod props;
 mod run;
-mod sql;
 #[cfg(feature = "serve")]
 mod serve;
+mod sql;
 
 use clap::{Parser, Subcommand};
 // The facade wherever it suffices; the internals for what only a command line needs

@@ -1,7 +1,7 @@
 //! `mianshen sql` (the rule set compiled to SQL, or the tables it reads) and
 //! `mianshen export` (a population written in those tables' layout).
 
-use mianshen::internals::sql::Dialect;
+use mianshen::internals::sql::{compile_script, Dialect};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,9 +73,42 @@ pub enum ExportFormat {
 
 /// Runs `mianshen sql`.
 pub fn sql(args: SqlArgs) -> ExitCode {
-    let _ = args;
-    eprintln!("error: not yet");
-    ExitCode::from(2)
+    if args.ddl {
+        eprintln!("error: not yet");
+        return ExitCode::from(2);
+    }
+    compile_cmd(&args)
+}
+
+/// `mianshen sql RULES --dialect D --date DATE`: prints the script; says on stderr
+/// which policies it leaves out and why (exit 0 all the same: the script decides the
+/// others).
+fn compile_cmd(args: &SqlArgs) -> ExitCode {
+    let rules = match super::load_rules(&args.rules) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let date = match super::parse_date(args.date.as_deref().unwrap_or_default()) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    for id in &args.policies {
+        if rules.policy(id).is_none() {
+            eprintln!("error: no policy `{id}` in {}", args.rules.display());
+            return ExitCode::from(2);
+        }
+    }
+    let script = compile_script(&rules, args.dialect.into(), date, &args.policies);
+    print!("{}", script.sql);
+    eprintln!(
+        "compiled {} policies to SQL; left out {}",
+        script.compiled.len(),
+        script.left_out.len()
+    );
+    for (id, why) in &script.left_out {
+        eprintln!("  left out {id}: {why}");
+    }
+    ExitCode::SUCCESS
 }
 
 /// Runs `mianshen export`.

@@ -8,7 +8,18 @@
 //! The SQL is a backend of the compiled rule set, held to the reference evaluator by
 //! differential tests (`tests/sql.rs`), never a restatement of its own.
 
+mod builtins;
+mod cell;
+mod compile;
+mod decision;
 pub mod layout;
+mod operators;
+mod ops;
+mod quantify;
+mod relation;
+mod script;
+
+pub use script::{compile_script, Script, DECISION_COLUMNS};
 
 /// The SQL dialects the backend writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +44,7 @@ impl Dialect {
     pub(crate) fn text(self, s: &str) -> String {
         match self {
             Dialect::Postgres => format!("'{}'", s.replace('\'', "''")),
-            Dialect::Spark => format!(
-                "'{}'",
-                s.replace('\\', "\\\\").replace('\'', "\\'")
-            ),
+            Dialect::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
         }
     }
 }
