@@ -332,7 +332,10 @@ mod tests {
             "{names:?}"
         );
         let person = &layout.tables[layout.subject_table(0).unwrap_or_default()];
-        assert!(person.columns.iter().any(|c| c.name == "person__birth_date"));
+        assert!(person
+            .columns
+            .iter()
+            .any(|c| c.name == "person__birth_date"));
         assert!(person.columns.iter().any(|c| c.name == "loans"));
         for t in &layout.tables {
             assert!(t.name.len() <= MAX_IDENT);
