@@ -50,7 +50,7 @@ struct StreamArgs {
     /// The subject kind of the records (needed for CSV when the schema has several).
     #[arg(long)]
     subject: Option<String>,
-    /// Input format: jsonl or csv (default: from the file name).
+    /// Input format: jsonl, csv or parquet (default: from the file name).
     #[arg(long)]
     format: Option<String>,
 }
@@ -145,8 +145,9 @@ enum Command {
     Run {
         /// The rules directory.
         rules: PathBuf,
-        /// The population: JSON Lines (one record a line) or CSV with a header of
-        /// dotted schema paths; `-` for standard input.
+        /// The population: JSON Lines (one record a line), CSV with a header of
+        /// dotted schema paths, or Parquet in the layout of `mianshen export`; `-`
+        /// for standard input (JSON Lines or CSV).
         #[arg(long)]
         input: String,
         /// The reference date, YYYY-MM-DD.

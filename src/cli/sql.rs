@@ -1,8 +1,10 @@
 //! `mianshen sql` (the rule set compiled to SQL, or the tables it reads) and
 //! `mianshen export` (a population written in those tables' layout).
 
-use mianshen::internals::sql::{compile_script, Dialect};
-use std::path::PathBuf;
+use mianshen::internals::sql::{compile_script, ddl, export, parquet, Dialect};
+use std::fs::File;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The dialect argument.
@@ -47,7 +49,7 @@ pub struct SqlArgs {
 pub struct ExportArgs {
     /// The rules directory (its schema gives the layout).
     pub rules: PathBuf,
-    /// The population, JSON Lines.
+    /// The population, JSON Lines (`-` for standard input).
     #[arg(long)]
     pub input: PathBuf,
     /// csv (one file a table, and load.psql) or parquet (one file a subject kind, lists
@@ -60,6 +62,10 @@ pub struct ExportArgs {
     /// The subject kind of the records (recognised from each record if not given).
     #[arg(long)]
     pub subject: Option<String>,
+    /// Accept keys the schema does not declare (they are not exported), as `run
+    /// --lenient` does. Strict by default: such a record is rejected.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 /// The export's file format.
@@ -74,8 +80,12 @@ pub enum ExportFormat {
 /// Runs `mianshen sql`.
 pub fn sql(args: SqlArgs) -> ExitCode {
     if args.ddl {
-        eprintln!("error: not yet");
-        return ExitCode::from(2);
+        let rules = match super::load_rules(&args.rules) {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        print!("{}", ddl::ddl(rules.schema(), args.dialect.into()));
+        return ExitCode::SUCCESS;
     }
     compile_cmd(&args)
 }
@@ -111,9 +121,143 @@ fn compile_cmd(args: &SqlArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs `mianshen export`.
+/// Runs `mianshen export`: the population read as `run` reads it, written in the
+/// tables' layout into `--out`, with `rejected.jsonl` for the records refused. Exit
+/// status 1 when the input cannot be read or the outputs written.
 pub fn export(args: ExportArgs) -> ExitCode {
-    let _ = args;
-    eprintln!("error: not yet");
-    ExitCode::from(2)
+    let rules = match super::load_rules(&args.rules) {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let fail = |message: String| {
+        eprintln!("{}", super::error_line(&message));
+        ExitCode::from(1)
+    };
+    let input: Box<dyn BufRead> = if args.input.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match File::open(&args.input) {
+            Ok(f) => Box::new(std::io::BufReader::with_capacity(1 << 20, f)),
+            Err(e) => {
+                return fail(format!(
+                    "cannot read the input {}: {e}",
+                    args.input.display()
+                ))
+            }
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        return fail(format!("cannot write to {}: {e}", args.out.display()));
+    }
+    let options = export::ExportOptions {
+        subject: args.subject.clone(),
+        read: mianshen::ReadOptions {
+            lenient: args.lenient,
+            ..mianshen::ReadOptions::default()
+        },
+    };
+    let schema = rules.schema();
+    let (files, result) = match args.format {
+        ExportFormat::Csv => csv_files(schema, input, &options, &args.out),
+        ExportFormat::Parquet => parquet_files(schema, input, &options, &args.out),
+    };
+    match result {
+        Ok(summary) => {
+            eprintln!("{}", summary_line(&summary, &args.out, files.len()));
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            // Nothing half written is left to be taken for a population.
+            for f in &files {
+                let _ = std::fs::remove_file(f);
+            }
+            fail(message)
+        }
+    }
+}
+
+/// The one line `export` ends with.
+fn summary_line(s: &export::ExportSummary, out: &Path, files: usize) -> String {
+    let out = out.display().to_string();
+    let out = out.trim_end_matches('/');
+    let mut line = format!(
+        "{} records written, {} rejected ({} read) → {files} files in {out}",
+        s.written, s.rejected, s.read
+    );
+    if s.rejected > 0 {
+        line.push_str(&format!("; the reasons in {out}/rejected.jsonl"));
+    }
+    line
+}
+
+/// What an export wrote (the files, to remove if it failed) and how it ended.
+type Written = (Vec<PathBuf>, Result<export::ExportSummary, String>);
+
+/// Creates `names` in `dir` (and `rejected.jsonl`), buffered.
+fn create_files(
+    dir: &Path,
+    names: &[String],
+    made: &mut Vec<PathBuf>,
+) -> Result<(Vec<BufWriter<File>>, BufWriter<File>), String> {
+    let mut open = |name: &str| {
+        let path = dir.join(name);
+        let f = File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()));
+        made.push(path);
+        f.map(|f| BufWriter::with_capacity(1 << 16, f))
+    };
+    let rejected = open("rejected.jsonl")?;
+    let files = names.iter().map(|n| open(n)).collect::<Result<_, _>>()?;
+    Ok((files, rejected))
+}
+
+/// `--format csv`: a CSV file a table, `load.psql` beside them.
+fn csv_files(
+    schema: &mianshen::internals::schema::Schema,
+    input: Box<dyn BufRead>,
+    options: &export::ExportOptions,
+    dir: &Path,
+) -> Written {
+    let names: Vec<String> = export::table_names(schema)
+        .iter()
+        .map(|t| export::csv_file_name(t))
+        .collect();
+    let mut made = vec![];
+    let result = (|| {
+        let (mut tables, mut rejected) = create_files(dir, &names, &mut made)?;
+        let summary = export::export_csv(schema, input, options, &mut tables, &mut rejected)
+            .map_err(|e| e.to_string())?;
+        rejected
+            .flush()
+            .map_err(|e| format!("cannot write rejected.jsonl: {e}"))?;
+        let script = dir.join("load.psql");
+        made.push(script.clone());
+        std::fs::write(&script, export::load_script(schema))
+            .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+        Ok(summary)
+    })();
+    (made, result)
+}
+
+/// `--format parquet`: a Parquet file a subject kind.
+fn parquet_files(
+    schema: &mianshen::internals::schema::Schema,
+    input: Box<dyn BufRead>,
+    options: &export::ExportOptions,
+    dir: &Path,
+) -> Written {
+    let names: Vec<String> = parquet::subject_names(schema)
+        .iter()
+        .map(|s| parquet::parquet_file_name(s))
+        .collect();
+    let mut made = vec![];
+    let result = (|| {
+        let (files, mut rejected) = create_files(dir, &names, &mut made)?;
+        let summary = parquet::export_parquet(schema, input, options, files, &mut rejected)
+            .map_err(|e| e.to_string())?;
+        rejected
+            .flush()
+            .map_err(|e| format!("cannot write rejected.jsonl: {e}"))?;
+        Ok(summary)
+    })();
+    (made, result)
 }
