@@ -253,7 +253,9 @@ impl<'r> Compiler<'r> {
 
     /// The cell `cell` read from scope `to` (an inner scope of the cell's own).
     pub fn import(&mut self, cell: Cell, to: usize) -> Compiled<Cell> {
-        if cell.scope == to {
+        // A scope's own row stays where it is: its fields are read there, then
+        // imported.
+        if cell.scope == to || matches!(&cell.kind, Kind::Record(r) if r.row_of.is_some()) {
             return Ok(cell);
         }
         let parent = self.scope(to)?.parent.ok_or_else(|| {
