@@ -329,6 +329,20 @@ impl Dialect {
         }
     }
 
+    /// The number at `key` of a JSON object text (null when it is not a number).
+    pub(crate) fn json_number(self, json: &str, key: &str) -> String {
+        let k = self.text(key);
+        match self {
+            Dialect::Postgres => format!(
+                "CASE WHEN json_typeof(CAST({json} AS JSON) -> {k}) = 'number' THEN CAST(CAST({json} AS JSON) ->> {k} AS NUMERIC) END"
+            ),
+            Dialect::Spark => format!(
+                "CAST(get_json_object({json}, {}) AS DECIMAL(38,18))",
+                self.text(&format!("$.{key}"))
+            ),
+        }
+    }
+
     /// A whole-number literal.
     pub(crate) fn int(self, i: i64) -> String {
         format!("CAST({i} AS BIGINT)")

@@ -95,18 +95,27 @@ impl<'r> Compiler<'r> {
                 level: 0,
             });
         }
-        if p.per_item.is_some() {
-            return Err(Unsupported(
-                "a policy decided item by item (`for each`) is not compiled to SQL yet".into(),
-            ));
+        if let Some(pi) = &p.per_item {
+            return self.decide_items(p, pi);
         }
         let mut frame = Frame::new(0, p.locals, &p.lets);
+        self.decide_in(p, &mut frame)
+    }
+
+    /// The clauses and the amount of `p` in `frame`'s scope (the subject's, or an
+    /// item's), assembled.
+    pub(crate) fn decide_in(
+        &mut self,
+        p: &'r PolicyDef,
+        frame: &mut Frame<'r>,
+    ) -> Compiled<DecisionCols> {
         let mut clauses = vec![];
         for c in &p.clauses {
-            clauses.push((c.id.clone(), self.expr(&c.condition, &mut frame, 0)?));
+            let scope = frame.scope;
+            clauses.push((c.id.clone(), self.expr(&c.condition, frame, scope)?));
         }
-        let amount = self.amount(p, &mut frame)?;
-        self.assemble(&clauses, amount)
+        let amount = self.amount(p, frame)?;
+        self.assemble(&clauses, amount, frame.scope)
     }
 
     /// The amount: the first rule whose guard holds (a guard in error or unknown is
@@ -118,7 +127,7 @@ impl<'r> Compiler<'r> {
         for a in &p.amounts {
             let guard = match &a.guard {
                 AmountGuard::Always => None,
-                AmountGuard::When(g) => Some(self.expr(g, frame, 0)?),
+                AmountGuard::When(g) => Some(self.expr(g, frame, frame.scope)?),
             };
             arms.push((guard, self.amount_rule(a, frame)?));
         }
@@ -164,7 +173,7 @@ impl<'r> Compiler<'r> {
                 operands.push(g.clone());
             }
             operands.push(rule.cell.clone());
-            operands.push(Cell::known(0, Kind::Str, rule.extras.clone()));
+            operands.push(Cell::known(frame.scope, Kind::Str, rule.extras.clone()));
         }
         let defaults = [
             "NULL".to_string(),
@@ -194,9 +203,9 @@ impl<'r> Compiler<'r> {
         let [v, s, m, e, unit, period, extras]: [Part; 7] = sqls
             .try_into()
             .map_err(|_| Unsupported("internal: amount".into()))?;
-        let cell = self.node(0, &ops, Kind::Dec, [v, s, m, e])?;
+        let cell = self.node(frame.scope, &ops, Kind::Dec, [v, s, m, e])?;
         let extra = self.node(
-            0,
+            frame.scope,
             &ops,
             Kind::Str,
             [unit, period, extras, Part::lit("NULL")],
@@ -218,10 +227,10 @@ impl<'r> Compiler<'r> {
     /// more than two decimal places, else the amount.
     fn amount_rule(&mut self, a: &'r AmountDef, frame: &mut Frame<'r>) -> Compiled<AmountCell> {
         let d = self.dialect;
-        let value = self.expr(&a.value, frame, 0)?;
+        let value = self.expr(&a.value, frame, frame.scope)?;
         let mut extras = vec![];
         for (name, e) in &a.extras {
-            extras.push((name.clone(), self.expr(e, frame, 0)?));
+            extras.push((name.clone(), self.expr(e, frame, frame.scope)?));
         }
         let mut ops: Vec<&Cell> = vec![&value];
         ops.extend(extras.iter().map(|(_, c)| c));
@@ -248,7 +257,7 @@ impl<'r> Compiler<'r> {
             deps.extend(c.parts());
         }
         let cell = self.node(
-            0,
+            frame.scope,
             &ops,
             Kind::Dec,
             [
@@ -332,10 +341,11 @@ impl<'r> Compiler<'r> {
     }
 
     /// The decision from the clauses and the amount.
-    fn assemble(
+    pub(crate) fn assemble(
         &mut self,
         clauses: &[(String, Cell)],
         amount: AmountCell,
+        scope: usize,
     ) -> Compiled<DecisionCols> {
         let d = self.dialect;
         let cells: Vec<&Cell> = clauses.iter().map(|(_, c)| c).collect();
@@ -433,7 +443,7 @@ impl<'r> Compiler<'r> {
         for part in cols {
             let name = self.fresh("d");
             self.scopes
-                .get_mut(0)
+                .get_mut(scope)
                 .ok_or_else(|| Unsupported("internal: scope".into()))?
                 .add(
                     level,

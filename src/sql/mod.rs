@@ -16,6 +16,7 @@ mod compile;
 pub mod ddl;
 mod decision;
 pub mod export;
+mod items;
 // Until every part of the layout is read.
 #[allow(dead_code)]
 pub mod layout;

@@ -34,9 +34,12 @@ impl Event {
 
 /// An aggregate's select list, the inner layer it reads, and the columns it reads.
 pub(crate) struct Fold {
-    select: String,
-    level: usize,
-    outputs: Vec<String>,
+    /// The aggregate's select list (after `_key`).
+    pub select: String,
+    /// The inner layer it reads.
+    pub level: usize,
+    /// The inner columns it reads.
+    pub outputs: Vec<String>,
 }
 
 impl<'r> Compiler<'r> {
@@ -454,56 +457,13 @@ impl<'r> Compiler<'r> {
         kind: Kind,
         scope: usize,
     ) -> Compiled<Cell> {
-        let Fold {
-            select,
-            level,
-            outputs,
-        } = fold;
         // A record chosen is read by its id from here on.
         let kind = match kind {
             Kind::Record(r) => Kind::Record(Record { row_of: None, ..r }),
             k => k,
         };
         let d = self.dialect;
-        let inner_depth = self.scope(inner)?.depth;
-        let cte = self.fresh("agg");
-        let top = self.scope(inner)?.top().max(level);
-        let agg_sql = format!(
-            "SELECT _sc{k} AS _key, {select} FROM {} GROUP BY _sc{k}",
-            self.scope(inner)?.cte(top),
-            k = inner_depth - 1
-        );
-        let imports_level = self.imports.get(inner).map_or(0, |i| i.level);
-        let join_level = list.level.max(imports_level) + 1;
-        let owner = self
-            .items
-            .get(inner)
-            .and_then(|i| i.as_ref())
-            .map(|i| i.owner.clone())
-            .ok_or_else(|| Unsupported("internal: items".into()))?;
-        let alias = self.fresh("a");
-        self.scopes
-            .get_mut(scope)
-            .ok_or_else(|| Unsupported("internal: scope".into()))?
-            .join(
-                join_level,
-                Join {
-                    cte: cte.clone(),
-                    alias: alias.clone(),
-                    on: "_id".into(),
-                },
-            );
-        if let Some(list_of) = self.inner.get_mut(scope) {
-            list_of.push(super::compile::InnerJoin {
-                level: join_level,
-                scope: inner,
-                cte,
-                sql: agg_sql,
-                outputs,
-                upto: top,
-            });
-        }
-        let _ = owner;
+        let (alias, join_level) = self.join_fold(inner, fold, &list, scope)?;
         let (empty_v, empty_s, empty_e) = empty_fold(q, d);
         let ls = &list.s.sql;
         let empty = format!("({ls} = 1 OR {alias}._key IS NULL)");
@@ -535,8 +495,58 @@ impl<'r> Compiler<'r> {
         Ok(cell)
     }
 
+    /// Aggregates the inner scope's rows by owner row (`fold`) and joins the result
+    /// into `scope` in the layer after the list and what the items read of it: the
+    /// join's alias and layer.
+    pub(crate) fn join_fold(
+        &mut self,
+        inner: usize,
+        fold: Fold,
+        list: &Cell,
+        scope: usize,
+    ) -> Compiled<(String, usize)> {
+        let Fold {
+            select,
+            level,
+            outputs,
+        } = fold;
+        let inner_depth = self.scope(inner)?.depth;
+        let cte = self.fresh("agg");
+        let top = self.scope(inner)?.top().max(level);
+        let agg_sql = format!(
+            "SELECT _sc{k} AS _key, {select} FROM {} GROUP BY _sc{k}",
+            self.scope(inner)?.cte(top),
+            k = inner_depth - 1
+        );
+        let imports_level = self.imports.get(inner).map_or(0, |i| i.level);
+        let join_level = list.level.max(imports_level) + 1;
+        let alias = self.fresh("a");
+        self.scopes
+            .get_mut(scope)
+            .ok_or_else(|| Unsupported("internal: scope".into()))?
+            .join(
+                join_level,
+                Join {
+                    cte: cte.clone(),
+                    alias: alias.clone(),
+                    on: "_id".into(),
+                },
+            );
+        if let Some(list_of) = self.inner.get_mut(scope) {
+            list_of.push(super::compile::InnerJoin {
+                level: join_level,
+                scope: inner,
+                cte,
+                sql: agg_sql,
+                outputs,
+                upto: top,
+            });
+        }
+        Ok((alias, join_level))
+    }
+
     /// Materialises every part of `cell` at `level` (parts that read a join there).
-    fn put_at(&mut self, mut cell: Cell, level: usize) -> Compiled<Cell> {
+    pub(crate) fn put_at(&mut self, mut cell: Cell, level: usize) -> Compiled<Cell> {
         let name = self.fresh("n");
         for (suffix, part) in [
             ("v", &mut cell.v),
@@ -669,17 +679,22 @@ fn empty_fold(q: Quantifier, d: Dialect) -> (String, String, String) {
 
 /// The error kind of the first item (by position) in error.
 fn first_error_agg(d: Dialect, is_error: &str, e: &str) -> String {
+    first_by_position(d, is_error, e)
+}
+
+/// The value (text) of the first item (by position) where `cond` holds.
+pub(crate) fn first_by_position(d: Dialect, cond: &str, value: &str) -> String {
     let text = match d {
         Dialect::Postgres => "TEXT",
         Dialect::Spark => "STRING",
     };
     format!(
-        "substr(MIN(CASE WHEN {is_error} THEN concat(lpad(CAST(_pos AS {text}), 10, '0'), {e}) END), 11)"
+        "substr(MIN(CASE WHEN {cond} THEN concat(lpad(CAST(_pos AS {text}), 10, '0'), {value}) END), 11)"
     )
 }
 
 /// The sorted union of the missing paths of the items where `cond` holds.
-fn union_agg(d: Dialect, cond: &str, m: &str) -> String {
+pub(crate) fn union_agg(d: Dialect, cond: &str, m: &str) -> String {
     match d {
         Dialect::Postgres => format!(
             "ARRAY(SELECT DISTINCT (t COLLATE \"C\") FROM jsonb_array_elements(jsonb_agg(to_jsonb({m})) FILTER (WHERE {cond} AND {m} IS NOT NULL)) AS a(j) CROSS JOIN LATERAL jsonb_array_elements_text(a.j) AS x(t) ORDER BY 1)"
