@@ -176,14 +176,14 @@ impl Cell {
         self.s.is(KNOWN)
     }
 
-    /// Whether it may be in error.
+    /// Whether it may be in error (a state that is not a plain code may be any).
     pub fn may_err(&self) -> bool {
-        !self.s.is_lit() || self.s.is(ERROR)
+        !(self.s.is(KNOWN) || self.s.is(NONE) || self.s.is(UNKNOWN))
     }
 
     /// Whether it may be unknown.
     pub fn may_be_unknown(&self) -> bool {
-        !self.s.is_lit() || self.s.is(UNKNOWN)
+        !(self.s.is(KNOWN) || self.s.is(NONE) || self.s.is(ERROR))
     }
 
     /// The parts, for dependency lists.
@@ -216,7 +216,7 @@ impl Cell {
 
     /// SQL: whether its state is `code`.
     pub fn state_is(&self, code: &str) -> String {
-        if self.s.is_lit() {
+        if [KNOWN, NONE, UNKNOWN, ERROR].iter().any(|c| self.s.is(c)) {
             return if self.s.sql == code { "TRUE" } else { "FALSE" }.into();
         }
         format!("({} = {code})", self.s.sql)

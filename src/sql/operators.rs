@@ -2,7 +2,7 @@
 //! (`crate::eval::Evaluator::eval_node`): the same order of operands, the same
 //! states.
 
-use super::cell::{Cell, Kind, Part, ERROR, KNOWN, NO_PATHS, UNKNOWN};
+use super::cell::{Cell, Kind, Part, ERROR, KNOWN, NONE, NO_PATHS, UNKNOWN};
 use super::compile::{Compiled, Compiler, Frame, Unsupported};
 use super::ops::{cmp_sql, numeric_kind};
 use crate::ir::{DateUnit, Expr, Pat};
@@ -721,7 +721,13 @@ impl<'r> Compiler<'r> {
 pub(crate) fn any_state(cells: &[&Cell], code: &str) -> String {
     let conds: Vec<String> = cells
         .iter()
-        .filter(|c| !c.s.is_lit() || c.s.sql == code)
+        // Leave out only the operands whose state is another plain code.
+        .filter(|c| {
+            c.s.is(code)
+                || ![KNOWN, NONE, UNKNOWN, ERROR]
+                    .iter()
+                    .any(|other| c.s.is(other))
+        })
         .map(|c| c.state_is(code))
         .collect();
     if conds.is_empty() {

@@ -28,7 +28,17 @@ impl<'r> Compiler<'r> {
                 e: Part::lit("NULL"),
             };
         }
-        let s = if let [one] = dynamic.as_slice() {
+        let codes: Vec<u8> = dynamic
+            .iter()
+            .filter_map(|c| match c.s.sql.as_str() {
+                s if !c.s.is_lit() => s.parse().ok().filter(|_| false),
+                s => s.parse().ok(),
+            })
+            .collect();
+        let s = if codes.len() == dynamic.len() {
+            // Every state known when compiling: the strict combination is the greatest.
+            Part::lit(codes.iter().max().copied().unwrap_or(0).to_string())
+        } else if let [one] = dynamic.as_slice() {
             one.s.clone()
         } else {
             let sqls: Vec<String> = dynamic.iter().map(|c| c.s.sql.clone()).collect();
