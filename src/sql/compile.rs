@@ -55,6 +55,10 @@ pub(crate) struct InnerJoin {
     pub outputs: Vec<String>,
     /// The inner layer the aggregate reads.
     pub upto: usize,
+    /// The parent's layer the inner scope's rows are joined to: the first that has
+    /// what they read (layer 0 when they read only the owner's id), so that Spark,
+    /// which copies a plan for every reference, copies little.
+    pub base_level: usize,
 }
 
 /// The frame of a policy body or a function call: its locals and definitions.

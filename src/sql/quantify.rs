@@ -520,6 +520,12 @@ impl<'r> Compiler<'r> {
         );
         let imports_level = self.imports.get(inner).map_or(0, |i| i.level);
         let join_level = list.level.max(imports_level) + 1;
+        let owner_is_fixed = list.v.deps.first().is_some_and(|c| c.starts_with('_'));
+        let base_level = if owner_is_fixed {
+            imports_level
+        } else {
+            imports_level.max(list.level)
+        };
         let alias = self.fresh("a");
         self.scopes
             .get_mut(scope)
@@ -540,6 +546,7 @@ impl<'r> Compiler<'r> {
                 sql: agg_sql,
                 outputs,
                 upto: top,
+                base_level,
             });
         }
         Ok((alias, join_level))

@@ -149,6 +149,10 @@ fn statements(
             out.push_str(&views(rules, d, "CREATE OR REPLACE VIEW"));
         }
         Dialect::Spark => {
+            // The plan is deep (one projection a layer): more rounds of analysis and
+            // optimisation than Spark's default 100.
+            out.push_str("SET spark.sql.analyzer.maxIterations = 10000;\n");
+            out.push_str("SET spark.sql.optimizer.maxIterations = 10000;\n");
             out.push_str(&format!(
                 "CREATE OR REPLACE TEMPORARY VIEW decisions AS\n{union};\n"
             ));
@@ -235,28 +239,57 @@ impl Compiler<'_> {
         let mut ctes = self.rows_ctes()?;
         ctes.extend(self.render_scope(0, top, &outputs)?);
         let from = self.scope(0)?.cte(top);
-        let text = |sql: &str| d.to_text(sql);
-        let selects: Vec<String> = decided
+        // One row a subject, turned into one row a policy: the final layer is read
+        // once (Spark copies a plan for each reference).
+        let (text, dec, arr) = match d {
+            Dialect::Postgres => ("TEXT", "NUMERIC", "TEXT[]"),
+            Dialect::Spark => ("STRING", "DECIMAL(38,18)", "ARRAY<STRING>"),
+        };
+        let types = [text, dec, text, text, text, arr, arr, text, text];
+        let rows: Vec<Vec<String>> = decided
             .iter()
-            .map(|(pid, dec)| {
-                let cols = dec.parts();
-                format!(
-                    "SELECT {} AS subject, {} AS policy, {} AS outcome, {} AS amount, {} AS unit, {} AS period, {} AS extras, {} AS failed, {} AS missing, {} AS error_clause, {} AS error_kind, {} AS version FROM {from} p",
-                    text(&id.sql),
-                    d.text(pid),
-                    cols[0].sql,
-                    d.as_decimal(&cols[1].sql),
-                    cols[2].sql,
-                    cols[3].sql,
-                    cols[4].sql,
-                    cols[5].sql,
-                    cols[6].sql,
-                    cols[7].sql,
-                    cols[8].sql,
-                    d.text(version),
-                )
+            .map(|(pid, decision)| {
+                let mut row = vec![d.text(pid)];
+                row.extend(
+                    decision
+                        .parts()
+                        .iter()
+                        .zip(types)
+                        .map(|(p, ty)| format!("CAST({} AS {ty})", p.sql)),
+                );
+                row
             })
             .collect();
+        let names = &DECISION_COLUMNS[1..11];
+        let subject = format!("{} AS subject", d.to_text(&id.sql));
+        let version = format!("{} AS version", d.text(version));
+        let select = match d {
+            Dialect::Postgres => format!(
+                "SELECT {subject}, {}, {version} FROM {from} p CROSS JOIN LATERAL (VALUES {}) AS v({})",
+                names.iter().map(|n| format!("v.{n}")).collect::<Vec<_>>().join(", "),
+                rows.iter()
+                    .map(|r| format!("({})", r.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                names.join(", ")
+            ),
+            Dialect::Spark => format!(
+                "SELECT {subject}, {}, {version} FROM {from} p LATERAL VIEW inline(array({})) v AS {}",
+                names.iter().map(|n| format!("v.{n}")).collect::<Vec<_>>().join(", "),
+                rows.iter()
+                    .map(|r| format!(
+                        "named_struct({})",
+                        r.iter()
+                            .zip(names)
+                            .map(|(v, n)| format!("'{n}', {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                names.join(", ")
+            ),
+        };
         let with: Vec<String> = ctes
             .iter()
             .map(|(name, sql, inline)| match (d, inline) {
@@ -265,9 +298,8 @@ impl Compiler<'_> {
             })
             .collect();
         Ok(format!(
-            "SELECT * FROM (WITH {}\n{}) AS decided",
-            with.join(",\n"),
-            selects.join("\nUNION ALL\n")
+            "SELECT * FROM (WITH {}\n{select}) AS decided",
+            with.join(",\n")
         ))
     }
 
@@ -429,7 +461,7 @@ impl Compiler<'_> {
                 .unwrap_or_default();
             (imports.columns, owner)
         };
-        let at = j.level - 1;
+        let at = j.base_level;
         let scope = self
             .scopes
             .get_mut(parent)
@@ -463,7 +495,7 @@ impl Compiler<'_> {
                     .inner
                     .get(parent)
                     .and_then(|v| v.iter().find(|j| j.scope == s))
-                    .map(|j| j.level - 1)
+                    .map(|j| j.base_level)
                     .ok_or_else(|| Unsupported("internal: an inner scope not joined".into()))?;
                 let parent_cte = self.scope(parent)?.cte(level);
                 let mut cols = vec![
