@@ -3,7 +3,7 @@
 //! quantifiers' in [`super::quantify`], a policy's decision in [`super::decision`].
 
 use super::cell::{sql_type, Cell, Kind, Part, Record, NO_PATHS};
-use super::layout::{ColumnKind, Layout};
+use super::layout::Layout;
 use super::relation::{Computed, Scope};
 use super::Dialect;
 use crate::compile::RuleSet;
@@ -36,8 +36,6 @@ pub(crate) struct Items {
     pub table: usize,
     /// The column of the parent that the items' `_parent` matches.
     pub owner: String,
-    /// The base columns read from the item rows: (table column index, name).
-    pub columns: Vec<(usize, String)>,
 }
 
 /// An inner scope aggregated and joined into its parent.
@@ -475,7 +473,7 @@ impl<'r> Compiler<'r> {
         let home = rec.row_of.unwrap_or(base.scope);
         let column_of = match rec.row_of {
             Some(s) => ColumnSource::Row(s),
-            None => ColumnSource::Chosen(self.import(base.clone(), home)?),
+            None => ColumnSource::Chosen(Box::new(self.import(base.clone(), home)?)),
         };
         let path_prefix = match (&column_of, rec.row_of) {
             (_, Some(0)) => Part::lit(String::new()),
@@ -586,7 +584,7 @@ impl<'r> Compiler<'r> {
             )
         };
         let (s_null, m_null) = match presence {
-            Presence::Required => ("2", format!("{}", d.union(&[format!("array({path_sql})")]))),
+            Presence::Required => ("2", String::new()),
             Presence::Optional => ("1", NO_PATHS.to_string()),
             Presence::Default(_) => ("0", NO_PATHS.to_string()),
         };
@@ -805,7 +803,7 @@ enum ColumnSource {
     /// A scope's own row.
     Row(usize),
     /// A chosen row (looked up by the cell's `_id`).
-    Chosen(Cell),
+    Chosen(Box<Cell>),
 }
 
 fn col_level(source: &ColumnSource, _c: &Compiler<'_>) -> usize {
@@ -831,9 +829,4 @@ pub(crate) fn kind_of(ty: &FieldType) -> Kind {
         FieldType::Enum(e) => Kind::Enum(*e),
         FieldType::List(_) | FieldType::Record(_) => Kind::Str,
     }
-}
-
-/// The column kind is a scalar (used by the DDL and the export too).
-pub(crate) fn is_scalar(kind: &ColumnKind) -> bool {
-    matches!(kind, ColumnKind::Scalar(_))
 }

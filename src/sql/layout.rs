@@ -22,7 +22,6 @@
 //! "none"; a field with a default takes the default.
 
 use crate::schema::{FieldType, Presence, RecordId, Schema};
-use crate::value::Value;
 
 /// The longest identifier PostgreSQL keeps (bytes).
 pub(crate) const MAX_IDENT: usize = 63;
@@ -139,23 +138,6 @@ impl Layout {
         self.tables
             .iter()
             .position(|t| t.parent == Some(owner) && t.list_fields == fields)
-    }
-
-    /// The tables under `table`, depth first, `table` first.
-    pub fn subtree(&self, table: usize) -> Vec<usize> {
-        let mut out = vec![table];
-        let mut i = 0;
-        while let Some(&t) = out.get(i) {
-            out.extend(
-                self.tables
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.parent == Some(t))
-                    .map(|(c, _)| c),
-            );
-            i += 1;
-        }
-        out
     }
 
     /// Adds `table` with its columns, then the tables of its lists.
@@ -305,14 +287,6 @@ pub(crate) fn ident(name: &str) -> String {
         cut -= 1;
     }
     format!("{}{suffix}", name.get(..cut).unwrap_or_default())
-}
-
-/// A field's default as the value a null column takes.
-pub(crate) fn default_of(c: &Column) -> Option<&Value> {
-    match &c.presence {
-        Presence::Default(v) => Some(v),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

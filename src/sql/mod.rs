@@ -17,8 +17,6 @@ pub mod ddl;
 mod decision;
 pub mod export;
 mod items;
-// Until every part of the layout is read.
-#[allow(dead_code)]
 pub mod layout;
 mod operators;
 mod ops;

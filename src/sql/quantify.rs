@@ -73,7 +73,7 @@ impl<'r> Compiler<'r> {
         );
         if logical {
             let ev = self.truth_event(q, inner, f.as_ref(), b.as_ref())?;
-            let agg = self.truth_fold(q, inner, &ev)?;
+            let agg = self.truth_fold(q, &ev)?;
             let kind = if q == Quantifier::Count {
                 Kind::Int
             } else {
@@ -113,11 +113,7 @@ impl<'r> Compiler<'r> {
         let depth = self.scope(scope)?.depth + 1;
         let inner = self.new_scope(Some(scope), depth);
         if let Some(slot) = self.items.get_mut(inner) {
-            *slot = Some(Items {
-                table,
-                owner,
-                columns: vec![],
-            });
+            *slot = Some(Items { table, owner });
         }
         if !self.tables_read.contains(&table) {
             self.tables_read.push(table);
@@ -253,7 +249,7 @@ impl<'r> Compiler<'r> {
 
     /// The fold of `any`/`all`/`no`/`count` over the events, as the aggregate's
     /// select list (`r_v`, `r_s`, `r_m`, `r_e`).
-    fn truth_fold(&mut self, q: Quantifier, inner: usize, ev: &Event) -> Compiled<Fold> {
+    fn truth_fold(&self, q: Quantifier, ev: &Event) -> Compiled<Fold> {
         let d = self.dialect;
         let (e, t, f, u) = (
             format!("{} = 'E'", ev.ev),
@@ -591,7 +587,7 @@ impl<'r> Compiler<'r> {
         let xi = self.import(x.clone(), inner)?;
         let eq = self.compare(crate::syntax::ast::CmpOp::Eq, item, xi, inner)?;
         let ev = self.truth_event(Quantifier::Any, inner, None, Some(&eq))?;
-        let agg = self.truth_fold(Quantifier::Any, inner, &ev)?;
+        let agg = self.truth_fold(Quantifier::Any, &ev)?;
         let found =
             self.close_items(Quantifier::Any, list.clone(), inner, agg, Kind::Bool, scope)?;
         let st = self.strict(&[&x, &list]);
@@ -618,7 +614,7 @@ impl<'r> Compiler<'r> {
     pub(crate) fn list_length(&mut self, list: Cell, scope: usize) -> Compiled<Cell> {
         let (inner, _) = self.open_items(&list, scope)?;
         let ev = self.truth_event(Quantifier::Count, inner, None, None)?;
-        let agg = self.truth_fold(Quantifier::Count, inner, &ev)?;
+        let agg = self.truth_fold(Quantifier::Count, &ev)?;
         let count = self.close_items(
             Quantifier::Count,
             list.clone(),

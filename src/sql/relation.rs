@@ -57,8 +57,6 @@ pub(crate) struct Scope {
     pub base: String,
     /// The columns layer 0 has (always kept: `_id`, `_path`, `_sc*`).
     pub fixed: Vec<String>,
-    /// The base columns (read from the rows) it has.
-    pub base_columns: Vec<String>,
     /// Layers 1 and on (index 0 is layer 1).
     pub layers: Vec<Layer>,
     /// Columns that must survive up to a given layer (read there by an inner scope).
@@ -79,7 +77,6 @@ impl Scope {
             depth,
             base,
             fixed,
-            base_columns: vec![],
             layers: vec![],
             pinned: vec![],
         }
@@ -97,22 +94,23 @@ impl Scope {
 
     /// Adds a computed column at `level` (made as needed).
     pub fn add(&mut self, level: usize, column: Computed) {
-        self.layer_mut(level).columns.push(column);
+        self.with_layer(level, |l| l.columns.push(column));
     }
 
     /// Adds a join at `level`.
     pub fn join(&mut self, level: usize, join: Join) {
-        self.layer_mut(level).joins.push(join);
+        self.with_layer(level, |l| l.joins.push(join));
     }
 
-    fn layer_mut(&mut self, level: usize) -> &mut Layer {
+    /// Runs `f` on layer `level`, made as needed.
+    fn with_layer(&mut self, level: usize, f: impl FnOnce(&mut Layer)) {
         let index = level.max(1) - 1;
-        while self.layers.len() <= index {
-            self.layers.push(Layer::default());
+        if self.layers.len() <= index {
+            self.layers.resize_with(index + 1, Layer::default);
         }
-        // Just made long enough above.
-        let len = self.layers.len();
-        &mut self.layers[index.min(len - 1)]
+        if let Some(layer) = self.layers.get_mut(index) {
+            f(layer);
+        }
     }
 
     /// The common table expressions of the scope, up to and including layer `upto`,
