@@ -146,7 +146,19 @@ impl<'r> Compiler<'r> {
                     )),
                 )
             }
-            Builtin::Abs => (first.kind.clone(), format!("ABS({})", first.v.sql), None),
+            Builtin::Abs if first.kind == Kind::Int => (
+                Kind::Int,
+                format!("CAST(ABS({}) AS BIGINT)", d.wide(&first.v.sql)),
+                Some((
+                    format!("ABS({}) > 9223372036854775807", d.wide(&first.v.sql)),
+                    "overflow",
+                )),
+            ),
+            Builtin::Abs => (
+                Kind::Dec,
+                format!("ABS({})", d.as_decimal(&first.v.sql)),
+                None,
+            ),
             Builtin::Len => return self.length(first.clone(), scope),
         };
         let mut deps: Vec<&Part> = vec![];
@@ -274,12 +286,22 @@ impl<'r> Compiler<'r> {
         let Some(at) = at else {
             return match def.value_on(self.date) {
                 Some(v) => self.constant(v, scope),
-                None => Ok(Cell::error(
-                    scope,
-                    Kind::NoneLit,
-                    "parameter-without-value",
-                    self.dialect,
-                )),
+                None => {
+                    // The error, typed as the parameter's values are.
+                    let kind = def
+                        .steps
+                        .iter()
+                        .find_map(|s| s.value.as_ref())
+                        .map(|v| self.constant(v, scope).map(|c| c.kind))
+                        .transpose()?
+                        .unwrap_or(Kind::NoneLit);
+                    Ok(Cell::error(
+                        scope,
+                        kind,
+                        "parameter-without-value",
+                        self.dialect,
+                    ))
+                }
             };
         };
         let date = self.expr(at, frame, scope)?;

@@ -156,7 +156,7 @@ impl Cell {
     pub fn none(scope: usize, kind: Kind) -> Cell {
         Cell {
             s: Part::lit(NONE),
-            v: Part::lit("NULL"),
+            v: Part::lit(typed_null(&kind)),
             ..Cell::known(scope, kind, Part::lit("NULL"))
         }
     }
@@ -165,7 +165,7 @@ impl Cell {
     pub fn error(scope: usize, kind: Kind, code: &str, dialect: Dialect) -> Cell {
         Cell {
             s: Part::lit(ERROR),
-            v: Part::lit("NULL"),
+            v: Part::lit(dialect.null(&kind)),
             e: Part::lit(dialect.text(code)),
             ..Cell::known(scope, kind, Part::lit("NULL"))
         }
@@ -223,6 +223,24 @@ impl Cell {
     }
 }
 
+/// A typed null of a kind, written in either dialect (decimals and text by a token
+/// [`Dialect::typed_nulls`] writes out).
+pub(crate) fn typed_null(kind: &Kind) -> String {
+    match kind {
+        Kind::Bool => "CAST(NULL AS BOOLEAN)".into(),
+        Kind::Int | Kind::Enum(_) => "CAST(NULL AS BIGINT)".into(),
+        Kind::Date => "CAST(NULL AS DATE)".into(),
+        Kind::Dec => NULL_DECIMAL.into(),
+        Kind::Str => NULL_TEXT.into(),
+        _ => "NULL".into(),
+    }
+}
+
+/// A typed null decimal, written out per dialect.
+pub(crate) const NULL_DECIMAL: &str = "__MS_NULL_DECIMAL__";
+/// A typed null text, written out per dialect.
+pub(crate) const NULL_TEXT: &str = "__MS_NULL_TEXT__";
+
 /// The SQL type of a kind's value, for typed nulls.
 pub(crate) fn sql_type(kind: &Kind, dialect: Dialect) -> &'static str {
     match (kind, dialect) {
@@ -268,6 +286,8 @@ impl Dialect {
             Dialect::Spark => "CAST(NULL AS ARRAY<STRING>)",
         };
         sql.replace(NO_PATHS, typed)
+            .replace(NULL_DECIMAL, &self.null(&Kind::Dec))
+            .replace(NULL_TEXT, &self.null(&Kind::Str))
     }
 
     /// The empty text array.

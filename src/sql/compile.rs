@@ -414,16 +414,46 @@ impl<'r> Compiler<'r> {
             .get(f)
             .ok_or_else(|| Unsupported("internal: no such function".into()))?;
         let mut callee = Frame::new(scope, def.locals, &def.lets);
+        let mut arguments = vec![];
         for (i, a) in args.iter().enumerate() {
             let v = self.expr(a, frame, scope)?;
+            arguments.push(v.clone());
             if let Some(slot) = callee.locals.get_mut(i) {
                 *slot = Some(v);
             }
         }
         self.depth += 1;
-        let out = self.expr(&def.body, &mut callee, scope);
+        let body = self.expr(&def.body, &mut callee, scope);
         self.depth -= 1;
-        out
+        let body = body?;
+        // The arguments are evaluated before the body: an argument's error is the
+        // call's, even when the body does not read it.
+        let erring: Vec<&Cell> = arguments.iter().filter(|c| c.may_err()).collect();
+        if erring.is_empty() {
+            return Ok(body);
+        }
+        let any_error = super::operators::any_state(&erring, super::cell::ERROR);
+        let first = self.first_error(&erring);
+        let mut deps: Vec<&Part> = body.parts().to_vec();
+        for c in &erring {
+            deps.extend([&c.s, &c.e]);
+        }
+        let pick = |on_error: &str, otherwise: &str| {
+            Part::of(
+                format!("CASE WHEN {any_error} THEN {on_error} ELSE {otherwise} END"),
+                &deps,
+            )
+        };
+        let parts = [
+            pick("NULL", &body.v.sql),
+            pick("3", &body.s.sql),
+            pick(NO_PATHS, &body.m.sql),
+            pick(&first.sql, &body.e.sql),
+        ];
+        let mut operands = erring.clone();
+        operands.push(&body);
+        let kind = body.kind.clone();
+        self.node(scope, &operands, kind, parts)
     }
 
     /// The subject's layout table.

@@ -91,8 +91,8 @@ impl<'r> Compiler<'r> {
             let fault = format!("(-{wide}) NOT BETWEEN {INT_RANGE}");
             return self.strict_node(scope, &[&x], Kind::Int, value, Some((fault, "overflow")));
         }
-        let value = Part::of(format!("(-{})", x.v.sql), &[&x.v]);
-        let kind = x.kind.clone();
+        let value = Part::of(format!("(-{})", d.as_decimal(&x.v.sql)), &[&x.v]);
+        let kind = Kind::Dec;
         self.strict_node(scope, &[&x], kind, value, None)
     }
 
