@@ -318,6 +318,9 @@ cli--rules-refused = error: { $dir }: { $error }; run `mianshen check { $dir }`
 cli--record-error = record { $path }: { $error }
 cli--cannot-read = cannot read { $path }: { $error }
 cli--bad-date = error: --date `{ $date }` is not a date: write YYYY-MM-DD
+cli--sql-compiled = compiled { $compiled } policies to SQL; left out { $left }
+cli--sql-left-out =   left out { $policy }: { $reason }
+cli--no-such-policy = error: no policy `{ $policy }` in { $dir }
 cli--unknown-field-ignored = warning: record { $path }: { $field }: unknown field (read leniently, ignored)
 cli--record-invalid = error: { $error } ({ $path })
 

@@ -318,6 +318,9 @@ cli--rules-refused = 错误：{ $dir }：{ $error }；请运行 `mianshen check 
 cli--record-error = 记录 { $path }：{ $error }
 cli--cannot-read = 无法读取 { $path }：{ $error }
 cli--bad-date = 错误：--date `{ $date }` 不是日期：请写作 YYYY-MM-DD
+cli--sql-compiled = 已编译为 SQL 的政策 { $compiled } 项；未编译 { $left } 项
+cli--sql-left-out =   未编译 { $policy }：{ $reason }
+cli--no-such-policy = 错误：{ $dir } 中没有政策 `{ $policy }`
 cli--unknown-field-ignored = 警告：记录 { $path }：{ $field }：未知字段（宽松读取，已忽略）
 cli--record-invalid = 错误：{ $error }（{ $path }）
 

@@ -1,6 +1,7 @@
 //! `mianshen sql` (the rule set compiled to SQL, or the tables it reads) and
 //! `mianshen export` (a population written in those tables' layout).
 
+use super::lang::t;
 use mianshen::internals::sql::{compile_script, ddl, export, parquet, Dialect};
 use std::fs::File;
 use std::io::{BufRead, BufWriter, Write};
@@ -104,19 +105,38 @@ fn compile_cmd(args: &SqlArgs) -> ExitCode {
     };
     for id in &args.policies {
         if rules.policy(id).is_none() {
-            eprintln!("error: no policy `{id}` in {}", args.rules.display());
+            let dir = args.rules.display().to_string();
+            eprintln!(
+                "{}",
+                t(
+                    "cli--no-such-policy",
+                    &[("policy", id.as_str()), ("dir", &dir)]
+                )
+            );
             return ExitCode::from(2);
         }
     }
     let script = compile_script(&rules, args.dialect.into(), date, &args.policies);
     print!("{}", script.sql);
+    let (compiled, left) = (
+        script.compiled.len().to_string(),
+        script.left_out.len().to_string(),
+    );
     eprintln!(
-        "compiled {} policies to SQL; left out {}",
-        script.compiled.len(),
-        script.left_out.len()
+        "{}",
+        t(
+            "cli--sql-compiled",
+            &[("compiled", &compiled), ("left", &left)]
+        )
     );
     for (id, why) in &script.left_out {
-        eprintln!("  left out {id}: {why}");
+        eprintln!(
+            "{}",
+            t(
+                "cli--sql-left-out",
+                &[("policy", id.as_str()), ("reason", why.as_str())]
+            )
+        );
     }
     ExitCode::SUCCESS
 }
