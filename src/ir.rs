@@ -173,7 +173,7 @@ pub enum Expr {
     Neg(Box<Expr>),
     /// Arithmetic; the result type decides integer or decimal arithmetic.
     Arith(ArithOp, Box<Expr>, Box<Expr>, Ty),
-    /// `d + 3 months` / `d - 3 months`: the flag is true for `+`.
+    /// `d + 3 months` / `d - 3 months`: the flag is true for `-`.
     DateShift(Box<Expr>, Box<Expr>, bool),
     /// `not e`
     Not(Box<Expr>),

@@ -67,24 +67,19 @@ impl<'r> Compiler<'r> {
                     _ => DateUnit::Years,
                 };
                 let n = arg(1)?;
-                // A count beyond 5,000 years is an error here (both engines' calendars
-                // end before the engine's does): see docs/sql.md, known limits.
-                let bound = match unit {
-                    DateUnit::Days => 5_000 * 365,
-                    DateUnit::Months => 5_000 * 12,
-                    DateUnit::Years => 5_000,
-                };
-                let shifted = self.shift_sql(&first.v.sql, &n.v.sql, unit, 0)?;
-                (
-                    Kind::Date,
-                    shifted,
-                    Some((format!("ABS({}) > {bound}", n.v.sql), "invalid-date")),
-                )
+                let (shifted, fault) = self.shift_sql(&first.v.sql, &n.v.sql, unit);
+                (Kind::Date, shifted, Some((fault, "invalid-date")))
             }
             Builtin::MakeDate => {
                 let (y, m, dd) = (&arg(0)?.v.sql, &arg(1)?.v.sql, &arg(2)?.v.sql);
+                // Years from 1 (the databases have no year 0), up to the last both
+                // calendars hold.
+                let last = match d {
+                    super::Dialect::Postgres => 262_142,
+                    super::Dialect::Spark => 9999,
+                };
                 let valid = format!(
-                    "({y} BETWEEN 1 AND 9999 AND {m} BETWEEN 1 AND 12 AND {dd} BETWEEN 1 AND {})",
+                    "({y} BETWEEN 1 AND {last} AND {m} BETWEEN 1 AND 12 AND {dd} BETWEEN 1 AND {})",
                     days_in_month_sql(y, m)
                 );
                 let make = match d {

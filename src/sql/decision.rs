@@ -420,7 +420,7 @@ impl<'r> Compiler<'r> {
         let mk = |sql: String| Part::of(sql, &deps);
         let cols = [
             mk(outcome),
-            mk(when_eligible(&a.v.sql)),
+            mk(d.as_decimal(&when_eligible(&a.v.sql))),
             mk(when_eligible(&amount.unit)),
             mk(when_eligible(&amount.period)),
             mk(when_eligible(&amount.extras.sql)),

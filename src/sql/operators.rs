@@ -5,6 +5,7 @@
 use super::cell::{Cell, Kind, Part, ERROR, KNOWN, NONE, NO_PATHS, UNKNOWN};
 use super::compile::{Compiled, Compiler, Frame, Unsupported};
 use super::ops::{cmp_sql, numeric_kind};
+use super::Dialect;
 use crate::ir::{DateUnit, Expr, Pat};
 use crate::syntax::ast::{ArithOp, CmpOp};
 
@@ -29,12 +30,12 @@ impl<'r> Compiler<'r> {
                 let b = self.expr(b, frame, scope)?;
                 self.arith(*op, a, b, *ty == crate::ir::Ty::Int, scope)
             }
-            Expr::DateShift(d, dur, plus) => {
+            Expr::DateShift(d, dur, minus) => {
                 let Expr::Duration(n, unit) = &**dur else {
                     return Err(Unsupported("internal: a shift without a duration".into()));
                 };
                 let d = self.expr(d, frame, scope)?;
-                let n = if *plus { *n } else { -*n };
+                let n = if *minus { -*n } else { *n };
                 self.shift_const(d, n, *unit, scope)
             }
             Expr::Not(x) => {
@@ -160,37 +161,60 @@ impl<'r> Compiler<'r> {
     ) -> Compiled<Cell> {
         let d = self.dialect;
         let n_sql = d.int(n);
-        let value = self.shift_sql(&date.v.sql, &n_sql, unit, n.unsigned_abs())?;
+        let (value, fault) = self.shift_sql(&date.v.sql, &n_sql, unit);
         let value = Part::of(value, &[&date.v]);
-        self.strict_node(scope, &[&date], Kind::Date, value, None)
+        self.strict_node(
+            scope,
+            &[&date],
+            Kind::Date,
+            value,
+            Some((fault, "invalid-date")),
+        )
     }
 
-    /// The SQL of `date + n unit` (months and years clamped to the month's end).
-    pub(crate) fn shift_sql(
-        &self,
-        date: &str,
-        n: &str,
-        unit: DateUnit,
-        bound: u64,
-    ) -> Compiled<String> {
-        // Both engines' calendars reach well beyond any date of a record: a shift of
-        // more than 5,000 years is not compiled (the engine's calendar goes further).
-        let years = match unit {
-            DateUnit::Days => bound / 366,
-            DateUnit::Months => bound / 12,
-            DateUnit::Years => bound,
-        };
-        if years > 5_000 {
-            return Err(Unsupported(
-                "a date shifted by more than 5,000 years".into(),
-            ));
-        }
+    /// The SQL of `date + n unit` (months and years clamped to the month's end), and
+    /// the condition under which the result leaves the calendar the database can hold
+    /// (`invalid-date`): years 1 to 9999 in Spark; in PostgreSQL from 4712 BC to the
+    /// engine's own last year (262142). The engine's calendar reaches further back
+    /// than either (docs/sql.md, known limits).
+    pub(crate) fn shift_sql(&self, date: &str, n: &str, unit: DateUnit) -> (String, String) {
         let d = self.dialect;
-        Ok(match unit {
-            DateUnit::Days => d.add_days(date, n),
-            DateUnit::Months => d.add_months(date, n),
-            DateUnit::Years => d.add_months(date, &format!("({n} * 12)")),
-        })
+        let (lo, hi) = match d {
+            Dialect::Postgres => (-4712, 262_142),
+            Dialect::Spark => (1, 9999),
+        };
+        let (year, month) = (d.date_part("YEAR", date), d.date_part("MONTH", date));
+        let months = match unit {
+            DateUnit::Days => None,
+            DateUnit::Months => Some(n.to_string()),
+            DateUnit::Years => Some(format!("({n} * 12)")),
+        };
+        match months {
+            Some(m) => {
+                let wide = d.wide(&m);
+                let result_year = format!("FLOOR(({year} * 12 + {month} - 1 + {wide}) / 12.0)");
+                (
+                    format!(
+                        "CASE WHEN {result_year} BETWEEN {lo} AND {hi} THEN {} END",
+                        d.add_months(date, &m)
+                    ),
+                    format!("({result_year} NOT BETWEEN {lo} AND {hi})"),
+                )
+            }
+            None => {
+                // A year's margin: the day count gives the year only roughly.
+                let result_year = format!("({year} + {} / 365.2425)", d.wide(n));
+                (
+                    format!(
+                        "CASE WHEN {result_year} BETWEEN {} AND {} THEN {} END",
+                        lo + 1,
+                        hi - 1,
+                        d.add_days(date, n)
+                    ),
+                    format!("({result_year} NOT BETWEEN {} AND {})", lo + 1, hi - 1),
+                )
+            }
+        }
     }
 
     fn not(&mut self, x: Cell, scope: usize) -> Compiled<Cell> {
