@@ -146,3 +146,102 @@ pub fn differences(
     }
     out
 }
+
+/// One line of `grants.jsonl` / `pushes.jsonl`, or one row of the `grants` / `pushes`
+/// views, reduced to what both state: the reason (pushes), the amount with its unit
+/// and period, and the missing field paths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewLine {
+    pub reason: Option<String>,
+    pub amount: Option<Decimal>,
+    pub unit: Option<String>,
+    pub period: Option<String>,
+    pub missing: Vec<String>,
+}
+
+fn decimal(v: Option<&Json>) -> Option<Decimal> {
+    v.and_then(|a| match a {
+        Json::Null => None,
+        Json::String(s) => Decimal::from_str(s).ok(),
+        other => Decimal::from_str(&other.to_string()).ok(),
+    })
+    .map(|d| d.normalize())
+}
+
+/// A line `mianshen run` wrote (`amount` as `{"value", "unit", "period"}`).
+pub fn line_of_run(j: &Json) -> ViewLine {
+    let amount = j.get("amount");
+    ViewLine {
+        reason: text(j.get("reason")),
+        amount: decimal(amount.and_then(|a| a.get("value"))),
+        unit: text(amount.and_then(|a| a.get("unit"))),
+        period: text(amount.and_then(|a| a.get("period"))),
+        missing: texts(j.get("missing")),
+    }
+}
+
+/// A row of the `grants` or `pushes` view (`amount`, `unit`, `period` as columns;
+/// unit and period only stated with an amount, as `run` writes them).
+pub fn line_of_view(j: &Json) -> ViewLine {
+    let amount = decimal(j.get("amount"));
+    ViewLine {
+        reason: text(j.get("reason")),
+        unit: amount.and(text(j.get("unit"))),
+        period: amount.and(text(j.get("period"))),
+        amount,
+        missing: texts(j.get("missing")),
+    }
+}
+
+/// The differences between what `mianshen run` wrote to `what` (`grants` or
+/// `pushes`), restricted to the `compiled` policies, and the rows of the view of the
+/// same name (each difference a line).
+pub fn view_differences(
+    what: &str,
+    run: &[Json],
+    compiled: &[String],
+    view: &[Json],
+) -> Vec<String> {
+    let key = |j: &Json| {
+        (
+            text(j.get("subject")).unwrap_or_default(),
+            text(j.get("policy")).unwrap_or_default(),
+        )
+    };
+    let mut want: BTreeMap<(String, String), ViewLine> = BTreeMap::new();
+    for j in run {
+        let k = key(j);
+        if compiled.contains(&k.1) {
+            want.insert(k, line_of_run(j));
+        }
+    }
+    let mut got: BTreeMap<(String, String), ViewLine> = BTreeMap::new();
+    let mut out = vec![];
+    for j in view {
+        if got.insert(key(j), line_of_view(j)).is_some() {
+            out.push(format!("{what}: two rows for {:?}", key(j)));
+        }
+    }
+    for (k, w) in &want {
+        match got.get(k) {
+            None => out.push(format!(
+                "{what}: {} {}: written by run, not in the view\n  run: {w:?}",
+                k.0, k.1
+            )),
+            Some(g) if g != w => out.push(format!(
+                "{what}: {} {}:\n  run:  {w:?}\n  view: {g:?}",
+                k.0, k.1
+            )),
+            Some(_) => {}
+        }
+    }
+    for (k, g) in &got {
+        if !want.contains_key(k) {
+            out.push(format!(
+                "{what}: {} {}: in the view, not written by run\n  view: {g:?}",
+                k.0, k.1
+            ));
+        }
+    }
+    out
+}
