@@ -195,7 +195,7 @@ impl<'r> Compiler<'r> {
             ("m", &mut cell.m),
             ("e", &mut cell.e),
         ] {
-            if part.is_lit() || is_column(part) {
+            if is_small_literal(part) || is_column(part) {
                 continue;
             }
             let col = format!("{name}{suffix}");
@@ -247,7 +247,7 @@ impl<'r> Compiler<'r> {
             e,
             kind,
         };
-        if cell.parts().iter().all(|p| p.is_lit()) {
+        if cell.parts().iter().all(|p| is_small_literal(p)) {
             return Ok(cell);
         }
         self.put(cell, level)
@@ -841,6 +841,13 @@ fn col_level(source: &ColumnSource, _c: &Compiler<'_>) -> usize {
         ColumnSource::Row(_) => 0,
         ColumnSource::Chosen(c) => c.level,
     }
+}
+
+/// Whether a part is a literal short enough to copy wherever it is read. A longer
+/// one (a constant expression) is computed once in a column like any other, or
+/// nested constants would copy each other into text exponentially long.
+pub(crate) fn is_small_literal(p: &Part) -> bool {
+    p.is_lit() && p.sql.len() <= 64
 }
 
 /// Whether a part is exactly one column.
