@@ -490,7 +490,7 @@ fn shipped_rules_on(engine: &mut dyn Engine) {
         for (id, why) in &script.left_out {
             left_out_why
                 .entry(why.clone())
-                .or_insert_with(BTreeSet::new)
+                .or_default()
                 .insert(id.clone());
         }
         let rows = engine
