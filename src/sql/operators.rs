@@ -174,14 +174,16 @@ impl<'r> Compiler<'r> {
 
     /// The SQL of `date + n unit` (months and years clamped to the month's end), and
     /// the condition under which the result leaves the calendar the database can hold
-    /// (`invalid-date`): years 1 to 9999 in Spark; in PostgreSQL from 4712 BC to the
-    /// engine's own last year (262142). The engine's calendar reaches further back
-    /// than either (docs/sql.md, known limits).
+    /// (`invalid-date`): in Spark the engine's own calendar; in PostgreSQL from 4712 BC
+    /// to the engine's last year (262142), the engine's calendar reaching further back
+    /// (docs/sql.md, known limits).
     pub(crate) fn shift_sql(&self, date: &str, n: &str, unit: DateUnit) -> (String, String) {
         let d = self.dialect;
         let (lo, hi) = match d {
             Dialect::Postgres => (-4712, 262_142),
-            Dialect::Spark => (1, 9999),
+            // Spark's dates count days in 32 bits, proleptic as the engine's: its
+            // whole calendar.
+            Dialect::Spark => (-262_143, 262_142),
         };
         let (year, month) = (d.date_part("YEAR", date), d.date_part("MONTH", date));
         let months = match unit {
