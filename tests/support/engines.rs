@@ -85,7 +85,7 @@ pub const PSQL_LIMIT: Duration = Duration::from_secs(120);
 /// The time limit of starting Spark.
 pub const SPARK_START_LIMIT: Duration = Duration::from_secs(180);
 /// The time limit of one Spark job.
-pub const SPARK_JOB_LIMIT: Duration = Duration::from_secs(600);
+pub const SPARK_JOB_LIMIT: Duration = Duration::from_secs(1200);
 /// The port in the name of the server's socket (`.s.PGSQL.5432`; no TCP).
 const PG_PORT: &str = "5432";
 
